@@ -1,0 +1,227 @@
+// Loads lifeboat.yaml|json, the environment files and modules/<m>/module.yaml|json; every problem at once.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { LifeboatError, describeError } from '../errors.js';
+import { readEnvFile } from './env-file.js';
+import { interpolate, type Unresolved } from './interpolate.js';
+import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
+import type { GlobalConfig, ModuleConfig, ModuleFile, RootConfig } from './types.js';
+import { validateDocument } from './validate.js';
+
+export const DEFAULT_PART_TIMEOUT = 3600;
+export const DEFAULT_KILL_AFTER = 10;
+
+// Loads the root (global settings, root environment, module names); throws CONFIG_INVALID listing every problem.
+export function loadRoot(options: PathOptions): RootConfig {
+  const root = resolveRoot(options);
+  const stateDir = resolveStateDir(options);
+  const problems: string[] = [];
+  if (!existsSync(root)) {
+    throw new LifeboatError('CONFIG_MISSING', `config root ${root} does not exist`, {
+      hint: 'run `lifeboat init --root DIR` to create one, or pass --root / set LIFEBOAT_ROOT',
+    });
+  }
+  const rootEnv = collect(problems, () => readEnvFile(path.join(root, 'environment'), 'environment')) ?? {};
+  const found = findConfigFile(root, 'lifeboat', problems);
+  let global: GlobalConfig = { repositories: {}, defaults: {}, notify: [] };
+  if (found) {
+    const raw = parseConfigFile(found.file, found.display, problems);
+    if (raw !== undefined) {
+      const resolved = resolveReferences(raw, { ...process.env, ...rootEnv }, found.display, problems);
+      const errors = validateDocument('lifeboat', resolved, found.display);
+      problems.push(...errors);
+      if (errors.length === 0 && resolved && typeof resolved === 'object') {
+        const doc = resolved as Partial<GlobalConfig>;
+        global = { repositories: doc.repositories ?? {}, defaults: doc.defaults ?? {}, notify: doc.notify ?? [], host: doc.host };
+      }
+    }
+  }
+  const moduleNames = listModules(root, problems);
+  if (problems.length > 0) throwProblems(problems);
+  return { root, stateDir, file: found?.file, global, rootEnv, host: global.host ?? os.hostname(), moduleNames };
+}
+
+// Loads the named modules (all when none are named); unknown names and invalid files are CONFIG errors.
+export function loadModules(rootConfig: RootConfig, names?: string[]): ModuleConfig[] {
+  const problems: string[] = [];
+  const wanted = names && names.length > 0 ? names : rootConfig.moduleNames;
+  const modules: ModuleConfig[] = [];
+  for (const name of wanted) {
+    if (!MODULE_NAME_RE.test(name)) {
+      problems.push(`module name ${JSON.stringify(name)} is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$ (lower case letters, digits, _ and -)`);
+      continue;
+    }
+    if (!rootConfig.moduleNames.includes(name)) {
+      problems.push(`module "${name}" not found: no modules/${name}/module.yaml in ${rootConfig.root}` + suggestModules(rootConfig.moduleNames));
+      continue;
+    }
+    const loaded = loadModule(rootConfig, name, problems);
+    if (loaded) modules.push(loaded);
+  }
+  if (problems.length > 0) throwProblems(problems);
+  return modules;
+}
+
+// Loads one module directory into a ModuleConfig, pushing problems instead of throwing.
+function loadModule(rootConfig: RootConfig, name: string, problems: string[]): ModuleConfig | undefined {
+  const dir = path.join(rootConfig.root, 'modules', name);
+  const envFile = path.join(dir, 'environment');
+  const before = problems.length;
+  const env = collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {};
+  const found = findConfigFile(dir, 'module', problems, `modules/${name}/`);
+  if (!found) {
+    if (problems.length === before) problems.push(`modules/${name}: no module.yaml or module.json; create modules/${name}/module.yaml`);
+    return undefined;
+  }
+  const raw = parseConfigFile(found.file, found.display, problems);
+  if (raw === undefined) return undefined;
+  const resolved = resolveReferences(raw, { ...process.env, ...rootConfig.rootEnv, ...env }, found.display, problems) as ModuleFile;
+  const errors = validateDocument('module', resolved ?? {}, found.display);
+  problems.push(...errors);
+  if (errors.length > 0 || problems.length > before) return undefined;
+  const doc: ModuleFile = resolved ?? {};
+  checkModuleSemantics(doc, rootConfig, found.display, problems);
+  if (problems.length > before) return undefined;
+  const defaults = rootConfig.global.defaults;
+  return {
+    name,
+    dir,
+    file: found.file,
+    folders: (doc.folders ?? []).map((folder) => path.resolve(folder)),
+    exclude: doc.exclude ?? [],
+    service: doc.service,
+    databases: doc.databases ?? [],
+    repositories: doc.repositories ?? Object.keys(rootConfig.global.repositories),
+    schedule: doc.schedule ?? defaults.schedule,
+    retention: doc.retention ?? defaults.retention ?? {},
+    timeouts: {
+      part: doc.timeouts?.part ?? defaults.timeouts?.part ?? DEFAULT_PART_TIMEOUT,
+      killAfter: doc.timeouts?.killAfter ?? defaults.timeouts?.killAfter ?? DEFAULT_KILL_AFTER,
+    },
+    enabled: doc.enabled ?? true,
+    env,
+    envFile,
+    stateDir: stateLayout(rootConfig.stateDir).moduleState(name),
+  };
+}
+
+// Checks what a schema cannot say: known repositories, a complete service definition.
+function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: string, problems: string[]): void {
+  const known = Object.keys(rootConfig.global.repositories);
+  (doc.repositories ?? []).forEach((repo, index) => {
+    if (!known.includes(repo)) {
+      const list = known.length ? known.join(', ') : 'none are defined';
+      problems.push(`${display}: /repositories/${index} names unknown repository "${repo}"; lifeboat.yaml defines: ${list}`);
+    }
+  });
+  const service = doc.service;
+  if (service) {
+    const kinds = [service.systemd && 'systemd', service.container && 'container', (service.stop || service.start || service.isActive) && 'stop/start'].filter(Boolean);
+    if (kinds.length === 0) problems.push(`${display}: /service needs one of systemd, container, or stop + start + isActive`);
+    if (kinds.length > 1) problems.push(`${display}: /service mixes ${kinds.join(' and ')}; choose one`);
+    if (kinds[0] === 'stop/start' && kinds.length === 1) {
+      for (const key of ['stop', 'start', 'isActive'] as const) {
+        if (!service[key]) problems.push(`${display}: /service/${key} is required with stop/start commands (isActive exits 0 when the service runs)`);
+      }
+    }
+    if (service.engine && !service.container) problems.push(`${display}: /service/engine only applies with /service/container`);
+  }
+}
+
+// Finds NAME.yaml, NAME.yml or NAME.json in a directory; two of them at once is a problem.
+function findConfigFile(dir: string, base: string, problems: string[], displayPrefix = ''): { file: string; display: string } | undefined {
+  const present = ['yaml', 'yml', 'json'].map((ext) => `${base}.${ext}`).filter((name) => existsSync(path.join(dir, name)));
+  if (present.length > 1) {
+    problems.push(`${displayPrefix}${present.join(' and ')} both exist; keep one`);
+    return undefined;
+  }
+  if (present.length === 0) return undefined;
+  return { file: path.join(dir, present[0]), display: `${displayPrefix}${present[0]}` };
+}
+
+// Parses YAML or JSON, turning syntax errors into `file:line: message` problems.
+function parseConfigFile(file: string, display: string, problems: string[]): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    problems.push(`${display}: cannot be read (${describeError(error)})`);
+    return undefined;
+  }
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      problems.push(`${display}: invalid JSON: ${describeError(error)}`);
+      return undefined;
+    }
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    for (const error of doc.errors) {
+      const line = error.linePos?.[0].line;
+      problems.push(`${display}${line ? `:${line}` : ''}: invalid YAML: ${error.message.split('\n')[0]}`);
+    }
+    return undefined;
+  }
+  const value = doc.toJS();
+  return value === null ? {} : value;
+}
+
+// Interpolates ${VAR} references; an unset variable without default names its key and file.
+function resolveReferences(raw: unknown, env: Record<string, string | undefined>, display: string, problems: string[]): unknown {
+  const missing: Unresolved[] = [];
+  const resolved = interpolate(raw, env, missing);
+  for (const item of missing) {
+    problems.push(`${display}: ${item.path} uses \${${item.variable}} but ${item.variable} is not set; set it in the environment file or write \${${item.variable}:-default}`);
+  }
+  return resolved;
+}
+
+// Lists modules/ entries; files and badly named directories are problems.
+function listModules(root: string, problems: string[]): string[] {
+  const dir = path.join(root, 'modules');
+  if (!existsSync(dir)) return [];
+  const names: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    let isDir = false;
+    try {
+      isDir = statSync(path.join(dir, entry)).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) {
+      problems.push(`modules/${entry} is not a directory; a module is a folder modules/<name>/ holding module.yaml`);
+      continue;
+    }
+    if (!MODULE_NAME_RE.test(entry)) {
+      problems.push(`modules/${entry}: module name is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$; rename the folder`);
+      continue;
+    }
+    names.push(entry);
+  }
+  return names;
+}
+
+// Runs a loader and turns a LifeboatError into collected problems.
+function collect<T>(problems: string[], load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof LifeboatError) problems.push(...error.problems);
+    else throw error;
+    return undefined;
+  }
+}
+
+// Raises every collected problem as one configuration error (exit 2).
+function throwProblems(problems: string[]): never {
+  throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
+}
+
+// " (known modules: a, b)" for an unknown-module message.
+function suggestModules(names: string[]): string {
+  return names.length ? `; known modules: ${names.join(', ')}` : '; no modules are defined yet';
+}

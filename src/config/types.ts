@@ -1,0 +1,121 @@
+// TypeScript shapes of the validated configuration; they mirror src/config/schema/*.json.
+
+export interface Retention {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+}
+
+export interface Timeouts {
+  part?: number;
+  killAfter?: number;
+}
+
+export interface RepositoryConfig {
+  provider: string;
+  url?: string;
+  passwordFile?: string;
+  passwordCommand?: string;
+  env?: Record<string, string>;
+  cacert?: string;
+  upload?: string;
+  compression?: 'zstd' | 'gzip' | 'none';
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+  partSize?: number;
+  queueSize?: number;
+  options?: Record<string, unknown>;
+}
+
+export interface NotifyConfig {
+  webhook: string;
+  format?: 'healthchecks' | 'json';
+  timeout?: number;
+}
+
+export interface GlobalConfig {
+  host?: string;
+  repositories: Record<string, RepositoryConfig>;
+  defaults: { schedule?: string; retention?: Retention; timeouts?: Timeouts };
+  notify: NotifyConfig[];
+}
+
+export interface ServiceConfig {
+  systemd?: string;
+  container?: string;
+  engine?: 'docker' | 'podman';
+  stop?: string;
+  start?: string;
+  isActive?: string;
+  stopDuringBackup?: boolean;
+}
+
+export interface PostgresDatabase {
+  database: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  passwordFile?: string;
+  passwordEnv?: string;
+  options?: string[];
+}
+export type MysqlDatabase = PostgresDatabase;
+export interface RedisDatabase {
+  url?: string;
+  keys?: string[];
+  passwordFile?: string;
+  passwordEnv?: string;
+}
+export interface SqliteDatabase {
+  path: string;
+}
+export type DatabaseConfig =
+  | { postgres: PostgresDatabase }
+  | { mysql: MysqlDatabase }
+  | { redis: RedisDatabase }
+  | { sqlite: SqliteDatabase };
+
+export interface ModuleFile {
+  folders?: string[];
+  exclude?: string[];
+  service?: ServiceConfig;
+  databases?: DatabaseConfig[];
+  repositories?: string[];
+  schedule?: string;
+  retention?: Retention;
+  timeouts?: Timeouts;
+  enabled?: boolean;
+}
+
+// A module after loading: its file plus everything derived from the root and the state dir.
+export interface ModuleConfig {
+  name: string;
+  dir: string;
+  file: string;
+  folders: string[];
+  exclude: string[];
+  service?: ServiceConfig;
+  databases: DatabaseConfig[];
+  repositories: string[];
+  schedule?: string;
+  retention: Retention;
+  timeouts: { part: number; killAfter: number };
+  enabled: boolean;
+  env: Record<string, string>;
+  envFile: string;
+  stateDir: string;
+}
+
+export interface RootConfig {
+  root: string;
+  stateDir: string;
+  file?: string;
+  global: GlobalConfig;
+  rootEnv: Record<string, string>;
+  host: string;
+  moduleNames: string[];
+}

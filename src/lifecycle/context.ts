@@ -1,0 +1,70 @@
+// What one module's action carries from part to part: config, request, environment, shared state.
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { Action, PhaseName } from './phases.js';
+
+export interface ActionOptions {
+  repositories?: string[];
+  snapshot?: string;
+  target?: string;
+  dryRun: boolean;
+  safetySnapshot: boolean;
+  databases?: boolean;
+}
+
+// The JSON every part reads on stdin (SPEC 3).
+export interface PartRequest {
+  module: string;
+  action: Action;
+  phase: PhaseName;
+  snapshot: string | null;
+  repository: string | null;
+  target: string;
+  dryRun: boolean;
+}
+
+export interface SnapshotRef {
+  repository: string;
+  id: string;
+  time?: string;
+  bytes?: number;
+}
+
+// Mutable state the built-ins share within one run of one module.
+export interface RunState {
+  stoppedService: boolean;
+  snapshots: SnapshotRef[];
+  safetySnapshots: SnapshotRef[];
+  restoredFrom?: SnapshotRef;
+  bytes: number;
+  failedPart?: string;
+  error?: string;
+  skipped: boolean;
+  // Arbitrary per-run values for built-ins that cooperate (dump streams, scratch dirs).
+  shared: Map<string, unknown>;
+}
+
+export interface RunContext {
+  root: RootConfig;
+  module: ModuleConfig;
+  action: Action;
+  runId: string;
+  options: ActionOptions;
+  env: Record<string, string>;
+  envFile: string;
+  log: Logger;
+  signal: AbortSignal;
+  state: RunState;
+}
+
+// A built-in part sees the run plus where it stands and an abort signal for its own timeout.
+export interface PartContext extends RunContext {
+  phase: PhaseName;
+  part: string;
+  request: PartRequest;
+}
+
+// A fresh state for a run.
+export function newRunState(): RunState {
+  return { stoppedService: false, snapshots: [], safetySnapshots: [], bytes: 0, skipped: false, shared: new Map() };
+}

@@ -1,0 +1,87 @@
+// THE lifecycle table: every action's phases and every built-in part, in one place.
+// The runner walks it, `plan` renders it, and hooks.d/ in the project mirrors it (a test checks).
+import type { PartContext } from './context.js';
+
+export type Action = 'backup' | 'restore' | 'verify';
+export type PhaseName =
+  | 'pre-backup'
+  | 'backup'
+  | 'post-backup'
+  | 'pre-restore'
+  | 'restore'
+  | 'post-restore'
+  | 'verify'
+  | 'on-success'
+  | 'on-failure';
+
+// `ok`: runs only while nothing failed, stops at the first failing part (fail-fast).
+// `always`: runs after a failure or a signal too, and every part in it runs.
+// `success` / `failure`: the closing phase, chosen by the outcome; every part runs.
+export type PhaseRuns = 'ok' | 'always' | 'success' | 'failure';
+
+export interface PhaseStep {
+  phase: PhaseName;
+  runs: PhaseRuns;
+}
+
+export const ACTIONS: Record<Action, PhaseStep[]> = {
+  backup: [
+    { phase: 'pre-backup', runs: 'ok' },
+    { phase: 'backup', runs: 'ok' },
+    { phase: 'post-backup', runs: 'always' },
+    { phase: 'on-success', runs: 'success' },
+    { phase: 'on-failure', runs: 'failure' },
+  ],
+  restore: [
+    { phase: 'pre-restore', runs: 'ok' },
+    { phase: 'restore', runs: 'ok' },
+    { phase: 'post-restore', runs: 'always' },
+    { phase: 'on-success', runs: 'success' },
+    { phase: 'on-failure', runs: 'failure' },
+  ],
+  verify: [
+    { phase: 'verify', runs: 'ok' },
+    { phase: 'on-success', runs: 'success' },
+    { phase: 'on-failure', runs: 'failure' },
+  ],
+};
+
+// What a built-in returns: nothing (done) or 'skip' (like exit 75: the rest of the action is skipped).
+export type BuiltinResult = void | 'skip';
+export type BuiltinFn = (ctx: PartContext) => Promise<BuiltinResult>;
+
+export interface BuiltinPart {
+  phase: PhaseName;
+  name: string;
+  does: string;
+  // Loaded on first use, so a command pays only for the parts it runs.
+  load: () => Promise<BuiltinFn>;
+}
+
+export const BUILTINS: BuiltinPart[] = [
+  { phase: 'pre-backup', name: '10stop_service', does: 'stops the service if stopDuringBackup and it is active', load: async () => (await import('./builtins/service.js')).stopService },
+  { phase: 'pre-backup', name: '20dump_databases', does: 'dumps every database of the module', load: async () => (await import('./builtins/databases.js')).dumpDatabases },
+  { phase: 'pre-backup', name: '30module_dump_state', does: 'runs bin/module-dump-state when present', load: async () => (await import('./builtins/module-state.js')).moduleDumpState },
+  { phase: 'backup', name: '50snapshot', does: 'snapshots folders + state dir + environment into each repository', load: async () => (await import('./builtins/snapshot.js')).snapshot },
+  { phase: 'post-backup', name: '70module_cleanup_state', does: 'runs bin/module-cleanup-state when present', load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
+  { phase: 'post-backup', name: '90start_service', does: 'starts the service if 10stop_service stopped it', load: async () => (await import('./builtins/service.js')).startService },
+  { phase: 'pre-restore', name: '05safety_snapshot', does: 'in-place restore: snapshots the current state first', load: async () => (await import('./builtins/restore.js')).safetySnapshot },
+  { phase: 'pre-restore', name: '10stop_service', does: 'stops the service if active (in-place restore)', load: async () => (await import('./builtins/service.js')).stopService },
+  { phase: 'restore', name: '10restore_module', does: 'restores files: folders become exactly the snapshot', load: async () => (await import('./builtins/restore.js')).restoreModule },
+  { phase: 'restore', name: '30restore_databases', does: 'loads every database from its dump', load: async () => (await import('./builtins/databases.js')).restoreDatabases },
+  { phase: 'post-restore', name: '90start_service', does: 'starts the service if it was stopped', load: async () => (await import('./builtins/service.js')).startService },
+  { phase: 'verify', name: '10restore_scratch', does: 'restores the latest snapshot into a scratch directory', load: async () => (await import('./builtins/verify.js')).restoreScratch },
+  { phase: 'verify', name: '20check_manifest', does: 'compares the scratch restore with the backup manifest', load: async () => (await import('./builtins/verify.js')).checkManifest },
+  { phase: 'verify', name: '30check_databases', does: 'loads each dump into a scratch database', load: async () => (await import('./builtins/verify.js')).checkDatabases },
+];
+
+// Every phase name that has a hooks.d/<phase>/ directory.
+export const PHASES: PhaseName[] = [...new Set(Object.values(ACTIONS).flatMap((steps) => steps.map((step) => step.phase)))];
+
+// Built-ins of one phase, in table order.
+export function builtinsOf(phase: PhaseName): BuiltinPart[] {
+  return BUILTINS.filter((part) => part.phase === phase);
+}
+
+// Exit status of a part that skips the rest of its module's action without failing it.
+export const EXIT_SKIP = 75;

@@ -1,0 +1,183 @@
+// The runner: walks the phase table for one module's action, running parts in order.
+import { ACTIONS, EXIT_SKIP, type PhaseRuns, type PhaseStep } from './phases.js';
+import { discoverPhase, type PartEntry } from '../parts/discover.js';
+import { runProcessPart } from '../parts/run.js';
+import { readHandoff } from './env-handoff.js';
+import type { PartContext, PartRequest, RunContext } from './context.js';
+import { LifeboatError, describeError } from '../errors.js';
+
+export interface ActionOutcome {
+  ok: boolean;
+  skipped: boolean;
+  interrupted: NodeJS.Signals | null;
+  failedPart?: string;
+  error?: string;
+  exitCode?: number;
+}
+
+export interface PhasePlan {
+  step: PhaseStep;
+  parts: PartEntry[];
+}
+
+// Discovers every phase of an action (what `plan` shows and what the runner runs).
+export function planAction(run: Pick<RunContext, 'root' | 'module' | 'action'>): PhasePlan[] {
+  return ACTIONS[run.action].map((step) => ({
+    step,
+    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }),
+  }));
+}
+
+// Refuses to start when any part of the action is unsafe to run (SPEC 6), naming each file.
+export function assertSafeParts(plan: PhasePlan[]): void {
+  const refused = plan.flatMap((phase) => phase.parts).filter((part) => part.status === 'refused');
+  if (refused.length === 0) return;
+  const problems = refused.map((part) => `${part.path}: refused: ${part.reason}`);
+  throw new LifeboatError('UNSAFE_PERMISSIONS', problems.join('\n'), { problems });
+}
+
+// Runs an action: fail-fast phases until a failure, skip or signal; always-phases regardless; then the closing phase.
+export async function runAction(run: RunContext, plan = planAction(run)): Promise<ActionOutcome> {
+  assertSafeParts(plan);
+  const outcome: ActionOutcome = { ok: true, skipped: false, interrupted: null };
+  const stopped = () => !outcome.ok || outcome.skipped || outcome.interrupted !== null;
+  const onInterrupt = () => {
+    outcome.interrupted = run.signal.reason as NodeJS.Signals;
+    fail(outcome, run, 'interrupted', `interrupted by ${outcome.interrupted}`);
+    run.log.warn(`received ${outcome.interrupted}: stopping the running part; the always-phases still run`);
+  };
+  if (run.signal.aborted) onInterrupt();
+  else run.signal.addEventListener('abort', onInterrupt, { once: true });
+  try {
+    for (const { step, parts } of plan) {
+      if (!phaseRuns(step.runs, outcome, stopped())) continue;
+      for (const entry of parts) {
+        if (step.runs === 'ok' && stopped()) break;
+        if (entry.status === 'skipped') run.log.warn(`${entry.phase}/${entry.name}: skipped: ${entry.reason} (${entry.path})`);
+        if (entry.status !== 'run') continue;
+        await runOnePart(run, step, entry, outcome);
+      }
+    }
+  } finally {
+    run.signal.removeEventListener('abort', onInterrupt);
+  }
+  run.state.failedPart = outcome.failedPart;
+  run.state.error = outcome.error;
+  return outcome;
+}
+
+// Whether a phase runs, given how the action stands so far.
+function phaseRuns(runs: PhaseRuns, outcome: ActionOutcome, stopped: boolean): boolean {
+  switch (runs) {
+    case 'ok':
+      return !stopped;
+    case 'always':
+      return true;
+    case 'success':
+      return outcome.ok;
+    case 'failure':
+      return !outcome.ok;
+  }
+}
+
+// Runs one part (built-in in-process, or a file) and folds its result into the outcome.
+async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, outcome: ActionOutcome): Promise<void> {
+  const label = `${entry.phase}/${entry.name}`;
+  const log = run.log.child(entry.name);
+  const request: PartRequest = {
+    module: run.module.name,
+    action: run.action,
+    phase: entry.phase,
+    snapshot: run.options.snapshot ?? null,
+    repository: run.options.repositories?.length === 1 ? run.options.repositories[0] : null,
+    target: run.options.target ?? '/',
+    dryRun: run.options.dryRun,
+  };
+  const env: Record<string, string> = { ...run.env, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };
+  if (step.runs === 'failure') {
+    env.LIFEBOAT_ERROR = outcome.error ?? '';
+    env.LIFEBOAT_FAILED_PART = outcome.failedPart ?? '';
+    env.LIFEBOAT_EXIT_CODE = String(outcome.exitCode ?? 1);
+  }
+  if (run.options.dryRun && !entry.builtin) {
+    log.info(`dry run: would run ${entry.path}`);
+    return;
+  }
+  const started = Date.now();
+  log.debug(`starting (${entry.layer})`);
+  const result = entry.builtin ? await runBuiltin(run, entry, request, env, log) : await runFilePart(run, entry, request, env, log);
+  log.debug(`finished in ${Date.now() - started} ms`);
+  if (result.kind === 'ok') return;
+  if (result.kind === 'skip') {
+    log.info(`asked to skip the rest of ${run.action} for module ${run.module.name} (exit ${EXIT_SKIP})`);
+    outcome.skipped = true;
+    run.state.skipped = true;
+    return;
+  }
+  log.error(result.message);
+  if (outcome.ok) {
+    outcome.exitCode = result.exitCode;
+    fail(outcome, run, label, result.message);
+  }
+}
+
+type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number };
+
+// Runs a part file through runProcessPart and maps its exit status.
+async function runFilePart(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log']): Promise<PartResult> {
+  const result = await runProcessPart({
+    file: entry.path,
+    env,
+    stdin: `${JSON.stringify(request)}\n`,
+    cwd: run.module.stateDir,
+    log,
+    timeoutSeconds: run.module.timeouts.part,
+    killAfterSeconds: run.module.timeouts.killAfter,
+    interrupt: run.signal,
+  });
+  if (result.error) return { kind: 'fail', message: result.error, exitCode: 126 };
+  if (result.timedOut) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part) and was killed`, exitCode: 124 };
+  if (result.exitCode === 0) return { kind: 'ok' };
+  if (result.exitCode === EXIT_SKIP) return { kind: 'skip' };
+  if (result.signal) return { kind: 'fail', message: `killed by ${result.signal}`, exitCode: 128 };
+  return { kind: 'fail', message: `exited with status ${result.exitCode}`, exitCode: result.exitCode ?? 1 };
+}
+
+// Runs a built-in in-process with the same timeout and signal rules as a file part.
+async function runBuiltin(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log']): Promise<PartResult> {
+  const timeoutMs = run.module.timeouts.part * 1000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([run.signal, timeout]);
+  const ctx: PartContext = { ...run, env, log, signal, phase: entry.phase, part: entry.name, request };
+  let timer: NodeJS.Timeout | undefined;
+  // A built-in that ignores its abort signal is abandoned killAfter seconds later.
+  const abandoned = new Promise<never>((_, reject) => {
+    const onAbort = () => {
+      timer = setTimeout(() => reject(new Error('did not stop after being aborted')), run.module.timeouts.killAfter * 1000 + 1000);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  abandoned.catch(() => {});
+  try {
+    const fn = await entry.builtin!.load();
+    const value = await Promise.race([fn(ctx), abandoned]);
+    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part)`, exitCode: 124 };
+    return value === 'skip' ? { kind: 'skip' } : { kind: 'ok' };
+  } catch (error) {
+    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124 };
+    return { kind: 'fail', message: describeError(error), exitCode: 1 };
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+// Marks the action failed at a part, keeping the first failure as the reason.
+function fail(outcome: ActionOutcome, run: RunContext, part: string, message: string): void {
+  if (!outcome.ok) return;
+  outcome.ok = false;
+  outcome.failedPart = part;
+  outcome.error = message;
+  run.state.failedPart = part;
+  run.state.error = message;
+}

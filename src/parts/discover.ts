@@ -1,0 +1,107 @@
+// Discovery of the parts of a phase over the three layers: built-in, the root's hooks.d, the module's.
+import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { builtinsOf, type BuiltinPart, type PhaseName } from '../lifecycle/phases.js';
+import { PROJECT_DIR } from '../config/paths.js';
+import { DEFAULT_NAME_RE, compareBytes } from './names.js';
+
+export type Layer = 'builtin' | 'root' | 'module';
+export type PartStatus = 'run' | 'masked' | 'skipped' | 'refused';
+
+export interface PartEntry {
+  phase: PhaseName;
+  name: string;
+  layer: Layer;
+  path: string;
+  status: PartStatus;
+  reason?: string;
+  builtin?: BuiltinPart;
+  // The entries of earlier layers this one replaced or masked.
+  replaces: PartEntry[];
+}
+
+export interface LayerDirs {
+  root: string;
+  moduleDir?: string;
+}
+
+// Directories of one layer for a phase; NethServer's actions/restore-module/ joins the module's restore.
+export function layerDirectories(phase: PhaseName, dirs: LayerDirs): Array<{ layer: Layer; dir: string }> {
+  const out: Array<{ layer: Layer; dir: string }> = [{ layer: 'root', dir: path.join(dirs.root, 'hooks.d', phase) }];
+  if (dirs.moduleDir) {
+    if (phase === 'restore') out.push({ layer: 'module', dir: path.join(dirs.moduleDir, 'actions', 'restore-module') });
+    out.push({ layer: 'module', dir: path.join(dirs.moduleDir, 'hooks.d', phase) });
+  }
+  return out;
+}
+
+// The parts of a phase in run order (C byte order of names), later layers replacing earlier ones.
+export function discoverPhase(phase: PhaseName, dirs: LayerDirs): PartEntry[] {
+  const byName = new Map<string, PartEntry>();
+  for (const builtin of builtinsOf(phase)) {
+    byName.set(builtin.name, {
+      phase,
+      name: builtin.name,
+      layer: 'builtin',
+      path: path.join(PROJECT_DIR, 'hooks.d', phase, builtin.name),
+      status: 'run',
+      builtin,
+      replaces: [],
+    });
+  }
+  for (const { layer, dir } of layerDirectories(phase, dirs)) {
+    for (const name of readNames(dir)) {
+      const entry = classify(phase, layer, path.join(dir, name), name);
+      if (!entry) continue;
+      const earlier = byName.get(name);
+      if (earlier) entry.replaces = [...earlier.replaces, earlier];
+      byName.set(name, entry);
+    }
+  }
+  return [...byName.values()].sort((a, b) => compareBytes(a.name, b.name));
+}
+
+// Names in a hook directory that run-parts would consider; a missing directory has none.
+function readNames(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => DEFAULT_NAME_RE.test(name));
+  } catch {
+    return [];
+  }
+}
+
+// Decides what one file is: a part to run, a mask, a skipped or refused file; directories are not parts.
+function classify(phase: PhaseName, layer: Layer, file: string, name: string): PartEntry | undefined {
+  const base = { phase, name, layer, path: file, replaces: [] as PartEntry[] };
+  let link: Stats;
+  try {
+    link = lstatSync(file);
+  } catch {
+    return undefined;
+  }
+  if (link.isSymbolicLink()) {
+    const target = readlinkSync(file);
+    if (path.resolve(path.dirname(file), target) === '/dev/null') return { ...base, status: 'masked', reason: 'symlink to /dev/null' };
+  }
+  let stats: Stats;
+  try {
+    stats = statSync(file);
+  } catch {
+    return { ...base, status: 'skipped', reason: 'dangling symlink' };
+  }
+  if (stats.isDirectory()) return undefined;
+  if (!stats.isFile()) return { ...base, status: 'skipped', reason: 'not a regular file' };
+  if (stats.size === 0) return { ...base, status: 'masked', reason: 'empty file' };
+  const unsafe = unsafeReason(stats);
+  if (unsafe) return { ...base, status: 'refused', reason: `${unsafe}; fix with chmod go-w or chown root` };
+  if ((stats.mode & 0o111) === 0) return { ...base, status: 'skipped', reason: 'not executable (chmod +x to run it)' };
+  return { ...base, status: 'run' };
+}
+
+// Why a file may not be trusted: writable by group/others, or owned by another non-root user.
+export function unsafeReason(stats: Stats): string | undefined {
+  if (stats.mode & 0o022) return `writable by ${stats.mode & 0o020 ? 'group' : 'others'} (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  const me = process.getuid?.() ?? 0;
+  if (stats.uid !== 0 && stats.uid !== me) return `owned by another user (uid ${stats.uid})`;
+  return undefined;
+}

@@ -1,0 +1,67 @@
+// Finds the provider of a repository: plugins/<kind>/ in the root, then the project's built-ins (compiled
+// to dist/plugins/<kind>/index.js), then script providers in the project's plugins/.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LifeboatError } from '../errors.js';
+import { PROJECT_DIR } from '../config/paths.js';
+import type { RootConfig } from '../config/types.js';
+import { unsafeReason } from '../parts/discover.js';
+import { createScriptProvider, SCRIPT_OPERATIONS } from './script.js';
+import { adaptJsPlugin } from './js-plugin.js';
+import type { Provider, ProviderInput } from './types.js';
+
+const cache = new Map<string, Provider>();
+
+// Opens the provider of a named repository (cached per process).
+export async function openProvider(name: string, root: RootConfig, addSecret: ProviderInput['addSecret']): Promise<Provider> {
+  const cached = cache.get(`${root.root}\0${name}`);
+  if (cached) return cached;
+  const config = root.global.repositories[name];
+  if (!config) {
+    const known = Object.keys(root.global.repositories);
+    throw new LifeboatError('UNKNOWN_REPOSITORY', `repository "${name}" is not defined in lifeboat.yaml` + (known.length ? `; defined: ${known.join(', ')}` : '; no repositories are defined'));
+  }
+  const input: ProviderInput = { name, config, root, addSecret };
+  addSecret(...Object.values(config.env ?? {}));
+  const provider = await loadProvider(config.provider, input);
+  cache.set(`${root.root}\0${name}`, provider);
+  return provider;
+}
+
+// Candidate plugin folders for a provider kind, in lookup order.
+export function pluginDirs(kind: string, root: RootConfig): Array<{ dir: string; trusted: boolean }> {
+  return [
+    { dir: path.join(root.root, 'plugins', kind), trusted: false },
+    { dir: path.join(PROJECT_DIR, 'dist', 'plugins', kind), trusted: true },
+    { dir: path.join(PROJECT_DIR, 'plugins', kind), trusted: true },
+  ];
+}
+
+// Loads a JS plugin (index.js) or adapts a folder of scripts.
+async function loadProvider(kind: string, input: ProviderInput): Promise<Provider> {
+  for (const { dir, trusted } of pluginDirs(kind, input.root)) {
+    if (!existsSync(dir)) continue;
+    if (!trusted) assertSafePlugin(dir);
+    const index = path.join(dir, 'index.js');
+    if (existsSync(index)) {
+      const loaded = (await import(pathToFileURL(index).href)) as Record<string, unknown>;
+      return adaptJsPlugin(kind, loaded, input, index);
+    }
+    if (existsSync(path.join(dir, 'create'))) return createScriptProvider(kind, dir, input);
+  }
+  throw new LifeboatError('UNKNOWN_REPOSITORY', `repository "${input.name}": provider "${kind}" not found`, {
+    hint: `use restic, borg or tar, or create ${path.join(input.root.root, 'plugins', kind)}/ with executables ${SCRIPT_OPERATIONS.join(', ')}`,
+  });
+}
+
+// Refuses plugin folders and files that others could have written (SPEC 6).
+function assertSafePlugin(dir: string): void {
+  const problems: string[] = [];
+  for (const file of [dir, ...['index.js', ...SCRIPT_OPERATIONS, 'forget', 'check', 'init'].map((name) => path.join(dir, name))]) {
+    if (!existsSync(file)) continue;
+    const reason = unsafeReason(statSync(file));
+    if (reason) problems.push(`${file}: refused: ${reason}; fix with chmod go-w or chown root`);
+  }
+  if (problems.length) throw new LifeboatError('UNSAFE_PERMISSIONS', problems.join('\n'), { problems });
+}

@@ -1,0 +1,21 @@
+// Resolves a SNAPSHOT argument (full id, unique prefix, or `latest`) against a list.
+import { LifeboatError } from '../errors.js';
+import type { ProviderSnapshot } from './types.js';
+
+// Picks the snapshot a user meant; unknown and ambiguous references are usage errors naming the choices.
+export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | undefined, where: string): ProviderSnapshot {
+  const wanted = ref ?? 'latest';
+  if (snapshots.length === 0) {
+    throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no snapshots yet, so there is nothing to restore`, { hint: 'run `lifeboat backup` first, or pick another --repo' });
+  }
+  if (wanted === 'latest') return [...snapshots].sort((a, b) => a.time.localeCompare(b.time)).at(-1)!;
+  const exact = snapshots.find((s) => s.id === wanted);
+  if (exact) return exact;
+  const matches = snapshots.filter((s) => s.id.startsWith(wanted));
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) {
+    const ids = matches.slice(0, 5).map((s) => s.id.slice(0, 12)).join(', ');
+    throw new LifeboatError('AMBIGUOUS_SNAPSHOT', `${where}: snapshot "${wanted}" is ambiguous: it starts ${matches.length} ids (${ids}); give more characters`);
+  }
+  throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: snapshot "${wanted}" not found; \`lifeboat snapshots\` lists them`);
+}

@@ -1,0 +1,91 @@
+// The provider interface: every storage engine (restic, borg, tar, scripts, JS plugins) implements it.
+import type { RepositoryConfig, Retention, RootConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+
+export interface ProviderSnapshot {
+  // The provider's full, stable id (restic/borg id, tar archive name, script snapshot name).
+  id: string;
+  // ISO 8601 UTC.
+  time: string;
+  module: string;
+  // The repository's name in lifeboat.yaml.
+  repository: string;
+  host?: string;
+  tags: string[];
+  paths?: string[];
+}
+
+export interface CreateOptions {
+  module: string;
+  // Absolute paths to include; the caller passes only paths that exist.
+  paths: string[];
+  // Exclude patterns in restic syntax.
+  exclude: string[];
+  host: string;
+  // Always includes `module:<name>`; `lifeboat-safety` marks a safety snapshot.
+  tags: string[];
+  signal: AbortSignal;
+  log: Logger;
+  dryRun?: boolean;
+  // The part environment (SPEC 3) for providers that run scripts.
+  env?: Record<string, string>;
+}
+
+export interface CreateResult {
+  snapshot: ProviderSnapshot;
+  // Bytes added to the repository (or archive size), when the provider knows.
+  bytes?: number;
+}
+
+export interface RestoreOptions {
+  module: string;
+  snapshot: ProviderSnapshot;
+  // Files land under target with their absolute paths (target + /var/lib/app/...).
+  target: string;
+  // Restore only these absolute paths (and everything below them); all when omitted.
+  include?: string[];
+  signal: AbortSignal;
+  log: Logger;
+  dryRun?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface CommonOptions {
+  signal?: AbortSignal;
+  log: Logger;
+  dryRun?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface ForgetResult {
+  removed: ProviderSnapshot[];
+  kept: ProviderSnapshot[];
+}
+
+export interface ProviderCapabilities {
+  forget: boolean;
+  check: boolean;
+}
+
+export interface Provider {
+  // The provider kind (restic, borg, tar, or the plugin name).
+  readonly kind: string;
+  readonly capabilities: ProviderCapabilities;
+  create(options: CreateOptions): Promise<CreateResult>;
+  // Snapshots of one module, oldest first; a module never backed up has none (not an error).
+  list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
+  restore(options: RestoreOptions): Promise<void>;
+  forget?(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult>;
+  check?(module: string, options: CommonOptions & { readData?: boolean }): Promise<void>;
+}
+
+// What a provider factory gets: the repository's name and settings, and where Lifeboat runs.
+export interface ProviderInput {
+  name: string;
+  config: RepositoryConfig;
+  root: RootConfig;
+  // Registers secrets (passwords, repository env values) so logs mask them.
+  addSecret: (...values: Array<string | undefined>) => void;
+}
+
+export type ProviderFactory = (input: ProviderInput) => Provider;
