@@ -1,5 +1,6 @@
 // Environment files (dotenv syntax): strict line check for clear errors, then dotenv for the values.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { unsafeReason } from './permissions.js';
 import dotenv from 'dotenv';
 import { LifeboatError } from '../errors.js';
 
@@ -9,8 +10,13 @@ const ASSIGNMENT_RE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/
 export function readEnvFile(file: string, displayName: string): Record<string, string> {
   let text: string;
   try {
+    const unsafe = unsafeReason(statSync(file));
+    if (unsafe) {
+      throw new LifeboatError('UNSAFE_PERMISSIONS', `${displayName}: refused: ${unsafe}; it holds secrets: chmod 600 and chown it to root or to you`);
+    }
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error instanceof LifeboatError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return {};
     if (code === 'EISDIR') throw new LifeboatError('ENV_SYNTAX', `${displayName}: is a directory, expected a dotenv file`);

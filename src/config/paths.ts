@@ -37,6 +37,9 @@ function findProjectDir(start: string): string {
   }
 }
 
+// The JSON Schemas, used by ajv and shipped for editors ($schema).
+export const SCHEMA_DIR = path.join(PROJECT_DIR, 'src', 'config', 'schema');
+
 // Layout of the state dir, in one place so every command agrees.
 export function stateLayout(stateDir: string) {
   return {

@@ -2,16 +2,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { PROJECT_DIR } from './paths.js';
-
-export const SCHEMA_DIR = path.join(PROJECT_DIR, 'src', 'config', 'schema');
+import { SCHEMA_DIR } from './paths.js';
 
 let validators: { lifeboat: ValidateFunction; module: ValidateFunction } | undefined;
 
 // Compiles both schemas once per process, on first use (ajv is slow to start; --version never pays).
 function getValidators() {
   if (validators) return validators;
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
   const lifeboat = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'lifeboat.schema.json'), 'utf8'));
   const module = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'module.schema.json'), 'utf8'));
   ajv.addSchema(lifeboat);
@@ -107,8 +105,12 @@ function joinPath(base: string, key: string): string {
 function closest(key: string, allowed: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
+  const wanted = key.toLowerCase();
   for (const candidate of allowed) {
-    const distance = levenshtein(key.toLowerCase(), candidate.toLowerCase());
+    const lower = candidate.toLowerCase();
+    // A misspelled prefix counts too: "pasword" is one edit from "password", the start of "passwordFile".
+    const prefixDistance = Math.min(levenshtein(wanted, lower.slice(0, wanted.length)), levenshtein(wanted, lower.slice(0, wanted.length + 1))) + 1;
+    const distance = Math.min(levenshtein(wanted, lower), prefixDistance);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

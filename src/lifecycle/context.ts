@@ -2,6 +2,7 @@
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Action, PhaseName } from './phases.js';
+import type { ProviderSnapshot } from '../providers/types.js';
 
 export interface ActionOptions {
   repositories?: string[];
@@ -35,7 +36,8 @@ export interface RunState {
   stoppedService: boolean;
   snapshots: SnapshotRef[];
   safetySnapshots: SnapshotRef[];
-  restoredFrom?: SnapshotRef;
+  // The snapshot a restore brings back, resolved by the command before anything runs.
+  restoreSource?: { repository: string; snapshot: ProviderSnapshot };
   bytes: number;
   failedPart?: string;
   error?: string;

@@ -41,9 +41,10 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
   assertSafeParts(plan);
   const outcome: ActionOutcome = { ok: true, skipped: false, interrupted: null };
   const stopped = () => !outcome.ok || outcome.skipped || outcome.interrupted !== null;
+  let current = 'interrupted';
   const onInterrupt = () => {
     outcome.interrupted = run.signal.reason as NodeJS.Signals;
-    fail(outcome, run, 'interrupted', `interrupted by ${outcome.interrupted}`);
+    fail(outcome, run, current, `interrupted by ${outcome.interrupted}`);
     run.log.warn(`received ${outcome.interrupted}: stopping the running part; the always-phases still run`);
   };
   if (run.signal.aborted) onInterrupt();
@@ -55,6 +56,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
         if (step.runs === 'ok' && stopped()) break;
         if (entry.status === 'skipped') run.log.warn(`${entry.phase}/${entry.name}: skipped: ${entry.reason} (${entry.path})`);
         if (entry.status !== 'run') continue;
+        current = `${entry.phase}/${entry.name}`;
         await runOnePart(run, step, entry, outcome);
       }
     }
@@ -105,7 +107,9 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   }
   const started = Date.now();
   log.debug(`starting (${entry.layer})`);
-  const result = entry.builtin ? await runBuiltin(run, entry, request, env, log) : await runFilePart(run, entry, request, env, log);
+  // Only fail-fast phases are interrupted; a signal that already arrived must not stop the always-phases.
+  const interrupt = step.runs === 'ok' ? run.signal : undefined;
+  const result = entry.builtin ? await runBuiltin(run, entry, request, env, log, interrupt) : await runFilePart(run, entry, request, env, log, interrupt);
   log.debug(`finished in ${Date.now() - started} ms`);
   if (result.kind === 'ok') return;
   if (result.kind === 'skip') {
@@ -124,7 +128,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
 type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number };
 
 // Runs a part file through runProcessPart and maps its exit status.
-async function runFilePart(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log']): Promise<PartResult> {
+async function runFilePart(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log'], interrupt?: AbortSignal): Promise<PartResult> {
   const result = await runProcessPart({
     file: entry.path,
     env,
@@ -133,7 +137,7 @@ async function runFilePart(run: RunContext, entry: PartEntry, request: PartReque
     log,
     timeoutSeconds: run.module.timeouts.part,
     killAfterSeconds: run.module.timeouts.killAfter,
-    interrupt: run.signal,
+    interrupt,
   });
   if (result.error) return { kind: 'fail', message: result.error, exitCode: 126 };
   if (result.timedOut) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part) and was killed`, exitCode: 124 };
@@ -144,15 +148,16 @@ async function runFilePart(run: RunContext, entry: PartEntry, request: PartReque
 }
 
 // Runs a built-in in-process with the same timeout and signal rules as a file part.
-async function runBuiltin(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log']): Promise<PartResult> {
+async function runBuiltin(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log'], interrupt?: AbortSignal): Promise<PartResult> {
   const timeoutMs = run.module.timeouts.part * 1000;
   const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([run.signal, timeout]);
+  const signal = interrupt ? AbortSignal.any([interrupt, timeout]) : timeout;
   const ctx: PartContext = { ...run, env, log, signal, phase: entry.phase, part: entry.name, request };
   let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
   // A built-in that ignores its abort signal is abandoned killAfter seconds later.
   const abandoned = new Promise<never>((_, reject) => {
-    const onAbort = () => {
+    onAbort = () => {
       timer = setTimeout(() => reject(new Error('did not stop after being aborted')), run.module.timeouts.killAfter * 1000 + 1000);
     };
     if (signal.aborted) onAbort();
@@ -168,6 +173,7 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
     if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124 };
     return { kind: 'fail', message: describeError(error), exitCode: 1 };
   } finally {
+    signal.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
   }
 }

@@ -3,6 +3,9 @@ import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node
 import path from 'node:path';
 import { builtinsOf, type BuiltinPart, type PhaseName } from '../lifecycle/phases.js';
 import { PROJECT_DIR } from '../config/paths.js';
+import { unsafeReason } from '../config/permissions.js';
+
+export { unsafeReason };
 import { DEFAULT_NAME_RE, compareBytes } from './names.js';
 
 export type Layer = 'builtin' | 'root' | 'module';
@@ -96,12 +99,4 @@ function classify(phase: PhaseName, layer: Layer, file: string, name: string): P
   if (unsafe) return { ...base, status: 'refused', reason: `${unsafe}; fix with chmod go-w or chown root` };
   if ((stats.mode & 0o111) === 0) return { ...base, status: 'skipped', reason: 'not executable (chmod +x to run it)' };
   return { ...base, status: 'run' };
-}
-
-// Why a file may not be trusted: writable by group/others, or owned by another non-root user.
-export function unsafeReason(stats: Stats): string | undefined {
-  if (stats.mode & 0o022) return `writable by ${stats.mode & 0o020 ? 'group' : 'others'} (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')})`;
-  const me = process.getuid?.() ?? 0;
-  if (stats.uid !== 0 && stats.uid !== me) return `owned by another user (uid ${stats.uid})`;
-  return undefined;
 }

@@ -1,0 +1,55 @@
+// `lifeboat backup [MODULE...]`: every named (or enabled) module, --parallel at a time.
+import { createLogger, loadForCommand, parseCount, printJson, type GlobalOptions } from './common.js';
+import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
+import { interruptSignal } from '../lifecycle/signals.js';
+import { repositoriesFor } from '../lifecycle/repositories.js';
+import { printPlan } from './plan.js';
+
+interface BackupOptions extends GlobalOptions {
+  repo?: string[];
+  dryRun?: boolean;
+  parallel?: string;
+  wait?: string;
+}
+
+// Runs backup for each module and prints a summary (text or JSON); exit 1 if any module failed.
+export async function backupCommand([names]: unknown[], options: BackupOptions): Promise<number> {
+  const log = createLogger(options);
+  const { root, modules } = loadForCommand(options, names as string[], log);
+  const parallel = Math.max(1, parseCount('--parallel', options.parallel, 1));
+  const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
+  for (const module of modules) repositoriesFor(root, module, options.repo);
+  if (modules.length === 0) log.warn('no enabled modules: nothing to back up');
+  if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
+  const signal = interruptSignal();
+  const results = await runModules(
+    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false }, log, signal, waitSeconds })),
+    parallel,
+  );
+  printResults('backup', results, !!options.json);
+  return exitStatusOf(results);
+}
+
+// Prints the per-module outcome of backup/restore/verify: the SPEC 4 JSON shape, or one line each.
+export function printResults(action: string, results: ModuleResult[], json: boolean): void {
+  if (json) {
+    printJson({
+      ok: results.every((r) => r.ok),
+      modules: results.map((r) => ({
+        module: r.module,
+        ok: r.ok,
+        ...(r.skipped ? { skipped: true } : {}),
+        snapshots: r.snapshots.map(({ repository, id }) => ({ repository, id })),
+        ...(r.safetySnapshots.length ? { safetySnapshots: r.safetySnapshots.map(({ repository, id }) => ({ repository, id })) } : {}),
+        error: r.error,
+        ...(r.failedPart ? { failedPart: r.failedPart } : {}),
+      })),
+    });
+    return;
+  }
+  for (const r of results) {
+    const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
+    const snaps = r.snapshots.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
+    process.stdout.write(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}\n`);
+  }
+}

@@ -1,0 +1,61 @@
+// What every command shares: global options, the logger, printing results and errors.
+import { Logger } from '../log/logger.js';
+import { loadModules, loadRoot } from '../config/load.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { LifeboatError } from '../errors.js';
+
+export interface GlobalOptions {
+  root?: string;
+  stateDir?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+// The process logger: -v shows debug lines, -q only errors.
+export function createLogger(options: GlobalOptions): Logger {
+  return new Logger({ level: options.verbose ? 'debug' : options.quiet ? 'error' : 'info' });
+}
+
+// Loads the root and the named modules (all when none, only enabled ones unless named).
+export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger): { root: RootConfig; modules: ModuleConfig[] } {
+  const root = loadRoot(options);
+  const modules = loadModules(root, names);
+  if (names.length > 0) return { root, modules };
+  const enabled = modules.filter((m) => m.enabled);
+  for (const m of modules) if (!m.enabled) log?.warn(`module ${m.name} is disabled (enabled: false); skipped`);
+  return { root, modules: enabled };
+}
+
+// Prints one JSON document on stdout (and nothing else goes there).
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+// Prints a known error without a stack: each problem on its own line, then the hint; returns its exit code.
+export function reportError(error: unknown, log?: Logger): number {
+  const mask = (text: string) => (log ? log.masker.mask(text) : text);
+  if (error instanceof LifeboatError) {
+    for (const problem of error.problems) process.stderr.write(`lifeboat: ${mask(problem)}\n`);
+    if (error.hint) process.stderr.write(`lifeboat: hint: ${mask(error.hint)}\n`);
+    return error.exitCode;
+  }
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`lifeboat: internal error (please report it): ${mask(text)}\n`);
+  return 1;
+}
+
+// Parses a positive integer option value or fails with a usage error naming the option.
+export function parseCount(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new LifeboatError('USAGE', `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+// Aligns rows of text into columns (two spaces apart), header first.
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}

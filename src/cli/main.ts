@@ -1,0 +1,113 @@
+// The command line: commander defines the commands; each command's code is loaded only when it runs.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { PROJECT_DIR } from '../config/paths.js';
+import { reportError, type GlobalOptions } from './common.js';
+import { LifeboatError } from '../errors.js';
+
+type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>) => Promise<number>;
+
+// Builds the program; `load` imports a command module only when that command runs.
+function buildProgram(setExit: (code: number) => void): Command {
+  const version = JSON.parse(readFileSync(`${PROJECT_DIR}/package.json`, 'utf8')).version as string;
+  const program = new Command('lifeboat')
+    .description('Module-aware backup and restore: hook directories, restic/borg/tar providers, services and databases')
+    .version(version, '-V, --version')
+    .option('--root <dir>', 'config root (default: $LIFEBOAT_ROOT, /etc/lifeboat as root, else ~/.config/lifeboat)')
+    .option('--state-dir <dir>', 'state dir (default: $LIFEBOAT_STATE_DIR, /var/lib/lifeboat as root, else ~/.local/state/lifeboat)')
+    .option('-v, --verbose', 'show debug lines and every command run')
+    .option('-q, --quiet', 'only errors')
+    .enablePositionalOptions(false)
+    .showHelpAfterError('(run `lifeboat --help` for usage)')
+    .exitOverride();
+
+  const load = (file: string, exportName: string): ((...args: unknown[]) => Promise<void>) =>
+    async (...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const options = { ...program.opts(), ...command.opts() } as GlobalOptions & Record<string, unknown>;
+      const mod = (await import(file)) as Record<string, Handler>;
+      setExit(await mod[exportName](args.slice(0, -2), options));
+    };
+  const repoOption = () => new Option('--repo <name>', 'only this repository (repeatable)').argParser(collect);
+
+  program.command('init').description('create a working root: a local repository and an example module').option('--force', 'write into a non-empty root').action(load('./init.js', 'initCommand'));
+  program
+    .command('backup')
+    .description('back up modules (all enabled ones when none are named)')
+    .argument('[module...]')
+    .addOption(repoOption())
+    .option('--dry-run', 'print the plan and every command, run none')
+    .option('--parallel <n>', 'modules at once', '1')
+    .option('--wait <seconds>', 'wait this long for a module that is locked')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./backup.js', 'backupCommand'));
+  program
+    .command('restore')
+    .description('restore a module from a snapshot (latest by default)')
+    .argument('<module>')
+    .argument('[snapshot]', 'id, unique prefix or latest', 'latest')
+    .addOption(repoOption())
+    .option('--target <dir>', 'restore under DIR instead of in place (no service is stopped)')
+    .option('--no-safety-snapshot', 'do not snapshot the current state before an in-place restore')
+    .option('--dry-run', 'print the plan and every command, run none')
+    .option('--wait <seconds>', 'wait this long for a module that is locked')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./restore.js', 'restoreCommand'));
+  program
+    .command('snapshots')
+    .description('list snapshots, newest last')
+    .argument('[module]')
+    .addOption(repoOption())
+    .option('--host <name>', 'only snapshots made by this host')
+    .option('--json', 'a JSON array of {id, time, module, repository, host}')
+    .action(load('./snapshots.js', 'snapshotsCommand'));
+  program
+    .command('forget')
+    .description("apply each module's retention to its repositories")
+    .argument('[module...]')
+    .addOption(repoOption())
+    .option('--dry-run', 'show what would be removed')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./forget.js', 'forgetCommand'));
+  program
+    .command('plan')
+    .description('list every part of every phase in run order, with its layer')
+    .argument('<module>')
+    .argument('[action]', 'backup, restore or verify (default: all three)')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./plan.js', 'planCommand'));
+  program.command('check').description('validate the configuration, needed binaries and permissions').option('--json', 'one JSON document on stdout').action(load('./check.js', 'checkCommand'));
+  program
+    .command('service')
+    .description("helper for parts: stop, start or query a module's service")
+    .argument('<operation>', 'stop, start or is-active')
+    .argument('<module>')
+    .action(load('./service.js', 'serviceCommand'));
+  program.command('run-parts').description('Debian run-parts drop-in (see `lifeboat run-parts --help`)').allowUnknownOption().helpOption(false).argument('[args...]');
+  return program;
+}
+
+// Appends repeated option values.
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+// Entry point: parses argv, runs the command, maps errors to exit codes (2 usage, 1 failure, 3 locked).
+export async function main(argv: string[]): Promise<void> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+    } else {
+      exitCode = reportError(error);
+    }
+  }
+  process.exitCode = exitCode;
+}
+
+export { LifeboatError };

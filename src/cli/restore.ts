@@ -1,0 +1,53 @@
+// `lifeboat restore MODULE [SNAPSHOT]`: resolves the snapshot first (bad input changes nothing), then runs.
+import path from 'node:path';
+import { createLogger, loadForCommand, parseCount, type GlobalOptions } from './common.js';
+import { exitStatusOf, runModuleAction } from '../lifecycle/action.js';
+import { interruptSignal } from '../lifecycle/signals.js';
+import { repositoriesFor } from '../lifecycle/repositories.js';
+import { openProvider } from '../providers/registry.js';
+import { resolveSnapshot } from '../providers/snapshot-ref.js';
+import { LifeboatError } from '../errors.js';
+import { printResults } from './backup.js';
+import { printPlan } from './plan.js';
+
+interface RestoreOptions extends GlobalOptions {
+  repo?: string[];
+  target?: string;
+  safetySnapshot?: boolean;
+  dryRun?: boolean;
+  wait?: string;
+}
+
+// Restores one module from one repository (the first of the module's unless --repo).
+export async function restoreCommand([name, ref]: unknown[], options: RestoreOptions): Promise<number> {
+  const log = createLogger(options);
+  const { root, modules } = loadForCommand(options, [name as string], log);
+  const module = modules[0];
+  const repositories = repositoriesFor(root, module, options.repo);
+  if (repositories.length > 1 && options.repo) throw new LifeboatError('USAGE', 'restore reads from one repository: give --repo once');
+  const repository = repositories[0];
+  const target = options.target === undefined ? undefined : path.resolve(options.target);
+  const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
+  const snapshots = await provider.list(module.name, { log });
+  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
+  log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${snapshot.time}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
+  if (options.dryRun && !options.json) printPlan(root, module, ['restore']);
+  const result = await runModuleAction({
+    root,
+    module,
+    action: 'restore',
+    options: { repositories: [repository], snapshot: snapshot.id, target, dryRun: !!options.dryRun, safetySnapshot: options.safetySnapshot !== false },
+    log,
+    signal: interruptSignal(),
+    waitSeconds: options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0),
+    prepare: (state) => {
+      state.restoreSource = { repository, snapshot };
+    },
+  });
+  if (!result.ok && result.safetySnapshots.length > 0) {
+    const safety = result.safetySnapshots[0];
+    log.error(`the restore did not finish; the state from before it is in safety snapshot ${safety.id}: lifeboat restore ${module.name} ${safety.id} --repo ${safety.repository}`);
+  }
+  printResults('restore', [result], !!options.json);
+  return exitStatusOf([result]);
+}

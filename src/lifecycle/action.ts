@@ -1,0 +1,155 @@
+// Runs one action for one module end to end: lock, run directory, part environment, journal, runner.
+import { mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { stateLayout } from '../config/paths.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { LifeboatError, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { acquireLock } from './lock.js';
+import { journalEnd, journalStart } from './journal.js';
+import { createHandoffFile } from './env-handoff.js';
+import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
+import { planAction, runAction } from './runner.js';
+import type { Action } from './phases.js';
+
+export interface ModuleResult {
+  module: string;
+  ok: boolean;
+  skipped: boolean;
+  locked: boolean;
+  snapshots: SnapshotRef[];
+  safetySnapshots: SnapshotRef[];
+  error: string | null;
+  failedPart: string | null;
+}
+
+export interface ModuleActionInput {
+  root: RootConfig;
+  module: ModuleConfig;
+  action: Action;
+  options: ActionOptions;
+  log: Logger;
+  signal: AbortSignal;
+  waitSeconds?: number;
+  // Filled in before the run starts (the restore command puts the resolved snapshot here).
+  prepare?: (state: RunState) => void;
+}
+
+// A run id that sorts by time and is unique across hosts: 20261121T233000Z-1a2b3c.
+export function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+// Runs the action for one module; never throws for a module failure (it is in the result), only for bad input.
+export async function runModuleAction(input: ModuleActionInput): Promise<ModuleResult> {
+  const { root, module, action, options } = input;
+  const log = input.log.child(module.name);
+  const layout = stateLayout(root.stateDir);
+  const plan = planAction({ root, module, action });
+  const result: ModuleResult = { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: null, failedPart: null };
+  let lock: { release(): void } | undefined;
+  if (!options.dryRun) {
+    try {
+      mkdirSync(layout.locks, { recursive: true, mode: 0o700 });
+      lock = await acquireLock(layout.locks, module.name, { waitSeconds: input.waitSeconds, log });
+    } catch (error) {
+      if (error instanceof LifeboatError && error.code === 'LOCKED') {
+        log.error(error.message);
+        return { ...result, locked: true, error: error.message };
+      }
+      throw error;
+    }
+  }
+  const runId = newRunId();
+  const envFile = path.join(layout.runs, `${runId}.env`);
+  const started = Date.now();
+  try {
+    mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
+    createHandoffFile(envFile);
+    const state = newRunState();
+    input.prepare?.(state);
+    log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
+    const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
+    if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
+    const outcome = await runAction(run, plan).catch((error: unknown) => {
+      if (error instanceof LifeboatError && error.exitCode === 2) throw error;
+      return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error) };
+    });
+    Object.assign(result, {
+      ok: outcome.ok,
+      skipped: outcome.skipped,
+      snapshots: state.snapshots,
+      safetySnapshots: state.safetySnapshots,
+      error: outcome.error ? log.masker.mask(outcome.error) : null,
+      failedPart: outcome.failedPart ?? null,
+    });
+    if (!options.dryRun) {
+      journalEnd(root.stateDir, {
+        runId,
+        module: module.name,
+        action,
+        result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
+        snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
+        bytes: state.bytes,
+        durationMs: Date.now() - started,
+        failedPart: outcome.failedPart,
+        error: result.error ?? undefined,
+      });
+    }
+    if (outcome.ok) log.info(`${action} ${outcome.skipped ? 'skipped (a part exited 75)' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    else log.error(`${action} failed at ${outcome.failedPart}: ${result.error}`);
+    return result;
+  } finally {
+    rmSync(envFile, { force: true });
+    lock?.release();
+  }
+}
+
+// The environment every part of the run sees (SPEC 3), on top of the caller's and the env files.
+function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action, runId: string, options: ActionOptions, envFile: string, state: RunState): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
+  const snapshot = state.restoreSource?.snapshot.id ?? '';
+  return {
+    ...base,
+    ...root.rootEnv,
+    ...module.env,
+    LIFEBOAT_MODULE: module.name,
+    MODULE_ID: module.name,
+    LIFEBOAT_ACTION: action,
+    LIFEBOAT_RUN_ID: runId,
+    LIFEBOAT_ROOT: root.root,
+    LIFEBOAT_MODULE_DIR: module.dir,
+    LIFEBOAT_STATE_DIR: module.stateDir,
+    LIFEBOAT_REPOSITORY: state.restoreSource?.repository ?? (options.repositories ?? module.repositories).join(','),
+    LIFEBOAT_SNAPSHOT: snapshot,
+    LIFEBOAT_TARGET: options.target ?? '/',
+    LIFEBOAT_DRY_RUN: options.dryRun ? '1' : '0',
+    FOLDERS: module.folders.join(':'),
+    NAME: snapshot,
+    LIFEBOAT_ENV_FILE: envFile,
+  };
+}
+
+// Runs the action over several modules, `parallel` at a time; every module runs even when one fails.
+export async function runModules(inputs: ModuleActionInput[], parallel: number): Promise<ModuleResult[]> {
+  const results: ModuleResult[] = new Array(inputs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < inputs.length) {
+      const index = next++;
+      results[index] = await runModuleAction(inputs[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, worker));
+  return results;
+}
+
+// The exit status of a multi-module run: 1 if any failed, else 3 if any was locked, else 0.
+export function exitStatusOf(results: ModuleResult[]): number {
+  if (results.some((r) => !r.ok && !r.locked)) return 1;
+  if (results.some((r) => r.locked)) return 3;
+  return 0;
+}

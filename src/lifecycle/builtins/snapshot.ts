@@ -1,0 +1,45 @@
+// Built-in 50snapshot: one snapshot of the module into every selected repository. A repository that
+// fails does not stop the others, but fails the module.
+import { existsSync } from 'node:fs';
+import { describeError } from '../../errors.js';
+import { openProvider } from '../../providers/registry.js';
+import { snapshotSet } from '../module-paths.js';
+import { selectedRepositories } from '../repositories.js';
+import type { PartContext } from '../context.js';
+
+// Snapshots folders, state dir, environment file and included paths.
+export async function snapshot(ctx: PartContext): Promise<void> {
+  const { paths, exclude } = snapshotSet(ctx.module);
+  const missingFolders = ctx.module.folders.filter((folder) => !existsSync(folder));
+  if (missingFolders.length > 0) {
+    throw new Error(`folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`);
+  }
+  const present = paths.filter((p) => existsSync(p));
+  const failures: string[] = [];
+  for (const repository of selectedRepositories(ctx)) {
+    try {
+      const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
+      const started = Date.now();
+      const result = await provider.create({
+        module: ctx.module.name,
+        paths: present,
+        exclude,
+        host: ctx.root.host,
+        tags: [`module:${ctx.module.name}`],
+        signal: ctx.signal,
+        log: ctx.log,
+        dryRun: ctx.options.dryRun,
+        env: ctx.env,
+      });
+      if (ctx.options.dryRun) continue;
+      ctx.state.snapshots.push({ repository, id: result.snapshot.id, time: result.snapshot.time, bytes: result.bytes });
+      ctx.state.bytes += result.bytes ?? 0;
+      ctx.log.info(`snapshot ${result.snapshot.id} in ${repository} (${Date.now() - started} ms)`);
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      failures.push(`${repository}: ${describeError(error)}`);
+      ctx.log.error(`snapshot into ${repository} failed: ${describeError(error)}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+}

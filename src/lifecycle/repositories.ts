@@ -1,0 +1,25 @@
+// Which repositories an action uses: the module's (default every repository), narrowed by --repo.
+import { LifeboatError } from '../errors.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+
+// The repositories of a module for this run; --repo naming one the module does not use is a usage error.
+export function repositoriesFor(root: RootConfig, module: ModuleConfig, wanted?: string[]): string[] {
+  if (module.repositories.length === 0) {
+    throw new LifeboatError('CONFIG_INVALID', `module "${module.name}" has no repository: define one under repositories: in lifeboat.yaml`);
+  }
+  if (!wanted || wanted.length === 0) return module.repositories;
+  for (const name of wanted) {
+    if (!root.global.repositories[name]) {
+      throw new LifeboatError('UNKNOWN_REPOSITORY', `--repo ${name}: no such repository in lifeboat.yaml; defined: ${Object.keys(root.global.repositories).join(', ') || 'none'}`);
+    }
+    if (!module.repositories.includes(name)) {
+      throw new LifeboatError('UNKNOWN_REPOSITORY', `--repo ${name}: module "${module.name}" does not use it (its repositories: ${module.repositories.join(', ')})`);
+    }
+  }
+  return wanted;
+}
+
+// The repositories a running part works with (resolved by the command before the run starts).
+export function selectedRepositories(ctx: { root: RootConfig; module: ModuleConfig; options: { repositories?: string[] } }): string[] {
+  return repositoriesFor(ctx.root, ctx.module, ctx.options.repositories);
+}

@@ -1,0 +1,148 @@
+// Configuration: schema errors name file, JSON path, what was found and the fix; every problem at once.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadModules, loadRoot } from '../../src/config/load.js';
+import { parseEnvText } from '../../src/config/env-file.js';
+import { LifeboatError } from '../../src/errors.js';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+
+let t: TestRoot;
+afterEach(() => t?.cleanup());
+
+// Loads the root and all modules, returning the problem lines of the error (or [] when valid).
+function problems(root: TestRoot): string[] {
+  try {
+    loadModules(loadRoot({ root: root.root, stateDir: root.stateDir }));
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(LifeboatError);
+    expect((error as LifeboatError).exitCode).toBe(2);
+    return (error as LifeboatError).problems;
+  }
+}
+
+describe('module.yaml validation', () => {
+  it('reports a wrong type with file, path, found value', () => {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv/web'], service: { systemd: 42 } });
+    expect(problems(t)).toEqual(['modules/web/module.yaml: /service/systemd must be a string, got 42']);
+  });
+
+  it('reports unknown keys with a suggestion, and every problem at once', () => {
+    t = makeRoot();
+    t.module('web', { folder: ['/srv/web'], retention: { keepLast: 'three' }, enabled: 'yes' });
+    const found = problems(t);
+    expect(found).toContain('modules/web/module.yaml: /folder is not a known key; did you mean "folders"?');
+    expect(found).toContain('modules/web/module.yaml: /retention/keepLast must be an integer, got "three"');
+    expect(found).toContain('modules/web/module.yaml: /enabled must be a boolean, got "yes"');
+    expect(found).toHaveLength(3);
+  });
+
+  it('rejects relative folders with the fix', () => {
+    t = makeRoot();
+    t.module('web', { folders: ['srv/web'] });
+    expect(problems(t)).toEqual(['modules/web/module.yaml: /folders/0 must match ^/, got "srv/web" (use an absolute path such as /var/lib/app)']);
+  });
+
+  it('rejects a module naming an unknown repository', () => {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv'], repositories: ['offsite'] });
+    expect(problems(t)).toEqual(['modules/web/module.yaml: /repositories/0 names unknown repository "offsite"; lifeboat.yaml defines: local']);
+  });
+
+  it('rejects bad module folder names and files in modules/', () => {
+    t = makeRoot();
+    t.module('ok', { folders: ['/srv'] });
+    mkdirSync(path.join(t.root, 'modules', 'A B'));
+    writeFileSync(path.join(t.root, 'modules', 'stray.yaml'), 'x: 1');
+    const found = problems(t);
+    expect(found).toEqual([
+      'modules/A B: module name is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$; rename the folder',
+      'modules/stray.yaml is not a directory; a module is a folder modules/<name>/ holding module.yaml',
+    ]);
+  });
+
+  it('rejects a name like ../x given on the command line', () => {
+    t = makeRoot();
+    const root = loadRoot({ root: t.root, stateDir: t.stateDir });
+    expect(() => loadModules(root, ['../x'])).toThrow(/module name "..\/x" is invalid/);
+  });
+
+  it('interpolates ${VAR} and ${VAR:-default} from process, root and module environment', () => {
+    t = makeRoot();
+    t.write('environment', 'DATA=/srv/data\nNAME=root\n');
+    t.write('modules/web/environment', 'NAME=module\n');
+    t.module('web', { folders: ['${DATA}/${NAME}', '/srv/${UNSET_LIFEBOAT_VAR:-fallback}'] });
+    const [module] = loadModules(loadRoot({ root: t.root, stateDir: t.stateDir }));
+    expect(module.folders).toEqual(['/srv/data/module', '/srv/fallback']);
+    expect(module.env).toEqual({ NAME: 'module' });
+  });
+
+  it('names a missing variable and its key', () => {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv/${LIFEBOAT_TEST_NOT_SET}'] });
+    expect(problems(t)).toEqual([
+      'modules/web/module.yaml: /folders/0 uses ${LIFEBOAT_TEST_NOT_SET} but LIFEBOAT_TEST_NOT_SET is not set; set it in the environment file or write ${LIFEBOAT_TEST_NOT_SET:-default}',
+    ]);
+  });
+
+  it('accepts module.json', () => {
+    t = makeRoot();
+    t.write('modules/api/module.json', JSON.stringify({ folders: ['/srv/api'], schedule: '5 4 * * *' }));
+    const [module] = loadModules(loadRoot({ root: t.root, stateDir: t.stateDir }));
+    expect(module.schedule).toBe('5 4 * * *');
+    expect(module.stateDir).toBe(path.join(t.stateDir, 'modules', 'api', 'state'));
+  });
+});
+
+describe('lifeboat.yaml validation', () => {
+  it('reports YAML syntax errors with the line', () => {
+    t = makeRoot();
+    t.write('lifeboat.yaml', 'repositories:\n  local: { provider: restic\n');
+    expect(problems(t)[0]).toMatch(/^lifeboat\.yaml:\d+: invalid YAML: /);
+  });
+
+  it('reports an unknown repository key', () => {
+    t = makeRoot({ repositories: { local: { provider: 'restic', url: '/x', pasword: 'x' } } });
+    expect(problems(t)).toEqual(['lifeboat.yaml: /repositories/local/pasword is not a known key; did you mean "passwordFile"?']);
+  });
+});
+
+describe('environment files', () => {
+  it('reports a syntax error with file and line', () => {
+    expect(() => parseEnvText('A=1\nthis is wrong\nB=2\n', 'modules/web/environment')).toThrow('modules/web/environment:2: expected KEY=VALUE, got "this is wrong"');
+  });
+
+  it('parses quotes, export and comments', () => {
+    expect(parseEnvText('# c\nexport A=1\nB="two words"\nC=\'x y\'\n', 'env')).toEqual({ A: '1', B: 'two words', C: 'x y' });
+  });
+
+  it('refuses an environment file writable by others', () => {
+    t = makeRoot();
+    t.write('modules/web/environment', 'A=1\n', 0o666);
+    t.module('web', { folders: ['/srv'] });
+    expect(problems(t)).toEqual(['modules/web/environment: refused: writable by group (mode 0666); it holds secrets: chmod 600 and chown it to root or to you']);
+  });
+});
+
+describe('the CLI on bad input', () => {
+  it('exits 2 with one line per problem and nothing on stdout', async () => {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv'], service: { systemd: 42 }, enabled: 'no' });
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      'lifeboat: modules/web/module.yaml: /service/systemd must be a string, got 42\nlifeboat: modules/web/module.yaml: /enabled must be a boolean, got "no"',
+    );
+  });
+
+  it('exits 2 on an unknown command or option', async () => {
+    t = makeRoot();
+    expect((await lifeboat(t, ['bakup'])).exitCode).toBe(2);
+    const result = await lifeboat(t, ['backup', '--frobnicate']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("unknown option '--frobnicate'");
+  });
+});
