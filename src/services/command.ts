@@ -1,0 +1,119 @@
+// A service driven by the module's own shell commands: `stop`, `start`, and `isActive` (exit 0 = running).
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { LifeboatError } from '../errors.js';
+import { lastLines } from '../providers/exec.js';
+import type { ServiceBackend, ServiceContext } from './types.js';
+
+type Role = 'stop' | 'start' | 'isActive';
+const KILL_AFTER_MS = 10_000;
+// How long output may stay open after the shell exits before we stop waiting for it.
+const OUTPUT_GRACE_MS = 200;
+
+// Builds the controller for `service: { stop, start, isActive }`.
+export function commandService(commands: Record<Role, string>, ctx: ServiceContext): ServiceBackend {
+  const owner = ownerOf(ctx);
+  // Runs one command and turns a failure into an error naming the command, the module and the key to fix.
+  const run = async (role: 'stop' | 'start'): Promise<void> => {
+    const { exitCode, output } = await runShell(role, commands[role], ctx);
+    if (exitCode === 0) return;
+    throw new LifeboatError('MODULE_FAILED', `the ${role} command of ${owner} failed (${exitCode === null ? 'killed' : `exit ${exitCode}`})${output ? `: ${output}` : ''}`, {
+      hint: `check \`service.${role}\` in the module's module.yaml: ${commands[role]}`,
+    });
+  };
+  return {
+    hint: `check \`service.stop\`, \`service.start\` and \`service.isActive\` in the module's module.yaml`,
+    describe: () => (ctx.module ? `service of module "${ctx.module}"` : 'service'),
+    isActive: async () => (await runShell('isActive', commands.isActive, ctx)).exitCode === 0,
+    stop: () => run('stop'),
+    start: () => run('start'),
+  };
+}
+
+// Runs `/bin/sh -c COMMAND` in its own session (so Ctrl-C at Lifeboat's terminal never reaches a daemon it
+// starts) and resolves when the shell exits, not when its output closes, so `daemon &` cannot hang the run.
+export function runShell(role: Role, command: string, ctx: ServiceContext): Promise<{ exitCode: number | null; output: string }> {
+  const quiet = role === 'isActive';
+  if (ctx.dryRun) {
+    ctx.log.info(`dry run: would run the ${role} command: ${command}`);
+    return Promise.resolve({ exitCode: 0, output: '' });
+  }
+  if (ctx.signal?.aborted) return Promise.reject(interrupted(role, ctx));
+  ctx.log.debug(`running the ${role} command: ${command}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { env: ctx.env, cwd: ctx.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let open = 2;
+    let exitCode: number | null | undefined;
+    let done = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    // Settles once: after the shell exited and its output closed (or the grace time ran out).
+    const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      ctx.signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      if (error) reject(error);
+      else if (ctx.signal?.aborted) reject(interrupted(role, ctx));
+      else resolve({ exitCode: exitCode ?? null, output: ctx.log.masker.mask(lastLines(lines.join('\n'), 6)) });
+    };
+    // Keeps the lines for the error message and logs them (masked by the logger).
+    const logLine = (line: string) => {
+      lines.push(line);
+      if (lines.length > 50) lines.shift();
+      if (quiet) ctx.log.debug(`${role}: ${line}`);
+      else ctx.log.info(`${role}: ${line}`);
+    };
+    // A timeout or signal ends the command's whole process group: SIGTERM, then SIGKILL.
+    const onAbort = () => {
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_AFTER_MS);
+    };
+    ctx.signal?.addEventListener('abort', onAbort, { once: true });
+    for (const stream of [child.stdout, child.stderr]) {
+      let pending = '';
+      stream.on('data', (chunk: Buffer) => {
+        const parts = (pending + chunk.toString('utf8')).split('\n');
+        pending = parts.pop() ?? '';
+        for (const line of parts) logLine(line);
+      });
+      stream.on('close', () => {
+        if (pending) logLine(pending);
+        open -= 1;
+        if (open === 0 && exitCode !== undefined) finish();
+      });
+    }
+    child.on('error', (error) => finish(new LifeboatError('MODULE_FAILED', `the ${role} command of ${ownerOf(ctx)} could not start: ${error.message}`, { cause: error })));
+    child.on('exit', (code) => {
+      exitCode = code;
+      if (open === 0) return finish();
+      // Something the shell started in the background still holds its output: stop waiting for it.
+      setTimeout(() => {
+        if (done) return;
+        if (!quiet) ctx.log.warn(`the ${role} command left a background process holding its output; redirect it (>/dev/null 2>&1) so it cannot die of SIGPIPE once Lifeboat exits`);
+        for (const stream of [child.stdout, child.stderr]) (stream as Socket).unref?.();
+        finish();
+      }, OUTPUT_GRACE_MS);
+    });
+  });
+}
+
+// Signals a process group, ignoring one that is already gone.
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+// The error for a command stopped by a timeout or signal.
+function interrupted(role: Role, ctx: ServiceContext): LifeboatError {
+  return new LifeboatError('INTERRUPTED', `the ${role} command of ${ownerOf(ctx)} was stopped (${String(ctx.signal?.reason ?? 'aborted')})`);
+}
+
+// How messages name the module a command belongs to.
+function ownerOf(ctx: ServiceContext): string {
+  return ctx.module ? `module "${ctx.module}"` : 'the module';
+}

@@ -1,0 +1,149 @@
+// The command service against a real long-running process: stop really ends it, start really runs it again.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Logger } from '../../src/log/logger.js';
+import { openService } from '../../src/services/index.js';
+import { createFakeService, isPidRunning, type FakeService } from '../helpers/service.js';
+
+const services: FakeService[] = [];
+const extraPids: number[] = [];
+
+// For promises that must reject: fails the test when they resolve.
+const unexpected = (): never => {
+  throw new Error('expected a rejection');
+};
+
+// A logger that keeps its lines for assertions.
+function captureLog(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } }), lines };
+}
+
+// A fake service that is cleaned up after the file's tests.
+async function newService(running = true): Promise<FakeService> {
+  const service = await createFakeService({ running });
+  services.push(service);
+  return service;
+}
+
+const env = (): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin' });
+
+afterAll(() => {
+  for (const service of services) service.cleanup();
+  for (const pid of extraPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+describe('command service', () => {
+  it('stops the real process and starts a new one that outlives the shell', async () => {
+    const fake = await newService();
+    const { log } = captureLog();
+    const service = openService(fake.config, { env: env(), log, module: 'demo' });
+    const first = fake.pid();
+    expect(first).toBeDefined();
+    expect(await service.isActive()).toBe(true);
+
+    await service.stop();
+    expect(isPidRunning(first)).toBe(false);
+    expect(fake.isRunning()).toBe(false);
+    expect(await service.isActive()).toBe(false);
+
+    await service.start();
+    const second = fake.pid();
+    expect(second).not.toBe(first);
+    expect(isPidRunning(second)).toBe(true);
+    expect(readFileSync(`/proc/${second}/cmdline`, 'utf8')).toContain('sleep');
+    expect(await service.isActive()).toBe(true);
+  });
+
+  it('describes itself by module', async () => {
+    const fake = await newService(false);
+    const { log } = captureLog();
+    expect(openService(fake.config, { env: env(), log, module: 'demo' }).describe()).toBe('service of module "demo"');
+  });
+
+  it('fails a stop command that exits non-zero, naming the module, the exit status and its output', async () => {
+    const fake = await newService();
+    const { log } = captureLog();
+    const service = openService({ ...fake.config, stop: 'echo "cannot stop: permission denied" >&2; exit 7' }, { env: env(), log, module: 'demo' });
+    const error = await service.stop().then(unexpected, (caught: unknown) => caught as Error & { hint: string });
+    expect(error).toMatchObject({ code: 'MODULE_FAILED' });
+    expect((error as Error).message).toBe('the stop command of module "demo" failed (exit 7): cannot stop: permission denied');
+    expect(error.hint).toContain('service.stop');
+    expect(fake.isRunning()).toBe(true);
+  });
+
+  it('fails a stop that leaves the service running, naming the service', async () => {
+    const fake = await newService();
+    const { log } = captureLog();
+    const service = openService({ ...fake.config, stop: 'true' }, { env: env(), log, module: 'demo', settleSeconds: 1 });
+    await expect(service.stop()).rejects.toThrow('service of module "demo" is still running 1s after it was stopped');
+    expect(fake.isRunning()).toBe(true);
+  });
+
+  it('fails a start that leaves the service stopped, naming the service', async () => {
+    const fake = await newService(false);
+    const { log } = captureLog();
+    const service = openService({ ...fake.config, start: 'true' }, { env: env(), log, module: 'demo', settleSeconds: 1 });
+    await expect(service.start()).rejects.toThrow('service of module "demo" is still not running 1s after it was started');
+  });
+
+  it('runs nothing in a dry run', async () => {
+    const fake = await newService();
+    const marker = path.join(fake.dir, 'ran');
+    const { log, lines } = captureLog();
+    const touch = `touch '${marker}'`;
+    const service = openService({ stop: touch, start: touch, isActive: touch }, { env: env(), log, module: 'demo', dryRun: true });
+    expect(await service.isActive()).toBe(true);
+    await service.stop();
+    await service.start();
+    expect(existsSync(marker)).toBe(false);
+    expect(fake.isRunning()).toBe(true);
+    expect(lines).toContain(`dry run: would run the stop command: ${touch}\n`);
+    expect(lines).toContain(`dry run: would run the start command: ${touch}\n`);
+  });
+
+  it('runs the commands with the module environment and working directory, masking secrets in output', async () => {
+    const fake = await newService(false);
+    const { log, lines } = captureLog();
+    log.masker.add('s3cr3t-value');
+    const ctx = { env: { ...env(), SERVICE_FLAG: 'yes', TOKEN: 's3cr3t-value' }, log, module: 'demo', cwd: fake.dir, settleSeconds: 1 };
+    const service = openService({ stop: 'echo "token=$TOKEN"; pwd', start: 'true', isActive: 'test "$SERVICE_FLAG" = yes' }, ctx);
+    expect(await service.isActive()).toBe(true);
+    const error = await service.stop().then(unexpected, (caught: unknown) => caught as Error);
+    // The stop "succeeded" but isActive still answers yes: the settle check fails after its time.
+    expect(error.message).toContain('is still running');
+    expect(lines.join('')).toContain(`stop: ${fake.dir}`);
+    expect(lines.join('')).toContain('stop: token=***');
+    expect(lines.join('')).not.toContain('s3cr3t-value');
+  });
+
+  it('terminates a command when its signal aborts', async () => {
+    const fake = await newService(false);
+    const pidFile = path.join(fake.dir, 'slow.pid');
+    const { log } = captureLog();
+    const controller = new AbortController();
+    const service = openService({ stop: `echo $$ > '${pidFile}'; sleep 30`, start: 'true', isActive: 'true' }, { env: env(), log, module: 'demo', signal: controller.signal });
+    setTimeout(() => controller.abort('SIGTERM'), 300);
+    const began = Date.now();
+    await expect(service.stop()).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    expect(Date.now() - began).toBeLessThan(8000);
+    expect(isPidRunning(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  });
+
+  it('does not hang when a start command leaves a background process holding its output', async () => {
+    const fake = await newService(false);
+    const bg = path.join(fake.dir, 'bg.pid');
+    const { log, lines } = captureLog();
+    const service = openService({ stop: 'true', start: `sleep 60 & echo $! > '${bg}'`, isActive: 'true' }, { env: env(), log, module: 'demo' });
+    await service.start();
+    extraPids.push(Number(readFileSync(bg, 'utf8')));
+    expect(lines.join('')).toContain('left a background process holding its output');
+  });
+});
