@@ -13,7 +13,7 @@ export async function serviceCommand([operation, name]: unknown[], options: Glob
   const module = modules[0];
   if (!module.service) throw new LifeboatError('USAGE', `module ${module.name} declares no service (service: in ${module.file})`);
   const env = { ...(process.env as Record<string, string>), ...root.rootEnv, ...module.env };
-  const controller = openService(module.service, { env, log, cwd: module.stateDir });
+  const controller = openService(module.service, { env, log, cwd: module.stateDir, module: module.name });
   if (operation === 'is-active') {
     const active = await controller.isActive();
     process.stdout.write(`${active ? 'active' : 'inactive'}\n`);

@@ -8,7 +8,7 @@ export async function stopService(ctx: PartContext): Promise<void> {
   if (!service) return;
   if (ctx.action === 'backup' && !service.stopDuringBackup) return;
   if (ctx.action === 'restore' && isTargetRestore(ctx)) return;
-  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir });
+  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
   if (!ctx.options.dryRun && !(await controller.isActive())) {
     ctx.log.info(`${controller.describe()} is not running; nothing to stop`);
     return;
@@ -23,7 +23,7 @@ export async function stopService(ctx: PartContext): Promise<void> {
 export async function startService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service || !ctx.state.stoppedService) return;
-  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir });
+  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
   ctx.log.info(`starting ${controller.describe()}`);
   await controller.start();
   ctx.state.stoppedService = false;

@@ -1,0 +1,28 @@
+// The phase table is the one source of truth: hooks.d/ in the project mirrors its built-ins exactly.
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ACTIONS, BUILTINS, PHASES } from '../../src/lifecycle/phases.js';
+import { PROJECT } from '../helpers/root.js';
+
+describe('the phase table', () => {
+  it('has one executable file in hooks.d/<phase>/ per built-in part, and nothing else', () => {
+    const onDisk = PHASES.flatMap((phase) => readdirSync(path.join(PROJECT, 'hooks.d', phase)).filter((n) => !n.startsWith('.')).map((n) => `${phase}/${n}`));
+    expect(onDisk.sort()).toEqual(BUILTINS.map((b) => `${b.phase}/${b.name}`).sort());
+    for (const part of BUILTINS) {
+      const file = path.join(PROJECT, 'hooks.d', part.phase, part.name);
+      expect(statSync(file).mode & 0o111).not.toBe(0);
+      expect(readFileSync(file, 'utf8')).toContain(part.does);
+    }
+  });
+
+  it('matches SPEC 3: backup, restore and verify phases with their always-phases', () => {
+    expect(ACTIONS.backup.map((s) => `${s.phase}:${s.runs}`)).toEqual(['pre-backup:ok', 'backup:ok', 'post-backup:always', 'on-success:success', 'on-failure:failure']);
+    expect(ACTIONS.restore.map((s) => `${s.phase}:${s.runs}`)).toEqual(['pre-restore:ok', 'restore:ok', 'post-restore:always', 'on-success:success', 'on-failure:failure']);
+    expect(ACTIONS.verify.map((s) => `${s.phase}:${s.runs}`)).toEqual(['verify:ok', 'on-success:success', 'on-failure:failure']);
+  });
+
+  it('loads every built-in implementation', async () => {
+    for (const part of BUILTINS) expect(typeof (await part.load())).toBe('function');
+  });
+});
