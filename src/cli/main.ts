@@ -83,6 +83,39 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<operation>', 'stop, start or is-active')
     .argument('<module>')
     .action(load('./service.js', 'serviceCommand'));
+  program
+    .command('verify')
+    .description('restore drill: restore the latest snapshot aside, compare with its manifest, check dumps and the repository')
+    .argument('[module...]')
+    .addOption(repoOption())
+    .option('--wait <seconds>', 'wait this long for a module that is locked')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./verify.js', 'verifyCommand'));
+  program
+    .command('status')
+    .description('last success, failure, age, size, duration and next run of every module')
+    .option('--json', 'one JSON document on stdout')
+    .option('--prometheus <file>', 'write a node_exporter textfile (lifeboat_* metrics) instead of the table')
+    .action(load('./status.js', 'statusCommand'));
+  program
+    .command('schedule')
+    .description("crontab lines or systemd units from each module's schedule")
+    .option('--cron', 'crontab lines')
+    .option('--systemd', 'a service and one timer per module')
+    .option('--install', 'write them (/etc/cron.d/lifeboat or /etc/systemd/system as root) and say how to enable them')
+    .option('--dest <path>', 'with --install: the cron file or unit folder to write instead')
+    .action(load('./schedule.js', 'scheduleCommand'));
+  program
+    .command('report')
+    .description('one self-contained HTML page with the history of every module')
+    .requiredOption('--html <file>', 'where to write the page')
+    .option('--days <n>', 'how much history', '90')
+    .action(load('./report.js', 'reportCommand'));
+  program
+    .command('completion')
+    .description('shell completion script: eval "$(lifeboat completion bash)"')
+    .argument('<shell>', 'bash or zsh')
+    .action(load('./completion.js', 'completionCommand'));
   program.command('run-parts').description('Debian run-parts drop-in (see `lifeboat run-parts --help`)').allowUnknownOption().helpOption(false).argument('[args...]');
   return program;
 }

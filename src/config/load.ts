@@ -9,6 +9,7 @@ import { interpolate, type Unresolved } from './interpolate.js';
 import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
 import type { GlobalConfig, ModuleConfig, ModuleFile, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
+import { scheduleProblem } from '../schedule/cron.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
 export const DEFAULT_KILL_AFTER = 10;
@@ -35,6 +36,8 @@ export function loadRoot(options: PathOptions): RootConfig {
       if (errors.length === 0 && resolved && typeof resolved === 'object') {
         const doc = resolved as Partial<GlobalConfig>;
         global = { repositories: doc.repositories ?? {}, defaults: doc.defaults ?? {}, notify: doc.notify ?? [], host: doc.host };
+        const scheduleError = global.defaults.schedule === undefined ? undefined : scheduleProblem(global.defaults.schedule);
+        if (scheduleError) problems.push(`${found.display}: /defaults/schedule ${scheduleError}`);
       }
     }
   }
@@ -116,6 +119,10 @@ function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: 
       problems.push(`${display}: /repositories/${index} names unknown repository "${repo}"; lifeboat.yaml defines: ${list}`);
     }
   });
+  if (doc.schedule !== undefined) {
+    const problem = scheduleProblem(doc.schedule);
+    if (problem) problems.push(`${display}: /schedule ${problem}`);
+  }
   const service = doc.service;
   if (service) {
     const kinds = [service.systemd && 'systemd', service.container && 'container', (service.stop || service.start || service.isActive) && 'stop/start'].filter(Boolean);

@@ -1,0 +1,46 @@
+// `lifeboat status [--json] [--prometheus FILE]`: per module the last success and failure, age, size,
+// duration, next scheduled run and last restore drill; a table, JSON, or a node_exporter textfile.
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
+import { loadModules, loadRoot } from '../config/load.js';
+import { moduleStatuses, type ModuleStatus } from '../report/status.js';
+import { renderPrometheus } from '../report/prometheus.js';
+import { writeFileAtomic } from '../report/write-atomic.js';
+import { formatBytes, formatDuration, formatTime } from '../report/format.js';
+
+interface StatusOptions extends GlobalOptions {
+  prometheus?: string;
+}
+
+// Prints the status of every module (disabled ones too); exit 0 unless the configuration is bad.
+export async function statusCommand(_args: unknown[], options: StatusOptions): Promise<number> {
+  const log = createLogger(options);
+  const root = loadRoot(options);
+  const statuses = moduleStatuses(root.stateDir, loadModules(root, []));
+  if (options.prometheus) {
+    const file = path.resolve(options.prometheus);
+    mkdirSync(path.dirname(file), { recursive: true });
+    // node_exporter runs as another user: the textfile is world-readable (it holds no secrets).
+    writeFileAtomic(file, renderPrometheus(statuses), 0o644);
+    log.info(`wrote metrics of ${statuses.length} module(s) to ${file}`);
+    if (!options.json) return 0;
+  }
+  if (options.json) {
+    printJson({ modules: statuses });
+    return 0;
+  }
+  if (statuses.length === 0) {
+    process.stdout.write('no modules\n');
+    return 0;
+  }
+  process.stdout.write(renderTable(['MODULE', 'STATE', 'LAST SUCCESS', 'AGE', 'SIZE', 'DURATION', 'LAST FAILURE', 'NEXT RUN', 'VERIFIED'], statuses.map(row)));
+  return 0;
+}
+
+// One table row; STATE in capitals when something needs attention.
+function row(s: ModuleStatus): string[] {
+  const state = s.state === 'ok' || s.state === 'running' ? s.state : s.state.toUpperCase();
+  const verified = s.verify.result ? `${s.verify.result === 'success' ? 'ok' : s.verify.result} ${formatTime(s.verify.last)}` : '-';
+  return [s.module, state, formatTime(s.lastSuccess), formatDuration(s.ageSeconds), formatBytes(s.bytes), formatDuration(s.durationMs === null ? null : s.durationMs / 1000), formatTime(s.lastFailure), formatTime(s.nextRun), verified];
+}
