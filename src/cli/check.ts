@@ -1,7 +1,10 @@
 // `lifeboat check`: configuration valid, binaries present, parts/plugins/environment files safe.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger, loadForCommand, printJson, renderTable, type GlobalOptions } from './common.js';
+import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
+import { loadModules, loadRoot } from '../config/load.js';
+import { moduleStatuses } from '../report/status.js';
+import { formatDuration } from '../report/format.js';
 import { ACTIONS, type Action } from '../lifecycle/phases.js';
 import { planAction } from '../lifecycle/runner.js';
 import { unsafeReason } from '../parts/discover.js';
@@ -19,15 +22,34 @@ interface Finding {
 // Runs every check and prints a table (or JSON); exit 1 when anything failed.
 export async function checkCommand(_args: unknown[], options: GlobalOptions): Promise<number> {
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, [], log);
+  const root = loadRoot(options);
+  const all = loadModules(root, []);
+  const modules = all.filter((m) => m.enabled);
   const findings: Finding[] = [{ level: 'ok', subject: root.file ?? path.join(root.root, 'lifeboat.yaml'), message: `configuration valid (${modules.length} enabled module(s))` }];
   findings.push(...checkBinaries(root, modules));
   findings.push(...checkFiles(root, modules));
-  for (const module of modules) if (!module.enabled) findings.push({ level: 'warn', subject: `module ${module.name}`, message: 'disabled (enabled: false): it is never backed up' });
+  for (const module of all) if (!module.enabled) findings.push({ level: 'warn', subject: `module ${module.name}`, message: 'DISABLED (enabled: false): it is never backed up' });
+  findings.push(...checkStaleness(root, modules));
+  for (const f of findings) if (f.level !== 'ok' && f.subject.startsWith('module ')) log.warn(`${f.subject}: ${f.message}`);
   const failed = findings.some((f) => f.level === 'fail');
   if (options.json) printJson({ ok: !failed, findings });
   else process.stdout.write(renderTable(['RESULT', 'WHAT', 'DETAILS'], findings.map((f) => [f.level.toUpperCase(), f.subject, f.message])));
   return failed ? 1 : 0;
+}
+
+// Modules whose last success is older than twice their schedule's interval (or that never succeeded
+// but failed) fail the check; a scheduled module that never ran is a warning.
+function checkStaleness(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const s of moduleStatuses(root.stateDir, modules)) {
+    const subject = `module ${s.module}`;
+    if (!s.schedule) findings.push({ level: 'warn', subject, message: 'no schedule (schedule: in module.yaml or defaults.schedule in lifeboat.yaml): never backed up on its own' });
+    else if (s.stale && s.lastSuccess) findings.push({ level: 'fail', subject, message: `STALE: last success ${formatDuration(s.ageSeconds)} ago, older than twice its schedule interval (${formatDuration(s.staleAfterSeconds)}); last failure: ${s.lastError ?? 'none recorded'}` });
+    else if (s.stale) findings.push({ level: 'fail', subject, message: `STALE: never backed up successfully; last failure: ${s.lastError ?? 'unknown'}` });
+    else if (s.state === 'never-run') findings.push({ level: 'warn', subject, message: 'never backed up yet' });
+    else findings.push({ level: 'ok', subject, message: `last success ${formatDuration(s.ageSeconds)} ago` });
+  }
+  return findings;
 }
 
 // Which tools the configuration needs, and whether they are on PATH.
