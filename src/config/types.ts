@@ -34,7 +34,12 @@ export interface RepositoryConfig {
 export interface NotifyConfig {
   webhook: string;
   format?: 'healthchecks' | 'json';
+  // Seconds one ping may take (default 5).
   timeout?: number;
+  // Only runs of these modules (default: every module).
+  modules?: string[];
+  // Which actions ping (default: backup).
+  actions?: Array<'backup' | 'verify' | 'restore'>;
 }
 
 export interface GlobalConfig {

@@ -12,6 +12,7 @@ import { createHandoffFile } from './env-handoff.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
 import { planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
+import { startNotifications } from '../notify/index.js';
 
 export interface ModuleResult {
   module: string;
@@ -134,7 +135,10 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
 }
 
 // Runs the action over several modules, `parallel` at a time; every module runs even when one fails.
+// The notify: webhooks get a start ping before and a success or failure ping after (not in dry runs).
 export async function runModules(inputs: ModuleActionInput[], parallel: number): Promise<ModuleResult[]> {
+  const first = inputs[0];
+  const notifier = first && !first.options.dryRun ? startNotifications(first.root, first.action, inputs.map((input) => input.module.name), first.log) : undefined;
   const results: ModuleResult[] = new Array(inputs.length);
   let next = 0;
   const worker = async () => {
@@ -143,7 +147,14 @@ export async function runModules(inputs: ModuleActionInput[], parallel: number):
       results[index] = await runModuleAction(inputs[index]);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, worker));
+  } catch (error) {
+    // A refused part or a bad repository ends the command (exit 2); the start ping still gets its end.
+    await notifier?.finish(inputs.map((input, index) => results[index] ?? { module: input.module.name, ok: false, error: describeError(error), snapshots: [] }));
+    throw error;
+  }
+  await notifier?.finish(results);
   return results;
 }
 

@@ -1,0 +1,122 @@
+// Notifications around a run of `backup` (or `verify`, when configured): a start ping before the modules
+// run, then a success or failure ping with each module's result and, on failure, the tail of the log.
+// Formats: healthchecks.io (URL/start, URL, URL/fail, with ?rid= so overlapping runs stay apart) and
+// a plain JSON POST. A ping never fails the run and never holds it up longer than its timeout.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { NotifyConfig, RootConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { postPing, redactUrl } from './send.js';
+
+export type NotifyEvent = 'start' | 'success' | 'failure';
+
+// What a finished module reports (a subset of ModuleResult, so this folder does not depend on the runner).
+export interface NotifyModuleResult {
+  module: string;
+  ok: boolean;
+  skipped?: boolean;
+  locked?: boolean;
+  error: string | null;
+  failedPart?: string | null;
+  snapshots: Array<{ repository: string; id: string }>;
+}
+
+export interface Notifier {
+  // Sends the success or failure ping; resolves when every ping got an answer or timed out.
+  finish(results: NotifyModuleResult[]): Promise<void>;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+export const DEFAULT_ACTIONS = ['backup'];
+// healthchecks.io keeps the first 10 KB of a ping body (100 KB at most); the tail is what matters.
+const MAX_BODY_BYTES = 10_000;
+const LOG_TAIL_LINES = 60;
+
+// Sends the start pings of every notify entry that covers this action and these modules.
+export function startNotifications(root: RootConfig, action: string, modules: string[], log: Logger): Notifier {
+  const targets = root.global.notify
+    .filter((entry) => (entry.actions ?? DEFAULT_ACTIONS).includes(action))
+    .map((entry) => ({ entry, modules: entry.modules ? modules.filter((m) => entry.modules!.includes(m)) : modules, rid: randomUUID() }))
+    .filter((target) => target.modules.length > 0);
+  const started = new Date();
+  const context = { action, host: root.host ?? os.hostname(), started: started.toISOString() };
+  const starts = targets.map((target) => ping(target.entry, 'start', target.rid, render(target.entry, 'start', { ...context, modules: target.modules.map((module) => ({ module })) }, log), log));
+  return {
+    async finish(results) {
+      await Promise.all(
+        targets.map(async (target, index) => {
+          // The start ping must arrive first; it has had the whole run to do so, and has its own timeout.
+          await starts[index];
+          const mine = results.filter((result) => target.modules.includes(result.module));
+          const ok = mine.every((result) => result.ok);
+          const event: NotifyEvent = ok ? 'success' : 'failure';
+          const payload = { ...context, ended: new Date().toISOString(), modules: mine.map(summarise), log: ok ? undefined : log.recent(LOG_TAIL_LINES) };
+          await ping(target.entry, event, target.rid, render(target.entry, event, payload, log), log);
+        }),
+      );
+    },
+  };
+}
+
+interface Payload {
+  action: string;
+  host: string;
+  started: string;
+  ended?: string;
+  modules: Array<Record<string, unknown> & { module: string }>;
+  log?: string[];
+}
+
+// Renders the body in the entry's format; everything passes through the masker last.
+function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: Logger): { body: string; contentType: string } {
+  if (format(entry) === 'json') {
+    const body = JSON.stringify({ event, ...payload });
+    return { body: log.masker.mask(body.length > MAX_BODY_BYTES * 10 ? JSON.stringify({ event, ...payload, log: payload.log?.slice(-10) }) : body), contentType: 'application/json' };
+  }
+  const names = payload.modules.map((m) => m.module).join(', ');
+  const lines = [`lifeboat ${payload.action} ${event === 'start' ? 'started' : event === 'success' ? 'succeeded' : 'FAILED'} on ${payload.host}: ${names}`];
+  if (event !== 'start') {
+    for (const m of payload.modules) {
+      const snapshots = (m.snapshots as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
+      lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
+    }
+  }
+  if (payload.log?.length) lines.push('', '--- last lines of the log ---', ...payload.log);
+  return { body: tail(log.masker.mask(`${lines.join('\n')}\n`), MAX_BODY_BYTES), contentType: 'text/plain; charset=utf-8' };
+}
+
+// One module's result as the pings report it.
+function summarise(result: NotifyModuleResult): Record<string, unknown> & { module: string } {
+  const outcome = result.ok ? (result.skipped ? 'skipped' : 'ok') : result.locked ? 'locked' : 'failed';
+  return { module: result.module, ok: result.ok, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), error: result.error, failedPart: result.failedPart ?? null };
+}
+
+// Sends one ping; a failure is logged as a warning naming only the host of the URL.
+async function ping(entry: NotifyConfig, event: NotifyEvent, rid: string, message: { body: string; contentType: string }, log: Logger): Promise<void> {
+  const url = pingUrl(entry, event, rid);
+  const timeoutMs = (entry.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const result = await postPing(url, message.body, message.contentType, timeoutMs);
+  if (result.ok) log.debug(`notified ${redactUrl(entry.webhook)} (${event})`);
+  else log.warn(`notification (${event}) to ${redactUrl(entry.webhook)} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
+}
+
+// healthchecks.io: URL/start, URL, URL/fail, each with ?rid=; json: the URL itself.
+export function pingUrl(entry: NotifyConfig, event: NotifyEvent, rid: string): string {
+  if (format(entry) === 'json') return entry.webhook;
+  const url = new URL(entry.webhook);
+  const suffix = event === 'start' ? '/start' : event === 'failure' ? '/fail' : '';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${suffix}`;
+  url.searchParams.set('rid', rid);
+  return url.toString();
+}
+
+function format(entry: NotifyConfig): 'healthchecks' | 'json' {
+  return entry.format ?? 'healthchecks';
+}
+
+// The last `max` bytes of a text, cut at a line start.
+function tail(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  const cut = Buffer.from(text).subarray(-max).toString('utf8');
+  return `[…]\n${cut.slice(cut.indexOf('\n') + 1)}`;
+}

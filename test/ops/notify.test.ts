@@ -1,0 +1,146 @@
+// Notifications through the real CLI to a loopback HTTP server: healthchecks.io pings in order with one
+// run id, the log tail on failure with secrets masked, the JSON variant, and pings that fail or hang.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+
+interface Received {
+  method: string;
+  url: string;
+  body: string;
+  contentType: string;
+}
+
+const SECRET = 'hunter2-very-secret';
+
+// A loopback server that records every request; `hang` makes it never answer.
+async function startServer(options: { hang?: boolean } = {}): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const open = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', url: req.url ?? '', body, contentType: String(req.headers['content-type'] ?? '') });
+      if (options.hang) open.add(res);
+      else res.end('OK');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise((resolve) => {
+        for (const res of open) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('notifications', () => {
+  let t: TestRoot;
+  let server: Awaited<ReturnType<typeof startServer>>;
+
+  const configure = (notify: Array<Record<string, unknown>>) =>
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, notify }));
+
+  beforeEach(() => {
+    t = makeRoot();
+    for (const name of ['blog', 'wiki']) {
+      const data = path.join(t.dir, 'data', name);
+      mkdirSync(data, { recursive: true });
+      writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
+      t.module(name, { folders: [data] });
+    }
+    t.write('modules/blog/environment', `BLOG_TOKEN=${SECRET}\n`);
+  });
+  afterEach(async () => {
+    await server?.close();
+    t.cleanup();
+  });
+
+  it('pings healthchecks start then success with one run id', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc` }]);
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(server.received.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual(['POST /ping/abc/start', 'POST /ping/abc']);
+    const rids = server.received.map((r) => new URL(r.url, 'http://x').searchParams.get('rid'));
+    expect(rids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rids[1]).toBe(rids[0]);
+    expect(server.received[1].body).toContain('blog: ok');
+    expect(server.received[1].body).toContain('wiki: ok');
+  });
+
+  it('pings /fail with the tail of the log, secrets masked, after the failure', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc` }]);
+    t.part('pre-backup', '40leak', `#!/bin/sh\necho "about to fail with token $BLOG_TOKEN"\nexit 7\n`, 'blog');
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(1);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    const body = server.received[1].body;
+    expect(body).toContain('blog: failed (pre-backup/40leak: exited with status 7)');
+    expect(body).toContain('wiki: ok');
+    expect(body).toContain('--- last lines of the log ---');
+    expect(body).toContain('[blog/40leak] about to fail with token ***');
+    expect(body).not.toContain(SECRET);
+    expect(run.stderr).not.toContain(SECRET);
+  });
+
+  it('posts JSON documents to a plain webhook, filtered by module', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/hook`, format: 'json', modules: ['wiki'] }]);
+    t.part('pre-backup', '40fail', '#!/bin/sh\nexit 3\n', 'wiki');
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(1);
+    expect(server.received.map((r) => r.url)).toEqual(['/hook', '/hook']);
+    expect(server.received[0].contentType).toBe('application/json');
+    const [start, end] = server.received.map((r) => JSON.parse(r.body));
+    expect(start).toMatchObject({ event: 'start', action: 'backup', modules: [{ module: 'wiki' }] });
+    expect(end).toMatchObject({ event: 'failure', action: 'backup', modules: [{ module: 'wiki', ok: false, failedPart: 'pre-backup/40fail' }] });
+    expect(end.log.some((line: string) => line.includes('exited with status 3'))).toBe(true);
+  });
+
+  it('does not ping for dry runs, nor for actions it is not configured for', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc`, actions: ['verify'] }, { webhook: `${server.url}/ping/def` }]);
+    expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(0);
+    expect(server.received).toEqual([]);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/def/start', '/ping/def']);
+  });
+
+  it('treats an unreachable or silent webhook as a warning, never a failed backup', async () => {
+    server = await startServer({ hang: true });
+    const closed = await startServer();
+    const closedUrl = closed.url;
+    await closed.close();
+    configure([
+      { webhook: `${server.url}/ping/slow`, timeout: 1 },
+      { webhook: `${closedUrl}/ping/closed`, timeout: 1 },
+    ]);
+    const run = await lifeboat(t, ['backup', 'blog', '--json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).ok).toBe(true);
+    expect(run.stderr).toMatch(/notification \(start\) to http:\/\/127\.0\.0\.1:\d+\/… failed: no answer within 1s \(timeout\); the run itself is not affected/);
+    expect(run.stderr).toMatch(/notification \(success\) to http:\/\/127\.0\.0\.1:\d+\/… failed: ECONNREFUSED/);
+    expect(run.stderr).not.toContain('/ping/');
+  });
+
+  it('rejects a notify entry with an unknown key, naming file and key', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/x`, retries: 3 }]);
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('lifeboat.yaml');
+    expect(run.stderr).toContain('/notify/0');
+  });
+});
