@@ -1,0 +1,242 @@
+// The borg provider (borgbackup 1.2): one repokey-encrypted repository per module at <url>/<module>,
+// created by the first backup. Archives are named <module>-<UTC time, ISO 8601 basic>; the snapshot id
+// is the archive name. Host, tags and time ride in the archive comment as JSON.
+//
+// Excludes arrive in restic syntax and become borg shell patterns (borg strips the leading /):
+//   /abs/path   -> sh:/abs/path      that path and everything below it
+//   cache/      -> sh:**/cache       a trailing / is dropped (as restic does): any file or dir named cache
+//   *.tmp       -> sh:**/*.tmp       no / inside: matches a name at any depth
+//   a/b         -> sh:**/a/b         relative with /: matches those components anywhere
+//   **/x, a/**  -> sh:**/x, sh:**/a/**  ** spans directories in both tools
+// Negated patterns (!pattern) are refused.
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { LifeboatError } from '../../src/errors.js';
+import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
+import { applyRetention } from '../../src/providers/retention.js';
+import type { CommonOptions, CreateOptions, ForgetResult, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
+import type { Retention } from '../../src/config/types.js';
+
+type Env = Record<string, string | undefined>;
+
+interface RawArchive {
+  name: string;
+  time?: string;
+  start?: string;
+  comment?: string;
+  hostname?: string;
+}
+
+interface Comment {
+  module?: string;
+  host?: string;
+  tags?: string[];
+  time?: string;
+  paths?: string[];
+}
+
+const COMPRESSION: Record<string, string> = { zstd: 'zstd', gzip: 'zlib', none: 'none' };
+
+// Translates one restic-style exclude pattern into a borg pattern (table in the header).
+export function toBorgPattern(pattern: string): string {
+  if (pattern.startsWith('!')) {
+    throw new LifeboatError('USAGE', `exclude pattern "${pattern}": negated patterns are not supported by the borg provider`, { hint: 'list the paths to exclude instead' });
+  }
+  const cleaned = pattern.replace(/\/+$/, '') || '/';
+  if (cleaned.startsWith('/') || cleaned.startsWith('**/')) return `sh:${cleaned}`;
+  return `sh:**/${cleaned}`;
+}
+
+// Where a module's repository lives: a folder under a local url, `/<module>` appended to ssh:// urls.
+export function moduleRepository(url: string, module: string, configRoot: string): string {
+  if (/^[a-z0-9+]+:\/\//i.test(url) || /^[^/]+:/.test(url)) return `${url.replace(/\/+$/, '')}/${module}`;
+  return path.join(path.resolve(configRoot, url), module);
+}
+
+// An archive-name-safe UTC time: ISO 8601 basic format with milliseconds (20240102T030405.123Z).
+function stamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '');
+}
+
+// The readable reason of a borg failure: the exception line of a traceback, else the last lines.
+function borgReason(stderr: string): string {
+  const exception = stderr.split('\n').find((line) => /^\w+(Error|Exception): /.test(line));
+  return exception ?? lastLines(stderr, 4);
+}
+
+// The factory the registry calls for `provider: borg`.
+export function createProvider(input: ProviderInput): Provider {
+  const { name: repoName, config } = input;
+  if (!config.url) {
+    throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (borg) has no \`url\``, { hint: 'set url: to a folder (/var/backups/borg) or ssh://user@host/path' });
+  }
+  const url = config.url;
+  const repoOf = (module: string) => moduleRepository(url, module, input.root.root);
+  const where = (module: string) => `borg repository "${repoName}" of module ${module}`;
+  let lastStamp = '';
+
+  // The environment and fd-3 passphrase for one borg call; refuses when no passphrase source is set.
+  function borgEnv(options: CommonOptions): { env: Env; extraFds: string[] } {
+    const env: Env = { ...(options.env ?? process.env), ...config.env };
+    Object.assign(env, {
+      BORG_RELOCATED_REPO_ACCESS_IS_OK: 'no',
+      BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',
+      BORG_DISPLAY_PASSPHRASE: 'no',
+      BORG_CHECK_I_KNOW_WHAT_I_AM_DOING: 'NO',
+      BORG_DELETE_I_KNOW_WHAT_I_AM_DOING: 'NO',
+    });
+    env.BORG_BASE_DIR ??= path.join(input.root.stateDir, 'borg');
+    if (config.passwordFile) {
+      const file = path.resolve(input.root.root, config.passwordFile);
+      let passphrase: string;
+      try {
+        passphrase = readFileSync(file, 'utf8').replace(/\n+$/, '');
+      } catch (error) {
+        throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}": cannot read passwordFile ${file}: ${(error as Error).message}`, {
+          hint: `create it, e.g. \`openssl rand -base64 32 > ${file} && chmod 600 ${file}\``,
+          cause: error,
+        });
+      }
+      input.addSecret(passphrase);
+      Object.assign(env, { BORG_PASSPHRASE_FD: '3', BORG_PASSPHRASE: undefined, BORG_PASSCOMMAND: undefined });
+      return { env: clean(env), extraFds: [passphrase] };
+    }
+    if (config.passwordCommand) {
+      Object.assign(env, { BORG_PASSCOMMAND: config.passwordCommand, BORG_PASSPHRASE: undefined, BORG_PASSPHRASE_FD: undefined });
+    } else if (!env.BORG_PASSPHRASE && !env.BORG_PASSCOMMAND) {
+      throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (borg) has no passphrase`, {
+        hint: `set passwordFile: /etc/lifeboat/borg.pass (or passwordCommand:) on repository "${repoName}" in lifeboat.yaml, or BORG_PASSPHRASE in its env`,
+      });
+    }
+    input.addSecret(env.BORG_PASSPHRASE);
+    return { env: clean(env), extraFds: [] };
+  }
+
+  // Runs one borg command; exit 1 (warnings) and 2 (errors) come back to the caller to judge.
+  async function borg(args: string[], options: CommonOptions, extra: { cwd?: string; dryRun?: boolean } = {}): Promise<ToolResult> {
+    const { env, extraFds } = borgEnv(options);
+    return runTool('borg', args, { env, extraFds, log: options.log, signal: options.signal, cwd: extra.cwd, input: '', dryRun: extra.dryRun ?? false, okExitCodes: [1, 2] });
+  }
+
+  // A failed borg call as an error naming the repository, with the likely fix.
+  function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
+    return new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg ${command} failed: ${borgReason(result.stderr)}`), {
+      hint: /passphrase/i.test(result.stderr) ? `check the passphrase of repository "${repoName}"` : `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
+    });
+  }
+
+  // Runs borg and turns exit 2 into an error naming the repository; warnings are logged.
+  async function borgOrFail(module: string, args: string[], options: CommonOptions, extra: { cwd?: string; dryRun?: boolean } = {}): Promise<ToolResult> {
+    const result = await borg(args, options, extra);
+    if (result.exitCode === 2) throw failure(module, args[0], result, options);
+    if (result.exitCode === 1) options.log.warn(`borg ${args[0]} warned: ${lastLines(result.stderr, 4)}`);
+    return result;
+  }
+
+  // Lists archives; `null` when the module has no repository yet (a read never creates one).
+  async function listOrNull(module: string, options: CommonOptions): Promise<ProviderSnapshot[] | null> {
+    const result = await borg(['list', '--json', '--format', '{comment}{hostname}', repoOf(module)], options);
+    if (result.exitCode !== 0) {
+      if (/^Repository .* does not exist\.$/m.test(result.stderr)) return null;
+      throw failure(module, 'list', result, options);
+    }
+    const archives = (JSON.parse(result.stdout) as { archives: RawArchive[] }).archives;
+    return archives
+      .filter((raw) => !/\.checkpoint(\.\d+)?$/.test(raw.name))
+      .map((raw) => toSnapshot(raw, module))
+      .filter((snapshot): snapshot is ProviderSnapshot => snapshot !== undefined)
+      .sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  // Reads our JSON comment back; archives of other modules (same folder by mistake) are left out.
+  function toSnapshot(raw: RawArchive, module: string): ProviderSnapshot | undefined {
+    let comment: Comment = {};
+    try {
+      comment = raw.comment ? (JSON.parse(raw.comment) as Comment) : {};
+    } catch {
+      comment = {};
+    }
+    if (comment.module && comment.module !== module) return undefined;
+    const time = comment.time ?? new Date(raw.start ?? raw.time ?? 0).toISOString();
+    return { id: raw.name, time, module, repository: repoName, host: comment.host ?? raw.hostname, tags: comment.tags ?? [`module:${module}`], paths: comment.paths };
+  }
+
+  // A new archive name, strictly later than the last one this process made.
+  function archiveName(module: string): { name: string; time: Date } {
+    let time = new Date();
+    if (stamp(time) <= lastStamp) time = new Date(Date.parse(lastStamp.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)/, '$1-$2-$3T$4:$5:$6')) + 1);
+    lastStamp = stamp(time);
+    return { name: `${module}-${lastStamp}`, time };
+  }
+
+  // borg create with --json stats; a backup with warnings (unreadable or vanished files) is deleted again.
+  async function create(options: CreateOptions) {
+    const { module } = options;
+    const tags = [...new Set([`module:${module}`, ...options.tags])];
+    const { name, time } = archiveName(module);
+    const comment = JSON.stringify({ lifeboat: 1, module, host: options.host, tags, time: time.toISOString(), paths: options.paths });
+    const args = ['create', '--json', '--comment', comment.replace(/[{}]/g, '$&$&')];
+    if (config.compression) args.push('--compression', COMPRESSION[config.compression] ?? 'lz4');
+    args.push(...options.exclude.flatMap((pattern) => ['--exclude', toBorgPattern(pattern)]), `${repoOf(module)}::${name}`, ...options.paths);
+    const snapshot: ProviderSnapshot = { id: name, time: time.toISOString(), module, repository: repoName, host: options.host, tags, paths: options.paths };
+    if (options.dryRun) {
+      await borg(args, options, { dryRun: true });
+      return { snapshot };
+    }
+    if ((await listOrNull(module, options)) === null) {
+      options.log.info(`initialising ${where(module)} at ${repoOf(module)} (repokey: keep the passphrase safe; \`borg key export\` makes a key backup)`);
+      await borgOrFail(module, ['init', '--encryption=repokey', '--make-parent-dirs', repoOf(module)], options);
+    }
+    const result = await borg(args, options);
+    if (result.exitCode === 2) throw failure(module, 'create', result, options);
+    if (result.exitCode === 1) {
+      await borg(['delete', `${repoOf(module)}::${name}`], options).catch((error: Error) => options.log.warn(`could not delete incomplete archive ${name}: ${error.message}`));
+      throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg could not read everything (${lastLines(result.stderr, 5)}); the incomplete archive ${name} was deleted`), {
+        hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
+      });
+    }
+    const stats = (JSON.parse(result.stdout) as { archive?: { stats?: { deduplicated_size?: number } } }).archive?.stats;
+    return { snapshot, bytes: stats?.deduplicated_size };
+  }
+
+  // Keep rules computed as restic does (applyRetention), then borg delete and borg compact. Not borg
+  // prune: its --keep-last is "keep-secondly" and merges archives made within the same second.
+  async function forget(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult> {
+    const result = applyRetention((await listOrNull(module, options)) ?? [], retention);
+    if (result.removed.length === 0 || options.dryRun) return result;
+    await borgOrFail(module, ['delete', repoOf(module), ...result.removed.map((s) => s.id)], options);
+    await borgOrFail(module, ['compact', repoOf(module)], options);
+    return result;
+  }
+
+  return {
+    kind: 'borg',
+    capabilities: { forget: true, check: true },
+    create,
+    forget,
+    // Archives of one module, oldest first; [] when it was never backed up.
+    async list(module, options) {
+      return (await listOrNull(module, options)) ?? [];
+    },
+    // borg extract in cwd=target (borg stored the paths without their leading /).
+    async restore(options) {
+      const include = (options.include ?? []).map((p) => `pp:${p.replace(/^\/+/, '')}`);
+      if (!options.dryRun) await mkdir(options.target, { recursive: true });
+      const result = await borgOrFail(options.module, ['extract', `${repoOf(options.module)}::${options.snapshot.id}`, ...include], options, { cwd: options.target, dryRun: options.dryRun });
+      if (result.exitCode === 1) throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(options.module)}: borg extract of ${options.snapshot.id} was incomplete: ${lastLines(result.stderr, 5)}`));
+    },
+    // borg check; readData adds --verify-data (reads and decrypts every chunk).
+    async check(module, options) {
+      if ((await listOrNull(module, options)) === null) {
+        throw new LifeboatError('PROVIDER', `${where(module)} does not exist yet`, { hint: `run \`lifeboat backup ${module}\` first` });
+      }
+      await borgOrFail(module, ['check', ...(options.readData ? ['--verify-data'] : []), repoOf(module)], options, { dryRun: options.dryRun });
+    },
+  };
+}
+
+// Drops unset variables (execa wants strings).
+function clean(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+}

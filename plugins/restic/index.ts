@@ -1,0 +1,254 @@
+// The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
+// first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LifeboatError } from '../../src/errors.js';
+import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
+import type {
+  CommonOptions,
+  CreateOptions,
+  ForgetResult,
+  Provider,
+  ProviderInput,
+  ProviderSnapshot,
+} from '../../src/providers/types.js';
+import type { Retention } from '../../src/config/types.js';
+
+type Env = Record<string, string | undefined>;
+
+interface RawSnapshot {
+  id: string;
+  time: string;
+  hostname?: string;
+  tags?: string[] | null;
+  paths?: string[];
+}
+
+interface BackupSummary {
+  snapshot_id?: string;
+  data_added?: number;
+}
+
+const KEEP_FLAGS: Array<[keyof Retention, string]> = [
+  ['keepLast', '--keep-last'],
+  ['keepHourly', '--keep-hourly'],
+  ['keepDaily', '--keep-daily'],
+  ['keepWeekly', '--keep-weekly'],
+  ['keepMonthly', '--keep-monthly'],
+  ['keepYearly', '--keep-yearly'],
+];
+
+// Where a module's repository lives: a folder under a local url, `/<module>` appended to a remote one.
+export function moduleRepository(url: string, module: string, configRoot: string): string {
+  if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return `${url.replace(/\/+$/, '')}/${module}`;
+  return path.join(path.resolve(configRoot, url.replace(/^local:/, '')), module);
+}
+
+// restic cannot open a repository that is not there; anything else (auth, network) is a real error.
+function isMissingRepository(stderr: string): boolean {
+  return /unable to open config file[\s\S]*(no such file or directory|does not exist|not found)/i.test(stderr);
+}
+
+// Escapes glob characters so an --include path matches only itself (and what lies below it).
+function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+// The factory the registry calls for `provider: restic`.
+export function createProvider(input: ProviderInput): Provider {
+  const { name: repoName, config } = input;
+  if (!config.url) {
+    throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (restic) has no \`url\``, { hint: 'set url: to a folder (/var/backups/lifeboat) or a restic URL (s3:https://host/bucket/prefix, rest:https://host/)' });
+  }
+  const url = config.url;
+  const where = (module: string) => `restic repository "${repoName}" of module ${module}`;
+  const credentials = /\/\/[^/:@]+:([^@/]+)@/.exec(url);
+  if (credentials) input.addSecret(credentials[1], decodeURIComponent(credentials[1]));
+
+  // Builds the environment for one restic call; refuses when no password source is configured.
+  function resticEnv(module: string, options: CommonOptions): Env {
+    const env: Env = { ...(options.env ?? process.env), ...config.env };
+    env.RESTIC_REPOSITORY = moduleRepository(url, module, input.root.root);
+    env.RESTIC_CACHE_DIR ??= path.join(input.root.stateDir, 'cache', 'restic');
+    env.RESTIC_PROGRESS_FPS ??= '0.1';
+    delete env.RESTIC_REPOSITORY_FILE;
+    if (config.passwordFile) {
+      const file = path.resolve(input.root.root, config.passwordFile);
+      try {
+        input.addSecret(readFileSync(file, 'utf8').trim());
+      } catch (error) {
+        throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}": cannot read passwordFile ${file}: ${(error as Error).message}`, {
+          hint: `create it, e.g. \`openssl rand -base64 32 > ${file} && chmod 600 ${file}\``,
+          cause: error,
+        });
+      }
+      Object.assign(env, { RESTIC_PASSWORD_FILE: file, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_COMMAND: undefined });
+    } else if (config.passwordCommand) {
+      Object.assign(env, { RESTIC_PASSWORD_COMMAND: config.passwordCommand, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_FILE: undefined });
+    } else if (!env.RESTIC_PASSWORD && !env.RESTIC_PASSWORD_FILE && !env.RESTIC_PASSWORD_COMMAND) {
+      throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (restic) has no password`, {
+        hint: `set passwordFile: /etc/lifeboat/restic.pass (or passwordCommand:) on repository "${repoName}" in lifeboat.yaml, or RESTIC_PASSWORD in its env`,
+      });
+    }
+    input.addSecret(env.RESTIC_PASSWORD);
+    return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+  }
+
+  // Runs one restic subcommand against a module's repository; --cacert goes on every call.
+  function restic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean } = {}): Promise<ToolResult> {
+    const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
+    return runTool('restic', [...args, ...cacert], {
+      env: resticEnv(module, options),
+      log: options.log,
+      signal: options.signal,
+      input: '',
+      dryRun: extra.dryRun ?? false,
+      okExitCodes: extra.okExitCodes,
+      onLine: extra.onLine,
+    });
+  }
+
+  // Turns restic's JSON snapshot into ours.
+  function toSnapshot(raw: RawSnapshot, module: string): ProviderSnapshot {
+    return { id: raw.id, time: new Date(raw.time).toISOString(), module, repository: repoName, host: raw.hostname, tags: raw.tags ?? [], paths: raw.paths };
+  }
+
+  // Lists snapshots; `null` when the module has no repository yet (never created on a read).
+  async function listOrNull(module: string, options: CommonOptions, ids: string[] = []): Promise<ProviderSnapshot[] | null> {
+    const result = await restic(module, ['snapshots', '--json', '--tag', `module:${module}`, ...ids], options, { okExitCodes: [1] });
+    if (result.exitCode !== 0) {
+      if (isMissingRepository(result.stderr)) return null;
+      throw failure(module, 'snapshots', result, options);
+    }
+    let parsed: RawSnapshot[];
+    try {
+      parsed = JSON.parse(result.stdout.trim() || '[]') as RawSnapshot[];
+    } catch (error) {
+      throw new LifeboatError('PROVIDER', `${where(module)}: restic snapshots printed invalid JSON: ${result.stdout.slice(0, 80)}`, { cause: error });
+    }
+    return parsed.map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  // Creates the module's repository on its first backup (restic init).
+  async function initRepository(module: string, options: CommonOptions): Promise<void> {
+    options.log.info(`initialising ${where(module)} at ${moduleRepository(url, module, input.root.root)}`);
+    await restic(module, ['init'], options);
+  }
+
+  // Turns a failed restic call into an error naming the repository (and the password when that is it).
+  function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
+    return new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: restic ${command} failed (exit ${result.exitCode}): ${lastLines(result.stderr, 4)}`), {
+      hint: /wrong password/i.test(result.stderr) ? `check the password of repository "${repoName}"` : `check url and credentials of repository "${repoName}"`,
+    });
+  }
+
+  // Backs up; a backup that skipped anything is removed again and reported as a failure.
+  async function create(options: CreateOptions) {
+    const { module } = options;
+    const tags = [...new Set([`module:${module}`, ...options.tags])];
+    const badTag = tags.find((tag) => tag.includes(',') || tag === '');
+    if (badTag !== undefined) throw new LifeboatError('USAGE', `${where(module)}: tag "${badTag}" is empty or contains a comma, which restic cannot store`);
+    const args = ['backup', '--json', '--host', options.host, ...tags.flatMap((tag) => ['--tag', tag]), ...options.exclude.flatMap((pattern) => ['--exclude', pattern])];
+    if (config.compression === 'none') args.push('--compression', 'off');
+    args.push('--', ...options.paths);
+    if (options.dryRun) {
+      await restic(module, args, options, { dryRun: true });
+      return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module, repository: repoName, host: options.host, tags } };
+    }
+    let summary: BackupSummary | undefined;
+    const backup = () =>
+      restic(module, args, options, {
+        okExitCodes: [1, 3],
+        onLine: (line) => {
+          const message = parseJsonLine<BackupSummary & { message_type?: string; percent_done?: number }>(line);
+          if (message?.message_type === 'summary') summary = message;
+          else if (message?.message_type === 'status' && message.percent_done !== undefined) options.log.debug(`restic backup ${Math.round(message.percent_done * 100)}%`);
+        },
+      });
+    let result = await backup();
+    if (result.exitCode === 1 && isMissingRepository(result.stderr)) {
+      await initRepository(module, options);
+      result = await backup();
+    }
+    if (result.exitCode === 1) throw failure(module, 'backup', result, options);
+    const shortId = summary?.snapshot_id;
+    if (!shortId) throw new LifeboatError('PROVIDER', `${where(module)}: restic backup exited ${result.exitCode} without reporting a snapshot: ${lastLines(result.stderr, 4)}`);
+    const skipped = skippedItems(result.stderr);
+    if (result.exitCode === 3 || skipped.length > 0) {
+      await restic(module, ['forget', shortId], options).catch((error: Error) => options.log.warn(`could not remove incomplete snapshot ${shortId}: ${error.message}`));
+      const shown = skipped.slice(0, 5).join(', ') + (skipped.length > 5 ? ` and ${skipped.length - 5} more` : '');
+      throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: restic could not read ${shown || 'some files'}; the incomplete snapshot ${shortId} was removed`), {
+        hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
+      });
+    }
+    const snapshot = (await listOrNull(module, options, [shortId]))?.[0];
+    if (!snapshot) throw new LifeboatError('PROVIDER', `${where(module)}: restic reported snapshot ${shortId} but does not list it`);
+    return { snapshot, bytes: summary?.data_added };
+  }
+
+  // Applies keep rules with restic forget --prune over all the module's snapshots as one group.
+  async function forget(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult> {
+    const keepArgs = KEEP_FLAGS.flatMap(([rule, flag]) => ((retention[rule] ?? 0) > 0 ? [flag, String(retention[rule])] : []));
+    if (keepArgs.length === 0) return { kept: (await listOrNull(module, options)) ?? [], removed: [] };
+    const args = ['forget', '--tag', `module:${module}`, '--group-by', '', ...keepArgs, '--json', options.dryRun ? '--dry-run' : '--prune'];
+    const result = await restic(module, args, options, { okExitCodes: [1] });
+    if (result.exitCode === 1) {
+      if (isMissingRepository(result.stderr)) return { kept: [], removed: [] };
+      throw failure(module, 'forget', result, options);
+    }
+    const line = result.stdout.split('\n').find((text) => text.startsWith('['));
+    if (!line) throw new LifeboatError('PROVIDER', `${where(module)}: restic forget printed no JSON result`);
+    const groups = JSON.parse(line) as Array<{ keep?: RawSnapshot[] | null; remove?: RawSnapshot[] | null }>;
+    const collect = (key: 'keep' | 'remove') => groups.flatMap((group) => group[key] ?? []).map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
+    return { kept: collect('keep'), removed: collect('remove') };
+  }
+
+  return {
+    kind: 'restic',
+    capabilities: { forget: true, check: true },
+    create,
+    forget,
+    // Snapshots of one module, oldest first; [] when it was never backed up.
+    async list(module, options) {
+      return (await listOrNull(module, options)) ?? [];
+    },
+    // restic restore ID --target T [--include P]...: files land at T + their absolute paths.
+    async restore(options) {
+      const include = (options.include ?? []).flatMap((p) => ['--include', escapeGlob(p)]);
+      await restic(options.module, ['restore', options.snapshot.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
+    },
+    // restic check, reading all pack data with readData.
+    async check(module, options) {
+      const result = await restic(module, ['check', ...(options.readData ? ['--read-data'] : [])], options, { dryRun: options.dryRun, okExitCodes: [1] });
+      if (result.exitCode === 1 && isMissingRepository(result.stderr)) {
+        throw new LifeboatError('PROVIDER', `${where(module)} does not exist yet`, { hint: `run \`lifeboat backup ${module}\` first` });
+      }
+      if (result.exitCode === 1) throw failure(module, 'check', result, options);
+    },
+  };
+}
+
+// Paths restic reported as unreadable or missing ({"message_type":"error"} lines, "does not exist, skipping").
+function skippedItems(stderr: string): string[] {
+  const items: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const message = parseJsonLine<{ message_type?: string; item?: string; error?: { Path?: string } }>(line);
+    if (message) {
+      if (message.message_type === 'error') items.push(message.item ?? message.error?.Path ?? 'an unknown file');
+    } else {
+      const missing = /^(.*) does not exist, skipping$/.exec(line.trim());
+      if (missing) items.push(missing[1]);
+    }
+  }
+  return items;
+}
+
+// One line of restic's --json output, or undefined for text lines.
+function parseJsonLine<T>(line: string): T | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    return undefined;
+  }
+}

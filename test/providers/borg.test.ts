@@ -1,0 +1,62 @@
+// The borg provider against the real borg binary (a missing binary fails these tests).
+import { writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LifeboatError } from '../../src/errors.js';
+import { Logger } from '../../src/log/logger.js';
+import { createProvider, moduleRepository, toBorgPattern } from '../../plugins/borg/index.js';
+import { providerInput, testLogger } from '../helpers/provider.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { testProvider } from './suite.js';
+
+const PASSPHRASE = 'correct horse battery staple';
+
+testProvider('borg', ({ url, root, stateDir }) => {
+  const passwordFile = path.join(stateDir, 'borg.pass');
+  if (!url.startsWith('/nonexistent')) writeFileSync(passwordFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+  return createProvider(providerInput({ provider: 'borg', url, passwordFile }, { root, stateDir }));
+});
+
+describe('borg provider specifics', () => {
+  it('translates restic-style excludes to borg shell patterns', () => {
+    expect(toBorgPattern('*.tmp')).toBe('sh:**/*.tmp');
+    expect(toBorgPattern('cache/')).toBe('sh:**/cache');
+    expect(toBorgPattern('/var/lib/app/logs')).toBe('sh:/var/lib/app/logs');
+    expect(toBorgPattern('a/b')).toBe('sh:**/a/b');
+    expect(toBorgPattern('**/deep/*.log')).toBe('sh:**/deep/*.log');
+    expect(() => toBorgPattern('!keep')).toThrow(LifeboatError);
+  });
+
+  it('names the repository and the fix when no passphrase is configured', async () => {
+    const base = await tmpDir();
+    const provider = createProvider(providerInput({ provider: 'borg', url: path.join(base, 'repo') }, { root: base, stateDir: base }, { name: 'offsite' }));
+    const error = await provider.list('alpha', { log: testLogger(), env: { PATH: process.env.PATH ?? '' } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LifeboatError);
+    expect((error as LifeboatError).message).toContain('"offsite"');
+    expect((error as LifeboatError).hint).toContain('passwordFile');
+  });
+
+  it('passes the passphrase on fd 3 and never on a command line', async () => {
+    const base = await tmpDir();
+    const src = path.join(base, 'src');
+    await mkdir(src);
+    writeFileSync(path.join(src, 'file'), 'data');
+    const passwordFile = path.join(base, 'pass');
+    writeFileSync(passwordFile, `${PASSPHRASE}\n`);
+    const lines: string[] = [];
+    const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
+    const secrets: string[] = [];
+    const provider = createProvider(providerInput({ provider: 'borg', url: path.join(base, 'repo'), passwordFile }, { root: base, stateDir: base }, { secrets }));
+    const { snapshot } = await provider.create({ module: 'alpha', paths: [src], exclude: [], host: 'h', tags: [], log, signal: new AbortController().signal });
+    expect(snapshot.id).toMatch(/^alpha-\d{8}T\d{6}\.\d{3}Z$/);
+    expect(secrets).toContain(PASSPHRASE);
+    expect(lines.some((line) => line.includes('running borg create'))).toBe(true);
+    expect(lines.join('')).not.toContain(PASSPHRASE);
+  });
+
+  it('puts one repository per module under a local folder or an ssh url', () => {
+    expect(moduleRepository('/var/backups/borg', 'wiki', '/etc/lifeboat')).toBe('/var/backups/borg/wiki');
+    expect(moduleRepository('ssh://u@host:22/./borg/', 'wiki', '/')).toBe('ssh://u@host:22/./borg/wiki');
+  });
+});

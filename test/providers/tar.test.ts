@@ -1,0 +1,143 @@
+// The tar provider: the shared suite for zstd and gzip, plus tar-slip refusal, manifests and check.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { LifeboatError } from '../../src/errors.js';
+import { createProvider } from '../../plugins/tar/index.js';
+import { compileExcludes } from '../../plugins/tar/exclude.js';
+import type { Provider } from '../../src/providers/types.js';
+import { providerInput, testLogger } from '../helpers/provider.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { diffTrees, filterTree, makeTree, readTree } from '../helpers/tree.js';
+import { testProvider } from './suite.js';
+
+testProvider('tar (zstd)', ({ url, root, stateDir }) => createProvider(providerInput({ provider: 'tar', url, compression: 'zstd' }, { root, stateDir })));
+testProvider('tar (gzip)', ({ url, root, stateDir }) => createProvider(providerInput({ provider: 'tar', url, compression: 'gzip' }, { root, stateDir })));
+
+const common = () => ({ log: testLogger(), signal: new AbortController().signal });
+
+// A tar repository in a temp dir with one source tree.
+async function setup(compression: 'zstd' | 'gzip' | 'none' = 'none') {
+  const base = await tmpDir();
+  const url = path.join(base, 'repo');
+  const provider: Provider = createProvider(providerInput({ provider: 'tar', url, compression }, { root: base, stateDir: base }));
+  const src = path.join(base, 'src', 'app');
+  await makeTree(src);
+  return { base, url, provider, src, target: path.join(base, 'target') };
+}
+
+// Writes a hand-made (uncompressed) archive plus manifest, as an attacker or a bug might.
+async function plantArchive(url: string, module: string, id: string, entries: Array<{ name: string; type?: 'file' | 'symlink' | 'link' | 'directory'; linkname?: string; body?: string }>) {
+  const pack = tar.pack();
+  for (const entry of entries) pack.entry({ name: entry.name, type: entry.type ?? 'file', linkname: entry.linkname }, entry.body ?? '');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  await mkdir(path.join(url, module), { recursive: true });
+  await writeFile(path.join(url, module, `${id}.tar`), Buffer.concat(chunks));
+  const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar`, module, host: 'h', tags: [], time: new Date().toISOString(), paths: [], exclude: [], compression: 'none', archiveSize: 0, archiveSha256: '', files: [] };
+  await writeFile(path.join(url, module, `${id}.manifest.json`), JSON.stringify(manifest));
+}
+
+describe('tar provider specifics', () => {
+  it('writes <module>-<time>.tar.zst with a manifest of every file', async () => {
+    const t = await setup('zstd');
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    expect(snapshot.id).toMatch(/^wiki-\d{8}T\d{6}\.\d{3}Z$/);
+    expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
+    const manifest = JSON.parse(await readFile(path.join(t.url, 'wiki', `${snapshot.id}.manifest.json`), 'utf8'));
+    const small = manifest.files.find((f: { path: string }) => f.path === path.join(t.src, 'data/small.txt'));
+    expect(small).toMatchObject({ type: 'file', size: 6, mode: 0o640, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(manifest.files.find((f: { path: string }) => f.path === path.join(t.src, 'hard/a'))).toMatchObject({ type: 'link', target: small.path });
+  });
+
+  it('writes plain .tar for compression none and restores it', async () => {
+    const t = await setup('none');
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    expect(existsSync(path.join(t.url, 'wiki', `${snapshot.id}.tar`))).toBe(true);
+    await t.provider.restore({ module: 'wiki', snapshot, target: t.target, ...common() });
+    expect(diffTrees(await readTree(t.src), await readTree(path.join(t.target, t.src)))).toEqual([]);
+  });
+
+  it('restores a hard link whose first link lies outside the include paths', async () => {
+    const t = await setup();
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    await t.provider.restore({ module: 'wiki', snapshot, target: t.target, include: [path.join(t.src, 'hard')], ...common() });
+    const restored = filterTree(await readTree(path.join(t.target, t.src)), (rel) => rel.startsWith('hard'));
+    expect([...restored.keys()]).toEqual(['hard', 'hard/a', 'hard/b']);
+    expect(restored.get('hard/a')).toMatchObject({ sha256: (await readTree(t.src)).get('hard/a')!.sha256, linkGroup: 'hard/a' });
+    expect(restored.get('hard/b')!.linkGroup).toBe('hard/a');
+  });
+
+  it('stops when aborted and leaves no archive behind', async () => {
+    const t = await setup('zstd');
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const error = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], log: testLogger(), signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INTERRUPTED' });
+    expect(await readdir(path.join(t.url, 'wiki'))).toEqual([]);
+  });
+
+  it('does not list an archive whose manifest is missing (a half-written backup)', async () => {
+    const t = await setup();
+    await mkdir(path.join(t.url, 'wiki'), { recursive: true });
+    await writeFile(path.join(t.url, 'wiki', 'wiki-20240101T000000.000Z.tar.partial'), 'half');
+    await writeFile(path.join(t.url, 'wiki', 'wiki-20240101T000001.000Z.tar'), 'no manifest');
+    expect(await t.provider.list('wiki', common())).toEqual([]);
+  });
+
+  it('check finds a damaged archive', async () => {
+    const t = await setup('none');
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    await t.provider.check!('wiki', common());
+    const file = path.join(t.url, 'wiki', `${snapshot.id}.tar`);
+    const bytes = await readFile(file);
+    const offset = bytes.indexOf('hello\n');
+    bytes[offset] = 'j'.charCodeAt(0);
+    await writeFile(file, bytes);
+    await expect(t.provider.check!('wiki', common())).rejects.toThrow(/small\.txt differs from the manifest/);
+  });
+
+  it.each([
+    ['a path with ..', [{ name: '../../evil', body: 'x' }], /refusing entry "..\/..\/evil"/],
+    ['a relative symlink pointing outside', [{ name: 'app/link', type: 'symlink' as const, linkname: '../../../../outside' }], /refusing entry "app\/link".*outside/],
+    ['a write through a symlink', [{ name: 'app/abs', type: 'symlink' as const, linkname: '/tmp' }, { name: 'app/abs/evil', body: 'x' }], /refusing entry "app\/abs\/evil".*through the symlink/],
+    ['a hard link outside', [{ name: 'app/hl', type: 'link' as const, linkname: '../../etc/passwd' }], /refusing entry "app\/hl".*leaves the restore target/],
+    ['a hard link to a file not in the archive', [{ name: 'app/hl', type: 'link' as const, linkname: 'etc/passwd' }], /refusing entry "app\/hl".*hard link/],
+  ])('refuses %s (tar-slip) with an error naming the entry', async (_what, entries, message) => {
+    const t = await setup();
+    await plantArchive(t.url, 'wiki', 'wiki-20240101T000000.000Z', entries);
+    const [snapshot] = await t.provider.list('wiki', common());
+    const error = await t.provider.restore({ module: 'wiki', snapshot, target: t.target, ...common() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LifeboatError);
+    expect((error as Error).message).toMatch(message);
+    expect(existsSync(path.join(t.base, 'evil'))).toBe(false);
+    expect(existsSync('/tmp/evil')).toBe(false);
+  });
+
+  it('matches excludes the way restic does', () => {
+    const excluded = compileExcludes(['*.tmp', 'cache/', '/srv/app/logs', '**/deep/*.log', 'a/b', '/x/**/y', 'file[0-9].txt']);
+    expect(excluded('/srv/app/x.tmp')).toBe(true);
+    expect(excluded('/srv/app/sub/cache')).toBe(true);
+    expect(excluded('/srv/app/sub/cache/file')).toBe(true);
+    expect(excluded('/srv/app/logs/a.log')).toBe(true);
+    expect(excluded('/srv/other/logs')).toBe(false);
+    expect(excluded('/srv/keep/deep/z.log')).toBe(true);
+    expect(excluded('/srv/keep/deep/z.txt')).toBe(false);
+    expect(excluded('/q/a/b/c')).toBe(true);
+    expect(excluded('/q/a/c/b')).toBe(false);
+    expect(excluded('/x/y')).toBe(true);
+    expect(excluded('/x/1/2/y')).toBe(true);
+    expect(excluded('/z/x/y')).toBe(false);
+    expect(excluded('/d/file7.txt')).toBe(true);
+    expect(excluded('/d/fileA.txt')).toBe(false);
+    expect(excluded('/srv/app/x.tmpl')).toBe(false);
+    expect(() => compileExcludes(['!keep'])).toThrow(LifeboatError);
+  });
+
+  it('refuses a url that is not a local folder', () => {
+    expect(() => createProvider(providerInput({ provider: 'tar', url: 's3://bucket/prefix' }, { root: '/', stateDir: '/' }))).toThrow(/must be a local folder/);
+  });
+});
