@@ -1,5 +1,6 @@
 // What every command shares: global options, the logger, printing results and errors.
 import { Logger } from '../log/logger.js';
+import { enableProgress } from '../log/progress.js';
 import { loadModules, loadRoot } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
@@ -12,9 +13,9 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-// The process logger: -v shows debug lines, -q only errors.
+// The process logger: -v shows debug lines, -q only errors; on a terminal, progress bars below the lines.
 export function createLogger(options: GlobalOptions): Logger {
-  return new Logger({ level: options.verbose ? 'debug' : options.quiet ? 'error' : 'info' });
+  return new Logger({ level: options.verbose ? 'debug' : options.quiet ? 'error' : 'info', sink: enableProgress(options) });
 }
 
 // Loads the root and the named modules (all when none, only enabled ones unless named).

@@ -29,6 +29,16 @@ export interface CreateOptions {
   dryRun?: boolean;
   // The part environment (SPEC 3) for providers that run scripts.
   env?: Record<string, string>;
+  // Optional: called as bytes are read (restic --json status lines, byte counts for tar and S3).
+  onProgress?: (progress: ProgressInfo) => void;
+}
+
+// How far a create or restore has got, for progress bars; totals when the provider knows them.
+export interface ProgressInfo {
+  bytesDone: number;
+  bytesTotal?: number;
+  filesDone?: number;
+  filesTotal?: number;
 }
 
 export interface CreateResult {
@@ -48,6 +58,8 @@ export interface RestoreOptions {
   log: Logger;
   dryRun?: boolean;
   env?: Record<string, string>;
+  // Optional: called as bytes are restored (restic --json status lines, byte counts for tar and S3).
+  onProgress?: (progress: ProgressInfo) => void;
 }
 
 export interface CommonOptions {
@@ -76,7 +88,8 @@ export interface Provider {
   list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
   restore(options: RestoreOptions): Promise<void>;
   forget?(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult>;
-  check?(module: string, options: CommonOptions & { readData?: boolean }): Promise<void>;
+  // readData reads every pack; readDataSubset (restic's --read-data-subset: "5%", "1/10") only part of them.
+  check?(module: string, options: CommonOptions & { readData?: boolean; readDataSubset?: string }): Promise<void>;
 }
 
 // What a provider factory gets: the repository's name and settings, and where Lifeboat runs.

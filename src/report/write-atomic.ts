@@ -4,7 +4,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 // Replaces `file` atomically with `text` (mode applies to the new file).
-export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array, mode = 0o644): void {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
   try {
     writeFileSync(temp, text, { mode });

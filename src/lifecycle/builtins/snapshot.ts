@@ -6,6 +6,8 @@ import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
 import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';
+import { recordManifest } from '../manifest.js';
+import { startProgress } from '../../log/progress.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {
@@ -15,8 +17,11 @@ export async function snapshot(ctx: PartContext): Promise<void> {
     throw new Error(`folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`);
   }
   const present = paths.filter((p) => existsSync(p));
+  // The manifest `verify` compares with, hashed in a worker thread while the providers snapshot.
+  const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
   for (const repository of selectedRepositories(ctx)) {
+    const bar = startProgress(`${ctx.module.name}: snapshot ${repository}`);
     try {
       const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
       const started = Date.now();
@@ -30,16 +35,23 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         log: ctx.log,
         dryRun: ctx.options.dryRun,
         env: ctx.env,
+        onProgress: (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
       });
       if (ctx.options.dryRun) continue;
       ctx.state.snapshots.push({ repository, id: result.snapshot.id, time: result.snapshot.time, bytes: result.bytes });
       ctx.state.bytes += result.bytes ?? 0;
       ctx.log.info(`snapshot ${result.snapshot.id} in ${repository} (${Date.now() - started} ms)`);
     } catch (error) {
-      if (ctx.signal.aborted) throw error;
+      if (ctx.signal.aborted) {
+        manifest?.cancel();
+        throw error;
+      }
       failures.push(`${repository}: ${describeError(error)}`);
       ctx.log.error(`snapshot into ${repository} failed: ${describeError(error)}`);
+    } finally {
+      bar.done();
     }
   }
+  await manifest?.finish(ctx.state.snapshots);
   if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
 }
