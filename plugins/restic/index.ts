@@ -1,6 +1,6 @@
 // The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
 // first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
@@ -181,9 +181,24 @@ export function createProvider(input: ProviderInput): Provider {
         hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
       });
     }
-    const snapshot = (await listOrNull(module, options, [shortId]))?.[0];
+    const snapshot = localSnapshot(module, shortId, options) ?? (await listOrNull(module, options, [shortId]))?.[0];
     if (!snapshot) throw new LifeboatError('PROVIDER', `${where(module)}: restic reported snapshot ${shortId} but does not list it`);
     return { snapshot, bytes: summary?.data_added };
+  }
+
+  // The new snapshot of a local repository, read from its snapshots/ folder (no second restic run, whose
+  // key derivation costs more than the backup of a small module); undefined for remote repositories.
+  function localSnapshot(module: string, shortId: string, options: CreateOptions): ProviderSnapshot | undefined {
+    const repository = moduleRepository(url, module, input.root.root);
+    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
+    try {
+      const ids = readdirSync(path.join(repository, 'snapshots')).filter((name) => name.startsWith(shortId));
+      if (ids.length !== 1) return undefined;
+      const tags = [...new Set([`module:${module}`, ...options.tags])];
+      return { id: ids[0], time: new Date().toISOString(), module, repository: repoName, host: options.host, tags, paths: options.paths };
+    } catch {
+      return undefined;
+    }
   }
 
   // Applies keep rules with restic forget --prune over all the module's snapshots as one group.
