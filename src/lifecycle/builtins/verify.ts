@@ -1,19 +1,178 @@
-// Built-ins of the verify action (the restore drill). Not built yet: verify fails rather than pass untested.
+// Built-ins of the verify action, the restore drill: 10restore_scratch checks each repository and restores
+// its latest snapshot into a scratch dir, 20check_manifest compares that restore with the manifest written
+// at backup time, 30check_databases checks each database dump in it. The module's own verify parts run
+// after them with LIFEBOAT_TARGET set to the (first) scratch restore; the verify command removes it.
+import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describeError } from '../../errors.js';
+import { openProvider } from '../../providers/registry.js';
+import { selectedRepositories } from '../repositories.js';
+import { SAFETY_TAG } from './restore.js';
+import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
+import { startProgress } from '../../log/progress.js';
+import { formatBytes } from '../../report/format.js';
 import type { PartContext } from '../context.js';
+import type { ProviderSnapshot } from '../../providers/types.js';
+import type { DatabaseConfig, RootConfig } from '../../config/types.js';
 
-const NOT_YET = 'the restore drill (verify) is not available yet';
-
-// Restores the latest snapshot into a scratch directory.
-export async function restoreScratch(_ctx: PartContext): Promise<void> {
-  throw new Error(NOT_YET);
+interface Drill {
+  repository: string;
+  snapshot: ProviderSnapshot;
+  // The scratch dir: files are under dir + their absolute paths.
+  dir: string;
 }
 
-// Compares the scratch restore with the manifest written at backup time.
-export async function checkManifest(_ctx: PartContext): Promise<void> {
-  throw new Error(NOT_YET);
+const DRILLS = 'verify.drills';
+// How much of the pack data the repository check reads (restic --read-data-subset); the restore reads
+// everything the latest snapshot needs anyway.
+export const READ_DATA_SUBSET = process.env.LIFEBOAT_VERIFY_READ_DATA_SUBSET || '10%';
+const SHOWN_PROBLEMS = 10;
+
+// Where a module's drill restores (under the state dir, never inside a snapshot's paths).
+export function verifyScratchDir(root: Pick<RootConfig, 'stateDir'>, module: string): string {
+  return path.join(root.stateDir, 'scratch', 'verify', module);
 }
 
-// Loads each dump into a scratch database.
-export async function checkDatabases(_ctx: PartContext): Promise<void> {
-  throw new Error(NOT_YET);
+// Checks each repository (the provider's own check) and restores its latest snapshot into scratch.
+export async function restoreScratch(ctx: PartContext): Promise<void> {
+  const base = verifyScratchDir(ctx.root, ctx.module.name);
+  rmSync(base, { recursive: true, force: true });
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  const drills: Drill[] = [];
+  const failures: string[] = [];
+  ctx.state.shared.set(DRILLS, drills);
+  for (const repository of selectedRepositories(ctx)) {
+    try {
+      drills.push(await drillRepository(ctx, repository, path.join(base, repository)));
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      failures.push(`${repository}: ${describeError(error)}`);
+      ctx.log.error(`${repository}: ${describeError(error)}`);
+    }
+  }
+  if (drills.length > 0) {
+    const first = drills[0];
+    // The module's own verify parts look at the restore through the usual variables.
+    appendFileSync(ctx.envFile, `LIFEBOAT_TARGET=${first.dir}\nLIFEBOAT_SNAPSHOT=${first.snapshot.id}\nNAME=${first.snapshot.id}\nLIFEBOAT_REPOSITORY=${first.repository}\n`);
+  }
+  if (failures.length > 0) throw new Error(`restore drill failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+}
+
+// One repository: its latest real (not safety) snapshot, the provider's check, the restore.
+async function drillRepository(ctx: PartContext, repository: string, dir: string): Promise<Drill> {
+  const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
+  const common = { log: ctx.log, signal: ctx.signal, env: ctx.env };
+  const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => !s.tags.includes(SAFETY_TAG));
+  const snapshot = snapshots.sort((a, b) => a.time.localeCompare(b.time)).at(-1);
+  if (!snapshot) throw new Error(`no snapshot of module ${ctx.module.name} yet; run \`lifeboat backup ${ctx.module.name}\` first`);
+  if (provider.check) {
+    await provider.check(ctx.module.name, { ...common, readData: true, readDataSubset: READ_DATA_SUBSET });
+    ctx.log.info(`${repository}: repository check passed (${provider.kind})`);
+  } else {
+    ctx.log.warn(`${repository}: provider ${provider.kind} has no check of its own; only the restore tests it`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const bar = startProgress(`${ctx.module.name}: restore ${repository}`);
+  const started = Date.now();
+  try {
+    await provider.restore({ module: ctx.module.name, snapshot, target: dir, signal: ctx.signal, log: ctx.log, env: ctx.env, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal) });
+  } finally {
+    bar.done();
+  }
+  ctx.state.snapshots.push({ repository, id: snapshot.id, time: snapshot.time });
+  ctx.log.info(`${repository}: restored snapshot ${snapshot.id.slice(0, 12)} (${snapshot.time}) into ${dir} in ${Date.now() - started} ms`);
+  return { repository, snapshot, dir };
+}
+
+// Compares every scratch restore with the manifest of its snapshot: type, mode, size, sha256, link target.
+export async function checkManifest(ctx: PartContext): Promise<void> {
+  const failures: string[] = [];
+  for (const drill of drillsOf(ctx)) {
+    const manifest = loadManifest(ctx.module, drill.repository, drill.snapshot.id);
+    if (!manifest) {
+      ctx.log.warn(`${drill.repository}: no manifest for snapshot ${drill.snapshot.id.slice(0, 12)} on this host (it was made elsewhere, or before manifests existed); files restored but not compared`);
+      continue;
+    }
+    const bar = startProgress(`${ctx.module.name}: compare ${drill.repository}`);
+    const job = describeFiles({ root: drill.dir, paths: manifest.paths, exclude: [] }, (done, total) => bar.update(done, total));
+    const onAbort = () => job.cancel();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let restored;
+    try {
+      restored = await job.result;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      bar.done();
+    }
+    const result = compareManifest(manifest.entries, restored.entries);
+    ctx.state.bytes += result.checkedBytes;
+    if (result.changedDuringBackup.length) {
+      ctx.log.warn(`${drill.repository}: ${result.changedDuringBackup.length} file(s) changed while the backup ran (their mtime moved too), not counted as damage: ${result.changedDuringBackup.slice(0, 5).join(', ')}`);
+    }
+    if (result.extra.length) ctx.log.info(`${drill.repository}: ${result.extra.length} restored path(s) not in the manifest (created during the backup, or streamed dumps)`);
+    if (result.problems.length === 0) {
+      ctx.log.info(`${drill.repository}: ${result.checkedFiles} file(s), ${formatBytes(result.checkedBytes)}, match the manifest`);
+      continue;
+    }
+    for (const problem of result.problems.slice(0, SHOWN_PROBLEMS)) ctx.log.error(`${drill.repository}: ${problem}`);
+    const more = result.problems.length > SHOWN_PROBLEMS ? ` (and ${result.problems.length - SHOWN_PROBLEMS} more)` : '';
+    failures.push(`${drill.repository}: ${result.problems.length} difference(s) from the manifest, e.g. ${result.problems[0]}${more}`);
+  }
+  if (failures.length > 0) throw new Error(failures.join('; '));
+}
+
+// Checks each database dump in the scratch restore: SQLite with PRAGMA integrity_check; the others are
+// checked for presence and size until their engines can load a dump into a scratch database.
+export async function checkDatabases(ctx: PartContext): Promise<void> {
+  if (ctx.module.databases.length === 0) return;
+  const failures: string[] = [];
+  for (const drill of drillsOf(ctx)) {
+    const dumpDir = path.join(drill.dir, ctx.module.stateDir, 'databases');
+    for (const dump of await expectedDumps(ctx.module.databases, dumpDir)) {
+      const file = path.join(dumpDir, dump.file);
+      try {
+        if (!existsSync(file)) throw new Error(`${dump.label}: its dump ${dump.file} is not in snapshot ${drill.snapshot.id.slice(0, 12)}`);
+        const size = statSync(file).size;
+        if (size === 0) throw new Error(`${dump.label}: its dump ${dump.file} is empty`);
+        if (dump.engine === 'sqlite') {
+          await checkSqlite(file, ctx);
+          ctx.log.info(`${drill.repository}: ${dump.label}: PRAGMA integrity_check ok (${formatBytes(size)})`);
+        } else {
+          // TODO(engines): load into a scratch database (PostgreSQL/MariaDB: a temporary database; Redis: a
+          // throwaway server or database number) once src/engines/ offers a loader with a target override.
+          ctx.log.warn(`${drill.repository}: ${dump.label}: dump present (${formatBytes(size)}); loading it into a scratch database is not available yet for ${dump.engine}`);
+        }
+      } catch (error) {
+        failures.push(`${drill.repository}: ${describeError(error)}`);
+        ctx.log.error(`${drill.repository}: ${describeError(error)}`);
+      }
+    }
+  }
+  if (failures.length > 0) throw new Error(`database check failed: ${failures.join('; ')}`);
+}
+
+interface ExpectedDump {
+  engine: string;
+  file: string;
+  label: string;
+}
+
+// The dump files the engines write for these databases (their names come from src/engines/).
+async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<ExpectedDump[]> {
+  const enginesUrl = new URL('../../engines/index.js', import.meta.url).href;
+  const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => ExpectedDump[] };
+  return engines.loadJobs(databases, dumpDir).map(({ engine, file, label }) => ({ engine, file, label }));
+}
+
+// `PRAGMA integrity_check` on a read-only copy; anything but "ok" is damage.
+async function checkSqlite(file: string, ctx: PartContext): Promise<void> {
+  const result = await execa('sqlite3', ['-readonly', file, 'PRAGMA integrity_check;'], { reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
+  const output = String(result.stdout).trim();
+  if ((result as { code?: string }).code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
+  if (result.exitCode !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || String(result.stderr)).split('\n').slice(0, 3).join(' | ')}`);
+}
+
+function drillsOf(ctx: PartContext): Drill[] {
+  return (ctx.state.shared.get(DRILLS) as Drill[] | undefined) ?? [];
 }
