@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
+import { snapshotSet } from '../module-paths.js';
 import { SAFETY_TAG } from './restore.js';
 import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
@@ -76,7 +77,7 @@ async function drillRepository(ctx: PartContext, repository: string, dir: string
   const bar = startProgress(`${ctx.module.name}: restore ${repository}`);
   const started = Date.now();
   try {
-    await provider.restore({ module: ctx.module.name, snapshot, target: dir, signal: ctx.signal, log: ctx.log, env: ctx.env, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal) });
+    await provider.restore({ module: ctx.module.name, snapshot, target: dir, include: snapshot.paths ?? snapshotSet(ctx.module).paths, signal: ctx.signal, log: ctx.log, env: ctx.env, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal) });
   } finally {
     bar.done();
   }
