@@ -73,6 +73,7 @@ export function describeFiles(request: WorkerRequest, onProgress?: (done: number
       if (message.type === 'progress') onProgress?.(message.done, message.total);
       else {
         settled = true;
+        onProgress?.(message.hashedBytes, message.hashedBytes);
         resolve({ entries: message.entries, hashedBytes: message.hashedBytes });
       }
     });

@@ -56,8 +56,9 @@ export function startProgress(label: string, total?: number): ProgressHandle {
   return {
     update(done, newTotal) {
       bar.done = done;
+      const learnedTotal = newTotal !== undefined && newTotal !== bar.total;
       if (newTotal !== undefined) bar.total = newTotal;
-      redraw(false);
+      redraw(learnedTotal);
     },
     done() {
       if (!bars.delete(bar)) return;
