@@ -74,6 +74,17 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
     expect(Date.parse(list[0].time) <= Date.parse(list[1].time)).toBe(true);
   });
 
+  it('a 100 MB file round-trips byte for byte after it was overwritten', async () => {
+    const big = path.join(data, 'big.bin');
+    writeFileSync(big, randomBytes(100 * 1024 * 1024));
+    const before = describeTree(data);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    writeFileSync(big, randomBytes(1024));
+    const restore = await lifeboat(t, ['restore', 'blog', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+  });
+
   it('restores with --target under DIR without stopping the service or touching the live folder', async () => {
     expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
     writeFileSync(path.join(data, 'notes.txt'), 'live change\n');
