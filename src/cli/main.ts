@@ -8,7 +8,7 @@ import { LifeboatError } from '../errors.js';
 type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>) => Promise<number>;
 
 // Builds the program; `load` imports a command module only when that command runs.
-function buildProgram(setExit: (code: number) => void): Command {
+export function buildProgram(setExit: (code: number) => void = () => {}): Command {
   const version = JSON.parse(readFileSync(`${PROJECT_DIR}/package.json`, 'utf8')).version as string;
   const program = new Command('lifeboat')
     .description('Module-aware backup and restore: hook directories, restic/borg/tar providers, services and databases')
