@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'LOCKED'
   | 'UNSAFE_PERMISSIONS'
   | 'PROVIDER'
+  | 'DATABASE'
   | 'PART_FAILED'
   | 'MODULE_FAILED'
   | 'INTERRUPTED';

@@ -49,6 +49,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .addOption(repoOption())
     .option('--target <dir>', 'restore under DIR instead of in place (no service is stopped)')
     .option('--no-safety-snapshot', 'do not snapshot the current state before an in-place restore')
+    .option('--databases', 'with --target: load the dumps into the live databases too')
     .option('--dry-run', 'print the plan and every command, run none')
     .option('--wait <seconds>', 'wait this long for a module that is locked')
     .option('--json', 'one JSON document on stdout')
@@ -116,6 +117,37 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .description('shell completion script: eval "$(lifeboat completion bash)"')
     .argument('<shell>', 'bash or zsh')
     .action(load('./completion.js', 'completionCommand'));
+  const engineOptions = (command: Command, io: 'output' | 'input') =>
+    command
+      .option('--database <name>', 'postgres, mysql: the database (all: every database)')
+      .option('--host <host>', 'postgres, mysql: server host')
+      .option('--port <port>', 'postgres, mysql: server port')
+      .option('--user <user>', 'postgres, mysql: user name')
+      .option('--password-file <file>', 'a file holding the password (never give it in argv)')
+      .option('--password-env <var>', 'the variable holding the password')
+      .option('--url <url>', 'redis: redis://host:port/db (default $REDIS_URL, redis://127.0.0.1:6379/0)')
+      .addOption(new Option('--keys <pattern>', 'redis: only keys matching (repeatable; default: the whole database)').argParser(collect))
+      .option('--path <file>', 'sqlite: the database file')
+      .option('--name <name>', 'the <name> of the dump file (databases/<engine>-<name>.<ext>)')
+      .addOption(new Option('--option <arg>', 'an extra argument for the client tool (repeatable)').argParser(collect))
+      .option(io === 'output' ? '--output <path>' : '--input <path>', io === 'output' ? 'write to FILE (a module or --database all: a DIR) instead of stdout' : 'read FILE (a module: a DIR) instead of stdin');
+  engineOptions(
+    program.command('dump').description('helper for parts: dump a database to stdout (postgres|mysql|redis|sqlite), or a module\'s databases').argument('<what>', 'postgres, mysql, redis, sqlite, or a module name'),
+    'output',
+  ).action(load('./dump.js', 'dumpCommand'));
+  engineOptions(
+    program.command('load').description('helper for parts: load a dump from stdin (postgres|mysql|redis|sqlite), or a module\'s dumps').argument('<what>', 'postgres, mysql, redis, sqlite, or a module name'),
+    'input',
+  ).action(load('./load.js', 'loadCommand'));
+  const redisOptions = (command: Command) =>
+    command
+      .option('--url <url>', 'redis://host:port/db (default $REDIS_URL, redis://127.0.0.1:6379/0)')
+      .option('--password-file <file>', 'a file holding the password')
+      .option('--password-env <var>', 'the variable holding the password (default REDISCLI_AUTH when set)');
+  redisOptions(program.command('redis-dump').description("helper for parts: a key's raw DUMP payload on stdout (NethServer-compatible)").argument('<key>')).action(load('./redis.js', 'redisDumpCommand'));
+  redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>'))
+    .option('--ttl <ms>', 'expire the key after MS milliseconds (default: never)')
+    .action(load('./redis.js', 'redisRestoreCommand'));
   program.command('run-parts').description('Debian run-parts drop-in (see `lifeboat run-parts --help`)').allowUnknownOption().helpOption(false).argument('[args...]');
   return program;
 }

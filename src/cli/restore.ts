@@ -14,6 +14,7 @@ interface RestoreOptions extends GlobalOptions {
   repo?: string[];
   target?: string;
   safetySnapshot?: boolean;
+  databases?: boolean;
   dryRun?: boolean;
   wait?: string;
 }
@@ -36,7 +37,7 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
     root,
     module,
     action: 'restore',
-    options: { repositories: [repository], snapshot: snapshot.id, target, dryRun: !!options.dryRun, safetySnapshot: options.safetySnapshot !== false },
+    options: { repositories: [repository], snapshot: snapshot.id, target, dryRun: !!options.dryRun, safetySnapshot: options.safetySnapshot !== false, databases: !!options.databases },
     log,
     signal: interruptSignal(),
     waitSeconds: options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0),

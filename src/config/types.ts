@@ -59,23 +59,32 @@ export interface ServiceConfig {
   stopDuringBackup?: boolean;
 }
 
-export interface PostgresDatabase {
+// Common to every database entry: the dump's file name part and whether it may stream.
+export interface DatabaseCommon {
+  // The <name> in databases/<engine>-<name>.<ext> (default: the database name, db<N>, the file's base name).
+  name?: string;
+  // false: always stage the dump in the state dir, even when the repository could take a stream.
+  stream?: boolean;
+}
+export interface PostgresDatabase extends DatabaseCommon {
   database: string;
   host?: string;
   port?: number;
   user?: string;
   passwordFile?: string;
   passwordEnv?: string;
+  // Extra arguments for the dump tool (pg_dump, mariadb-dump) and for the loader (pg_restore, mariadb).
   options?: string[];
+  loadOptions?: string[];
 }
 export type MysqlDatabase = PostgresDatabase;
-export interface RedisDatabase {
+export interface RedisDatabase extends DatabaseCommon {
   url?: string;
   keys?: string[];
   passwordFile?: string;
   passwordEnv?: string;
 }
-export interface SqliteDatabase {
+export interface SqliteDatabase extends DatabaseCommon {
   path: string;
 }
 export type DatabaseConfig =

@@ -1,5 +1,6 @@
 // The provider interface: every storage engine (restic, borg, tar, scripts, JS plugins) implements it.
 import type { RepositoryConfig, Retention, RootConfig } from '../config/types.js';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 
 export interface ProviderSnapshot {
@@ -29,8 +30,24 @@ export interface CreateOptions {
   dryRun?: boolean;
   // The part environment (SPEC 3) for providers that run scripts.
   env?: Record<string, string>;
+  // Database dumps that flow into the snapshot without a copy on disk; only given to providers with
+  // capabilities.streams. Each must come back from restore as a regular file at its `path`.
+  streams?: StreamSource[];
+  // The run this snapshot belongs to (groups a snapshot with its streamed dumps).
+  runId?: string;
   // Optional: called as bytes are read (restic --json status lines, byte counts for tar and S3).
   onProgress?: (progress: ProgressInfo) => void;
+}
+
+// A dump streamed into a snapshot (see src/engines/): bytes from a producer that may still fail.
+export interface StreamSource {
+  // Absolute path the bytes are stored under, inside one of the snapshot's paths (the module's state dir).
+  path: string;
+  // Names the database, for messages.
+  label: string;
+  // Starts the producer. `done` rejects when the dump failed even if `stream` ended normally: the provider
+  // must not let its snapshot complete before `done` resolved, and must leave no snapshot when it rejects.
+  open(): { stream: Readable; done: Promise<void>; abort(reason?: string): void };
 }
 
 // How far a create or restore has got, for progress bars; totals when the provider knows them.
@@ -77,6 +94,8 @@ export interface ForgetResult {
 export interface ProviderCapabilities {
   forget: boolean;
   check: boolean;
+  // create() takes `streams` (database dumps without staging them on disk).
+  streams?: boolean;
 }
 
 export interface Provider {

@@ -8,6 +8,7 @@ import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';
 import { recordManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
+import type { StreamSource } from '../../providers/types.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {
@@ -20,6 +21,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   // The manifest `verify` compares with, hashed in a worker thread while the providers snapshot.
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
+  // Database dumps 20dump_databases left to stream (each repository runs its own dump).
+  const streams = ctx.state.shared.get('databases.streams') as StreamSource[] | undefined;
   for (const repository of selectedRepositories(ctx)) {
     const bar = startProgress(`${ctx.module.name}: snapshot ${repository}`);
     try {
@@ -36,6 +39,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         dryRun: ctx.options.dryRun,
         env: ctx.env,
         onProgress: (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
+        streams,
+        runId: ctx.runId,
       });
       if (ctx.options.dryRun) continue;
       ctx.state.snapshots.push({ repository, id: result.snapshot.id, time: result.snapshot.time, bytes: result.bytes });

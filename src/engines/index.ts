@@ -1,0 +1,85 @@
+// The engines by kind: dump and load jobs for a module's `databases:` entries, staging a dump into a file,
+// and the file layout under the module's state dir (databases/<engine>-<name>.<ext>).
+import { createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { LifeboatError } from '../errors.js';
+import type { DatabaseConfig } from '../config/types.js';
+import { mysqlDumps, mysqlLoads } from './mysql.js';
+import { postgresDumps, postgresLoads } from './postgres.js';
+import { redisDumps, redisLoads } from './redis.js';
+import { sqliteDumps, sqliteLoads } from './sqlite.js';
+import { DUMP_DIR } from './names.js';
+import type { DumpJob, EngineContext, EngineKind, LoadJob } from './types.js';
+
+export { DUMP_DIR };
+export type { DumpJob, DumpRun, EngineContext, EngineKind, LoadJob, LoadSource } from './types.js';
+
+// The engine and settings of one `databases:` entry.
+export function entryOf(database: DatabaseConfig): { kind: EngineKind; config: Record<string, unknown> } {
+  const kind = Object.keys(database)[0] as EngineKind;
+  return { kind, config: (database as unknown as Record<string, Record<string, unknown>>)[kind] };
+}
+
+// The dump jobs of every entry, in declaration order; two entries writing one file is a config error.
+export async function dumpJobs(databases: DatabaseConfig[], ctx: EngineContext): Promise<DumpJob[]> {
+  const jobs: DumpJob[] = [];
+  for (const database of databases) {
+    if ('postgres' in database) jobs.push(...(await postgresDumps(database.postgres, ctx)));
+    else if ('mysql' in database) jobs.push(...mysqlDumps(database.mysql));
+    else if ('redis' in database) jobs.push(...redisDumps(database.redis));
+    else if ('sqlite' in database) jobs.push(...sqliteDumps(database.sqlite));
+  }
+  assertDistinct(jobs);
+  return jobs;
+}
+
+// The load jobs of every entry; `dumpDir` is the databases/ folder the dumps were restored into.
+export function loadJobs(databases: DatabaseConfig[], dumpDir: string): LoadJob[] {
+  const jobs: LoadJob[] = [];
+  for (const database of databases) {
+    if ('postgres' in database) jobs.push(...postgresLoads(database.postgres, dumpDir));
+    else if ('mysql' in database) jobs.push(...mysqlLoads(database.mysql));
+    else if ('redis' in database) jobs.push(...redisLoads(database.redis));
+    else if ('sqlite' in database) jobs.push(...sqliteLoads(database.sqlite));
+  }
+  assertDistinct(jobs);
+  return jobs;
+}
+
+// Two entries must never write the same dump file.
+function assertDistinct(jobs: Array<{ file: string; label: string }>): void {
+  const seen = new Map<string, string>();
+  for (const job of jobs) {
+    const other = seen.get(job.file);
+    if (other) {
+      throw new LifeboatError('CONFIG_INVALID', `${other} and ${job.label} would both be dumped to ${DUMP_DIR}/${job.file}`, { hint: 'give one of them a distinct `name:` in module.yaml' });
+    }
+    seen.set(job.file, job.label);
+  }
+}
+
+// Writes one dump to `dest` (0600, via <dest>.partial renamed on success); returns its size in bytes.
+// A dump that fails leaves nothing behind.
+export async function stageDump(job: DumpJob, dest: string, ctx: EngineContext): Promise<number> {
+  mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+  if (job.stage) {
+    await job.stage(dest, ctx);
+    return statSync(dest).size;
+  }
+  const partial = `${dest}.partial`;
+  rmSync(partial, { force: true });
+  const run = job.start!(ctx);
+  try {
+    await Promise.all([pipeline(run.stream, createWriteStream(partial, { mode: 0o600 })), run.done]);
+    renameSync(partial, dest);
+    return statSync(dest).size;
+  } catch (error) {
+    run.abort('staging failed');
+    await run.done.catch(() => {});
+    rmSync(partial, { force: true });
+    // The producer's error names the database and carries its stderr; prefer it over a pipe error.
+    const reason = await run.done.then(() => undefined, (e: unknown) => e);
+    throw reason ?? error;
+  }
+}

@@ -1,0 +1,140 @@
+// Runs a database client (pg_dump, mariadb, sqlite3, ...) as a stream stage: stdout is the dump, stdin
+// takes a dump back, stderr is kept (masked) for the error message. Secrets travel in the environment or
+// on extra file descriptors, never in argv.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { LifeboatError } from '../errors.js';
+import type { EngineContext } from './types.js';
+
+export interface ToolSpec {
+  file: string;
+  args: string[];
+  // Names the database in every message: `PostgreSQL database "app" on 127.0.0.1:5432`.
+  label: string;
+  // Extra environment (PGPASSWORD, ...) on top of the engine context's.
+  env?: Record<string, string | undefined>;
+  // Content for fd 3, 4, ... (a MariaDB defaults file): written and closed at once.
+  extraFds?: string[];
+  cwd?: string;
+  // Rewrites a known failure into one a person understands (version mismatch, wrong password).
+  explain?: (stderr: string) => string | undefined;
+}
+
+export interface ToolRun {
+  stdout: Readable;
+  stdin: Writable;
+  // Settles when the tool exited: resolves on 0, rejects with a DATABASE error otherwise.
+  done: Promise<void>;
+  child: ChildProcess;
+  // What the tool printed on stderr so far (the last 64 KiB, not masked).
+  stderr(): string;
+  abort(reason?: string): void;
+}
+
+const STDERR_LIMIT = 64 * 1024;
+const KILL_AFTER_MS = 5000;
+
+// The Debian package that ships a client, for "not installed" hints.
+const PACKAGES: Record<string, string> = {
+  pg_dump: 'postgresql-client',
+  pg_dumpall: 'postgresql-client',
+  pg_restore: 'postgresql-client',
+  psql: 'postgresql-client',
+  'mariadb-dump': 'mariadb-client',
+  mariadb: 'mariadb-client',
+  mysqldump: 'mariadb-client',
+  mysql: 'mariadb-client',
+  sqlite3: 'sqlite3',
+};
+
+// Starts a tool; the caller reads stdout and/or writes stdin, then awaits `done`.
+export function startTool(spec: ToolSpec, ctx: EngineContext): ToolRun {
+  const extra = spec.extraFds ?? [];
+  const env = Object.fromEntries(Object.entries({ ...ctx.env, ...spec.env }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})`);
+  const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
+  extra.forEach((content, index) => {
+    const stream = child.stdio[3 + index] as Writable | null;
+    stream?.on('error', () => {});
+    stream?.end(content);
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_LIMIT);
+  });
+  child.stdin!.on('error', () => {}); // EPIPE when the tool dies early; its exit status says why
+  let aborted: string | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const abort = (reason = 'aborted') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    aborted ??= reason;
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    killTimer.unref();
+  };
+  const onAbort = () => abort(String(ctx.signal?.reason ?? 'aborted'));
+  if (ctx.signal?.aborted) queueMicrotask(onAbort);
+  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        reject(
+          new LifeboatError('DATABASE', `${spec.label}: ${spec.file} is not installed (not found on PATH)`, {
+            hint: `install it (Debian: apt-get install ${PACKAGES[spec.file] ?? spec.file})`,
+            cause: error,
+          }),
+        );
+      } else reject(new LifeboatError('DATABASE', ctx.log.masker.mask(`${spec.label}: ${spec.file} could not start: ${error.message}`), { cause: error }));
+    });
+    child.on('close', (code, signal) => {
+      if (killTimer) clearTimeout(killTimer);
+      ctx.signal?.removeEventListener('abort', onAbort);
+      if (code === 0 && !aborted) return resolve();
+      const how = aborted ? `was stopped (${aborted})` : signal ? `was killed by ${signal}` : `failed (exit ${code})`;
+      const detail = spec.explain?.(stderr) ?? stderrSummary(stderr);
+      const code2 = aborted ? 'INTERRUPTED' : 'DATABASE';
+      reject(new LifeboatError(code2, ctx.log.masker.mask(`${spec.label}: ${spec.file} ${how}${detail ? `: ${detail}` : ''}`)));
+    });
+  });
+  done.catch(() => {});
+  return { stdout: child.stdout!, stdin: child.stdin!, done, child, abort, stderr: () => stderr };
+}
+
+// The meaningful lines of a tool's stderr, joined for a one-line message.
+export function stderrSummary(stderr: string, count = 6): string {
+  return stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');
+}
+
+// Runs a tool to completion and returns its stdout (queries: list databases, server version).
+export async function runToolText(spec: ToolSpec, ctx: EngineContext, input = ''): Promise<string> {
+  const run = startTool(spec, ctx);
+  const chunks: Buffer[] = [];
+  run.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  run.stdin.end(input);
+  await run.done;
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// A dump run whose bytes come from a tool's stdout; `done` also waits for stdout to be fully read.
+export function dumpFromTool(spec: ToolSpec, ctx: EngineContext): { stream: Readable; done: Promise<void>; abort(reason?: string): void } {
+  const run = startTool(spec, ctx);
+  run.stdin.end();
+  const stream = new PassThrough({ highWaterMark: 1 << 20 });
+  run.stdout.pipe(stream);
+  return { stream, done: run.done, abort: run.abort };
+}
+
+// Feeds a dump into a tool's stdin (a loader); resolves with its stderr when the tool exited 0.
+export async function loadIntoTool(spec: ToolSpec, input: Readable, ctx: EngineContext): Promise<string> {
+  const run = startTool(spec, ctx);
+  run.stdout.resume();
+  input.on('error', (error) => run.abort(`reading the dump failed: ${error.message}`));
+  input.pipe(run.stdin);
+  await run.done;
+  return run.stderr();
+}

@@ -1,0 +1,206 @@
+// Redis: the keys matching the module's patterns (SCAN MATCH, never KEYS), or the whole database when no
+// pattern is given, as DUMP payloads with their remaining TTL. Restore: RESTORE ... REPLACE for every key
+// in the dump, then the keys matching the patterns that are not in the dump are deleted, so the module's
+// keys become exactly the snapshot; keys outside the patterns are never touched.
+//
+// Dump file format (databases/redis-<name>.redis), streamable, all integers big-endian:
+//   "LIFEBOAT-REDIS/1\n"
+//   per key:  u32 key length, key, i64 TTL in ms (-1: none), u32 payload length, DUMP payload
+//   trailer:  u32 0xFFFFFFFF, u64 number of keys      (a dump without it is truncated and refused)
+import { PassThrough, type Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { LifeboatError } from '../errors.js';
+import type { RedisDatabase } from '../config/types.js';
+import { readPassword } from './credentials.js';
+import { encodeName, EXTENSIONS } from './names.js';
+import { describeTarget, parseRedisUrl, RedisClient, type RedisTarget } from './resp.js';
+import type { DumpJob, DumpRun, EngineContext, LoadJob, LoadSource } from './types.js';
+
+export const REDIS_MAGIC = 'LIFEBOAT-REDIS/1\n';
+const TRAILER = 0xffffffff;
+const DEFAULT_URL = 'redis://127.0.0.1:6379/0';
+const WINDOW = 256;
+
+// `Redis db 0 on 127.0.0.1:6379 (keys module/app/*)`.
+function labelOf(config: RedisDatabase, target: RedisTarget): string {
+  return `Redis ${describeTarget(target)}${config.keys?.length ? ` (keys ${config.keys.join(', ')})` : ' (whole database)'}`;
+}
+
+// The connection target with the password from passwordFile / passwordEnv / the url (masked).
+export function redisTarget(config: Pick<RedisDatabase, 'url' | 'passwordFile' | 'passwordEnv'>, ctx: EngineContext): RedisTarget {
+  const target = parseRedisUrl(config.url ?? DEFAULT_URL);
+  if (target.password !== undefined) ctx.log.masker.add(target.password);
+  const password = readPassword(config, `Redis ${describeTarget(target)}`, ctx);
+  if (password !== undefined) target.password = password;
+  return target;
+}
+
+// The dump file of an entry: redis-<name>.redis, name defaulting to db<N>.
+function dumpFile(config: RedisDatabase): string {
+  const db = parseRedisUrl(config.url ?? DEFAULT_URL).db;
+  return `redis-${config.name ?? encodeName(`db${db}`)}${EXTENSIONS.redis}`;
+}
+
+// The dump job of one `redis:` entry.
+export function redisDumps(config: RedisDatabase): DumpJob[] {
+  const target = parseRedisUrl(config.url ?? DEFAULT_URL);
+  return [{ engine: 'redis', file: dumpFile(config), label: labelOf(config, target), streamable: config.stream !== false, start: (ctx) => dumpRedis(config, ctx) }];
+}
+
+// The load job of one `redis:` entry.
+export function redisLoads(config: RedisDatabase): LoadJob[] {
+  const target = parseRedisUrl(config.url ?? DEFAULT_URL);
+  return [{ engine: 'redis', file: dumpFile(config), label: labelOf(config, target), load: (source, ctx) => loadRedis(config, source, ctx) }];
+}
+
+// Writes a u32 / i64 big-endian.
+function u32(value: number): Buffer {
+  const buf = Buffer.alloc(4);
+  buf.writeUInt32BE(value);
+  return buf;
+}
+function i64(value: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeBigInt64BE(BigInt(value));
+  return buf;
+}
+
+// Streams the matching keys into the dump format.
+export function dumpRedis(config: RedisDatabase, ctx: EngineContext): DumpRun {
+  const target = redisTarget(config, ctx);
+  const label = labelOf(config, target);
+  const stream = new PassThrough({ highWaterMark: 1 << 20 });
+  let client: RedisClient | undefined;
+  let stopped: string | undefined;
+  const write = async (chunk: Buffer) => {
+    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+  };
+  const done = (async () => {
+    client = await RedisClient.connect(target, label, ctx.signal);
+    const seen = new Set<string>();
+    let count = 0;
+    await write(Buffer.from(REDIS_MAGIC));
+    for (const pattern of config.keys?.length ? config.keys : [undefined]) {
+      await client.scan(pattern, async (keys) => {
+        const fresh = keys.filter((key) => !seen.has(key.toString('latin1')));
+        fresh.forEach((key) => seen.add(key.toString('latin1')));
+        const replies = await Promise.all(fresh.map((key) => Promise.all([client!.send('DUMP', key), client!.send('PTTL', key)])));
+        for (let i = 0; i < fresh.length; i++) {
+          const [payload, ttl] = replies[i] as [Buffer | null, number];
+          if (payload === null || ttl === -2) continue; // expired or deleted since SCAN saw it
+          await write(Buffer.concat([u32(fresh[i].length), fresh[i], i64(ttl), u32(payload.length), payload]));
+          count++;
+        }
+      });
+      if (stopped) throw new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
+    }
+    await write(Buffer.concat([u32(TRAILER), i64(count)]));
+    await client.quit();
+    ctx.log.debug(`${label}: ${count} keys dumped`);
+  })().then(
+    () => {
+      stream.end();
+    },
+    (error: unknown) => {
+      client?.destroy();
+      const wrapped = error instanceof LifeboatError ? error : new LifeboatError('DATABASE', ctx.log.masker.mask(`${label}: dump failed: ${(error as Error).message}`), { cause: error });
+      stream.destroy(wrapped);
+      throw wrapped;
+    },
+  );
+  done.catch(() => {});
+  stream.on('error', () => {});
+  return {
+    stream,
+    done,
+    abort: (reason = 'aborted') => {
+      stopped = reason;
+      client?.destroy();
+    },
+  };
+}
+
+// Reads exact byte counts from a stream.
+class ByteReader {
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private ended = false;
+  private readonly iterator: AsyncIterator<Buffer>;
+
+  constructor(stream: Readable) {
+    this.iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  // The next `count` bytes, or null at a clean end of input.
+  async read(count: number): Promise<Buffer | null> {
+    while (this.length < count && !this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) this.ended = true;
+      else {
+        this.chunks.push(next.value);
+        this.length += next.value.length;
+      }
+    }
+    if (this.length < count) {
+      if (this.length === 0) return null;
+      throw new Error('the dump ends in the middle of a record (truncated)');
+    }
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const out = all.subarray(0, count);
+    const rest = all.subarray(count);
+    this.chunks = rest.length ? [rest] : [];
+    this.length = rest.length;
+    return out;
+  }
+}
+
+// Restores a dump: RESTORE ... REPLACE for each key, then deletes matching keys that are not in it.
+export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
+  const target = redisTarget(config, ctx);
+  const label = labelOf(config, target);
+  const input = 'path' in source ? createReadStream(source.path) : source.stream;
+  const reader = new ByteReader(input);
+  const bad = (why: string) => new LifeboatError('DATABASE', `${label}: the dump is not usable: ${why}`);
+  const magic = await reader.read(REDIS_MAGIC.length).catch(() => null);
+  if (!magic || magic.toString('latin1') !== REDIS_MAGIC) throw bad(`it does not start with ${JSON.stringify(REDIS_MAGIC.trim())}`);
+  const client = await RedisClient.connect(target, label, ctx.signal);
+  try {
+    const restored = new Set<string>();
+    const inFlight: Array<Promise<unknown>> = [];
+    let count = 0;
+    for (;;) {
+      const head = await reader.read(4).catch((error: Error) => Promise.reject(bad(error.message)));
+      if (!head) throw bad('it has no trailer (truncated)');
+      const keyLength = head.readUInt32BE();
+      if (keyLength === TRAILER) {
+        const total = Number((await reader.read(8))?.readBigInt64BE() ?? -1);
+        if (total !== count) throw bad(`the trailer says ${total} keys, the dump holds ${count}`);
+        break;
+      }
+      const key = Buffer.from((await reader.read(keyLength)) ?? Buffer.alloc(0));
+      const ttl = Number((await reader.read(8))?.readBigInt64BE());
+      const payloadLength = (await reader.read(4))?.readUInt32BE() ?? 0;
+      const payload = Buffer.from((await reader.read(payloadLength)) ?? Buffer.alloc(0));
+      if (key.length !== keyLength || payload.length !== payloadLength) throw bad('a record is truncated');
+      restored.add(key.toString('latin1'));
+      inFlight.push(client.send('RESTORE', key, ttl > 0 ? ttl : 0, payload, 'REPLACE'));
+      count++;
+      if (inFlight.length >= WINDOW) await Promise.all(inFlight.splice(0));
+      await client.drain();
+    }
+    await Promise.all(inFlight.splice(0));
+    let removed = 0;
+    for (const pattern of config.keys?.length ? config.keys : [undefined]) {
+      await client.scan(pattern, async (keys) => {
+        const stale = keys.filter((key) => !restored.has(key.toString('latin1')));
+        if (stale.length) removed += Number(await client.call('DEL', ...stale));
+      });
+    }
+    ctx.log.info(`${label}: ${count} keys restored${removed ? `, ${removed} keys that were not in the snapshot deleted` : ''}`);
+    await client.quit();
+  } catch (error) {
+    client.destroy();
+    if (error instanceof LifeboatError) throw error;
+    throw new LifeboatError('DATABASE', ctx.log.masker.mask(`${label}: restore failed: ${(error as Error).message}`), { cause: error });
+  }
+}

@@ -1,0 +1,54 @@
+// What every database engine (postgres, mysql, redis, sqlite) provides: dump jobs that produce a byte
+// stream, and a loader that consumes one. Where the bytes go (a file in the state dir, restic's stdin,
+// a FIFO borg reads) is decided by the caller, never by the engine.
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log/logger.js';
+
+export type EngineKind = 'postgres' | 'mysql' | 'redis' | 'sqlite';
+
+// Where an engine runs: the part environment (secrets from env files included), the logger whose masker
+// learns every password, and the abort signal of the part (timeout, SIGINT, SIGTERM).
+export interface EngineContext {
+  env: Record<string, string | undefined>;
+  log: Logger;
+  signal?: AbortSignal;
+  // Scratch space for files that must exist (SQLite's backup copy); the module's state dir in a run.
+  workDir: string;
+}
+
+// One running dump: its bytes and a promise that settles when the producer has finished. `done` rejects
+// (with a message naming the database and the tool's stderr) when the dump failed, even if `stream`
+// already ended: a consumer must wait for `done` before it treats the bytes as complete.
+export interface DumpRun {
+  stream: Readable;
+  done: Promise<void>;
+  // Stops the producer (SIGTERM, then SIGKILL); `done` then rejects.
+  abort(reason?: string): void;
+}
+
+// One dump file of a module, e.g. databases/postgres-app.pgdump.
+export interface DumpJob {
+  engine: EngineKind;
+  // Relative to the module's databases/ folder: `postgres-app.pgdump`, `postgres-all/globals.sql`.
+  file: string;
+  // Names the database in messages: `PostgreSQL database "app" on 127.0.0.1:5432`.
+  label: string;
+  // False when the dump must be staged as a file (SQLite's backup API writes one; `stream: false`).
+  streamable: boolean;
+  // Starts the dump as a stream (every engine but SQLite).
+  start?(ctx: EngineContext): DumpRun;
+  // Writes the dump to `dest` itself (SQLite); otherwise staging pipes start() into the file.
+  stage?(dest: string, ctx: EngineContext): Promise<void>;
+}
+
+// Where a loader reads a dump: a file (seekable, preferred) or a stream (stdin of `lifeboat load`).
+export type LoadSource = { path: string } | { stream: Readable };
+
+// A loader: reads one dump back into the live server.
+export interface LoadJob {
+  engine: EngineKind;
+  // Relative to databases/, as in DumpJob.
+  file: string;
+  label: string;
+  load(source: LoadSource, ctx: EngineContext): Promise<void>;
+}
