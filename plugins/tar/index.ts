@@ -2,9 +2,10 @@
 // Node as one stream pipeline (tree walk -> tar pack -> compressor -> hash tap -> sink), and a manifest
 // <id>.manifest.json written after the archive is complete. Only archives with a manifest are listed,
 // so a half-written archive never looks complete. The snapshot id is the archive's base name.
+// With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
+// (remote.ts; `url` may then be omitted): list and restore read either place, forget deletes in both.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -15,7 +16,8 @@ import type { Retention } from '../../src/config/types.js';
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
 import { packTree, type ManifestEntry } from './pack.js';
-import { createCompressor, createDecompressor, createFileSink, EXTENSIONS, HashTap, writeFileAtomic, type Compression } from './streams.js';
+import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
+import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 
 export interface Manifest {
   format: 'lifeboat-tar/1';
@@ -33,7 +35,11 @@ export interface Manifest {
   files: ManifestEntry[];
 }
 
-const MANIFEST_SUFFIX = '.manifest.json';
+// A manifest and the store it was read from.
+interface Located {
+  manifest: Manifest;
+  store: ArchiveStore;
+}
 
 // An id-safe UTC time: ISO 8601 basic format with milliseconds (20240102T030405.123Z).
 function stamp(date: Date): string {
@@ -51,67 +57,55 @@ function asLifeboatError(error: unknown, where: string, signal?: AbortSignal): L
 // The factory the registry calls for `provider: tar`.
 export function createProvider(input: ProviderInput): Provider {
   const { name: repoName, config } = input;
-  if (!config.url || /^[a-z0-9]+:\/\//i.test(config.url)) {
+  if (config.url === undefined ? !config.upload : /^[a-z0-9]+:\/\//i.test(config.url)) {
     throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (tar): \`url\` must be a local folder, got ${JSON.stringify(config.url ?? null)}`, {
-      hint: 'set url: /var/backups/tar (S3 copies go in upload:)',
+      hint: 'set url: /var/backups/tar, and/or upload: s3://bucket/prefix for archives in S3',
     });
   }
-  const base = path.resolve(input.root.root, config.url);
+  const base = config.url === undefined ? undefined : path.resolve(input.root.root, config.url);
   const compression: Compression = config.compression ?? 'zstd';
-  const dirOf = (module: string) => path.join(base, module);
   const where = (module: string) => `tar repository "${repoName}" of module ${module}`;
   let lastTime = 0;
+  // The local folder first (restore reads it when it has the archive), then S3, opened on first use.
+  const local = base === undefined ? undefined : createLocalStore(base);
+  let remote: Promise<ArchiveStore> | undefined;
+  async function openStores(env?: Record<string, string>): Promise<ArchiveStore[]> {
+    if (!config.upload) return [local!];
+    remote ??= import('./remote.js').then((m) => m.createS3ArchiveStore(input, { ...process.env, ...input.root.rootEnv, ...env, ...config.env }));
+    remote.catch(() => (remote = undefined));
+    return local ? [local, await remote] : [await remote];
+  }
+  const whereAll = (module: string, stores: ArchiveStore[]) => `${where(module)} (${stores.map((s) => s.location).join(' + ')})`;
 
-  // Reads a snapshot's manifest; an unknown id is the caller's mistake, a broken file a real fault.
-  async function readManifest(module: string, id: string): Promise<Manifest> {
-    const file = path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where(module)}: snapshot "${id}" not found (no ${file})`, { hint: '`lifeboat snapshots` lists them', cause: error });
+  // Reads a snapshot's manifest from the first store that has it; unknown ids are the caller's mistake.
+  async function readManifest(module: string, id: string, env?: Record<string, string>): Promise<{ manifest: Manifest; store: ArchiveStore }> {
+    const stores = await openStores(env);
+    for (const store of stores) {
+      const manifest = await store.read(module, id).catch((error: unknown) => {
+        throw asLifeboatError(error, where(module));
+      });
+      if (manifest) return { manifest, store };
     }
-    try {
-      const manifest = JSON.parse(text) as Manifest;
-      if (manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
-      return manifest;
-    } catch (error) {
-      throw new LifeboatError('PROVIDER', `${where(module)}: ${file} is unreadable: ${(error as Error).message}`, { cause: error });
-    }
+    throw new LifeboatError('UNKNOWN_SNAPSHOT', `${whereAll(module, stores)}: snapshot "${id}" not found`, { hint: '`lifeboat snapshots` lists them' });
   }
 
-  // Snapshots with a manifest and their archive, oldest first; [] when the folder does not exist.
+  // Snapshots with a manifest and their archive in any store, oldest first; [] when there are none.
   async function list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]> {
-    let names: string[];
-    try {
-      names = await readdir(dirOf(module));
-    } catch (error) {
-      if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return [];
-      throw asLifeboatError(error, where(module));
-    }
-    const present = new Set(names);
-    const snapshots: ProviderSnapshot[] = [];
-    for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
-      const manifest = await readManifest(module, name.slice(0, -MANIFEST_SUFFIX.length)).catch((error: Error) => {
-        options.log.warn(error.message);
-        return undefined;
+    const byId = new Map<string, ProviderSnapshot>();
+    for (const store of await openStores(options.env)) {
+      const manifests = await store.list(module, options.log).catch((error: unknown) => {
+        throw asLifeboatError(error, where(module));
       });
-      if (!manifest || manifest.module !== module) continue;
-      if (!present.has(manifest.archive)) {
-        options.log.warn(`${where(module)}: ${name} has no archive ${manifest.archive}; not listed`);
-        continue;
+      for (const manifest of manifests) {
+        if (!byId.has(manifest.id)) byId.set(manifest.id, { id: manifest.id, time: manifest.time, module, repository: repoName, host: manifest.host, tags: manifest.tags, paths: manifest.paths });
       }
-      snapshots.push({ id: manifest.id, time: manifest.time, module, repository: repoName, host: manifest.host, tags: manifest.tags, paths: manifest.paths });
     }
-    return snapshots.sort((a, b) => a.time.localeCompare(b.time));
+    return [...byId.values()].sort((a, b) => a.time.localeCompare(b.time));
   }
 
   // Runs the create pipeline into a sink, then writes the manifest that makes the archive visible.
   async function create(options: CreateOptions) {
     const { module } = options;
-    if (config.upload) {
-      throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (tar): upload: is not supported yet; archives would stay only in ${base}`, { hint: 'remove upload: or use a restic repository with an s3: url' });
-    }
     const tags = [...new Set([`module:${module}`, ...options.tags])];
     const isExcluded = compileExcludes(options.exclude);
     lastTime = Math.max(Date.now(), lastTime + 1);
@@ -119,17 +113,13 @@ export function createProvider(input: ProviderInput): Provider {
     const id = `${module}-${stamp(new Date(lastTime))}`;
     const archive = `${id}${EXTENSIONS[compression]}`;
     const snapshot: ProviderSnapshot = { id, time, module, repository: repoName, host: options.host, tags, paths: options.paths };
+    const stores = await openStores(options.env);
     if (options.dryRun) {
-      options.log.info(`dry run: would write ${path.join(dirOf(module), archive)} from ${options.paths.join(' ')}`);
+      options.log.info(`dry run: would write ${archive} to ${stores.map((s) => `${s.location}/${module}/`).join(' and ')} from ${options.paths.join(' ')}`);
       return { snapshot };
     }
-    try {
-      await mkdir(dirOf(module), { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new LifeboatError('PROVIDER', `${where(module)}: cannot create ${dirOf(module)}: ${(error as Error).message}`, { hint: `make url (${base}) a writable folder`, cause: error });
-    }
-    const archivePath = path.join(dirOf(module), archive);
-    const sink = createFileSink(archivePath);
+    for (const store of stores) await store.prepare(module, options.log);
+    const sink = teeSinks(stores.map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
     const pack = tar.pack();
     const tap = new HashTap();
     try {
@@ -147,11 +137,12 @@ export function createProvider(input: ProviderInput): Provider {
       const [, files] = await Promise.all([piping, packing]);
       await sink.commit();
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
-      await writeFileAtomic(path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`), JSON.stringify(manifest));
+      // Remote first: a snapshot listed locally is always in S3 too.
+      for (const store of [...stores].reverse()) await store.publish(module, manifest);
       return { snapshot, bytes: tap.bytes };
     } catch (error) {
       await sink.abort();
-      await rm(archivePath, { force: true });
+      for (const store of stores) await store.discard(module, id, archive).catch((e: Error) => options.log.warn(`${whereAll(module, [store])}: could not remove ${archive}: ${e.message}`));
       if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${where(module)}: backup stopped; the incomplete archive was removed`, { cause: error });
       if (error instanceof LifeboatError) throw error;
       throw new LifeboatError('PROVIDER', `${where(module)}: backup failed, nothing was kept: ${(error as Error).message}`, {
@@ -161,11 +152,11 @@ export function createProvider(input: ProviderInput): Provider {
     }
   }
 
-  // Streams an archive file through the decompressor into a tar extract handed to `consume`.
-  async function readArchive(module: string, manifest: Manifest, consume: (extract: tar.Extract) => Promise<void>, signal?: AbortSignal): Promise<HashTap> {
+  // Streams an archive (a file, or an S3 download) through the decompressor into a tar extract handed to `consume`.
+  async function readArchive(module: string, { manifest, store }: Located, consume: (extract: tar.Extract) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal): Promise<HashTap> {
     const extract = tar.extract();
     const tap = new HashTap();
-    const source = createReadStream(path.join(dirOf(module), manifest.archive));
+    const source = store.open(module, manifest, { log, signal });
     const piping = pipeline(source, tap, createDecompressor(manifest.compression), extract);
     piping.catch(() => {});
     try {
@@ -182,9 +173,10 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Extracts a snapshot into target, checking every file against the manifest.
   async function restore(options: RestoreOptions): Promise<void> {
-    const manifest = await readManifest(options.module, options.snapshot.id);
+    const located = await readManifest(options.module, options.snapshot.id, options.env);
+    const { manifest } = located;
     if (options.dryRun) {
-      options.log.info(`dry run: would extract ${manifest.archive} into ${options.target}`);
+      options.log.info(`dry run: would extract ${manifest.archive} from ${located.store.location} into ${options.target}`);
       return;
     }
     await mkdir(options.target, { recursive: true });
@@ -192,19 +184,21 @@ export function createProvider(input: ProviderInput): Provider {
     const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
     await readArchive(
       options.module,
-      manifest,
+      located,
       async (extract) => {
         await extractEntries(extract, { target: options.target, include: options.include, manifest: byPath, log: options.log, where: whereArchive, signal: options.signal });
       },
+      options.log,
       options.signal,
     );
   }
 
   // Re-reads one archive: every file's sha256, the file list and the archive's own sha256.
-  async function verify(module: string, manifest: Manifest): Promise<string[]> {
+  async function verify(module: string, located: Located, log: CommonOptions['log']): Promise<string[]> {
+    const { manifest } = located;
     const problems: string[] = [];
     const expected = new Map(manifest.files.filter((f) => f.type === 'file').map((f) => [f.path, f.sha256]));
-    const tap = await readArchive(module, manifest, async (extract) => {
+    const tap = await readArchive(module, located, async (extract) => {
       for await (const entry of extract) {
         const file = `/${entry.header.name.replace(/^\/+|\/+$/g, '')}`;
         if (entry.header.type !== 'file') {
@@ -218,7 +212,7 @@ export function createProvider(input: ProviderInput): Provider {
         else if (expected.get(file) !== sha) problems.push(`${manifest.archive}: ${file} differs from the manifest (sha256)`);
         expected.delete(file);
       }
-    }).catch((error: Error) => {
+    }, log).catch((error: Error) => {
       problems.push(error.message);
       return undefined;
     });
@@ -241,9 +235,8 @@ export function createProvider(input: ProviderInput): Provider {
           options.log.info(`dry run: would delete ${snapshot.id}`);
           continue;
         }
-        const manifest = await readManifest(module, snapshot.id);
-        await rm(path.join(dirOf(module), `${snapshot.id}${MANIFEST_SUFFIX}`));
-        await rm(path.join(dirOf(module), manifest.archive), { force: true });
+        const { manifest } = await readManifest(module, snapshot.id, options.env);
+        for (const store of await openStores(options.env)) await store.discard(module, snapshot.id, manifest.archive);
       }
       return result;
     },
@@ -252,9 +245,11 @@ export function createProvider(input: ProviderInput): Provider {
       const snapshots = await list(module, options);
       if (snapshots.length === 0) throw new LifeboatError('PROVIDER', `${where(module)} has no archives yet`, { hint: `run \`lifeboat backup ${module}\` first` });
       const problems: string[] = [];
-      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id))));
-      const stray = (await readdir(dirOf(module))).filter((name) => name.endsWith('.partial'));
-      if (stray.length) options.log.warn(`${where(module)}: unfinished files (not snapshots): ${stray.join(', ')}`);
+      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log)));
+      for (const store of await openStores(options.env)) {
+        const stray = await store.strays(module).catch(() => []);
+        if (stray.length) options.log.warn(`${whereAll(module, [store])}: unfinished files (not snapshots): ${stray.join(', ')}`);
+      }
       if (problems.length) throw new LifeboatError('PROVIDER', `${where(module)}: check failed: ${problems.join('; ')}`, { problems });
     },
   };

@@ -1,0 +1,175 @@
+// Where the tar provider keeps archives and manifests: a local folder (<url>/<module>/) and/or an S3
+// prefix (<upload>/<module>/, remote.ts). Both follow one contract, so create, list, restore and forget
+// work the same on either and on both at once: a manifest is written only after its archive is complete,
+// and only snapshots with a manifest and an archive are listed.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { LifeboatError } from '../../src/errors.js';
+import type { Logger } from '../../src/log/logger.js';
+import type { Manifest } from './index.js';
+import { createFileSink, writeFileAtomic, type ArchiveSink } from './streams.js';
+
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+export interface SinkOptions {
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface ArchiveStore {
+  // Names the place in messages: a folder, or s3://bucket/prefix.
+  readonly location: string;
+  // Manifests of the module's complete snapshots (archive present), in any order.
+  list(module: string, log: Logger): Promise<Manifest[]>;
+  // One snapshot's manifest; undefined when this store does not have it.
+  read(module: string, id: string): Promise<Manifest | undefined>;
+  // Before a new archive: creates the folder, or aborts uploads a failed run left.
+  prepare(module: string, log: Logger): Promise<void>;
+  // Where a new archive's bytes go; commit() makes them durable (still unlisted).
+  openSink(module: string, archive: string, options: SinkOptions): ArchiveSink;
+  // Writes the manifest: from now on the snapshot is listed.
+  publish(module: string, manifest: Manifest): Promise<void>;
+  // Deletes a snapshot, manifest first (so a half-deleted snapshot is never listed), then the archive.
+  discard(module: string, id: string, archive: string): Promise<void>;
+  // The archive's bytes.
+  open(module: string, manifest: Manifest, options: SinkOptions): Readable;
+  // Unfinished leftovers (not snapshots), for check's warning.
+  strays(module: string): Promise<string[]>;
+}
+
+// Parses a manifest's text; `source` names the file or object in the error.
+export function parseManifest(text: string, source: string): Manifest {
+  try {
+    const manifest = JSON.parse(text) as Manifest;
+    if (manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
+    return manifest;
+  } catch (error) {
+    throw new LifeboatError('PROVIDER', `${source} is unreadable: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+// The local folder store: <base>/<module>/<id>.tar.zst and <id>.manifest.json.
+export function createLocalStore(base: string): ArchiveStore {
+  const dirOf = (module: string) => path.join(base, module);
+  const read = async (module: string, id: string): Promise<Manifest | undefined> => {
+    const file = path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw new LifeboatError('PROVIDER', `${file}: ${(error as Error).message}`, { cause: error });
+    }
+    return parseManifest(text, file);
+  };
+  return {
+    location: base,
+    read,
+    async list(module, log) {
+      let names: string[];
+      try {
+        names = await readdir(dirOf(module));
+      } catch (error) {
+        if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return [];
+        throw new LifeboatError('PROVIDER', `${dirOf(module)}: ${(error as Error).message}`, { cause: error });
+      }
+      const present = new Set(names);
+      const manifests: Manifest[] = [];
+      for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
+        const manifest = await read(module, name.slice(0, -MANIFEST_SUFFIX.length)).catch((error: Error) => {
+          log.warn(error.message);
+          return undefined;
+        });
+        if (!manifest || manifest.module !== module) continue;
+        if (!present.has(manifest.archive)) {
+          log.warn(`${path.join(dirOf(module), name)} has no archive ${manifest.archive}; not listed`);
+          continue;
+        }
+        manifests.push(manifest);
+      }
+      return manifests;
+    },
+    async prepare(module) {
+      try {
+        await mkdir(dirOf(module), { recursive: true, mode: 0o700 });
+      } catch (error) {
+        throw new LifeboatError('PROVIDER', `cannot create ${dirOf(module)}: ${(error as Error).message}`, { hint: `make url (${base}) a writable folder`, cause: error });
+      }
+    },
+    openSink: (module, archive) => createFileSink(path.join(dirOf(module), archive)),
+    publish: (module, manifest) => writeFileAtomic(path.join(dirOf(module), `${manifest.id}${MANIFEST_SUFFIX}`), JSON.stringify(manifest)),
+    async discard(module, id, archive) {
+      await rm(path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`), { force: true });
+      await rm(path.join(dirOf(module), archive), { force: true });
+      await rm(path.join(dirOf(module), `${archive}.partial`), { force: true });
+    },
+    open: (module, manifest) => createReadStream(path.join(dirOf(module), manifest.archive)),
+    async strays(module) {
+      return (await readdir(dirOf(module)).catch(() => [] as string[])).filter((name) => name.endsWith('.partial'));
+    },
+  };
+}
+
+// Writes one archive into several sinks at once (a local file and an S3 upload): each chunk goes to
+// all of them and the slowest sets the pace; a failure of any one fails the whole.
+export function teeSinks(sinks: ArchiveSink[]): ArchiveSink {
+  if (sinks.length === 1) return sinks[0];
+  const stream = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      Promise.all(sinks.map((sink) => (sink.stream.write(chunk) ? undefined : drained(sink.stream)))).then(() => callback(), callback);
+    },
+    final(callback) {
+      Promise.all(
+        sinks.map((sink) => {
+          sink.stream.end();
+          return finished(sink.stream, { readable: false });
+        }),
+      ).then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      for (const sink of sinks) if (!sink.stream.destroyed) sink.stream.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  for (const sink of sinks) sink.stream.on('error', (error) => stream.destroy(error));
+  return {
+    stream,
+    // Commits in order (the remote upload first): nothing is committed locally that failed remotely.
+    async commit() {
+      for (const sink of [...sinks].reverse()) await sink.commit();
+    },
+    async abort() {
+      await Promise.all(sinks.map((sink) => sink.abort()));
+    },
+  };
+}
+
+// Resolves when a stream wants more data; rejects when it fails or closes first.
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      stream.off('drain', onDrain);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('the archive sink closed while writing'));
+    };
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
