@@ -125,6 +125,8 @@ export function saveManifest(module: Pick<ModuleConfig, 'stateDir'>, manifest: M
 // Starts hashing what 50snapshot is about to snapshot; finish() writes one manifest per snapshot made.
 // A manifest that cannot be made is a warning: the backup itself is fine, verify will say what it lacks.
 export function recordManifest(ctx: PartContext, paths: string[], exclude: string[]): { finish(snapshots: SnapshotRef[]): Promise<void>; cancel(): void } {
+  // LIFEBOAT_MANIFEST=0 skips it (bench/manifest.sh measures its cost that way; verify then compares nothing).
+  if (process.env.LIFEBOAT_MANIFEST === '0') return { finish: async () => {}, cancel: () => {} };
   const created = new Date().toISOString();
   const bar = startProgress(`${ctx.module.name}: manifest`);
   const job = describeFiles({ root: '', paths, exclude, previous: previousEntries(ctx.module) }, (done, total) => bar.update(done, total));
