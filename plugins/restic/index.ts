@@ -1,6 +1,7 @@
 // The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
 // first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
-import { readdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
@@ -13,6 +14,7 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import type { Retention } from '../../src/config/types.js';
+import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -142,8 +144,74 @@ export function createProvider(input: ProviderInput): Provider {
     });
   }
 
-  // Backs up; a backup that skipped anything is removed again and reported as a failure.
+  // Backs up the module: first each streamed dump as its own snapshot (stdin.ts), then the module's
+  // snapshot tagged with the same run; any failure removes the dump snapshots of this run again.
   async function create(options: CreateOptions) {
+    const streams = options.streams ?? [];
+    if (streams.length === 0) return createMain(options);
+    const { module } = options;
+    const run = runTag(options.runId ?? randomBytes(6).toString('hex'));
+    const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
+    const args = ['backup', '--json', '--host', options.host, '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
+    if (options.dryRun) {
+      for (const source of streams) options.log.info(`dry run: would stream ${source.label} into restic ${args.join(' ')} --stdin --stdin-filename ${source.path}`);
+      return createMain({ ...options, tags: [...options.tags, run] });
+    }
+    if (!existsLocally(module) && (await listOrNull(module, options)) === null) await initRepository(module, options);
+    const dumps: string[] = [];
+    let bytes = 0;
+    try {
+      for (const source of streams) {
+        const started = Date.now();
+        const result = await backupFromStdin({ env: resticEnv(module, options) as Record<string, string>, args, source, log: options.log, signal: options.signal, where: where(module) });
+        dumps.push(result.id);
+        bytes += result.bytes ?? 0;
+        options.log.info(`streamed ${source.label} into restic snapshot ${result.id} (${Date.now() - started} ms)`);
+      }
+      const main = await createMain({ ...options, tags: [...options.tags, run] });
+      return { ...main, bytes: (main.bytes ?? 0) + bytes };
+    } catch (error) {
+      if (dumps.length) {
+        await restic(module, ['forget', '--prune', ...dumps], { ...options, signal: undefined }).catch((forgetError: Error) =>
+          options.log.warn(`could not remove the dump snapshots ${dumps.join(', ')} of the failed run: ${forgetError.message}`),
+        );
+      }
+      throw error;
+    }
+  }
+
+  // Whether a local repository exists already (saves a restic run); false for remote ones.
+  function existsLocally(module: string): boolean {
+    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    return existsSync(path.join(moduleRepository(url, module, input.root.root), 'config'));
+  }
+
+  // The streamed dump snapshots (stdin.ts) of the module's repository, optionally of one run only.
+  async function dumpSnapshots(module: string, options: CommonOptions, run?: string): Promise<RawSnapshot[]> {
+    const result = await restic(module, ['snapshots', '--json', '--tag', run ? `${DUMP_TAG},${run}` : DUMP_TAG], options, { okExitCodes: [1] });
+    if (result.exitCode !== 0) {
+      if (isMissingRepository(result.stderr)) return [];
+      throw failure(module, 'snapshots', result, options);
+    }
+    return JSON.parse(result.stdout.trim() || '[]') as RawSnapshot[];
+  }
+
+  // After forget: dump snapshots whose run has no module snapshot left go too (older than the newest one,
+  // so the dumps of a backup running right now are never touched).
+  async function forgetOrphanDumps(module: string, options: CommonOptions): Promise<void> {
+    const dumps = await dumpSnapshots(module, options);
+    if (dumps.length === 0) return;
+    const kept = (await listOrNull(module, options)) ?? [];
+    const runs = new Set(kept.flatMap((snapshot) => snapshot.tags.filter((tag) => tag.startsWith('run:'))));
+    const newest = kept.at(-1)?.time ?? '';
+    const orphans = dumps.filter((dump) => !(dump.tags ?? []).some((tag) => runs.has(tag)) && new Date(dump.time).toISOString() < newest);
+    if (orphans.length === 0) return;
+    await restic(module, ['forget', '--prune', ...orphans.map((dump) => dump.id)], options);
+    options.log.info(`removed ${orphans.length} dump snapshot(s) whose module snapshot was forgotten`);
+  }
+
+  // Backs up; a backup that skipped anything is removed again and reported as a failure.
+  async function createMain(options: CreateOptions) {
     const { module } = options;
     const tags = [...new Set([`module:${module}`, ...options.tags])];
     const badTag = tags.find((tag) => tag.includes(',') || tag === '');
@@ -215,12 +283,14 @@ export function createProvider(input: ProviderInput): Provider {
     if (!line) throw new LifeboatError('PROVIDER', `${where(module)}: restic forget printed no JSON result`);
     const groups = JSON.parse(line) as Array<{ keep?: RawSnapshot[] | null; remove?: RawSnapshot[] | null }>;
     const collect = (key: 'keep' | 'remove') => groups.flatMap((group) => group[key] ?? []).map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
-    return { kept: collect('keep'), removed: collect('remove') };
+    const removed = collect('remove');
+    if (!options.dryRun && removed.length > 0) await forgetOrphanDumps(module, options);
+    return { kept: collect('keep'), removed };
   }
 
   return {
     kind: 'restic',
-    capabilities: { forget: true, check: true },
+    capabilities: { forget: true, check: true, streams: true },
     create,
     forget,
     // Snapshots of one module, oldest first; [] when it was never backed up.
@@ -231,6 +301,12 @@ export function createProvider(input: ProviderInput): Provider {
     async restore(options) {
       const include = (options.include ?? []).flatMap((p) => ['--include', escapeGlob(p)]);
       await restic(options.module, ['restore', options.snapshot.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
+      // Streamed dumps of the same run come back as files at their paths (stdin.ts).
+      const run = options.snapshot.tags.find((tag) => tag.startsWith('run:'));
+      if (!run) return;
+      for (const dump of await dumpSnapshots(options.module, options, run)) {
+        await restic(options.module, ['restore', dump.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
+      }
     },
     // restic check, reading all pack data with readData.
     async check(module, options) {

@@ -66,6 +66,7 @@ export const BUILTINS: BuiltinPart[] = [
   { phase: 'post-backup', name: '70module_cleanup_state', does: 'runs bin/module-cleanup-state when present', load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
   { phase: 'post-backup', name: '80remove_dumps', does: 'removes the database dumps staged in the state dir', load: async () => (await import('./builtins/databases.js')).removeDumpsPart },
   { phase: 'post-backup', name: '90start_service', does: 'starts the service if 10stop_service stopped it', load: async () => (await import('./builtins/service.js')).startService },
+  { phase: 'pre-restore', name: '04dump_databases', does: 'in-place restore: dumps the current databases for the safety snapshot', load: async () => (await import('./builtins/databases.js')).dumpForSafetySnapshot },
   { phase: 'pre-restore', name: '05safety_snapshot', does: 'in-place restore: snapshots the current state first', load: async () => (await import('./builtins/restore.js')).safetySnapshot },
   { phase: 'pre-restore', name: '10stop_service', does: 'stops the service if active (in-place restore)', load: async () => (await import('./builtins/service.js')).stopService },
   { phase: 'restore', name: '10restore_module', does: 'restores files: folders become exactly the snapshot', load: async () => (await import('./builtins/restore.js')).restoreModule },

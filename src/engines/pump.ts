@@ -1,0 +1,39 @@
+// Feeding a streamed dump into a consumer (restic's stdin, a FIFO borg reads) so that a dump that fails
+// half-way can never look complete: the consumer's input is left open until the dump has finished, and the
+// caller ends it only on success (on failure it kills the consumer first, so no snapshot is written).
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import type { DumpRun } from './types.js';
+
+// Copies the dump into `sink` with backpressure, never ending `sink`. Resolves once every byte was handed
+// to `sink` and the producer exited successfully; rejects with the producer's error (which names the
+// database and carries its stderr) or with the sink's error (the producer is then aborted).
+export function feed(run: Pick<DumpRun, 'stream' | 'done' | 'abort'>, sink: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      run.stream.unpipe(sink);
+      reject(error);
+    };
+    // Stays attached: a consumer killed after a failure must not crash the process with EPIPE.
+    const onSinkError = (error: Error) => {
+      if (settled) return;
+      run.abort(`the consumer stopped reading: ${error.message}`);
+      // Prefer the producer's own reason when it has one.
+      run.done.then(() => fail(error), fail);
+    };
+    sink.on('error', onSinkError);
+    run.stream.pipe(sink, { end: false });
+    Promise.all([finished(run.stream), run.done]).then(
+      () => {
+        if (!settled) {
+          settled = true;
+          resolve();
+        }
+      },
+      (error: unknown) => run.done.then(() => fail(error), fail),
+    );
+  });
+}
