@@ -154,34 +154,61 @@ class ByteReader {
   }
 }
 
+interface RedisRecord {
+  key: Buffer;
+  ttl: number;
+  payload: Buffer;
+}
+
+// The records of a dump, in order; throws (naming why) on a bad header, a truncated record or trailer.
+async function* readRecords(input: Readable, bad: (why: string) => Error): AsyncGenerator<RedisRecord> {
+  const reader = new ByteReader(input);
+  const read = async (count: number) => {
+    try {
+      return await reader.read(count);
+    } catch (error) {
+      throw bad((error as Error).message);
+    }
+  };
+  const magic = await read(REDIS_MAGIC.length).catch(() => null);
+  if (!magic || magic.toString('latin1') !== REDIS_MAGIC) throw bad(`it does not start with ${JSON.stringify(REDIS_MAGIC.trim())}`);
+  let count = 0;
+  for (;;) {
+    const head = await read(4);
+    if (!head) throw bad('it has no trailer (truncated)');
+    const keyLength = head.readUInt32BE();
+    if (keyLength === TRAILER) {
+      const total = Number((await read(8))?.readBigInt64BE() ?? -1);
+      if (total !== count) throw bad(`the trailer says ${total} keys, the dump holds ${count}`);
+      return;
+    }
+    const key = await read(keyLength);
+    const ttl = await read(8);
+    const payloadLength = await read(4);
+    const payload = payloadLength ? await read(payloadLength.readUInt32BE()) : null;
+    if (!key && keyLength > 0) throw bad('a record is truncated');
+    if (!ttl || !payloadLength || !payload) throw bad('a record is truncated');
+    count++;
+    yield { key: Buffer.from(key ?? Buffer.alloc(0)), ttl: Number(ttl.readBigInt64BE()), payload: Buffer.from(payload) };
+  }
+}
+
 // Restores a dump: RESTORE ... REPLACE for each key, then deletes matching keys that are not in it.
+// A dump file is read through once first, so a truncated one is refused before any key changes.
 export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
   const target = redisTarget(config, ctx);
   const label = labelOf(config, target);
-  const input = 'path' in source ? createReadStream(source.path) : source.stream;
-  const reader = new ByteReader(input);
   const bad = (why: string) => new LifeboatError('DATABASE', `${label}: the dump is not usable: ${why}`);
-  const magic = await reader.read(REDIS_MAGIC.length).catch(() => null);
-  if (!magic || magic.toString('latin1') !== REDIS_MAGIC) throw bad(`it does not start with ${JSON.stringify(REDIS_MAGIC.trim())}`);
+  if ('path' in source) {
+    for await (const record of readRecords(createReadStream(source.path), bad)) void record;
+  }
+  const input = 'path' in source ? createReadStream(source.path) : source.stream;
   const client = await RedisClient.connect(target, label, ctx.signal);
   try {
     const restored = new Set<string>();
     const inFlight: Array<Promise<unknown>> = [];
     let count = 0;
-    for (;;) {
-      const head = await reader.read(4).catch((error: Error) => Promise.reject(bad(error.message)));
-      if (!head) throw bad('it has no trailer (truncated)');
-      const keyLength = head.readUInt32BE();
-      if (keyLength === TRAILER) {
-        const total = Number((await reader.read(8))?.readBigInt64BE() ?? -1);
-        if (total !== count) throw bad(`the trailer says ${total} keys, the dump holds ${count}`);
-        break;
-      }
-      const key = Buffer.from((await reader.read(keyLength)) ?? Buffer.alloc(0));
-      const ttl = Number((await reader.read(8))?.readBigInt64BE());
-      const payloadLength = (await reader.read(4))?.readUInt32BE() ?? 0;
-      const payload = Buffer.from((await reader.read(payloadLength)) ?? Buffer.alloc(0));
-      if (key.length !== keyLength || payload.length !== payloadLength) throw bad('a record is truncated');
+    for await (const { key, ttl, payload } of readRecords(input, bad)) {
       restored.add(key.toString('latin1'));
       inFlight.push(client.send('RESTORE', key, ttl > 0 ? ttl : 0, payload, 'REPLACE'));
       count++;
@@ -196,7 +223,7 @@ export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: 
         if (stale.length) removed += Number(await client.call('DEL', ...stale));
       });
     }
-    ctx.log.info(`${label}: ${count} keys restored${removed ? `, ${removed} keys that were not in the snapshot deleted` : ''}`);
+    ctx.log.info(`${label}: ${count} key(s) restored${removed ? `, ${removed} key(s) that were not in the snapshot deleted` : ''}`);
     await client.quit();
   } catch (error) {
     client.destroy();
