@@ -28,6 +28,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     }
   }
   const maxSockets = Math.max(8, settings.queueSize * 2);
+  // The SDK announces on stderr that its 2027 releases will need Node 22: noise in every command's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,
@@ -39,7 +41,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     retryStrategy: backoffStrategy(settings.retries + 1, settings.retryDelayMs),
     requestHandler: {
       connectionTimeout: Math.min(settings.timeoutMs, 15_000),
-      requestTimeout: settings.timeoutMs,
+      // Inactivity, not a deadline: a large part on a slow link may take long, but never silence.
+      socketTimeout: settings.timeoutMs,
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ca }),
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
     },
