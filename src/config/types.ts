@@ -28,6 +28,10 @@ export interface RepositoryConfig {
   pathStyle?: boolean;
   partSize?: number;
   queueSize?: number;
+  // S3: attempts after the first per request, first backoff delay (seconds), inactivity timeout (seconds).
+  retries?: number;
+  retryDelay?: number;
+  timeout?: number;
   options?: Record<string, unknown>;
 }
 
