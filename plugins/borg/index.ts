@@ -17,6 +17,7 @@ import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js
 import { applyRetention } from '../../src/providers/retention.js';
 import type { CommonOptions, CreateOptions, ForgetResult, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import type { Retention } from '../../src/config/types.js';
+import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -188,6 +189,8 @@ export function createProvider(input: ProviderInput): Provider {
       options.log.info(`initialising ${where(module)} at ${repoOf(module)} (repokey: keep the passphrase safe; \`borg key export\` makes a key backup)`);
       await borgOrFail(module, ['init', '--encryption=repokey', '--make-parent-dirs', repoOf(module)], options);
     }
+    const streams = options.streams ?? [];
+    if (streams.length > 0) return createStreaming(options, args, name, snapshot);
     const result = await borg(args, options);
     if (result.exitCode === 2) throw failure(module, 'create', result, options);
     if (result.exitCode === 1) {
@@ -198,6 +201,50 @@ export function createProvider(input: ProviderInput): Provider {
     }
     const stats = (JSON.parse(result.stdout) as { archive?: { stats?: { deduplicated_size?: number } } }).archive?.stats;
     return { snapshot, bytes: stats?.deduplicated_size };
+  }
+
+  // borg create --read-special with each streamed dump served through a pipe (fifo.ts). A dump that fails
+  // kills borg before its pipe closes, so no archive exists; one borg never read fails the backup too.
+  async function createStreaming(options: CreateOptions, baseArgs: string[], name: string, snapshot: ProviderSnapshot) {
+    const { module } = options;
+    const pipes = new Set(options.streams!.map((source) => source.path));
+    const special = await findSpecialFiles(options.paths, pipes);
+    if (special.length) options.log.warn(`not archived (special files; borg --read-special would read them): ${special.slice(0, 5).join(', ')}${special.length > 5 ? ` and ${special.length - 5} more` : ''}`);
+    const target = baseArgs.indexOf(`${repoOf(module)}::${name}`);
+    const args = [...baseArgs.slice(0, target), '--read-special', ...special.flatMap((file) => ['--exclude', `pf:${file.replace(/^\/+/, '')}`]), ...baseArgs.slice(target)];
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, ...(options.signal ? [options.signal] : [])]);
+    let server: FifoServer | undefined;
+    let dumpError: unknown;
+    try {
+      server = serveFifos(options.streams!, options.log);
+      server.done.catch((error: unknown) => {
+        dumpError = error;
+        stop.abort('a database dump failed');
+      });
+      let result: ToolResult;
+      try {
+        result = await borg(args, { ...options, signal });
+      } catch (error) {
+        if (dumpError) throw dumpError;
+        throw error;
+      }
+      if (result.exitCode === 2) throw failure(module, 'create', result, options);
+      if (dumpError) throw dumpError;
+      const unread = server.unread();
+      if (result.exitCode === 0 && unread.length) {
+        await borg(['delete', `${repoOf(module)}::${name}`], options).catch(() => undefined);
+        throw new LifeboatError('PROVIDER', `${where(module)}: borg did not read the dump of ${unread.join(', ')}; is the state dir excluded?`);
+      }
+      if (result.exitCode === 1) {
+        await borg(['delete', `${repoOf(module)}::${name}`], options).catch(() => undefined);
+        throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg could not read everything (${lastLines(result.stderr, 5)}); the incomplete archive ${name} was deleted`));
+      }
+      const stats = (JSON.parse(result.stdout) as { archive?: { stats?: { deduplicated_size?: number } } }).archive?.stats;
+      return { snapshot, bytes: stats?.deduplicated_size };
+    } finally {
+      server?.close();
+    }
   }
 
   // Keep rules computed as restic does (applyRetention), then borg delete and borg compact. Not borg
@@ -212,7 +259,7 @@ export function createProvider(input: ProviderInput): Provider {
 
   return {
     kind: 'borg',
-    capabilities: { forget: true, check: true },
+    capabilities: { forget: true, check: true, streams: true },
     create,
     forget,
     // Archives of one module, oldest first; [] when it was never backed up.
