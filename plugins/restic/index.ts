@@ -93,13 +93,16 @@ export function createProvider(input: ProviderInput): Provider {
       });
     }
     input.addSecret(env.RESTIC_PASSWORD);
+    if (url.startsWith('s3:')) input.addSecret(env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN);
     return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
   }
 
-  // Runs one restic subcommand against a module's repository; --cacert goes on every call.
+  // Runs one restic subcommand against a module's repository; global flags (--cacert, S3 options) go
+  // before the subcommand, so they never land after a backup's `--`.
   function restic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean } = {}): Promise<ToolResult> {
     const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
-    return runTool('restic', [...args, ...cacert], {
+    const s3 = url.startsWith('s3:') ? [...(config.region ? ['-o', `s3.region=${config.region}`] : []), ...(config.pathStyle ? ['-o', 's3.bucket-lookup=path'] : [])] : [];
+    return runTool('restic', [...cacert, ...s3, ...args], {
       env: resticEnv(module, options),
       log: options.log,
       signal: options.signal,

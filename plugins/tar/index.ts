@@ -71,7 +71,7 @@ export function createProvider(input: ProviderInput): Provider {
   let remote: Promise<ArchiveStore> | undefined;
   async function openStores(env?: Record<string, string>): Promise<ArchiveStore[]> {
     if (!config.upload) return [local!];
-    remote ??= import('./remote.js').then((m) => m.createS3ArchiveStore(input, { ...process.env, ...input.root.rootEnv, ...env, ...config.env }));
+    remote ??= import('./remote.js').then((m) => m.createS3ArchiveStore(input, { ...(env ?? { ...process.env, ...input.root.rootEnv }), ...config.env }));
     remote.catch(() => (remote = undefined));
     return local ? [local, await remote] : [await remote];
   }
