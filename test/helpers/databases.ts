@@ -163,7 +163,8 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   chmodSync(dir, 0o755);
   const password = `pg-${randomBytes(8).toString('hex')}`;
   const port = await freePort();
-  const asPostgres = (args: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', ...args], { stdio: 'ignore' });
+  const bin = postgresBin();
+  const asPostgres = ([tool, ...args]: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, tool), ...args], { stdio: 'ignore' });
   chownSync(dir, uid('postgres'), uid('postgres', 'g'));
   writeFileSync(path.join(dir, 'pw'), `${password}\n`, { mode: 0o600 });
   chownSync(path.join(dir, 'pw'), uid('postgres'), uid('postgres', 'g'));
@@ -175,10 +176,18 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     port,
     password,
     stop() {
-      spawnSync('runuser', ['-u', 'postgres', '--', 'pg_ctl', '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'], { stdio: 'ignore' });
+      spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// The server binaries (initdb, pg_ctl): Debian keeps them in /usr/lib/postgresql/<major>/bin.
+function postgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const majors = readdirSync(root).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+  if (majors.length === 0) throw new Error(`no PostgreSQL server binaries under ${root} (Debian: apt-get install postgresql)`);
+  return path.join(root, majors[0], 'bin');
 }
 
 // The uid (or gid) of a system user.
