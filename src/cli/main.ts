@@ -148,6 +148,21 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
   redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>'))
     .option('--ttl <ms>', 'expire the key after MS milliseconds (default: never)')
     .action(load('./redis.js', 'redisRestoreCommand'));
+  program
+    .command('s3')
+    .description('helper for parts: ls, put or get S3 objects (credentials from AWS_* or --repo\'s env)')
+    .argument('<operation>', 'ls [LOCATION], put FILE|- LOCATION, get LOCATION FILE|-')
+    .argument('[args...]')
+    .option('--repo <name>', "use this repository's S3 settings; a LOCATION without s3:// is under its prefix")
+    .option('--endpoint <url>', 'S3-compatible service (default $AWS_ENDPOINT_URL)')
+    .option('--region <region>', 'region (default $AWS_REGION, us-east-1)')
+    .option('--cacert <file>', 'trust this CA (PEM) for TLS (default $AWS_CA_BUNDLE)')
+    .option('--part-size <bytes>', 'put: bytes per multipart part (default 16 MiB)')
+    .option('--queue-size <n>', 'put: parts sent at once (default 4)')
+    .option('--recursive', 'ls: every object below the location, not one level')
+    .option('--uploads', 'ls: pending multipart uploads instead of objects')
+    .option('--json', 'one JSON document on stdout')
+    .action(load('./s3.js', 's3Command'));
   program.command('run-parts').description('Debian run-parts drop-in (see `lifeboat run-parts --help`)').allowUnknownOption().helpOption(false).argument('[args...]');
   return program;
 }

@@ -55,9 +55,10 @@ function backoffStrategy(maxAttempts: number, baseMs: number): RetryStrategy {
   return {
     mode: 'standard',
     acquireInitialRetryToken: async () => token(0, 0),
-    refreshRetryTokenForRetry: async (previous: RetryToken, info: { errorType: string }) => {
+    refreshRetryTokenForRetry: async (previous: RetryToken, info: { errorType: string; error?: SdkError }) => {
       const count = previous.getRetryCount() + 1;
-      if (count >= maxAttempts || info.errorType === 'CLIENT_ERROR') throw new Error('no more attempts');
+      const notImplemented = info.error?.$metadata?.httpStatusCode === 501;
+      if (count >= maxAttempts || info.errorType === 'CLIENT_ERROR' || notImplemented) throw new Error('no more attempts');
       const ceiling = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** (count - 1));
       return token(count, Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
     },
@@ -81,7 +82,7 @@ export function isTransientS3Error(error: unknown): boolean {
   const e = (error ?? {}) as SdkError;
   const code = e.code ?? e.cause?.code ?? '';
   const status = e.$metadata?.httpStatusCode ?? 0;
-  return NETWORK_CODES.includes(code) || ['TimeoutError', 'RequestTimeout', 'SlowDown', 'InternalError'].includes(e.name ?? '') || status >= 500 || /aborted|socket hang up|premature close/i.test(e.message ?? '');
+  return NETWORK_CODES.includes(code) || ['TimeoutError', 'RequestTimeout', 'SlowDown', 'InternalError'].includes(e.name ?? '') || (status >= 500 && status !== 501) || /aborted|socket hang up|premature close/i.test(e.message ?? '');
 }
 
 // True when the object or upload is not there (404, NoSuchKey, NoSuchUpload, NotFound).
@@ -107,6 +108,7 @@ export function describeS3Error(error: unknown, what: string, settings: S3Settin
   if (TLS_CODES.includes(code)) return fail(`the server's TLS certificate is not trusted (${code})`, 'give the repository cacert: /path/to/ca.pem (the CA that signed the server certificate)');
   if (e.name === 'TimeoutError' || code === 'ETIMEDOUT') return fail(`no answer within ${Math.round(settings.timeoutMs / 1000)} s`, 'check the network and the endpoint; raise timeout: for a slow service');
   if (NETWORK_CODES.includes(code)) return fail(`cannot reach the service (${code})`, `check endpoint${settings.endpoint ? ` ${settings.endpoint}` : ''} and the network`);
+  if (status === 501) return fail(`the server does not support this request (HTTP 501 ${e.name ?? ''})`.trim(), 'use an S3 service that implements it');
   if (status !== undefined && status >= 500) return fail(`the server failed (HTTP ${status}${e.name && e.name !== 'Error' ? ` ${e.name}` : ''})`, 'the service is having trouble; the next run tries again');
   if (isNotFound(error)) return fail(`${key ?? 'the object'} does not exist`, 'list what is there with `lifeboat s3 ls`');
   return fail(`${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? String(error)}`, 'run with -v for details');

@@ -28,7 +28,7 @@ const uploadsDir = (bucket) => path.join(options.directory, bucket, '._S3rver_up
 
 // ListMultipartUploads and AbortMultipartUpload; everything else goes on to s3rver's router.
 async function multipartExtras(ctx, next) {
-  const match = /^\/([^/]+)(?:\/(.+))?$/.exec(ctx.path);
+  const match = /^\/([^/]+)(?:\/(.*))?$/.exec(ctx.path);
   if (match && ctx.method === 'GET' && !match[2] && 'uploads' in ctx.query) {
     const prefix = String(ctx.query.prefix ?? '');
     const uploads = [];
