@@ -9,6 +9,7 @@ import { resolveSnapshot } from '../providers/snapshot-ref.js';
 import { LifeboatError } from '../errors.js';
 import { printResults } from './backup.js';
 import { printPlan } from './plan.js';
+import { describeUnfinishedRestore, explainFailedRestore, readRestoreMarker } from '../lifecycle/restore-marker.js';
 
 interface RestoreOptions extends GlobalOptions {
   repo?: string[];
@@ -32,6 +33,8 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${snapshot.time}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
+  const unfinished = readRestoreMarker(root.stateDir, module.name);
+  if (unfinished) log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);
   if (options.dryRun && !options.json) printPlan(root, module, ['restore']);
   const result = await runModuleAction({
     root,
@@ -45,10 +48,7 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
       state.restoreSource = { repository, snapshot };
     },
   });
-  if (!result.ok && result.safetySnapshots.length > 0) {
-    const safety = result.safetySnapshots[0];
-    log.error(`the restore did not finish; the state from before it is in safety snapshot ${safety.id}: lifeboat restore ${module.name} ${safety.id} --repo ${safety.repository}`);
-  }
+  if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart));
   printResults('restore', [result], !!options.json);
   return exitStatusOf([result]);
 }

@@ -13,6 +13,7 @@ import { newRunState, type ActionOptions, type RunContext, type RunState, type S
 import { planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
 import { startNotifications } from '../notify/index.js';
+import { describeUnfinishedRestore, readRestoreMarker, settleRestoreMarker } from './restore-marker.js';
 
 export interface ModuleResult {
   module: string;
@@ -74,10 +75,15 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
     if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
-    const outcome = await runAction(run, plan).catch((error: unknown) => {
-      if (error instanceof LifeboatError && error.exitCode === 2) throw error;
-      return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error) };
-    });
+    // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
+    const unfinished = action === 'backup' ? readRestoreMarker(root.stateDir, module.name) : undefined;
+    const outcome = unfinished
+      ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}` }
+      : await runAction(run, plan).catch((error: unknown) => {
+          if (error instanceof LifeboatError && error.exitCode === 2) throw error;
+          return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error) };
+        });
+    if (action === 'restore' && !options.dryRun) settleRestoreMarker(root.stateDir, module.name, runId, outcome.failedPart);
     Object.assign(result, {
       ok: outcome.ok,
       skipped: outcome.skipped,

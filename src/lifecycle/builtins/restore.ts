@@ -6,6 +6,7 @@ import { RESTORE_SCRATCH_PREFIX, snapshotSet } from '../module-paths.js';
 import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
 import type { Provider } from '../../providers/types.js';
+import { writeRestoreMarker } from '../restore-marker.js';
 
 export const SAFETY_TAG = 'lifeboat-safety';
 
@@ -47,47 +48,108 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     return;
   }
   const { paths } = snapshotSet(ctx.module);
-  for (const target of paths) {
-    await restoreInPlace(ctx, provider, common, target);
+  // First every path into its scratch folder (the live files untouched), then the swaps, so an
+  // interruption before the swaps changes nothing; from the first swap on, a marker says so.
+  const staged: Staged[] = [];
+  try {
+    for (const [index, livePath] of paths.entries()) staged.push(await stageRestore(ctx, provider, common, livePath, index));
+    if (ctx.options.dryRun) return;
+    if (!staged.some((item) => item.restored)) {
+      throw new Error(`snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
+    }
+    const safety = ctx.state.safetySnapshots[0];
+    writeRestoreMarker(ctx.root.stateDir, {
+      runId: ctx.runId,
+      module: ctx.module.name,
+      repository: source.repository,
+      snapshot: source.snapshot.id,
+      safety: safety ? { repository: safety.repository, id: safety.id } : null,
+      paths,
+      started: new Date().toISOString(),
+      pid: process.pid,
+    });
+    for (const item of staged) swapIn(ctx, item);
+  } finally {
+    for (const item of staged) rmSync(item.scratch, { recursive: true, force: true });
   }
   ctx.log.info(`restored snapshot ${source.snapshot.id} of ${source.repository} in place`);
 }
 
 type RestoreCommon = Omit<Parameters<Provider['restore']>[0], 'target' | 'include'>;
 
-// Restores one path aside (on the same file system) and swaps it in: files not in the snapshot go away.
-async function restoreInPlace(ctx: PartContext, provider: Provider, common: RestoreCommon, livePath: string): Promise<void> {
-  const isDir = !existsSync(livePath) || lstatSync(livePath).isDirectory();
-  const holder = isDir ? livePath : path.dirname(livePath);
+// One live path restored aside: `restored` is where the snapshot's copy of it landed, if it holds one.
+interface Staged {
+  livePath: string;
+  scratch: string;
+  restored: string | undefined;
+}
+
+// Restores one path into a scratch folder on its file system: inside it when it is a directory (it may be
+// a mount point), else beside it. A path that does not exist yet is never created here.
+async function stageRestore(ctx: PartContext, provider: Provider, common: RestoreCommon, livePath: string, index: number): Promise<Staged> {
+  const holder = isDirectory(livePath) ? livePath : path.dirname(livePath);
+  const scratch = path.join(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
+  const item: Staged = { livePath, scratch, restored: undefined };
+  if (ctx.options.dryRun) {
+    await provider.restore({ ...common, target: scratch, include: [livePath] });
+    return item;
+  }
   mkdirSync(holder, { recursive: true, mode: 0o700 });
-  const scratch = path.join(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}`);
+  removeStaleScratch(holder, ctx.runId);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { mode: 0o700 });
   try {
     await provider.restore({ ...common, target: scratch, include: [livePath] });
-    if (ctx.options.dryRun) return;
-    const restored = path.join(scratch, livePath);
-    if (!existsSync(restored) && !isSymlink(restored)) {
-      ctx.log.warn(`${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
-      return;
+  } catch (error) {
+    rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+    throw error;
+  }
+  const restored = path.join(scratch, livePath);
+  if (existsSync(restored) || isSymlink(restored)) item.restored = restored;
+  else {
+    const configured = ctx.module.folders.includes(livePath);
+    (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
+  }
+  return item;
+}
+
+// Scratch folders of earlier runs (killed ones) hold partial restores; this run holds the module's lock.
+function removeStaleScratch(holder: string, runId: string): void {
+  for (const name of readdirSync(holder)) {
+    if (name.startsWith(RESTORE_SCRATCH_PREFIX) && !name.startsWith(`${RESTORE_SCRATCH_PREFIX}${runId}-`)) {
+      rmSync(path.join(holder, name), { recursive: true, force: true, maxRetries: 3 });
     }
-    if (lstatSync(restored).isDirectory()) {
-      const stats = swapDirectoryContents(livePath, restored, path.basename(scratch));
-      rmSync(scratch, { recursive: true, force: true });
-      applyMetadata(livePath, stats);
-    } else {
-      if (existsSync(livePath) && lstatSync(livePath).isDirectory()) rmSync(livePath, { recursive: true, force: true });
-      renameSync(restored, livePath);
-    }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
+// Puts a staged copy in place of the live path: a directory's contents are exchanged (files not in the
+// snapshot go away), anything else is renamed over it.
+function swapIn(ctx: PartContext, item: Staged): void {
+  const { livePath, restored } = item;
+  if (!restored) return;
+  const restoredIsDir = lstatSync(restored).isDirectory();
+  if (restoredIsDir && isDirectory(livePath)) {
+    const stats = swapDirectoryContents(livePath, restored, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-`);
+    rmSync(item.scratch, { recursive: true, force: true });
+    applyMetadata(livePath, stats);
+    return;
+  }
+  if (isDirectory(livePath)) {
+    // The snapshot holds a file where a directory is now: move it out of the scratch (inside that
+    // directory) first, then replace the directory.
+    const aside = path.join(path.dirname(livePath), `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-swap`);
+    renameSync(restored, aside);
+    rmSync(livePath, { recursive: true, force: true });
+    renameSync(aside, livePath);
+    return;
+  }
+  renameSync(restored, livePath);
+}
+
 // Makes `live` hold exactly what `restored` holds (renames within one file system); returns its metadata.
-function swapDirectoryContents(live: string, restored: string, keep: string): Stats {
+function swapDirectoryContents(live: string, restored: string, keepPrefix: string): Stats {
   for (const name of readdirSync(live)) {
-    if (name !== keep) rmSync(path.join(live, name), { recursive: true, force: true });
+    if (!name.startsWith(keepPrefix)) rmSync(path.join(live, name), { recursive: true, force: true, maxRetries: 3 });
   }
   const stats = statSync(restored);
   for (const name of readdirSync(restored)) renameSync(path.join(restored, name), path.join(live, name));
@@ -103,6 +165,14 @@ function applyMetadata(live: string, stats: Stats): void {
     // not permitted when not root; the mode and times still match
   }
   utimesSync(live, stats.atime, stats.mtime);
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return lstatSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function isSymlink(file: string): boolean {

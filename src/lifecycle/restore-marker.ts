@@ -1,0 +1,96 @@
+// The unfinished-restore marker: an in-place restore writes <state>/modules/<m>/restore-unfinished.json
+// just before it replaces the first live path, and it is removed once the restore phase has finished
+// (every restore part done). Found later (the run failed, was interrupted or SIGKILLed), it means the live
+// files may be a mix of the snapshot and the state before: `backup` refuses to snapshot that mix, and
+// `restore` says how to finish the restore or roll it back to the safety snapshot.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface RestoreMarker {
+  runId: string;
+  module: string;
+  repository: string;
+  // The snapshot being restored.
+  snapshot: string;
+  // The state from before the (first unfinished) restore, when a safety snapshot was taken.
+  safety: { repository: string; id: string } | null;
+  paths: string[];
+  started: string;
+  pid: number;
+}
+
+// Where a module's marker lives: beside its state dir, never inside anything a snapshot holds.
+export function restoreMarkerFile(stateDir: string, module: string): string {
+  return path.join(stateDir, 'modules', module, 'restore-unfinished.json');
+}
+
+// Reads the marker; a file that cannot be parsed still counts (with what can be said without it).
+export function readRestoreMarker(stateDir: string, module: string): RestoreMarker | undefined {
+  let text: string;
+  try {
+    text = readFileSync(restoreMarkerFile(stateDir, module), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(text) as RestoreMarker;
+    if (typeof value.snapshot === 'string' && typeof value.repository === 'string') return { ...value, safety: value.safety ?? null };
+  } catch {
+    // fall through
+  }
+  return { runId: '?', module, repository: '?', snapshot: '?', safety: null, paths: [], started: '?', pid: 0 };
+}
+
+// Written (atomically, 0600, synced) before the first live path changes. An older marker's safety
+// snapshot is kept: it, not the mix this run started from, is the state to roll back to.
+export function writeRestoreMarker(stateDir: string, marker: RestoreMarker): void {
+  const file = restoreMarkerFile(stateDir, marker.module);
+  const previous = readRestoreMarker(stateDir, marker.module);
+  const value: RestoreMarker = { ...marker, safety: previous?.safety ?? marker.safety };
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(value)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
+
+// Called when a restore run ends: removes this run's marker once its restore phase finished (the
+// failure, if any, came later: starting the service, on-success/on-failure parts).
+export function settleRestoreMarker(stateDir: string, module: string, runId: string, failedPart: string | undefined): void {
+  const marker = readRestoreMarker(stateDir, module);
+  if (!marker || marker.runId !== runId) return;
+  if (failedPart && /^(pre-restore|restore)\//.test(failedPart)) return;
+  rmSync(restoreMarkerFile(stateDir, module), { force: true });
+}
+
+// The two ways out of an unfinished restore, as commands to copy.
+export function unfinishedRestoreHelp(marker: RestoreMarker): string {
+  const finish = `to finish it: lifeboat restore ${marker.module} ${marker.snapshot} --repo ${marker.repository}`;
+  const rollback = marker.safety
+    ? `; to roll back to the state before it: lifeboat restore ${marker.module} ${marker.safety.id} --repo ${marker.safety.repository} --no-safety-snapshot`
+    : '; it cannot be rolled back: no safety snapshot was taken (--no-safety-snapshot)';
+  return `${finish}${rollback}`;
+}
+
+// One sentence about an unfinished restore found on disk, for `backup` and `restore`.
+export function describeUnfinishedRestore(marker: RestoreMarker): string {
+  return (
+    `module ${marker.module} has an unfinished in-place restore of snapshot ${marker.snapshot} (run ${marker.runId}, started ${marker.started}): ` +
+    `its files may be a mix of that snapshot and the state before; ${unfinishedRestoreHelp(marker)}`
+  );
+}
+
+// What a failed in-place restore left behind, in one sentence for the person who ran it.
+export function explainFailedRestore(stateDir: string, module: string, failedPart: string | null): string {
+  const marker = readRestoreMarker(stateDir, module);
+  if (marker) return `the in-place restore did not finish: ${describeUnfinishedRestore(marker)}`;
+  if (failedPart && !/^(pre-restore|restore)\//.test(failedPart) && failedPart !== 'lifeboat') {
+    return `the files of module ${module} were restored completely; what failed came after the restore phase (${failedPart})`;
+  }
+  return `the restore of module ${module} failed before it replaced anything: the live files were not changed`;
+}
