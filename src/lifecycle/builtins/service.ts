@@ -1,4 +1,6 @@
 // Built-ins 10stop_service and 90start_service: stop only what is active, start only what was stopped.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { openService } from '../../services/index.js';
 import type { PartContext } from '../context.js';
 
@@ -6,17 +8,47 @@ import type { PartContext } from '../context.js';
 export async function stopService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service) return;
+  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
+  if (!ctx.options.dryRun) await adoptLeftStopped(ctx, controller);
   if (ctx.action === 'backup' && !service.stopDuringBackup) return;
   if (ctx.action === 'restore' && isTargetRestore(ctx)) return;
-  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
   if (!ctx.options.dryRun && !(await controller.isActive())) {
     ctx.log.info(`${controller.describe()} is not running; nothing to stop`);
     return;
   }
-  // Recorded before stopping, so a stop that fails half-way still gets a start.
+  // Recorded before stopping (in memory and on disk), so a stop that fails half-way, or a run that is
+  // SIGKILLed while the service is down, still gets a start: at the end of this run or of the next one.
   ctx.state.stoppedService = true;
+  if (!ctx.options.dryRun) writeFileSync(stoppedMarker(ctx), `${JSON.stringify({ runId: ctx.runId, pid: process.pid, time: new Date().toISOString() })}\n`, { mode: 0o600 });
   ctx.log.info(`stopping ${controller.describe()}`);
   await controller.stop();
+}
+
+// A run that was killed while the service was stopped left a marker: if the service is still down, this
+// run starts it at its end (90start_service), whatever it would stop itself.
+async function adoptLeftStopped(ctx: PartContext, controller: ReturnType<typeof openService>): Promise<void> {
+  const file = stoppedMarker(ctx);
+  let left: { runId?: string; time?: string };
+  try {
+    left = JSON.parse(readFileSync(file, 'utf8')) as { runId?: string; time?: string };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    left = {};
+  }
+  if (left.runId === ctx.runId) return;
+  if (await controller.isActive()) {
+    rmSync(file, { force: true });
+    return;
+  }
+  ctx.state.stoppedService = true;
+  ctx.log.warn(`run ${left.runId ?? '?'} stopped ${controller.describe()} at ${left.time ?? '?'} and did not start it again (it was killed, or the start failed); this run starts it at its end`);
+}
+
+// <state>/modules/<module>/service-stopped.json: present while Lifeboat has the service stopped.
+function stoppedMarker(ctx: PartContext): string {
+  const dir = path.join(ctx.root.stateDir, 'modules', ctx.module.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, 'service-stopped.json');
 }
 
 // Starts the service again if 10stop_service stopped it; runs in the always-phase, signals or not.
@@ -27,6 +59,7 @@ export async function startService(ctx: PartContext): Promise<void> {
   ctx.log.info(`starting ${controller.describe()}`);
   await controller.start();
   ctx.state.stoppedService = false;
+  if (!ctx.options.dryRun) rmSync(stoppedMarker(ctx), { force: true });
 }
 
 // A restore with --target puts files elsewhere and leaves the running service alone.
