@@ -201,7 +201,8 @@ export function compareManifest(expected: ManifestEntry[], restored: ManifestEnt
     result.checkedBytes += got.size ?? 0;
     const sameContent = got.size === want.size && (want.sha256 === null || want.sha256 === undefined || got.sha256 === want.sha256);
     if (sameContent) continue;
-    if (got.mtimeMs !== want.mtimeMs) {
+    // Whole milliseconds on both sides; a tool that sets times through a float may land 1 ms off.
+    if (Math.abs((got.mtimeMs ?? 0) - (want.mtimeMs ?? 0)) > 1) {
       result.changedDuringBackup.push(want.path);
       continue;
     }

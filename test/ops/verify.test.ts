@@ -2,7 +2,7 @@
 // pack file changes, fails when a restored file differs from the manifest (script provider), runs the
 // module's verify parts against the scratch restore, journals the result and cleans up.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -90,11 +90,12 @@ describe('verify with a script provider', () => {
     expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
     const [snapshot] = readdirSync(path.join(t.dir, 'repo', 'blog'));
     const stored = path.join(t.dir, 'repo', 'blog', snapshot, data, 'sub', 'blob.bin');
-    const { atime, mtime } = statSync(stored);
+    // silent corruption: same size, the very same mtime (touch -r keeps the nanoseconds)
     const bytes = readFileSync(stored);
     bytes[100] ^= 0xff;
-    writeFileSync(stored, bytes);
-    utimesSync(stored, atime, mtime); // silent corruption: same size, same mtime
+    writeFileSync(`${stored}.new`, bytes);
+    execFileSync('touch', ['-r', stored, `${stored}.new`]);
+    renameSync(`${stored}.new`, stored);
     const run = await lifeboat(t, ['verify', 'blog']);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain(`${data}/sub/blob.bin: content differs`);
