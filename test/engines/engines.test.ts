@@ -106,6 +106,14 @@ describe('postgres', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('a pg_dump older than the server gets a message with both versions and the fix', async () => {
+    // pg_dump's own words when it meets a newer server (the machine has one PostgreSQL version only)
+    const shims = shimDir({ pg_dump: 'echo "pg_dump: error: aborting because of server version mismatch" >&2\necho "pg_dump: detail: server version: 16.4 (Debian 16.4-1); pg_dump version: 15.8" >&2\nexit 1' });
+    const error = await dumpAll([entry], await tmpDir(), context({ PATH: `${shims}:${process.env.PATH}` })).catch((e: Error) => e);
+    expect(String(error)).toContain(`PostgreSQL database "${name}" on 127.0.0.1:5432: pg_dump failed (exit 1): pg_dump 15.8 is older than the server (PostgreSQL 16.4)`);
+    expect(String(error)).toContain('apt-get install postgresql-client-16');
+  });
+
   it('the password travels in PGPASSWORD only and is masked in messages', async () => {
     const dir = await tmpDir();
     const seen = path.join(dir, 'seen');

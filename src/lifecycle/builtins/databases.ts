@@ -55,17 +55,19 @@ function size(bytes: number): string {
 export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
   const dir = dumpDirOf(ctx.module.stateDir);
   // The folder belongs to Lifeboat: leftovers of an interrupted run must not reach a snapshot.
-  removeDumps(ctx.module.stateDir);
+  if (!ctx.options.dryRun) removeDumps(ctx.module.stateDir);
   if (ctx.module.databases.length === 0) return [];
   const engine = engineContext(ctx);
   const jobs = await dumpJobs(ctx.module.databases, engine);
   const stream = !ctx.options.dryRun && (await repositoriesStream(ctx));
   const streams: StreamSource[] = [];
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!ctx.options.dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const job of jobs) {
     const dest = path.join(dir, job.file);
     if (stream && job.streamable && job.start) {
-      streams.push({ path: dest, label: job.label, open: () => job.start!(engine) });
+      // Started later by the provider in 50snapshot: not bound to this part's timeout; the provider stops
+      // the dump by stopping its consumer (the dump then fails writing), and on its own failure.
+      streams.push({ path: dest, label: job.label, open: () => job.start!({ ...engine, signal: undefined }) });
       ctx.log.info(`${job.label}: will stream into the snapshot as ${DUMP_DIR}/${job.file}`);
       continue;
     }
@@ -91,7 +93,7 @@ export async function dumpDatabases(ctx: PartContext): Promise<void> {
 // reason for the restore) is reported and left out, and the restore goes on.
 export async function dumpForSafetySnapshot(ctx: PartContext): Promise<void> {
   if (isTargetRestore(ctx) || !ctx.options.safetySnapshot || ctx.module.databases.length === 0) return;
-  removeDumps(ctx.module.stateDir);
+  if (!ctx.options.dryRun) removeDumps(ctx.module.stateDir);
   const engine = engineContext(ctx);
   let jobs;
   try {
