@@ -153,6 +153,33 @@ describe.each(PROVIDERS)('databases through $name', (provider) => {
   });
 });
 
+describe('restic retention with streamed dumps', () => {
+  let f: Fixture;
+  beforeEach(async () => {
+    f = await setup(PROVIDERS[0], { retention: { keepLast: 1 } });
+  });
+  afterEach(() => f.cleanup());
+
+  it('forget keeps the dump snapshots of kept runs and removes those of forgotten ones', async () => {
+    expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
+    psql(f.name, `INSERT INTO items VALUES (3, NULL, 'second run');`);
+    const second = describeAll(f);
+    expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
+    expect(resticSnapshots(f.t)).toHaveLength(8);
+    const forget = await lifeboat(f.t, ['forget', 'shop']);
+    expect(forget.exitCode, forget.stderr).toBe(0);
+    const left = resticSnapshots(f.t);
+    const main = left.filter((s) => s.tags?.includes('module:shop'));
+    expect(main).toHaveLength(1);
+    const run = main[0].tags!.find((tag) => tag.startsWith('run:'));
+    expect(left.filter((s) => s.tags?.includes('lifeboat-dump')).map((s) => s.tags!.includes(run!))).toEqual([true, true, true]);
+    destroyAll(f);
+    const restore = await lifeboat(f.t, ['restore', 'shop', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(describeAll(f)).toEqual(second);
+  });
+});
+
 describe('restore --target', () => {
   let f: Fixture;
   beforeEach(async () => {
