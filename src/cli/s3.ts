@@ -121,7 +121,7 @@ async function put(source: string, location: string, options: S3CommandOptions, 
   if (!settings.prefix || settings.prefix.endsWith('/')) throw new LifeboatError('USAGE', `${location}: give the object's key, not a folder`);
   const { S3Store } = await import('../storage/s3.js');
   const store = new S3Store(settings);
-  const body: Readable = source === '-' ? process.stdin : createReadStream(source, { highWaterMark: 1 << 20 });
+  const body: Readable = source === '-' ? process.stdin : createReadStream(source, { highWaterMark: 256 * 1024 });
   const opened = new Promise<void>((resolve, reject) => {
     if (source === '-') return resolve();
     body.once('open', () => resolve());

@@ -37,6 +37,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey, sessionToken: settings.sessionToken },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The SDK's own warnings (e.g. on a failed streaming part, which s3-upload.ts retries) stay quiet.
+    logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     maxAttempts: settings.retries + 1,
     retryStrategy: backoffStrategy(settings.retries + 1, settings.retryDelayMs),
     requestHandler: {

@@ -42,7 +42,7 @@ export interface S3Options {
   timeout?: number;
 }
 
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 4;
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_RETRY_DELAY_MS = 20_000;
