@@ -99,7 +99,23 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Runs one restic subcommand against a module's repository; global flags (--cacert, S3 options) go
   // before the subcommand, so they never land after a backup's `--`.
-  function restic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean } = {}): Promise<ToolResult> {
+  // A lock left by a restic that was killed (SIGKILL, OOM, reboot) blocks exclusive operations (check,
+  // prune) and, when it was exclusive itself, everything: `restic unlock` removes only such stale locks,
+  // then the call is tried once more.
+  async function restic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean } = {}): Promise<ToolResult> {
+    const locked = (text: string) => /repository is already locked/i.test(text);
+    try {
+      const result = await runRestic(module, args, options, extra);
+      if (result.exitCode === 0 || !locked(result.stderr)) return result;
+    } catch (error) {
+      if (!(error instanceof LifeboatError) || !locked(error.message)) throw error;
+    }
+    options.log.warn(`${where(module)} holds a lock; removing stale locks (of restic processes that no longer run) and trying again`);
+    await runRestic(module, ['unlock'], options, {});
+    return runRestic(module, args, options, extra);
+  }
+
+  function runRestic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean }): Promise<ToolResult> {
     const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
     const s3 = url.startsWith('s3:') ? [...(config.region ? ['-o', `s3.region=${config.region}`] : []), ...(config.pathStyle ? ['-o', 's3.bucket-lookup=path'] : [])] : [];
     return runTool('restic', [...cacert, ...s3, ...args], {
@@ -307,7 +323,9 @@ export function createProvider(input: ProviderInput): Provider {
       // Streamed dumps of the same run come back as files at their paths (stdin.ts).
       const run = options.snapshot.tags.find((tag) => tag.startsWith('run:'));
       if (!run) return;
+      const wanted = (file: string) => !options.include?.length || options.include.some((p) => file === p || file.startsWith(`${p.replace(/\/+$/, '')}/`));
       for (const dump of await dumpSnapshots(options.module, options, run)) {
+        if (!(dump.paths ?? []).some(wanted)) continue;
         await restic(options.module, ['restore', dump.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
       }
     },
