@@ -1,7 +1,13 @@
 // Cuts a stream into parts of exactly partSize bytes (the last one shorter) in a small pool of reused
 // buffers: a part's buffer goes back to the pool when its upload is done, so memory stays at about
-// (queueSize + 1) x partSize however large the stream is, and no part is copied twice.
+// (queueSize + 1) x partSize however large the stream is, and no part is copied twice. S3 allows 10,000
+// parts and the stream's length is unknown, so the part size doubles every 2,000 parts (8 MiB parts:
+// 16 GiB at 8 MiB, then 16, 32, 64 and 128 MiB parts, up to ~484 GiB).
 import type { Readable } from 'node:stream';
+import { LifeboatError } from '../errors.js';
+
+export const MAX_PARTS = 10_000;
+const PARTS_PER_SIZE = 2_000;
 
 export interface Part {
   // The part's bytes (a view into a pooled buffer; valid until release()).
@@ -18,6 +24,7 @@ export class PartReader {
   private readonly free: Buffer[] = [];
   private leftover: Buffer | undefined;
   private ended = false;
+  private count = 0;
 
   // Reads `body` through its async iterator (backpressure: nothing is read until a part is asked for).
   constructor(body: Readable, partSize: number) {
@@ -28,13 +35,19 @@ export class PartReader {
   // The next part, or undefined at the end of the stream; rejects when the stream fails.
   async next(): Promise<Part | undefined> {
     if (this.ended && !this.leftover) return undefined;
-    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
+    if (this.count >= MAX_PARTS) {
+      throw new LifeboatError('PROVIDER', `the stream is larger than ${MAX_PARTS} parts can hold (${this.maxBytes()} bytes at partSize ${this.partSize})`, { hint: 'raise partSize: on the repository' });
+    }
+    const size = this.sizeOf(++this.count);
+    let buffer = this.free.pop();
+    while (buffer && buffer.length !== size) buffer = this.free.pop();
+    buffer ??= Buffer.allocUnsafeSlow(size);
     let filled = 0;
-    while (filled < this.partSize) {
+    while (filled < size) {
       const chunk = this.leftover ?? (await this.read());
       this.leftover = undefined;
       if (!chunk) break;
-      const count = Math.min(chunk.length, this.partSize - filled);
+      const count = Math.min(chunk.length, size - filled);
       chunk.copy(buffer, filled, 0, count);
       filled += count;
       if (count < chunk.length) this.leftover = chunk.subarray(count);
@@ -46,6 +59,18 @@ export class PartReader {
       return undefined;
     }
     return { data: buffer.subarray(0, filled), last: this.ended && !this.leftover, buffer };
+  }
+
+  // The size of part number n (1-based).
+  private sizeOf(n: number): number {
+    return this.partSize * 2 ** Math.floor((n - 1) / PARTS_PER_SIZE);
+  }
+
+  // The most bytes MAX_PARTS parts hold.
+  private maxBytes(): number {
+    let total = 0;
+    for (let n = 1; n <= MAX_PARTS; n += PARTS_PER_SIZE) total += PARTS_PER_SIZE * this.sizeOf(n);
+    return total;
   }
 
   // Gives a part's buffer back to the pool once nothing reads it any more.

@@ -43,7 +43,7 @@ export interface S3Options {
 }
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-export const DEFAULT_QUEUE_SIZE = 4;
+export const DEFAULT_QUEUE_SIZE = 3;
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_RETRY_DELAY_MS = 20_000;
 

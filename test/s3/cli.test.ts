@@ -214,8 +214,10 @@ describe('lifeboat s3 ls|put|get', () => {
     const get = await lifeboat(t, ['s3', 'get', 'parts/dump.bin', copy, '--repo', 'offsite']);
     expect(get.exitCode, get.stderr).toBe(0);
     expect(readFileSync(copy).equals(readFileSync(file))).toBe(true);
-    const stdout = await lifeboat(t, ['s3', 'get', `s3://${S3_BUCKET}/${prefix}/parts/dump.bin`, '-', '--repo', 'offsite'], {});
-    expect(stdout.stdout.length).toBeGreaterThan(0);
+    const fromStdin = await lifeboat(t, ['s3', 'put', '-', 'parts/stdin.txt', '--repo', 'offsite'], { input: 'from a pipe\n' });
+    expect(fromStdin.exitCode, fromStdin.stderr).toBe(0);
+    const toStdout = await lifeboat(t, ['s3', 'get', `s3://${S3_BUCKET}/${prefix}/parts/stdin.txt`, '-', '--repo', 'offsite']);
+    expect(toStdout.stdout).toBe('from a pipe');
 
     const missing = await lifeboat(t, ['s3', 'get', 'parts/nope', copy, '--repo', 'offsite']);
     expect(missing.exitCode).toBe(2);
