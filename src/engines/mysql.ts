@@ -12,6 +12,7 @@ import { optionFileValue, readPassword } from './credentials.js';
 import { encodeName, EXTENSIONS } from './names.js';
 import { dumpFromTool, loadIntoTool, type ToolSpec } from './process.js';
 import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
+import { checkTrailer } from './check.js';
 import { createReadStream } from 'node:fs';
 
 const ALL = 'all';
@@ -78,7 +79,16 @@ export function mysqlDumps(config: MysqlDatabase): DumpJob[] {
 
 // The load job of one `mysql:` entry: the dump holds CREATE DATABASE IF NOT EXISTS and USE.
 export function mysqlLoads(config: MysqlDatabase): LoadJob[] {
-  return [{ engine: 'mysql', file: dumpFile(config), label: labelOf(config), load: (source, ctx) => loadMysql(config, source, ctx) }];
+  const label = labelOf(config);
+  return [
+    {
+      engine: 'mysql',
+      file: dumpFile(config),
+      label,
+      load: (source, ctx) => loadMysql(config, source, ctx),
+      check: (path) => checkTrailer(path, label, /-- Dump completed/, 'mariadb-dump'),
+    },
+  ];
 }
 
 // Feeds a dump to the mariadb client.

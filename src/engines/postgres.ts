@@ -9,6 +9,7 @@ import type { PostgresDatabase } from '../config/types.js';
 import { readPassword } from './credentials.js';
 import { decodeName, encodeName, EXTENSIONS } from './names.js';
 import { dumpFromTool, loadIntoTool, runToolText, stderrSummary, type ToolSpec } from './process.js';
+import { checkPgArchive, checkTrailer } from './check.js';
 import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
 
 const ALL = 'all';
@@ -98,19 +99,28 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
 export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJob[] {
   if (config.database !== ALL) {
     const file = dumpFile(config, config.database);
-    return [{ engine: 'postgres', file, label: labelOf(config, config.database), load: (source, ctx) => loadPostgres(config, config.database, source, ctx) }];
+    const label = labelOf(config, config.database);
+    return [{ engine: 'postgres', file, label, load: (source, ctx) => loadPostgres(config, config.database, source, ctx), check: (path, ctx) => checkPgArchive(path, label, ctx) }];
   }
   const folder = `postgres-${config.name ?? ALL}`;
   const dir = path.join(dumpDir, folder);
-  if (!existsSync(dir)) return [{ engine: 'postgres', file: folder, label: labelOf(config, ALL), load: async () => {} }];
+  if (!existsSync(dir)) return [{ engine: 'postgres', file: folder, label: labelOf(config, ALL), load: async () => {}, check: async () => 'no dumps' }];
   const files = readdirSync(dir).sort();
   const jobs: LoadJob[] = [];
   if (files.includes(`globals${EXTENSIONS.postgresGlobals}`)) {
-    jobs.push({ engine: 'postgres', file: `${folder}/globals${EXTENSIONS.postgresGlobals}`, label: `PostgreSQL roles on ${config.host ?? 'the local socket'}`, load: (source, ctx) => loadGlobals(config, source, ctx) });
+    const label = `PostgreSQL roles on ${config.host ?? 'the local socket'}`;
+    jobs.push({
+      engine: 'postgres',
+      file: `${folder}/globals${EXTENSIONS.postgresGlobals}`,
+      label,
+      load: (source, ctx) => loadGlobals(config, source, ctx),
+      check: (path) => checkTrailer(path, label, /PostgreSQL database cluster dump complete/, 'pg_dumpall'),
+    });
   }
   for (const file of files.filter((name) => name.endsWith(EXTENSIONS.postgres))) {
     const database = decodeName(file.slice(0, -EXTENSIONS.postgres.length));
-    jobs.push({ engine: 'postgres', file: `${folder}/${file}`, label: labelOf(config, database), load: (source, ctx) => loadPostgres(config, database, source, ctx) });
+    const label = labelOf(config, database);
+    jobs.push({ engine: 'postgres', file: `${folder}/${file}`, label, load: (source, ctx) => loadPostgres(config, database, source, ctx), check: (path, ctx) => checkPgArchive(path, label, ctx) });
   }
   return jobs;
 }

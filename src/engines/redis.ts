@@ -50,7 +50,8 @@ export function redisDumps(config: RedisDatabase): DumpJob[] {
 // The load job of one `redis:` entry.
 export function redisLoads(config: RedisDatabase): LoadJob[] {
   const target = parseRedisUrl(config.url ?? DEFAULT_URL);
-  return [{ engine: 'redis', file: dumpFile(config), label: labelOf(config, target), load: (source, ctx) => loadRedis(config, source, ctx) }];
+  const label = labelOf(config, target);
+  return [{ engine: 'redis', file: dumpFile(config), label, load: (source, ctx) => loadRedis(config, source, ctx), check: (path) => checkRedisDump(path, label) }];
 }
 
 // Writes a u32 / i64 big-endian.
@@ -191,6 +192,14 @@ async function* readRecords(input: Readable, bad: (why: string) => Error): Async
     count++;
     yield { key: Buffer.from(key ?? Buffer.alloc(0)), ttl: Number(ttl.readBigInt64BE()), payload: Buffer.from(payload) };
   }
+}
+
+// Reads a dump file through to its trailer (the restore drill).
+export async function checkRedisDump(file: string, label: string): Promise<string> {
+  let count = 0;
+  const bad = (why: string) => new LifeboatError('DATABASE', `${label}: the dump ${file} is not usable: ${why}`);
+  for await (const record of readRecords(createReadStream(file), bad)) count += record ? 1 : 0;
+  return `${count} key(s), complete`;
 }
 
 // Restores a dump: RESTORE ... REPLACE for each key, then deletes matching keys that are not in it.

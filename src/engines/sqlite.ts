@@ -37,7 +37,15 @@ export function sqliteDumps(config: SqliteDatabase): DumpJob[] {
 
 // The load job of one `sqlite:` entry.
 export function sqliteLoads(config: SqliteDatabase): LoadJob[] {
-  return [{ engine: 'sqlite', file: dumpFile(config), label: labelOf(config), load: (source, ctx) => loadSqlite(config, source, ctx) }];
+  const label = labelOf(config);
+  return [{ engine: 'sqlite', file: dumpFile(config), label, load: (source, ctx) => loadSqlite(config, source, ctx), check: (path, ctx) => checkSqlite(path, label, ctx) }];
+}
+
+// PRAGMA integrity_check of a dump (a database file).
+export async function checkSqlite(file: string, label: string, ctx: EngineContext): Promise<string> {
+  const out = (await runToolText({ file: 'sqlite3', args: ['-readonly', file, 'PRAGMA integrity_check;'], label: `the dump of ${label}` }, ctx)).trim();
+  if (out !== 'ok') throw new LifeboatError('DATABASE', `${label}: the dump ${file} fails PRAGMA integrity_check: ${out.slice(0, 200)}`);
+  return 'integrity_check ok';
 }
 
 // Copies a live database with .backup into `dest` (written beside it, then renamed).

@@ -51,4 +51,7 @@ export interface LoadJob {
   file: string;
   label: string;
   load(source: LoadSource, ctx: EngineContext): Promise<void>;
+  // Checks a dump file without a server (the restore drill): resolves with what it found
+  // (`12 archive entries`), rejects naming what is wrong (truncated, unreadable).
+  check(file: string, ctx: EngineContext): Promise<string>;
 }

@@ -149,6 +149,45 @@ describe('postgres', () => {
   });
 });
 
+// Checks every dump of `databases` in dir, then again with each file cut short: that must fail.
+async function checkAll(databases: DatabaseConfig[], dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const job of loadJobs(databases, dir)) {
+    const file = path.join(dir, job.file);
+    found.push(await job.check(file, context()));
+    const full = readFileSync(file);
+    writeFileSync(file, full.subarray(0, Math.floor(full.length * 0.6)));
+    await expect(job.check(file, context())).rejects.toThrow(job.label);
+    writeFileSync(file, full);
+  }
+  return found;
+}
+
+describe('dump checks (the restore drill, no server needed)', () => {
+  const name = uniqueName();
+  beforeAll(() => {
+    createPostgres(name, 1);
+    createMariadb(name);
+    createRedisKeys(name);
+  });
+  afterAll(() => {
+    dropPostgres(name);
+    dropMariadb(name);
+    deleteRedisKeys(name);
+  });
+
+  it('accepts complete dumps and refuses truncated ones', async () => {
+    const dir = await tmpDir();
+    const sqlite = path.join(dir, 'app.db');
+    execFileSync('sqlite3', [sqlite, `CREATE TABLE t(x); INSERT INTO t SELECT randomblob(1000) FROM generate_series(1, 50);`]);
+    const databases: DatabaseConfig[] = [{ postgres: { database: name, ...PG } }, { mysql: { database: name, ...MY } }, { redis: { url: REDIS_URL, keys: [`${name}:*`] } }, { sqlite: { path: sqlite } }];
+    await dumpAll(databases, path.join(dir, 'dumps'), context());
+    const found = await checkAll(databases, path.join(dir, 'dumps'));
+    expect(found[0]).toMatch(/^\d+ archive entries, all readable$/);
+    expect(found.slice(1)).toEqual([expect.stringMatching(/complete$/), '5 key(s), complete', 'integrity_check ok']);
+  });
+});
+
 describe('mysql', () => {
   const name = uniqueName();
   const entry: DatabaseConfig = { mysql: { database: name, ...MY } };
