@@ -26,6 +26,16 @@ interface RawSnapshot {
   paths?: string[];
 }
 
+// A `status` line of restic backup --json.
+interface BackupStatus {
+  message_type?: string;
+  percent_done?: number;
+  bytes_done?: number;
+  total_bytes?: number;
+  files_done?: number;
+  total_files?: number;
+}
+
 interface BackupSummary {
   snapshot_id?: string;
   data_added?: number;
@@ -72,7 +82,8 @@ export function createProvider(input: ProviderInput): Provider {
     const env: Env = { ...(options.env ?? process.env), ...config.env };
     env.RESTIC_REPOSITORY = moduleRepository(url, module, input.root.root);
     env.RESTIC_CACHE_DIR ??= path.join(input.root.stateDir, 'cache', 'restic');
-    env.RESTIC_PROGRESS_FPS ??= '0.1';
+    // Status lines feed the progress bar when someone shows one; otherwise restic stays quiet.
+    env.RESTIC_PROGRESS_FPS ??= (options as { onProgress?: unknown }).onProgress ? '4' : '0.1';
     delete env.RESTIC_REPOSITORY_FILE;
     if (config.passwordFile) {
       const file = path.resolve(input.root.root, config.passwordFile);
@@ -247,9 +258,12 @@ export function createProvider(input: ProviderInput): Provider {
       restic(module, args, options, {
         okExitCodes: [1, 3],
         onLine: (line) => {
-          const message = parseJsonLine<BackupSummary & { message_type?: string; percent_done?: number }>(line);
+          const message = parseJsonLine<BackupSummary & BackupStatus>(line);
           if (message?.message_type === 'summary') summary = message;
-          else if (message?.message_type === 'status' && message.percent_done !== undefined) options.log.debug(`restic backup ${Math.round(message.percent_done * 100)}%`);
+          else if (message?.message_type === 'status') {
+            options.onProgress?.({ bytesDone: message.bytes_done ?? 0, bytesTotal: message.total_bytes, filesDone: message.files_done, filesTotal: message.total_files });
+            if (message.percent_done !== undefined) options.log.debug(`restic backup ${Math.round(message.percent_done * 100)}%`);
+          }
         },
       });
     let result = await backup();
@@ -319,19 +333,22 @@ export function createProvider(input: ProviderInput): Provider {
     // restic restore ID --target T [--include P]...: files land at T + their absolute paths.
     async restore(options) {
       const include = (options.include ?? []).flatMap((p) => ['--include', escapeGlob(p)]);
-      await restic(options.module, ['restore', options.snapshot.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
-      // Streamed dumps of the same run come back as files at their paths (stdin.ts).
+      // Streamed dumps of the same run come back as files at their paths (stdin.ts); first, so that the
+      // module snapshot restored after them sets the metadata of the folders they share.
       const run = options.snapshot.tags.find((tag) => tag.startsWith('run:'));
-      if (!run) return;
-      const wanted = (file: string) => !options.include?.length || options.include.some((p) => file === p || file.startsWith(`${p.replace(/\/+$/, '')}/`));
-      for (const dump of await dumpSnapshots(options.module, options, run)) {
-        if (!(dump.paths ?? []).some(wanted)) continue;
-        await restic(options.module, ['restore', dump.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
+      if (run) {
+        const wanted = (file: string) => !options.include?.length || options.include.some((p) => file === p || file.startsWith(`${p.replace(/\/+$/, '')}/`));
+        for (const dump of await dumpSnapshots(options.module, options, run)) {
+          if (!(dump.paths ?? []).some(wanted)) continue;
+          await restic(options.module, ['restore', dump.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
+        }
       }
+      await restic(options.module, ['restore', options.snapshot.id, '--target', options.target, ...include], options, { dryRun: options.dryRun });
     },
-    // restic check, reading all pack data with readData.
+    // restic check: readDataSubset reads part of the packs (--read-data-subset), readData all of them.
     async check(module, options) {
-      const result = await restic(module, ['check', ...(options.readData ? ['--read-data'] : [])], options, { dryRun: options.dryRun, okExitCodes: [1] });
+      const readData = options.readDataSubset ? [`--read-data-subset=${options.readDataSubset}`] : options.readData ? ['--read-data'] : [];
+      const result = await restic(module, ['check', ...readData], options, { dryRun: options.dryRun, okExitCodes: [1] });
       if (result.exitCode === 1 && isMissingRepository(result.stderr)) {
         throw new LifeboatError('PROVIDER', `${where(module)} does not exist yet`, { hint: `run \`lifeboat backup ${module}\` first` });
       }

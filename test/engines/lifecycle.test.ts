@@ -178,6 +178,15 @@ describe('restic retention with streamed dumps', () => {
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(describeAll(f)).toEqual(second);
   });
+
+  it('verify reads every streamed dump back from the repository', async () => {
+    expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
+    const verify = await lifeboat(f.t, ['verify', 'shop']);
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(verify.stderr).toMatch(/PostgreSQL database .*: \d+ archive entries, all readable/);
+    expect(verify.stderr).toMatch(/MariaDB database .*: \d+ bytes, complete/);
+    expect(verify.stderr).toMatch(/Redis .*: 5 key\(s\), complete/);
+  });
 });
 
 describe('restore --target', () => {

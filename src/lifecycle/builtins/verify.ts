@@ -14,6 +14,7 @@ import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
 import { formatBytes } from '../../report/format.js';
 import type { PartContext } from '../context.js';
+import type { LoadJob } from '../../engines/types.js';
 import type { ProviderSnapshot } from '../../providers/types.js';
 import type { DatabaseConfig, RootConfig } from '../../config/types.js';
 
@@ -140,9 +141,10 @@ export async function checkDatabases(ctx: PartContext): Promise<void> {
           await checkSqlite(file, ctx);
           ctx.log.info(`${drill.repository}: ${dump.label}: PRAGMA integrity_check ok (${formatBytes(size)})`);
         } else {
-          // TODO(engines): load into a scratch database (PostgreSQL/MariaDB: a temporary database; Redis: a
-          // throwaway server or database number) once src/engines/ offers a loader with a target override.
-          ctx.log.warn(`${drill.repository}: ${dump.label}: dump present (${formatBytes(size)}); loading it into a scratch database is not available yet for ${dump.engine}`);
+          // Read through without a server: pg_restore reads every archive entry, text dumps need their
+          // tool's completion mark, Redis dumps their trailer (src/engines/check.ts).
+          const found = await dump.check(file, { env: ctx.env, log: ctx.log, signal: ctx.signal, workDir: drill.dir });
+          ctx.log.info(`${drill.repository}: ${dump.label}: ${found} (${formatBytes(size)})`);
         }
       } catch (error) {
         failures.push(`${drill.repository}: ${describeError(error)}`);
@@ -157,13 +159,14 @@ interface ExpectedDump {
   engine: string;
   file: string;
   label: string;
+  check: LoadJob['check'];
 }
 
 // The dump files the engines write for these databases (their names come from src/engines/).
 async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<ExpectedDump[]> {
   const enginesUrl = new URL('../../engines/index.js', import.meta.url).href;
-  const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => ExpectedDump[] };
-  return engines.loadJobs(databases, dumpDir).map(({ engine, file, label }) => ({ engine, file, label }));
+  const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => LoadJob[] };
+  return engines.loadJobs(databases, dumpDir).map(({ engine, file, label, check }) => ({ engine, file, label, check }));
 }
 
 // `PRAGMA integrity_check` on a read-only copy; anything but "ok" is damage.
