@@ -12,6 +12,7 @@ import { dumpJobs, DUMP_DIR, loadJobs, stageDump, type EngineContext } from '../
 import { openProvider } from '../../providers/registry.js';
 import type { StreamSource } from '../../providers/types.js';
 import { selectedRepositories } from '../repositories.js';
+import { snapshotSet } from '../module-paths.js';
 import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
 
@@ -59,6 +60,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
   if (ctx.module.databases.length === 0) return [];
   const engine = engineContext(ctx);
   const jobs = await dumpJobs(ctx.module.databases, engine);
+  await refuseExcludedDumps(ctx, jobs.map((job) => path.join(dir, job.file)));
   const stream = !ctx.options.dryRun && (await repositoriesStream(ctx));
   const streams: StreamSource[] = [];
   if (!ctx.options.dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -80,6 +82,25 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
     ctx.log.info(`dumped ${job.label} to ${DUMP_DIR}/${job.file} (${size(bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   }
   return streams;
+}
+
+// A dump the module's exclude patterns match would silently be missing from the snapshot: refuse early.
+async function refuseExcludedDumps(ctx: PartContext, files: string[]): Promise<void> {
+  const { exclude } = snapshotSet(ctx.module);
+  if (exclude.length === 0) return;
+  const { compileExcludes } = await import('../../../plugins/tar/exclude.js');
+  let isExcluded: (file: string) => boolean;
+  try {
+    isExcluded = compileExcludes(exclude);
+  } catch {
+    return; // negated patterns: the provider reports them
+  }
+  const excluded = files.filter((file) => isExcluded(file));
+  if (excluded.length) {
+    throw new LifeboatError('CONFIG_INVALID', `the module's exclude patterns (${exclude.join(', ')}) match the database dump(s) ${excluded.join(', ')}`, {
+      hint: `narrow exclude: in ${ctx.module.file} or etc/state-exclude.conf so that ${DUMP_DIR}/ in the state dir stays in the snapshot`,
+    });
+  }
 }
 
 // 20dump_databases.
