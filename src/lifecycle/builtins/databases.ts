@@ -61,7 +61,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
   const engine = engineContext(ctx);
   const jobs = await dumpJobs(ctx.module.databases, engine);
   await refuseExcludedDumps(ctx, jobs.map((job) => path.join(dir, job.file)));
-  const stream = !ctx.options.dryRun && (await repositoriesStream(ctx));
+  const stream = await repositoriesStream(ctx);
   const streams: StreamSource[] = [];
   if (!ctx.options.dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const job of jobs) {
@@ -70,7 +70,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
       // Started later by the provider in 50snapshot: not bound to this part's timeout; the provider stops
       // the dump by stopping its consumer (the dump then fails writing), and on its own failure.
       streams.push({ path: dest, label: job.label, open: () => job.start!({ ...engine, signal: undefined }) });
-      ctx.log.info(`${job.label}: will stream into the snapshot as ${DUMP_DIR}/${job.file}`);
+      ctx.log.info(`${ctx.options.dryRun ? 'dry run: ' : ''}${job.label}: will stream into the snapshot as ${DUMP_DIR}/${job.file}`);
       continue;
     }
     if (ctx.options.dryRun) {
