@@ -52,7 +52,7 @@ function size(bytes: number): string {
 }
 
 // Dumps every database: staged into the state dir, or prepared as streams for the snapshot.
-// Returns the stream sources (empty when everything was staged). Used by 05safety_snapshot too.
+// Returns the stream sources (empty when everything was staged).
 export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
   const dir = dumpDirOf(ctx.module.stateDir);
   // The folder belongs to Lifeboat: leftovers of an interrupted run must not reach a snapshot.
