@@ -82,6 +82,8 @@ describe.each<RepoKind>(['tar', 'restic'])('%s on S3 through the CLI', (kind) =>
     expect(first.exitCode, first.stderr).toBe(0);
     expectNoSecrets(first.stdout, first.stderr);
     const original = describeTree(data);
+    const drill = await lifeboat(old, ['verify', 'blog', '--json']);
+    expect(drill.exitCode, drill.stderr).toBe(0);
 
     // the old machine is gone: a new root with the configuration and credentials only, no state, no data
     rmSync(data, { recursive: true });
