@@ -122,6 +122,7 @@ export function createProvider(input: ProviderInput): Provider {
     const sink = teeSinks(stores.map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
     const pack = tar.pack();
     const tap = new HashTap();
+    let committed = false;
     try {
       const piping = pipeline(pack, createCompressor(compression), tap, sink.stream);
       const packing = packTree(pack, options.paths, { isExcluded, log: options.log, signal: options.signal }).then(
@@ -136,13 +137,15 @@ export function createProvider(input: ProviderInput): Provider {
       );
       const [, files] = await Promise.all([piping, packing]);
       await sink.commit();
+      committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
       return { snapshot, bytes: tap.bytes };
     } catch (error) {
       await sink.abort();
-      for (const store of stores) await store.discard(module, id, archive).catch((e: Error) => options.log.warn(`${whereAll(module, [store])}: could not remove ${archive}: ${e.message}`));
+      // Before commit the sinks clean up after themselves (and S3 may be unreachable: no more requests).
+      if (committed) for (const store of stores) await store.discard(module, id, archive).catch((e: Error) => options.log.warn(`${whereAll(module, [store])}: could not remove ${archive}: ${e.message}`));
       if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${where(module)}: backup stopped; the incomplete archive was removed`, { cause: error });
       if (error instanceof LifeboatError) throw error;
       throw new LifeboatError('PROVIDER', `${where(module)}: backup failed, nothing was kept: ${(error as Error).message}`, {
