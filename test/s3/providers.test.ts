@@ -133,6 +133,24 @@ describe('tar on S3 specifics', () => {
     expect((await t.provider.list('wiki', common())).map((s) => s.id)).toEqual([snapshot.id]);
   });
 
+  it('stops when aborted mid-upload (SIGTERM) and leaves no object and no pending upload', async () => {
+    const t = await setup(false, { endpoint: proxy!.endpoint });
+    await makeTree(path.join(t.src, 'more'), { randomBytes: 16 * MiB });
+    proxy!.partsSeen = 0;
+    const controller = new AbortController();
+    const watch = setInterval(() => {
+      if (proxy!.partsSeen >= 1) controller.abort('SIGTERM');
+    }, 5);
+    try {
+      const error = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h1', tags: [], log: testLogger(), signal: controller.signal }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INTERRUPTED' });
+    } finally {
+      clearInterval(watch);
+    }
+    expect(await objectKeys(server!, t.prefix)).toEqual([]);
+    expect(await pendingUploads(server!, t.prefix)).toEqual([]);
+  });
+
   it('does not list an archive whose manifest is missing, nor a manifest whose archive is missing', async () => {
     const t = await setup(false);
     const { snapshot } = await t.create();
