@@ -58,7 +58,8 @@ measure() {
   echo "$(( (t1 - t0) / 1000000 )) $(awk -F': ' '/Maximum resident/ {print $2}' "$work/time.txt")"
 }
 # Removes what the previous round stored, so every upload starts alike.
-reset() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL" s3 rm --only-show-errors --recursive s3://bench/; rm -rf "$work/s3/bench/._S3rver_uploads"; }
+# `sync` flushes the previous upload's writes, so no run pays for the one before it.
+reset() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL" s3 rm --only-show-errors --recursive s3://bench/; rm -rf "$work/s3/bench/._S3rver_uploads"; sync; }
 
 peer=(); ours=(); rss=(); backup=(); backup_rss=()
 run_peer() {
