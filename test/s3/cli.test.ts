@@ -169,7 +169,8 @@ describe('faults during an upload to S3 (tar)', () => {
   });
 
   it('the server killed mid-upload: fails cleanly; the next run aborts the orphaned upload and succeeds', async () => {
-    const { t, prefix } = await faultHost(server.endpoint);
+    // one part at a time, so the kill lands between the first part and the completion
+    const { t, prefix } = await faultHost(server.endpoint, { queueSize: 1 });
     const running = lifeboat(t, ['backup', 'blog', '--json']);
     const deadline = Date.now() + 60_000;
     while (!partStored(server, prefix)) {
