@@ -189,6 +189,27 @@ describe('restic retention with streamed dumps', () => {
   });
 });
 
+describe('SIGTERM while a dump streams', () => {
+  let f: Fixture;
+  afterEach(() => f?.cleanup());
+
+  it('stops the dump and restic, starts the service again, records a failure and leaves no snapshot', async () => {
+    f = await setup(PROVIDERS[0]);
+    const started = path.join(f.t.dir, 'dump-started');
+    const shims = shimDir({ pg_dump: `/usr/bin/pg_dump "$@" | head -c 65536\ntouch "${started}"\nexec sleep 60` });
+    const child = lifeboat(f.t, ['backup', 'shop', '--json'], { env: { PATH: `${shims}:${process.env.PATH}` } });
+    for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(started)).toBe(true);
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(JSON.parse(result.stdout).modules[0]).toMatchObject({ ok: false, snapshots: [] });
+    expect(f.service.isRunning()).toBe(true);
+    expect(journal(f.t)).toEqual(['backup:start:', 'backup:end:failure']);
+    expect(resticSnapshots(f.t)).toEqual([]);
+  });
+});
+
 describe('restore --target', () => {
   let f: Fixture;
   beforeEach(async () => {
