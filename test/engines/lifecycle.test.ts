@@ -163,7 +163,6 @@ describe('restic retention with streamed dumps', () => {
   it('forget keeps the dump snapshots of kept runs and removes those of forgotten ones', async () => {
     expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
     psql(f.name, `INSERT INTO items VALUES (3, NULL, 'second run');`);
-    const second = describeAll(f);
     expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
     expect(resticSnapshots(f.t)).toHaveLength(8);
     const forget = await lifeboat(f.t, ['forget', 'shop']);
@@ -173,10 +172,9 @@ describe('restic retention with streamed dumps', () => {
     expect(main).toHaveLength(1);
     const run = main[0].tags!.find((tag) => tag.startsWith('run:'));
     expect(left.filter((s) => s.tags?.includes('lifeboat-dump')).map((s) => s.tags!.includes(run!))).toEqual([true, true, true]);
-    destroyAll(f);
-    const restore = await lifeboat(f.t, ['restore', 'shop', '--no-safety-snapshot']);
-    expect(restore.exitCode, restore.stderr).toBe(0);
-    expect(describeAll(f)).toEqual(second);
+    const target = path.join(f.t.dir, 'copy');
+    expect((await lifeboat(f.t, ['restore', 'shop', '--target', target])).exitCode).toBe(0);
+    expect(readFileSync(path.join(target, f.t.stateDir, 'modules/shop/state/databases', `postgres-${f.name}.pgdump`)).includes('second run')).toBe(true);
   });
 
   it('verify reads every streamed dump back from the repository', async () => {
