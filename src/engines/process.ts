@@ -2,7 +2,7 @@
 // takes a dump back, stderr is kept (masked) for the error message. Secrets travel in the environment or
 // on extra file descriptors, never in argv.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from '../errors.js';
 import type { EngineContext } from './types.js';
 
@@ -124,9 +124,7 @@ export async function runToolText(spec: ToolSpec, ctx: EngineContext, input = ''
 export function dumpFromTool(spec: ToolSpec, ctx: EngineContext): { stream: Readable; done: Promise<void>; abort(reason?: string): void } {
   const run = startTool(spec, ctx);
   run.stdin.end();
-  const stream = new PassThrough({ highWaterMark: 1 << 20 });
-  run.stdout.pipe(stream);
-  return { stream, done: run.done, abort: run.abort };
+  return { stream: run.stdout, done: run.done, abort: run.abort };
 }
 
 // Feeds a dump into a tool's stdin (a loader); resolves with its stderr when the tool exited 0.
