@@ -19,7 +19,9 @@ import type { DumpJob, DumpRun, EngineContext, LoadJob, LoadSource } from './typ
 export const REDIS_MAGIC = 'LIFEBOAT-REDIS/1\n';
 const TRAILER = 0xffffffff;
 const DEFAULT_URL = 'redis://127.0.0.1:6379/0';
-const WINDOW = 256;
+// Keys dumped per pipelined round trip, and bytes of RESTORE payloads in flight at most.
+const BATCH = 32;
+const WINDOW_BYTES = 8 << 20;
 
 // `Redis db 0 on 127.0.0.1:6379 (keys module/app/*)`.
 function labelOf(config: RedisDatabase, target: RedisTarget): string {
@@ -81,16 +83,22 @@ export function dumpRedis(config: RedisDatabase, ctx: EngineContext): DumpRun {
     const seen = new Set<string>();
     let count = 0;
     await write(Buffer.from(REDIS_MAGIC));
-    for (const pattern of config.keys?.length ? config.keys : [undefined]) {
+    const patterns = config.keys?.length ? config.keys : [undefined];
+    for (const pattern of patterns) {
       await client.scan(pattern, async (keys) => {
-        const fresh = keys.filter((key) => !seen.has(key.toString('latin1')));
-        fresh.forEach((key) => seen.add(key.toString('latin1')));
-        const replies = await Promise.all(fresh.map((key) => Promise.all([client!.send('DUMP', key), client!.send('PTTL', key)])));
-        for (let i = 0; i < fresh.length; i++) {
-          const [payload, ttl] = replies[i] as [Buffer | null, number];
-          if (payload === null || ttl === -2) continue; // expired or deleted since SCAN saw it
-          await write(Buffer.concat([u32(fresh[i].length), fresh[i], i64(ttl), u32(payload.length), payload]));
-          count++;
+        // Several patterns can match one key; with one pattern a rare SCAN duplicate is only restored twice.
+        const fresh = patterns.length > 1 ? keys.filter((key) => !seen.has(key.toString('latin1'))) : keys;
+        if (patterns.length > 1) fresh.forEach((key) => seen.add(key.toString('latin1')));
+        // A few keys at a time: values can be large, and only these are held in memory at once.
+        for (let start = 0; start < fresh.length; start += BATCH) {
+          const batch = fresh.slice(start, start + BATCH);
+          const replies = await Promise.all(batch.map((key) => Promise.all([client!.send('DUMP', key), client!.send('PTTL', key)])));
+          for (let i = 0; i < batch.length; i++) {
+            const [payload, ttl] = replies[i] as [Buffer | null, number];
+            if (payload === null || ttl === -2) continue; // expired or deleted since SCAN saw it
+            await write(Buffer.concat([u32(batch[i].length), batch[i], i64(ttl), u32(payload.length), payload]));
+            count++;
+          }
         }
       });
       if (stopped) throw new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
@@ -216,12 +224,17 @@ export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: 
   try {
     const restored = new Set<string>();
     const inFlight: Array<Promise<unknown>> = [];
+    let bytes = 0;
     let count = 0;
     for await (const { key, ttl, payload } of readRecords(input, bad)) {
       restored.add(key.toString('latin1'));
       inFlight.push(client.send('RESTORE', key, ttl > 0 ? ttl : 0, payload, 'REPLACE'));
       count++;
-      if (inFlight.length >= WINDOW) await Promise.all(inFlight.splice(0));
+      bytes += payload.length + key.length;
+      if (bytes >= WINDOW_BYTES || inFlight.length >= 1024) {
+        await Promise.all(inFlight.splice(0));
+        bytes = 0;
+      }
       await client.drain();
     }
     await Promise.all(inFlight.splice(0));
