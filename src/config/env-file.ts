@@ -1,5 +1,5 @@
 // Environment files (dotenv syntax): strict line check for clear errors, then dotenv for the values.
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { unsafeReason } from './permissions.js';
 import dotenv from 'dotenv';
 import { LifeboatError } from '../errors.js';
@@ -10,14 +10,20 @@ const ASSIGNMENT_RE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/
 export function readEnvFile(file: string, displayName: string): Record<string, string> {
   let text: string;
   try {
-    const unsafe = unsafeReason(statSync(file));
+    const stats = statSync(file);
+    const unsafe = unsafeReason(stats);
     if (unsafe) {
       throw new LifeboatError('UNSAFE_PERMISSIONS', `${displayName}: refused: ${unsafe}; it holds secrets: chmod 600 and chown it to root or to you`);
     }
+    // A FIFO or device would block the read (or never end): only regular files hold settings.
+    if (!stats.isFile() && !stats.isDirectory()) throw new LifeboatError('ENV_SYNTAX', `${displayName}: is not a regular file; an environment file holds KEY=VALUE lines`);
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && isSymlink(file)) {
+      throw new LifeboatError('ENV_SYNTAX', `${displayName}: is a symlink to ${readlinkSync(file)}, which does not exist`, { hint: 'point it at the real file, or remove it' });
+    }
     if (code === 'ENOENT') return {};
     if (code === 'EISDIR') throw new LifeboatError('ENV_SYNTAX', `${displayName}: is a directory, expected a dotenv file`);
     throw new LifeboatError('ENV_SYNTAX', `${displayName}: cannot be read (${code ?? String(error)})`, {
@@ -70,4 +76,13 @@ function closesQuote(text: string, quote: string): boolean {
     else if (text[i] === quote) return true;
   }
   return false;
+}
+
+// True for a symlink (dangling or not).
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
