@@ -4,6 +4,7 @@ import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { printPlan } from './plan.js';
+import { openProvider } from '../providers/registry.js';
 
 interface BackupOptions extends GlobalOptions {
   repo?: string[];
@@ -18,7 +19,10 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   const { root, modules } = loadForCommand(options, names as string[], log);
   const parallel = Math.max(1, parseCount('--parallel', options.parallel, 1));
   const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
-  for (const module of modules) repositoriesFor(root, module, options.repo);
+  // Every provider is opened before anything runs: an unknown or unsafe plugin, or a repository its
+  // provider rejects, is a configuration error (exit 2), not a failure after the services were stopped.
+  const repositories = new Set(modules.flatMap((module) => repositoriesFor(root, module, options.repo)));
+  for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
   if (modules.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
   const signal = interruptSignal();
