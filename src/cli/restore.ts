@@ -28,13 +28,14 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const repositories = repositoriesFor(root, module, options.repo);
   if (repositories.length > 1 && options.repo) throw new LifeboatError('USAGE', 'restore reads from one repository: give --repo once');
   const repository = repositories[0];
+  if (options.target !== undefined && options.target.trim() === '') throw new LifeboatError('USAGE', '--target is empty; give the folder to restore under (or leave --target out to restore in place)');
   const target = options.target === undefined ? undefined : path.resolve(options.target);
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${snapshot.time}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);
-  if (unfinished) log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);
+  if (unfinished?.phase === 'replacing') log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);
   if (options.dryRun && !options.json) printPlan(root, module, ['restore']);
   const result = await runModuleAction({
     root,

@@ -13,7 +13,7 @@ import { newRunState, type ActionOptions, type RunContext, type RunState, type S
 import { planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
 import { startNotifications } from '../notify/index.js';
-import { describeUnfinishedRestore, readRestoreMarker, settleRestoreMarker } from './restore-marker.js';
+import { blockingRestoreMarker, describeUnfinishedRestore, settleRestoreMarker } from './restore-marker.js';
 
 export interface ModuleResult {
   module: string;
@@ -76,7 +76,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
     if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
-    const unfinished = action === 'backup' ? readRestoreMarker(root.stateDir, module.name) : undefined;
+    const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;
     const outcome = unfinished
       ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}` }
       : await runAction(run, plan).catch((error: unknown) => {

@@ -1,12 +1,16 @@
 // The unfinished-restore marker: an in-place restore writes <state>/modules/<m>/restore-unfinished.json
-// just before it replaces the first live path, and it is removed once the restore phase has finished
-// (every restore part done). Found later (the run failed, was interrupted or SIGKILLed), it means the live
-// files may be a mix of the snapshot and the state before: `backup` refuses to snapshot that mix, and
-// `restore` says how to finish the restore or roll it back to the safety snapshot.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// before it creates its first scratch folder (phase `staging`: the live files are untouched) and again
+// before it replaces the first live path (phase `replacing`); it is removed once the restore phase has
+// finished (every restore part done). Found later (the run was SIGKILLed, or failed after replacing),
+// `staging` only means scratch folders to clean up; `replacing` means the live files may be a mix of the
+// snapshot and the state before: `backup` refuses to snapshot that mix, and `restore` says how to finish
+// the restore or roll it back to the safety snapshot.
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { RESTORE_SCRATCH_PREFIX } from './module-paths.js';
 
 export interface RestoreMarker {
+  phase: 'staging' | 'replacing';
   runId: string;
   module: string;
   repository: string;
@@ -34,19 +38,23 @@ export function readRestoreMarker(stateDir: string, module: string): RestoreMark
   }
   try {
     const value = JSON.parse(text) as RestoreMarker;
-    if (typeof value.snapshot === 'string' && typeof value.repository === 'string') return { ...value, safety: value.safety ?? null };
+    if (typeof value.snapshot === 'string' && typeof value.repository === 'string') {
+      return { ...value, phase: value.phase === 'staging' ? 'staging' : 'replacing', safety: value.safety ?? null, paths: value.paths ?? [] };
+    }
   } catch {
     // fall through
   }
-  return { runId: '?', module, repository: '?', snapshot: '?', safety: null, paths: [], started: '?', pid: 0 };
+  return { phase: 'replacing', runId: '?', module, repository: '?', snapshot: '?', safety: null, paths: [], started: '?', pid: 0 };
 }
 
-// Written (atomically, 0600, synced) before the first live path changes. An older marker's safety
-// snapshot is kept: it, not the mix this run started from, is the state to roll back to.
+// Written (atomically, 0600, synced) before the first scratch folder and before the first live path
+// changes. An older `replacing` marker stays `replacing` with its safety snapshot: the live files are
+// still that mix, and the state before it, not the mix, is the one to roll back to.
 export function writeRestoreMarker(stateDir: string, marker: RestoreMarker): void {
   const file = restoreMarkerFile(stateDir, marker.module);
   const previous = readRestoreMarker(stateDir, marker.module);
-  const value: RestoreMarker = { ...marker, safety: previous?.safety ?? marker.safety };
+  const mixed = previous?.phase === 'replacing' && previous.runId !== marker.runId;
+  const value: RestoreMarker = mixed ? { ...marker, phase: 'replacing', safety: previous.safety } : { ...marker, safety: previous?.runId === marker.runId ? previous.safety ?? marker.safety : marker.safety };
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
@@ -60,12 +68,49 @@ export function writeRestoreMarker(stateDir: string, marker: RestoreMarker): voi
 }
 
 // Called when a restore run ends: removes this run's marker once its restore phase finished (the
-// failure, if any, came later: starting the service, on-success/on-failure parts).
+// failure, if any, came later: starting the service, on-success/on-failure parts), or when it never got
+// to replace anything (its scratch folders are gone already).
 export function settleRestoreMarker(stateDir: string, module: string, runId: string, failedPart: string | undefined): void {
   const marker = readRestoreMarker(stateDir, module);
   if (!marker || marker.runId !== runId) return;
-  if (failedPart && /^(pre-restore|restore)\//.test(failedPart)) return;
+  if (marker.phase === 'replacing' && failedPart && /^(pre-restore|restore)\//.test(failedPart)) return;
   rmSync(restoreMarkerFile(stateDir, module), { force: true });
+}
+
+// Before a backup: a `staging` marker (a restore killed before it replaced anything) only leaves scratch
+// folders, which are removed; a `replacing` marker is returned, and the backup must not run.
+export function blockingRestoreMarker(stateDir: string, module: string, warn: (message: string) => void): RestoreMarker | undefined {
+  const marker = readRestoreMarker(stateDir, module);
+  if (!marker || marker.phase === 'replacing') return marker;
+  const removed = removeRestoreScratch(marker.paths);
+  rmSync(restoreMarkerFile(stateDir, module), { force: true });
+  warn(`restore run ${marker.runId} was interrupted before it replaced any file; removed its scratch folders${removed.length ? ` (${removed.join(', ')})` : ''}`);
+  return undefined;
+}
+
+// Removes the scratch folders of restores of these paths (inside each directory, beside anything
+// else), except those of the run `keepRunId`; returns what it removed.
+export function removeRestoreScratch(paths: string[], keepRunId?: string): string[] {
+  const removed: string[] = [];
+  const holders = new Set(paths.map((p) => (isDirectory(p) ? p : path.dirname(p))));
+  for (const holder of holders) {
+    if (!existsSync(holder)) continue;
+    for (const name of readdirSync(holder)) {
+      if (!name.startsWith(RESTORE_SCRATCH_PREFIX)) continue;
+      if (keepRunId && name.startsWith(`${RESTORE_SCRATCH_PREFIX}${keepRunId}-`)) continue;
+      rmSync(path.join(holder, name), { recursive: true, force: true, maxRetries: 3 });
+      removed.push(path.join(holder, name));
+    }
+  }
+  return removed;
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return lstatSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 // The two ways out of an unfinished restore, as commands to copy.
@@ -88,7 +133,7 @@ export function describeUnfinishedRestore(marker: RestoreMarker): string {
 // What a failed in-place restore left behind, in one sentence for the person who ran it.
 export function explainFailedRestore(stateDir: string, module: string, failedPart: string | null): string {
   const marker = readRestoreMarker(stateDir, module);
-  if (marker) return `the in-place restore did not finish: ${describeUnfinishedRestore(marker)}`;
+  if (marker?.phase === 'replacing') return `the in-place restore did not finish: ${describeUnfinishedRestore(marker)}`;
   if (failedPart && !/^(pre-restore|restore)\//.test(failedPart) && failedPart !== 'lifeboat') {
     return `the files of module ${module} were restored completely; what failed came after the restore phase (${failedPart})`;
   }

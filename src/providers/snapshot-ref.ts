@@ -5,6 +5,7 @@ import type { ProviderSnapshot } from './types.js';
 // Picks the snapshot a user meant; unknown and ambiguous references are usage errors naming the choices.
 export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | undefined, where: string): ProviderSnapshot {
   const wanted = ref ?? 'latest';
+  if (wanted.trim() === '') throw new LifeboatError('USAGE', `${where}: the snapshot id is empty; give an id, a unique prefix of one, or latest`);
   if (snapshots.length === 0) {
     throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no snapshots yet, so there is nothing to restore`, { hint: 'run `lifeboat backup` first, or pick another --repo' });
   }

@@ -6,7 +6,7 @@ import { RESTORE_SCRATCH_PREFIX, snapshotSet } from '../module-paths.js';
 import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
 import type { Provider } from '../../providers/types.js';
-import { writeRestoreMarker } from '../restore-marker.js';
+import { removeRestoreScratch, writeRestoreMarker, type RestoreMarker } from '../restore-marker.js';
 
 export const SAFETY_TAG = 'lifeboat-safety';
 
@@ -42,23 +42,18 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
   const provider = await openProvider(source.repository, ctx.root, (...v) => ctx.log.masker.add(...v));
   const common = { module: ctx.module.name, snapshot: source.snapshot, signal: ctx.signal, log: ctx.log, dryRun: ctx.options.dryRun, env: ctx.env };
   if (isTargetRestore(ctx)) {
-    mkdirSync(ctx.options.target!, { recursive: true, mode: 0o700 });
-    await provider.restore({ ...common, target: ctx.options.target!, include: snapshotSet(ctx.module).paths });
-    ctx.log.info(`restored snapshot ${source.snapshot.id} under ${ctx.options.target}`);
+    await restoreUnderTarget(ctx, provider, common, ctx.options.target!);
+    ctx.log.info(`${ctx.options.dryRun ? 'would restore' : 'restored'} snapshot ${source.snapshot.id} under ${ctx.options.target}`);
     return;
   }
   const { paths } = snapshotSet(ctx.module);
   // First every path into its scratch folder (the live files untouched), then the swaps, so an
   // interruption before the swaps changes nothing; from the first swap on, a marker says so.
   const staged: Staged[] = [];
-  try {
-    for (const [index, livePath] of paths.entries()) staged.push(await stageRestore(ctx, provider, common, livePath, index));
-    if (ctx.options.dryRun) return;
-    if (!staged.some((item) => item.restored)) {
-      throw new Error(`snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
-    }
-    const safety = ctx.state.safetySnapshots[0];
+  const safety = ctx.state.safetySnapshots[0];
+  const marker = (phase: RestoreMarker['phase']) =>
     writeRestoreMarker(ctx.root.stateDir, {
+      phase,
       runId: ctx.runId,
       module: ctx.module.name,
       repository: source.repository,
@@ -68,6 +63,14 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
       started: new Date().toISOString(),
       pid: process.pid,
     });
+  try {
+    if (!ctx.options.dryRun) marker('staging');
+    for (const [index, livePath] of paths.entries()) staged.push(await stageRestore(ctx, provider, common, livePath, index));
+    if (ctx.options.dryRun) return;
+    if (!staged.some((item) => item.restored)) {
+      throw new Error(`snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
+    }
+    marker('replacing');
     for (const item of staged) swapIn(ctx, item);
   } finally {
     for (const item of staged) rmSync(item.scratch, { recursive: true, force: true });
@@ -76,6 +79,41 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
 }
 
 type RestoreCommon = Omit<Parameters<Provider['restore']>[0], 'target' | 'include'>;
+
+// --target: the snapshot lands in a scratch folder inside the target and is moved into place only when
+// the provider finished, so a failed or refused restore (a tar-slip) leaves the target as it was.
+async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: RestoreCommon, target: string): Promise<void> {
+  const include = snapshotSet(ctx.module).paths;
+  if (ctx.options.dryRun) {
+    await provider.restore({ ...common, target, include });
+    return;
+  }
+  const created = !existsSync(target);
+  mkdirSync(target, { recursive: true, mode: 0o700 });
+  removeRestoreScratch([target], ctx.runId);
+  const scratch = path.join(target, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-target`);
+  mkdirSync(scratch, { mode: 0o700 });
+  try {
+    await provider.restore({ ...common, target: scratch, include });
+    for (const name of readdirSync(scratch)) mergeMove(path.join(scratch, name), path.join(target, name));
+  } catch (error) {
+    rmSync(created ? target : scratch, { recursive: true, force: true, maxRetries: 3 });
+    throw error;
+  }
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+// Moves src to dest; directories on both sides are merged, anything else at dest is replaced.
+function mergeMove(src: string, dest: string): void {
+  if (isDirectory(src) && isDirectory(dest)) {
+    for (const name of readdirSync(src)) mergeMove(path.join(src, name), path.join(dest, name));
+    const stats = statSync(src);
+    applyMetadata(dest, stats);
+    return;
+  }
+  if (existsSync(dest) || isSymlink(dest)) rmSync(dest, { recursive: true, force: true });
+  renameSync(src, dest);
+}
 
 // One live path restored aside: `restored` is where the snapshot's copy of it landed, if it holds one.
 interface Staged {
@@ -95,7 +133,8 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     return item;
   }
   mkdirSync(holder, { recursive: true, mode: 0o700 });
-  removeStaleScratch(holder, ctx.runId);
+  // Scratch folders of earlier runs (killed ones) hold partial restores; this run holds the module's lock.
+  removeRestoreScratch([livePath], ctx.runId);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { mode: 0o700 });
   try {
@@ -111,15 +150,6 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
   }
   return item;
-}
-
-// Scratch folders of earlier runs (killed ones) hold partial restores; this run holds the module's lock.
-function removeStaleScratch(holder: string, runId: string): void {
-  for (const name of readdirSync(holder)) {
-    if (name.startsWith(RESTORE_SCRATCH_PREFIX) && !name.startsWith(`${RESTORE_SCRATCH_PREFIX}${runId}-`)) {
-      rmSync(path.join(holder, name), { recursive: true, force: true, maxRetries: 3 });
-    }
-  }
 }
 
 // Puts a staged copy in place of the live path: a directory's contents are exchanged (files not in the
