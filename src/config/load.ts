@@ -173,7 +173,14 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
     }
     return undefined;
   }
-  const value = doc.toJS();
+  // Aliases resolve only now: an undefined anchor (*a) or an alias bomb throws here, not while parsing.
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    problems.push(`${display}: invalid YAML: ${describeError(error).split('\n')[0]}`);
+    return undefined;
+  }
   return value === null ? {} : value;
 }
 
