@@ -55,8 +55,14 @@ export function parseEnvText(text: string, displayName: string): Record<string, 
     }
     const value = match[2];
     const quote = value[0];
-    if ((quote === '"' || quote === "'" || quote === '`') && !closesQuote(value.slice(1), quote)) {
-      openQuote = { quote, line: index + 1 };
+    if (quote === '"' || quote === "'" || quote === '`') {
+      // dotenv reads \<quote> as a quote inside the value when a later line holds that quote, so the
+      // lines in between silently become part of this value: refuse the ambiguity.
+      if (value.length > 2 && value.trimEnd().endsWith(`\\${quote}`)) {
+        problems.push(`${displayName}:${index + 1}: the value ends with \\${quote}, which dotenv may read as an escaped quote (taking the following lines into the value); remove the backslash, or leave the value unquoted`);
+        return;
+      }
+      if (!closesQuote(value.slice(1), quote)) openQuote = { quote, line: index + 1 };
     }
   });
   if (openQuote) problems.push(`${displayName}:${openQuote.line}: quote ${openQuote.quote} is never closed`);
