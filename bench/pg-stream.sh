@@ -80,6 +80,7 @@ cat > "$LB_ROOT/lifeboat.yaml" <<EOF
 repositories:
   restic: { provider: restic, url: $WORK/restic-lifeboat, passwordFile: $WORK/pass }
   borg: { provider: borg, url: $WORK/borg-lifeboat, passwordFile: $WORK/borg.pass }
+  borgzstd: { provider: borg, url: $WORK/borg-lifeboat-zstd, passwordFile: $WORK/borg.pass, compression: zstd }
 EOF
 cat > "$LB_ROOT/modules/pg/module.yaml" <<EOF
 folders: [$WORK/empty]
@@ -123,6 +124,9 @@ BM_S=$SECONDS_TAKEN
 echo "== borg: lifeboat backup (pg_dump through a named pipe into borg create --read-special)"
 measure "$LB_STATE/modules/pg/state" "${LIFEBOAT[@]}" backup pg --repo borg
 LBB_S=$SECONDS_TAKEN LBB_RSS=$PEAK_RSS_KB
+echo "== borg: lifeboat backup into a borg repository with compression: zstd"
+measure "$LB_STATE/modules/pg/state" "${LIFEBOAT[@]}" backup pg --repo borgzstd
+LBZ_S=$SECONDS_TAKEN
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 mb() { echo "scale=1; $1 / 1048576" | bc; }
@@ -133,7 +137,8 @@ printf '%-58s %8.1f s  staged %8s MiB\n' "restic, staged script with pg_dump --c
 printf '%-58s %8.1f s  staged %8s MiB  peak RSS %s MB  ratio %sx (target <= 0.85x), %sx of the --compress=0 script\n' "restic, lifeboat backup (streamed)" "$LB_S" "$(mb "$LB_STAGED")" "$((LB_RSS / 1024))" "$(ratio "$LB_S" "$STAGED_S")" "$(ratio "$LB_S" "$STAGED0_S")"
 printf '%-58s %8.1f s\n' "borg, borgmatic create (postgresql hook)" "$BM_S"
 printf '%-58s %8.1f s  peak RSS %s MB  ratio %sx\n' "borg, lifeboat backup (streamed)" "$LBB_S" "$((LBB_RSS / 1024))" "$(ratio "$LBB_S" "$BM_S")"
+printf '%-58s %8.1f s  ratio %sx\n' "borg, lifeboat backup, repository compression: zstd" "$LBZ_S" "$(ratio "$LBZ_S" "$BM_S")"
 echo "(Lifeboat dumps with pg_dump --compress=0 so the repository's compression and deduplication see the raw"
 echo " data; bytea is hex text in a dump, which borg's default lz4 does not shrink: set compression: zstd on a borg"
 echo " repository for bytea-heavy databases. The scripts and borgmatic use pg_dump's default zlib.)"
-du -sh "$WORK"/restic-staged "$WORK"/restic-staged-z0 "$WORK"/restic-lifeboat "$WORK"/borg-borgmatic "$WORK"/borg-lifeboat | sed 's/^/repository size: /'
+du -sh "$WORK"/restic-staged "$WORK"/restic-staged-z0 "$WORK"/restic-lifeboat "$WORK"/borg-borgmatic "$WORK"/borg-lifeboat "$WORK"/borg-lifeboat-zstd | sed 's/^/repository size: /'
