@@ -66,6 +66,8 @@ import { execaSync } from 'execa';
 export function lifeboat(t: Pick<TestRoot, 'root' | 'stateDir'>, args: string[], options: { env?: Record<string, string>; input?: string } = {}): ResultPromise<{ reject: false }> {
   return execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, ...args], {
     reject: false,
+    // A test that signals lifeboat waits for it to finish its always-phases, however loaded the machine.
+    forceKillAfterDelay: false,
     env: { ...options.env },
     input: options.input ?? '',
   }) as unknown as ResultPromise<{ reject: false }>;

@@ -144,7 +144,7 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
 
 // Sends a signal to lifeboat once the part has started.
 async function signalWhenStarted(child: ReturnType<typeof lifeboat>, t: TestRoot, signal: NodeJS.Signals): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path.join(t.dir, 'started')); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 1200 && !existsSync(path.join(t.dir, 'started')); i++) await new Promise((r) => setTimeout(r, 50));
   child.kill(signal);
 }
 

@@ -224,8 +224,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-// Polls a condition every 50 ms for up to 10 s.
+// Polls a condition every 50 ms for up to 60 s (a loaded CI machine starts processes slowly).
 async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 1200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
   if (!condition()) throw new Error('condition not met in time');
 }
