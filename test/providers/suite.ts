@@ -1,12 +1,14 @@
 // One shared suite for every provider (as unstorage's testDriver): testProvider(name, makeRepo) runs the
 // same checks against restic, borg, tar and script providers, each with real tools and temp dirs.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LifeboatError } from '../../src/errors.js';
 import { resolveSnapshot } from '../../src/providers/snapshot-ref.js';
-import type { CreateOptions, Provider, ProviderSnapshot } from '../../src/providers/types.js';
+import type { CreateOptions, Provider, ProviderSnapshot, StreamSource } from '../../src/providers/types.js';
 import { testLogger } from '../helpers/provider.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { diffTrees, EXCLUDED, excludesFor, filterTree, makeTree, readTree, withoutPaths } from '../helpers/tree.js';
@@ -104,6 +106,41 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       await t.restore('alpha', snapshot, t.target);
       const expected = withoutPaths(await readTree(t.src), EXCLUDED);
       expect(diffTrees(expected, await readTree(path.join(t.target, t.src)), diffOptions)).toEqual([]);
+    });
+
+    it.skipIf(!capabilities.streams)('takes streams: restored as files at their paths; a stream that fails leaves no snapshot', async () => {
+      const t = await setup();
+      const state = path.join(t.base, 'src', 'state');
+      await mkdir(state, { recursive: true });
+      const bytes = randomBytes(300_000);
+      const source = (fail: boolean): StreamSource => ({
+        path: path.join(state, 'databases', 'fake-db.dump'),
+        label: 'fake database',
+        open() {
+          const stream = new PassThrough();
+          const done = new Promise<void>((resolve, reject) => {
+            stream.write(bytes.subarray(0, 100_000));
+            setTimeout(() => {
+              if (fail) {
+                stream.end();
+                reject(new LifeboatError('DATABASE', 'fake database: the dump died half-way'));
+              } else {
+                stream.end(bytes.subarray(100_000));
+                resolve();
+              }
+            }, 200);
+          });
+          done.catch(() => {});
+          return { stream, done, abort: () => stream.destroy() };
+        },
+      });
+      const paths = [t.src, state];
+      const { snapshot } = await t.create('alpha', { paths, streams: [source(false)], runId: 'run-1' });
+      await t.restore('alpha', snapshot, t.target);
+      expect(Buffer.compare(await readFile(path.join(t.target, state, 'databases', 'fake-db.dump')), bytes)).toBe(0);
+      expect(diffTrees(await readTree(t.src), await readTree(path.join(t.target, t.src)), diffOptions)).toEqual([]);
+      await expect(t.create('alpha', { paths, streams: [source(true)], runId: 'run-2' })).rejects.toThrow('the dump died half-way');
+      expect((await t.provider.list('alpha', t.common)).map((s) => s.id)).toEqual([snapshot.id]);
     });
 
     it.skipIf(!capabilities.forget)('forgets by retention rules (dry run first)', async () => {
