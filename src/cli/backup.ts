@@ -5,6 +5,7 @@ import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { printPlan } from './plan.js';
 import { openProvider } from '../providers/registry.js';
+import { assertSafeParts, planAction } from '../lifecycle/runner.js';
 
 interface BackupOptions extends GlobalOptions {
   repo?: string[];
@@ -23,6 +24,8 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   // provider rejects, is a configuration error (exit 2), not a failure after the services were stopped.
   const repositories = new Set(modules.flatMap((module) => repositoriesFor(root, module, options.repo)));
   for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
+  // Likewise every module's parts: one refused part stops the command before any module runs.
+  for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
   if (modules.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
   const signal = interruptSignal();

@@ -10,7 +10,7 @@ import { acquireLock } from './lock.js';
 import { journalEnd, journalStart } from './journal.js';
 import { createHandoffFile } from './env-handoff.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
-import { planAction, runAction } from './runner.js';
+import { assertSafeParts, planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
 import { startNotifications } from '../notify/index.js';
 import { blockingRestoreMarker, describeUnfinishedRestore, settleRestoreMarker } from './restore-marker.js';
@@ -49,6 +49,8 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
   const log = input.log.child(module.name);
   const layout = stateLayout(root.stateDir);
   const plan = planAction({ root, module, action });
+  // A refused part ends the command (exit 2) before the lock, the journal or any part.
+  assertSafeParts(plan);
   const result: ModuleResult = { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: null, failedPart: null };
   let lock: { release(): void } | undefined;
   if (!options.dryRun) {

@@ -1,6 +1,8 @@
 // The runner: walks the phase table for one module's action, running parts in order.
 import { ACTIONS, EXIT_SKIP, type PhaseRuns, type PhaseStep } from './phases.js';
-import { discoverPhase, type PartEntry } from '../parts/discover.js';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { discoverPhase, unsafeReason, type PartEntry } from '../parts/discover.js';
 import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
@@ -24,8 +26,25 @@ export interface PhasePlan {
 export function planAction(run: Pick<RunContext, 'root' | 'module' | 'action'>): PhasePlan[] {
   return ACTIONS[run.action].map((step) => ({
     step,
-    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }),
+    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }).map((entry) => checkModuleBin(entry, run.module.dir)),
   }));
+}
+
+// The NethServer scripts two built-ins run (bin/module-dump-state, bin/module-cleanup-state) follow the
+// rules of parts: one writable by others refuses the run before anything starts, naming the script.
+const MODULE_BINS: Record<string, string> = { '30module_dump_state': 'module-dump-state', '70module_cleanup_state': 'module-cleanup-state' };
+
+function checkModuleBin(entry: PartEntry, moduleDir: string): PartEntry {
+  const bin = entry.builtin && entry.status === 'run' ? MODULE_BINS[entry.name] : undefined;
+  if (!bin) return entry;
+  const file = path.join(moduleDir, 'bin', bin);
+  let reason: string | undefined;
+  try {
+    reason = unsafeReason(statSync(file));
+  } catch {
+    return entry;
+  }
+  return reason ? { ...entry, status: 'refused', path: file, reason: `${reason}; fix with chmod go-w or chown root` } : entry;
 }
 
 // Refuses to start when any part of the action is unsafe to run (SPEC 6), naming each file.

@@ -85,6 +85,9 @@ function classify(phase: PhaseName, layer: Layer, file: string, name: string): P
   if (link.isSymbolicLink()) {
     const target = readlinkSync(file);
     if (path.resolve(path.dirname(file), target) === '/dev/null') return { ...base, status: 'masked', reason: 'symlink to /dev/null' };
+    // Whoever owns the link chose what runs: a link of another user to a root-owned binary is refused.
+    const linkOwner = unsafeOwner(link);
+    if (linkOwner) return { ...base, status: 'refused', reason: `a symlink ${linkOwner}; fix with chown -h root` };
   }
   let stats: Stats;
   try {
@@ -99,4 +102,10 @@ function classify(phase: PhaseName, layer: Layer, file: string, name: string): P
   if (unsafe) return { ...base, status: 'refused', reason: `${unsafe}; fix with chmod go-w or chown root` };
   if ((stats.mode & 0o111) === 0) return { ...base, status: 'skipped', reason: 'not executable (chmod +x to run it)' };
   return { ...base, status: 'run' };
+}
+
+// "owned by another user (uid N)" for a file of a user that is neither root nor the one running Lifeboat.
+function unsafeOwner(stats: Stats): string | undefined {
+  const me = process.getuid?.() ?? 0;
+  return stats.uid !== 0 && stats.uid !== me ? `owned by another user (uid ${stats.uid})` : undefined;
 }
