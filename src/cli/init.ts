@@ -52,9 +52,9 @@ export async function initCommand(_args: unknown[], options: InitOptions): Promi
       'date -u +%FT%TZ > "$LIFEBOAT_STATE_DIR/last-backup-started"\necho "example part: noted the time in $LIFEBOAT_STATE_DIR"\n',
     { mode: 0o700 },
   );
-  writeFileSync(path.join(dataDir, 'notes.txt'), 'Lifeboat example data.\n');
-  mkdirSync(path.join(dataDir, 'photos'), { recursive: true });
-  writeFileSync(path.join(dataDir, 'photos', 'pixel.bin'), randomBytes(4096));
+  writeFileSync(path.join(dataDir, 'notes.txt'), 'Lifeboat example data.\n', { mode: 0o600 });
+  mkdirSync(path.join(dataDir, 'photos'), { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(dataDir, 'photos', 'pixel.bin'), randomBytes(4096), { mode: 0o600 });
   log.info(`created ${root} (repository "local": ${useRestic ? 'restic' : 'tar'} at ${repoDir}; module "example" backs up ${dataDir})`);
   log.info(`next: lifeboat --root ${root} --state-dir ${stateDir} plan example`);
   return 0;

@@ -34,18 +34,26 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   }
   options.log.debug(`running ${shown}`);
   const extra = options.extraFds ?? [];
-  const child: ResultPromise = execa(file, args, {
-    env: options.env,
-    extendEnv: false,
-    cwd: options.cwd,
-    input: options.input,
-    reject: false,
-    stripFinalNewline: false,
-    cancelSignal: options.signal,
-    forceKillAfterDelay: options.killAfterMs ?? 10_000,
-    stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)],
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  // Tools write caches, locks and repositories of their own (restic's cache in the state dir): umask
+  // 077, as for parts, so nothing they create is readable by others.
+  const previousUmask = process.umask(0o077);
+  let child: ResultPromise;
+  try {
+    child = execa(file, args, {
+      env: options.env,
+      extendEnv: false,
+      cwd: options.cwd,
+      input: options.input,
+      reject: false,
+      stripFinalNewline: false,
+      cancelSignal: options.signal,
+      forceKillAfterDelay: options.killAfterMs ?? 10_000,
+      stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)],
+      maxBuffer: 256 * 1024 * 1024,
+    });
+  } finally {
+    process.umask(previousUmask);
+  }
   extra.forEach((value, index) => {
     const stream = child.stdio[3 + index] as NodeJS.WritableStream | undefined;
     stream?.end(value);
