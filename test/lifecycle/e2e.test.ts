@@ -32,7 +32,7 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
     data = path.join(t.dir, 'data');
     makeTree(data);
     t.write('modules/blog/environment', 'BLOG_SECRET=swordfish-42\n');
-    t.module('blog', { folders: [data], service: { ...service.config, stopDuringBackup: true }, timeouts: { part: 5, killAfter: 1 } });
+    t.module('blog', blogModule(data, service));
   });
   afterEach(() => {
     service.cleanup();
@@ -116,7 +116,10 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
   describe('every failure point leaves the service running, a failure journaled, no snapshot, exit 1', () => {
     const cases: Array<[string, (t: TestRoot) => void, ((child: ReturnType<typeof lifeboat>, t: TestRoot) => Promise<void>)?]> = [
       ['a part fails', (t) => t.part('backup', '40fail', '#!/bin/sh\nexit 9\n', 'blog')],
-      ['a part times out', (t) => t.part('backup', '40hang', '#!/bin/sh\nsleep 60\n', 'blog')],
+      ['a part times out', (t) => {
+        t.module('blog', { ...blogModule(path.join(t.dir, 'data'), service), timeouts: { part: 3, killAfter: 1 } });
+        t.part('backup', '40hang', '#!/bin/sh\nsleep 60\n', 'blog');
+      }],
       ['SIGTERM', (t) => t.part('backup', '40wait', `#!/bin/sh\ntouch "${t.dir}/started"\nsleep 60\n`, 'blog'), (c, t) => signalWhenStarted(c, t, 'SIGTERM')],
       ['SIGINT', (t) => t.part('backup', '40wait', `#!/bin/sh\ntouch "${t.dir}/started"\nsleep 60\n`, 'blog'), (c, t) => signalWhenStarted(c, t, 'SIGINT')],
       ['the repository is unusable', (t) => {
@@ -141,6 +144,11 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
     });
   });
 });
+
+// The module under test; the part timeout is generous (restic on a loaded machine) except where a test lowers it.
+function blogModule(data: string, service: FakeService): Record<string, unknown> {
+  return { folders: [data], service: { ...service.config, stopDuringBackup: true }, timeouts: { part: 300, killAfter: 1 } };
+}
 
 // Sends a signal to lifeboat once the part has started.
 async function signalWhenStarted(child: ReturnType<typeof lifeboat>, t: TestRoot, signal: NodeJS.Signals): Promise<void> {
