@@ -22,6 +22,8 @@ export function createLogger(options: GlobalOptions): Logger {
 export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger): { root: RootConfig; modules: ModuleConfig[] } {
   const root = loadRoot(options);
   const modules = loadModules(root, names);
+  // Values of the environment files are secrets for every command, not only inside runs.
+  log?.masker.add(...Object.values(root.rootEnv), ...modules.flatMap((module) => Object.values(module.env)));
   if (names.length > 0) return { root, modules };
   const enabled = modules.filter((m) => m.enabled);
   for (const m of modules) if (!m.enabled) log?.warn(`module ${m.name} is disabled (enabled: false); skipped`);

@@ -80,7 +80,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
   }
   const raw = parseConfigFile(found.file, found.display, problems);
   if (raw === undefined) return undefined;
-  const resolved = resolveReferences(raw, { ...process.env, ...rootConfig.rootEnv, ...env }, found.display, problems) as ModuleFile;
+  const resolved = resolveReferences(raw, { ...process.env, ...rootConfig.rootEnv, ...env }, found.display, problems, isShellCommand) as ModuleFile;
   const errors = validateDocument('module', resolved ?? {}, found.display);
   problems.push(...errors);
   if (errors.length > 0 || problems.length > before) return undefined;
@@ -185,13 +185,19 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
 }
 
 // Interpolates ${VAR} references; an unset variable without default names its key and file.
-function resolveReferences(raw: unknown, env: Record<string, string | undefined>, display: string, problems: string[]): unknown {
+function resolveReferences(raw: unknown, env: Record<string, string | undefined>, display: string, problems: string[], keep?: (path: string) => boolean): unknown {
   const missing: Unresolved[] = [];
-  const resolved = interpolate(raw, env, missing);
+  const resolved = interpolate(raw, env, missing, '', keep);
   for (const item of missing) {
     problems.push(`${display}: ${item.path} uses \${${item.variable}} but ${item.variable} is not set; set it in the environment file or write \${${item.variable}:-default}`);
   }
   return resolved;
+}
+
+// The service's stop/start/isActive run through /bin/sh with the environment files in their environment:
+// ${VAR} in them is left to the shell, so a secret never lands in the shell's argv (visible in ps).
+function isShellCommand(at: string): boolean {
+  return /^\/service\/(stop|start|isActive)$/.test(at);
 }
 
 // Lists modules/ entries; files and badly named directories are problems.
