@@ -70,13 +70,19 @@ export async function stageDump(job: DumpJob, dest: string, ctx: EngineContext):
   const partial = `${dest}.partial`;
   rmSync(partial, { force: true });
   const run = job.start!(ctx);
+  const out = createWriteStream(partial, { mode: 0o600 });
+  const piping = pipeline(run.stream, out);
+  piping.catch(() => {});
   try {
-    await Promise.all([pipeline(run.stream, createWriteStream(partial, { mode: 0o600 })), run.done]);
+    await Promise.all([piping, run.done]);
     renameSync(partial, dest);
     return statSync(dest).size;
   } catch (error) {
     run.abort('staging failed');
     await run.done.catch(() => {});
+    // The file may still be opening: wait until the stream closed, then nothing is left behind.
+    out.destroy();
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     rmSync(partial, { force: true });
     // The producer's error names the database and carries its stderr; prefer it over a pipe error.
     const reason = await run.done.then(() => undefined, (e: unknown) => e);
