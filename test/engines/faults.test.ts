@@ -72,6 +72,7 @@ describe('a dump that fails fails the module, starts the service again and leave
     expect(journal(f.t)).toEqual(['backup:start:', 'backup:end:failure']);
     expect(existsSync(path.join(f.t.stateDir, 'modules/shop/state/databases'))).toBe(false);
     const list = await lifeboat(f.t, ['snapshots', 'shop', '--json']);
+    expect(list.exitCode, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([]);
     if (provider.name === 'restic' && existsSync(path.join(f.t.dir, 'repo', 'shop', 'config'))) expect(resticSnapshots(f.t)).toEqual([]);
     if (provider.name === 'borg') {
