@@ -163,7 +163,16 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Creates the module's repository on its first backup (restic init).
   async function initRepository(module: string, options: CommonOptions): Promise<void> {
-    options.log.info(`initialising ${where(module)} at ${moduleRepository(url, module, input.root.root)}`);
+    const location = moduleRepository(url, module, input.root.root);
+    // A local folder with content but no config is a damaged repository: a new config and key there would
+    // strand every snapshot in it (and restic then fails on the old packs).
+    const local = !/^[a-z0-9]+:/i.test(url) || url.startsWith('local:');
+    if (local && existsSync(location) && readdirSync(location).length > 0) {
+      throw new LifeboatError('PROVIDER', `${where(module)} at ${location} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`, {
+        hint: `restore its config file from a copy, or move ${location} away to start a new repository`,
+      });
+    }
+    options.log.info(`initialising ${where(module)} at ${location}`);
     await restic(module, ['init'], options);
   }
 
