@@ -62,21 +62,32 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
         log.error(error.message);
         return { ...result, locked: true, error: error.message };
       }
-      throw error;
+      if (error instanceof LifeboatError) throw error;
+      // A full or read-only state dir: a plain failure of this module, nothing was run.
+      const message = `cannot take the lock in ${layout.locks}: ${describeError(error)}; nothing was run`;
+      log.error(message);
+      return { ...result, error: message };
     }
   }
   const runId = newRunId();
   const envFile = path.join(layout.runs, `${runId}.env`);
   const started = Date.now();
   try {
-    mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
-    mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
-    createHandoffFile(envFile);
+    const setupError = attempt(() => {
+      mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
+      mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
+      createHandoffFile(envFile);
+      if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
+    });
+    if (setupError) {
+      const message = `cannot prepare the run in the state dir ${root.stateDir}: ${setupError}; nothing was run`;
+      log.error(message);
+      return { ...result, error: message };
+    }
     const state = newRunState();
     input.prepare?.(state);
     log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
-    if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
     const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;
     const outcome = unfinished
@@ -94,18 +105,26 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
     });
-    if (!options.dryRun) {
-      journalEnd(root.stateDir, {
-        runId,
-        module: module.name,
-        action,
-        result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
-        snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
-        bytes: state.bytes,
-        durationMs: Date.now() - started,
-        failedPart: outcome.failedPart,
-        error: result.error ?? undefined,
-      });
+    const journalError = options.dryRun
+      ? undefined
+      : attempt(() =>
+          journalEnd(root.stateDir, {
+            runId,
+            module: module.name,
+            action,
+            result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
+            snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
+            bytes: state.bytes,
+            durationMs: Date.now() - started,
+            failedPart: outcome.failedPart,
+            error: result.error ?? undefined,
+          }),
+        );
+    if (journalError) {
+      // The run is over but nothing says so: `status` will show it as interrupted, and so does the exit.
+      result.ok = false;
+      result.error = `${result.error ? `${result.error}; ` : ''}the end of this run could not be written to the journal ${layout.journal}: ${journalError}`;
+      log.error(`the end of this run could not be written to the journal ${layout.journal}: ${journalError}`);
     }
     if (outcome.ok) log.info(`${action} ${outcome.skipped ? 'skipped (a part exited 75)' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     else log.error(`${action} failed at ${outcome.failedPart}: ${result.error}`);
@@ -171,4 +190,14 @@ export function exitStatusOf(results: ModuleResult[]): number {
   if (results.some((r) => !r.ok && !r.locked)) return 1;
   if (results.some((r) => r.locked)) return 3;
   return 0;
+}
+
+// Runs a step that writes to the state dir; its error as text (ENOSPC, EROFS), or undefined when it worked.
+function attempt(step: () => void): string | undefined {
+  try {
+    step();
+    return undefined;
+  } catch (error) {
+    return describeError(error);
+  }
 }
