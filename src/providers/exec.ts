@@ -77,7 +77,9 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   }
   const exitCode = result.exitCode ?? 1;
   if (result.isCanceled || options.signal?.aborted) {
-    throw new LifeboatError('INTERRUPTED', `${file} ${args[0] ?? ''} was stopped (${String(options.signal?.reason ?? 'aborted')})`.trim());
+    // What the tool said last tells why it was still running (restic retrying a read-only repository).
+    const said = lastLines(stderr, 2);
+    throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${file} ${args[0] ?? ''} was stopped (${String(options.signal?.reason ?? 'aborted')})${said ? `; it last said: ${said}` : ''}`));
   }
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     const detail = lastLines(stderr || stdout, 8);
