@@ -1,0 +1,200 @@
+// Faults of the machine around Lifeboat, with restic and borg: a provider binary that is missing, a
+// repository that is unusable (a file, a wrong password, a damaged config, read-only), a full disk under
+// the state dir (a 1 MiB tmpfs), a database dump that hangs past its timeout, SIGTERM while restic backs up.
+// After each: a non-zero exit with a message naming what is wrong (never an internal error), the service
+// running again, the failure journaled (when the disk lets it), and no snapshot that looks complete.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa, execaSync } from 'execa';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { createFakeService, type FakeService } from '../helpers/service.js';
+import { journalRecords, waitForFile } from '../helpers/faults.js';
+import { createPostgres, dropPostgres, pathWithout, shimDir, uniqueName } from '../helpers/databases.js';
+
+let t: TestRoot;
+let service: FakeService;
+let data: string;
+const cleanups: Array<() => void> = [];
+
+beforeEach(async () => {
+  t = makeRoot();
+  service = await createFakeService();
+  data = path.join(t.dir, 'data');
+  mkdirSync(data);
+  writeFileSync(path.join(data, 'file.txt'), 'data\n');
+  writeFileSync(path.join(t.dir, 'pass'), 'environment-faults\n', { mode: 0o600 });
+  repositories('restic');
+});
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  service.cleanup();
+  t.cleanup();
+});
+
+// lifeboat.yaml with one repository `local` of the given provider, and module m using it.
+function repositories(provider: 'restic' | 'borg', extra: Record<string, unknown> = {}): void {
+  t.write('lifeboat.yaml', `repositories:\n  local: ${JSON.stringify({ provider, url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') })}\n`);
+  t.module('m', { folders: [data], service: { ...service.config, stopDuringBackup: true }, timeouts: { part: 20, killAfter: 2 }, ...extra });
+}
+
+const resticEnv = () => ({ RESTIC_REPOSITORY: path.join(t.dir, 'repo', 'm'), RESTIC_PASSWORD_FILE: path.join(t.dir, 'pass') });
+const resticSnapshots = async () => {
+  const result = await execa('restic', ['--no-lock', 'snapshots', '--json'], { env: resticEnv(), reject: false });
+  return result.exitCode === 0 ? (JSON.parse(result.stdout) as unknown[]) : [];
+};
+
+// The common outcome of a fault: exit 1, a clear message, service up, failure journaled, no snapshot.
+async function expectCleanFailure(result: { exitCode?: number; stderr: string }, message: string | RegExp, options: { journaled?: boolean; snapshots?: number } = {}): Promise<void> {
+  expect(result.exitCode, result.stderr).toBe(1);
+  if (typeof message === 'string') expect(result.stderr).toContain(message);
+  else expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toContain('internal error');
+  expect(service.isRunning()).toBe(true);
+  if (options.journaled !== false) {
+    const ends = journalRecords(t.stateDir).filter((r) => r.type === 'end');
+    expect(ends.at(-1)).toMatchObject({ result: 'failure' });
+  }
+  expect(await resticSnapshots()).toHaveLength(options.snapshots ?? 0);
+}
+
+describe('a provider binary that is missing', () => {
+  it.for(['restic', 'borg'] as const)('%s not on PATH: backup fails naming it, check names it too', async (tool) => {
+    repositories(tool);
+    const bin = pathWithout([tool]);
+    cleanups.push(() => rmSync(bin, { recursive: true, force: true }));
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: bin } });
+    await expectCleanFailure(result, `${tool} is not installed (not found on PATH)`);
+    const check = await lifeboat(t, ['check'], { env: { PATH: bin } });
+    expect(check.exitCode).toBe(1);
+    expect(check.stdout).toMatch(new RegExp(`FAIL\\s+${tool}\\s+not found on PATH`));
+  });
+});
+
+describe('an unusable repository', () => {
+  it('a file where the repository should be', async () => {
+    writeFileSync(path.join(t.dir, 'repo'), 'not a repository\n');
+    await expectCleanFailure(await lifeboat(t, ['backup', 'm']), 'restic repository "local" of module m');
+  });
+
+  it('a wrong password', async () => {
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const before = await resticSnapshots();
+    writeFileSync(path.join(t.dir, 'pass'), 'not-the-password\n', { mode: 0o600 });
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/wrong password/);
+    expect(service.isRunning()).toBe(true);
+    writeFileSync(path.join(t.dir, 'pass'), 'environment-faults\n', { mode: 0o600 });
+    expect(await resticSnapshots()).toEqual(before);
+  });
+
+  it('a damaged repository (its config file gone) is not silently initialised again', async () => {
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    rmSync(path.join(t.dir, 'repo', 'm', 'config'));
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stderr).toContain('exists but has no config file');
+    expect(existsSync(path.join(t.dir, 'repo', 'm', 'config'))).toBe(false);
+    expect(service.isRunning()).toBe(true);
+  });
+
+  it('a read-only repository', async () => {
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const repo = path.join(t.dir, 'repo');
+    execaSync('mount', ['--bind', repo, repo]);
+    cleanups.push(() => execaSync('umount', [repo]));
+    execaSync('mount', ['-o', 'remount,bind,ro', repo]);
+    // restic retries a failing write until timeouts.part; the message still says why
+    t.module('m', { folders: [data], service: { ...service.config, stopDuringBackup: true }, timeouts: { part: 6, killAfter: 2 } });
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/read-only file system/i);
+    expect(service.isRunning()).toBe(true);
+    expect(journalRecords(t.stateDir).filter((r) => r.type === 'end').at(-1)).toMatchObject({ result: 'failure' });
+  });
+});
+
+describe('a full disk under the state dir (1 MiB tmpfs)', () => {
+  beforeEach(() => {
+    mkdirSync(t.stateDir, { recursive: true, mode: 0o700 });
+    execaSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', t.stateDir]);
+    cleanups.push(() => execaSync('umount', ['-l', t.stateDir]));
+  });
+  const fill = '#!/bin/sh\nhead -c 4194304 /dev/zero > "$LIFEBOAT_STATE_DIR/dump.bin"\n';
+
+  it('a dump that fills it fails the backup; the cleanup frees it and the failure is journaled', async () => {
+    t.write('modules/m/bin/module-dump-state', fill, 0o755);
+    t.write('modules/m/bin/module-cleanup-state', '#!/bin/sh\nrm -f "$LIFEBOAT_STATE_DIR/dump.bin"\n', 0o755);
+    const result = await lifeboat(t, ['backup', 'm']);
+    await expectCleanFailure(result, /bin\/module-dump-state exited with status 1/);
+    expect(journalRecords(t.stateDir).filter((r) => r.type === 'end').at(-1)).toMatchObject({ failedPart: 'pre-backup/30module_dump_state' });
+  });
+
+  it('a dump that fills it and stays: the journal cannot be written, which is said plainly', async () => {
+    // One good run, then the journal padded so that the next start record ends just short of a page
+    // boundary: the end record needs a new page, which the full disk cannot give. (No service here: its
+    // stopped-marker, removed after the start, would free the page the end record needs.)
+    t.module('m', { folders: [data] });
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const journal = path.join(t.stateDir, 'journal.jsonl');
+    const text = readFileSync(journal, 'utf8');
+    const startLength = Buffer.byteLength(text.split('\n')[0]) + 1;
+    const pad = 4096 - startLength - 16 - Buffer.byteLength(text) - 1;
+    writeFileSync(journal, `${text}${' '.repeat(pad)}\n`);
+    t.write('modules/m/bin/module-dump-state', fill, 0o755);
+    const result = await lifeboat(t, ['backup', 'm']);
+    await expectCleanFailure(result, /journal.*no space left on device/i, { journaled: false, snapshots: 1 });
+    // once there is room again, the next run works and the lost end shows as an interrupted run
+    rmSync(path.join(t.stateDir, 'modules', 'm', 'state', 'dump.bin'));
+    rmSync(path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state'));
+    const next = await lifeboat(t, ['backup', 'm']);
+    expect(next.exitCode, next.stderr).toBe(0);
+    const status = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
+    expect(JSON.stringify(status)).toContain('interrupted');
+  });
+
+  it('already full before the run: nothing runs, the service is not stopped', async () => {
+    try {
+      execaSync('sh', ['-c', `head -c 2097152 /dev/zero > "${t.stateDir}/ballast"`]);
+    } catch {
+      // the tmpfs is full now, which is the point
+    }
+    const pid = service.pid();
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/no space left on device/i);
+    expect(result.stderr).not.toContain('internal error');
+    expect(service.pid()).toBe(pid);
+    expect(await resticSnapshots()).toEqual([]);
+  });
+});
+
+describe('timeouts and signals in real tools', () => {
+  it('a database dump that hangs past timeouts.part (streamed into restic)', async () => {
+    const name = uniqueName();
+    createPostgres(name);
+    cleanups.push(() => dropPostgres(name));
+    repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 4, killAfter: 1 } });
+    const shims = shimDir({ pg_dump: '/usr/bin/pg_dump "$@" | head -c 4096\nexec sleep 60' });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
+    await expectCleanFailure(result, /timed out after 4s/);
+  });
+
+  it('SIGTERM while restic backs up: no snapshot, restic check passes, the next backup works', async () => {
+    const started = path.join(t.dir, 'restic-started');
+    const shims = shimDir({ restic: `case " $* " in *" backup "*) touch "${started}"; sleep 2;; esac\nexec /usr/bin/restic "$@"` });
+    const child = lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
+    await waitForFile(started);
+    child.kill('SIGTERM');
+    const result = await child;
+    await expectCleanFailure(result, /interrupted by SIGTERM/);
+    if (existsSync(path.join(t.dir, 'repo', 'm', 'config'))) {
+      const check = await execa('restic', ['check', '--no-cache'], { env: resticEnv(), reject: false });
+      expect(check.exitCode, check.stderr).toBe(0);
+    }
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    expect(await resticSnapshots()).toHaveLength(1);
+    expect(readdirSync(path.join(t.stateDir, 'locks'))).toEqual([]);
+  });
+});
