@@ -1,20 +1,33 @@
 // JSON Schema validation with ajv; each error becomes one line: file, JSON path, what was found, the fix.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { SCHEMA_DIR } from './paths.js';
 
-let validators: { lifeboat: ValidateFunction; module: ValidateFunction } | undefined;
+type Validators = { lifeboat: ValidateFunction; module: ValidateFunction };
+let validators: Validators | undefined;
 
-// Compiles both schemas once per process, on first use (ajv is slow to start; --version never pays).
-function getValidators() {
+// The validators: precompiled at build time (scripts/build-validators.mjs) when present, else compiled now.
+function getValidators(): Validators {
   if (validators) return validators;
+  try {
+    validators = createRequire(import.meta.url)('./validators.cjs') as Validators;
+    return validators;
+  } catch {
+    validators = compileValidators();
+    return validators;
+  }
+}
+
+// Compiles both schemas with ajv (running from source, e.g. in tests; ~100 ms, so only when needed).
+export function compileValidators(): Validators {
+  const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
   const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
   const lifeboat = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'lifeboat.schema.json'), 'utf8'));
   const module = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'module.schema.json'), 'utf8'));
   ajv.addSchema(lifeboat);
-  validators = { lifeboat: ajv.getSchema(lifeboat.$id)!, module: ajv.compile(module) };
-  return validators;
+  return { lifeboat: ajv.getSchema(lifeboat.$id)!, module: ajv.compile(module) };
 }
 
 // Validates a parsed document; returns one message per problem (empty when valid).
