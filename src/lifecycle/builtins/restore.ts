@@ -128,6 +128,13 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
   const holder = isDirectory(livePath) ? livePath : path.dirname(livePath);
   const scratch = path.join(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
   const item: Staged = { livePath, scratch, restored: undefined };
+  // A path the snapshot does not hold (e.g. an environment file created after it) is not asked for:
+  // borg's extract fails on an include that matches nothing.
+  const inSnapshot = common.snapshot.paths?.some((p) => livePath === p || livePath.startsWith(`${p.replace(/\/+$/, '')}/`)) ?? true;
+  if (!inSnapshot) {
+    ctx.log.debug(`${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
+    return item;
+  }
   if (ctx.options.dryRun) {
     await provider.restore({ ...common, target: scratch, include: [livePath] });
     return item;
