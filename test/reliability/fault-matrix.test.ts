@@ -1,10 +1,13 @@
-// The fault matrix: every built-in part of backup and restore that does something, and a module part,
+// The fault matrix: every built-in part of backup and restore that does something (20dump_databases and
+// 30restore_databases through a SQLite database and a sqlite3 shim), and module parts,
 // each made to fail, to hang past its timeout, and to be running when Lifeboat gets SIGTERM or SIGINT.
 // After each: exit 1, the service runs again (unless starting it was the fault), the journal says failure
 // naming the part, no snapshot that looks complete was added, and an in-place restore left the live files
 // either as they were or exactly the snapshot, saying how to finish or undo it.
 import { describe, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { parse } from 'yaml';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
@@ -33,6 +36,7 @@ interface Target {
 
 const TARGETS: Target[] = [
   { action: 'backup', part: 'pre-backup/10stop_service', step: 'service-stop' },
+  { action: 'backup', part: 'pre-backup/20dump_databases', step: 'sqlite-dump' },
   { action: 'backup', part: 'pre-backup/30module_dump_state', step: 'dump-state' },
   { action: 'backup', part: 'pre-backup/40part', step: 'part-pre-backup' },
   { action: 'backup', part: 'backup/50snapshot', step: 'provider-create' },
@@ -43,6 +47,7 @@ const TARGETS: Target[] = [
   { action: 'restore', part: 'pre-restore/40part', step: 'part-pre-restore', safetyBefore: true },
   { action: 'restore', part: 'restore/10restore_module', step: 'provider-restore', safetyBefore: true },
   { action: 'restore', part: 'restore/20part', step: 'part-restore', safetyBefore: true, swappedBefore: true },
+  { action: 'restore', part: 'restore/30restore_databases', step: 'sqlite-load', safetyBefore: true, swappedBefore: true },
   { action: 'restore', part: 'post-restore/90start_service', step: 'service-start', always: true, safetyBefore: true, swappedBefore: true, startsService: true },
 ];
 
@@ -51,6 +56,8 @@ interface Setup {
   service: FakeService;
   faults: string;
   data: string;
+  // PATH with a sqlite3 shim that runs the sqlite-dump / sqlite-load fault switches first
+  path: string;
 }
 
 // A root with the faulty provider, a real process as the service, and every fault switch wired in.
@@ -80,7 +87,20 @@ async function setup(onFinished: (fn: () => void) => void): Promise<Setup> {
   t.part('pre-backup', '40part', `#!/bin/sh\n${snippet('part-pre-backup')}\n`, 'm');
   t.part('pre-restore', '40part', `#!/bin/sh\n${snippet('part-pre-restore')}\n`, 'm');
   t.part('restore', '20part', `#!/bin/sh\n${snippet('part-restore')}\n`, 'm');
-  return { t, service, faults, data };
+  // A database outside the folders, dumped by 20dump_databases and loaded by 30restore_databases through
+  // a sqlite3 shim: `-bail` starts the dump, a `.lifeboat-restore` file is the load's check.
+  const db = path.join(t.dir, 'db', 'app.sqlite3');
+  mkdirSync(path.dirname(db));
+  execFileSync('sqlite3', [db, 'CREATE TABLE t (x); INSERT INTO t VALUES (1);']);
+  const shims = path.join(t.dir, 'shims');
+  mkdirSync(shims);
+  writeFileSync(
+    path.join(shims, 'sqlite3'),
+    `#!/bin/sh\ncase "$1 $*" in\n  "-bail "*) ${snippet('sqlite-dump').replace(/\n/g, '\n    ')};;\n  *.lifeboat-restore*) ${snippet('sqlite-load').replace(/\n/g, '\n    ')};;\nesac\nexec ${realSqlite3()} "$@"\n`,
+    { mode: 0o755 },
+  );
+  t.module('m', { ...parse(readFileSync(path.join(t.root, 'modules/m/module.yaml'), 'utf8')), databases: [{ sqlite: { path: db } }] });
+  return { t, service, faults, data, path: `${shims}:${process.env.PATH}` };
 }
 
 // Snapshot ids of module m, oldest first, as the copy provider's `list` sees them (no .partial ones).
@@ -94,7 +114,7 @@ function snapshotIds(t: TestRoot): string[] {
 async function runFaulty(s: Setup, target: Target, fault: Fault, args: string[]) {
   const kind: FaultKind = fault === 'fail' ? 'fail' : fault === 'hang' ? 'hang' : target.always ? 'slow' : 'hang';
   armFault(s.faults, target.step, kind);
-  const child = lifeboat(s.t, args);
+  const child = lifeboat(s.t, args, { env: { PATH: s.path } });
   if (fault === 'SIGTERM' || fault === 'SIGINT') {
     await waitForFile(path.join(s.faults, 'started'));
     child.kill(fault);
@@ -148,7 +168,7 @@ describe.concurrent.each(TARGETS.filter((x) => x.action === 'restore'))('in-plac
   it.for(FAULTS)('%s', async (fault, { expect, onTestFinished }) => {
     const s = await setup(onTestFinished);
     const { t, service, data } = s;
-    const backup = await lifeboat(t, ['backup', 'm']);
+    const backup = await lifeboat(t, ['backup', 'm'], { env: { PATH: s.path } });
     expect(backup.exitCode, backup.stderr).toBe(0);
     const [snapshot] = snapshotIds(t);
     const snapshotTree = describeTree(data);
@@ -195,3 +215,8 @@ describe.concurrent.each(TARGETS.filter((x) => x.action === 'restore'))('in-plac
     expect(readdirSync(data).filter((name) => name.startsWith('.lifeboat-restore-'))).toEqual([]);
   });
 });
+
+// The sqlite3 binary the shim runs.
+function realSqlite3(): string {
+  return execFileSync('sh', ['-c', 'command -v sqlite3'], { encoding: 'utf8' }).trim();
+}
