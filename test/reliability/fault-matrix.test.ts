@@ -1,4 +1,4 @@
-// The fault matrix: every built-in part of backup and restore that does something (20dump_databases and
+// The fault matrix: every built-in part of backup, restore and verify that does something (20dump_databases and
 // 30restore_databases through a SQLite database and a sqlite3 shim), and module parts,
 // each made to fail, to hang past its timeout, and to be running when Lifeboat gets SIGTERM or SIGINT.
 // After each: exit 1, the service runs again (unless starting it was the fault), the journal says failure
@@ -18,7 +18,7 @@ type Fault = 'fail' | 'hang' | 'SIGTERM' | 'SIGINT';
 const FAULTS: Fault[] = ['fail', 'hang', 'SIGTERM', 'SIGINT'];
 
 interface Target {
-  action: 'backup' | 'restore';
+  action: 'backup' | 'restore' | 'verify';
   // phase/part as the journal names it
   part: string;
   // the fault switch (see faultSnippet) that this part runs
@@ -48,6 +48,9 @@ const TARGETS: Target[] = [
   { action: 'restore', part: 'restore/10restore_module', step: 'provider-restore', safetyBefore: true },
   { action: 'restore', part: 'restore/20part', step: 'part-restore', safetyBefore: true, swappedBefore: true },
   { action: 'restore', part: 'restore/30restore_databases', step: 'sqlite-load', safetyBefore: true, swappedBefore: true },
+  { action: 'verify', part: 'verify/10restore_scratch', step: 'provider-restore' },
+  { action: 'verify', part: 'verify/30check_databases', step: 'sqlite-check' },
+  { action: 'verify', part: 'verify/40part', step: 'part-verify' },
   { action: 'restore', part: 'post-restore/90start_service', step: 'service-start', always: true, safetyBefore: true, swappedBefore: true, startsService: true },
 ];
 
@@ -87,6 +90,7 @@ async function setup(onFinished: (fn: () => void) => void): Promise<Setup> {
   t.part('pre-backup', '40part', `#!/bin/sh\n${snippet('part-pre-backup')}\n`, 'm');
   t.part('pre-restore', '40part', `#!/bin/sh\n${snippet('part-pre-restore')}\n`, 'm');
   t.part('restore', '20part', `#!/bin/sh\n${snippet('part-restore')}\n`, 'm');
+  t.part('verify', '40part', `#!/bin/sh\n${snippet('part-verify')}\n`, 'm');
   // A database outside the folders, dumped by 20dump_databases and loaded by 30restore_databases through
   // a sqlite3 shim: `-bail` starts the dump, a `.lifeboat-restore` file is the load's check.
   const db = path.join(t.dir, 'db', 'app.sqlite3');
@@ -96,7 +100,7 @@ async function setup(onFinished: (fn: () => void) => void): Promise<Setup> {
   mkdirSync(shims);
   writeFileSync(
     path.join(shims, 'sqlite3'),
-    `#!/bin/sh\ncase "$1 $*" in\n  "-bail "*) ${snippet('sqlite-dump').replace(/\n/g, '\n    ')};;\n  *.lifeboat-restore*) ${snippet('sqlite-load').replace(/\n/g, '\n    ')};;\nesac\nexec ${realSqlite3()} "$@"\n`,
+    `#!/bin/sh\ncase "$1 $*" in\n  "-bail "*) ${snippet('sqlite-dump').replace(/\n/g, '\n    ')};;\n  *.lifeboat-restore*) ${snippet('sqlite-load').replace(/\n/g, '\n    ')};;\n  *integrity_check*) ${snippet('sqlite-check').replace(/\n/g, '\n    ')};;\nesac\nexec ${realSqlite3()} "$@"\n`,
     { mode: 0o755 },
   );
   t.module('m', { ...parse(readFileSync(path.join(t.root, 'modules/m/module.yaml'), 'utf8')), databases: [{ sqlite: { path: db } }] });
@@ -220,3 +224,26 @@ describe.concurrent.each(TARGETS.filter((x) => x.action === 'restore'))('in-plac
 function realSqlite3(): string {
   return execFileSync('sh', ['-c', 'command -v sqlite3'], { encoding: 'utf8' }).trim();
 }
+
+describe.concurrent.each(TARGETS.filter((x) => x.action === 'verify'))('verify (the restore drill), fault in $part', (target) => {
+  it.for(FAULTS)('%s', async (fault, { expect, onTestFinished }) => {
+    const s = await setup(onTestFinished);
+    const { t, service, data } = s;
+    const backup = await lifeboat(t, ['backup', 'm'], { env: { PATH: s.path } });
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const ids = snapshotIds(t);
+    const live = describeTree(data);
+    const pid = service.pid();
+    const result = await runFaulty(s, target, fault, ['verify', 'm', '--json']);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(JSON.parse(result.stdout).ok).toBe(false);
+    expect(lastEnd(t)).toMatchObject({ action: 'verify', result: 'failure', failedPart: target.part });
+    if (fault === 'SIGTERM' || fault === 'SIGINT') expect(lastEnd(t).error).toBe(`interrupted by ${fault}`);
+    // A drill changes nothing: no snapshot, the live files and the service untouched, no scratch left.
+    expect(snapshotIds(t)).toEqual(ids);
+    expect(describeTree(data)).toEqual(live);
+    expect(service.pid()).toBe(pid);
+    expect(service.isRunning()).toBe(true);
+    expect(existsSync(path.join(t.stateDir, 'scratch', 'verify', 'm'))).toBe(false);
+  });
+});
