@@ -1,8 +1,9 @@
 // Environment files (dotenv syntax): strict line check for clear errors, then dotenv for the values.
-import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { unsafeReason } from './permissions.js';
 import dotenv from 'dotenv';
 import { LifeboatError } from '../errors.js';
+import { isSymlink } from '../storage/file-kind.js';
 
 const ASSIGNMENT_RE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/;
 
@@ -84,11 +85,3 @@ function closesQuote(text: string, quote: string): boolean {
   return false;
 }
 
-// True for a symlink (dangling or not).
-function isSymlink(file: string): boolean {
-  try {
-    return lstatSync(file).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}

@@ -5,9 +5,10 @@
 // `staging` only means scratch folders to clean up; `replacing` means the live files may be a mix of the
 // snapshot and the state before: `backup` refuses to snapshot that mix, and `restore` says how to finish
 // the restore or roll it back to the safety snapshot.
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { RESTORE_SCRATCH_PREFIX } from './module-paths.js';
+import { isDirectory } from '../storage/file-kind.js';
 
 export interface RestoreMarker {
   phase: 'staging' | 'replacing';
@@ -105,13 +106,6 @@ export function removeRestoreScratch(paths: string[], keepRunId?: string): strin
   return removed;
 }
 
-function isDirectory(file: string): boolean {
-  try {
-    return lstatSync(file).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 // The two ways out of an unfinished restore, as commands to copy.
 export function unfinishedRestoreHelp(marker: RestoreMarker): string {

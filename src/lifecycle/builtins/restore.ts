@@ -7,6 +7,7 @@ import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
 import type { Provider } from '../../providers/types.js';
 import { removeRestoreScratch, writeRestoreMarker, type RestoreMarker } from '../restore-marker.js';
+import { isDirectory, isSymlink } from '../../storage/file-kind.js';
 
 export const SAFETY_TAG = 'lifeboat-safety';
 
@@ -204,21 +205,7 @@ function applyMetadata(live: string, stats: Stats): void {
   utimesSync(live, stats.atime, stats.mtime);
 }
 
-function isDirectory(file: string): boolean {
-  try {
-    return lstatSync(file).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
-function isSymlink(file: string): boolean {
-  try {
-    return lstatSync(file).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
 
 // The snapshot being restored; the restore command resolves it before the run starts.
 function requireSource(ctx: PartContext) {
