@@ -80,6 +80,8 @@ export interface PostgresDatabase extends DatabaseCommon {
   // Extra arguments for the dump tool (pg_dump, mariadb-dump) and for the loader (pg_restore, mariadb).
   options?: string[];
   loadOptions?: string[];
+  // false: `verify` only reads the dump back instead of loading it into a scratch database.
+  scratch?: boolean;
 }
 export type MysqlDatabase = PostgresDatabase;
 export interface RedisDatabase extends DatabaseCommon {
@@ -87,6 +89,8 @@ export interface RedisDatabase extends DatabaseCommon {
   keys?: string[];
   passwordFile?: string;
   passwordEnv?: string;
+  // false: `verify` only reads the dump back instead of loading it into a throwaway redis-server.
+  scratch?: boolean;
 }
 export interface SqliteDatabase extends DatabaseCommon {
   path: string;

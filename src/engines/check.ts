@@ -31,10 +31,16 @@ export async function checkTrailer(file: string, label: string, mark: RegExp, to
 
 // A pg_dump custom-format archive: pg_restore --list reads its table of contents, then every entry is read.
 export async function checkPgArchive(file: string, label: string, ctx: EngineContext): Promise<string> {
-  const list = await runToolText({ file: 'pg_restore', args: ['--list', file], label: `${label} (dump ${file})` }, ctx);
-  const entries = list.split('\n').filter((line) => /^\d+;/.test(line)).length;
-  if (entries === 0) throw new LifeboatError('DATABASE', `${label}: the dump ${file} lists no archive entries`);
+  const entries = await countPgEntries(file, label, ctx);
   // The table of contents comes first; reading every data block into /dev/null finds a truncated end.
   await runToolText({ file: 'pg_restore', args: ['--file=/dev/null', file], label: `${label} (dump ${file})` }, ctx);
   return `${entries} archive entries, all readable`;
+}
+
+// The number of entries in a pg_dump archive's table of contents (pg_restore --list); none is an error.
+export async function countPgEntries(file: string, label: string, ctx: EngineContext): Promise<number> {
+  const list = await runToolText({ file: 'pg_restore', args: ['--list', file], label: `${label} (dump ${file})` }, ctx);
+  const entries = list.split('\n').filter((line) => /^\d+;/.test(line)).length;
+  if (entries === 0) throw new LifeboatError('DATABASE', `${label}: the dump ${file} lists no archive entries`);
+  return entries;
 }

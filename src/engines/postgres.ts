@@ -9,7 +9,8 @@ import type { PostgresDatabase } from '../config/types.js';
 import { readPassword } from './credentials.js';
 import { decodeName, encodeName, EXTENSIONS } from './names.js';
 import { dumpFromTool, loadIntoTool, runToolText, stderrSummary, type ToolSpec } from './process.js';
-import { checkPgArchive, checkTrailer } from './check.js';
+import { checkPgArchive, checkTrailer, countPgEntries } from './check.js';
+import { cleanupContext, scratchName, withScratch } from './scratch.js';
 import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
 
 const ALL = 'all';
@@ -100,7 +101,7 @@ export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJo
   if (config.database !== ALL) {
     const file = dumpFile(config, config.database);
     const label = labelOf(config, config.database);
-    return [{ engine: 'postgres', file, label, load: (source, ctx) => loadPostgres(config, config.database, source, ctx), check: (path, ctx) => checkPgArchive(path, label, ctx) }];
+    return [databaseLoad(config, config.database, file)];
   }
   const folder = `postgres-${config.name ?? ALL}`;
   const dir = path.join(dumpDir, folder);
@@ -118,11 +119,60 @@ export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJo
     });
   }
   for (const file of files.filter((name) => name.endsWith(EXTENSIONS.postgres))) {
-    const database = decodeName(file.slice(0, -EXTENSIONS.postgres.length));
-    const label = labelOf(config, database);
-    jobs.push({ engine: 'postgres', file: `${folder}/${file}`, label, load: (source, ctx) => loadPostgres(config, database, source, ctx), check: (path, ctx) => checkPgArchive(path, label, ctx) });
+    jobs.push(databaseLoad(config, decodeName(file.slice(0, -EXTENSIONS.postgres.length)), `${folder}/${file}`));
   }
   return jobs;
+}
+
+// The load job of one database's archive: load, read-through check and (unless `scratch: false`) the drill.
+function databaseLoad(config: PostgresDatabase, database: string, file: string): LoadJob {
+  const label = labelOf(config, database);
+  return {
+    engine: 'postgres',
+    file,
+    label,
+    load: (source, ctx) => loadPostgres(config, database, source, ctx),
+    check: (path, ctx) => checkPgArchive(path, label, ctx),
+    ...(config.scratch === false ? {} : { drill: (path: string, ctx: EngineContext) => drillPostgres(config, database, path, ctx) }),
+  };
+}
+
+// Counts what a loaded database holds: tables, their rows (exactly, one count(*) each) and large objects.
+const CONTENT_SQL = `SELECT
+  (SELECT count(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')),
+  (SELECT coalesce(sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint), 0)
+     FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')),
+  (SELECT count(*) FROM pg_largeobject_metadata);
+`;
+
+// The restore drill: the archive is restored into a new database on the same server (from template0, in
+// one transaction, without owners and grants, which belong to the live database), its tables and rows are
+// counted, and the scratch database is dropped again.
+export async function drillPostgres(config: PostgresDatabase, database: string, file: string, ctx: EngineContext): Promise<string> {
+  const label = labelOf(config, database);
+  const entries = await countPgEntries(file, label, ctx);
+  const scratch = scratchName();
+  const inScratch = `${label}, loaded into scratch database ${scratch}`;
+  const admin = (sql: string, run: EngineContext) => runToolText(tool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres'], config, database, run), run, sql);
+  return withScratch(
+    `scratch database ${scratch} on ${config.host ?? 'the local socket'}`,
+    ctx,
+    () => admin(`CREATE DATABASE "${scratch}" TEMPLATE template0;\n`, ctx).then(() => {}),
+    async () => {
+      const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...(config.loadOptions ?? []), '--dbname', scratch, file];
+      await loadIntoTool({ ...tool('pg_restore', args, config, database, ctx), label: inScratch }, emptyStream(), ctx);
+      const counts = await runToolText({ ...tool('psql', ['-X', '-A', '-t', '-F', ' ', '-v', 'ON_ERROR_STOP=1', '--dbname', scratch], config, database, ctx), label: inScratch }, ctx, CONTENT_SQL);
+      const [tables, rows, objects] = counts.trim().split(' ').map(Number);
+      const large = objects ? `, ${objects} large object(s)` : '';
+      return `${entries} archive entries loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}; dropped again`;
+    },
+    async () => {
+      // WITH (FORCE) ends a session still connected to it (PostgreSQL 13 and later); older servers without.
+      const cleanup = cleanupContext(ctx);
+      await admin(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE);\n`, cleanup).catch(() => admin(`DROP DATABASE IF EXISTS "${scratch}";\n`, cleanup));
+    },
+    `grant the user CREATEDB (ALTER ROLE ${config.user ? `"${config.user}"` : 'CURRENT_USER'} CREATEDB)`,
+  );
 }
 
 // Whether a database exists (psql variables quote the name safely).

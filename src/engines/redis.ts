@@ -15,6 +15,8 @@ import { readPassword } from './credentials.js';
 import { encodeName, EXTENSIONS } from './names.js';
 import { describeTarget, parseRedisUrl, RedisClient, type RedisTarget } from './resp.js';
 import type { DumpJob, DumpRun, EngineContext, LoadJob, LoadSource } from './types.js';
+import { startScratchRedis } from './redis-server.js';
+import { SCRATCH_HINT } from './scratch.js';
 
 export const REDIS_MAGIC = 'LIFEBOAT-REDIS/1\n';
 const TRAILER = 0xffffffff;
@@ -53,7 +55,44 @@ export function redisDumps(config: RedisDatabase): DumpJob[] {
 export function redisLoads(config: RedisDatabase): LoadJob[] {
   const target = parseRedisUrl(config.url ?? DEFAULT_URL);
   const label = labelOf(config, target);
-  return [{ engine: 'redis', file: dumpFile(config), label, load: (source, ctx) => loadRedis(config, source, ctx), check: (path) => checkRedisDump(path, label) }];
+  return [
+    {
+      engine: 'redis',
+      file: dumpFile(config),
+      label,
+      load: (source, ctx) => loadRedis(config, source, ctx),
+      check: (path) => checkRedisDump(path, label),
+      ...(config.scratch === false ? {} : { drill: (path: string, ctx: EngineContext) => drillRedis(label, path, ctx) }),
+    },
+  ];
+}
+
+// The restore drill: every key of the dump is RESTOREd into a throwaway redis-server (DUMP payloads carry a
+// checksum the server verifies), DBSIZE must then equal the dump's key count, and the server is stopped.
+export async function drillRedis(label: string, file: string, ctx: EngineContext): Promise<string> {
+  const server = await startScratchRedis(ctx);
+  const target: RedisTarget = { socket: server.socket, db: 0 };
+  const scratch = `${label}, loaded into a throwaway redis-server ${server.version}`;
+  try {
+    let count: number;
+    try {
+      ({ count } = await restoreKeys(target, scratch, undefined, { path: file }, ctx));
+    } catch (error) {
+      if (!/payload version or checksum/i.test((error as Error).message)) throw error;
+      throw new LifeboatError('DATABASE', (error as Error).message, {
+        hint: `a payload in the dump is damaged, or it was dumped by a newer Redis than the local redis-server ${server.version}; ${SCRATCH_HINT}`,
+        cause: error,
+      });
+    }
+    const client = await RedisClient.connect(target, scratch, ctx.signal);
+    const size = Number(await client.call('DBSIZE'));
+    await client.quit();
+    // RESTORE succeeded for every key; only a key whose TTL ran out in between can be missing.
+    if (size < count) ctx.log.warn(`${scratch}: DBSIZE ${size} but the dump holds ${count} key(s): ${count - size} expired during the drill`);
+    return `${count} key(s) loaded into a throwaway redis-server ${server.version} (DBSIZE ${size}); stopped again`;
+  } finally {
+    await server.stop();
+  }
 }
 
 // Writes a u32 / i64 big-endian.
@@ -215,6 +254,13 @@ export async function checkRedisDump(file: string, label: string): Promise<strin
 export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
   const target = redisTarget(config, ctx);
   const label = labelOf(config, target);
+  const { count, removed } = await restoreKeys(target, label, config.keys, source, ctx);
+  ctx.log.info(`${label}: ${count} key(s) restored${removed ? `, ${removed} key(s) that were not in the snapshot deleted` : ''}`);
+}
+
+// RESTORE for every key of a dump into `target`, then DEL of the keys matching `patterns` (all keys when
+// none) that the dump does not hold; returns how many keys were restored and deleted.
+async function restoreKeys(target: RedisTarget, label: string, patterns: string[] | undefined, source: LoadSource, ctx: EngineContext): Promise<{ count: number; removed: number }> {
   const bad = (why: string) => new LifeboatError('DATABASE', `${label}: the dump is not usable: ${why}`);
   if ('path' in source) {
     for await (const record of readRecords(createReadStream(source.path), bad)) void record;
@@ -239,14 +285,14 @@ export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: 
     }
     await Promise.all(inFlight.splice(0));
     let removed = 0;
-    for (const pattern of config.keys?.length ? config.keys : [undefined]) {
+    for (const pattern of patterns?.length ? patterns : [undefined]) {
       await client.scan(pattern, async (keys) => {
         const stale = keys.filter((key) => !restored.has(key.toString('latin1')));
         if (stale.length) removed += Number(await client.call('DEL', ...stale));
       });
     }
-    ctx.log.info(`${label}: ${count} key(s) restored${removed ? `, ${removed} key(s) that were not in the snapshot deleted` : ''}`);
     await client.quit();
+    return { count, removed };
   } catch (error) {
     client.destroy();
     if (error instanceof LifeboatError) throw error;

@@ -54,4 +54,8 @@ export interface LoadJob {
   // Checks a dump file without a server (the restore drill): resolves with what it found
   // (`12 archive entries`), rejects naming what is wrong (truncated, unreadable).
   check(file: string, ctx: EngineContext): Promise<string>;
+  // The restore drill proper: loads the dump into a scratch database (src/engines/scratch.ts), reports what
+  // arrived (`2 table(s), 1,200 row(s)`) and removes the scratch again. Absent where the engine has no
+  // server to load into (SQLite, PostgreSQL roles) or the entry says `scratch: false`; verify then checks.
+  drill?(file: string, ctx: EngineContext): Promise<string>;
 }

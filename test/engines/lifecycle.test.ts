@@ -1,12 +1,13 @@
 // Databases through the whole lifecycle and the real CLI: a module with PostgreSQL, MariaDB, Redis and
 // SQLite and a real process as its service is backed up (streamed into restic and borg, staged for tar),
 // destroyed, restored in place and compared exactly; --target leaves the live databases alone unless
-// --databases; restic retention keeps the dumps of kept runs; verify reads streamed dumps back.
+// --databases; restic retention keeps the dumps of kept runs; verify loads every dump into a scratch
+// database, and fails on a PostgreSQL dump that reads back fine but does not load.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat } from '../helpers/root.js';
-import { psql } from '../helpers/databases.js';
+import { mariadb, psql } from '../helpers/databases.js';
 import { describeAll, destroyAll, PROVIDERS, resticSnapshots, setup, type Fixture } from './fixture.js';
 
 describe.each(PROVIDERS)('databases through $name', (provider) => {
@@ -61,13 +62,20 @@ describe('restic retention with streamed dumps', () => {
     expect(readFileSync(path.join(target, f.t.stateDir, 'modules/shop/state/databases', `postgres-${f.name}.pgdump`)).includes('second run')).toBe(true);
   });
 
-  it('verify reads every streamed dump back from the repository', async () => {
+  it('verify loads every dump from the repository into a scratch database and removes it again', async () => {
     expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
+    const live = describeAll(f);
     const verify = await lifeboat(f.t, ['verify', 'shop']);
     expect(verify.exitCode, verify.stderr).toBe(0);
-    expect(verify.stderr).toMatch(/PostgreSQL database .*: \d+ archive entries, all readable/);
-    expect(verify.stderr).toMatch(/MariaDB database .*: \d+ bytes, complete/);
-    expect(verify.stderr).toMatch(/Redis .*: 5 key\(s\), complete/);
+    expect(verify.stderr).toMatch(new RegExp(`PostgreSQL database "${f.name}" on 127.0.0.1:5432: \\d+ archive entries loaded into scratch database lifeboat_verify_\\w+: 2 table\\(s\\), 2 row\\(s\\), 1 large object\\(s\\); dropped again`));
+    expect(verify.stderr).toMatch(new RegExp(`MariaDB database "${f.name}" on 127.0.0.1:3306: loaded into scratch database lifeboat_verify_\\w+: 1 table\\(s\\), 2 row\\(s\\); dropped again`));
+    expect(verify.stderr).toMatch(/Redis 127\.0\.0\.1:6379 db 0 \(keys \S+\): 5 key\(s\) loaded into a throwaway redis-server [\d.]+ \(DBSIZE 5\); stopped again/);
+    expect(verify.stderr).toMatch(/SQLite .*PRAGMA integrity_check ok/);
+    const scratch = [...verify.stderr.matchAll(/scratch database (lifeboat_verify_\w+)/g)].map((m) => m[1]);
+    expect(scratch).toHaveLength(2);
+    expect(psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${scratch[0]}';`).trim()).toBe('0');
+    expect(mariadb(`SHOW DATABASES LIKE '${scratch[1]}';`).trim()).toBe('');
+    expect(describeAll(f)).toEqual(live);
   });
 });
 
@@ -96,5 +104,36 @@ describe('restore --target', () => {
     expect(loaded.exitCode, loaded.stderr).toBe(0);
     expect(describeAll(f)).toEqual(before);
     expect(f.service.pid()).toBe(pid);
+  });
+});
+
+describe('verify finds a backup that does not restore', () => {
+  let f: Fixture;
+  beforeEach(async () => {
+    f = await setup(PROVIDERS[0]);
+  });
+  afterEach(() => f.cleanup());
+
+  it('a CHECK constraint that reads another table fails the drill, though every dump reads back', async () => {
+    // The classic pg_dump trap: the constraint's function looks into a table whose rows are loaded later.
+    psql(
+      f.name,
+      `CREATE TABLE z_allowed (id int PRIMARY KEY); INSERT INTO z_allowed VALUES (1);
+       CREATE FUNCTION allowed(int) RETURNS boolean LANGUAGE sql AS 'SELECT EXISTS (SELECT 1 FROM public.z_allowed WHERE id = $1)';
+       CREATE TABLE a_orders (item int CHECK (allowed(item))); INSERT INTO a_orders VALUES (1);`,
+    );
+    expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
+    const verify = await lifeboat(f.t, ['verify', 'shop', '--json']);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stderr).toMatch(new RegExp(`PostgreSQL database "${f.name}" on 127.0.0.1:5432, loaded into scratch database lifeboat_verify_\\w+: pg_restore failed \\(exit 1\\): .*violates check constraint "a_orders_item_check"`));
+    expect(verify.stderr).toMatch(/MariaDB database .*: loaded into scratch database/);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false, modules: [{ module: 'shop', ok: false, failedPart: 'verify/30check_databases', error: expect.stringContaining('violates check constraint') }] });
+    const scratch = /scratch database (lifeboat_verify_\w+): pg_restore failed/.exec(verify.stderr)![1];
+    expect(psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${scratch}';`).trim()).toBe('0');
+    // With scratch: false the same verify only reads the dump back, and passes.
+    f.t.module('shop', { ...f.config, databases: f.config.databases.map((entry) => ('postgres' in entry ? { postgres: { ...entry.postgres, scratch: false } } : entry)) });
+    const read = await lifeboat(f.t, ['verify', 'shop']);
+    expect(read.exitCode, read.stderr).toBe(0);
+    expect(read.stderr).toMatch(/PostgreSQL database .*: \d+ archive entries, all readable/);
   });
 });

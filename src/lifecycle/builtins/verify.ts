@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { describeError } from '../../errors.js';
+import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
@@ -124,8 +124,9 @@ export async function checkManifest(ctx: PartContext): Promise<void> {
   if (failures.length > 0) throw new Error(failures.join('; '));
 }
 
-// Checks each database dump in the scratch restore: SQLite with PRAGMA integrity_check; the others are
-// checked for presence and size until their engines can load a dump into a scratch database.
+// Checks each database dump in the scratch restore: SQLite with PRAGMA integrity_check; PostgreSQL,
+// MariaDB and Redis dumps are loaded into a scratch database (src/engines/scratch.ts) that is removed
+// again; entries with `scratch: false` (and PostgreSQL roles) are only read back through their end mark.
 export async function checkDatabases(ctx: PartContext): Promise<void> {
   if (ctx.module.databases.length === 0) return;
   const failures: string[] = [];
@@ -141,32 +142,26 @@ export async function checkDatabases(ctx: PartContext): Promise<void> {
           await checkSqlite(file, ctx);
           ctx.log.info(`${drill.repository}: ${dump.label}: PRAGMA integrity_check ok (${formatBytes(size)})`);
         } else {
-          // Read through without a server: pg_restore reads every archive entry, text dumps need their
-          // tool's completion mark, Redis dumps their trailer (src/engines/check.ts).
-          const found = await dump.check(file, { env: ctx.env, log: ctx.log, signal: ctx.signal, workDir: drill.dir });
+          const engine = { env: ctx.env, log: ctx.log, signal: ctx.signal, workDir: drill.dir };
+          const found = dump.drill ? await dump.drill(file, engine) : await dump.check(file, engine);
           ctx.log.info(`${drill.repository}: ${dump.label}: ${found} (${formatBytes(size)})`);
         }
       } catch (error) {
-        failures.push(`${drill.repository}: ${describeError(error)}`);
-        ctx.log.error(`${drill.repository}: ${describeError(error)}`);
+        if (ctx.signal.aborted) throw error;
+        const hint = error instanceof LifeboatError && error.hint ? ` (${error.hint})` : '';
+        failures.push(`${drill.repository}: ${describeError(error)}${hint}`);
+        ctx.log.error(`${drill.repository}: ${describeError(error)}${hint}`);
       }
     }
   }
   if (failures.length > 0) throw new Error(`database check failed: ${failures.join('; ')}`);
 }
 
-interface ExpectedDump {
-  engine: string;
-  file: string;
-  label: string;
-  check: LoadJob['check'];
-}
-
 // The dump files the engines write for these databases (their names come from src/engines/).
-async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<ExpectedDump[]> {
+async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<LoadJob[]> {
   const enginesUrl = new URL('../../engines/index.js', import.meta.url).href;
   const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => LoadJob[] };
-  return engines.loadJobs(databases, dumpDir).map(({ engine, file, label, check }) => ({ engine, file, label, check }));
+  return engines.loadJobs(databases, dumpDir);
 }
 
 // `PRAGMA integrity_check` on a read-only copy; anything but "ok" is damage.
