@@ -1,5 +1,6 @@
 // Loads lifeboat.yaml|json, the environment files and modules/<m>/module.yaml|json; every problem at once.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { unsafeReason } from './permissions.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -152,6 +153,12 @@ function findConfigFile(dir: string, base: string, problems: string[], displayPr
 function parseConfigFile(file: string, display: string, problems: string[]): unknown {
   let text: string;
   try {
+    // It names commands Lifeboat runs (a service's stop/start, passwordCommand): trusted like a part.
+    const unsafe = unsafeReason(statSync(file));
+    if (unsafe) {
+      problems.push(`${display}: refused: ${unsafe}; it names commands Lifeboat runs (service stop/start, passwordCommand): chmod go-w ${file} and chown it to root or to you`);
+      return undefined;
+    }
     text = readFileSync(file, 'utf8');
   } catch (error) {
     problems.push(`${display}: cannot be read (${describeError(error)})`);

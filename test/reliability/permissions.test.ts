@@ -1,5 +1,5 @@
-// Permissions: every file Lifeboat executes or reads secrets from (parts, the NethServer bin/ scripts,
-// plugins, environment files) is refused when group or others can write it, or when another non-root
+// Permissions: every file Lifeboat executes or reads secrets or commands from (parts, the NethServer bin/
+// scripts, plugins, environment files, lifeboat.yaml and module.yaml) is refused when group or others can write it, or when another non-root
 // user owns it: exit 2, the path named, nothing run, no service stopped. And everything Lifeboat writes
 // (the state dir, a tar repository, the files of `init`) is 0700/0600.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,9 @@ const FILES: Array<[string, Arrange, string[]]> = [
   }, ['backup', 'm']],
   ['the root environment file', (t) => t.write('environment', 'A=1\n'), ['backup', 'm']],
   ['the module environment file', (t) => t.write('modules/m/environment', 'A=1\n'), ['backup', 'm']],
+  // They name commands Lifeboat runs as root (a service's stop/start, passwordCommand).
+  ['lifeboat.yaml', (t) => path.join(t.root, 'lifeboat.yaml'), ['backup', 'm']],
+  ['module.yaml', (t) => path.join(t.root, 'modules', 'm', 'module.yaml'), ['restore', 'm']],
 ];
 
 // Runs the command and checks: exit 2, the path and reason named, no part ran, the service untouched.
