@@ -39,6 +39,11 @@ interface Comment {
 
 const COMPRESSION: Record<string, string> = { zstd: 'zstd', gzip: 'zlib', none: 'none' };
 
+// How long borg waits for a repository lock another borg holds (its default is 1 s). Lifeboat's own lock
+// keeps its runs of a module apart, so the holder is the orphan of a killed run, one a person started, or
+// a process just killed that the system has not reaped yet: waiting is right, the part timeout bounds it.
+const LOCK_WAIT_SECONDS = 120;
+
 // Translates one restic-style exclude pattern into a borg pattern (table in the header).
 export function toBorgPattern(pattern: string): string {
   if (pattern.startsWith('!')) {
@@ -117,7 +122,8 @@ export function createProvider(input: ProviderInput): Provider {
   // Runs one borg command; exit 1 (warnings) and 2 (errors) come back to the caller to judge.
   async function borg(args: string[], options: CommonOptions, extra: { cwd?: string; dryRun?: boolean } = {}): Promise<ToolResult> {
     const { env, extraFds } = borgEnv(options);
-    return runTool('borg', args, { env, extraFds, log: options.log, signal: options.signal, cwd: extra.cwd, input: '', dryRun: extra.dryRun ?? false, okExitCodes: [1, 2] });
+    const [command, ...rest] = args;
+    return runTool('borg', [command, '--lock-wait', String(LOCK_WAIT_SECONDS), ...rest], { env, extraFds, log: options.log, signal: options.signal, cwd: extra.cwd, input: '', dryRun: extra.dryRun ?? false, okExitCodes: [1, 2] });
   }
 
   // A failed borg call as an error naming the repository, with the likely fix.

@@ -1,5 +1,6 @@
 // The borg provider against the real borg binary (a missing binary fails these tests).
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,25 @@ describe('borg provider specifics', () => {
     expect(secrets).toContain(PASSPHRASE);
     expect(lines.some((line) => line.includes('running borg create'))).toBe(true);
     expect(lines.join('')).not.toContain(PASSPHRASE);
+  });
+
+  it("waits for a repository lock another borg holds instead of failing after borg's default 1 s", async () => {
+    const base = await tmpDir();
+    const src = path.join(base, 'src');
+    await mkdir(src);
+    writeFileSync(path.join(src, 'file'), 'data');
+    const passwordFile = path.join(base, 'pass');
+    writeFileSync(passwordFile, `${PASSPHRASE}\n`);
+    const provider = createProvider(providerInput({ provider: 'borg', url: path.join(base, 'repo'), passwordFile }, { root: base, stateDir: base }));
+    const options = { module: 'alpha', paths: [src], exclude: [], host: 'h', tags: [], log: testLogger(), signal: new AbortController().signal };
+    await provider.create(options);
+    // A borg run by hand (or the orphan of a killed run) holds the exclusive lock for 3 s.
+    const env = { ...process.env, BORG_PASSPHRASE: PASSPHRASE, BORG_BASE_DIR: path.join(base, 'by-hand') };
+    const holder = execa('borg', ['with-lock', path.join(base, 'repo', 'alpha'), 'sh', '-c', `touch ${base}/held; sleep 3`], { env, reject: false });
+    while (!existsSync(path.join(base, 'held'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    const { snapshot } = await provider.create(options);
+    expect((await holder).exitCode).toBe(0);
+    expect((await provider.list('alpha', options)).map((s) => s.id)).toContain(snapshot.id);
   });
 
   it('puts one repository per module under a local folder or an ssh url', () => {
