@@ -166,7 +166,7 @@ export async function drillMysql(config: MysqlDatabase, file: string, ctx: Engin
       if (names.length === 0) throw new LifeboatError('DATABASE', `${label}: the dump ${file} selects no database (no USE statement), so it cannot be loaded into a scratch database`);
       const [tables, rows] = (await query(config, contentSql(names), ctx)).trim().split('\t').map(Number);
       const which = names.length === 1 ? `scratch database ${names[0]}` : `${names.length} scratch databases`;
-      return `loaded into ${which}: ${tables} table(s), ${rows} row(s); dropped again`;
+      return `loaded into ${which}: ${tables} table(s), ${rows} row(s)`;
     },
     async () => {
       const names = [...rename.names.values()];

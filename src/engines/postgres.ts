@@ -164,7 +164,7 @@ export async function drillPostgres(config: PostgresDatabase, database: string, 
       const counts = await runToolText({ ...tool('psql', ['-X', '-A', '-t', '-F', ' ', '-v', 'ON_ERROR_STOP=1', '--dbname', scratch], config, database, ctx), label: inScratch }, ctx, CONTENT_SQL);
       const [tables, rows, objects] = counts.trim().split(' ').map(Number);
       const large = objects ? `, ${objects} large object(s)` : '';
-      return `${entries} archive entries loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}; dropped again`;
+      return `${entries} archive entries loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}`;
     },
     async () => {
       // WITH (FORCE) ends a session still connected to it (PostgreSQL 13 and later); older servers without.

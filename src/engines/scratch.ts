@@ -22,17 +22,18 @@ export function cleanupContext(ctx: EngineContext): EngineContext {
   return { ...ctx, signal: undefined };
 }
 
-// Runs `drill` against a scratch created by `create`, then always `drop`; a drop that fails is a
-// warning naming what was left behind (the drill's own result stands).
-export async function withScratch<T>(
+// Runs `drill` against a scratch created by `create`, then always `drop`; resolves with the drill's
+// report and whether the scratch is gone. A drop that fails is a warning naming what was left behind
+// (the drill's own result stands).
+export async function withScratch(
   what: string,
   ctx: EngineContext,
   create: () => Promise<void>,
-  drill: () => Promise<T>,
+  drill: () => Promise<string>,
   drop: () => Promise<void>,
   // What to do when the scratch cannot be created (a missing privilege); `scratch: false` is always offered.
   grant?: string,
-): Promise<T> {
+): Promise<string> {
   try {
     await create();
   } catch (error) {
@@ -41,9 +42,18 @@ export async function withScratch<T>(
     if (error instanceof LifeboatError && error.code === 'INTERRUPTED') throw error;
     throw new LifeboatError('DATABASE', `cannot create ${what} for the restore drill: ${describeError(error)}`, { hint: grant ? `${grant}, or ${SCRATCH_HINT}` : SCRATCH_HINT, cause: error });
   }
+  let report: string;
   try {
-    return await drill();
-  } finally {
-    await drop().catch((error: unknown) => ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(error)}`));
+    report = await drill();
+  } catch (error) {
+    await drop().catch((dropError: unknown) => ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(dropError)}`));
+    throw error;
+  }
+  try {
+    await drop();
+    return `${report}; dropped again`;
+  } catch (error) {
+    ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(error)}`);
+    return `${report}; NOT dropped (see the warning)`;
   }
 }
