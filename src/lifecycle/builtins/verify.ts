@@ -164,8 +164,7 @@ interface ExpectedDump {
 
 // The dump files the engines write for these databases (their names come from src/engines/).
 async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<ExpectedDump[]> {
-  const enginesUrl = new URL('../../engines/index.js', import.meta.url).href;
-  const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => LoadJob[] };
+  const engines = await import('../../engines/index.js');
   return engines.loadJobs(databases, dumpDir).map(({ engine, file, label, check }) => ({ engine, file, label, check }));
 }
 
