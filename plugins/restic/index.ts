@@ -1,7 +1,7 @@
 // The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
 // first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
@@ -225,6 +225,18 @@ export function createProvider(input: ProviderInput): Provider {
     return existsSync(path.join(moduleRepository(url, module, input.root.root), 'config'));
   }
 
+  // Whether a local repository's folder is certainly absent (ENOENT; not a permission or a file in the way,
+  // whose errors restic reports itself); false for remote ones.
+  function absentLocally(module: string): boolean {
+    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    try {
+      lstatSync(moduleRepository(url, module, input.root.root));
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+
   // The streamed dump snapshots (stdin.ts) of the module's repository, optionally of one run only.
   async function dumpSnapshots(module: string, options: CommonOptions, run?: string): Promise<RawSnapshot[]> {
     const result = await restic(module, ['snapshots', '--json', '--tag', run ? `${DUMP_TAG},${run}` : DUMP_TAG], options, { okExitCodes: [1] });
@@ -275,8 +287,10 @@ export function createProvider(input: ProviderInput): Provider {
           }
         },
       });
-    let result = await backup();
-    if (result.exitCode === 1 && isMissingRepository(result.stderr)) {
+    // A local repository whose folder does not exist yet is created straight away; otherwise the backup
+    // itself says whether the repository is missing (one restic run fewer than asking first).
+    let result = absentLocally(module) ? undefined : await backup();
+    if (result === undefined || (result.exitCode === 1 && isMissingRepository(result.stderr))) {
       await initRepository(module, options);
       result = await backup();
     }

@@ -21,16 +21,17 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .showHelpAfterError('(run `lifeboat --help` for usage)')
     .exitOverride();
 
-  const load = (file: string, exportName: string): ((...args: unknown[]) => Promise<void>) =>
+  // Each command module is named in a literal import() so a bundler can split it into its own chunk.
+  const load = (importModule: () => Promise<object>, exportName: string): ((...args: unknown[]) => Promise<void>) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
       const options = { ...program.opts(), ...command.opts() } as GlobalOptions & Record<string, unknown>;
-      const mod = (await import(file)) as Record<string, Handler>;
+      const mod = (await importModule()) as Record<string, Handler>;
       setExit(await mod[exportName](args.slice(0, -2), options));
     };
   const repoOption = () => new Option('--repo <name>', 'only this repository (repeatable)').argParser(collect);
 
-  program.command('init').description('create a working root: a local repository and an example module').option('--force', 'write into a non-empty root').action(load('./init.js', 'initCommand'));
+  program.command('init').description('create a working root: a local repository and an example module').option('--force', 'write into a non-empty root').action(load(() => import('./init.js'), 'initCommand'));
   program
     .command('backup')
     .description('back up modules (all enabled ones when none are named)')
@@ -40,7 +41,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--parallel <n>', 'modules at once', '1')
     .option('--wait <seconds>', 'wait this long for a module that is locked')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./backup.js', 'backupCommand'));
+    .action(load(() => import('./backup.js'), 'backupCommand'));
   program
     .command('restore')
     .description('restore a module from a snapshot (latest by default)')
@@ -53,7 +54,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--dry-run', 'print the plan and every command, run none')
     .option('--wait <seconds>', 'wait this long for a module that is locked')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./restore.js', 'restoreCommand'));
+    .action(load(() => import('./restore.js'), 'restoreCommand'));
   program
     .command('snapshots')
     .description('list snapshots, newest last')
@@ -61,7 +62,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .addOption(repoOption())
     .option('--host <name>', 'only snapshots made by this host')
     .option('--json', 'a JSON array of {id, time, module, repository, host}')
-    .action(load('./snapshots.js', 'snapshotsCommand'));
+    .action(load(() => import('./snapshots.js'), 'snapshotsCommand'));
   program
     .command('forget')
     .description("apply each module's retention to its repositories")
@@ -69,21 +70,21 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .addOption(repoOption())
     .option('--dry-run', 'show what would be removed')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./forget.js', 'forgetCommand'));
+    .action(load(() => import('./forget.js'), 'forgetCommand'));
   program
     .command('plan')
     .description('list every part of every phase in run order, with its layer')
     .argument('<module>')
     .argument('[action]', 'backup, restore or verify (default: all three)')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./plan.js', 'planCommand'));
-  program.command('check').description('validate the configuration, needed binaries and permissions').option('--json', 'one JSON document on stdout').action(load('./check.js', 'checkCommand'));
+    .action(load(() => import('./plan.js'), 'planCommand'));
+  program.command('check').description('validate the configuration, needed binaries and permissions').option('--json', 'one JSON document on stdout').action(load(() => import('./check.js'), 'checkCommand'));
   program
     .command('service')
     .description("helper for parts: stop, start or query a module's service")
     .argument('<operation>', 'stop, start or is-active')
     .argument('<module>')
-    .action(load('./service.js', 'serviceCommand'));
+    .action(load(() => import('./service.js'), 'serviceCommand'));
   program
     .command('verify')
     .description('restore drill: restore the latest snapshot aside, compare with its manifest, check dumps and the repository')
@@ -91,13 +92,13 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .addOption(repoOption())
     .option('--wait <seconds>', 'wait this long for a module that is locked')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./verify.js', 'verifyCommand'));
+    .action(load(() => import('./verify.js'), 'verifyCommand'));
   program
     .command('status')
     .description('last success, failure, age, size, duration and next run of every module')
     .option('--json', 'one JSON document on stdout')
     .option('--prometheus <file>', 'write a node_exporter textfile (lifeboat_* metrics) instead of the table')
-    .action(load('./status.js', 'statusCommand'));
+    .action(load(() => import('./status.js'), 'statusCommand'));
   program
     .command('schedule')
     .description("crontab lines or systemd units from each module's schedule")
@@ -105,18 +106,18 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--systemd', 'a service and one timer per module')
     .option('--install', 'write them (/etc/cron.d/lifeboat or /etc/systemd/system as root) and say how to enable them')
     .option('--dest <path>', 'with --install: the cron file or unit folder to write instead')
-    .action(load('./schedule.js', 'scheduleCommand'));
+    .action(load(() => import('./schedule.js'), 'scheduleCommand'));
   program
     .command('report')
     .description('one self-contained HTML page with the history of every module')
     .requiredOption('--html <file>', 'where to write the page')
     .option('--days <n>', 'how much history', '90')
-    .action(load('./report.js', 'reportCommand'));
+    .action(load(() => import('./report.js'), 'reportCommand'));
   program
     .command('completion')
     .description('shell completion script: eval "$(lifeboat completion bash)"')
     .argument('<shell>', 'bash or zsh')
-    .action(load('./completion.js', 'completionCommand'));
+    .action(load(() => import('./completion.js'), 'completionCommand'));
   const engineOptions = (command: Command, io: 'output' | 'input') =>
     command
       .option('--database <name>', 'postgres, mysql: the database (all: every database)')
@@ -134,20 +135,20 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
   engineOptions(
     program.command('dump').description('helper for parts: dump a database to stdout (postgres|mysql|redis|sqlite), or a module\'s databases').argument('<what>', 'postgres, mysql, redis, sqlite, or a module name'),
     'output',
-  ).action(load('./dump.js', 'dumpCommand'));
+  ).action(load(() => import('./dump.js'), 'dumpCommand'));
   engineOptions(
     program.command('load').description('helper for parts: load a dump from stdin (postgres|mysql|redis|sqlite), or a module\'s dumps').argument('<what>', 'postgres, mysql, redis, sqlite, or a module name'),
     'input',
-  ).action(load('./load.js', 'loadCommand'));
+  ).action(load(() => import('./load.js'), 'loadCommand'));
   const redisOptions = (command: Command) =>
     command
       .option('--url <url>', 'redis://host:port/db (default $REDIS_URL, redis://127.0.0.1:6379/0)')
       .option('--password-file <file>', 'a file holding the password')
       .option('--password-env <var>', 'the variable holding the password (default REDISCLI_AUTH when set)');
-  redisOptions(program.command('redis-dump').description("helper for parts: a key's raw DUMP payload on stdout (NethServer-compatible)").argument('<key>')).action(load('./redis.js', 'redisDumpCommand'));
+  redisOptions(program.command('redis-dump').description("helper for parts: a key's raw DUMP payload on stdout (NethServer-compatible)").argument('<key>')).action(load(() => import('./redis.js'), 'redisDumpCommand'));
   redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>'))
     .option('--ttl <ms>', 'expire the key after MS milliseconds (default: never)')
-    .action(load('./redis.js', 'redisRestoreCommand'));
+    .action(load(() => import('./redis.js'), 'redisRestoreCommand'));
   program
     .command('s3')
     .description('helper for parts: ls, put or get S3 objects (credentials from AWS_* or --repo\'s env)')
@@ -162,7 +163,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--recursive', 'ls: every object below the location, not one level')
     .option('--uploads', 'ls: pending multipart uploads instead of objects')
     .option('--json', 'one JSON document on stdout')
-    .action(load('./s3.js', 's3Command'));
+    .action(load(() => import('./s3.js'), 's3Command'));
   program.command('run-parts').description('Debian run-parts drop-in (see `lifeboat run-parts --help`)').allowUnknownOption().helpOption(false).argument('[args...]');
   return program;
 }

@@ -13,6 +13,15 @@ import type { Provider, ProviderInput } from './types.js';
 
 const cache = new Map<string, Provider>();
 
+// The built-in providers, each named in a literal import(): from the tsc build they load
+// dist/plugins/<kind>/index.js as before; in the CLI bundle (scripts/bundle.mjs) they are chunks of it and
+// share its modules (one LifeboatError class, one logger), instead of a second copy of dist/src/.
+const BUILTIN: Record<string, () => Promise<Record<string, unknown>>> = {
+  restic: () => import('../../plugins/restic/index.js'),
+  borg: () => import('../../plugins/borg/index.js'),
+  tar: () => import('../../plugins/tar/index.js'),
+};
+
 // Opens the provider of a named repository (cached per process).
 export async function openProvider(name: string, root: RootConfig, addSecret: ProviderInput['addSecret']): Promise<Provider> {
   const cached = cache.get(`${root.root}\0${name}`);
@@ -45,7 +54,8 @@ async function loadProvider(kind: string, input: ProviderInput): Promise<Provide
     if (!trusted) assertSafePlugin(dir);
     const index = path.join(dir, 'index.js');
     if (existsSync(index)) {
-      const loaded = (await import(pathToFileURL(index).href)) as Record<string, unknown>;
+      const builtin = trusted && Object.hasOwn(BUILTIN, kind) && dir === path.join(PROJECT_DIR, 'dist', 'plugins', kind);
+      const loaded = builtin ? await BUILTIN[kind]() : ((await import(pathToFileURL(index).href)) as Record<string, unknown>);
       return adaptJsPlugin(kind, loaded, input, index);
     }
     if (existsSync(path.join(dir, 'create'))) return createScriptProvider(kind, dir, input);

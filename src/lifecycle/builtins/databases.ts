@@ -8,13 +8,17 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../errors.js';
-import { dumpJobs, DUMP_DIR, loadJobs, stageDump, type EngineContext } from '../../engines/index.js';
+import { DUMP_DIR } from '../../engines/names.js';
+import type { EngineContext } from '../../engines/index.js';
 import { openProvider } from '../../providers/registry.js';
 import type { StreamSource } from '../../providers/types.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
 import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
+
+// The engines (clients of four databases) load only for a module that has databases.
+const engines = () => import('../../engines/index.js');
 
 // The key under which 20dump_databases hands streamed dumps to 50snapshot.
 export const STREAMS_KEY = 'databases.streams';
@@ -58,6 +62,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
   // The folder belongs to Lifeboat: leftovers of an interrupted run must not reach a snapshot.
   if (!ctx.options.dryRun) removeDumps(ctx.module.stateDir);
   if (ctx.module.databases.length === 0) return [];
+  const { dumpJobs, stageDump } = await engines();
   const engine = engineContext(ctx);
   const jobs = await dumpJobs(ctx.module.databases, engine);
   await refuseExcludedDumps(ctx, jobs.map((job) => path.join(dir, job.file)));
@@ -115,6 +120,7 @@ export async function dumpDatabases(ctx: PartContext): Promise<void> {
 export async function dumpForSafetySnapshot(ctx: PartContext): Promise<void> {
   if (isTargetRestore(ctx) || !ctx.options.safetySnapshot || ctx.module.databases.length === 0) return;
   if (!ctx.options.dryRun) removeDumps(ctx.module.stateDir);
+  const { dumpJobs, stageDump } = await engines();
   const engine = engineContext(ctx);
   let jobs;
   try {
@@ -157,7 +163,7 @@ export async function restoreDatabases(ctx: PartContext): Promise<void> {
     ctx.log.info(`the dumps are under ${dir}; the live databases were left alone (restore with --databases to load them)`);
     return;
   }
-  const jobs = loadJobs(ctx.module.databases, dir);
+  const jobs = (await engines()).loadJobs(ctx.module.databases, dir);
   if (ctx.options.dryRun) {
     for (const job of jobs) ctx.log.info(`dry run: would load ${job.label} from ${path.join(dir, job.file)}`);
     return;

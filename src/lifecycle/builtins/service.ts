@@ -1,13 +1,15 @@
 // Built-ins 10stop_service and 90start_service: stop only what is active, start only what was stopped.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { openService } from '../../services/index.js';
+import type { openService } from '../../services/index.js';
 import type { PartContext } from '../context.js';
 
 // Stops the module's service: before a backup only with stopDuringBackup, before an in-place restore always.
 export async function stopService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service) return;
+  // The service controllers load only for a module that has a service.
+  const { openService } = await import('../../services/index.js');
   const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
   if (!ctx.options.dryRun) await adoptLeftStopped(ctx, controller);
   if (ctx.action === 'backup' && !service.stopDuringBackup) return;
@@ -55,6 +57,7 @@ function stoppedMarker(ctx: PartContext): string {
 export async function startService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service || !ctx.state.stoppedService) return;
+  const { openService } = await import('../../services/index.js');
   const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
   ctx.log.info(`starting ${controller.describe()}`);
   await controller.start();

@@ -159,8 +159,7 @@ export async function checkDatabases(ctx: PartContext): Promise<void> {
 
 // The dump files the engines write for these databases (their names come from src/engines/).
 async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Promise<LoadJob[]> {
-  const enginesUrl = new URL('../../engines/index.js', import.meta.url).href;
-  const engines = (await import(enginesUrl)) as { loadJobs: (databases: DatabaseConfig[], dumpDir: string) => LoadJob[] };
+  const engines = await import('../../engines/index.js');
   return engines.loadJobs(databases, dumpDir);
 }
 
