@@ -7,10 +7,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { dumpJobs, loadJobs, stageDump, type EngineContext, type LoadJob } from '../../src/engines/index.js';
+import { dumpJobs, loadJobs, stageDump, type LoadJob } from '../../src/engines/index.js';
 import { ScratchRenamer } from '../../src/engines/mysql.js';
 import type { DatabaseConfig } from '../../src/config/types.js';
-import { Logger } from '../../src/log/logger.js';
 import { LifeboatError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
@@ -31,13 +30,10 @@ import {
   shimDir,
   REDIS_URL,
   uniqueName,
+  engineContext,
 } from '../helpers/databases.js';
 
-function context(env: Record<string, string | undefined> = {}): EngineContext & { lines: string[] } {
-  const lines: string[] = [];
-  const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
-  return { env: { ...process.env, ...env }, log, workDir: '/tmp', lines };
-}
+const context = engineContext;
 
 // Scratch databases left on the servers, and throwaway redis-server folders left in the temp dir.
 function leftovers(): string[] {

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { dumpJobs, loadJobs, stageDump, type EngineContext } from '../../src/engines/index.js';
 import { decodeName, encodeName } from '../../src/engines/names.js';
 import type { DatabaseConfig } from '../../src/config/types.js';
-import { Logger } from '../../src/log/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
   createMariadb,
@@ -31,14 +30,11 @@ import {
   startThrowawayPostgres,
   uniqueName,
   type ThrowawayPostgres,
+  engineContext,
 } from '../helpers/databases.js';
 import { execFileSync } from 'node:child_process';
 
-function context(env: Record<string, string | undefined> = {}): EngineContext & { lines: string[] } {
-  const lines: string[] = [];
-  const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
-  return { env: { ...process.env, ...env }, log, workDir: '/tmp', lines };
-}
+const context = engineContext;
 
 // Dumps every entry into dir/databases, as 20dump_databases does when staging.
 async function dumpAll(databases: DatabaseConfig[], dir: string, ctx: EngineContext): Promise<string[]> {

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { EngineContext } from '../../src/engines/index.js';
+import { Logger } from '../../src/log/logger.js';
 
 export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 export const MY = { host: '127.0.0.1', port: 3306, user: 'root' };
@@ -193,4 +195,12 @@ function postgresBin(): string {
 // The uid (or gid) of a system user.
 function uid(user: string, kind: 'u' | 'g' = 'u'): number {
   return Number(execFileSync('id', [`-${kind}`, user], { encoding: 'utf8' }).trim());
+}
+
+// An engine context for calling the engines directly: the process environment plus `env`, a debug logger
+// whose lines the test can read.
+export function engineContext(env: Record<string, string | undefined> = {}): EngineContext & { lines: string[] } {
+  const lines: string[] = [];
+  const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
+  return { env: { ...process.env, ...env }, log, workDir: '/tmp', lines };
 }

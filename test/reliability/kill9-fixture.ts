@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
 import { describeTree } from '../helpers/fs-state.js';
+import { journalRecords } from '../helpers/faults.js';
 import { seededRandom, spawnLifeboat, waitGroupGone } from '../helpers/kill.js';
 
 export const ITERATIONS = Number(process.env.LIFEBOAT_KILL_ITERATIONS ?? 20);
@@ -103,4 +104,37 @@ export function continueChecks(where: string): void {
   expect(readdirSync(path.join(t.stateDir, 'locks')), `${where}: locks`).toEqual([]);
   expect(leftovers(), `${where}: leftovers`).toEqual([]);
   expect(existsSync(path.join(t.stateDir, 'modules', 'm', 'restore-unfinished.json')), `${where}: marker`).toBe(false);
+}
+
+// The loop of the backup kill tests (restic and borg): after a first backup and a timed one, ITERATIONS
+// backups of a new generation of the data, each killed at a random moment over 1.2 times an unkilled
+// run (alone, or with its process group every other time); after each kill the next backup must
+// succeed, the service run and no lock be left, then `check(where, i)` runs. Returns how many runs were
+// killed before they finished (at least one, or the loop proved nothing).
+export async function backupKillLoop(check: (where: string, i: number) => Promise<void>, describeLocks: () => string = () => ''): Promise<number> {
+  const random = seededRandom(SEED);
+  writeGeneration(0);
+  // the first backup also creates the repository: time the second one
+  expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+  const duration = await timed(['backup', 'm']);
+  let killed = 0;
+  for (let i = 1; i <= ITERATIONS; i++) {
+    const where = `iteration ${i} (seed ${SEED})`;
+    writeGeneration(i);
+    const child = spawnLifeboat(t, ['backup', 'm']);
+    await killAfter(child, Math.floor(random() * duration * 1.2), i % 2 === 0);
+    if ((await child).exitCode !== 0) killed++;
+    const next = await lifeboat(t, ['backup', 'm']);
+    expect(next.exitCode, `${where}: next backup: ${next.stderr}${describeLocks()}`).toBe(0);
+    expect(service.isRunning(), `${where}: service`).toBe(true);
+    expect(readdirSync(path.join(t.stateDir, 'locks')), `${where}: locks`).toEqual([]);
+    await check(where, i);
+  }
+  expect(killed, 'some runs were actually killed').toBeGreaterThan(0);
+  // Killed runs are starts without an end in the journal; every finished run has its end, none failed.
+  const records = journalRecords(t.stateDir);
+  const ends = new Set(records.filter((r) => r.type === 'end').map((r) => r.runId));
+  expect(records.filter((r) => r.type === 'start' && !ends.has(r.runId)).length).toBeLessThanOrEqual(killed);
+  expect(records.filter((r) => r.type === 'end' && r.result !== 'success')).toEqual([]);
+  return killed;
 }
