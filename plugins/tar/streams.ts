@@ -35,6 +35,8 @@ export function createFileSink(file: string): ArchiveSink {
     },
     async abort() {
       stream.destroy();
+      // An abort right at the start finds the file still opening: it would appear after the rm below.
+      if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
       await rm(partial, { force: true });
     },
   };
