@@ -1,7 +1,6 @@
 // Fault injection for the reliability suite: shell snippets that fail, hang or go slow on demand, a script
 // provider wrapping the copy provider with such switches, and readers for the journal and whole trees.
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, lstatSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeTree } from './fs-state.js';
 
@@ -75,28 +74,4 @@ export function modesUnder(dir: string): Array<{ path: string; type: 'dir' | 'fi
   };
   if (existsSync(dir)) walk(dir);
   return out;
-}
-
-// Like describeTree (type, mode, size, sha256, symlink target, mtime), but FIFOs, sockets and devices are
-// listed and never opened: reading a FIFO would block the test.
-export function treeLines(root: string): string[] {
-  const lines: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const file = path.join(dir, name);
-      const rel = path.relative(root, file);
-      const st = lstatSync(file);
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) lines.push(`${rel} link -> ${readlinkSync(file)}`);
-      else if (st.isDirectory()) {
-        lines.push(`${rel} dir ${mode}`);
-        walk(file);
-      } else if (st.isFile()) {
-        const hash = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
-        lines.push(`${rel} file ${mode} ${st.size} ${hash} ${Math.floor(st.mtimeMs)}`);
-      } else lines.push(`${rel} special ${mode}`);
-    }
-  };
-  walk(root);
-  return lines;
 }

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
-// One line per entry, sorted; mtimes in whole milliseconds; directories' mtimes optional.
+// One line per entry, sorted; mtimes in whole milliseconds; directories' mtimes optional. FIFOs, sockets
+// and devices are listed as `special` and never opened (reading a FIFO would block the test).
 export function describeTree(root: string, options: { dirMtimes?: boolean } = {}): string[] {
   const lines: string[] = [];
   const inodes = new Map<number, string>();
@@ -19,7 +20,8 @@ export function describeTree(root: string, options: { dirMtimes?: boolean } = {}
       else if (st.isDirectory()) {
         lines.push(`${rel} dir ${mode}${options.dirMtimes ? ` ${mtime}` : ''}`);
         walk(file);
-      } else {
+      } else if (!st.isFile()) lines.push(`${rel} special ${mode}`);
+      else {
         const hash = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
         const link = st.nlink > 1 ? (inodes.get(st.ino) ? ` hardlink-of ${inodes.get(st.ino)}` : ' hardlinked') : '';
         if (st.nlink > 1 && !inodes.has(st.ino)) inodes.set(st.ino, rel);

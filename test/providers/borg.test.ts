@@ -19,6 +19,17 @@ testProvider('borg', ({ url, root, stateDir }) => {
   return createProvider(providerInput({ provider: 'borg', url, passwordFile }, { root, stateDir }));
 });
 
+// A fresh temp dir with a source folder holding one file, and a passphrase file.
+async function sourceAndPassphrase(): Promise<{ base: string; src: string; passwordFile: string }> {
+  const base = await tmpDir();
+  const src = path.join(base, 'src');
+  await mkdir(src);
+  writeFileSync(path.join(src, 'file'), 'data');
+  const passwordFile = path.join(base, 'pass');
+  writeFileSync(passwordFile, `${PASSPHRASE}\n`);
+  return { base, src, passwordFile };
+}
+
 describe('borg provider specifics', () => {
   it('translates restic-style excludes to borg shell patterns', () => {
     expect(toBorgPattern('*.tmp')).toBe('sh:**/*.tmp');
@@ -39,12 +50,7 @@ describe('borg provider specifics', () => {
   });
 
   it('passes the passphrase on fd 3 and never on a command line', async () => {
-    const base = await tmpDir();
-    const src = path.join(base, 'src');
-    await mkdir(src);
-    writeFileSync(path.join(src, 'file'), 'data');
-    const passwordFile = path.join(base, 'pass');
-    writeFileSync(passwordFile, `${PASSPHRASE}\n`);
+    const { base, src, passwordFile } = await sourceAndPassphrase();
     const lines: string[] = [];
     const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
     const secrets: string[] = [];
@@ -57,12 +63,7 @@ describe('borg provider specifics', () => {
   });
 
   it("waits for a repository lock another borg holds instead of failing after borg's default 1 s", async () => {
-    const base = await tmpDir();
-    const src = path.join(base, 'src');
-    await mkdir(src);
-    writeFileSync(path.join(src, 'file'), 'data');
-    const passwordFile = path.join(base, 'pass');
-    writeFileSync(passwordFile, `${PASSPHRASE}\n`);
+    const { base, src, passwordFile } = await sourceAndPassphrase();
     const provider = createProvider(providerInput({ provider: 'borg', url: path.join(base, 'repo'), passwordFile }, { root: base, stateDir: base }));
     const options = { module: 'alpha', paths: [src], exclude: [], host: 'h', tags: [], log: testLogger(), signal: new AbortController().signal };
     await provider.create(options);

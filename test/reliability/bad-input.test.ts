@@ -8,7 +8,8 @@ import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import tar from 'tar-stream';
 import { BIN, makeRoot, type TestRoot } from '../helpers/root.js';
-import { journalRecords, treeLines } from '../helpers/faults.js';
+import { journalRecords } from '../helpers/faults.js';
+import { describeTree } from '../helpers/fs-state.js';
 
 interface Ctx {
   t: TestRoot;
@@ -238,7 +239,7 @@ describe.concurrent('bad input: exit 2 (or 1), a message naming the culprit, not
     await item.arrange?.(c);
     if (item.asNobody) execaSync('chown', ['-R', '65534:65534', t.dir]);
     const journalBefore = journalRecords(t.stateDir).length;
-    const before = treeLines(t.dir);
+    const before = describeTree(t.dir);
     const args = typeof item.args === 'function' ? item.args(c) : (item.args ?? ['backup', 'm']);
     const result = await run(c, args, !!item.asNobody);
     const message = typeof item.message === 'function' ? item.message(c) : item.message;
@@ -248,7 +249,7 @@ describe.concurrent('bad input: exit 2 (or 1), a message naming the culprit, not
     else expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toContain('internal error');
     // Nothing changed; a runtime fault may only have journaled its failed run (and made the state dir).
-    const after = treeLines(t.dir);
+    const after = describeTree(t.dir);
     if (item.exit === 2) expect(after).toEqual(before);
     else {
       const outsideState = (lines: string[]) => lines.filter((line) => !line.startsWith('state'));
