@@ -4,10 +4,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { Duplex, PassThrough, Transform, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { LifeboatError } from '../../src/errors.js';
+import { discardPartial } from '../../src/storage/partial-file.js';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 
@@ -33,12 +34,7 @@ export function createFileSink(file: string): ArchiveSink {
       await handle.sync().finally(() => handle.close());
       await rename(partial, file);
     },
-    async abort() {
-      stream.destroy();
-      // An abort right at the start finds the file still opening: it would appear after the rm below.
-      if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
-      await rm(partial, { force: true });
-    },
+    abort: () => discardPartial(stream, partial),
   };
 }
 

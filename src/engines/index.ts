@@ -4,6 +4,7 @@ import { createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../errors.js';
+import { discardPartial } from '../storage/partial-file.js';
 import type { DatabaseConfig } from '../config/types.js';
 import { mysqlDumps, mysqlLoads } from './mysql.js';
 import { postgresDumps, postgresLoads } from './postgres.js';
@@ -80,10 +81,7 @@ export async function stageDump(job: DumpJob, dest: string, ctx: EngineContext):
   } catch (error) {
     run.abort('staging failed');
     await run.done.catch(() => {});
-    // The file may still be opening: wait until the stream closed, then nothing is left behind.
-    out.destroy();
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-    rmSync(partial, { force: true });
+    await discardPartial(out, partial);
     // The producer's error names the database and carries its stderr; prefer it over a pipe error.
     const reason = await run.done.then(() => undefined, (e: unknown) => e);
     throw reason ?? error;

@@ -42,18 +42,21 @@ export async function withScratch(
     if (error instanceof LifeboatError && error.code === 'INTERRUPTED') throw error;
     throw new LifeboatError('DATABASE', `cannot create ${what} for the restore drill: ${describeError(error)}`, { hint: grant ? `${grant}, or ${SCRATCH_HINT}` : SCRATCH_HINT, cause: error });
   }
+  // True when the scratch is gone; a failure is a warning naming what is left.
+  const dropOrWarn = () =>
+    drop().then(
+      () => true,
+      (error: unknown) => {
+        ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(error)}`);
+        return false;
+      },
+    );
   let report: string;
   try {
     report = await drill();
   } catch (error) {
-    await drop().catch((dropError: unknown) => ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(dropError)}`));
+    await dropOrWarn();
     throw error;
   }
-  try {
-    await drop();
-    return `${report}; dropped again`;
-  } catch (error) {
-    ctx.log.warn(`could not remove ${what} after the restore drill; remove it by hand: ${describeError(error)}`);
-    return `${report}; NOT dropped (see the warning)`;
-  }
+  return (await dropOrWarn()) ? `${report}; dropped again` : `${report}; NOT dropped (see the warning)`;
 }
