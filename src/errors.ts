@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'UNSAFE_PERMISSIONS'
   | 'PROVIDER'
   | 'DATABASE'
+  | 'RESTORE'
   | 'PART_FAILED'
   | 'MODULE_FAILED'
   | 'INTERRUPTED';

@@ -13,7 +13,9 @@ import { newRunState, type ActionOptions, type RunContext, type RunState, type S
 import { assertSafeParts, planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
 import { startNotifications } from '../notify/index.js';
-import { blockingRestoreMarker, describeUnfinishedRestore, settleRestoreMarker } from './restore-marker.js';
+import { blockingRestoreMarker, describeUnfinishedRestore, removeLeftovers, settleRestoreMarker } from './restore-marker.js';
+import { assertSafeLayout } from './layout-check.js';
+import { snapshotSet } from './module-paths.js';
 
 export interface ModuleResult {
   module: string;
@@ -51,6 +53,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
   const plan = planAction({ root, module, action });
   // A refused part ends the command (exit 2) before the lock, the journal or any part.
   assertSafeParts(plan);
+  assertSafeLayout(root, module, action, options);
   const result: ModuleResult = { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: null, failedPart: null };
   let lock: { release(): void } | undefined;
   if (!options.dryRun) {
@@ -90,6 +93,11 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
     const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;
+    if (action !== 'verify' && !options.dryRun && !unfinished) {
+      // Scratch copies and trash folders of killed runs (this run holds the module's lock).
+      const removed = removeLeftovers(root.stateDir, module.name, snapshotSet(module).paths);
+      if (removed.length) log.warn(`removed what an interrupted restore left behind: ${removed.join(', ')}`);
+    }
     const outcome = unfinished
       ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}` }
       : await runAction(run, plan).catch((error: unknown) => {

@@ -4,47 +4,50 @@
 // their hash without being read again.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import path from 'node:path';
+import { closeSync, lstatSync, openSync, readSync, readlinkSync, type Stats } from 'node:fs';
+import { joinBytes, listNames, pathKey } from '../files/byte-path.js';
 import { compileExcludes } from '../../plugins/tar/exclude.js';
 import type { ManifestEntry, WorkerRequest, WorkerMessage } from './manifest.js';
 
 const PROGRESS_EVERY_MS = 100;
 const buffer = Buffer.allocUnsafe(1 << 22);
 
-// Walks every path below `root` (absolute paths as recorded, read from root + path).
-function walk(request: WorkerRequest): { entries: ManifestEntry[]; toHash: ManifestEntry[] } {
+// Walks every path below `root` (absolute paths as recorded, read from root + path). Names are bytes:
+// entries carry a lossless key (pathKey) so names that are not UTF-8 are compared, never skipped.
+function walk(request: WorkerRequest): { entries: ManifestEntry[]; toHash: Array<{ entry: ManifestEntry; file: Buffer }> } {
   const excluded = compileExcludes(request.exclude);
   const previous = new Map((request.previous ?? []).map((entry) => [entry.path, entry]));
   const entries: ManifestEntry[] = [];
-  const toHash: ManifestEntry[] = [];
-  const visit = (recorded: string) => {
-    if (excluded(recorded)) return;
+  const toHash: Array<{ entry: ManifestEntry; file: Buffer }> = [];
+  const rootBytes = Buffer.from(request.root, 'utf8');
+  const visit = (recorded: Buffer) => {
+    if (excluded(recorded.toString('utf8'))) return;
+    const file = request.root ? joinBytes(rootBytes, recorded) : recorded;
     let stats: Stats;
     try {
-      stats = lstatSync(path.join(request.root, recorded));
+      stats = lstatSync(file);
     } catch {
       return; // vanished while walking (a live service); the snapshot decides what it holds
     }
-    const entry = entryOf(recorded, stats);
+    const entry = entryOf(pathKey(recorded), stats);
     entries.push(entry);
     if (entry.type === 'dir') {
-      let names: string[] = [];
+      let names: Buffer[] = [];
       try {
-        names = readdirSync(path.join(request.root, recorded));
+        names = listNames(file);
       } catch {
         entry.unreadable = true;
       }
-      for (const name of names.sort()) visit(path.join(recorded, name));
+      for (const name of names) visit(joinBytes(recorded, name));
     } else if (entry.type === 'symlink') {
-      entry.target = readlinkSync(path.join(request.root, recorded));
+      entry.target = pathKey(readlinkSync(file, { encoding: 'buffer' }));
     } else if (entry.type === 'file') {
-      const old = previous.get(recorded);
+      const old = previous.get(entry.path);
       if (old?.sha256 && old.size === entry.size && old.mtimeMs === entry.mtimeMs && old.ctimeMs === entry.ctimeMs && old.ino === entry.ino) entry.sha256 = old.sha256;
-      else toHash.push(entry);
+      else toHash.push({ entry, file });
     }
   };
-  for (const recorded of request.paths) visit(recorded);
+  for (const recorded of request.paths) visit(Buffer.from(recorded, 'utf8'));
   return { entries, toHash };
 }
 
@@ -57,7 +60,7 @@ function entryOf(recorded: string, stats: Stats): ManifestEntry {
 }
 
 // sha256 of one file, reading in 4 MiB blocks; null when it cannot be read.
-function hashFile(file: string, onBytes: (count: number) => void): string | null {
+function hashFile(file: Buffer, onBytes: (count: number) => void): string | null {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -84,12 +87,12 @@ function hashFile(file: string, onBytes: (count: number) => void): string | null
 function run(request: WorkerRequest): void {
   const post = (message: WorkerMessage) => parentPort!.postMessage(message);
   const { entries, toHash } = walk(request);
-  const total = toHash.reduce((sum, entry) => sum + (entry.size ?? 0), 0);
+  const total = toHash.reduce((sum, item) => sum + (item.entry.size ?? 0), 0);
   let done = 0;
   let lastPost = 0;
   post({ type: 'progress', done, total });
-  for (const entry of toHash) {
-    entry.sha256 = hashFile(path.join(request.root, entry.path), (count) => {
+  for (const { entry, file } of toHash) {
+    entry.sha256 = hashFile(file, (count) => {
       done += count;
       const now = Date.now();
       if (now - lastPost >= PROGRESS_EVERY_MS) {

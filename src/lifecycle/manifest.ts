@@ -9,11 +9,13 @@ import path from 'node:path';
 import type { ModuleConfig } from '../config/types.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 import { describeError } from '../errors.js';
+import { fromPathKey, showPath } from '../files/byte-path.js';
 import { startProgress } from '../log/progress.js';
 import type { PartContext, SnapshotRef } from './context.js';
 
 export interface ManifestEntry {
-  // The absolute path as the snapshot records it.
+  // The absolute path as the snapshot records it: the UTF-8 text, or `b64:` + base64 of the bytes of a
+  // name that is not UTF-8 (src/files/byte-path.ts pathKey; shown with showPath).
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   mode: number;
@@ -181,21 +183,22 @@ export interface Comparison {
 
 // Compares a manifest with the description of a restore of the same paths.
 export function compareManifest(expected: ManifestEntry[], restored: ManifestEntry[]): Comparison {
+  const show = (key: string | undefined) => (key === undefined ? 'nothing' : showPath(fromPathKey(key)));
   const found = new Map(restored.map((entry) => [entry.path, entry]));
   const result: Comparison = { problems: [], changedDuringBackup: [], extra: [], checkedFiles: 0, checkedBytes: 0 };
   for (const want of expected) {
     const got = found.get(want.path);
     found.delete(want.path);
     if (!got) {
-      result.problems.push(`${want.path}: missing from the restore (${want.type})`);
+      result.problems.push(`${show(want.path)}: missing from the restore (${want.type})`);
       continue;
     }
     if (got.type !== want.type) {
-      result.problems.push(`${want.path}: is a ${got.type}, the manifest says ${want.type}`);
+      result.problems.push(`${show(want.path)}: is a ${got.type}, the manifest says ${want.type}`);
       continue;
     }
-    if (want.type === 'symlink' && got.target !== want.target) result.problems.push(`${want.path}: symlink points to ${got.target}, the manifest says ${want.target}`);
-    if (want.type !== 'symlink' && got.mode !== want.mode) result.problems.push(`${want.path}: mode ${got.mode.toString(8)}, the manifest says ${want.mode.toString(8)}`);
+    if (want.type === 'symlink' && got.target !== want.target) result.problems.push(`${show(want.path)}: symlink points to ${show(got.target)}, the manifest says ${show(want.target)}`);
+    if (want.type !== 'symlink' && got.mode !== want.mode) result.problems.push(`${show(want.path)}: mode ${got.mode.toString(8)}, the manifest says ${want.mode.toString(8)}`);
     if (want.type !== 'file') continue;
     result.checkedFiles++;
     result.checkedBytes += got.size ?? 0;
@@ -203,11 +206,11 @@ export function compareManifest(expected: ManifestEntry[], restored: ManifestEnt
     if (sameContent) continue;
     // Whole milliseconds on both sides; a tool that sets times through a float may land 1 ms off.
     if (Math.abs((got.mtimeMs ?? 0) - (want.mtimeMs ?? 0)) > 1) {
-      result.changedDuringBackup.push(want.path);
+      result.changedDuringBackup.push(show(want.path));
       continue;
     }
-    result.problems.push(got.size !== want.size ? `${want.path}: ${got.size} bytes, the manifest says ${want.size}` : `${want.path}: content differs (sha256 ${got.sha256?.slice(0, 12)}…, the manifest says ${want.sha256?.slice(0, 12)}…)`);
+    result.problems.push(got.size !== want.size ? `${show(want.path)}: ${got.size} bytes, the manifest says ${want.size}` : `${show(want.path)}: content differs (sha256 ${got.sha256?.slice(0, 12)}…, the manifest says ${want.sha256?.slice(0, 12)}…)`);
   }
-  result.extra = [...found.keys()];
+  result.extra = [...found.keys()].map(show);
   return result;
 }

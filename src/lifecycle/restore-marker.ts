@@ -5,10 +5,13 @@
 // `staging` only means scratch folders to clean up; `replacing` means the live files may be a mix of the
 // snapshot and the state before: `backup` refuses to snapshot that mix, and `restore` says how to finish
 // the restore or roll it back to the safety snapshot.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { RESTORE_SCRATCH_PREFIX } from './module-paths.js';
 import { isDirectory } from '../storage/file-kind.js';
+import { dirnameBytes, joinBytes, listNames, showPath, toBytes } from '../files/byte-path.js';
+import { mountPoints, mountsBelow } from '../files/mounts.js';
+import { isScratchName } from './restore-swap.js';
 
 export interface RestoreMarker {
   phase: 'staging' | 'replacing';
@@ -22,6 +25,8 @@ export interface RestoreMarker {
   paths: string[];
   started: string;
   pid: number;
+  // True when this run began on the mix an earlier unfinished restore left: it stays `replacing`.
+  mixedBefore?: boolean;
 }
 
 // Where a module's marker lives: beside its state dir, never inside anything a snapshot holds.
@@ -49,13 +54,17 @@ export function readRestoreMarker(stateDir: string, module: string): RestoreMark
 }
 
 // Written (atomically, 0600, synced) before the first scratch folder and before the first live path
-// changes. An older `replacing` marker stays `replacing` with its safety snapshot: the live files are
-// still that mix, and the state before it, not the mix, is the one to roll back to.
+// changes. Once a marker says `replacing`, the live files are a mix, and the state before that mix is the
+// one to roll back to: every later write keeps the safety snapshot named then (none, when that restore
+// ran with --no-safety-snapshot), never one taken of the mix; a later run can only leave it `replacing`.
 export function writeRestoreMarker(stateDir: string, marker: RestoreMarker): void {
   const file = restoreMarkerFile(stateDir, marker.module);
   const previous = readRestoreMarker(stateDir, marker.module);
-  const mixed = previous?.phase === 'replacing' && previous.runId !== marker.runId;
-  const value: RestoreMarker = mixed ? { ...marker, phase: 'replacing', safety: previous.safety } : { ...marker, safety: previous?.runId === marker.runId ? previous.safety ?? marker.safety : marker.safety };
+  const inherited = previous !== undefined && (previous.mixedBefore === true || (previous.phase === 'replacing' && previous.runId !== marker.runId));
+  let value: RestoreMarker;
+  if (inherited) value = { ...marker, phase: 'replacing', safety: previous.safety, mixedBefore: true };
+  else if (previous?.runId === marker.runId) value = { ...marker, safety: previous.safety };
+  else value = { ...marker, mixedBefore: false };
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
@@ -89,23 +98,71 @@ export function blockingRestoreMarker(stateDir: string, module: string, warn: (m
   return undefined;
 }
 
-// Removes the scratch folders of restores of these paths (inside each directory, beside anything
-// else), except those of the run `keepRunId`; returns what it removed.
+// Removes the scratch folders of restores of these paths (inside each directory and each mount point
+// below it, beside anything else), except those of the run `keepRunId` and --target scratch folders of
+// processes still running; returns what it removed. Names are bytes (a live folder may hold any name).
 export function removeRestoreScratch(paths: string[], keepRunId?: string): string[] {
   const removed: string[] = [];
-  const holders = new Set(paths.map((p) => (isDirectory(p) ? p : path.dirname(p))));
-  for (const holder of holders) {
-    if (!existsSync(holder)) continue;
-    for (const name of readdirSync(holder)) {
-      if (!name.startsWith(RESTORE_SCRATCH_PREFIX)) continue;
-      if (keepRunId && name.startsWith(`${RESTORE_SCRATCH_PREFIX}${keepRunId}-`)) continue;
-      rmSync(path.join(holder, name), { recursive: true, force: true, maxRetries: 3 });
-      removed.push(path.join(holder, name));
+  for (const holder of scratchHolders(paths)) {
+    let names: Buffer[];
+    try {
+      names = listNames(holder);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!isScratchName(name)) continue;
+      const text = name.toString('latin1');
+      if (keepRunId && text.startsWith(`${RESTORE_SCRATCH_PREFIX}${keepRunId}-`)) continue;
+      const owner = /-target-(\d+)$/.exec(text);
+      if (owner && processAlive(Number(owner[1]))) continue;
+      const file = joinBytes(holder, name);
+      rmSync(file, { recursive: true, force: true, maxRetries: 3 });
+      removed.push(showPath(file));
     }
   }
   return removed;
 }
 
+// Where restores of these paths put scratch folders: each directory, each mount point below it, and the
+// parent of anything else.
+export function scratchHolders(paths: string[]): Buffer[] {
+  const points = mountPoints();
+  const holders = new Map<string, Buffer>();
+  const add = (holder: Buffer) => holders.set(holder.toString('latin1'), holder);
+  for (const raw of paths) {
+    const live = toBytes(raw);
+    if (isDirectory(raw)) add(live);
+    add(dirnameBytes(live));
+    for (const point of mountsBelow(live, points)) add(point);
+  }
+  return [...holders.values()];
+}
+
+// The --target scratch folder of a run: it names this process, so a concurrent restore into the same
+// folder (another module's) leaves it alone.
+export function targetScratchName(runId: string): string {
+  return `${RESTORE_SCRATCH_PREFIX}${runId}-target-${process.pid}`;
+}
+
+// Before a backup or restore of a module (its lock held): leftovers of killed runs (scratch copies,
+// trash folders) are removed, unless an unfinished restore still needs them; returns what was removed.
+export function removeLeftovers(stateDir: string, module: string, paths: string[]): string[] {
+  const marker = readRestoreMarker(stateDir, module);
+  if (marker?.phase === 'replacing') return [];
+  return removeRestoreScratch([...new Set([...paths, ...(marker?.paths ?? [])])]);
+}
+
+// True when a process with this id runs (signal 0 only checks).
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return pid === process.pid;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 // The two ways out of an unfinished restore, as commands to copy.
 export function unfinishedRestoreHelp(marker: RestoreMarker): string {

@@ -1,13 +1,16 @@
 // Built-ins 05safety_snapshot and 10restore_module.
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, chmodSync, utimesSync, chownSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { openProvider } from '../../providers/registry.js';
 import { RESTORE_SCRATCH_PREFIX, snapshotSet } from '../module-paths.js';
 import { isTargetRestore } from './service.js';
 import type { PartContext } from '../context.js';
 import type { Provider } from '../../providers/types.js';
-import { removeRestoreScratch, writeRestoreMarker, type RestoreMarker } from '../restore-marker.js';
-import { isDirectory, isSymlink } from '../../storage/file-kind.js';
+import { readRestoreMarker, removeRestoreScratch, targetScratchName, unfinishedRestoreHelp, writeRestoreMarker, type RestoreMarker } from '../restore-marker.js';
+import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, toBytes, withinBytes, type BytePath } from '../../files/byte-path.js';
+import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
+import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
+import { describeError, LifeboatError } from '../../errors.js';
 
 export const SAFETY_TAG = 'lifeboat-safety';
 
@@ -31,6 +34,12 @@ export async function safetySnapshot(ctx: PartContext): Promise<void> {
   });
   if (ctx.options.dryRun) return;
   ctx.state.safetySnapshots.push({ repository: source.repository, id: result.snapshot.id, time: result.snapshot.time });
+  const unfinished = readRestoreMarker(ctx.root.stateDir, ctx.module.name);
+  if (unfinished?.phase === 'replacing') {
+    // The live files are the mix an unfinished restore left: the state before *that* restore stays the one to roll back to.
+    ctx.log.info(`safety snapshot ${result.snapshot.id} holds the mix the unfinished restore of ${unfinished.snapshot} left; ${unfinishedRestoreHelp(unfinished)}`);
+    return;
+  }
   ctx.log.info(
     `safety snapshot ${result.snapshot.id} of the current state is in ${source.repository}; ` +
       `to undo this restore: lifeboat restore ${ctx.module.name} ${result.snapshot.id} --repo ${source.repository}`,
@@ -48,8 +57,9 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     return;
   }
   const { paths } = snapshotSet(ctx.module);
-  // First every path into its scratch folder (the live files untouched), then the swaps, so an
-  // interruption before the swaps changes nothing; from the first swap on, a marker says so.
+  // First every swap root into its scratch folder (the live files untouched), then the swap, so an
+  // interruption before the swap changes nothing; from the swap on, a marker says so.
+  const roots = swapRootsOf(paths);
   const staged: Staged[] = [];
   const safety = ctx.state.safetySnapshots[0];
   const marker = (phase: RestoreMarker['phase']) =>
@@ -66,15 +76,22 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     });
   try {
     if (!ctx.options.dryRun) marker('staging');
-    for (const [index, livePath] of paths.entries()) staged.push(await stageRestore(ctx, provider, common, livePath, index));
+    for (const [index, root] of roots.entries()) staged.push(await stageRestore(ctx, provider, common, root, index));
     if (ctx.options.dryRun) return;
-    if (!staged.some((item) => item.restored)) {
-      throw new Error(`snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
+    if (!staged.some((item) => item.staged)) {
+      throw new LifeboatError('RESTORE', `snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
     }
+    planSwap(staged);
     marker('replacing');
-    for (const item of staged) swapIn(ctx, item);
+    try {
+      swapAll(staged).commit();
+    } catch (error) {
+      // Every path was put back: the live files are as they were before this run.
+      if (error instanceof SwapFailed && error.undone) marker('staging');
+      throw error;
+    }
   } finally {
-    for (const item of staged) rmSync(item.scratch, { recursive: true, force: true });
+    for (const item of staged) rmSync(item.scratch, { recursive: true, force: true, maxRetries: 3 });
   }
   ctx.log.info(`restored snapshot ${source.snapshot.id} of ${source.repository} in place`);
 }
@@ -82,7 +99,9 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
 type RestoreCommon = Omit<Parameters<Provider['restore']>[0], 'target' | 'include'>;
 
 // --target: the snapshot lands in a scratch folder inside the target and is moved into place only when
-// the provider finished, so a failed or refused restore (a tar-slip) leaves the target as it was.
+// the provider finished, so a failed or refused restore (a tar-slip) leaves the target as it was. The
+// scratch carries this process's id: another module restoring into the same folder at the same time
+// keeps its own, and only scratch folders of processes that are gone are removed.
 async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: RestoreCommon, target: string): Promise<void> {
   const include = snapshotSet(ctx.module).paths;
   if (ctx.options.dryRun) {
@@ -92,11 +111,14 @@ async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: 
   const created = !existsSync(target);
   mkdirSync(target, { recursive: true, mode: 0o700 });
   removeRestoreScratch([target], ctx.runId);
-  const scratch = path.join(target, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-target`);
+  const scratch = path.join(target, targetScratchName(ctx.runId));
   mkdirSync(scratch, { mode: 0o700 });
   try {
-    await provider.restore({ ...common, target: scratch, include });
-    for (const name of readdirSync(scratch)) mergeMove(path.join(scratch, name), path.join(target, name));
+    await provider.restore({ ...common, target: scratch, include }).catch((error: unknown) => {
+      throw explainNoRoom(error, target);
+    });
+    const scratchBytes = toBytes(scratch);
+    for (const name of listNames(scratchBytes)) mergeMove(joinBytes(scratchBytes, name), joinBytes(toBytes(target), name));
   } catch (error) {
     rmSync(created ? target : scratch, { recursive: true, force: true, maxRetries: 3 });
     throw error;
@@ -104,108 +126,96 @@ async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: 
   rmSync(scratch, { recursive: true, force: true });
 }
 
-// Moves src to dest; directories on both sides are merged, anything else at dest is replaced.
-function mergeMove(src: string, dest: string): void {
-  if (isDirectory(src) && isDirectory(dest)) {
-    for (const name of readdirSync(src)) mergeMove(path.join(src, name), path.join(dest, name));
-    const stats = statSync(src);
-    applyMetadata(dest, stats);
+// Moves src to dest; real directories on both sides are merged, anything else at dest (a symlink too:
+// never followed, so nothing lands outside the target) is replaced.
+function mergeMove(src: BytePath, dest: BytePath): void {
+  const from = lstatSync(src);
+  const to = lstatOrUndefined(dest);
+  if (from.isDirectory() && to?.isDirectory()) {
+    for (const name of listNames(src)) mergeMove(joinBytes(src, name), joinBytes(dest, name));
+    applyMetadata(dest, from);
     return;
   }
-  if (existsSync(dest) || isSymlink(dest)) rmSync(dest, { recursive: true, force: true });
+  if (to) rmSync(dest, { recursive: true, force: true });
   renameSync(src, dest);
 }
 
-// One live path restored aside: `restored` is where the snapshot's copy of it landed, if it holds one.
-interface Staged {
-  livePath: string;
-  scratch: string;
-  restored: string | undefined;
+// One swap root restored aside.
+interface Staged extends SwapRoot {
+  scratch: BytePath;
 }
 
-// Restores one path into a scratch folder on its file system: inside it when it is a directory (it may be
-// a mount point), else beside it. A path that does not exist yet is never created here.
-async function stageRestore(ctx: PartContext, provider: Provider, common: RestoreCommon, livePath: string, index: number): Promise<Staged> {
-  const holder = isDirectory(livePath) ? livePath : path.dirname(livePath);
-  const scratch = path.join(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
-  const item: Staged = { livePath, scratch, restored: undefined };
+// The swap roots of a module: its outermost paths (a path inside another comes back with it) and every
+// mount point below them (restored into on its own file system).
+export function swapRootsOf(paths: string[]): Array<{ live: BytePath; mount: boolean }> {
+  const points = mountPoints();
+  const outer = outermostPaths(paths).map(toBytes);
+  const roots: Array<{ live: BytePath; mount: boolean }> = [];
+  for (const live of outer) {
+    roots.push({ live, mount: isMountPoint(live, points) });
+    for (const point of mountsBelow(live, points)) {
+      if (!roots.some((root) => root.live.equals(point))) roots.push({ live: point, mount: true });
+    }
+  }
+  return roots;
+}
+
+// Drops paths that lie inside another path of the list.
+export function outermostPaths(paths: string[]): string[] {
+  const unique = [...new Set(paths.map((p) => path.resolve(p)))].sort();
+  return unique.filter((p) => !unique.some((other) => other !== p && (other === '/' || p.startsWith(`${other}/`))));
+}
+
+// Restores one swap root into a scratch folder on its file system: inside it when it is a directory (it
+// may be a mount point), else beside it. A path that does not exist yet is never created here.
+async function stageRestore(ctx: PartContext, provider: Provider, common: RestoreCommon, root: { live: BytePath; mount: boolean }, index: number): Promise<Staged> {
+  const liveStats = lstatOrUndefined(root.live);
+  const holder = liveStats?.isDirectory() ? root.live : dirnameBytes(root.live);
+  const scratch = joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
+  const item: Staged = { ...root, scratch, staged: undefined, trash: joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}-trash`) };
+  const livePath = root.live.toString('utf8');
   // A path the snapshot does not hold (e.g. an environment file created after it) is not asked for:
   // borg's extract fails on an include that matches nothing.
-  const inSnapshot = common.snapshot.paths?.some((p) => livePath === p || livePath.startsWith(`${p.replace(/\/+$/, '')}/`)) ?? true;
+  const inSnapshot = common.snapshot.paths?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
   if (!inSnapshot) {
-    ctx.log.debug(`${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
+    ctx.log.debug(`${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
     return item;
   }
   if (ctx.options.dryRun) {
-    await provider.restore({ ...common, target: scratch, include: [livePath] });
+    await provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] });
     return item;
   }
   mkdirSync(holder, { recursive: true, mode: 0o700 });
-  // Scratch folders of earlier runs (killed ones) hold partial restores; this run holds the module's lock.
-  removeRestoreScratch([livePath], ctx.runId);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { mode: 0o700 });
   try {
-    await provider.restore({ ...common, target: scratch, include: [livePath] });
+    await provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] });
   } catch (error) {
     rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
-    throw error;
+    throw explainNoRoom(error, undefined);
   }
-  const restored = path.join(scratch, livePath);
-  if (existsSync(restored) || isSymlink(restored)) item.restored = restored;
-  else {
-    const configured = ctx.module.folders.includes(livePath);
-    (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${livePath} is not in snapshot ${common.snapshot.id}; left as it is`);
+  const restored = joinBytes(scratch, root.live);
+  const restoredStats = lstatOrUndefined(restored);
+  if (restoredStats) {
+    item.staged = restored;
+    // A directory replaced by a file (or the reverse) cannot put its trash inside itself.
+    if (!(liveStats?.isDirectory() && restoredStats.isDirectory())) item.trash = joinBytes(dirnameBytes(root.live), `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}-trash`);
+  } else {
+    const configured = ctx.module.folders.some((folder) => toBytes(folder).equals(root.live));
+    (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
   }
   return item;
 }
 
-// Puts a staged copy in place of the live path: a directory's contents are exchanged (files not in the
-// snapshot go away), anything else is renamed over it.
-function swapIn(ctx: PartContext, item: Staged): void {
-  const { livePath, restored } = item;
-  if (!restored) return;
-  const restoredIsDir = lstatSync(restored).isDirectory();
-  if (restoredIsDir && isDirectory(livePath)) {
-    const stats = swapDirectoryContents(livePath, restored, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-`);
-    rmSync(item.scratch, { recursive: true, force: true });
-    applyMetadata(livePath, stats);
-    return;
-  }
-  if (isDirectory(livePath)) {
-    // The snapshot holds a file where a directory is now: move it out of the scratch (inside that
-    // directory) first, then replace the directory.
-    const aside = path.join(path.dirname(livePath), `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-swap`);
-    renameSync(restored, aside);
-    rmSync(livePath, { recursive: true, force: true });
-    renameSync(aside, livePath);
-    return;
-  }
-  renameSync(restored, livePath);
+// A restore that ran out of room says so and how to restore elsewhere.
+function explainNoRoom(error: unknown, target: string | undefined): unknown {
+  if (!/ENOSPC|no space left on device/i.test(describeError(error))) return error;
+  const where = target ? `under ${target}` : 'beside the live files (an in-place restore stages every path on its own file system first)';
+  return new LifeboatError('RESTORE', `not enough room to restore ${where}: ${describeError(error)}; nothing live was changed`, {
+    hint: target ? 'free space there, or give --target a folder on a file system with room' : 'free space, or restore with --target DIR on a file system with room and copy what you need',
+    cause: error,
+  });
 }
-
-// Makes `live` hold exactly what `restored` holds (renames within one file system); returns its metadata.
-function swapDirectoryContents(live: string, restored: string, keepPrefix: string): Stats {
-  for (const name of readdirSync(live)) {
-    if (!name.startsWith(keepPrefix)) rmSync(path.join(live, name), { recursive: true, force: true, maxRetries: 3 });
-  }
-  const stats = statSync(restored);
-  for (const name of readdirSync(restored)) renameSync(path.join(restored, name), path.join(live, name));
-  return stats;
-}
-
-// Gives a swapped directory the restored one's mode, owner and times (last, after the scratch is gone).
-function applyMetadata(live: string, stats: Stats): void {
-  chmodSync(live, stats.mode & 0o7777);
-  try {
-    chownSync(live, stats.uid, stats.gid);
-  } catch {
-    // not permitted when not root; the mode and times still match
-  }
-  utimesSync(live, stats.atime, stats.mtime);
-}
-
-
 
 // The snapshot being restored; the restore command resolves it before the run starts.
 function requireSource(ctx: PartContext) {
