@@ -272,11 +272,11 @@ export function createProvider(input: ProviderInput): Provider {
     async list(module, options) {
       return (await listOrNull(module, options)) ?? [];
     },
-    // borg extract in cwd=target (borg stored the paths without their leading /).
+    // borg extract in cwd=target (borg stored the paths without their leading /); --sparse keeps holes.
     async restore(options) {
       const include = (options.include ?? []).map((p) => `pp:${p.replace(/^\/+/, '')}`);
       if (!options.dryRun) await mkdir(options.target, { recursive: true });
-      const result = await borgOrFail(options.module, ['extract', `${repoOf(options.module)}::${options.snapshot.id}`, ...include], options, { cwd: options.target, dryRun: options.dryRun });
+      const result = await borgOrFail(options.module, ['extract', '--sparse', `${repoOf(options.module)}::${options.snapshot.id}`, ...include], options, { cwd: options.target, dryRun: options.dryRun });
       if (result.exitCode === 1) throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(options.module)}: borg extract of ${options.snapshot.id} was incomplete: ${lastLines(result.stderr, 5)}`));
     },
     // borg check; readData adds --verify-data (reads and decrypts every chunk).

@@ -26,6 +26,8 @@ export interface ManifestEntry {
   ino?: number;
   target?: string;
   unreadable?: boolean;
+  // A file with holes (allocated blocks cover less than its size).
+  sparse?: boolean;
 }
 
 export interface Manifest {

@@ -11,6 +11,9 @@ import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, toBytes
 import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
 import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
 import { describeError, LifeboatError } from '../../errors.js';
+import { execa } from 'execa';
+import { loadManifest } from '../manifest.js';
+import { fromPathKey } from '../../files/byte-path.js';
 
 export const SAFETY_TAG = 'lifeboat-safety';
 
@@ -103,7 +106,9 @@ type RestoreCommon = Omit<Parameters<Provider['restore']>[0], 'target' | 'includ
 // scratch carries this process's id: another module restoring into the same folder at the same time
 // keeps its own, and only scratch folders of processes that are gone are removed.
 async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: RestoreCommon, target: string): Promise<void> {
-  const include = snapshotSet(ctx.module).paths;
+  // What the snapshot holds (a path declared after it, or an environment file it lacked, is not asked
+  // for: borg fails on an include that matches nothing).
+  const include = common.snapshot.paths ?? snapshotSet(ctx.module).paths;
   if (ctx.options.dryRun) {
     await provider.restore({ ...common, target, include });
     return;
@@ -195,6 +200,7 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     throw explainNoRoom(error, undefined);
   }
   const restored = joinBytes(scratch, root.live);
+  await digHoles(ctx, source(ctx), scratch, root.live);
   const restoredStats = lstatOrUndefined(restored);
   if (restoredStats) {
     item.staged = restored;
@@ -205,6 +211,34 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
   }
   return item;
+}
+
+// Files the backup manifest records as sparse get their holes back (restic 0.14 and borg restore them
+// dense): `fallocate --dig-holes` turns runs of zeros into holes, leaving the content as it is.
+async function digHoles(ctx: PartContext, snapshot: { repository: string; id: string }, scratch: BytePath, live: BytePath): Promise<void> {
+  let manifest;
+  try {
+    manifest = loadManifest(ctx.module, snapshot.repository, snapshot.id);
+  } catch {
+    return;
+  }
+  for (const entry of manifest?.entries ?? []) {
+    if (!entry.sparse) continue;
+    const file = fromPathKey(entry.path);
+    if (!withinBytes(file, live)) continue;
+    const staged = joinBytes(scratch, file);
+    // touch -r keeps its times to the nanosecond (fallocate would move the mtime).
+    const script = 'ref="$1.lifeboat-times" && touch -r "$1" "$ref" && fallocate --dig-holes "$1"; status=$?; touch -r "$ref" "$1"; rm -f "$ref"; exit $status';
+    await execa('sh', ['-c', script, 'sh', staged.toString('utf8')], { reject: false, stdin: 'ignore' }).then((result) => {
+      if (result.exitCode !== 0) ctx.log.debug(`could not dig the holes of ${showPath(file)} again: ${String(result.stderr).trim()}`);
+    });
+  }
+}
+
+// The snapshot being restored, as repository and id.
+function source(ctx: PartContext): { repository: string; id: string } {
+  const restoreSource = requireSource(ctx);
+  return { repository: restoreSource.repository, id: restoreSource.snapshot.id };
 }
 
 // A restore that ran out of room says so and how to restore elsewhere.
