@@ -1,5 +1,5 @@
 // The set-up both kill -9 loops share (kill9-backup.test.ts, kill9-restore.test.ts): a restic repository,
-// a module with two folders, a real process as its service, a NethServer dump script; data written in
+// a module with two folders (and a third inside the first), a real process as its service, a NethServer dump script; data written in
 // generations whose file sizes name them; restic run directly; kills at chosen moments.
 import { afterAll, beforeAll, expect } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,8 @@ beforeAll(async () => {
   t.write('lifeboat.yaml', `repositories:\n  local: { provider: restic, url: ${path.join(t.dir, 'repo')}, passwordFile: ${passwordFile} }\n`);
   service = await createFakeService();
   folders = [path.join(t.dir, 'data', 'one'), path.join(t.dir, 'data', 'two')];
-  t.module('m', { folders, service: { ...service.config, stopDuringBackup: true }, retention: { keepLast: 1000 } });
+  // A folder inside another too (it comes back with the outer one; its own swap must not undo that).
+  t.module('m', { folders: [...folders, path.join(folders[0], 'sub')], service: { ...service.config, stopDuringBackup: true }, retention: { keepLast: 1000 } });
   t.write('modules/m/environment', 'M_TOKEN=token-of-m\n');
   t.write('modules/m/bin/module-dump-state', '#!/bin/sh\necho "dump of $M_TOKEN" > "$LIFEBOAT_STATE_DIR/dump.txt"\n', 0o755);
   resticEnv = { RESTIC_REPOSITORY: path.join(t.dir, 'repo', 'm'), RESTIC_PASSWORD_FILE: passwordFile };
