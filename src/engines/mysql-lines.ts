@@ -153,24 +153,27 @@ const HEADER_WITHIN = 16;
 
 // Refuses (with an error naming both) a dump whose header or database lines name another database than
 // `database`; `undefined` accepts any (a `database: all` dump). Every line is passed on unchanged.
+// `headerOnly` checks just the header (the drill, where the server limits what the statements reach).
 export class DumpNameCheck extends LineFilter {
   private header = false;
 
   constructor(
     private readonly database: string | undefined,
     private readonly what: string,
+    private readonly headerOnly = false,
   ) {
     super();
   }
 
   protected wants(start: string): boolean {
     if (!this.header && this.lineNumber >= HEADER_WITHIN) throw this.refuse(`it has no "-- Host: ... Database: ..." header line (it was not written by mariadb-dump)`);
-    return start.startsWith(HEADER) || NAMING.test(start);
+    return start.startsWith(HEADER) || (!this.headerOnly && NAMING.test(start));
   }
 
   protected handle(line: string): string {
     if (line.startsWith(HEADER)) {
       this.header = true;
+      if (this.database?.includes('\n')) throw this.refuse('the database name holds a line break, which breaks the comment lines of a mariadb-dump file (their rest would run as SQL)');
       const at = line.indexOf('Database: ');
       const named = at < 0 ? '' : line.slice(at + 'Database: '.length).replace(/\n$/, '');
       if (named !== (this.database ?? '')) throw this.refuse(this.database === undefined ? `it is the dump of database "${named}", not of all databases` : `it is the dump of ${named ? `database "${named}"` : 'all databases'}`);
