@@ -1,64 +1,26 @@
 // PostgreSQL: pg_dump custom format (uncompressed: the repository compresses and deduplicates), one dump per
 // database; `database: all` dumps every database but the templates plus the roles (pg_dumpall
 // --globals-only). Loads with pg_restore: into an existing database in one transaction (--clean
-// --if-exists), or with --create when the database is missing. The password goes in PGPASSWORD only.
+// --if-exists), or with --create when the database is missing, after checking that the archive is the
+// dump of that database. The password goes in PGPASSWORD only. The drill is in postgres-drill.ts, the
+// checked loading of pg_dumpall's roles in postgres-globals.ts.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { PostgresDatabase } from '../config/types.js';
-import { readPassword } from './credentials.js';
+import { LifeboatError } from '../errors.js';
 import { decodeName, encodeName, EXTENSIONS } from './names.js';
-import { dumpFromTool, loadIntoTool, runToolText, stderrSummary, type ToolSpec } from './process.js';
-import { checkPgArchive, checkTrailer, countPgEntries } from './check.js';
-import { cleanupContext, scratchName, withScratch } from './scratch.js';
+import { dumpFromTool, loadIntoTool, runToolText } from './process.js';
+import { checkPgArchive, checkTrailer } from './check.js';
+import { archiveDbname, peekStream } from './pg-archive.js';
+import { ALL, emptyStream, labelOf, tool } from './postgres-client.js';
+import { archiveOfOther, checkArchiveName, drillPostgres } from './postgres-drill.js';
+import { loadGlobals } from './postgres-globals.js';
 import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
 
-const ALL = 'all';
-
-// `PostgreSQL database "app" on 127.0.0.1:5432` (the socket when no host is given).
-function labelOf(config: PostgresDatabase, database: string): string {
-  const where = `${config.host ?? 'the local socket'}${config.port ? `:${config.port}` : ''}`;
-  return `PostgreSQL database "${database}" on ${where}`;
-}
-
-// Connection arguments shared by every client; never a password.
-function connectionArgs(config: PostgresDatabase): string[] {
-  const args = ['--no-password'];
-  if (config.host) args.push('--host', config.host);
-  if (config.port) args.push('--port', String(config.port));
-  if (config.user) args.push('--username', config.user);
-  return args;
-}
-
-// The client environment: PGPASSWORD when a password is configured, a connect timeout, an app name.
-function clientEnv(config: PostgresDatabase, label: string, ctx: EngineContext): Record<string, string | undefined> {
-  const password = readPassword(config, label, ctx);
-  return {
-    ...(password !== undefined ? { PGPASSWORD: password } : {}),
-    PGCONNECT_TIMEOUT: ctx.env.PGCONNECT_TIMEOUT ?? '10',
-    PGAPPNAME: 'lifeboat',
-    PGDATABASE: undefined,
-  };
-}
-
-// Rewrites the client/server version mismatch into a message with both versions and the fix.
-export function explainPostgres(stderr: string): string | undefined {
-  const mismatch = /server version: ([\d.]+)[^;]*; (pg_\w+) version: ([\d.]+)/.exec(stderr);
-  if (mismatch) {
-    const [, server, tool, client] = mismatch;
-    const major = server.split('.')[0];
-    return `${tool} ${client} is older than the server (PostgreSQL ${server}) and cannot dump it; install the client of version ${major} (Debian: apt-get install postgresql-client-${major}) or put its bin directory first on PATH`;
-  }
-  const archive = /unsupported version \(([\d.]+)\) in file header/.exec(stderr);
-  if (archive) return `the dump was written by a newer pg_dump (archive format ${archive[1]}) than this pg_restore understands; install a newer postgresql-client`;
-  return undefined;
-}
-
-// A pg client call for one database.
-function tool(file: string, args: string[], config: PostgresDatabase, database: string, ctx: EngineContext): ToolSpec {
-  const label = labelOf(config, database);
-  return { file, args: [...connectionArgs(config), ...args], label, env: clientEnv(config, label, ctx), explain: explainPostgres };
-}
+export { explainPostgres } from './postgres-client.js';
+export { drillPostgres } from './postgres-drill.js';
+export { loadGlobals } from './postgres-globals.js';
 
 // Every database but the templates (and those that refuse connections), for `database: all`.
 export async function listDatabases(config: PostgresDatabase, ctx: EngineContext): Promise<string[]> {
@@ -137,44 +99,6 @@ function databaseLoad(config: PostgresDatabase, database: string, file: string):
   };
 }
 
-// Counts what a loaded database holds: tables, their rows (exactly, one count(*) each) and large objects.
-const CONTENT_SQL = `SELECT
-  (SELECT count(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')),
-  (SELECT coalesce(sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint), 0)
-     FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')),
-  (SELECT count(*) FROM pg_largeobject_metadata);
-`;
-
-// The restore drill: the archive is restored into a new database on the same server (from template0, in
-// one transaction, without owners and grants, which belong to the live database), its tables and rows are
-// counted, and the scratch database is dropped again.
-export async function drillPostgres(config: PostgresDatabase, database: string, file: string, ctx: EngineContext): Promise<string> {
-  const label = labelOf(config, database);
-  const entries = await countPgEntries(file, label, ctx);
-  const scratch = scratchName();
-  const inScratch = `${label}, loaded into scratch database ${scratch}`;
-  const admin = (sql: string, run: EngineContext) => runToolText(tool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres'], config, database, run), run, sql);
-  return withScratch(
-    `scratch database ${scratch} on ${config.host ?? 'the local socket'}`,
-    ctx,
-    () => admin(`CREATE DATABASE "${scratch}" TEMPLATE template0;\n`, ctx).then(() => {}),
-    async () => {
-      const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...(config.loadOptions ?? []), '--dbname', scratch, file];
-      await loadIntoTool({ ...tool('pg_restore', args, config, database, ctx), label: inScratch }, emptyStream(), ctx);
-      const counts = await runToolText({ ...tool('psql', ['-X', '-A', '-t', '-F', ' ', '-v', 'ON_ERROR_STOP=1', '--dbname', scratch], config, database, ctx), label: inScratch }, ctx, CONTENT_SQL);
-      const [tables, rows, objects] = counts.trim().split(' ').map(Number);
-      const large = objects ? `, ${objects} large object(s)` : '';
-      return `${entries} archive entries loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}`;
-    },
-    async () => {
-      // WITH (FORCE) ends a session still connected to it (PostgreSQL 13 and later); older servers without.
-      const cleanup = cleanupContext(ctx);
-      await admin(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE);\n`, cleanup).catch(() => admin(`DROP DATABASE IF EXISTS "${scratch}";\n`, cleanup));
-    },
-    `grant the user CREATEDB (ALTER ROLE ${config.user ? `"${config.user}"` : 'CURRENT_USER'} CREATEDB)`,
-  );
-}
-
 // Whether a database exists (psql variables quote the name safely).
 async function databaseExists(config: PostgresDatabase, database: string, ctx: EngineContext): Promise<boolean> {
   const sql = `SELECT 1 FROM pg_database WHERE datname = :'name';\n`;
@@ -184,9 +108,18 @@ async function databaseExists(config: PostgresDatabase, database: string, ctx: E
 
 // Restores one database: in one transaction into an existing one, or creating it from the dump.
 export async function loadPostgres(config: PostgresDatabase, database: string, source: LoadSource, ctx: EngineContext): Promise<void> {
+  const label = labelOf(config, database);
+  let stdin: Readable = emptyStream();
+  if ('path' in source) await checkArchiveName(source.path, database, label);
+  else {
+    const peeked = await peekStream(source.stream);
+    const found = archiveDbname(peeked.head);
+    if ('bad' in found) throw new LifeboatError('DATABASE', `${label}: the dump on stdin cannot be used: ${found.bad}`);
+    if (found.dbname !== database) throw archiveOfOther(label, 'on stdin', found.dbname);
+    stdin = peeked.stream;
+  }
   const exists = await databaseExists(config, database, ctx);
   const input = 'path' in source ? [source.path] : [];
-  const stdin: Readable = 'path' in source ? emptyStream() : source.stream;
   const extra = config.loadOptions ?? [];
   if (exists) {
     const args = ['--clean', '--if-exists', '--single-transaction', '--exit-on-error', ...extra, '--dbname', database, ...input];
@@ -207,15 +140,3 @@ export async function loadPostgres(config: PostgresDatabase, database: string, s
   }
 }
 
-// Loads pg_dumpall --globals-only output; roles that already exist are fine, other errors are warnings.
-async function loadGlobals(config: PostgresDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
-  const spec = tool('psql', ['-X', '-q', '--dbname', 'postgres', ...('path' in source ? ['-f', source.path] : [])], config, ALL, ctx);
-  const stderr = await loadIntoTool({ ...spec, label: `PostgreSQL roles on ${config.host ?? 'the local socket'}` }, 'path' in source ? emptyStream() : source.stream, ctx);
-  const problems = stderr.split('\n').filter((line) => /ERROR/.test(line) && !/already exists/.test(line));
-  if (problems.length) ctx.log.warn(`loading the roles reported: ${stderrSummary(problems.join('\n'))}`);
-}
-
-// An empty stdin for tools that read a file given in argv.
-function emptyStream(): Readable {
-  return Readable.from([]);
-}

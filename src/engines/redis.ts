@@ -8,7 +8,11 @@
 //   per key:  u32 key length, key, i64 TTL in ms (-1: none), u32 payload length, DUMP payload
 //   trailer:  u32 0xFFFFFFFF, u64 number of keys      (a dump without it is truncated and refused)
 import { PassThrough, type Readable } from 'node:stream';
-import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inPatterns } from './redis-keys.js';
 import { LifeboatError } from '../errors.js';
 import type { RedisDatabase } from '../config/types.js';
 import { readPassword } from './credentials.js';
@@ -62,21 +66,22 @@ export function redisLoads(config: RedisDatabase): LoadJob[] {
       label,
       load: (source, ctx) => loadRedis(config, source, ctx),
       check: (path) => checkRedisDump(path, label),
-      ...(config.scratch === false ? {} : { drill: (path: string, ctx: EngineContext) => drillRedis(label, path, ctx) }),
+      ...(config.scratch === false ? {} : { drill: (path: string, ctx: EngineContext) => drillRedis(label, path, ctx, config.keys) }),
     },
   ];
 }
 
 // The restore drill: every key of the dump is RESTOREd into a throwaway redis-server (DUMP payloads carry a
 // checksum the server verifies), DBSIZE must then equal the dump's key count, and the server is stopped.
-export async function drillRedis(label: string, file: string, ctx: EngineContext): Promise<string> {
+// A key outside the entry's `keys` patterns fails it, as it would fail a restore.
+export async function drillRedis(label: string, file: string, ctx: EngineContext, keys?: string[]): Promise<string> {
   const server = await startScratchRedis(ctx);
   const target: RedisTarget = { socket: server.socket, db: 0 };
   const scratch = `${label}, loaded into a throwaway redis-server ${server.version}`;
   try {
     let count: number;
     try {
-      ({ count } = await restoreKeys(target, scratch, undefined, { path: file }, ctx));
+      ({ count } = await restoreKeys(target, scratch, undefined, { path: file }, ctx, keys));
     } catch (error) {
       if (!/payload version or checksum/i.test((error as Error).message)) throw error;
       throw new LifeboatError('DATABASE', (error as Error).message, {
@@ -250,20 +255,45 @@ export async function checkRedisDump(file: string, label: string): Promise<strin
 }
 
 // Restores a dump: RESTORE ... REPLACE for each key, then deletes matching keys that are not in it.
-// A dump file is read through once first, so a truncated one is refused before any key changes.
+// The dump is read through once first (a stream is written to a private temporary file for that), so a
+// truncated one, or one holding a key outside the entry's patterns, is refused before any key changes.
 export async function loadRedis(config: RedisDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
   const target = redisTarget(config, ctx);
   const label = labelOf(config, target);
-  const { count, removed } = await restoreKeys(target, label, config.keys, source, ctx);
-  ctx.log.info(`${label}: ${count} key(s) restored${removed ? `, ${removed} key(s) that were not in the snapshot deleted` : ''}`);
+  const staged = 'path' in source ? undefined : await stageStream(source.stream);
+  try {
+    const { count, removed } = await restoreKeys(target, label, config.keys, staged ? { path: staged.file } : source, ctx, config.keys);
+    ctx.log.info(`${label}: ${count} key(s) restored${removed ? `, ${removed} key(s) that were not in the snapshot deleted` : ''}`);
+  } finally {
+    staged?.remove();
+  }
+}
+
+// Writes a stream into a 0600 file in a fresh 0700 temporary folder.
+async function stageStream(input: Readable): Promise<{ file: string; remove(): void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-redis-load-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'dump.redis');
+  try {
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { file, remove };
 }
 
 // RESTORE for every key of a dump into `target`, then DEL of the keys matching `patterns` (all keys when
-// none) that the dump does not hold; returns how many keys were restored and deleted.
-async function restoreKeys(target: RedisTarget, label: string, patterns: string[] | undefined, source: LoadSource, ctx: EngineContext): Promise<{ count: number; removed: number }> {
+// none) that the dump does not hold; returns how many keys were restored and deleted. A key that matches
+// none of `allowed` (when given) is refused, before any key changes when the source is a file.
+async function restoreKeys(target: RedisTarget, label: string, patterns: string[] | undefined, source: LoadSource, ctx: EngineContext, allowed?: string[]): Promise<{ count: number; removed: number }> {
   const bad = (why: string) => new LifeboatError('DATABASE', `${label}: the dump is not usable: ${why}`);
+  const outside = (key: Buffer) =>
+    new LifeboatError('DATABASE', `${label}: the dump holds key ${JSON.stringify(key.toString('utf8'))}, which matches none of the entry's keys patterns (${allowed!.join(', ')}); no key was changed`, {
+      hint: "restore the snapshot that holds this module's own dump; keys outside the patterns belong to others and are never written",
+    });
   if ('path' in source) {
-    for await (const record of readRecords(createReadStream(source.path), bad)) void record;
+    for await (const record of readRecords(createReadStream(source.path), bad)) if (!inPatterns(allowed, record.key)) throw outside(record.key);
   }
   const input = 'path' in source ? createReadStream(source.path) : source.stream;
   const client = await RedisClient.connect(target, label, ctx.signal);
@@ -273,6 +303,7 @@ async function restoreKeys(target: RedisTarget, label: string, patterns: string[
     let bytes = 0;
     let count = 0;
     for await (const { key, ttl, payload } of readRecords(input, bad)) {
+      if (!inPatterns(allowed, key)) throw outside(key);
       restored.add(key.toString('latin1'));
       inFlight.push(client.send('RESTORE', key, ttl > 0 ? ttl : 0, payload, 'REPLACE'));
       count++;

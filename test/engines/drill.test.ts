@@ -101,8 +101,8 @@ describe('restore drill into scratch databases', () => {
     // Redis: one byte of a string value inside its DUMP payload (whose CRC64 no longer matches).
     damage(redis.file, 'Grüße', 'Grüßa');
     for (const { job, file } of [pg, my, redis]) await expect(job.check(file, context())).resolves.toMatch(/readable|complete/);
-    await expect(pg.job.drill!(pg.file, context())).rejects.toThrow(new RegExp(`PostgreSQL database "${name}" on 127.0.0.1:5432, loaded into scratch database lifeboat_verify_\\S+: pg_restore failed \\(exit 1\\): .*invalid input syntax for type integer: "x"`));
-    await expect(my.job.drill!(my.file, context())).rejects.toThrow(new RegExp(`MariaDB database "${name}" on 127.0.0.1:3306, loaded into a scratch database: mariadb failed \\(exit 1\\): ERROR 1054 \\(42S22\\) at line \\d+: Unknown column '0xDEADBEEF00FF0A0D5C2G' in 'VALUES'$`));
+    await expect(pg.job.drill!(pg.file, context())).rejects.toThrow(new RegExp(`PostgreSQL database "${name}" on 127.0.0.1:5432, loaded into scratch database lifeboat_verify_\\S+ as the temporary role lifeboat_verify_\\S+: pg_restore failed \\(exit 1\\): .*invalid input syntax for type integer: "x"`));
+    await expect(my.job.drill!(my.file, context())).rejects.toThrow(new RegExp(`MariaDB database "${name}" on 127.0.0.1:3306, loaded into scratch database lifeboat_verify_\\S+ as the temporary account lifeboat_verify_\\S+: mariadb failed \\(exit 1\\): ERROR 1054 \\(42S22\\) at line \\d+: Unknown column '0xDEADBEEF00FF0A0D5C2G' in 'VALUES'$`));
     await expect(redis.job.drill!(redis.file, context())).rejects.toThrow(/Redis 127\.0\.0\.1:6379 db 0 \(keys \S+\), loaded into a throwaway redis-server [\d.]+: RESTORE failed: ERR DUMP payload version or checksum are wrong/);
     expect(leftovers()).toEqual(before);
     expect([describePostgres(name), describeMariadb(name), describeRedis(name)].join('\n')).toBe(live);
@@ -138,11 +138,11 @@ describe('restore drill into scratch databases', () => {
       const [pg, my] = await dumped(databases.slice(0, 2));
       const asRole = loadJobs([{ postgres: { database: name, ...PG, user: role } }, { mysql: { database: name, ...MY, user: role } }], path.dirname(pg.file));
       const pgError = await asRole[0].drill!(pg.file, context()).catch((error: LifeboatError) => error);
-      expect(pgError.message).toMatch(/^cannot create scratch database lifeboat_verify_\S+ on 127\.0\.0\.1 for the restore drill: .*permission denied to create database/);
-      expect(pgError.hint).toBe(`grant the user CREATEDB (ALTER ROLE "${role}" CREATEDB), or set \`scratch: false\` on this entry in module.yaml to have verify only read the dump back`);
+      expect(pgError.message).toMatch(/^cannot create the temporary role and scratch database lifeboat_verify_\S+ on 127\.0\.0\.1:5432 for the restore drill: .*permission denied to create role/);
+      expect(pgError.hint).toBe(`grant the user CREATEDB and CREATEROLE (ALTER ROLE "${role}" CREATEDB CREATEROLE), or set \`scratch: false\` on this entry in module.yaml to have verify only read the dump back`);
       const myError = await asRole[1].drill!(my.file, context()).catch((error: LifeboatError) => error);
-      expect(myError.message).toMatch(new RegExp(`Access denied for user '${role}'@'\\S+' to database 'lifeboat_verify_`));
-      expect(myError.hint).toMatch(/^grant the user CREATE and DROP on `lifeboat_verify\\_%`\.\*, or set `scratch: false`/);
+      expect(myError.message).toMatch(/^cannot create the temporary account and scratch database\(s\) lifeboat_verify_\S+ on 127\.0\.0\.1:3306 for the restore drill: .*Access denied; you need \(at least one of\) the CREATE USER privilege/);
+      expect(myError.hint).toBe('grant the configured user CREATE USER and ALL on `lifeboat_verify\\_%`.* WITH GRANT OPTION, or set `scratch: false` on this entry in module.yaml to have verify only read the dump back');
     } finally {
       psql('postgres', `DROP ROLE IF EXISTS ${role};`);
       mariadb(`DROP USER IF EXISTS '${role}'@'%'; DROP USER IF EXISTS '${role}'@'localhost';`);
@@ -171,7 +171,7 @@ describe('ScratchRenamer (the MariaDB dump rewriter)', () => {
   ].join('\n');
 
   async function rewrite(chunkSize: number): Promise<{ out: string; names: Map<string, string> }> {
-    const renamer = new ScratchRenamer();
+    const renamer = new ScratchRenamer('lifeboat_verify_1_0000abcd');
     const bytes = Buffer.from(dump, 'utf8');
     const chunks: Buffer[] = [];
     for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize));
@@ -199,7 +199,7 @@ describe('ScratchRenamer (the MariaDB dump rewriter)', () => {
   });
 
   it('creates a database first when a USE names one the dump never created', async () => {
-    const renamer = new ScratchRenamer();
+    const renamer = new ScratchRenamer('lifeboat_verify_1_0000abcd');
     const out: Buffer[] = [];
     for await (const chunk of Readable.from([Buffer.from('USE `app`;\nSELECT 1;\n')]).pipe(renamer)) out.push(chunk as Buffer);
     const scratch = renamer.names.get('app');
