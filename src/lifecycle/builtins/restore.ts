@@ -8,8 +8,7 @@ import type { PartContext } from '../context.js';
 import type { Provider } from '../../providers/types.js';
 import { removeRestoreScratch, writeRestoreMarker, type RestoreMarker } from '../restore-marker.js';
 import { isDirectory, isSymlink } from '../../storage/file-kind.js';
-
-export const SAFETY_TAG = 'lifeboat-safety';
+import { SAFETY_TAG } from '../../providers/kinds.js';
 
 // Before an in-place restore, snapshots the current state into the repository being restored from.
 export async function safetySnapshot(ctx: PartContext): Promise<void> {
