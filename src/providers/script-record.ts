@@ -1,12 +1,13 @@
 // Lifeboat's record of the snapshots a script provider's `create` made, per repository and module:
-// <state>/providers/<repository>/<module>.json, `{ "<name>": { "time": ISO, "tags": [...] } }`. A `list`
-// that prints only names still gets each snapshot's time and tags (so its kind) back from it.
+// <state>/providers/<repository>/<module>.json, `{ "<name>": { "time": ISO, "tags": [...], "host": H } }`.
+// A `list` that prints only names still gets each snapshot's time, host and tags (so its kind) from it.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface RecordedSnapshot {
   time: string;
   tags: string[];
+  host?: string;
 }
 
 export type SnapshotRecord = Record<string, RecordedSnapshot>;
@@ -24,7 +25,7 @@ export function readRecord(file: string): SnapshotRecord {
     const record: SnapshotRecord = {};
     for (const [name, entry] of Object.entries(value as Record<string, Partial<RecordedSnapshot>>)) {
       if (typeof entry?.time !== 'string' || !Array.isArray(entry.tags)) continue;
-      record[name] = { time: entry.time, tags: entry.tags.filter((tag): tag is string => typeof tag === 'string') };
+      record[name] = { time: entry.time, tags: entry.tags.filter((tag): tag is string => typeof tag === 'string'), ...(typeof entry.host === 'string' ? { host: entry.host } : {}) };
     }
     return record;
   } catch {

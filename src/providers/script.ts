@@ -56,7 +56,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       const time = listedTime ?? record?.time ?? new Date(index * 1000).toISOString();
       const tags = [...(record?.tags ?? [])];
       if (raw.kind === 'safety' && !tags.includes(SAFETY_TAG)) tags.push(SAFETY_TAG);
-      const snapshot: ProviderSnapshot = { id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : undefined, tags };
+      const snapshot: ProviderSnapshot = { id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags };
       if (!listedTime && !record) undated.add(snapshot);
       snapshots.push(snapshot);
     });
@@ -87,7 +87,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       const listed = new Set(after.map((s) => s.id));
       updateRecord(recordFile(input.root.stateDir, input.name, options.module), (record) => {
         for (const id of Object.keys(record)) if (!listed.has(id)) delete record[id];
-        record[snapshot.id] = { time, tags: options.tags };
+        record[snapshot.id] = { time, tags: options.tags, host: snapshot.host ?? options.host };
       });
       return { snapshot: { ...snapshot, time, host: snapshot.host ?? options.host, tags: options.tags } };
     },
