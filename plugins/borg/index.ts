@@ -14,9 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
-import { applyRetention } from '../../src/providers/retention.js';
-import type { CommonOptions, CreateOptions, ForgetResult, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
-import type { Retention } from '../../src/config/types.js';
+import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
 
 type Env = Record<string, string | undefined>;
@@ -253,14 +251,12 @@ export function createProvider(input: ProviderInput): Provider {
     }
   }
 
-  // Keep rules computed as restic does (applyRetention), then borg delete and borg compact. Not borg
-  // prune: its --keep-last is "keep-secondly" and merges archives made within the same second.
-  async function forget(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult> {
-    const result = applyRetention((await listOrNull(module, options)) ?? [], retention);
-    if (result.removed.length === 0 || options.dryRun) return result;
-    await borgOrFail(module, ['delete', repoOf(module), ...result.removed.map((s) => s.id)], options);
-    await borgOrFail(module, ['compact', repoOf(module)], options);
-    return result;
+  // Deletes the given archives (Lifeboat's retention chose them: not borg prune, whose --keep-last is
+  // "keep-secondly" and merges archives made within the same second), then borg compact frees the space.
+  async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
+    if (snapshots.length === 0) return;
+    await borgOrFail(module, ['delete', repoOf(module), ...snapshots.map((s) => s.id)], options, { dryRun: options.dryRun });
+    await borgOrFail(module, ['compact', repoOf(module)], options, { dryRun: options.dryRun });
   }
 
   return {

@@ -8,12 +8,10 @@ import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js
 import type {
   CommonOptions,
   CreateOptions,
-  ForgetResult,
   Provider,
   ProviderInput,
   ProviderSnapshot,
 } from '../../src/providers/types.js';
-import type { Retention } from '../../src/config/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
 
 type Env = Record<string, string | undefined>;
@@ -40,15 +38,6 @@ interface BackupSummary {
   snapshot_id?: string;
   data_added?: number;
 }
-
-const KEEP_FLAGS: Array<[keyof Retention, string]> = [
-  ['keepLast', '--keep-last'],
-  ['keepHourly', '--keep-hourly'],
-  ['keepDaily', '--keep-daily'],
-  ['keepWeekly', '--keep-weekly'],
-  ['keepMonthly', '--keep-monthly'],
-  ['keepYearly', '--keep-yearly'],
-];
 
 // Where a module's repository lives: a folder under a local url, `/<module>` appended to a remote one.
 export function moduleRepository(url: string, module: string, configRoot: string): string {
@@ -325,23 +314,13 @@ export function createProvider(input: ProviderInput): Provider {
     }
   }
 
-  // Applies keep rules with restic forget --prune over all the module's snapshots as one group.
-  async function forget(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult> {
-    const keepArgs = KEEP_FLAGS.flatMap(([rule, flag]) => ((retention[rule] ?? 0) > 0 ? [flag, String(retention[rule])] : []));
-    if (keepArgs.length === 0) return { kept: (await listOrNull(module, options)) ?? [], removed: [] };
-    const args = ['forget', '--tag', `module:${module}`, '--group-by', '', ...keepArgs, '--json', options.dryRun ? '--dry-run' : '--prune'];
-    const result = await restic(module, args, options, { okExitCodes: [1] });
-    if (result.exitCode === 1) {
-      if (isMissingRepository(result.stderr)) return { kept: [], removed: [] };
-      throw failure(module, 'forget', result, options);
-    }
-    const line = result.stdout.split('\n').find((text) => text.startsWith('['));
-    if (!line) throw new LifeboatError('PROVIDER', `${where(module)}: restic forget printed no JSON result`);
-    const groups = JSON.parse(line) as Array<{ keep?: RawSnapshot[] | null; remove?: RawSnapshot[] | null }>;
-    const collect = (key: 'keep' | 'remove') => groups.flatMap((group) => group[key] ?? []).map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
-    const removed = collect('remove');
-    if (!options.dryRun && removed.length > 0) await forgetOrphanDumps(module, options);
-    return { kept: collect('keep'), removed };
+  // Deletes the given snapshots (Lifeboat's retention chose them) with restic forget --prune, then the
+  // dump snapshots whose module snapshot is gone.
+  async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
+    if (snapshots.length === 0) return;
+    const result = await restic(module, ['forget', '--prune', ...snapshots.map((s) => s.id)], options, { okExitCodes: [1], dryRun: options.dryRun });
+    if (result.exitCode === 1) throw failure(module, 'forget', result, options);
+    if (!options.dryRun) await forgetOrphanDumps(module, options);
   }
 
   return {

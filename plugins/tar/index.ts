@@ -10,9 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { LifeboatError } from '../../src/errors.js';
-import { applyRetention } from '../../src/providers/retention.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
-import type { Retention } from '../../src/config/types.js';
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
 import { packTree, type ManifestEntry } from './pack.js';
@@ -230,10 +228,10 @@ export function createProvider(input: ProviderInput): Provider {
     create,
     list,
     restore,
-    // Applies keep rules (applyRetention); the manifest goes first, so a half-deleted archive is never listed.
-    async forget(module: string, retention: Retention, options: CommonOptions) {
-      const result = applyRetention(await list(module, options), retention);
-      for (const snapshot of result.removed) {
+    // Deletes the given archives (Lifeboat's retention chose them) in every store; the manifest goes
+    // first, so a half-deleted archive is never listed.
+    async forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions) {
+      for (const snapshot of snapshots) {
         if (options.dryRun) {
           options.log.info(`dry run: would delete ${snapshot.id}`);
           continue;
@@ -241,7 +239,6 @@ export function createProvider(input: ProviderInput): Provider {
         const { manifest } = await readManifest(module, snapshot.id, options.env);
         for (const store of await openStores(options.env)) await store.discard(module, snapshot.id, manifest.archive);
       }
-      return result;
     },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {

@@ -37,13 +37,15 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   return exitStatusOf(results);
 }
 
-// Prints the per-module outcome of backup/restore/verify: the SPEC 4 JSON shape, or one line each.
-export function printResults(action: string, results: ModuleResult[], json: boolean): void {
+// Prints the per-module outcome of backup/restore/verify: the JSON shape the README shows (plus the
+// `extra` fields of each module), or one line each.
+export function printResults(action: string, results: ModuleResult[], json: boolean, extra: (result: ModuleResult) => Record<string, unknown> = () => ({})): void {
   if (json) {
     printJson({
       ok: results.every((r) => r.ok),
       modules: results.map((r) => ({
         module: r.module,
+        ...extra(r),
         ok: r.ok,
         ...(r.skipped ? { skipped: true } : {}),
         snapshots: r.snapshots.map(({ repository, id }) => ({ repository, id })),

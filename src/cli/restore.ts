@@ -6,6 +6,7 @@ import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { resolveSnapshot } from '../providers/snapshot-ref.js';
+import { kindOf } from '../providers/kinds.js';
 import { LifeboatError } from '../errors.js';
 import { printResults } from './backup.js';
 import { printPlan } from './plan.js';
@@ -20,7 +21,8 @@ interface RestoreOptions extends GlobalOptions {
   wait?: string;
 }
 
-// Restores one module from one repository (the first of the module's unless --repo).
+// Restores one module from one repository (the first of the module's unless --repo); says first which
+// snapshot it chose (id, kind, time).
 export async function restoreCommand([name, ref]: unknown[], options: RestoreOptions): Promise<number> {
   const log = createLogger(options);
   const { root, modules } = loadForCommand(options, [name as string], log);
@@ -33,7 +35,8 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
-  log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${snapshot.time}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
+  const kind = kindOf(snapshot);
+  log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);
   if (unfinished?.phase === 'replacing') log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);
   if (options.dryRun && !options.json) printPlan(root, module, ['restore']);
@@ -50,6 +53,6 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
     },
   });
   if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart));
-  printResults('restore', [result], !!options.json);
+  printResults('restore', [result], !!options.json, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
   return exitStatusOf([result]);
 }

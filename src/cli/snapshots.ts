@@ -2,36 +2,38 @@
 import { createLogger, loadForCommand, printJson, renderTable, type GlobalOptions } from './common.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
+import { kindOf } from '../providers/kinds.js';
+import type { SnapshotKind } from '../providers/types.js';
 
 interface SnapshotsOptions extends GlobalOptions {
   repo?: string[];
   host?: string;
 }
 
-// Lists snapshots as a table or as the SPEC 4 JSON array.
+// Lists snapshots as a table (with a KIND column: backup or safety) or as the JSON array the README shows.
 export async function snapshotsCommand([name]: unknown[], options: SnapshotsOptions): Promise<number> {
   const log = createLogger(options);
   const { root, modules } = loadForCommand(options, name ? [name as string] : [], log);
-  const rows: Array<{ id: string; time: string; module: string; repository: string; host: string | null; tags: string[] }> = [];
+  const rows: Array<{ id: string; time: string; module: string; repository: string; host: string | null; kind: SnapshotKind; tags: string[] }> = [];
   for (const module of modules) {
     for (const repository of repositoriesFor(root, module, options.repo)) {
       const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
       for (const s of await provider.list(module.name, { log })) {
         if (options.host && s.host !== options.host) continue;
-        rows.push({ id: s.id, time: s.time, module: module.name, repository, host: s.host ?? null, tags: s.tags.filter((t) => !t.startsWith('module:')) });
+        rows.push({ id: s.id, time: s.time, module: module.name, repository, host: s.host ?? null, kind: kindOf(s), tags: s.tags.filter((t) => !t.startsWith('module:')) });
       }
     }
   }
   rows.sort((a, b) => a.time.localeCompare(b.time));
   if (options.json) {
-    printJson(rows.map(({ id, time, module, repository, host }) => ({ id, time, module, repository, host })));
+    printJson(rows.map(({ id, time, module, repository, host, kind }) => ({ id, time, module, repository, host, kind })));
     return 0;
   }
   if (rows.length === 0) {
     process.stdout.write('no snapshots\n');
     return 0;
   }
-  const header = ['ID', 'TIME (UTC)', 'MODULE', 'REPOSITORY', 'HOST', 'TAGS'];
-  process.stdout.write(renderTable(header, rows.map((r) => [r.id.slice(0, 16), r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.module, r.repository, r.host ?? '', r.tags.join(',')])));
+  const header = ['ID', 'TIME (UTC)', 'KIND', 'MODULE', 'REPOSITORY', 'HOST', 'TAGS'];
+  process.stdout.write(renderTable(header, rows.map((r) => [r.id.slice(0, 16), r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
   return 0;
 }

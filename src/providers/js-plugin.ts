@@ -2,7 +2,8 @@
 import { LifeboatError } from '../errors.js';
 import type { Provider, ProviderFactory, ProviderInput } from './types.js';
 
-// Accepts either a factory export or create/list/restore (and optional forget/check) function exports.
+// Accepts either a factory export or create/list/restore (and optional forget/check) function exports;
+// forget(module, snapshots, options) deletes exactly the snapshots given, as a script's `forget` does.
 export function adaptJsPlugin(kind: string, loaded: Record<string, unknown>, input: ProviderInput, file: string): Provider {
   if (typeof loaded.createProvider === 'function') return (loaded.createProvider as ProviderFactory)(input);
   const missing = ['create', 'list', 'restore'].filter((op) => typeof loaded[op] !== 'function');

@@ -9,6 +9,7 @@ import type { RootConfig } from '../config/types.js';
 import { unsafeReason } from '../parts/discover.js';
 import { createScriptProvider, SCRIPT_OPERATIONS } from './script.js';
 import { adaptJsPlugin } from './js-plugin.js';
+import { withSnapshotKinds } from './kinds.js';
 import type { Provider, ProviderInput } from './types.js';
 
 const cache = new Map<string, Provider>();
@@ -22,7 +23,8 @@ const BUILTIN: Record<string, () => Promise<Record<string, unknown>>> = {
   tar: () => import('../../plugins/tar/index.js'),
 };
 
-// Opens the provider of a named repository (cached per process).
+// Opens the provider of a named repository (cached per process); every snapshot it lists or creates
+// carries its kind (kinds.ts).
 export async function openProvider(name: string, root: RootConfig, addSecret: ProviderInput['addSecret']): Promise<Provider> {
   const cached = cache.get(`${root.root}\0${name}`);
   if (cached) return cached;
@@ -33,7 +35,7 @@ export async function openProvider(name: string, root: RootConfig, addSecret: Pr
   }
   const input: ProviderInput = { name, config, root, addSecret };
   addSecret(...Object.values(config.env ?? {}));
-  const provider = await loadProvider(config.provider, input);
+  const provider = withSnapshotKinds(await loadProvider(config.provider, input));
   cache.set(`${root.root}\0${name}`, provider);
   return provider;
 }

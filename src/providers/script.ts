@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { runTool } from './exec.js';
-import { applyRetention } from './retention.js';
+import { SAFETY_TAG } from './kinds.js';
+import { readRecord, recordFile, updateRecord } from './script-record.js';
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
@@ -14,6 +15,7 @@ interface ListedEntry {
   time?: unknown;
   module?: unknown;
   host?: unknown;
+  kind?: unknown;
 }
 
 // Adapts a folder of scripts to the Provider interface.
@@ -21,6 +23,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const script = (name: string) => path.join(dir, name);
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
+  // Listed snapshots whose time neither `list` nor the record gave (ordered by position only).
+  const undated = new WeakSet<ProviderSnapshot>();
   const scriptEnv = (options: CommonOptions, extra: Record<string, string>) => ({
     ...(options.env ?? process.env),
     ...input.config.env,
@@ -29,8 +33,10 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     ...extra,
   });
 
-  // Runs `list` and checks its output is a JSON array of {name, time?, module?}.
+  // Runs `list` and checks its output is a JSON array of {name, time?, module?, host?, kind?}; what it
+  // leaves out (time, tags and so the kind) comes from Lifeboat's record of what `create` made.
   async function list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]> {
+    const recorded = readRecord(recordFile(input.root.stateDir, input.name, module));
     const { stdout } = await runTool(script('list'), [], { ...options, env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
     let parsed: unknown;
     try {
@@ -45,8 +51,14 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         throw new LifeboatError('PROVIDER', `${script('list')}: entry ${index} has no "name" string: ${JSON.stringify(raw).slice(0, 80)}`);
       }
       if (typeof raw.module === 'string' && raw.module !== module) return;
-      const time = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : new Date(index * 1000).toISOString();
-      snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : undefined, tags: [] });
+      const record = Object.hasOwn(recorded, raw.name) ? recorded[raw.name] : undefined;
+      const listedTime = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : undefined;
+      const time = listedTime ?? record?.time ?? new Date(index * 1000).toISOString();
+      const tags = [...(record?.tags ?? [])];
+      if (raw.kind === 'safety' && !tags.includes(SAFETY_TAG)) tags.push(SAFETY_TAG);
+      const snapshot: ProviderSnapshot = { id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags };
+      if (!listedTime && !record) undated.add(snapshot);
+      snapshots.push(snapshot);
     });
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
   }
@@ -56,9 +68,12 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     capabilities: { forget: hasForget, check: hasCheck },
     list,
     // Runs `create`; its last stdout line names the snapshot, else the newest new entry of `list` does.
+    // The snapshot's time and tags go into Lifeboat's record (script-record.ts), which forgets names
+    // `list` no longer shows.
     async create(options) {
       const before = options.dryRun ? [] : await list(options.module, options);
-      const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module });
+      const kind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
+      const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: kind });
       const { stdout } = await runTool(script('create'), [], { ...options, env });
       if (options.dryRun) return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module: options.module, repository: input.name, tags: options.tags } };
       const after = await list(options.module, options);
@@ -68,7 +83,13 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       if (!snapshot) {
         throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module}; the backup did not happen`);
       }
-      return { snapshot: { ...snapshot, host: snapshot.host ?? options.host, tags: options.tags } };
+      const time = undated.has(snapshot) ? new Date().toISOString() : snapshot.time;
+      const listed = new Set(after.map((s) => s.id));
+      updateRecord(recordFile(input.root.stateDir, input.name, options.module), (record) => {
+        for (const id of Object.keys(record)) if (!listed.has(id)) delete record[id];
+        record[snapshot.id] = { time, tags: options.tags, host: snapshot.host ?? options.host };
+      });
+      return { snapshot: { ...snapshot, time, host: snapshot.host ?? options.host, tags: options.tags } };
     },
     // Runs `restore` with NAME, FOLDERS and LIFEBOAT_TARGET.
     async restore(options) {
@@ -81,13 +102,16 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       });
       await runTool(script('restore'), [], { ...options, env });
     },
+    // Runs `forget` once per snapshot (NAME), then drops it from the record.
     forget: hasForget
-      ? async (module, retention, options) => {
-          const { kept, removed } = applyRetention(await list(module, options), retention);
-          for (const snapshot of removed) {
+      ? async (module, snapshots, options) => {
+          const file = recordFile(input.root.stateDir, input.name, module);
+          for (const snapshot of snapshots) {
             await runTool(script('forget'), [], { ...options, env: scriptEnv(options, { NAME: snapshot.id, LIFEBOAT_MODULE: module, MODULE_ID: module }) });
+            updateRecord(file, (record) => {
+              delete record[snapshot.id];
+            });
           }
-          return { kept, removed };
         }
       : undefined,
     check: hasCheck

@@ -1,15 +1,17 @@
 // Resolves a SNAPSHOT argument (full id, unique prefix, or `latest`) against a list.
 import { LifeboatError } from '../errors.js';
+import { kindOf } from './kinds.js';
 import type { ProviderSnapshot } from './types.js';
 
 // Picks the snapshot a user meant; unknown and ambiguous references are usage errors naming the choices.
+// `latest` is the newest backup, never a safety snapshot; an id or prefix may name either kind.
 export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | undefined, where: string): ProviderSnapshot {
   const wanted = ref ?? 'latest';
   if (wanted.trim() === '') throw new LifeboatError('USAGE', `${where}: the snapshot id is empty; give an id, a unique prefix of one, or latest`);
   if (snapshots.length === 0) {
     throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no snapshots yet, so there is nothing to restore`, { hint: 'run `lifeboat backup` first, or pick another --repo' });
   }
-  if (wanted === 'latest') return [...snapshots].sort((a, b) => a.time.localeCompare(b.time)).at(-1)!;
+  if (wanted === 'latest') return latestBackup(snapshots, where);
   const exact = snapshots.find((s) => s.id === wanted);
   if (exact) return exact;
   const matches = snapshots.filter((s) => s.id.startsWith(wanted));
@@ -19,4 +21,13 @@ export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | und
     throw new LifeboatError('AMBIGUOUS_SNAPSHOT', `${where}: snapshot "${wanted}" is ambiguous: it starts ${matches.length} ids (${ids}); give more characters`);
   }
   throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: snapshot "${wanted}" not found; \`lifeboat snapshots\` lists them`);
+}
+
+// The newest backup; only safety snapshots is an error that says how to restore one of them.
+function latestBackup(snapshots: ProviderSnapshot[], where: string): ProviderSnapshot {
+  const backups = snapshots.filter((s) => kindOf(s) === 'backup').sort((a, b) => a.time.localeCompare(b.time));
+  if (backups.length > 0) return backups.at(-1)!;
+  throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no backups yet, only ${snapshots.length} safety snapshot(s), so there is no latest backup to restore`, {
+    hint: 'give the id of a safety snapshot (`lifeboat snapshots` lists them, KIND safety) to restore it, or run `lifeboat backup` first',
+  });
 }

@@ -1,5 +1,5 @@
 // The provider interface: every storage engine (restic, borg, tar, scripts, JS plugins) implements it.
-import type { RepositoryConfig, Retention, RootConfig } from '../config/types.js';
+import type { RepositoryConfig, RootConfig } from '../config/types.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 
@@ -14,7 +14,13 @@ export interface ProviderSnapshot {
   host?: string;
   tags: string[];
   paths?: string[];
+  // `backup` or `safety`: set for every snapshot a provider opened through the registry lists or
+  // creates (kinds.ts decides it from the tags); providers themselves leave it out.
+  kind?: SnapshotKind;
 }
+
+// A snapshot `lifeboat backup` made, or one an in-place restore took of the state it replaced.
+export type SnapshotKind = 'backup' | 'safety';
 
 export interface CreateOptions {
   module: string;
@@ -23,7 +29,7 @@ export interface CreateOptions {
   // Exclude patterns in restic syntax.
   exclude: string[];
   host: string;
-  // Always includes `module:<name>`; `lifeboat-safety` marks a safety snapshot.
+  // Always includes `module:<name>`; `lifeboat-safety` (SAFETY_TAG in kinds.ts) marks a safety snapshot.
   tags: string[];
   signal: AbortSignal;
   log: Logger;
@@ -86,6 +92,7 @@ export interface CommonOptions {
   env?: Record<string, string>;
 }
 
+// What retention decided for one module in one repository (retention.ts), oldest first in each list.
 export interface ForgetResult {
   removed: ProviderSnapshot[];
   kept: ProviderSnapshot[];
@@ -106,7 +113,9 @@ export interface Provider {
   // Snapshots of one module, oldest first; a module never backed up has none (not an error).
   list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
   restore(options: RestoreOptions): Promise<void>;
-  forget?(module: string, retention: Retention, options: CommonOptions): Promise<ForgetResult>;
+  // Deletes exactly these snapshots of one module (Lifeboat chose them: retention.ts counts backups and
+  // safety snapshots apart), and then frees their space where the tool needs a step for that.
+  forget?(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void>;
   // readData reads every pack; readDataSubset (restic's --read-data-subset: "5%", "1/10") only part of them.
   check?(module: string, options: CommonOptions & { readData?: boolean; readDataSubset?: string }): Promise<void>;
 }

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LifeboatError } from '../../src/errors.js';
 import { resolveSnapshot } from '../../src/providers/snapshot-ref.js';
+import { kindOf, SAFETY_TAG } from '../../src/providers/kinds.js';
+import { forgetByRetention } from '../../src/providers/retention.js';
 import type { CreateOptions, Provider, ProviderSnapshot, StreamSource } from '../../src/providers/types.js';
 import { testLogger } from '../helpers/provider.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -152,15 +154,46 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const t = await setup();
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push((await t.create('alpha')).snapshot.id);
-      const dry = await t.provider.forget!('alpha', { keepLast: 2 }, { ...t.common, dryRun: true });
+      const dry = await forgetByRetention(t.provider, 'alpha', { keepLast: 2 }, { ...t.common, dryRun: true });
       expect(dry.removed.map((s) => s.id)).toEqual([ids[0]]);
       expect(await t.provider.list('alpha', t.common)).toHaveLength(3);
-      const none = await t.provider.forget!('alpha', {}, t.common);
+      const none = await forgetByRetention(t.provider, 'alpha', {}, t.common);
       expect(none.removed).toEqual([]);
-      const result = await t.provider.forget!('alpha', { keepLast: 2 }, t.common);
+      const result = await forgetByRetention(t.provider, 'alpha', { keepLast: 2 }, t.common);
       expect(result.removed.map((s) => s.id)).toEqual([ids[0]]);
       expect(result.kept.map((s) => s.id)).toEqual(ids.slice(1));
       expect((await t.provider.list('alpha', t.common)).map((s) => s.id)).toEqual(ids.slice(1));
+    });
+
+    it('lists safety snapshots as kind safety, and latest is the newest backup, not a newer safety snapshot', async () => {
+      const t = await setup();
+      const backup = await t.create('alpha');
+      const safety = await t.create('alpha', { tags: ['module:alpha', SAFETY_TAG] });
+      const listed = await t.provider.list('alpha', t.common);
+      expect(listed.map((s) => [s.id, kindOf(s)])).toEqual([
+        [backup.snapshot.id, 'backup'],
+        [safety.snapshot.id, 'safety'],
+      ]);
+      expect(resolveSnapshot(listed, 'latest', 'test').id).toBe(backup.snapshot.id);
+      expect(resolveSnapshot(listed, safety.snapshot.id, 'test').id).toBe(safety.snapshot.id);
+    });
+
+    (capabilities.forget ? it : notApplicable)('keepLast 2 after two safety snapshots keeps both backups; old safety snapshots beyond the newest 3 go', async () => {
+      const t = await setup();
+      const made: Array<{ id: string; kind: string }> = [];
+      for (const kind of ['backup', 'backup', 'safety', 'safety']) {
+        const { snapshot } = await t.create('alpha', { tags: kind === 'safety' ? ['module:alpha', SAFETY_TAG] : ['module:alpha'] });
+        made.push({ id: snapshot.id, kind });
+      }
+      const result = await forgetByRetention(t.provider, 'alpha', { keepLast: 2 }, t.common);
+      expect(result.removed).toEqual([]);
+      expect((await t.provider.list('alpha', t.common)).map((s) => s.id)).toEqual(made.map((s) => s.id));
+      // Two more safety snapshots, looked at 15 days later: only the newest 3 safety snapshots stay.
+      for (let i = 0; i < 2; i++) made.push({ id: (await t.create('alpha', { tags: ['module:alpha', SAFETY_TAG] })).snapshot.id, kind: 'safety' });
+      const later = new Date(Date.now() + 15 * 86_400_000);
+      const aged = await forgetByRetention(t.provider, 'alpha', { keepLast: 2 }, { ...t.common, now: later });
+      expect(aged.removed.map((s) => s.id)).toEqual([made[2].id]);
+      expect((await t.provider.list('alpha', t.common)).map((s) => [s.id, kindOf(s)])).toEqual(made.filter((_, i) => i !== 2).map((s) => [s.id, s.kind]));
     });
 
     (capabilities.check ? it : notApplicable)('checks a repository with a fresh snapshot', async () => {

@@ -9,6 +9,7 @@ import { LifeboatError } from '../../src/errors.js';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { createProvider as createTar } from '../../plugins/tar/index.js';
 import { createProvider as createRestic } from '../../plugins/restic/index.js';
+import { forgetByRetention } from '../../src/providers/retention.js';
 import { providerInput, testLogger } from '../helpers/provider.js';
 import { aws, objectKeys, pendingUploads, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -108,7 +109,7 @@ describe('tar on S3 specifics', () => {
     expect(listed.id).toBe(snapshot.id);
     await t.provider.restore({ module: 'wiki', snapshot: listed, target: t.target, ...common() });
     expect(diffTrees(await readTree(t.src), await readTree(path.join(t.target, t.src)))).toEqual([]);
-    const result = await t.provider.forget!('wiki', { keepLast: 1 }, common());
+    const result = await forgetByRetention(t.provider, 'wiki', { keepLast: 1 }, common());
     expect(result.removed).toEqual([]);
   });
 

@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import { loadManifest } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
 
-export const SAFETY_TAG = 'lifeboat-safety';
+import { SAFETY_TAG } from '../../providers/kinds.js';
 
 // Before an in-place restore, snapshots the current state into the repository being restored from.
 export async function safetySnapshot(ctx: PartContext): Promise<void> {

@@ -9,7 +9,7 @@ import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
-import { SAFETY_TAG } from './restore.js';
+import { kindOf } from '../../providers/kinds.js';
 import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
 import { formatBytes } from '../../report/format.js';
@@ -61,11 +61,11 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
   if (failures.length > 0) throw new Error(`restore drill failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
 }
 
-// One repository: its latest real (not safety) snapshot, the provider's check, the restore.
+// One repository: its latest backup (never a safety snapshot), the provider's check, the restore.
 async function drillRepository(ctx: PartContext, repository: string, dir: string): Promise<Drill> {
   const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
   const common = { log: ctx.log, signal: ctx.signal, env: ctx.env };
-  const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => !s.tags.includes(SAFETY_TAG));
+  const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => kindOf(s) === 'backup');
   const snapshot = snapshots.sort((a, b) => a.time.localeCompare(b.time)).at(-1);
   if (!snapshot) throw new Error(`no snapshot of module ${ctx.module.name} yet; run \`lifeboat backup ${ctx.module.name}\` first`);
   if (provider.check) {

@@ -1,0 +1,34 @@
+// Snapshot kinds: a `backup` (what `lifeboat backup` made) or a `safety` snapshot (the state an in-place
+// restore replaced, tagged `lifeboat-safety`). Decided here only, from the tags, for every provider.
+import type { Provider, ProviderSnapshot, SnapshotKind } from './types.js';
+
+// The tag that marks a safety snapshot (05safety_snapshot sets it; script providers get it back from
+// the record Lifeboat keeps, see script.ts).
+export const SAFETY_TAG = 'lifeboat-safety';
+
+// The kind of a snapshot, from its tags.
+export function kindOf(snapshot: Pick<ProviderSnapshot, 'tags'>): SnapshotKind {
+  return snapshot.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
+}
+
+// The snapshot with its `kind` set.
+export function withKind(snapshot: ProviderSnapshot): ProviderSnapshot {
+  return { ...snapshot, kind: kindOf(snapshot) };
+}
+
+// Wraps a provider so every snapshot it lists or creates carries its kind; the registry wraps every
+// provider it opens (built-ins, JS plugins, script folders) with it.
+export function withSnapshotKinds(provider: Provider): Provider {
+  return {
+    kind: provider.kind,
+    capabilities: provider.capabilities,
+    create: async (options) => {
+      const result = await provider.create(options);
+      return { ...result, snapshot: withKind(result.snapshot) };
+    },
+    list: async (module, options) => (await provider.list(module, options)).map(withKind),
+    restore: (options) => provider.restore(options),
+    forget: provider.forget ? (module, snapshots, options) => provider.forget!(module, snapshots, options) : undefined,
+    check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
+  };
+}
