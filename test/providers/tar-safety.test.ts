@@ -357,6 +357,22 @@ describe('tar: xattrs, ACLs, FIFOs, sockets, sparse files', () => {
     expect(s.blocks * 512).toBeLessThan(1 << 20);
   });
 
+  it('refuses a restore whose ACLs cannot be set (no setfattr): exit 2 naming the file, nothing left in the target', async () => {
+    const t = await setup('none');
+    await writeFile(path.join(t.src, 'acl'), 'a');
+    execFileSync('setfacl', ['-m', 'u:1234:rw', path.join(t.src, 'acl')]);
+    const { snapshot } = await t.backup();
+    const noTools = path.join(t.base, 'no-tools');
+    await mkdir(noTools);
+    const saved = process.env.PATH;
+    process.env.PATH = noTools;
+    const error = await t.provider.restore({ module: 'wiki', snapshot, target: t.target, ...common() }).catch((e: unknown) => e as Error & { exitCode: number });
+    process.env.PATH = saved;
+    expect(error.message).toContain(`${path.join(t.target, t.src)}/acl has extended attributes or ACLs, and setfattr is not installed`);
+    expect(error.exitCode).toBe(2);
+    expect(readdirSync(t.target)).toEqual([]);
+  });
+
   it('refuses a socket, naming it, and keeps no archive', async () => {
     const t = await setup();
     await writeFile(path.join(t.src, 'f'), 'x');
