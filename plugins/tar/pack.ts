@@ -108,7 +108,8 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
     const bytes = fromText(root);
     const found = await readXattrs(root);
     if (found === undefined) options.log.warn(`getfattr is not installed: extended attributes and ACLs below ${root} are not archived (Debian: apt-get install attr)`);
-    xattrs = found ?? new Map();
+    else if (found.problem) options.log.warn(`extended attributes below ${root} not all read: ${found.problem}`);
+    xattrs = found?.map ?? new Map();
     yield* visit(bytes);
   }
   yield END_OF_ARCHIVE;

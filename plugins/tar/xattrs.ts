@@ -19,8 +19,11 @@ function run(command: string, args: string[], input?: Buffer): Promise<{ stdout:
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_OUTPUT) child.kill();
-      else chunks.push(chunk);
+      if (size <= MAX_OUTPUT) chunks.push(chunk);
+      else if (child.exitCode === null) {
+        child.kill();
+        reject(new LifeboatError('PROVIDER', `${command} printed more than ${MAX_OUTPUT >> 20} MiB of extended attributes`, { hint: 'exclude the folders that hold them, or use restic or borg' }));
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
     child.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(undefined) : reject(error)));
@@ -40,8 +43,9 @@ function escape(bytes: string): string {
   return bytes.replace(/[\x00-\x1f\x7f\\]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
-// Every extended attribute below `root` (not following symlinks); undefined when getfattr is not installed.
-export async function readXattrs(root: string): Promise<XattrMap | undefined> {
+// Every extended attribute below `root` (not following symlinks), and getfattr's first complaint (a file
+// it could not read); undefined when getfattr is not installed.
+export async function readXattrs(root: string): Promise<{ map: XattrMap; problem?: string } | undefined> {
   const result = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', '--', root]);
   if (!result) return undefined;
   const map: XattrMap = new Map();
@@ -57,10 +61,8 @@ export async function readXattrs(root: string): Promise<XattrMap | undefined> {
       current.set(name, value.startsWith('0s') ? Buffer.from(value.slice(2), 'base64').toString('latin1') : value.replace(/^"|"$/g, ''));
     }
   }
-  if (result.code !== 0 && map.size === 0 && result.stderr.trim()) {
-    throw new LifeboatError('PROVIDER', `getfattr could not read the extended attributes below ${root}: ${result.stderr.trim().split('\n')[0]}`);
-  }
-  return map;
+  const problem = result.code === 0 ? undefined : (result.stderr.trim().split('\n')[0] ?? `exit ${result.code}`);
+  return { map, problem };
 }
 
 // Sets the attributes on each path (symlinks themselves, never their targets); refuses naming the first file it could not set.
