@@ -357,6 +357,28 @@ describe('tar: xattrs, ACLs, FIFOs, sockets, sparse files', () => {
     expect(s.blocks * 512).toBeLessThan(1 << 20);
   });
 
+  it('an in-place restore through the CLI keeps the live FIFO, the xattrs and the ACL', { timeout: 60_000 }, async () => {
+    const root = makeRoot({ repositories: { archive: { provider: 'tar', url: 'PLACEHOLDER' } } });
+    const data = path.join(root.dir, 'data');
+    mkdirSync(data);
+    execFileSync('mkfifo', [path.join(data, 'pipe')]);
+    writeFileSync(path.join(data, 'acl'), 'z\n');
+    execFileSync('setfacl', ['-m', 'u:1234:rw', path.join(data, 'acl')]);
+    execFileSync('setfattr', ['-n', 'user.k', '-v', 'v', path.join(data, 'acl')]);
+    root.write('lifeboat.yaml', `repositories:\n  archive: { provider: tar, url: ${root.dir}/tar }\n`);
+    root.module('shop', { folders: [data], repositories: ['archive'] });
+    const before = xattrDump(data);
+    expect((await runCli(root.root, root.stateDir, ['backup', 'shop'])).code).toBe(0);
+    writeFileSync(path.join(data, 'damage'), 'x');
+    const restore = await runCli(root.root, root.stateDir, ['restore', 'shop']);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(readdirSync(data).sort()).toEqual(['acl', 'pipe']);
+    expect((await lstat(path.join(data, 'pipe'))).isFIFO()).toBe(true);
+    expect(xattrDump(data)).toEqual(before);
+    expect(before).toMatch(/system\.posix_acl_access=.*\n.*user\.k=/);
+    root.cleanup();
+  });
+
   it('refuses a restore whose ACLs cannot be set (no setfattr): exit 2 naming the file, nothing left in the target', async () => {
     const t = await setup('none');
     await writeFile(path.join(t.src, 'acl'), 'a');
