@@ -1,39 +1,48 @@
-// Safe extraction for the tar provider. Refused, as errors naming the entry (tar-slip):
+// Safe extraction for the tar provider: nothing is created, changed or chmod'ed outside the target,
+// whatever the archive holds. Refused, as errors naming the entry:
 //  - entries whose path climbs out of the target (`..`),
+//  - entries with any parent that is a symlink (from this archive or already in the target) or not a
+//    directory: parents are checked with lstat one component at a time and made one at a time,
+//  - directory entries where a symlink or a file already is,
 //  - hard links to anything but a file extracted earlier in this run,
-//  - relative symlinks whose target resolves outside the target,
-//  - entries that would be written through a symlink this archive created.
+//  - relative symlinks whose target resolves outside the target; device entries.
 // Absolute symlink targets (/var/lib/app/current -> /var/lib/app/releases/3) are restored as recorded:
-// they are data, and extraction never follows them.
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+// they are data, and extraction never follows them. Files are opened with O_NOFOLLOW|O_EXCL and get
+// owner, mode and times through their open handle; directories get theirs at the end, deepest first,
+// also through a handle opened with O_NOFOLLOW. On any failure everything this run created is removed.
+// Zero blocks are written as holes, so sparse files stay sparse.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lchown, link, lstat, lutimes, mkdir, open, rename, rm, symlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Extract, Header } from 'tar-stream';
 import { LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
+import { displayName, fromText, readManifestName, toBuffer } from './names.js';
 import type { ManifestEntry } from './pack.js';
-import { HashTap } from './streams.js';
+import type { TarEntry, TarHeader } from './tar-format.js';
+import { writeXattrs } from './xattrs.js';
 
 export interface ExtractOptions {
   target: string;
   // Absolute snapshot paths to restore (with everything below them); all when omitted.
   include?: string[];
-  // The archive's manifest by path: modes, and sha256s every file is verified against.
-  manifest?: Map<string, ManifestEntry>;
+  // The archive's manifest: modes, and sha256s every file is verified against.
+  manifest?: ManifestEntry[];
   log: Logger;
   // Names the archive in messages.
   where: string;
   signal?: AbortSignal;
 }
 
-type PaxHeaders = Omit<Header, 'pax'> & { pax?: Record<string, string> | null };
+const HOLE = 4096;
+const ZEROS = Buffer.alloc(1 << 20);
 
-// An entry name as a clean relative path; refuses names that climb out of the target.
+// An entry name as a clean relative path (byte string); refuses names that climb out of the target.
 export function safeName(raw: string, where: string): string {
   const parts = raw.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..') || parts.length === 0) {
-    throw new LifeboatError('PROVIDER', `${where}: refusing entry "${raw}": its path leaves the restore target`, { hint: 'the archive was not made by Lifeboat or was tampered with' });
+    throw new LifeboatError('PROVIDER', `${where}: refusing entry "${displayName(raw)}": its path leaves the restore target`, { hint: 'the archive was not made by Lifeboat or was tampered with' });
   }
   return parts.join('/');
 }
@@ -43,118 +52,213 @@ function within(child: string, dir: string): boolean {
   return child === dir || child.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
+// The manifest keyed by exact path bytes.
+export function manifestByPath(manifest: ManifestEntry[] | undefined): Map<string, ManifestEntry> {
+  return new Map((manifest ?? []).map((entry) => [readManifestName(entry.path, entry.pathB64)!, entry]));
+}
+
 // For hard-link groups whose first member is outside `include`: the first included member takes its place.
-function planRedirects(manifest: Map<string, ManifestEntry> | undefined, included: (p: string) => boolean): Map<string, string> {
+function planRedirects(manifest: Map<string, ManifestEntry>, included: (p: string) => boolean): Map<string, string> {
   const redirects = new Map<string, string>();
-  for (const entry of manifest?.values() ?? []) {
-    if (entry.type === 'link' && entry.target && included(entry.path) && !included(entry.target) && !redirects.has(entry.target)) {
-      redirects.set(entry.target, entry.path);
-    }
+  for (const [pathBytes, entry] of manifest) {
+    const target = readManifestName(entry.target, entry.targetB64);
+    if (entry.type === 'link' && target && included(pathBytes) && !included(target) && !redirects.has(target)) redirects.set(target, pathBytes);
   }
   return redirects;
 }
 
-// Extracts every entry into options.target, then applies directory modes and times deepest first.
-export async function extractEntries(extract: Extract, options: ExtractOptions): Promise<number> {
-  const target = path.resolve(options.target);
+// Extracts every entry into options.target; returns the number of entries written.
+export async function extractEntries(entries: AsyncIterable<TarEntry>, options: ExtractOptions): Promise<number> {
+  const target = fromText(path.resolve(options.target));
+  const include = options.include?.map((dir) => fromText(path.resolve(dir)));
+  const included = (p: string) => !include || include.some((dir) => within(p, dir));
+  const manifest = manifestByPath(options.manifest);
+  const redirects = planRedirects(manifest, included);
   const asRoot = process.getuid?.() === 0;
-  const included = (p: string) => !options.include || options.include.some((dir) => within(p, dir));
-  const redirects = planRedirects(options.manifest, included);
   const written = new Map<string, string>();
-  const createdSymlinks = new Set<string>();
-  const madeDirs = new Set<string>([target]);
-  const dirs: Array<{ dest: string; header: PaxHeaders; mode: number }> = [];
+  // Real directories inside the target (checked with lstat or made by this run).
+  const realDirs = new Set<string>([target]);
+  const made = new Set<string>();
+  const createdRoots: string[] = [];
+  const dirs: Array<{ dest: string; header: TarHeader; mode: number }> = [];
+  const xattrs: Array<{ path: string; xattrs: Map<string, string> }> = [];
   let count = 0;
-  const refuse = (raw: string, why: string) => new LifeboatError('PROVIDER', `${options.where}: refusing entry "${raw}": ${why}`, { hint: 'the archive was not made by Lifeboat or was tampered with' });
+  let raw = '';
+  const refuse = (why: string) => new LifeboatError('PROVIDER', `${options.where}: refusing entry "${displayName(raw)}": ${why}`, { hint: 'the archive was not made by Lifeboat or was tampered with; nothing was written outside the target' });
 
-  // Creates the parent directories of dest, refusing to pass through a symlink from this archive.
-  async function prepare(dest: string, raw: string): Promise<void> {
-    for (let dir = path.dirname(dest); dir !== target && within(dir, target); dir = path.dirname(dir)) {
-      if (createdSymlinks.has(dir)) throw refuse(raw, `it would be written through the symlink ${dir}`);
-    }
+  // Remembers a path this run created, so a failure can take it away again.
+  function noteCreated(dest: string): void {
+    made.add(dest);
+    if (!made.has(path.dirname(dest))) createdRoots.push(dest);
+  }
+
+  // Makes sure every parent of dest below the target is a real directory, creating missing ones one at a time.
+  async function ensureParents(dest: string): Promise<void> {
     const parent = path.dirname(dest);
-    if (!madeDirs.has(parent)) {
-      await mkdir(parent, { recursive: true });
-      madeDirs.add(parent);
+    if (realDirs.has(parent)) return;
+    const missing: string[] = [];
+    for (let dir = parent; !realDirs.has(dir); dir = path.dirname(dir)) {
+      if (!within(dir, target) || dir === target) break;
+      missing.unshift(dir);
     }
-    const existing = await lstat(dest).catch(() => undefined);
-    if (existing?.isDirectory()) throw refuse(raw, `a directory already exists at ${dest}`);
-    if (existing) await rm(dest);
-    createdSymlinks.delete(dest);
+    for (const dir of missing) {
+      const stat = await lstat(toBuffer(dir)).catch(() => undefined);
+      if (stat?.isSymbolicLink()) throw refuse(`it would be written through the symlink ${displayName(dir)}`);
+      if (stat && !stat.isDirectory()) throw refuse(`${displayName(dir)} is not a directory`);
+      if (!stat) {
+        await mkdir(toBuffer(dir), { mode: 0o700 });
+        noteCreated(dir);
+      }
+      realDirs.add(dir);
+    }
+  }
+
+  // Clears the place for a new non-directory entry: refuses a directory there, removes anything else.
+  async function clearPlace(dest: string): Promise<void> {
+    await ensureParents(dest);
+    const existing = await lstat(toBuffer(dest)).catch(() => undefined);
+    if (existing?.isDirectory()) throw refuse(`a directory already exists at ${displayName(dest)}`);
+    if (existing) await rm(toBuffer(dest));
   }
 
   // The archive path a hard link points to; refused when it leaves the target.
-  function linkedFile(linkname: string | undefined, raw: string): string {
+  function linkedFile(linkname: string | undefined): string {
     const parts = (linkname ?? '').split('/').filter((part) => part !== '' && part !== '.');
-    if (parts.length === 0 || parts.includes('..')) throw refuse(raw, `its hard link target "${linkname}" leaves the restore target`);
+    if (parts.length === 0 || parts.includes('..')) throw refuse(`its hard link target "${displayName(linkname ?? '')}" leaves the restore target`);
     return `/${parts.join('/')}`;
   }
 
-  for await (const entry of extract) {
-    options.signal?.throwIfAborted();
-    const header = entry.header as PaxHeaders;
-    const raw = header.name;
-    const absolute = `/${safeName(raw, options.where)}`;
-    const redirect = header.type === 'file' ? redirects.get(absolute) : undefined;
-    const destAbsolute = included(absolute) ? absolute : redirect;
-    const linkSource = header.type === 'link' ? linkedFile(header.linkname, raw) : undefined;
-    if (!destAbsolute || (linkSource && written.get(linkSource) === path.join(target, absolute))) {
-      entry.resume();
-      continue;
-    }
-    const dest = path.join(target, destAbsolute);
-    const meta = options.manifest?.get(absolute);
-    const mode = meta?.mode ?? (header.mode ?? 0o644) & 0o7777;
-    count++;
-    if (header.type === 'directory') {
-      if (createdSymlinks.has(dest)) throw refuse(raw, `${dest} is a symlink from this archive`);
-      await mkdir(dest, { recursive: true, mode: 0o700 });
-      madeDirs.add(dest);
-      dirs.push({ dest, header, mode });
-      entry.resume();
-    } else if (header.type === 'file' || header.type === 'contiguous-file') {
-      await prepare(dest, raw);
-      const tap = new HashTap();
-      await pipeline(entry, tap, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
-      const sha256 = tap.digest();
-      if (meta?.sha256 && meta.sha256 !== sha256) {
-        throw new LifeboatError('PROVIDER', `${options.where}: ${absolute} does not match its manifest (sha256 ${sha256.slice(0, 12)}, expected ${meta.sha256.slice(0, 12)}): the archive is damaged`);
+  try {
+    for await (const { header, body } of entries) {
+      options.signal?.throwIfAborted();
+      raw = header.name;
+      const absolute = `/${safeName(raw, options.where)}`;
+      const redirect = header.type === 'file' ? redirects.get(absolute) : undefined;
+      const destAbsolute = included(absolute) ? absolute : redirect;
+      const linkSource = header.type === 'link' ? linkedFile(header.linkname) : undefined;
+      const dest = destAbsolute ? path.join(target, destAbsolute) : '';
+      if (!destAbsolute || (linkSource && written.get(linkSource) === dest)) continue;
+      const meta = manifest.get(absolute);
+      const mode = meta?.mode ?? header.mode & 0o7777;
+      count++;
+      if (header.type === 'directory') {
+        await ensureParents(dest);
+        const existing = await lstat(toBuffer(dest)).catch(() => undefined);
+        if (existing?.isSymbolicLink()) throw refuse(`${displayName(dest)} is a symlink`);
+        if (existing && !existing.isDirectory()) throw refuse(`${displayName(dest)} exists and is not a directory`);
+        if (!existing) {
+          await mkdir(toBuffer(dest), { mode: 0o700 });
+          noteCreated(dest);
+        }
+        realDirs.add(dest);
+        dirs.push({ dest, header, mode });
+      } else if (header.type === 'file') {
+        await clearPlace(dest);
+        const handle = await open(toBuffer(dest), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        noteCreated(dest);
+        try {
+          const sha256 = await writeSparse(handle, body, header.size);
+          if (meta?.sha256 && meta.sha256 !== sha256) {
+            throw new LifeboatError('PROVIDER', `${options.where}: ${displayName(absolute)} does not match its manifest (sha256 ${sha256.slice(0, 12)}, expected ${meta.sha256.slice(0, 12)}): the archive is damaged`);
+          }
+          await applyMeta(handle, header, mode, asRoot);
+        } finally {
+          await handle.close();
+        }
+        written.set(absolute, dest);
+      } else if (header.type === 'symlink') {
+        const linkname = header.linkname ?? '';
+        if (!path.isAbsolute(linkname) && !within(path.resolve(path.dirname(dest), linkname), target)) {
+          throw refuse(`its symlink target "${displayName(linkname)}" points outside the restore target`);
+        }
+        await clearPlace(dest);
+        await symlink(toBuffer(linkname), toBuffer(dest));
+        noteCreated(dest);
+        if (asRoot) await lchown(toBuffer(dest), header.uid, header.gid);
+        await lutimes(toBuffer(dest), Number(header.mtime), Number(header.mtime));
+      } else if (header.type === 'link') {
+        const source = written.get(linkSource ?? '');
+        if (!source) throw refuse(`it is a hard link to "${displayName(header.linkname ?? '')}", which is not a file extracted before it`);
+        await clearPlace(dest);
+        await link(toBuffer(source), toBuffer(dest));
+        noteCreated(dest);
+      } else if (header.type === 'fifo') {
+        await clearPlace(dest);
+        await makeFifo(target, dest);
+        noteCreated(dest);
+        const handle = await open(toBuffer(dest), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+        await applyMeta(handle, header, mode, asRoot).finally(() => handle.close());
+      } else {
+        throw refuse(`${header.type} entries are not restored`);
       }
-      written.set(absolute, dest);
-      await applyMeta(dest, header, mode, asRoot, false);
-    } else if (header.type === 'symlink') {
-      const linkname = header.linkname ?? '';
-      if (!path.isAbsolute(linkname) && !within(path.resolve(path.dirname(dest), linkname), target)) {
-        throw refuse(raw, `its symlink target "${linkname}" points outside the restore target`);
-      }
-      await prepare(dest, raw);
-      await symlink(linkname, dest);
-      createdSymlinks.add(dest);
-      await applyMeta(dest, header, mode, asRoot, true);
-      entry.resume();
-    } else if (header.type === 'link') {
-      const source = written.get(linkSource ?? '');
-      if (!source) throw refuse(raw, `it is a hard link to "${header.linkname}", which is not a file extracted before it`);
-      await prepare(dest, raw);
-      await link(source, dest);
-      entry.resume();
-    } else {
-      options.log.warn(`${options.where}: skipped ${raw}: ${header.type ?? 'unknown'} entries are not restored`);
-      entry.resume();
+      if (header.xattrs) xattrs.push({ path: dest, xattrs: header.xattrs });
     }
-  }
-  for (const { dest, header, mode } of dirs.sort((a, b) => b.dest.length - a.dest.length)) {
-    await applyMeta(dest, header, mode, asRoot, false);
+    raw = '';
+    for (const { dest, header, mode } of dirs.sort((a, b) => b.dest.length - a.dest.length)) {
+      const handle = await open(toBuffer(dest), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      await applyMeta(handle, header, mode, asRoot).finally(() => handle.close());
+    }
+    await writeXattrs(xattrs, options.where);
+    for (const { dest, header } of dirs.filter((d) => d.header.xattrs)) {
+      const handle = await open(toBuffer(dest), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      await handle.utimes(Number(header.mtime), Number(header.mtime)).finally(() => handle.close());
+    }
+  } catch (error) {
+    for (const created of createdRoots.reverse()) await rm(toBuffer(created), { recursive: true, force: true }).catch(() => {});
+    throw error;
   }
   return count;
 }
 
-// Sets mode, owner (as root) and times from a header; for symlinks only owner and times.
-async function applyMeta(dest: string, header: PaxHeaders, mode: number, asRoot: boolean, isSymlink: boolean): Promise<void> {
-  const uid = Number(header.pax?.uid ?? header.uid ?? 0);
-  const gid = Number(header.pax?.gid ?? header.gid ?? 0);
-  if (asRoot) await (isSymlink ? lchown : chown)(dest, uid, gid);
-  if (!isSymlink) await chmod(dest, mode);
-  const mtime = header.pax?.mtime ? Number(header.pax.mtime) : (header.mtime ?? new Date()).getTime() / 1000;
-  await (isSymlink ? lutimes : utimes)(dest, mtime, mtime);
+// Writes a file's data, leaving holes for whole zero blocks; returns the data's sha256.
+async function writeSparse(handle: FileHandle, body: AsyncIterable<Buffer>, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  let position = 0;
+  for await (const chunk of body) {
+    hash.update(chunk);
+    let start = 0;
+    while (start < chunk.length) {
+      // Runs of data and of zero blocks, aligned to HOLE in the file.
+      let end = start;
+      const zero = isZeroBlock(chunk, start, position);
+      while (end < chunk.length && isZeroBlock(chunk, end, position) === zero) end = Math.min(chunk.length, end + blockLength(end, position));
+      if (!zero) await handle.write(chunk, start, end - start, position + start);
+      start = end;
+    }
+    position += chunk.length;
+  }
+  await handle.truncate(size);
+  return hash.digest('hex');
+}
+
+// Bytes from offset to the next HOLE boundary of the file.
+function blockLength(offset: number, position: number): number {
+  return HOLE - ((position + offset) % HOLE);
+}
+
+// True when the block starting at offset (up to the next boundary) is all zero bytes.
+function isZeroBlock(chunk: Buffer, offset: number, position: number): boolean {
+  const length = Math.min(blockLength(offset, position), chunk.length - offset);
+  return chunk.compare(ZEROS, 0, length, offset, offset + length) === 0;
+}
+
+// Makes a FIFO at dest: mkfifo under a plain name in the target, then renamed (names may be any bytes).
+async function makeFifo(target: string, dest: string): Promise<void> {
+  const temporary = path.join(target, `.lifeboat-fifo-${randomBytes(6).toString('hex')}`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('mkfifo', ['-m', '600', '--', Buffer.from(temporary, 'latin1').toString('utf8')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo failed: ${stderr.trim()}`))));
+  });
+  await rename(toBuffer(temporary), toBuffer(dest));
+}
+
+// Sets owner (as root), mode and times through an open handle, so no symlink is ever followed.
+async function applyMeta(handle: FileHandle, header: TarHeader, mode: number, asRoot: boolean): Promise<void> {
+  if (asRoot) await handle.chown(header.uid, header.gid);
+  await handle.chmod(mode);
+  const mtime = Number(header.mtime);
+  await handle.utimes(mtime, mtime);
 }

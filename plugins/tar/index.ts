@@ -1,19 +1,21 @@
 // The tar provider: archives at <url>/<module>/<module>-<UTC time>.tar.zst (.tar.gz, .tar), made in
-// Node as one stream pipeline (tree walk -> tar pack -> compressor -> hash tap -> sink), and a manifest
+// Node as one stream pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest
 // <id>.manifest.json written after the archive is complete. Only archives with a manifest are listed,
-// so a half-written archive never looks complete. The snapshot id is the archive's base name.
+// so a half-written archive never looks complete. The snapshot id is the archive's base name, and starts
+// with 8 random hex digits so that its short form (the first 12 or 16 characters) is unique too.
 // With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
 // (remote.ts; `url` may then be omitted): list and restore read either place, forget deletes in both.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { LifeboatError } from '../../src/errors.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
+import { displayName, readManifestName } from './names.js';
 import { packTree, type ManifestEntry } from './pack.js';
+import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 
@@ -108,7 +110,7 @@ export function createProvider(input: ProviderInput): Provider {
     const isExcluded = compileExcludes(options.exclude);
     lastTime = Math.max(Date.now(), lastTime + 1);
     const time = new Date(lastTime).toISOString();
-    const id = `${module}-${stamp(new Date(lastTime))}`;
+    const id = `${randomBytes(4).toString('hex')}-${module}-${stamp(new Date(lastTime))}`;
     const archive = `${id}${EXTENSIONS[compression]}`;
     const snapshot: ProviderSnapshot = { id, time, module, repository: repoName, host: options.host, tags, paths: options.paths };
     const stores = await openStores(options.env);
@@ -116,24 +118,18 @@ export function createProvider(input: ProviderInput): Provider {
       options.log.info(`dry run: would write ${archive} to ${stores.map((s) => `${s.location}/${module}/`).join(' and ')} from ${options.paths.join(' ')}`);
       return { snapshot };
     }
-    for (const store of stores) await store.prepare(module, options.log);
+    for (const store of stores) {
+      await store.prepare(module, options.log);
+      const stray = await store.strays(module).catch(() => [] as string[]);
+      if (stray.length) options.log.warn(`${whereAll(module, [store])}: unfinished files of an earlier run (not snapshots; remove them): ${stray.join(', ')}`);
+    }
     const sink = teeSinks(stores.map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
-    const pack = tar.pack();
     const tap = new HashTap();
+    const files: ManifestEntry[] = [];
     let committed = false;
     try {
-      const piping = pipeline(pack, createCompressor(compression), tap, sink.stream);
-      const packing = packTree(pack, options.paths, { isExcluded, log: options.log, signal: options.signal }).then(
-        (files) => {
-          pack.finalize();
-          return files;
-        },
-        (error: unknown) => {
-          pack.destroy(error as Error);
-          throw error;
-        },
-      );
-      const [, files] = await Promise.all([piping, packing]);
+      const packing = packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal });
+      await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
       await sink.commit();
       committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
@@ -153,20 +149,13 @@ export function createProvider(input: ProviderInput): Provider {
     }
   }
 
-  // Streams an archive (a file, or an S3 download) through the decompressor into a tar extract handed to `consume`.
-  async function readArchive(module: string, { manifest, store }: Located, consume: (extract: tar.Extract) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal): Promise<HashTap> {
-    const extract = tar.extract();
+  // Streams an archive (a file, or an S3 download) through the decompressor into the tar reader handed to `consume`.
+  async function readArchive(module: string, { manifest, store }: Located, consume: (entries: AsyncIterable<TarEntry>) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal): Promise<HashTap> {
     const tap = new HashTap();
     const source = store.open(module, manifest, { log, signal });
-    const piping = pipeline(source, tap, createDecompressor(manifest.compression), extract);
-    piping.catch(() => {});
     try {
-      await consume(extract);
-      await piping;
+      await pipeline(source, tap, createDecompressor(manifest.compression), async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks)), { signal });
     } catch (error) {
-      extract.destroy();
-      source.destroy();
-      await piping.catch(() => {});
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
@@ -181,13 +170,12 @@ export function createProvider(input: ProviderInput): Provider {
       return;
     }
     await mkdir(options.target, { recursive: true });
-    const byPath = new Map(manifest.files.map((entry) => [entry.path, entry]));
     const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
     await readArchive(
       options.module,
       located,
-      async (extract) => {
-        await extractEntries(extract, { target: options.target, include: options.include, manifest: byPath, log: options.log, where: whereArchive, signal: options.signal });
+      async (entries) => {
+        await extractEntries(entries, { target: options.target, include: options.include, manifest: manifest.files, log: options.log, where: whereArchive, signal: options.signal });
       },
       options.log,
       options.signal,
@@ -198,26 +186,23 @@ export function createProvider(input: ProviderInput): Provider {
   async function verify(module: string, located: Located, log: CommonOptions['log']): Promise<string[]> {
     const { manifest } = located;
     const problems: string[] = [];
-    const expected = new Map(manifest.files.filter((f) => f.type === 'file').map((f) => [f.path, f.sha256]));
-    const tap = await readArchive(module, located, async (extract) => {
-      for await (const entry of extract) {
-        const file = `/${entry.header.name.replace(/^\/+|\/+$/g, '')}`;
-        if (entry.header.type !== 'file') {
-          entry.resume();
-          continue;
-        }
+    const expected = new Map(manifest.files.filter((f) => f.type === 'file').map((f) => [readManifestName(f.path, f.pathB64)!, f.sha256]));
+    const tap = await readArchive(module, located, async (entries) => {
+      for await (const { header, body } of entries) {
+        if (header.type !== 'file') continue;
+        const file = `/${header.name.replace(/^\/+|\/+$/g, '')}`;
         const hash = createHash('sha256');
-        for await (const chunk of entry) hash.update(chunk as Buffer);
+        for await (const chunk of body) hash.update(chunk);
         const sha = hash.digest('hex');
-        if (!expected.has(file)) problems.push(`${manifest.archive}: ${file} is not in the manifest`);
-        else if (expected.get(file) !== sha) problems.push(`${manifest.archive}: ${file} differs from the manifest (sha256)`);
+        if (!expected.has(file)) problems.push(`${manifest.archive}: ${displayName(file)} is not in the manifest`);
+        else if (expected.get(file) !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
         expected.delete(file);
       }
     }, log).catch((error: Error) => {
       problems.push(error.message);
       return undefined;
     });
-    for (const file of expected.keys()) problems.push(`${manifest.archive}: ${file} is missing from the archive`);
+    for (const file of expected.keys()) problems.push(`${manifest.archive}: ${displayName(file)} is missing from the archive`);
     if (tap && (tap.digest() !== manifest.archiveSha256 || tap.bytes !== manifest.archiveSize)) problems.push(`${manifest.archive}: archive size or sha256 differs from the manifest`);
     return problems;
   }

@@ -1,20 +1,24 @@
-// The first stages of the tar create pipeline: walk the tree in byte order and feed tar-stream's pack,
-// hashing every file for the manifest. Entry names are the absolute paths without their leading /
-// (as GNU tar writes them), so `tar -C TARGET -xf` can extract an archive too.
+// The first stage of the tar create pipeline: walk the tree in byte order and yield the archive's bytes
+// (tar-format.ts), hashing every file for the manifest. Names are bytes from start to end: directories
+// are read with Buffer names, and entry names are the absolute paths without their leading / (as GNU
+// tar writes them), so `tar -C TARGET -xf` can extract an archive too. Extended attributes and ACLs
+// travel in pax SCHILY.xattr.* records, FIFOs as FIFO entries; sockets and device files are refused.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Header, Pack } from 'tar-stream';
-
-type Headers = Partial<Header> & { name: string; pax?: Record<string, string> };
 import { LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
+import { displayName, fromBuffer, fromText, manifestName, toBuffer, toText } from './names.js';
+import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
+import { readXattrs, type XattrMap } from './xattrs.js';
 
-// One line of the manifest: what was archived under an absolute path.
+// One line of the manifest: what was archived under an absolute path. `path` is the name as text;
+// a name that is not UTF-8 also has `pathB64`, its exact bytes, which then win (so for `target`).
 export interface ManifestEntry {
   path: string;
-  type: 'file' | 'directory' | 'symlink' | 'link';
+  pathB64?: string;
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'fifo';
   size: number;
   mode: number;
   mtime: string;
@@ -23,11 +27,12 @@ export interface ManifestEntry {
   sha256?: string;
   // A symlink's target, or for a hard link the path of the first link to the same file.
   target?: string;
+  targetB64?: string;
+  // Names of the extended attributes (ACLs included) the archive holds for it.
+  xattrs?: string[];
 }
 
 type Stat = Awaited<ReturnType<typeof lstat>> & { mtimeNs: bigint };
-
-const MAX_OCTAL_ID = 0o777777;
 
 interface PackOptions {
   isExcluded: (absolutePath: string) => boolean;
@@ -41,63 +46,73 @@ export function outermostRoots(roots: string[]): string[] {
   return sorted.filter((root) => !sorted.some((other) => other !== root && (other === '/' || root.startsWith(`${other}/`))));
 }
 
-// Walks every root into the pack (not finalizing it) and returns the manifest entries.
-export async function packTree(pack: Pack, roots: string[], options: PackOptions): Promise<ManifestEntry[]> {
-  const entries: ManifestEntry[] = [];
-  const firstLinks = new Map<string, ManifestEntry>();
+// Yields the whole archive (end blocks included) for the roots, filling `entries` with the manifest lines.
+export async function* packTree(roots: string[], entries: ManifestEntry[], options: PackOptions): AsyncGenerator<Buffer> {
+  const firstLinks = new Map<string, { name: string; entry: ManifestEntry }>();
+  let xattrs: XattrMap = new Map();
 
-  // Archives one path and, for a directory, everything below it.
-  async function visit(absolute: string): Promise<void> {
+  // Archives one path (a byte string) and, for a directory, everything below it.
+  async function* visit(absolute: string): AsyncGenerator<Buffer> {
     options.signal?.throwIfAborted();
-    if (options.isExcluded(absolute)) return;
-    const stat = (await lstat(absolute, { bigint: true })) as unknown as Stat;
+    if (options.isExcluded(toText(absolute))) return;
+    const stat = (await lstat(toBuffer(absolute), { bigint: true })) as unknown as Stat;
     const name = absolute.replace(/^\/+/, '');
+    const attributes = xattrs.get(absolute);
     const entry: ManifestEntry = {
-      path: absolute,
+      ...(manifestName(absolute, 'path') as { path: string }),
       type: 'file',
       size: 0,
       mode: Number(stat.mode) & 0o7777,
       mtime: new Date(Number(stat.mtimeMs)).toISOString(),
       uid: Number(stat.uid),
       gid: Number(stat.gid),
+      ...(attributes?.size ? { xattrs: [...attributes.keys()].map(toText) } : {}),
     };
-    const header: Headers & { pax: Record<string, string> } = {
-      name,
-      mode: entry.mode,
-      uid: entry.uid > MAX_OCTAL_ID ? 0 : entry.uid,
-      gid: entry.gid > MAX_OCTAL_ID ? 0 : entry.gid,
-      mtime: new Date(Number(stat.mtimeMs)),
-      pax: { mtime: paxTime(stat.mtimeNs), ...(entry.uid > MAX_OCTAL_ID ? { uid: String(entry.uid) } : {}), ...(entry.gid > MAX_OCTAL_ID ? { gid: String(entry.gid) } : {}) },
-    };
+    const header: TarHeader = { name, type: 'file', mode: entry.mode, uid: entry.uid, gid: entry.gid, size: 0, mtime: paxTime(stat.mtimeNs), xattrs: attributes };
     if (stat.isDirectory()) {
       entries.push({ ...entry, type: 'directory' });
-      await addEntry(pack, { ...header, name: `${name}/`, type: 'directory' });
-      const children = (await readdir(absolute)).sort();
-      for (const child of children) await visit(path.join(absolute, child));
+      yield encodeHeader({ ...header, type: 'directory' });
+      const children = (await readdir(toBuffer(absolute), { encoding: 'buffer' })).map(fromBuffer).sort();
+      for (const child of children) yield* visit(`${absolute === '/' ? '' : absolute}/${child}`);
     } else if (stat.isSymbolicLink()) {
-      const target = await readlink(absolute);
-      entries.push({ ...entry, type: 'symlink', target });
-      await addEntry(pack, { ...header, type: 'symlink', linkname: target });
+      const target = fromBuffer(await readlink(toBuffer(absolute), { encoding: 'buffer' }));
+      entries.push({ ...entry, type: 'symlink', ...manifestName(target, 'target') });
+      yield encodeHeader({ ...header, type: 'symlink', linkname: target });
     } else if (stat.isFile()) {
       const key = `${stat.dev}:${stat.ino}`;
       const first = stat.nlink > 1n ? firstLinks.get(key) : undefined;
       if (first) {
-        entries.push({ ...entry, type: 'link', target: first.path, sha256: first.sha256, size: first.size });
-        await addEntry(pack, { ...header, type: 'link', linkname: first.path.replace(/^\/+/, '') });
+        const { path: target, pathB64: targetB64 } = first.entry;
+        entries.push({ ...entry, type: 'link', target, ...(targetB64 ? { targetB64 } : {}), sha256: first.entry.sha256, size: first.entry.size });
+        yield encodeHeader({ ...header, type: 'link', linkname: first.name });
         return;
       }
       const size = Number(stat.size);
-      const sha256 = await addFile(pack, { ...header, type: 'file', size }, absolute, size);
-      const fileEntry: ManifestEntry = { ...entry, size, sha256 };
+      const fileEntry: ManifestEntry = { ...entry, size };
+      yield encodeHeader({ ...header, size });
+      fileEntry.sha256 = yield* fileBytes(absolute, size);
       entries.push(fileEntry);
-      if (stat.nlink > 1n) firstLinks.set(key, fileEntry);
+      if (stat.nlink > 1n) firstLinks.set(key, { name, entry: fileEntry });
+    } else if (stat.isFIFO()) {
+      entries.push({ ...entry, type: 'fifo' });
+      yield encodeHeader({ ...header, type: 'fifo' });
     } else {
-      options.log.warn(`${absolute}: sockets, fifos and device files are not archived`);
+      const kind = stat.isSocket() ? 'a socket' : 'a device file';
+      throw new LifeboatError('USAGE', `${displayName(absolute)} is ${kind}, which the tar provider cannot archive`, {
+        hint: 'exclude it (exclude: in module.yaml; a socket is made again by the program that listens on it) or use restic or borg',
+      });
     }
   }
 
-  for (const root of outermostRoots(roots)) await visit(root);
-  return entries;
+  for (const root of outermostRoots(roots)) {
+    const bytes = fromText(root);
+    const found = await readXattrs(root);
+    if (found === undefined) options.log.warn(`getfattr is not installed: extended attributes and ACLs below ${root} are not archived (Debian: apt-get install attr)`);
+    else if (found.problem) options.log.warn(`extended attributes below ${root} not all read: ${found.problem}`);
+    xattrs = found?.map ?? new Map();
+    yield* visit(bytes);
+  }
+  yield END_OF_ARCHIVE;
 }
 
 // A pax time value with nanoseconds (seconds.fraction), kept exactly from the bigint stat.
@@ -107,52 +122,20 @@ function paxTime(ns: bigint): string {
   return ns < 0n ? String(Number(ns) / 1e9) : `${seconds}.${fraction}`;
 }
 
-// Adds an entry without a body (directory, symlink, hard link) and waits until pack took it.
-function addEntry(pack: Pack, header: Headers): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pack.entry(header, (error) => (error ? reject(error) : resolve()));
-  });
-}
-
-// Streams one file's bytes into the pack with backpressure; returns its sha256.
-async function addFile(pack: Pack, header: Headers, absolute: string, size: number): Promise<string> {
+// Yields one file's bytes and padding; returns its sha256. A file that shrank fails the backup.
+async function* fileBytes(absolute: string, size: number): AsyncGenerator<Buffer, string> {
   const hash = createHash('sha256');
-  let entry!: ReturnType<Pack['entry']>;
-  const added = new Promise<void>((resolve, reject) => {
-    entry = pack.entry(header, (error) => (error ? reject(error) : resolve()));
-  });
-  added.catch(() => {});
   let written = 0;
   if (size > 0) {
-    for await (const chunk of createReadStream(absolute, { start: 0, end: size - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(toBuffer(absolute), { start: 0, end: size - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       written += chunk.length;
-      if (!entry.write(chunk)) await drained(entry);
+      yield chunk;
     }
   }
   if (written !== size) {
-    const error = new LifeboatError('PROVIDER', `${absolute} shrank from ${size} to ${written} bytes while it was archived`, { hint: 'stop the service during the backup (service.stopDuringBackup: true) or exclude the file' });
-    entry.destroy(error);
-    throw error;
+    throw new LifeboatError('PROVIDER', `${displayName(absolute)} shrank from ${size} to ${written} bytes while it was archived`, { hint: 'stop the service during the backup (service.stopDuringBackup: true) or exclude the file' });
   }
-  entry.end(undefined);
-  await added;
+  yield padding(size);
   return hash.digest('hex');
-}
-
-// Waits until a tar entry accepts more data (or is gone, which the next write reports).
-function drained(entry: ReturnType<Pack['entry']>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      entry.off('drain', done);
-      entry.off('close', closed);
-      resolve();
-    };
-    const closed = () => {
-      entry.off('drain', done);
-      reject(new Error('tar entry closed while writing'));
-    };
-    entry.once('drain', done);
-    entry.once('close', closed);
-  });
 }

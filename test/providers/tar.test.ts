@@ -42,10 +42,10 @@ async function plantArchive(url: string, module: string, id: string, entries: Ar
 }
 
 describe('tar provider specifics', () => {
-  it('writes <module>-<time>.tar.zst with a manifest of every file', async () => {
+  it('writes <hex>-<module>-<time>.tar.zst with a manifest of every file', async () => {
     const t = await setup('zstd');
     const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
-    expect(snapshot.id).toMatch(/^wiki-\d{8}T\d{6}\.\d{3}Z$/);
+    expect(snapshot.id).toMatch(/^[0-9a-f]{8}-wiki-\d{8}T\d{6}\.\d{3}Z$/);
     expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
     const manifest = JSON.parse(await readFile(path.join(t.url, 'wiki', `${snapshot.id}.manifest.json`), 'utf8'));
     const small = manifest.files.find((f: { path: string }) => f.path === path.join(t.src, 'data/small.txt'));
