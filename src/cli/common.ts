@@ -1,6 +1,7 @@
 // What every command shares: global options, the logger, printing results and errors.
 import { Logger } from '../log/logger.js';
 import { enableProgress } from '../log/progress.js';
+import { describeIgnoredKey, ignoredEnvKeys } from '../config/env-file.js';
 import { loadModules, loadRoot } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
@@ -24,6 +25,8 @@ export function loadForCommand(options: GlobalOptions, names: string[] = [], log
   const modules = loadModules(root, names);
   // Values of the environment files are secrets for every command, not only inside runs.
   log?.masker.add(...Object.values(root.rootEnv), ...modules.flatMap((module) => Object.values(module.env)));
+  for (const key of ignoredEnvKeys(root.rootEnv)) log?.warn(describeIgnoredKey('environment', key));
+  for (const module of modules) for (const key of ignoredEnvKeys(module.env)) log?.warn(describeIgnoredKey(`modules/${module.name}/environment`, key));
   if (names.length > 0) return { root, modules };
   const enabled = modules.filter((m) => m.enabled);
   for (const m of modules) if (!m.enabled) log?.warn(`module ${m.name} is disabled (enabled: false); skipped`);
