@@ -214,3 +214,104 @@ describe('what S3 returns is bounded while reading', () => {
     expect(got.stderr).toContain('bad \\x1b]0;evil\\x07\\x1b[2J thing');
   });
 });
+
+describe('a restored module environment cannot redirect what Lifeboat runs', () => {
+  it('PATH, LD_PRELOAD and NODE_OPTIONS in environment files are ignored with one warning each; check refuses them', { timeout: 120_000 }, async () => {
+    const t = makeRoot({ repositories: { local: { provider: 'restic', url: '', passwordFile: '' } } });
+    roots.push(t);
+    const pass = t.write('restic.pass', 'correct horse battery staple\n');
+    t.write('lifeboat.yaml', `repositories:\n  local: { provider: restic, url: ${path.join(t.dir, 'restic')}, passwordFile: ${pass} }\n`);
+    // What a snapshot could bring back: a folder in the backed-up data with a "restic" that leaves a mark.
+    const data = path.join(t.dir, 'data');
+    const evil = path.join(data, 'bin');
+    const marker = path.join(t.dir, 'evil-ran');
+    mkdirSync(evil, { recursive: true });
+    writeFileSync(path.join(evil, 'restic'), `#!/bin/sh\ntouch ${marker}\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(path.join(evil, 'sh'), `#!/bin/sh\ntouch ${marker}\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(path.join(evil, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'node')\n`);
+    t.write('environment', `BASH_ENV=${path.join(evil, 'restic')}\n`);
+    t.write('modules/m/environment', `PATH=${evil}\nLD_PRELOAD=${path.join(evil, 'nothing.so')}\nNODE_OPTIONS=--require ${path.join(evil, 'evil.js')}\nKEEP=kept\n`);
+    t.module('m', { folders: [data] });
+    t.part('pre-backup', '10path', `#!/bin/sh\necho "part PATH=$PATH KEEP=$KEEP LD_PRELOAD=\${LD_PRELOAD:-unset} NODE_OPTIONS=\${NODE_OPTIONS:-unset}"\n`, 'm');
+    const backup = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm'], { reject: false, input: '' });
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    for (const [file, key] of [['modules/m/environment', 'PATH'], ['modules/m/environment', 'LD_PRELOAD'], ['modules/m/environment', 'NODE_OPTIONS'], ['environment', 'BASH_ENV']]) {
+      const warning = `warn: ${file}: ${key} is ignored: an environment file may not change which programs Lifeboat and its parts run`;
+      expect(backup.stderr.split(warning).length - 1, `${warning} in ${backup.stderr}`).toBe(1);
+    }
+    expect(backup.stderr).toContain(`part PATH=${process.env.PATH} KEEP=*** LD_PRELOAD=unset NODE_OPTIONS=unset`);
+    // the snapshot was made by the real restic
+    const snapshots = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'snapshots', 'm', '--json'], { reject: false });
+    expect(JSON.parse(snapshots.stdout)).toHaveLength(1);
+    const check = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'check', '--json'], { reject: false });
+    expect(check.exitCode).toBe(1);
+    const findings = (JSON.parse(check.stdout) as { findings: Array<{ level: string; subject: string; message: string }> }).findings.filter((f) => f.message.includes('is refused (ignored at run time)'));
+    expect(findings.map((f) => [f.level, f.subject, f.message.split(':')[0]])).toEqual([
+      ['fail', path.join(t.root, 'environment'), 'BASH_ENV is refused (ignored at run time)'],
+      ['fail', path.join(t.root, 'modules/m/environment'), 'PATH is refused (ignored at run time)'],
+      ['fail', path.join(t.root, 'modules/m/environment'), 'LD_PRELOAD is refused (ignored at run time)'],
+      ['fail', path.join(t.root, 'modules/m/environment'), 'NODE_OPTIONS is refused (ignored at run time)'],
+    ]);
+    expect(findings[0].message).toContain("remove the line (tools are found with Lifeboat's own PATH)");
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('terminal control codes are shown escaped', () => {
+  const EVIL = '\u001b]0;evil\u0007\u001b[2J';
+  const SHOWN = '\\x1b]0;evil\\x07\\x1b[2J';
+
+  it('in log lines, stored errors, --json, status, check and the HTML report', { timeout: 120_000 }, async () => {
+    const t = makeRoot();
+    roots.push(t);
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'a'), 'a');
+    t.module('m', { folders: [data], schedule: '0 3 * * *' });
+    t.part('pre-backup', '10evil', `#!/bin/sh\nprintf 'out ${EVIL.replace(/\u001b/g, '\\033').replace(/\u0007/g, '\\007')}\\n'\nprintf 'err ${EVIL.replace(/\u001b/g, '\\033').replace(/\u0007/g, '\\007')}\\n' >&2\nexit 3\n`, 'm');
+    const cli = (args: string[]) => execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, ...args], { reject: false, input: '' });
+    const outputs: Array<[string, string]> = [];
+    const backup = await cli(['backup', 'm']);
+    expect(backup.exitCode).toBe(1);
+    expect(backup.stderr).toContain(`out ${SHOWN}`);
+    expect(backup.stderr).toContain(`err ${SHOWN}`);
+    outputs.push(['backup stdout', backup.stdout], ['backup stderr', backup.stderr]);
+    const json = await cli(['backup', 'm', '--json']);
+    outputs.push(['backup --json stdout', json.stdout], ['backup --json stderr', json.stderr]);
+    for (const args of [['status'], ['status', '--json'], ['check'], ['check', '--json']]) {
+      const result = await cli(args);
+      outputs.push([`${args.join(' ')} stdout`, result.stdout], [`${args.join(' ')} stderr`, result.stderr]);
+    }
+    const report = path.join(t.dir, 'report.html');
+    const reported = await cli(['report', '--html', report]);
+    expect(reported.exitCode, reported.stderr).toBe(0);
+    outputs.push(['report.html', readFileSync(report, 'utf8')], ['journal', readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8')]);
+    for (const [where, text] of outputs) {
+      expect(text.includes('\u001b') || text.includes('\u0007'), `raw control character in ${where}: ${JSON.stringify(text.slice(0, 500))}`).toBe(false);
+    }
+  });
+
+  it('in the message about a module folder whose name holds ESC', async () => {
+    const t = makeRoot();
+    roots.push(t);
+    mkdirSync(path.join(t.root, 'modules', `bad${EVIL}`));
+    const result = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'status'], { reject: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`modules/bad${SHOWN}: module name is invalid`);
+    expect(result.stderr).not.toContain('\u001b');
+  });
+
+  it('in a database error text (PostgreSQL names the database it cannot find)', { timeout: 120_000 }, async () => {
+    const t = makeRoot();
+    roots.push(t);
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('m', { folders: [data], databases: [{ postgres: { database: `nosuch${EVIL}`, host: '127.0.0.1', user: 'postgres' } }] });
+    const backup = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm'], { reject: false, input: '' });
+    expect(backup.exitCode).toBe(1);
+    expect(backup.stderr).toContain(`nosuch${SHOWN}`);
+    const journal = readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8');
+    for (const text of [backup.stdout, backup.stderr, journal]) expect(text).not.toMatch(/[\u0007\u001b]/);
+  });
+});
