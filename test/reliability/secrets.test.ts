@@ -242,7 +242,7 @@ describe('every secret source is masked from the first line of the first part', 
     const big = makeRoot();
     try {
       const value = `S3cr3t-${'abcdefghij'.repeat(4000)}-big`;
-      big.write('modules/m/environment', `BIG=${value}\n`);
+      big.write('modules/m/environment', `BIG=${value}\nOTHER=S3cr3t-other-5e6f\n`);
       const data = path.join(big.dir, 'data');
       mkdirSync(data);
       big.module('m', { folders: [data] });
