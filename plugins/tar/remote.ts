@@ -5,6 +5,9 @@
 import { PassThrough } from 'node:stream';
 import type { Logger } from '../../src/log/logger.js';
 import type { ProviderInput } from '../../src/providers/types.js';
+import { escapeControl } from '../../src/log/control.js';
+import { MAX_MANIFEST_BYTES } from '../../src/storage/limits.js';
+import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.js';
 import { S3Store } from '../../src/storage/s3.js';
 import { PendingUploads } from '../../src/storage/s3-pending.js';
 import { resolveS3Settings, type Env } from '../../src/storage/s3-settings.js';
@@ -25,10 +28,12 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
   const folder = (module: string) => `${store.key(module)}/`;
   const keyOf = (module: string, name: string) => store.key(module, name);
 
+  // An id that is not a plain name names no snapshot (ids and names from the bucket are untrusted).
   const read = async (module: string, id: string): Promise<Manifest | undefined> => {
+    if (plainNameProblem(id)) return undefined;
     const key = keyOf(module, `${id}${MANIFEST_SUFFIX}`);
-    const text = await store.getText(key);
-    return text === undefined ? undefined : parseManifest(text, store.describe(key));
+    const text = await store.getText(key, MAX_MANIFEST_BYTES);
+    return text === undefined ? undefined : parseManifest(text, store.describe(key), { module, id });
   };
 
   return {
@@ -37,7 +42,13 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
     async list(module: string, log: Logger) {
       const objects = await store.list(folder(module));
       const present = new Set(objects.map((object) => object.key));
-      const ids = objects.filter((o) => o.key.endsWith(MANIFEST_SUFFIX)).map((o) => o.key.slice(folder(module).length, -MANIFEST_SUFFIX.length));
+      const ids: string[] = [];
+      for (const object of objects.filter((o) => o.key.endsWith(MANIFEST_SUFFIX))) {
+        const id = object.key.slice(folder(module).length, -MANIFEST_SUFFIX.length);
+        const problem = plainNameProblem(id);
+        if (problem) log.warn(`${escapeControl(store.describe(object.key))}: ignored: the snapshot id ${JSON.stringify(escapeControl(id))} ${problem}`);
+        else ids.push(id);
+      }
       const manifests: Manifest[] = [];
       for (let i = 0; i < ids.length; i += LIST_CONCURRENCY) {
         const batch = await Promise.all(
@@ -49,7 +60,7 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
           ),
         );
         for (const manifest of batch) {
-          if (!manifest || manifest.module !== module) continue;
+          if (!manifest) continue;
           if (!present.has(keyOf(module, manifest.archive))) {
             log.warn(`${store.describe(keyOf(module, `${manifest.id}${MANIFEST_SUFFIX}`))} has no archive ${manifest.archive}; not listed`);
             continue;
@@ -69,11 +80,13 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
       await store.putText(keyOf(module, `${manifest.id}${MANIFEST_SUFFIX}`), JSON.stringify(manifest));
     },
     async discard(module: string, id: string, archive: string) {
+      assertPlainName(id, 'id', `${store.describe(folder(module))} (forget)`);
+      assertPlainName(archive, 'archive', `${store.describe(folder(module))} (forget)`);
       await store.remove(keyOf(module, `${id}${MANIFEST_SUFFIX}`));
       await store.remove(keyOf(module, archive));
     },
     open(module: string, manifest: Manifest, options) {
-      return store.download({ key: keyOf(module, manifest.archive), size: manifest.archiveSize, signal: options.signal, log: options.log });
+      return store.download({ key: keyOf(module, assertPlainName(manifest.archive, 'archive', store.describe(folder(module)))), size: manifest.archiveSize, signal: options.signal, log: options.log });
     },
     async strays(module: string) {
       return (await store.listUploads(folder(module))).map((upload) => `${upload.key} (unfinished multipart upload ${upload.uploadId})`);

@@ -2,15 +2,18 @@
 // prefix (<upload>/<module>/, remote.ts). Both follow one contract, so create, list, restore and forget
 // work the same on either and on both at once: a manifest is written only after its archive is complete,
 // and only snapshots with a manifest and an archive are listed.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
+import { escapeControl } from '../../src/log/control.js';
 import type { Logger } from '../../src/log/logger.js';
+import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.js';
+import { MAX_MANIFEST_BYTES } from '../../src/storage/limits.js';
 import type { Manifest } from './index.js';
-import { createFileSink, writeFileAtomic, type ArchiveSink } from './streams.js';
+import { createFileSink, EXTENSIONS, writeFileAtomic, type ArchiveSink } from './streams.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
@@ -40,14 +43,43 @@ export interface ArchiveStore {
   strays(module: string): Promise<string[]>;
 }
 
-// Parses a manifest's text; `source` names the file or object in the error.
-export function parseManifest(text: string, source: string): Manifest {
+// Parses a manifest's text; `source` names the file or object in the error. The names in it come from
+// storage, which is untrusted: `id` must be the one its file is named after, `module` the module it was
+// listed for, and `archive` the plain file name <id><extension> (see plain-name.ts).
+export function parseManifest(text: string, source: string, expected: { module: string; id: string }): Manifest {
+  let manifest: Manifest;
   try {
-    const manifest = JSON.parse(text) as Manifest;
-    if (manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
-    return manifest;
+    manifest = JSON.parse(text) as Manifest;
+    if (!manifest || manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
   } catch (error) {
-    throw new LifeboatError('PROVIDER', `${source} is unreadable: ${(error as Error).message}`, { cause: error });
+    throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: ${(error as Error).message}`, { cause: error });
+  }
+  assertPlainName(manifest.id, 'id', source);
+  assertPlainName(manifest.module, 'module', source);
+  assertPlainName(manifest.archive, 'archive', source);
+  const mismatch = (field: string, got: string, want: string) =>
+    new LifeboatError('PROVIDER', `${escapeControl(source)}: refused: \`${field}\` is ${JSON.stringify(escapeControl(got))}, expected ${JSON.stringify(escapeControl(want))}`, {
+      hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object',
+    });
+  if (manifest.id !== expected.id) throw mismatch('id', manifest.id, expected.id);
+  if (manifest.module !== expected.module) throw mismatch('module', manifest.module, expected.module);
+  const extension = EXTENSIONS[manifest.compression];
+  if (!extension || manifest.archive !== `${manifest.id}${extension}`) throw mismatch('archive', manifest.archive, `${manifest.id}${extension ?? '.tar.zst'}`);
+  return manifest;
+}
+
+// Reads a manifest's text from an untrusted store, refusing one larger than MAX_MANIFEST_BYTES.
+async function readManifestFile(file: string): Promise<string> {
+  // O_NONBLOCK: a FIFO planted under a manifest's name must not hang the read.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = await handle.stat();
+    const size = stats.size;
+    if (!stats.isFile()) throw new LifeboatError('PROVIDER', `${escapeControl(file)}: refused: not a regular file`, { hint: 'the repository holds something Lifeboat did not write; inspect and remove it' });
+    if (size > MAX_MANIFEST_BYTES) throw new LifeboatError('PROVIDER', `${file}: refused: ${size} bytes, more than a manifest may have (${MAX_MANIFEST_BYTES})`, { hint: 'the repository holds something Lifeboat did not write; inspect and remove that file' });
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
 }
 
@@ -55,15 +87,18 @@ export function parseManifest(text: string, source: string): Manifest {
 export function createLocalStore(base: string): ArchiveStore {
   const dirOf = (module: string) => path.join(base, module);
   const read = async (module: string, id: string): Promise<Manifest | undefined> => {
+    // An id that is not a plain name names no snapshot here (and no file elsewhere).
+    if (plainNameProblem(id)) return undefined;
     const file = path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readManifestFile(file);
     } catch (error) {
       if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+      if (error instanceof LifeboatError) throw error;
       throw new LifeboatError('PROVIDER', `${file}: ${(error as Error).message}`, { cause: error });
     }
-    return parseManifest(text, file);
+    return parseManifest(text, file, { module, id });
   };
   return {
     location: base,
@@ -83,7 +118,7 @@ export function createLocalStore(base: string): ArchiveStore {
           log.warn(error.message);
           return undefined;
         });
-        if (!manifest || manifest.module !== module) continue;
+        if (!manifest) continue;
         if (!present.has(manifest.archive)) {
           log.warn(`${path.join(dirOf(module), name)} has no archive ${manifest.archive}; not listed`);
           continue;
@@ -102,11 +137,14 @@ export function createLocalStore(base: string): ArchiveStore {
     openSink: (module, archive) => createFileSink(path.join(dirOf(module), archive)),
     publish: (module, manifest) => writeFileAtomic(path.join(dirOf(module), `${manifest.id}${MANIFEST_SUFFIX}`), JSON.stringify(manifest)),
     async discard(module, id, archive) {
+      // Both names end up in rm(): only plain names inside the module's folder.
+      assertPlainName(id, 'id', `${dirOf(module)} (forget)`);
+      assertPlainName(archive, 'archive', `${dirOf(module)} (forget)`);
       await rm(path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`), { force: true });
       await rm(path.join(dirOf(module), archive), { force: true });
       await rm(path.join(dirOf(module), `${archive}.partial`), { force: true });
     },
-    open: (module, manifest) => createReadStream(path.join(dirOf(module), manifest.archive)),
+    open: (module, manifest) => createReadStream(path.join(dirOf(module), assertPlainName(manifest.archive, 'archive', dirOf(module)))),
     async strays(module) {
       return (await readdir(dirOf(module)).catch(() => [] as string[])).filter((name) => name.endsWith('.partial'));
     },

@@ -1,5 +1,5 @@
 // `lifeboat backup [MODULE...]`: every named (or enabled) module, --parallel at a time.
-import { createLogger, loadForCommand, parseCount, printJson, type GlobalOptions } from './common.js';
+import { createLogger, escapeControl, loadForCommand, parseCount, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
@@ -59,6 +59,6 @@ export function printResults(action: string, results: ModuleResult[], json: bool
   for (const r of results) {
     const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
     const snaps = r.snapshots.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
-    process.stdout.write(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}\n`);
+    process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}`) + '\n');
   }
 }

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
+import { IGNORED_KEY_REASON, ignoredEnvKeys } from '../config/env-file.js';
 import { loadModules, loadRoot } from '../config/load.js';
 import { moduleStatuses } from '../report/status.js';
 import { formatDuration } from '../report/format.js';
@@ -94,8 +95,8 @@ function checkFiles(root: RootConfig, modules: ModuleConfig[]): Finding[] {
     }
     for (const bin of ['module-dump-state', 'module-cleanup-state']) findings.push(...fileSafety(path.join(module.dir, 'bin', bin), 'module script'));
   }
-  findings.push(...envFileSafety(path.join(root.root, 'environment')));
-  for (const module of modules) findings.push(...envFileSafety(module.envFile));
+  findings.push(...envFileSafety(path.join(root.root, 'environment')), ...ignoredKeyFindings(path.join(root.root, 'environment'), root.rootEnv));
+  for (const module of modules) findings.push(...envFileSafety(module.envFile), ...ignoredKeyFindings(module.envFile, module.env));
   for (const kind of new Set(Object.values(root.global.repositories).map((r) => r.provider))) {
     const dir = pluginDirs(kind, root)[0].dir;
     if (existsSync(dir)) findings.push(...fileSafety(dir, 'plugin'));
@@ -108,6 +109,11 @@ function fileSafety(file: string, what: string): Finding[] {
   if (!existsSync(file)) return [];
   const reason = unsafeReason(statSync(file));
   return reason ? [{ level: 'fail', subject: file, message: `${what} refused: ${reason}; fix with chmod go-w or chown root` }] : [];
+}
+
+// Keys an environment file may not set (PATH, LD_*, ...): ignored at run time, an error here.
+function ignoredKeyFindings(file: string, env: Record<string, string>): Finding[] {
+  return ignoredEnvKeys(env).map((key) => ({ level: 'fail' as Level, subject: file, message: `${key} is refused (ignored at run time): ${IGNORED_KEY_REASON}` }));
 }
 
 // Environment files hold secrets: writable by others is refused, readable by others is a warning.

@@ -1,6 +1,10 @@
 // What every command shares: global options, the logger, printing results and errors.
+import { escapeControl } from '../log/control.js';
+
+export { escapeControl };
 import { Logger } from '../log/logger.js';
 import { enableProgress } from '../log/progress.js';
+import { describeIgnoredKey, ignoredEnvKeys } from '../config/env-file.js';
 import { loadModules, loadRoot } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
@@ -24,20 +28,24 @@ export function loadForCommand(options: GlobalOptions, names: string[] = [], log
   const modules = loadModules(root, names);
   // Values of the environment files are secrets for every command, not only inside runs.
   log?.masker.add(...Object.values(root.rootEnv), ...modules.flatMap((module) => Object.values(module.env)));
+  for (const key of ignoredEnvKeys(root.rootEnv)) log?.warn(describeIgnoredKey('environment', key));
+  for (const module of modules) for (const key of ignoredEnvKeys(module.env)) log?.warn(describeIgnoredKey(`modules/${module.name}/environment`, key));
   if (names.length > 0) return { root, modules };
   const enabled = modules.filter((m) => m.enabled);
   for (const m of modules) if (!m.enabled) log?.warn(`module ${m.name} is disabled (enabled: false); skipped`);
   return { root, modules: enabled };
 }
 
-// Prints one JSON document on stdout (and nothing else goes there).
+// Prints one JSON document on stdout (and nothing else goes there). JSON escapes C0 controls itself;
+// DEL and the C1 range (0x80-0x9f, which some terminals obey) are written as \u escapes too.
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const text = JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  process.stdout.write(`${text}\n`);
 }
 
 // Prints a known error without a stack: each problem on its own line, then the hint; returns its exit code.
 export function reportError(error: unknown, log?: Logger): number {
-  const mask = (text: string) => (log ? log.masker.mask(text) : text);
+  const mask = (text: string) => escapeControl(log ? log.masker.mask(text) : text);
   if (error instanceof LifeboatError) {
     for (const problem of error.problems) process.stderr.write(`lifeboat: ${mask(problem)}\n`);
     if (error.hint) process.stderr.write(`lifeboat: hint: ${mask(error.hint)}\n`);
@@ -56,8 +64,9 @@ export function parseCount(name: string, raw: string | undefined, fallback: numb
   return value;
 }
 
-// Aligns rows of text into columns (two spaces apart), header first.
-export function renderTable(header: string[], rows: string[][]): string {
+// Aligns rows of text into columns (two spaces apart), header first; control characters shown escaped.
+export function renderTable(header: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((row) => row.map((cell) => escapeControl(cell ?? '')));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';

@@ -7,6 +7,37 @@ import { isSymlink } from '../storage/file-kind.js';
 
 const ASSIGNMENT_RE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/;
 
+// Variables that change which program runs or what it loads (search paths, preloads, shell start-up
+// files, interpreter options). An environment file can come back from a snapshot (it lies in the
+// backed-up module folder), so it may not set them: they are ignored with a warning, and `check` fails.
+const REDIRECTING_KEYS = new Set([
+  'PATH', 'BASH_ENV', 'ENV', 'IFS', 'SHELLOPTS', 'BASHOPTS', 'CDPATH', 'GLOBIGNORE', 'PS4', 'PROMPT_COMMAND',
+  'NODE_OPTIONS', 'NODE_PATH', 'PERL5LIB', 'PERLLIB', 'PERL5OPT', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP',
+  'RUBYLIB', 'RUBYOPT', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_CONF',
+]);
+const REDIRECTING_PREFIXES = ['LD_', 'DYLD_', 'BASH_FUNC_'];
+
+// True for a variable an environment file may not set (see REDIRECTING_KEYS).
+export function isRedirectingKey(key: string): boolean {
+  return REDIRECTING_KEYS.has(key) || REDIRECTING_PREFIXES.some((prefix) => key.startsWith(prefix));
+}
+
+// The keys readEnvFile left out of an environment it returned (for warnings and `check`).
+const ignored = new WeakMap<Record<string, string>, string[]>();
+
+// The redirecting keys an environment file set and readEnvFile ignored.
+export function ignoredEnvKeys(env: Record<string, string>): string[] {
+  return ignored.get(env) ?? [];
+}
+
+// Why a key is ignored, and the fix.
+export const IGNORED_KEY_REASON = "an environment file may not change which programs Lifeboat and its parts run or what they load (PATH, LD_*, BASH_ENV, NODE_OPTIONS, ...); remove the line (tools are found with Lifeboat's own PATH)";
+
+// The run-time warning for one ignored key: the file, the key and the fix.
+export function describeIgnoredKey(displayName: string, key: string): string {
+  return `${displayName}: ${key} is ignored: ${IGNORED_KEY_REASON}`;
+}
+
 // Reads an environment file; a missing file is an empty environment, a bad line is a CONFIG error.
 export function readEnvFile(file: string, displayName: string): Record<string, string> {
   let text: string;
@@ -32,7 +63,11 @@ export function readEnvFile(file: string, displayName: string): Record<string, s
       cause: error,
     });
   }
-  return parseEnvText(text, displayName);
+  const env = parseEnvText(text, displayName);
+  const keys = Object.keys(env).filter(isRedirectingKey);
+  for (const key of keys) delete env[key];
+  ignored.set(env, keys);
+  return env;
 }
 
 // Parses dotenv text after checking each logical line, so a typo names its file and line.

@@ -8,6 +8,7 @@ import { LifeboatError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLock } from './lock.js';
 import { journalEnd, journalStart } from './journal.js';
+import { registerRunSecrets } from './secrets.js';
 import { createHandoffFile } from './env-handoff.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
 import { assertSafeParts, planAction, runAction } from './runner.js';
@@ -90,6 +91,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     const state = newRunState();
     input.prepare?.(state);
     log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
+    registerRunSecrets(root, module, options.repositories, log);
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
     const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;

@@ -4,6 +4,7 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stateLayout } from '../config/paths.js';
+import { escapeControl } from '../log/control.js';
 import { isProcessAlive, processStartTime } from './lock.js';
 
 export type RunResult = 'success' | 'failure' | 'skipped';
@@ -113,8 +114,9 @@ export function journalEnd(
     bytes: run.bytes ?? 0,
     durationMs: Math.round(run.durationMs),
   };
-  if (run.failedPart) record.failedPart = run.failedPart;
-  if (run.error) record.error = mask(run.error);
+  // Error texts hold what parts and servers said: control characters are stored escaped.
+  if (run.failedPart) record.failedPart = escapeControl(run.failedPart);
+  if (run.error) record.error = escapeControl(mask(run.error));
   appendRecord(stateDir, record);
   return record;
 }
@@ -148,7 +150,10 @@ export function journalRuns(stateDir: string): JournalRun[] {
       continue;
     }
     const run = runs.get(record.runId) ?? { runId: record.runId, module: record.module, action: record.action, host: '', pid: null, started: new Date(Date.parse(record.time) - record.durationMs).toISOString(), result: 'running', snapshots: [], bytes: 0 };
-    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart: record.failedPart, error: record.error });
+    // Escaped again on reading: a journal written by an older version may hold raw control characters.
+    const failedPart = record.failedPart === undefined ? undefined : escapeControl(String(record.failedPart));
+    const error = record.error === undefined ? undefined : escapeControl(String(record.error));
+    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart, error });
     runs.set(record.runId, run);
   }
   const list = [...runs.values()];

@@ -10,6 +10,7 @@ import type { ModuleConfig } from '../config/types.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 import { describeError } from '../errors.js';
 import { fromPathKey, showPath } from '../files/byte-path.js';
+import { assertPlainName } from '../storage/plain-name.js';
 import { startProgress } from '../log/progress.js';
 import type { PartContext, SnapshotRef } from './context.js';
 
@@ -64,8 +65,9 @@ export function manifestDir(module: Pick<ModuleConfig, 'stateDir'>): string {
   return path.join(path.dirname(module.stateDir), 'manifests');
 }
 
+// Snapshot ids come from the repository (untrusted): only a plain name becomes a file name here.
 export function manifestFile(module: Pick<ModuleConfig, 'stateDir'>, repository: string, snapshotId: string): string {
-  return path.join(manifestDir(module), repository, `${snapshotId}.json.gz`);
+  return path.join(manifestDir(module), assertPlainName(repository, 'repository', 'manifest'), `${assertPlainName(snapshotId, 'snapshot id', `repository "${repository}"`)}.json.gz`);
 }
 
 // Walks and hashes `paths` under `root` in a worker thread; onProgress gets bytes hashed of the total.

@@ -1,4 +1,5 @@
 // The logger: plain lines on stderr (journald-friendly), levels, module/part prefixes, secret masking.
+import { escapeControl } from './control.js';
 import { Masker } from './mask.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
@@ -52,9 +53,11 @@ export class Logger {
     return this.tail.slice(-count);
   }
 
+  // Masks secrets, then writes each line with its control characters escaped (ESC shows as \x1b).
   log(level: Level, message: string): void {
     const masked = this.masker.mask(message);
-    for (const text of masked.split('\n')) {
+    for (const raw of masked.split(/\r?\n/)) {
+      const text = escapeControl(raw);
       const tag = level === 'info' ? '' : `${level}: `;
       const line = this.prefix ? `[${this.prefix}] ${tag}${text}` : `${tag}${text}`;
       this.tail.push(line);

@@ -1,5 +1,6 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, no network) with each module's
 // history from the journal: a timeline of runs, size and duration over time, the last restore drill.
+import { escapeControl } from '../log/control.js';
 import type { JournalRun } from '../lifecycle/journal.js';
 import type { ModuleStatus } from './status.js';
 import { formatBytes, formatDuration, formatTime } from './format.js';
@@ -133,7 +134,7 @@ function shorten(text: string, max = 300): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-// Escapes text for HTML content and attribute values.
+// Escapes text for HTML content and attribute values; control characters are shown as \xHH.
 function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return escapeControl(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }

@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../errors.js';
+import { escapeControl } from '../log/control.js';
+import { MAX_RESPONSE_BYTES } from './limits.js';
 import { describeLocation, MAX_RETRY_DELAY_MS, type S3Settings } from './s3-settings.js';
 
 type RetryStrategy = NonNullable<S3ClientConfig['retryStrategy']>;
@@ -30,7 +33,7 @@ export function createS3Client(settings: S3Settings): S3Client {
   const maxSockets = Math.max(8, settings.queueSize * 2);
   // The SDK announces on stderr that its 2027 releases will need Node 22: noise in every command's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,
     forcePathStyle: settings.pathStyle,
@@ -49,6 +52,46 @@ export function createS3Client(settings: S3Settings): S3Client {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
     },
   });
+  boundResponseBodies(client, settings);
+  return client;
+}
+
+// The SDK reads every response body but an object's bytes whole into memory before parsing it: this
+// middleware (innermost, so it sees the raw response first) reads it itself up to MAX_RESPONSE_BYTES and
+// refuses a larger or endless one (a bucket is untrusted storage).
+function boundResponseBodies(client: S3Client, settings: S3Settings): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const response = result.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
+      const status = response.statusCode ?? 0;
+      const objectBytes = context.commandName === 'GetObjectCommand' && status >= 200 && status < 300;
+      if (objectBytes || !(response.body instanceof Readable)) return result;
+      const what = `${context.commandName?.replace(/Command$/, '') ?? 'request'} of ${describeLocation(settings)}`;
+      response.body = Readable.from([await readBounded(response.body, MAX_RESPONSE_BYTES, what, Number(response.headers?.['content-length']))]);
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'lifeboatBoundedResponse' },
+  );
+}
+
+// Reads a stream whole, refusing (and destroying) it as soon as it has more than `limit` bytes.
+export async function readBounded(stream: Readable, limit: number, what: string, announced?: number): Promise<Buffer> {
+  const refuse = (size: string) => {
+    stream.destroy();
+    return new LifeboatError('PROVIDER', `${what}: refused: the server sent ${size}, more than the ${limit} bytes Lifeboat accepts here`, {
+      hint: 'the bucket or the server is not what Lifeboat wrote to; check the endpoint and inspect the object',
+    });
+  };
+  if (Number.isFinite(announced) && announced! > limit) throw refuse(`${announced} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).length;
+    if (total > limit) throw refuse('more');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 // Retries transient, throttling and server errors (never 4xx) with full-jitter exponential backoff.
@@ -102,7 +145,8 @@ export function describeS3Error(error: unknown, what: string, settings: S3Settin
   const attempts = e.$metadata?.attempts ?? 1;
   const where = describeLocation(settings, key);
   const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
-  const fail = (reason: string, hint: string) => new LifeboatError('PROVIDER', `${what} ${where}: ${reason}${tries}`, { hint, cause: error });
+  // The server's words are untrusted: control codes are shown escaped.
+  const fail = (reason: string, hint: string) => new LifeboatError('PROVIDER', escapeControl(`${what} ${where}: ${reason}${tries}`), { hint, cause: error });
   if (e.name === 'NoSuchBucket') return fail(`bucket "${settings.bucket}" does not exist`, `create it (e.g. aws s3 mb s3://${settings.bucket}) or fix the bucket name`);
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden'].includes(e.name ?? '') || status === 403) {
     return fail(`access denied (${e.name ?? status})`, 'check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (environment or the repository\'s env:) and the bucket\'s permissions');

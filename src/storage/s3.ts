@@ -13,8 +13,10 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { createS3Client, describeS3Error, isNotFound } from './s3-client.js';
+import { MAX_LIST_KEYS, MAX_LIST_PAGE_KEYS, MAX_MANIFEST_BYTES } from './limits.js';
+import { createS3Client, describeS3Error, isNotFound, readBounded } from './s3-client.js';
 import { downloadStream, type DownloadOptions } from './s3-download.js';
 import { PendingUploads } from './s3-pending.js';
 import { describeLocation, joinKey, type S3Settings } from './s3-settings.js';
@@ -50,17 +52,25 @@ export class S3Store {
     return describeLocation(this.settings, key);
   }
 
-  // Every object under a key prefix (a folder: give it with a trailing slash), in key order.
+  // Every object under a key prefix (a folder: give it with a trailing slash), in key order. The server
+  // is untrusted: a page with more than MAX_LIST_PAGE_KEYS keys, more than MAX_LIST_KEYS in all, or a
+  // continuation token it already gave (an endless loop) ends the listing with an error.
   async list(prefix: string): Promise<S3ObjectInfo[]> {
     const objects: S3ObjectInfo[] = [];
+    const seen = new Set<string>();
     let token: string | undefined;
     try {
       do {
         const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }));
-        for (const item of page.Contents ?? []) {
+        const contents = page.Contents ?? [];
+        if (contents.length > MAX_LIST_PAGE_KEYS) throw this.badListing(prefix, `one page holds ${contents.length} keys (S3 sends at most 1,000)`);
+        for (const item of contents) {
           if (item.Key) objects.push({ key: item.Key, size: item.Size ?? 0, etag: item.ETag?.replace(/"/g, ''), modified: item.LastModified?.toISOString() });
         }
+        if (objects.length > MAX_LIST_KEYS) throw this.badListing(prefix, `more than ${MAX_LIST_KEYS} keys`);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        if (token !== undefined && seen.has(token)) throw this.badListing(prefix, 'the server repeated a continuation token (the listing would never end)');
+        if (token !== undefined) seen.add(token);
       } while (token);
     } catch (error) {
       throw describeS3Error(error, 'listing', this.settings, prefix);
@@ -68,11 +78,18 @@ export class S3Store {
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  // A small object as text; undefined when it does not exist.
-  async getText(key: string): Promise<string | undefined> {
+  // The error for a listing the server got wrong.
+  private badListing(prefix: string, reason: string): LifeboatError {
+    return new LifeboatError('PROVIDER', `listing ${this.describe(prefix)}: refused: ${reason}`, { hint: 'the server is not a working S3 service; check the endpoint' });
+  }
+
+  // A small object as text, refused when larger than `limit` bytes (checked while reading); undefined
+  // when it does not exist.
+  async getText(key: string, limit = MAX_MANIFEST_BYTES): Promise<string | undefined> {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-      return await response.Body!.transformToString('utf8');
+      const bytes = await readBounded(response.Body as Readable, limit, `reading ${this.describe(key)}`, response.ContentLength);
+      return bytes.toString('utf8');
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw describeS3Error(error, 'reading', this.settings, key);
@@ -160,6 +177,7 @@ export class S3Store {
     try {
       let keyMarker: string | undefined;
       let idMarker: string | undefined;
+      const seen = new Set<string>();
       do {
         const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
         for (const upload of page.Uploads ?? []) {
@@ -168,6 +186,9 @@ export class S3Store {
         }
         keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
         idMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+        // A marker the server gave before would loop for ever.
+        if (keyMarker !== undefined && seen.has(`${keyMarker}\n${idMarker}`)) throw this.badListing(prefix, 'the server repeated a multipart upload marker');
+        if (keyMarker !== undefined) seen.add(`${keyMarker}\n${idMarker}`);
       } while (keyMarker);
     } catch (error) {
       log.debug(`listing multipart uploads under ${this.describe(prefix)} failed: ${(error as Error).message}`);

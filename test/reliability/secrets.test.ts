@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { Masker } from '../../src/log/mask.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
 import { createPostgres, dropMariadb, dropPostgres, mariadb, uniqueName } from '../helpers/databases.js';
 
@@ -188,5 +189,82 @@ describe('secrets never leak', () => {
       for (const [name, secret] of Object.entries(SECRETS)) if (text.includes(secret)) leaks.push(`${name} in ${where}`);
     }
     expect(leaks).toEqual([]);
+  });
+});
+
+describe('every secret source is masked from the first line of the first part', () => {
+  const EARLY = {
+    passwordFile: 'S3cr3t-early-pwfile-c92f',
+    passwordCommand: 'S3cr3t-early-pwcmd-d03a',
+    repoEnv: 'S3cr3t-early-repoenv-e14b',
+    dbPasswordFile: 'S3cr3t-early-dbpw-f25c',
+  };
+  let e: TestRoot;
+  const db = uniqueName();
+  afterAll(() => {
+    e?.cleanup();
+    dropPostgres(db);
+  });
+
+  it('a pre-backup part printing password files, passwordCommand output, repository env and a database password file', { timeout: 300_000 }, async () => {
+    e = makeRoot();
+    createPostgres(db);
+    const file = (name: string, content: string) => {
+      const full = path.join(e.dir, name);
+      writeFileSync(full, `${content}\n`, { mode: 0o600 });
+      return full;
+    };
+    const resticPass = file('restic.pass', EARLY.passwordFile);
+    const dbPass = file('db.pass', EARLY.dbPasswordFile);
+    e.write(
+      'lifeboat.yaml',
+      `repositories:\n` +
+        `  byfile: { provider: restic, url: ${e.dir}/restic-file, passwordFile: ${resticPass}, env: { SOME_TOKEN: ${EARLY.repoEnv} } }\n` +
+        `  bycommand: { provider: restic, url: ${e.dir}/restic-cmd, passwordCommand: "echo ${EARLY.passwordCommand}" }\n`,
+    );
+    const data = path.join(e.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'f'), 'f\n');
+    e.module('m', { folders: [data], databases: [{ postgres: { database: db, host: '127.0.0.1', user: 'postgres', passwordFile: dbPass } }] });
+    e.part('pre-backup', '01print', `#!/bin/sh\necho "file: $(cat ${resticPass})"\necho "command: $(echo ${EARLY.passwordCommand})" >&2\necho "env: ${EARLY.repoEnv}"\necho "db: $(cat ${dbPass})"\n`, 'm');
+    const result = await lifeboat(e, ['--verbose', 'backup', 'm', '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain('[m/01print] file: ***');
+    expect(result.stderr).toContain('command: ***');
+    expect(result.stderr).toContain('env: ***');
+    expect(result.stderr).toContain('db: ***');
+    const texts: Array<[string, string]> = [['stdout', result.stdout], ['stderr', result.stderr], ['journal', readFileSync(path.join(e.stateDir, 'journal.jsonl'), 'utf8')]];
+    const leaks = texts.flatMap(([where, text]) => Object.entries(EARLY).filter(([, secret]) => text.includes(secret)).map(([name]) => `${name} in ${where}`));
+    expect(leaks).toEqual([]);
+  });
+
+  it('an environment value of 40,000 characters is masked, and does not crash the masker', { timeout: 120_000 }, async () => {
+    const big = makeRoot();
+    try {
+      const value = `S3cr3t-${'abcdefghij'.repeat(4000)}-big`;
+      big.write('modules/m/environment', `BIG=${value}\nOTHER=S3cr3t-other-5e6f\n`);
+      const data = path.join(big.dir, 'data');
+      mkdirSync(data);
+      big.module('m', { folders: [data] });
+      big.part('pre-backup', '10big', '#!/bin/sh\necho "big: $BIG"\n', 'm');
+      const result = await lifeboat(big, ['backup', 'm']);
+      expect(result.exitCode, result.stderr.slice(0, 2000)).toBe(0);
+      expect(result.stderr).toContain('big: ***');
+      expect(result.stderr).not.toContain('abcdefghijabcdefghij');
+    } finally {
+      big.cleanup();
+    }
+  });
+});
+
+describe('the masker', () => {
+  it('masks secrets of any length and count; where they overlap, the longest at the leftmost start wins', () => {
+    const masker = new Masker();
+    masker.add('abcd', 'abcdefgh', 'efghijkl', 'zz');
+    expect(masker.mask('x abcdefghijkl y abcd z zz')).toBe('x ***ijkl y *** z zz');
+    const many = Array.from({ length: 20_000 }, (_, i) => `secret-${i}-${'x'.repeat(i % 50)}`);
+    masker.add(...many, 'q'.repeat(1_000_000));
+    expect(masker.mask(`a ${many[19_999]} b ${'q'.repeat(1_000_000)} c secret-7-xxxxxxx d`)).toBe('a *** b *** c *** d');
+    expect(masker.mask('nothing here')).toBe('nothing here');
   });
 });
