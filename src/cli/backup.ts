@@ -1,5 +1,6 @@
 // `lifeboat backup [MODULE...]`: every named (or enabled) module, --parallel at a time.
-import { createLogger, loadForCommand, parseCount, printJson, type GlobalOptions } from './common.js';
+import type { BrokenModule } from '../config/load.js';
+import { createLogger, loadOrPing, parseCount, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
@@ -17,7 +18,7 @@ interface BackupOptions extends GlobalOptions {
 // Runs backup for each module and prints a summary (text or JSON); exit 1 if any module failed.
 export async function backupCommand([names]: unknown[], options: BackupOptions): Promise<number> {
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, names as string[], log);
+  const { root, modules, broken } = await loadOrPing(options, names as string[], 'backup', log, !!(options as { dryRun?: boolean }).dryRun);
   const parallel = Math.max(1, parseCount('--parallel', options.parallel, 1));
   const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
   // Every provider is opened before anything runs: an unknown or unsafe plugin, or a repository its
@@ -26,15 +27,22 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
   // Likewise every module's parts: one refused part stops the command before any module runs.
   for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
-  if (modules.length === 0) log.warn('no enabled modules: nothing to back up');
+  if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
   const signal = interruptSignal();
   const results = await runModules(
     modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false }, log, signal, waitSeconds })),
     parallel,
+    broken.map(brokenResult),
+    { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
   printResults('backup', results, !!options.json);
   return exitStatusOf(results);
+}
+
+// A module that could not load (a broken module.yaml) as a failed result: the others still ran.
+export function brokenResult(module: BrokenModule): ModuleResult {
+  return { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: module.problems.join('; '), failedPart: 'configuration' };
 }
 
 // Prints the per-module outcome of backup/restore/verify: the SPEC 4 JSON shape, or one line each.

@@ -42,17 +42,33 @@ export function loadRoot(options: PathOptions): RootConfig {
       }
     }
   }
-  const moduleNames = listModules(root, problems);
+  const warnings: string[] = [];
+  const moduleNames = listModules(root, warnings);
   if (problems.length > 0) throwProblems(problems);
-  return { root, stateDir, file: found?.file, global, rootEnv, host: global.host ?? os.hostname(), moduleNames };
+  return { root, stateDir, file: found?.file, global, rootEnv, host: global.host ?? os.hostname(), moduleNames, warnings };
+}
+
+// A module whose files could not be loaded, when every module was asked for: the others still run.
+export interface BrokenModule {
+  name: string;
+  problems: string[];
 }
 
 // Loads the named modules (all when none are named); unknown names and invalid files are CONFIG errors.
-export function loadModules(rootConfig: RootConfig, names?: string[]): ModuleConfig[] {
+// With `broken` and no names, an invalid module is put there instead, so one bad file stops only its module.
+export function loadModules(rootConfig: RootConfig, names?: string[], broken?: BrokenModule[]): ModuleConfig[] {
   const problems: string[] = [];
-  const wanted = names && names.length > 0 ? names : rootConfig.moduleNames;
+  const all = !names || names.length === 0;
+  const wanted = all ? rootConfig.moduleNames : names;
   const modules: ModuleConfig[] = [];
   for (const name of wanted) {
+    if (all && broken) {
+      const own: string[] = [];
+      const loaded = loadModule(rootConfig, name, own);
+      if (loaded) modules.push(loaded);
+      else broken.push({ name, problems: own });
+      continue;
+    }
     if (!MODULE_NAME_RE.test(name)) {
       problems.push(`module name ${JSON.stringify(name)} is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$ (lower case letters, digits, _ and -)`);
       continue;
@@ -207,8 +223,9 @@ function isShellCommand(at: string): boolean {
   return /^\/service\/(stop|start|isActive)$/.test(at);
 }
 
-// Lists modules/ entries; files and badly named directories are problems.
-function listModules(root: string, problems: string[]): string[] {
+// Lists modules/ entries that are modules; a stray entry (.git/, m.bak/, a file, a folder without
+// module.yaml) is skipped with one warning, so it never stops every module.
+function listModules(root: string, warnings: string[]): string[] {
   const dir = path.join(root, 'modules');
   if (!existsSync(dir)) return [];
   const names: string[] = [];
@@ -220,11 +237,15 @@ function listModules(root: string, problems: string[]): string[] {
       isDir = false;
     }
     if (!isDir) {
-      problems.push(`modules/${entry} is not a directory; a module is a folder modules/<name>/ holding module.yaml`);
+      warnings.push(`modules/${entry} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
       continue;
     }
     if (!MODULE_NAME_RE.test(entry)) {
-      problems.push(`modules/${entry}: module name is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$; rename the folder`);
+      warnings.push(`modules/${entry}/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
+      continue;
+    }
+    if (!['yaml', 'yml', 'json'].some((ext) => existsSync(path.join(dir, entry, `module.${ext}`)))) {
+      warnings.push(`modules/${entry}/ has no module.yaml: skipped; create modules/${entry}/module.yaml if it is a module, or move it out of modules/`);
       continue;
     }
     names.push(entry);

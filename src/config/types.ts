@@ -140,4 +140,6 @@ export interface RootConfig {
   rootEnv: Record<string, string>;
   host: string;
   moduleNames: string[];
+  // Stray entries in modules/ that were skipped (shown once as warnings).
+  warnings?: string[];
 }

@@ -119,7 +119,7 @@ export async function loadMysql(config: MysqlDatabase, source: LoadSource, ctx: 
 }
 
 // Runs SQL with the client and returns its output (tab separated, no column names).
-async function query(config: MysqlDatabase, sql: string, ctx: EngineContext): Promise<string> {
+export async function query(config: MysqlDatabase, sql: string, ctx: EngineContext): Promise<string> {
   const { spec, remove } = tool('load', ['--default-character-set=utf8mb4', '--batch', '--skip-column-names'], config, ctx);
   try {
     return await runToolText(spec, ctx, sql);

@@ -163,9 +163,12 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
 
 // Runs the action over several modules, `parallel` at a time; every module runs even when one fails.
 // The notify: webhooks get a start ping before and a success or failure ping after (not in dry runs).
-export async function runModules(inputs: ModuleActionInput[], parallel: number): Promise<ModuleResult[]> {
-  const first = inputs[0];
-  const notifier = first && !first.options.dryRun ? startNotifications(first.root, first.action, inputs.map((input) => input.module.name), first.log) : undefined;
+// `failed` are modules that could not even load (a broken module.yaml): reported and pinged as failures.
+export async function runModules(inputs: ModuleActionInput[], parallel: number, failed: ModuleResult[] = [], ping?: { root: RootConfig; action: Action; log: Logger; dryRun: boolean }): Promise<ModuleResult[]> {
+  const first = inputs[0] ?? ping;
+  const dryRun = inputs[0] ? inputs[0].options.dryRun : ping?.dryRun;
+  const names = [...inputs.map((input) => input.module.name), ...failed.map((result) => result.module)];
+  const notifier = first && !dryRun ? startNotifications(first.root, first.action, names, first.log) : undefined;
   const results: ModuleResult[] = new Array(inputs.length);
   let next = 0;
   const worker = async () => {
@@ -178,11 +181,11 @@ export async function runModules(inputs: ModuleActionInput[], parallel: number):
     await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, worker));
   } catch (error) {
     // A refused part or a bad repository ends the command (exit 2); the start ping still gets its end.
-    await notifier?.finish(inputs.map((input, index) => results[index] ?? { module: input.module.name, ok: false, error: describeError(error), snapshots: [] }));
+    await notifier?.finish([...inputs.map((input, index) => results[index] ?? { module: input.module.name, ok: false, error: describeError(error), snapshots: [] }), ...failed]);
     throw error;
   }
-  await notifier?.finish(results);
-  return results;
+  await notifier?.finish([...results, ...failed]);
+  return [...results, ...failed];
 }
 
 // The exit status of a multi-module run: 1 if any failed, else 3 if any was locked, else 0.
