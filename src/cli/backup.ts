@@ -1,5 +1,9 @@
 // `lifeboat backup [MODULE...]`: every named (or enabled) module, --parallel at a time.
 import type { BrokenModule } from '../config/load.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { preflight } from '../check/preflight.js';
+import { renderFindings } from './check.js';
 import { createLogger, loadOrPing, parseCount, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
@@ -29,6 +33,8 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
   if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
+  // A dry run tries what `check` tries: repositories open, databases answer, folders and parts are right.
+  if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
   const signal = interruptSignal();
   const results = await runModules(
     modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false }, log, signal, waitSeconds })),
@@ -38,6 +44,17 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   );
   printResults('backup', results, !!options.json);
   return exitStatusOf(results);
+}
+
+// Prints the preflight's warnings and failures (once each); true when something would fail.
+async function dryRunPreflight(root: RootConfig, modules: ModuleConfig[], log: Logger, options: BackupOptions): Promise<boolean> {
+  const findings = (await preflight(root, modules, log, options.repo)).filter((f) => f.level !== 'ok');
+  if (findings.length && !options.json) process.stdout.write(`\npreflight:\n${renderFindings(findings)}`);
+  for (const f of findings) if (options.json) log.log(f.level === 'fail' ? 'error' : 'warn', `${f.subject}: ${f.message}`);
+  const failed = findings.some((f) => f.level === 'fail');
+  if (failed && options.json) printJson({ ok: false, modules: [], preflight: findings });
+  if (failed) log.error('the backup would fail: see the preflight above (or run `lifeboat check`)');
+  return failed;
 }
 
 // A module that could not load (a broken module.yaml) as a failed result: the others still ran.
