@@ -1,5 +1,5 @@
 // Runs one action for one module end to end: lock, run directory, part environment, journal, runner.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stateLayout } from '../config/paths.js';
@@ -77,6 +77,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
       mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
       createHandoffFile(envFile);
+      writeFileSync(foldersFile(envFile), module.folders.map((folder) => `${folder}\n`).join(''), { mode: 0o600 });
       if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
     });
     if (setupError) {
@@ -131,6 +132,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     return result;
   } finally {
     rmSync(envFile, { force: true });
+    rmSync(foldersFile(envFile), { force: true });
     lock?.release();
   }
 }
@@ -156,9 +158,15 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
     LIFEBOAT_TARGET: options.target ?? '/',
     LIFEBOAT_DRY_RUN: options.dryRun ? '1' : '0',
     FOLDERS: module.folders.join(':'),
+    FOLDERS_FILE: foldersFile(envFile),
     NAME: snapshot,
     LIFEBOAT_ENV_FILE: envFile,
   };
+}
+
+// FOLDERS_FILE: the module's folders one a line, for parts (FOLDERS can outgrow the kernel's limit).
+function foldersFile(envFile: string): string {
+  return envFile.replace(/\.env$/, '.folders');
 }
 
 // Runs the action over several modules, `parallel` at a time; every module runs even when one fails.
