@@ -8,6 +8,7 @@ import { formatDuration } from '../report/format.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, ok, warn, type Finding } from '../check/findings.js';
 import { preflight } from '../check/preflight.js';
+import { checkDrills } from '../check/drills.js';
 
 // Runs every check and prints each finding once, in a table (or JSON); exit 1 when anything failed.
 export async function checkCommand(_args: unknown[], options: GlobalOptions): Promise<number> {
@@ -22,6 +23,7 @@ export async function checkCommand(_args: unknown[], options: GlobalOptions): Pr
   findings.push(...(await preflight(root, modules, log)));
   for (const module of all) if (!module.enabled) findings.push(warn(`module ${module.name}`, 'DISABLED (enabled: false): it is never backed up'));
   findings.push(...checkStaleness(root, modules));
+  findings.push(...checkDrills(moduleStatuses(root.stateDir, modules)));
   const failed = findings.some((f) => f.level === 'fail');
   if (options.json) printJson({ ok: !failed, findings });
   else process.stdout.write(renderFindings(findings));

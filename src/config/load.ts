@@ -39,6 +39,8 @@ export function loadRoot(options: PathOptions): RootConfig {
         global = { repositories: doc.repositories ?? {}, defaults: doc.defaults ?? {}, notify: doc.notify ?? [], host: doc.host };
         const scheduleError = global.defaults.schedule === undefined ? undefined : scheduleProblem(global.defaults.schedule);
         if (scheduleError) problems.push(`${found.display}: /defaults/schedule ${scheduleError}`);
+        const verifyError = global.defaults.verify?.schedule === undefined ? undefined : scheduleProblem(global.defaults.verify.schedule);
+        if (verifyError) problems.push(`${found.display}: /defaults/verify/schedule ${verifyError}`);
       }
     }
   }
@@ -115,6 +117,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
     databases: doc.databases ?? [],
     repositories: doc.repositories ?? Object.keys(rootConfig.global.repositories),
     schedule: doc.schedule ?? defaults.schedule,
+    verify: { schedule: doc.verify?.schedule ?? defaults.verify?.schedule },
     retention: doc.retention ?? defaults.retention ?? {},
     timeouts: {
       part: doc.timeouts?.part ?? defaults.timeouts?.part ?? DEFAULT_PART_TIMEOUT,
@@ -139,6 +142,10 @@ function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: 
   if (doc.schedule !== undefined) {
     const problem = scheduleProblem(doc.schedule);
     if (problem) problems.push(`${display}: /schedule ${problem}`);
+  }
+  if (doc.verify?.schedule !== undefined) {
+    const problem = scheduleProblem(doc.verify.schedule);
+    if (problem) problems.push(`${display}: /verify/schedule ${problem}`);
   }
   const service = doc.service;
   if (service) {

@@ -46,10 +46,15 @@ export interface NotifyConfig {
   actions?: Array<'backup' | 'verify' | 'restore'>;
 }
 
+// Restore drills on a schedule (module.yaml `verify:`, or defaults.verify).
+export interface VerifySettings {
+  schedule?: string;
+}
+
 export interface GlobalConfig {
   host?: string;
   repositories: Record<string, RepositoryConfig>;
-  defaults: { schedule?: string; retention?: Retention; timeouts?: Timeouts };
+  defaults: { schedule?: string; verify?: VerifySettings; retention?: Retention; timeouts?: Timeouts };
   notify: NotifyConfig[];
 }
 
@@ -108,6 +113,7 @@ export interface ModuleFile {
   databases?: DatabaseConfig[];
   repositories?: string[];
   schedule?: string;
+  verify?: VerifySettings;
   retention?: Retention;
   timeouts?: Timeouts;
   enabled?: boolean;
@@ -124,6 +130,7 @@ export interface ModuleConfig {
   databases: DatabaseConfig[];
   repositories: string[];
   schedule?: string;
+  verify: VerifySettings;
   retention: Retention;
   timeouts: { part: number; killAfter: number };
   enabled: boolean;
