@@ -4,6 +4,7 @@ import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
 import { renderFindings } from './check.js';
+import { summaryLines } from './summary.js';
 import { createLogger, loadOrPing, parseCount, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
@@ -43,6 +44,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
   printResults('backup', results, !!options.json);
+  if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
 

@@ -24,6 +24,8 @@ export interface ModuleResult {
   safetySnapshots: SnapshotRef[];
   error: string | null;
   failedPart: string | null;
+  // How long the module's action took (the end-of-run summary shows it).
+  durationMs?: number;
 }
 
 export interface ModuleActionInput {
@@ -105,6 +107,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       safetySnapshots: state.safetySnapshots,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
+      durationMs: Date.now() - started,
     });
     const journalError = options.dryRun
       ? undefined
