@@ -8,7 +8,7 @@ import { LifeboatError, describeError } from '../errors.js';
 import { readEnvFile } from './env-file.js';
 import { interpolate, type Unresolved } from './interpolate.js';
 import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
-import type { GlobalConfig, ModuleConfig, ModuleFile, RootConfig } from './types.js';
+import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from '../schedule/cron.js';
 
@@ -41,6 +41,7 @@ export function loadRoot(options: PathOptions): RootConfig {
         if (scheduleError) problems.push(`${found.display}: /defaults/schedule ${scheduleError}`);
         const verifyError = global.defaults.verify?.schedule === undefined ? undefined : scheduleProblem(global.defaults.verify.schedule);
         if (verifyError) problems.push(`${found.display}: /defaults/verify/schedule ${verifyError}`);
+        global.notify.forEach((entry, index) => problems.push(...notifyProblems(entry, `${found.display}: /notify/${index}`)));
       }
     }
   }
@@ -159,6 +160,16 @@ function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: 
     }
     if (service.engine && !service.container) problems.push(`${display}: /service/engine only applies with /service/container`);
   }
+}
+
+// A notify entry has exactly one target; format only applies to webhook, priority only to ntfy.
+export function notifyProblems(entry: NotifyConfig, at: string): string[] {
+  const kinds = (['webhook', 'ntfy', 'sendmail', 'command'] as const).filter((kind) => entry[kind] !== undefined);
+  if (kinds.length === 0) return [`${at} needs one of webhook, ntfy, sendmail, command`];
+  if (kinds.length > 1) return [`${at} has ${kinds.join(' and ')}; one target per entry (add another entry for the other)`];
+  if (entry.format && kinds[0] !== 'webhook') return [`${at}/format only applies to webhook`];
+  if (entry.priority && kinds[0] !== 'ntfy') return [`${at}/priority only applies to ntfy`];
+  return [];
 }
 
 // Finds NAME.yaml, NAME.yml or NAME.json in a directory; two of them at once is a problem.

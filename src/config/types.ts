@@ -36,8 +36,13 @@ export interface RepositoryConfig {
 }
 
 export interface NotifyConfig {
-  webhook: string;
+  // Exactly one of webhook, ntfy, sendmail, command.
+  webhook?: string;
   format?: 'healthchecks' | 'json';
+  ntfy?: string;
+  priority?: 'min' | 'low' | 'default' | 'high' | 'urgent';
+  sendmail?: { to: string; from?: string; command?: string };
+  command?: string;
   // Seconds one ping may take (default 5).
   timeout?: number;
   // Only runs of these modules (default: every module).

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { readEnvFile } from '../config/env-file.js';
 import { interpolate } from '../config/interpolate.js';
+import { notifyProblems } from '../config/load.js';
 import { resolveRoot, resolveStateDir, type PathOptions } from '../config/paths.js';
 import type { NotifyConfig, RootConfig } from '../config/types.js';
 import { validateDocument } from '../config/validate.js';
@@ -39,7 +40,8 @@ function readNotifyEntries(rootDir: string): NotifyConfig[] {
       env = {};
     }
     const entries = interpolate(doc.notify, { ...process.env, ...env }, []) as unknown[];
-    return entries.filter((entry) => validateDocument('lifeboat', { notify: [entry] }, 'lifeboat.yaml').length === 0) as NotifyConfig[];
+    const valid = (entry: unknown) => validateDocument('lifeboat', { notify: [entry] }, 'lifeboat.yaml').length === 0 && notifyProblems(entry as NotifyConfig, '').length === 0;
+    return entries.filter(valid) as NotifyConfig[];
   } catch {
     return [];
   }
