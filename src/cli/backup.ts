@@ -1,5 +1,11 @@
 // `lifeboat backup [MODULE...]`: every named (or enabled) module, --parallel at a time.
-import { createLogger, escapeControl, loadForCommand, parseCount, printJson, type GlobalOptions } from './common.js';
+import type { BrokenModule } from '../config/load.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { preflight } from '../check/preflight.js';
+import { renderFindings } from './check.js';
+import { summaryLines } from './summary.js';
+import { createLogger, escapeControl, loadOrPing, parseCount, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
@@ -17,7 +23,7 @@ interface BackupOptions extends GlobalOptions {
 // Runs backup for each module and prints a summary (text or JSON); exit 1 if any module failed.
 export async function backupCommand([names]: unknown[], options: BackupOptions): Promise<number> {
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, names as string[], log);
+  const { root, modules, broken } = await loadOrPing(options, names as string[], 'backup', log, !!(options as { dryRun?: boolean }).dryRun);
   const parallel = Math.max(1, parseCount('--parallel', options.parallel, 1));
   const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
   // Every provider is opened before anything runs: an unknown or unsafe plugin, or a repository its
@@ -26,15 +32,36 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
   // Likewise every module's parts: one refused part stops the command before any module runs.
   for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
-  if (modules.length === 0) log.warn('no enabled modules: nothing to back up');
+  if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
+  // A dry run tries what `check` tries: repositories open, databases answer, folders and parts are right.
+  if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
   const signal = interruptSignal();
   const results = await runModules(
     modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false }, log, signal, waitSeconds })),
     parallel,
+    broken.map(brokenResult),
+    { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
   printResults('backup', results, !!options.json);
+  if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
+}
+
+// Prints the preflight's warnings and failures (once each); true when something would fail.
+async function dryRunPreflight(root: RootConfig, modules: ModuleConfig[], log: Logger, options: BackupOptions): Promise<boolean> {
+  const findings = (await preflight(root, modules, log, options.repo)).filter((f) => f.level !== 'ok');
+  if (findings.length && !options.json) process.stdout.write(`\npreflight:\n${renderFindings(findings)}`);
+  for (const f of findings) if (options.json) log.log(f.level === 'fail' ? 'error' : 'warn', `${f.subject}: ${f.message}`);
+  const failed = findings.some((f) => f.level === 'fail');
+  if (failed && options.json) printJson({ ok: false, modules: [], preflight: findings });
+  if (failed) log.error('the backup would fail: see the preflight above (or run `lifeboat check`)');
+  return failed;
+}
+
+// A module that could not load (a broken module.yaml) as a failed result: the others still ran.
+export function brokenResult(module: BrokenModule): ModuleResult {
+  return { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: module.problems.join('; '), failedPart: 'configuration' };
 }
 
 // Prints the per-module outcome of backup/restore/verify: the JSON shape the README shows (plus the

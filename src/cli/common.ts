@@ -5,9 +5,10 @@ export { escapeControl };
 import { Logger } from '../log/logger.js';
 import { enableProgress } from '../log/progress.js';
 import { describeIgnoredKey, ignoredEnvKeys } from '../config/env-file.js';
-import { loadModules, loadRoot } from '../config/load.js';
+import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
+import { notifyUnstarted } from '../notify/unstarted.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -22,18 +23,32 @@ export function createLogger(options: GlobalOptions): Logger {
   return new Logger({ level: options.verbose ? 'debug' : options.quiet ? 'error' : 'info', sink: enableProgress(options) });
 }
 
-// Loads the root and the named modules (all when none, only enabled ones unless named).
-export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger): { root: RootConfig; modules: ModuleConfig[] } {
+// Loads the root and the named modules (all when none, only enabled ones unless named). With no names, a
+// module whose files are invalid is logged and returned in `broken`; the others still load.
+export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger): { root: RootConfig; modules: ModuleConfig[]; broken: BrokenModule[] } {
   const root = loadRoot(options);
-  const modules = loadModules(root, names);
+  for (const warning of root.warnings ?? []) log?.warn(warning);
+  const broken: BrokenModule[] = [];
+  const modules = loadModules(root, names, broken);
+  for (const module of broken) for (const problem of module.problems) log?.error(`module ${module.name} cannot run: ${problem}`);
   // Values of the environment files are secrets for every command, not only inside runs.
   log?.masker.add(...Object.values(root.rootEnv), ...modules.flatMap((module) => Object.values(module.env)));
   for (const key of ignoredEnvKeys(root.rootEnv)) log?.warn(describeIgnoredKey('environment', key));
   for (const module of modules) for (const key of ignoredEnvKeys(module.env)) log?.warn(describeIgnoredKey(`modules/${module.name}/environment`, key));
-  if (names.length > 0) return { root, modules };
+  if (names.length > 0) return { root, modules, broken };
   const enabled = modules.filter((m) => m.enabled);
   for (const m of modules) if (!m.enabled) log?.warn(`module ${m.name} is disabled (enabled: false); skipped`);
-  return { root, modules: enabled };
+  return { root, modules: enabled, broken };
+}
+
+// loadForCommand for a run that pings: a configuration error (exit 2) still sends the failure ping.
+export async function loadOrPing(options: GlobalOptions, names: string[], action: string, log: Logger, dryRun: boolean): Promise<ReturnType<typeof loadForCommand>> {
+  try {
+    return loadForCommand(options, names, log);
+  } catch (error) {
+    if (!dryRun && error instanceof LifeboatError && error.exitCode === 2) await notifyUnstarted(options, action, names, error.problems.join('; '), log);
+    throw error;
+  }
 }
 
 // Prints one JSON document on stdout (and nothing else goes there). JSON escapes C0 controls itself;

@@ -1,5 +1,6 @@
 // `lifeboat init`: a working root with a local repository under the state dir and an example module.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { renderReference } from '../config/example.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { SCHEMA_DIR, resolveRoot, resolveStateDir, stateLayout } from '../config/paths.js';
@@ -9,6 +10,8 @@ import { which } from './which.js';
 
 interface InitOptions extends GlobalOptions {
   force?: boolean;
+  // Appends the commented reference of every key (generated from the schemas) to both files.
+  example?: boolean;
 }
 
 // Writes lifeboat.yaml, a password file, modules/example/ and its data; refuses a non-empty root.
@@ -55,6 +58,10 @@ export async function initCommand(_args: unknown[], options: InitOptions): Promi
   writeFileSync(path.join(dataDir, 'notes.txt'), 'Lifeboat example data.\n', { mode: 0o600 });
   mkdirSync(path.join(dataDir, 'photos'), { recursive: true, mode: 0o700 });
   writeFileSync(path.join(dataDir, 'photos', 'pixel.bin'), randomBytes(4096), { mode: 0o600 });
+  if (options.example) {
+    appendFileSync(path.join(root, 'lifeboat.yaml'), `\n${renderReference('lifeboat')}`);
+    appendFileSync(path.join(moduleDir, 'module.yaml'), `\n${renderReference('module')}`);
+  }
   log.info(`created ${root} (repository "local": ${useRestic ? 'restic' : 'tar'} at ${repoDir}; module "example" backs up ${dataDir})`);
   log.info(`next: lifeboat --root ${root} --state-dir ${stateDir} plan example`);
   return 0;

@@ -31,7 +31,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     };
   const repoOption = () => new Option('--repo <name>', 'only this repository (repeatable)').argParser(collect);
 
-  program.command('init').description('create a working root: a local repository and an example module').option('--force', 'write into a non-empty root').action(load(() => import('./init.js'), 'initCommand'));
+  program.command('init').description('create a working root: a local repository and an example module').option('--force', 'write into a non-empty root').option('--example', 'add every key, commented, to lifeboat.yaml and module.yaml').action(load(() => import('./init.js'), 'initCommand'));
   program
     .command('backup')
     .description('back up modules (all enabled ones when none are named)')

@@ -8,7 +8,7 @@ import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { cronDFile, crontabLines, mergeCrontab, type ScheduledModule } from '../schedule/crontab.js';
-import { serviceUnit, timerName, timerUnit, SERVICE_TEMPLATE, type UnitFile } from '../schedule/systemd.js';
+import { serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
 import type { Logger } from '../log/logger.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 
@@ -23,11 +23,14 @@ interface ScheduleOptions extends GlobalOptions {
 export async function scheduleCommand(_args: unknown[], options: ScheduleOptions): Promise<number> {
   if (options.cron && options.systemd) throw new LifeboatError('USAGE', 'give --cron or --systemd, not both');
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, [], log);
+  const { root, modules, broken } = loadForCommand(options, [], log);
+  if (broken.length) throw new LifeboatError('CONFIG_INVALID', `fix the module(s) above before scheduling: ${broken.map((m) => m.name).join(', ')}`);
   const scheduled: ScheduledModule[] = [];
   for (const module of modules) {
     if (module.schedule) scheduled.push({ module: module.name, schedule: module.schedule });
     else log.warn(`module ${module.name} has no schedule (set schedule: in its module.yaml or defaults.schedule in lifeboat.yaml); it is left out`);
+    // The restore drill gets its own job beside the backup.
+    if (module.verify.schedule) scheduled.push({ module: module.name, schedule: module.verify.schedule, action: 'verify' });
   }
   const command = lifeboatCommand(root.root, root.stateDir);
   const kind = options.cron ? 'cron' : options.systemd ? 'systemd' : existsSync('/run/systemd/system') ? 'systemd' : 'cron';
@@ -57,15 +60,16 @@ function lifeboatCommand(root: string, stateDir: string): string[] {
 function systemdUnits(modules: ScheduledModule[], command: string[]): UnitFile[] {
   const problems: string[] = [];
   const timers: UnitFile[] = [];
-  for (const { module, schedule } of modules) {
+  for (const { module, schedule, action } of modules) {
     try {
-      timers.push(timerUnit(module, schedule));
+      timers.push(timerUnit(module, schedule, action));
     } catch (error) {
       problems.push(`module ${module}: ${(error as Error).message}`);
     }
   }
   if (problems.length) throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
-  return [serviceUnit(command), ...timers];
+  const drills = modules.some((job) => job.action === 'verify') ? [serviceUnit(command, 'verify')] : [];
+  return [serviceUnit(command), ...drills, ...timers];
 }
 
 // Writes the units (replacing Lifeboat's old timers) and prints the commands that enable them.
@@ -74,11 +78,11 @@ function installSystemd(units: UnitFile[], dest: string | undefined, log: Logger
   const dir = dest ?? (system ? '/etc/systemd/system' : path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'systemd', 'user'));
   mkdirSync(dir, { recursive: true });
   const wanted = new Set(units.map((unit) => unit.name));
-  const stale = readdirSync(dir).filter((name) => /^lifeboat-backup@.+\.timer$/.test(name) && !wanted.has(name));
+  const stale = readdirSync(dir).filter((name) => /^lifeboat-(backup|verify)@.+\.timer$/.test(name) && !wanted.has(name));
   for (const name of stale) rmSync(path.join(dir, name));
   for (const unit of units) writeFileAtomic(path.join(dir, unit.name), unit.text, 0o644);
   const ctl = system ? 'systemctl' : 'systemctl --user';
-  const timers = units.filter((unit) => unit.name !== SERVICE_TEMPLATE).map((unit) => unit.name);
+  const timers = units.filter((unit) => unit.name.endsWith('.timer')).map((unit) => unit.name);
   log.info(`wrote ${units.length} unit(s) to ${dir}`);
   const lines = [`${ctl} daemon-reload`];
   if (stale.length) lines.push(`${ctl} disable --now ${stale.join(' ')}`);

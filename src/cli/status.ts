@@ -17,7 +17,7 @@ interface StatusOptions extends GlobalOptions {
 export async function statusCommand(_args: unknown[], options: StatusOptions): Promise<number> {
   const log = createLogger(options);
   const root = loadRoot(options);
-  const statuses = moduleStatuses(root.stateDir, loadModules(root, []));
+  const statuses = moduleStatuses(root.stateDir, loadModules(root, [], []));
   if (options.prometheus) {
     const file = path.resolve(options.prometheus);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -41,6 +41,7 @@ export async function statusCommand(_args: unknown[], options: StatusOptions): P
 // One table row; STATE in capitals when something needs attention.
 function row(s: ModuleStatus): string[] {
   const state = s.state === 'ok' || s.state === 'running' ? s.state : s.state.toUpperCase();
-  const verified = s.verify.result ? `${s.verify.result === 'success' ? 'ok' : s.verify.result} ${formatTime(s.verify.last)}` : '-';
+  const last = s.verify.result ? `${s.verify.result === 'success' ? 'ok' : s.verify.result.toUpperCase()} ${formatTime(s.verify.last)}` : s.verify.schedule ? 'never' : '-';
+  const verified = s.verify.overdue ? `OVERDUE (${last})` : last;
   return [s.module, state, formatTime(s.lastSuccess), formatDuration(s.ageSeconds), formatBytes(s.bytes), formatDuration(s.durationMs === null ? null : s.durationMs / 1000), formatTime(s.lastFailure), formatTime(s.nextRun), verified];
 }

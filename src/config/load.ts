@@ -8,7 +8,7 @@ import { LifeboatError, describeError } from '../errors.js';
 import { readEnvFile } from './env-file.js';
 import { interpolate, type Unresolved } from './interpolate.js';
 import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
-import type { GlobalConfig, ModuleConfig, ModuleFile, RootConfig } from './types.js';
+import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from '../schedule/cron.js';
 
@@ -39,20 +39,39 @@ export function loadRoot(options: PathOptions): RootConfig {
         global = { repositories: doc.repositories ?? {}, defaults: doc.defaults ?? {}, notify: doc.notify ?? [], host: doc.host };
         const scheduleError = global.defaults.schedule === undefined ? undefined : scheduleProblem(global.defaults.schedule);
         if (scheduleError) problems.push(`${found.display}: /defaults/schedule ${scheduleError}`);
+        const verifyError = global.defaults.verify?.schedule === undefined ? undefined : scheduleProblem(global.defaults.verify.schedule);
+        if (verifyError) problems.push(`${found.display}: /defaults/verify/schedule ${verifyError}`);
+        global.notify.forEach((entry, index) => problems.push(...notifyProblems(entry, `${found.display}: /notify/${index}`)));
       }
     }
   }
-  const moduleNames = listModules(root, problems);
+  const warnings: string[] = [];
+  const moduleNames = listModules(root, warnings);
   if (problems.length > 0) throwProblems(problems);
-  return { root, stateDir, file: found?.file, global, rootEnv, host: global.host ?? os.hostname(), moduleNames };
+  return { root, stateDir, file: found?.file, global, rootEnv, host: global.host ?? os.hostname(), moduleNames, warnings };
+}
+
+// A module whose files could not be loaded, when every module was asked for: the others still run.
+export interface BrokenModule {
+  name: string;
+  problems: string[];
 }
 
 // Loads the named modules (all when none are named); unknown names and invalid files are CONFIG errors.
-export function loadModules(rootConfig: RootConfig, names?: string[]): ModuleConfig[] {
+// With `broken` and no names, an invalid module is put there instead, so one bad file stops only its module.
+export function loadModules(rootConfig: RootConfig, names?: string[], broken?: BrokenModule[]): ModuleConfig[] {
   const problems: string[] = [];
-  const wanted = names && names.length > 0 ? names : rootConfig.moduleNames;
+  const all = !names || names.length === 0;
+  const wanted = all ? rootConfig.moduleNames : names;
   const modules: ModuleConfig[] = [];
   for (const name of wanted) {
+    if (all && broken) {
+      const own: string[] = [];
+      const loaded = loadModule(rootConfig, name, own);
+      if (loaded) modules.push(loaded);
+      else broken.push({ name, problems: own });
+      continue;
+    }
     if (!MODULE_NAME_RE.test(name)) {
       problems.push(`module name ${JSON.stringify(name)} is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$ (lower case letters, digits, _ and -)`);
       continue;
@@ -99,6 +118,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
     databases: doc.databases ?? [],
     repositories: doc.repositories ?? Object.keys(rootConfig.global.repositories),
     schedule: doc.schedule ?? defaults.schedule,
+    verify: { schedule: doc.verify?.schedule ?? defaults.verify?.schedule },
     retention: doc.retention ?? defaults.retention ?? {},
     timeouts: {
       part: doc.timeouts?.part ?? defaults.timeouts?.part ?? DEFAULT_PART_TIMEOUT,
@@ -124,6 +144,10 @@ function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: 
     const problem = scheduleProblem(doc.schedule);
     if (problem) problems.push(`${display}: /schedule ${problem}`);
   }
+  if (doc.verify?.schedule !== undefined) {
+    const problem = scheduleProblem(doc.verify.schedule);
+    if (problem) problems.push(`${display}: /verify/schedule ${problem}`);
+  }
   const service = doc.service;
   if (service) {
     const kinds = [service.systemd && 'systemd', service.container && 'container', (service.stop || service.start || service.isActive) && 'stop/start'].filter(Boolean);
@@ -136,6 +160,16 @@ function checkModuleSemantics(doc: ModuleFile, rootConfig: RootConfig, display: 
     }
     if (service.engine && !service.container) problems.push(`${display}: /service/engine only applies with /service/container`);
   }
+}
+
+// A notify entry has exactly one target; format only applies to webhook, priority only to ntfy.
+export function notifyProblems(entry: NotifyConfig, at: string): string[] {
+  const kinds = (['webhook', 'ntfy', 'sendmail', 'command'] as const).filter((kind) => entry[kind] !== undefined);
+  if (kinds.length === 0) return [`${at} needs one of webhook, ntfy, sendmail, command`];
+  if (kinds.length > 1) return [`${at} has ${kinds.join(' and ')}; one target per entry (add another entry for the other)`];
+  if (entry.format && kinds[0] !== 'webhook') return [`${at}/format only applies to webhook`];
+  if (entry.priority && kinds[0] !== 'ntfy') return [`${at}/priority only applies to ntfy`];
+  return [];
 }
 
 // Finds NAME.yaml, NAME.yml or NAME.json in a directory; two of them at once is a problem.
@@ -207,8 +241,9 @@ function isShellCommand(at: string): boolean {
   return /^\/service\/(stop|start|isActive)$/.test(at);
 }
 
-// Lists modules/ entries; files and badly named directories are problems.
-function listModules(root: string, problems: string[]): string[] {
+// Lists modules/ entries that are modules; a stray entry (.git/, m.bak/, a file, a folder without
+// module.yaml) is skipped with one warning, so it never stops every module.
+function listModules(root: string, warnings: string[]): string[] {
   const dir = path.join(root, 'modules');
   if (!existsSync(dir)) return [];
   const names: string[] = [];
@@ -220,11 +255,15 @@ function listModules(root: string, problems: string[]): string[] {
       isDir = false;
     }
     if (!isDir) {
-      problems.push(`modules/${entry} is not a directory; a module is a folder modules/<name>/ holding module.yaml`);
+      warnings.push(`modules/${entry} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
       continue;
     }
     if (!MODULE_NAME_RE.test(entry)) {
-      problems.push(`modules/${entry}: module name is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$; rename the folder`);
+      warnings.push(`modules/${entry}/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
+      continue;
+    }
+    if (!['yaml', 'yml', 'json'].some((ext) => existsSync(path.join(dir, entry, `module.${ext}`)))) {
+      warnings.push(`modules/${entry}/ has no module.yaml: skipped; create modules/${entry}/module.yaml if it is a module, or move it out of modules/`);
       continue;
     }
     names.push(entry);

@@ -36,8 +36,13 @@ export interface RepositoryConfig {
 }
 
 export interface NotifyConfig {
-  webhook: string;
+  // Exactly one of webhook, ntfy, sendmail, command.
+  webhook?: string;
   format?: 'healthchecks' | 'json';
+  ntfy?: string;
+  priority?: 'min' | 'low' | 'default' | 'high' | 'urgent';
+  sendmail?: { to: string; from?: string; command?: string };
+  command?: string;
   // Seconds one ping may take (default 5).
   timeout?: number;
   // Only runs of these modules (default: every module).
@@ -46,10 +51,15 @@ export interface NotifyConfig {
   actions?: Array<'backup' | 'verify' | 'restore'>;
 }
 
+// Restore drills on a schedule (module.yaml `verify:`, or defaults.verify).
+export interface VerifySettings {
+  schedule?: string;
+}
+
 export interface GlobalConfig {
   host?: string;
   repositories: Record<string, RepositoryConfig>;
-  defaults: { schedule?: string; retention?: Retention; timeouts?: Timeouts };
+  defaults: { schedule?: string; verify?: VerifySettings; retention?: Retention; timeouts?: Timeouts };
   notify: NotifyConfig[];
 }
 
@@ -108,6 +118,7 @@ export interface ModuleFile {
   databases?: DatabaseConfig[];
   repositories?: string[];
   schedule?: string;
+  verify?: VerifySettings;
   retention?: Retention;
   timeouts?: Timeouts;
   enabled?: boolean;
@@ -124,6 +135,7 @@ export interface ModuleConfig {
   databases: DatabaseConfig[];
   repositories: string[];
   schedule?: string;
+  verify: VerifySettings;
   retention: Retention;
   timeouts: { part: number; killAfter: number };
   enabled: boolean;
@@ -140,4 +152,6 @@ export interface RootConfig {
   rootEnv: Record<string, string>;
   host: string;
   moduleNames: string[];
+  // Stray entries in modules/ that were skipped (shown once as warnings).
+  warnings?: string[];
 }

@@ -1,5 +1,5 @@
 // Runs one action for one module end to end: lock, run directory, part environment, journal, runner.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stateLayout } from '../config/paths.js';
@@ -27,6 +27,8 @@ export interface ModuleResult {
   safetySnapshots: SnapshotRef[];
   error: string | null;
   failedPart: string | null;
+  // How long the module's action took (the end-of-run summary shows it).
+  durationMs?: number;
 }
 
 export interface ModuleActionInput {
@@ -81,6 +83,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
       mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
       createHandoffFile(envFile);
+      writeFileSync(foldersFile(envFile), module.folders.map((folder) => `${folder}\n`).join(''), { mode: 0o600 });
       if (!options.dryRun) journalStart(root.stateDir, { runId, module: module.name, action, host: root.host });
     });
     if (setupError) {
@@ -114,6 +117,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       safetySnapshots: state.safetySnapshots,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
+      durationMs: Date.now() - started,
     });
     const journalError = options.dryRun
       ? undefined
@@ -141,6 +145,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     return result;
   } finally {
     rmSync(envFile, { force: true });
+    rmSync(foldersFile(envFile), { force: true });
     lock?.release();
   }
 }
@@ -166,16 +171,25 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
     LIFEBOAT_TARGET: options.target ?? '/',
     LIFEBOAT_DRY_RUN: options.dryRun ? '1' : '0',
     FOLDERS: module.folders.join(':'),
+    FOLDERS_FILE: foldersFile(envFile),
     NAME: snapshot,
     LIFEBOAT_ENV_FILE: envFile,
   };
 }
 
+// FOLDERS_FILE: the module's folders one a line, for parts (FOLDERS can outgrow the kernel's limit).
+function foldersFile(envFile: string): string {
+  return envFile.replace(/\.env$/, '.folders');
+}
+
 // Runs the action over several modules, `parallel` at a time; every module runs even when one fails.
 // The notify: webhooks get a start ping before and a success or failure ping after (not in dry runs).
-export async function runModules(inputs: ModuleActionInput[], parallel: number): Promise<ModuleResult[]> {
-  const first = inputs[0];
-  const notifier = first && !first.options.dryRun ? startNotifications(first.root, first.action, inputs.map((input) => input.module.name), first.log) : undefined;
+// `failed` are modules that could not even load (a broken module.yaml): reported and pinged as failures.
+export async function runModules(inputs: ModuleActionInput[], parallel: number, failed: ModuleResult[] = [], ping?: { root: RootConfig; action: Action; log: Logger; dryRun: boolean }): Promise<ModuleResult[]> {
+  const first = inputs[0] ?? ping;
+  const dryRun = inputs[0] ? inputs[0].options.dryRun : ping?.dryRun;
+  const names = [...inputs.map((input) => input.module.name), ...failed.map((result) => result.module)];
+  const notifier = first && !dryRun ? startNotifications(first.root, first.action, names, first.log) : undefined;
   const results: ModuleResult[] = new Array(inputs.length);
   let next = 0;
   const worker = async () => {
@@ -188,11 +202,11 @@ export async function runModules(inputs: ModuleActionInput[], parallel: number):
     await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, worker));
   } catch (error) {
     // A refused part or a bad repository ends the command (exit 2); the start ping still gets its end.
-    await notifier?.finish(inputs.map((input, index) => results[index] ?? { module: input.module.name, ok: false, error: describeError(error), snapshots: [] }));
+    await notifier?.finish([...inputs.map((input, index) => results[index] ?? { module: input.module.name, ok: false, error: describeError(error), snapshots: [] }), ...failed]);
     throw error;
   }
-  await notifier?.finish(results);
-  return results;
+  await notifier?.finish([...results, ...failed]);
+  return [...results, ...failed];
 }
 
 // The exit status of a multi-module run: 1 if any failed, else 3 if any was locked, else 0.

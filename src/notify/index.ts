@@ -1,12 +1,15 @@
 // Notifications around a run of `backup` (or `verify`, when configured): a start ping before the modules
 // run, then a success or failure ping with each module's result and, on failure, the tail of the log.
-// Formats: healthchecks.io (URL/start, URL, URL/fail, with ?rid= so overlapping runs stay apart) and
-// a plain JSON POST. A ping never fails the run and never holds it up longer than its timeout.
+// Targets: a webhook in healthchecks.io format (URL/start, URL, URL/fail, with ?rid= so overlapping runs
+// stay apart) or as a JSON POST; an ntfy topic, an e-mail through sendmail, a command (end of run only). A ping never fails the run and never holds it up longer than its timeout.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { NotifyConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { postPing, redactUrl } from './send.js';
+import { sendNtfy } from './ntfy.js';
+import { sendMail } from './mail.js';
+import { runCommand } from './command.js';
 
 export type NotifyEvent = 'start' | 'success' | 'failure';
 
@@ -40,7 +43,8 @@ export function startNotifications(root: RootConfig, action: string, modules: st
     .filter((target) => target.modules.length > 0);
   const started = new Date();
   const context = { action, host: root.host ?? os.hostname(), started: started.toISOString() };
-  const starts = targets.map((target) => ping(target.entry, 'start', target.rid, render(target.entry, 'start', { ...context, modules: target.modules.map((module) => ({ module })) }, log), log));
+  // Only webhooks get a start ping: an e-mail or a push message that a run began is noise.
+  const starts = targets.map((target) => (target.entry.webhook ? ping(target.entry, 'start', target.rid, render(target.entry, 'start', { ...context, modules: target.modules.map((module) => ({ module })) }, log), log) : Promise.resolve()));
   return {
     async finish(results) {
       await Promise.all(
@@ -51,7 +55,9 @@ export function startNotifications(root: RootConfig, action: string, modules: st
           const ok = mine.every((result) => result.ok);
           const event: NotifyEvent = ok ? 'success' : 'failure';
           const payload = { ...context, ended: new Date().toISOString(), modules: mine.map(summarise), log: ok ? undefined : log.recent(LOG_TAIL_LINES) };
-          await ping(target.entry, event, target.rid, render(target.entry, event, payload, log), log);
+          const message = render(target.entry, event, payload, log);
+          if (target.entry.webhook) await ping(target.entry, event, target.rid, message, log);
+          else await deliver(target.entry, event, message.body, context, log);
         }),
       );
     },
@@ -96,14 +102,27 @@ async function ping(entry: NotifyConfig, event: NotifyEvent, rid: string, messag
   const url = pingUrl(entry, event, rid);
   const timeoutMs = (entry.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const result = await postPing(url, message.body, message.contentType, timeoutMs);
-  if (result.ok) log.debug(`notified ${redactUrl(entry.webhook)} (${event})`);
-  else log.warn(`notification (${event}) to ${redactUrl(entry.webhook)} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
+  if (result.ok) log.debug(`notified ${redactUrl(entry.webhook!)} (${event})`);
+  else log.warn(`notification (${event}) to ${redactUrl(entry.webhook!)} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
+}
+
+// Sends the end-of-run message to an ntfy topic, through sendmail or to a command; failures are warnings.
+async function deliver(entry: NotifyConfig, event: NotifyEvent, body: string, context: { action: string; host: string }, log: Logger): Promise<void> {
+  const timeoutMs = (entry.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const message = { subject: body.split('\n')[0], body, failed: event === 'failure' };
+  const [what, result] = entry.ntfy
+    ? [`ntfy ${redactUrl(entry.ntfy)}`, await sendNtfy(entry.ntfy, message, entry.priority, timeoutMs)]
+    : entry.sendmail
+      ? [`e-mail to ${entry.sendmail.to}`, await sendMail(entry.sendmail, message, timeoutMs)]
+      : [`notify command`, await runCommand(entry.command!, message, { ...context, event }, timeoutMs)];
+  if (result.ok) log.debug(`notified ${what} (${event})`);
+  else log.warn(`notification (${event}) by ${what} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
 }
 
 // healthchecks.io: URL/start, URL, URL/fail, each with ?rid=; json: the URL itself.
 export function pingUrl(entry: NotifyConfig, event: NotifyEvent, rid: string): string {
-  if (format(entry) === 'json') return entry.webhook;
-  const url = new URL(entry.webhook);
+  if (format(entry) === 'json') return entry.webhook!;
+  const url = new URL(entry.webhook!);
   const suffix = event === 'start' ? '/start' : event === 'failure' ? '/fail' : '';
   url.pathname = `${url.pathname.replace(/\/+$/, '')}${suffix}`;
   url.searchParams.set('rid', rid);

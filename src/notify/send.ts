@@ -7,12 +7,12 @@ export interface PingResult {
 }
 
 // POSTs `body` to `url`; gives up after `timeoutMs` (connection and response together).
-export async function postPing(url: string, body: string, contentType: string, timeoutMs: number): Promise<PingResult> {
+export async function postPing(url: string, body: string, contentType: string, timeoutMs: number, extraHeaders: Record<string, string> = {}): Promise<PingResult> {
   try {
     const response = await fetch(url, {
       method: 'POST',
       body,
-      headers: { 'content-type': contentType, 'user-agent': 'lifeboat' },
+      headers: { 'content-type': contentType, 'user-agent': 'lifeboat', ...extraHeaders },
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'follow',
     });

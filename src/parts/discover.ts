@@ -100,7 +100,11 @@ function classify(phase: PhaseName, layer: Layer, file: string, name: string): P
   if (stats.size === 0) return { ...base, status: 'masked', reason: 'empty file' };
   const unsafe = unsafeReason(stats);
   if (unsafe) return { ...base, status: 'refused', reason: `${unsafe}; fix with chmod go-w or chown root` };
-  if ((stats.mode & 0o111) === 0) return { ...base, status: 'skipped', reason: 'not executable (chmod +x to run it)' };
+  if ((stats.mode & 0o111) === 0) {
+    // A forgotten chmod +x in a module's own hooks must not pass silently: an error there, a warning elsewhere.
+    if (layer === 'module') return { ...base, status: 'refused', reason: `not executable; a module's own part must be: chmod +x ${file} (or empty it to mask a part)` };
+    return { ...base, status: 'skipped', reason: 'not executable (chmod +x to run it)' };
+  }
   return { ...base, status: 'run' };
 }
 

@@ -2,8 +2,13 @@
 // kills the whole process group, forwarded signals, and every output line prefixed and masked.
 import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Logger } from '../log/logger.js';
+import { readLines } from './output-lines.js';
+import { fitEnvironment } from './env-limit.js';
+
+// How long output still in the pipes is read after the part exited, before a background process that
+// holds them open is left behind.
+const OUTPUT_GRACE_MS = 500;
 
 export interface ProcessPartOptions {
   file: string;
@@ -29,11 +34,13 @@ export interface ProcessPartResult {
 export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPartResult> {
   const notExecutable = checkExecutableFormat(options.file);
   if (notExecutable) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: notExecutable });
+  const fitted = fitEnvironment(options.env, (message) => options.log.error(message));
+  if (fitted.error) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: fitted.error });
   return new Promise((resolve) => {
     const previousUmask = process.umask(0o077);
     let child;
     try {
-      child = spawn(options.file, [], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(options.file, [], { cwd: options.cwd, env: fitted.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     } finally {
       process.umask(previousUmask);
     }
@@ -69,20 +76,35 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
 
     child.stdin.on('error', () => {});
     child.stdin.end(options.stdin);
-    const pipeLines = (stream: NodeJS.ReadableStream) => createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => options.log.info(line));
-    pipeLines(child.stdout);
-    pipeLines(child.stderr);
+    readLines(child.stdout, (line) => options.log.info(line));
+    readLines(child.stderr, (line) => options.log.info(line));
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = describeSpawnError(options.file, error);
     });
-    child.on('close', (exitCode, signal) => {
+    let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const settle = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timeout);
-      // The leader is gone; make sure no member of its group outlives it after a timeout or signal.
-      if (timedOut || interrupted) signalGroup('SIGKILL');
       if (killTimer) clearTimeout(killTimer);
+      if (graceTimer) clearTimeout(graceTimer);
       options.interrupt?.removeEventListener('abort', onInterrupt);
       resolve({ exitCode, signal, timedOut, interrupted, error: spawnError });
+    };
+    // The run goes on when the part itself exits: a background process it left holding stdout or stderr
+    // (`sleep 30 &`, a daemon started without redirecting its output) no longer holds up the run.
+    child.on('exit', (exitCode, signal) => {
+      // The leader is gone; make sure no member of its group outlives it after a timeout or signal.
+      if (timedOut || interrupted) signalGroup('SIGKILL');
+      graceTimer = setTimeout(() => {
+        options.log.warn('exited, but a background process it started still holds its output open; no longer reading it (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1)');
+        child.stdout.destroy();
+        child.stderr.destroy();
+        settle(exitCode, signal);
+      }, OUTPUT_GRACE_MS);
     });
+    child.on('close', (exitCode, signal) => settle(exitCode, signal));
   });
 }
 
@@ -113,6 +135,8 @@ function describeSpawnError(file: string, error: NodeJS.ErrnoException): string 
       return `cannot execute ${file}: permission denied (EACCES); check its mode (chmod +x) and the mount options (noexec)`;
     case 'ENOENT':
       return `cannot execute ${file}: it or its interpreter (the #! line) does not exist (ENOENT)`;
+    case 'E2BIG':
+      return `cannot execute ${file}: its environment is larger than the kernel allows (E2BIG, ARG_MAX: see getconf ARG_MAX); pass long values in files instead`;
     case 'ENOEXEC':
       return `cannot execute ${file}: Exec format error (ENOEXEC); add a #! line`;
     default:

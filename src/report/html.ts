@@ -52,6 +52,14 @@ ${sections.join('\n') || '<p>No modules.</p>'}
 `;
 }
 
+// The drill schedule after the last drill: OVERDUE in red when it has been missed.
+function drillSchedule(status: ModuleStatus): string {
+  const v = status.verify;
+  if (!v.schedule) return '';
+  const overdue = v.overdue ? ` <strong class="error overdue">OVERDUE</strong>: no successful drill for more than ${formatDuration(v.overdueAfterSeconds)}` : '';
+  return `${overdue}; drills <code>${escape(v.schedule)}</code>, next ${formatTime(v.nextRun)}`;
+}
+
 // One module: facts, timeline, size and duration charts, last verify.
 function renderModule(status: ModuleStatus, runs: JournalRun[], input: ReportInput): string {
   const backups = runs.filter((run) => run.action === 'backup');
@@ -67,7 +75,7 @@ function renderModule(status: ModuleStatus, runs: JournalRun[], input: ReportInp
 <tr><td>Last success</td><td>${formatTime(status.lastSuccess)}${status.ageSeconds !== null ? ` (${formatDuration(status.ageSeconds)} ago)` : ''}</td></tr>
 <tr><td>Last failure</td><td>${lastFailure}</td></tr>
 <tr><td>Schedule</td><td>${status.schedule ? `<code>${escape(status.schedule)}</code>, next ${formatTime(status.nextRun)}` : 'none'}</td></tr>
-<tr><td>Last restore drill</td><td class="verify">${verify}</td></tr>
+<tr><td>Last restore drill</td><td class="verify">${verify}${drillSchedule(status)}</td></tr>
 <tr><td>Runs shown</td><td>${backups.length} backup(s), ${runs.length - backups.length} other</td></tr>
 </table>
 <h3>Timeline (backups above, restore drills below)</h3>

@@ -21,6 +21,8 @@ const METRICS: Metric[] = [
   { name: 'lifeboat_stale', help: '1 when the last success is older than twice the schedule interval.', value: (s) => (s.enabled && s.schedule ? (s.stale ? 1 : 0) : null) },
   { name: 'lifeboat_enabled', help: '1 when the module is enabled.', value: (s) => (s.enabled ? 1 : 0) },
   { name: 'lifeboat_verify_last_success_timestamp_seconds', help: 'When the last successful restore drill (verify) of the module ended (Unix time).', value: (s) => seconds(s.verify.lastSuccess) },
+  { name: 'lifeboat_verify_overdue', help: '1 when the last successful restore drill is older than twice its schedule interval (modules with verify.schedule).', value: (s) => (s.enabled && s.verify.schedule ? (s.verify.overdue ? 1 : 0) : null) },
+  { name: 'lifeboat_verify_next_run_timestamp_seconds', help: 'When the schedule runs the restore drill next (Unix time).', value: (s) => seconds(s.verify.nextRun) },
   { name: 'lifeboat_verify_last_result', help: 'Result of the latest restore drill (verify): 1 success, 0 failure.', value: (s) => (s.verify.result && s.verify.result in RESULT_VALUE ? RESULT_VALUE[s.verify.result] : null) },
 ];
 

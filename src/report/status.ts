@@ -29,7 +29,20 @@ export interface ModuleStatus {
   // A module is stale when its last success is older than this (twice the schedule's interval).
   staleAfterSeconds: number | null;
   stale: boolean;
-  verify: { last: string | null; result: JournalRun['result'] | null; lastSuccess: string | null; error: string | null };
+  verify: VerifyStatus;
+}
+
+// The last restore drill, and whether the drill schedule (verify.schedule) has been missed.
+export interface VerifyStatus {
+  last: string | null;
+  result: JournalRun['result'] | null;
+  lastSuccess: string | null;
+  error: string | null;
+  schedule: string | null;
+  nextRun: string | null;
+  // A drill is overdue when its last success is older than this (twice the drill schedule's interval).
+  overdueAfterSeconds: number | null;
+  overdue: boolean;
 }
 
 // Computes the status of each module at `now`.
@@ -68,12 +81,29 @@ function statusOf(module: ModuleConfig, backup: ModuleResults, verify: ModuleRes
     nextRun: next ? next.toISOString() : null,
     staleAfterSeconds,
     stale,
-    verify: {
-      last: verify.last ? endOf(verify.last) : null,
-      result: verify.last?.result ?? null,
-      lastSuccess: verify.lastSuccess ? endOf(verify.lastSuccess) : null,
-      error: verify.last && verify.last.result !== 'success' ? (verify.last.error ?? null) : null,
-    },
+    verify: verifyStatusOf(module, verify, now),
+  };
+}
+
+// The drill's standing: overdue when the last successful drill is older than twice the drill interval
+// (a module whose drills never succeeded is overdue once it has a failed drill).
+function verifyStatusOf(module: ModuleConfig, verify: ModuleResults, now: Date): VerifyStatus {
+  const schedule = module.verify?.schedule ?? null;
+  const lastSuccess = verify.lastSuccess ? endOf(verify.lastSuccess) : null;
+  const interval = schedule ? safe(() => scheduleInterval(schedule, now)) : undefined;
+  const overdueAfterSeconds = interval ? Math.round((2 * interval) / 1000) : null;
+  const age = lastSuccess ? (now.getTime() - Date.parse(lastSuccess)) / 1000 : null;
+  const overdue = module.enabled && overdueAfterSeconds !== null && ((age !== null && age > overdueAfterSeconds) || (lastSuccess === null && verify.lastFailure !== undefined));
+  const next = schedule && module.enabled ? safe(() => nextRun(schedule, now)) : undefined;
+  return {
+    last: verify.last ? endOf(verify.last) : null,
+    result: verify.last?.result ?? null,
+    lastSuccess,
+    error: verify.last && verify.last.result !== 'success' ? (verify.last.error ?? null) : null,
+    schedule,
+    nextRun: next ? next.toISOString() : null,
+    overdueAfterSeconds,
+    overdue,
   };
 }
 

@@ -1,4 +1,5 @@
-// crontab lines from cron schedules: one `lifeboat backup <module>` line per module, in a marked block
+// crontab lines from cron schedules: one `lifeboat backup <module>` line per module (and one
+// `lifeboat verify <module>` line for a module with a drill schedule), in a marked block
 // so an install replaces only Lifeboat's own lines of a user's crontab.
 import { quoteArg } from '../providers/exec.js';
 
@@ -10,12 +11,14 @@ const CRON_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 export interface ScheduledModule {
   module: string;
   schedule: string;
+  // What the job runs: the backup (default) or the restore drill.
+  action?: 'backup' | 'verify';
 }
 
 // The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format.
 export function crontabLines(modules: ScheduledModule[], command: string[], user?: string): string[] {
   const run = command.map(quoteArg).join(' ');
-  return modules.map(({ module, schedule }) => `${schedule} ${user ? `${user} ` : ''}${run} backup ${quoteArg(module)}`);
+  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${action ?? 'backup'} ${quoteArg(module)}`);
 }
 
 // A whole /etc/cron.d file: environment lines, then the jobs.

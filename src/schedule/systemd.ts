@@ -4,6 +4,8 @@ import { parseSchedule, scheduleInterval } from './cron.js';
 import { quoteArg } from '../providers/exec.js';
 
 export const SERVICE_TEMPLATE = 'lifeboat-backup@.service';
+export const VERIFY_TEMPLATE = 'lifeboat-verify@.service';
+type JobAction = 'backup' | 'verify';
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 // croner marks a plain weekday with every "nth" bit set; other values are MON#2-style selections.
 const ANY_OCCURRENCE = 0b111111;
@@ -35,33 +37,33 @@ export function cronToOnCalendar(expression: string): string[] {
   return values;
 }
 
-// The template service: one oneshot run of `lifeboat backup <module>` at low CPU and I/O priority.
-export function serviceUnit(command: string[]): UnitFile {
+// The template service: one oneshot run of `lifeboat backup <module>` (or verify) at low CPU and I/O priority.
+export function serviceUnit(command: string[], action: JobAction = 'backup'): UnitFile {
   const text = `# Written by \`lifeboat schedule --systemd --install\`; regenerate rather than edit.
 [Unit]
-Description=Lifeboat backup of module %i
+Description=Lifeboat ${action === 'verify' ? 'restore drill' : 'backup'} of module %i
 Documentation=man:systemd.timer(5)
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=${[...command.map((arg) => arg.replace(/%/g, '%%')), 'backup', '%i'].map(quoteArg).join(' ')}
+ExecStart=${[...command.map((arg) => arg.replace(/%/g, '%%')), action, '%i'].map(quoteArg).join(' ')}
 Nice=19
 IOSchedulingClass=best-effort
 IOSchedulingPriority=7
 CPUSchedulingPolicy=batch
 `;
-  return { name: SERVICE_TEMPLATE, text };
+  return { name: action === 'verify' ? VERIFY_TEMPLATE : SERVICE_TEMPLATE, text };
 }
 
 // One module's timer: its OnCalendar= lines, catch-up after downtime, a random delay against thundering herds.
-export function timerUnit(module: string, expression: string): UnitFile {
+export function timerUnit(module: string, expression: string, action: JobAction = 'backup'): UnitFile {
   const calendars = cronToOnCalendar(expression);
   const delay = randomizedDelay(expression);
   const text = `# Written by \`lifeboat schedule --systemd --install\`; regenerate rather than edit.
 [Unit]
-Description=Lifeboat backup of module ${module} (cron "${expression}")
+Description=Lifeboat ${action === 'verify' ? 'restore drill' : 'backup'} of module ${module} (cron "${expression}")
 
 [Timer]
 ${calendars.map((value) => `OnCalendar=${value}`).join('\n')}
@@ -71,11 +73,11 @@ RandomizedDelaySec=${delay}
 [Install]
 WantedBy=timers.target
 `;
-  return { name: timerName(module), text };
+  return { name: timerName(module, action), text };
 }
 
-export function timerName(module: string): string {
-  return `lifeboat-backup@${module}.timer`;
+export function timerName(module: string, action: JobAction = 'backup'): string {
+  return `lifeboat-${action}@${module}.timer`;
 }
 
 // Up to five minutes of random delay, never more than a tenth of the schedule's interval.

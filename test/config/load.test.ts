@@ -51,15 +51,16 @@ describe('module.yaml validation', () => {
     expect(problems(t)).toEqual(['modules/web/module.yaml: /repositories/0 names unknown repository "offsite"; lifeboat.yaml defines: local']);
   });
 
-  it('rejects bad module folder names and files in modules/', () => {
+  it('skips bad module folder names and files in modules/ with warnings, not errors', () => {
     t = makeRoot();
     t.module('ok', { folders: ['/srv'] });
-    mkdirSync(path.join(t.root, 'modules', 'A B'));
+    t.write('modules/A B/module.yaml', 'folders: [/srv]\n');
     writeFileSync(path.join(t.root, 'modules', 'stray.yaml'), 'x: 1');
-    const found = problems(t);
-    expect(found).toEqual([
-      'modules/A B: module name is invalid: names match ^[a-z0-9][a-z0-9_-]{0,62}$; rename the folder',
-      'modules/stray.yaml is not a directory; a module is a folder modules/<name>/ holding module.yaml',
+    const root = loadRoot({ root: t.root, stateDir: t.stateDir });
+    expect(root.moduleNames).toEqual(['ok']);
+    expect(root.warnings).toEqual([
+      'modules/A B/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/',
+      'modules/stray.yaml is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)',
     ]);
   });
 

@@ -31,7 +31,7 @@ describe('layers, order and masking', () => {
     t.part('pre-backup', '10.sh', trace('ignored'), 'web');
     t.write('modules/web/hooks.d/pre-backup/20dump_databases', '');
     symlinkSync('/dev/null', path.join(t.root, 'modules/web/hooks.d/pre-backup/30module_dump_state'));
-    t.write('modules/web/hooks.d/pre-backup/40noexec', '#!/bin/sh\nexit 0\n', 0o644);
+    t.write('hooks.d/pre-backup/40noexec', '#!/bin/sh\nexit 0\n', 0o644);
     const result = await lifeboat(t, ['plan', 'web', 'backup', '--json']);
     expect(result.exitCode).toBe(0);
     const plan = JSON.parse(result.stdout);
@@ -43,7 +43,7 @@ describe('layers, order and masking', () => {
       '25x:root:run',
       '2b:module:run',
       '30module_dump_state:module:masked',
-      '40noexec:module:skipped',
+      '40noexec:root:skipped',
     ]);
     expect(pre.parts[3].replaces).toEqual([{ layer: 'root', path: path.join(t.root, 'hooks.d/pre-backup/2b') }]);
     expect(pre.parts[1].replaces[0].layer).toBe('builtin');
@@ -52,6 +52,17 @@ describe('layers, order and masking', () => {
     expect(run.exitCode).toBe(0);
     expect(readTrace()).toEqual(['root-25x', 'module-2b']);
     expect(run.stderr).toContain('40noexec: skipped: not executable');
+  });
+
+  it("a module's own part that is not executable is an error (exit 2, nothing runs), not a warning", async () => {
+    t = makeRoot();
+    webModule();
+    t.part('pre-backup', '10first', trace('first'), 'web');
+    const file = t.write('modules/web/hooks.d/pre-backup/40noexec', '#!/bin/sh\nexit 0\n', 0o644);
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toBe(`lifeboat: ${file}: refused: not executable; a module's own part must be: chmod +x ${file} (or empty it to mask a part)`);
+    expect(readTrace()).toEqual([]);
   });
 
   it('text plan lines up in columns', async () => {

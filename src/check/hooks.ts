@@ -1,0 +1,110 @@
+// Mistakes in hook directories that would otherwise pass silently: a phase folder that is not a phase
+// (hooks.d/prebackup/), a file whose name run-parts' rules ignore (45export.sh, 40x~), and a part that
+// can never be executed (no #! line and not a binary).
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ACTIONS, PHASES, type Action } from '../lifecycle/phases.js';
+import { planAction } from '../lifecycle/runner.js';
+import { DEFAULT_NAME_RE } from '../parts/names.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { fail, warn, type Finding } from './findings.js';
+
+// Every hooks.d/ of the root and of the modules, then the first bytes of every part that would run.
+export function checkHooks(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings = checkHookTree(path.join(root.root, 'hooks.d'));
+  for (const module of modules) findings.push(...checkHookTree(path.join(module.dir, 'hooks.d')));
+  findings.push(...checkInterpreters(root, modules));
+  return findings;
+}
+
+// One hooks.d/: its folders must be phases, and the names in them parts run-parts would run.
+function checkHookTree(dir: string): Finding[] {
+  const findings: Finding[] = [];
+  for (const phase of entries(dir)) {
+    const folder = path.join(dir, phase);
+    if (!isDirectory(folder)) continue;
+    if (!(PHASES as string[]).includes(phase)) {
+      const guess = closestPhase(phase);
+      findings.push(fail(`${folder}/`, `is not a phase, so nothing in it ever runs${guess ? `; did you mean ${guess}? (mv ${folder} ${path.join(dir, guess)})` : ''}; phases: ${PHASES.join(', ')}`));
+      continue;
+    }
+    for (const name of entries(folder)) {
+      if (DEFAULT_NAME_RE.test(name) || name.startsWith('.')) continue;
+      const rename = name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '');
+      findings.push(warn(path.join(folder, name), `run-parts' rules ignore this name (only letters, digits, _ and - are allowed), so it never runs${rename && rename !== name ? `; rename it, e.g. to ${rename}` : ''}`));
+    }
+  }
+  return findings;
+}
+
+// A part that runs must start with #! or be an ELF binary; otherwise exec fails with "Exec format error".
+function checkInterpreters(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  for (const module of modules) {
+    for (const action of Object.keys(ACTIONS) as Action[]) {
+      for (const part of planAction({ root, module, action }).flatMap((phase) => phase.parts)) {
+        if (part.layer === 'builtin' || part.status !== 'run' || seen.has(part.path)) continue;
+        seen.add(part.path);
+        const head = firstBytes(part.path, 4);
+        if (head === undefined) continue;
+        if (head.subarray(0, 2).toString('latin1') === '#!' || head.toString('latin1') === '\x7fELF') continue;
+        findings.push(fail(part.path, 'has no #! line and is not a binary, so it cannot be executed ("Exec format error"); add a first line such as #!/bin/sh'));
+      }
+    }
+  }
+  return findings;
+}
+
+// The phase a misspelt folder name most likely meant (prebackup, pre_backup, Pre-Backup, post-backups).
+function closestPhase(name: string): string | undefined {
+  const plain = (text: string) => text.toLowerCase().replace(/[^a-z]/g, '');
+  let best: { phase: string; distance: number } | undefined;
+  for (const phase of PHASES) {
+    const distance = editDistance(plain(name), plain(phase));
+    if (!best || distance < best.distance) best = { phase, distance };
+  }
+  return best && best.distance <= 3 ? best.phase : undefined;
+}
+
+// Levenshtein distance, for did-you-mean suggestions.
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+// The sorted entries of a directory; none when it is missing.
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// The first bytes of a file, or undefined when it cannot be read.
+function firstBytes(file: string, count: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const buffer = Buffer.alloc(count);
+    return buffer.subarray(0, readSync(fd, buffer, 0, count, 0));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

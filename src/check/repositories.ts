@@ -1,0 +1,57 @@
+// Every repository a module writes to must open: password present and right, reachable, initialised or
+// creatable. Listing the module's snapshots does exactly what a backup's first provider call does
+// (restic snapshots, borg list, tar's listing of its folder and bucket).
+import { accessSync, constants, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { describeError } from '../errors.js';
+import { Logger } from '../log/logger.js';
+import { repositoriesFor } from '../lifecycle/repositories.js';
+import { openProvider } from '../providers/registry.js';
+import { fail, ok, type Finding } from './findings.js';
+
+// How long one repository may take to answer before it counts as unreachable.
+const OPEN_TIMEOUT_MS = 120_000;
+
+// One finding per module and repository.
+export async function checkRepositories(root: RootConfig, modules: ModuleConfig[], log: Logger, only?: string[]): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const module of modules) {
+    for (const name of repositoriesFor(root, module, only)) {
+      const subject = `repository ${name} (module ${module.name})`;
+      try {
+        const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
+        const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
+        const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
+        if (snapshots.length > 0) {
+          findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
+          continue;
+        }
+        const url = root.global.repositories[name].url;
+        const blocked = url?.startsWith('/') ? unwritableAncestor(url) : undefined;
+        if (blocked) findings.push(fail(subject, `has no snapshots yet and cannot be created: ${blocked} is not writable; create ${url} or fix its permissions`));
+        else findings.push(ok(subject, 'opens: no snapshots yet (the first backup creates it)'));
+      } catch (error) {
+        findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}; check its url, password (passwordFile / passwordCommand) and that it is reachable`));
+      }
+    }
+  }
+  return findings;
+}
+
+// The nearest existing folder above `dir` when it is not writable (so the repository cannot be created).
+function unwritableAncestor(dir: string): string | undefined {
+  let current = dir;
+  while (!existsSync(current) && path.dirname(current) !== current) current = path.dirname(current);
+  try {
+    accessSync(current, constants.W_OK);
+    return undefined;
+  } catch {
+    return current;
+  }
+}
+
+// A child logger that keeps the provider's own info lines out of the check's table.
+function quiet(log: Logger): Logger {
+  return new Logger({ level: 'error', masker: log.masker, sink: { write: () => undefined } });
+}

@@ -1,0 +1,82 @@
+// Tools on PATH and files that must be safe (parts, plugins, environment files): what `check` always did.
+import { IGNORED_KEY_REASON, ignoredEnvKeys } from '../config/env-file.js';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ACTIONS, type Action } from '../lifecycle/phases.js';
+import { planAction } from '../lifecycle/runner.js';
+import { unsafeReason } from '../parts/discover.js';
+import { pluginDirs } from '../providers/registry.js';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { which } from '../cli/which.js';
+import { fail, ok, warn, type Finding } from './findings.js';
+
+// Which tools the configuration needs, and whether they are on PATH.
+export function checkBinaries(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const needed = new Map<string, string>();
+  for (const [name, repo] of Object.entries(root.global.repositories)) {
+    if (repo.provider === 'restic') needed.set('restic', `repository ${name}`);
+    if (repo.provider === 'borg') needed.set('borg', `repository ${name}`);
+    if (repo.provider === 'tar' && (repo.compression ?? 'zstd') === 'zstd') needed.set('zstd', `repository ${name}`);
+  }
+  for (const module of modules) {
+    for (const db of module.databases) {
+      if ('postgres' in db) needed.set('pg_dump', `module ${module.name}`);
+      if ('mysql' in db) needed.set(which('mariadb-dump') ? 'mariadb-dump' : 'mysqldump', `module ${module.name}`);
+      if ('sqlite' in db) needed.set('sqlite3', `module ${module.name}`);
+    }
+    if (module.service?.systemd) needed.set('systemctl', `module ${module.name}`);
+    if (module.service?.container) needed.set(module.service.engine ?? (which('podman') ? 'podman' : 'docker'), `module ${module.name}`);
+  }
+  return [...needed].map(([tool, user]) => {
+    const found = which(tool);
+    return found ? ok(tool, `found at ${found} (needed by ${user})`) : fail(tool, `not found on PATH, needed by ${user}; install it (Debian: apt-get install ${tool === 'borg' ? 'borgbackup' : tool})`);
+  });
+}
+
+// Parts, plugins and environment files that must not be writable by others; refused and skipped parts.
+export function checkFiles(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  for (const module of modules) {
+    for (const action of Object.keys(ACTIONS) as Action[]) {
+      for (const { parts } of planAction({ root, module, action })) {
+        for (const part of parts) {
+          if (seen.has(part.path)) continue;
+          seen.add(part.path);
+          if (part.status === 'refused') findings.push(fail(part.path, `part refused: ${part.reason}`));
+          if (part.status === 'skipped') findings.push(warn(part.path, `part skipped: ${part.reason}`));
+        }
+      }
+    }
+    for (const bin of ['module-dump-state', 'module-cleanup-state']) findings.push(...fileSafety(path.join(module.dir, 'bin', bin), 'module script'));
+  }
+  findings.push(...envFileSafety(path.join(root.root, 'environment')), ...ignoredKeyFindings(path.join(root.root, 'environment'), root.rootEnv));
+  for (const module of modules) findings.push(...envFileSafety(module.envFile), ...ignoredKeyFindings(module.envFile, module.env));
+  for (const kind of new Set(Object.values(root.global.repositories).map((r) => r.provider))) {
+    const dir = pluginDirs(kind, root)[0].dir;
+    if (existsSync(dir)) findings.push(...fileSafety(dir, 'plugin'));
+  }
+  return findings;
+}
+
+// A refused finding when a file is writable by others or owned by another user.
+// Keys an environment file may not set (PATH, LD_*, ...): ignored at run time, an error here.
+function ignoredKeyFindings(file: string, env: Record<string, string>): Finding[] {
+  return ignoredEnvKeys(env).map((key) => fail(file, `${key} is refused (ignored at run time): ${IGNORED_KEY_REASON}`));
+}
+
+function fileSafety(file: string, what: string): Finding[] {
+  if (!existsSync(file)) return [];
+  const reason = unsafeReason(statSync(file));
+  return reason ? [fail(file, `${what} refused: ${reason}; fix with chmod go-w or chown root`)] : [];
+}
+
+// Environment files hold secrets: writable by others is refused, readable by others is a warning.
+function envFileSafety(file: string): Finding[] {
+  if (!existsSync(file)) return [];
+  const unsafe = fileSafety(file, 'environment file');
+  if (unsafe.length) return unsafe;
+  const mode = statSync(file).mode;
+  if (mode & 0o044) return [warn(file, `environment file readable by ${mode & 0o004 ? 'others' : 'group'} (mode ${(mode & 0o777).toString(8)}); it holds secrets: chmod 600`)];
+  return [];
+}

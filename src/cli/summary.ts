@@ -1,0 +1,33 @@
+// The end-of-run summary of `backup`, like `borgmatic --stats`: one line per module and repository with
+// the files and bytes in the snapshot (from its manifest), the bytes it added, the snapshots retention
+// removed when known, and how long the module took. Printed unless -q, --json or --dry-run.
+import type { ModuleConfig } from '../config/types.js';
+import type { ModuleResult } from '../lifecycle/action.js';
+import { loadManifest } from '../lifecycle/manifest.js';
+import { formatBytes } from '../report/format.js';
+
+// What retention removed per repository, when the run recorded it (`removed: { repository: count }`).
+type WithRemoved = ModuleResult & { removed?: Record<string, number | unknown[]> };
+
+// The summary lines of a backup run.
+export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): string[] {
+  const lines: string[] = [];
+  for (const result of results as WithRemoved[]) {
+    const module = modules.find((m) => m.name === result.module);
+    const took = result.durationMs === undefined ? '' : `, ${(result.durationMs / 1000).toFixed(1)}s`;
+    if (result.snapshots.length === 0) {
+      lines.push(`summary ${result.module}: no snapshot (${result.ok ? (result.skipped ? 'skipped' : 'nothing written') : 'failed'})${took}`);
+      continue;
+    }
+    for (const snapshot of result.snapshots) {
+      const manifest = module ? loadManifest(module, snapshot.repository, snapshot.id) : undefined;
+      const files = manifest?.entries.filter((entry) => entry.type === 'file') ?? [];
+      const total = files.reduce((sum, entry) => sum + (entry.size ?? 0), 0);
+      const removed = result.removed?.[snapshot.repository];
+      const removedText = removed === undefined ? '' : `, ${Array.isArray(removed) ? removed.length : removed} snapshot(s) removed`;
+      const contents = manifest ? `${files.length} files, ${formatBytes(total)} total` : 'files and total unknown (no manifest)';
+      lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'new bytes unknown' : `${formatBytes(snapshot.bytes)} new`}${removedText}${took}`);
+    }
+  }
+  return lines;
+}

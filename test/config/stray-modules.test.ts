@@ -1,0 +1,103 @@
+// A stray entry in modules/ never stops every module; a broken module.yaml fails only its own module when
+// all modules run (exit 2 when it is named); a run that cannot start still sends its failure ping.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
+
+let t: TestRoot;
+let sink: HttpSink | undefined;
+
+beforeEach(() => {
+  t = makeRoot();
+  for (const name of ['blog', 'wiki']) {
+    const data = path.join(t.dir, 'data', name);
+    mkdirSync(data, { recursive: true });
+    writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
+    t.module(name, { folders: [data] });
+  }
+});
+afterEach(async () => {
+  await sink?.close();
+  sink = undefined;
+  t.cleanup();
+});
+
+describe('stray entries in modules/', () => {
+  it('skips .git/, m.bak/, a file and a folder without module.yaml with one warning each', async () => {
+    t.write('modules/.git/HEAD', 'ref: refs/heads/main\n');
+    t.write('modules/m.bak/module.yaml', stringify({ folders: ['/srv'] }));
+    t.write('modules/notes.txt', 'x\n');
+    mkdirSync(path.join(t.root, 'modules', 'empty'));
+    const run = await lifeboat(t, ['backup', '--json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).modules.map((m: { module: string; ok: boolean }) => `${m.module}:${m.ok}`)).toEqual(['blog:true', 'wiki:true']);
+    const warnings = run.stderr.split('\n').filter((line) => line.startsWith('warn: modules/'));
+    expect(warnings).toEqual([
+      'warn: modules/.git/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/',
+      'warn: modules/empty/ has no module.yaml: skipped; create modules/empty/module.yaml if it is a module, or move it out of modules/',
+      'warn: modules/m.bak/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/',
+      'warn: modules/notes.txt is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)',
+    ]);
+  });
+
+  it('check shows each stray entry once, as a warning, and passes', async () => {
+    mkdirSync(path.join(t.root, 'modules', 'm.bak'));
+    const run = await lifeboat(t, ['check']);
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/^WARN +modules\/m\.bak\/ +is not a module name \(.*\): skipped; rename the folder if it is a module, or move it out of modules\/$/m);
+    expect((run.stdout + run.stderr).split('modules/m.bak/').length).toBe(2);
+  });
+});
+
+describe('a broken module.yaml', () => {
+  it('fails only that module when every module runs (exit 1, the others backed up)', async () => {
+    t.write('modules/wiki/module.yaml', 'folders: [/srv\n');
+    const run = await lifeboat(t, ['backup', '--json']);
+    expect(run.exitCode, run.stderr).toBe(1);
+    const modules = JSON.parse(run.stdout).modules;
+    expect(modules[0]).toMatchObject({ module: 'blog', ok: true });
+    expect(modules[1]).toMatchObject({ module: 'wiki', ok: false, failedPart: 'configuration' });
+    expect(modules[1].error).toMatch(/^modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+    expect(run.stderr).toMatch(/error: module wiki cannot run: modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+  });
+
+  it('is a configuration error (exit 2) when the module is named', async () => {
+    t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
+    const run = await lifeboat(t, ['backup', 'wiki']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toBe('lifeboat: modules/wiki/module.yaml: /enabled must be a boolean, got "yes"');
+  });
+
+  it('pings the failure of every module when it fails alone among others', async () => {
+    sink = await startHttpSink();
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, notify: [{ webhook: `${sink.url}/ping/abc` }] }));
+    t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(1);
+    expect(sink.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(sink.received[1].body).toContain('blog: ok');
+    expect(sink.received[1].body).toContain('wiki: failed (configuration: modules/wiki/module.yaml: /enabled must be a boolean, got "yes")');
+  });
+});
+
+describe('a scheduled run that cannot start', () => {
+  it('still sends its failure ping when lifeboat.yaml is invalid elsewhere', async () => {
+    sink = await startHttpSink();
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo'), pasword: 'x' } }, notify: [{ webhook: `${sink.url}/ping/abc` }] }));
+    const run = await lifeboat(t, ['backup', 'blog']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('lifeboat.yaml: /repositories/local/pasword is not a known key');
+    expect(sink.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(sink.received[1].body).toContain('blog: failed (configuration: the configuration is invalid, nothing ran: lifeboat.yaml: /repositories/local/pasword is not a known key');
+  });
+
+  it('does not ping for a dry run', async () => {
+    sink = await startHttpSink();
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo'), pasword: 'x' } }, notify: [{ webhook: `${sink.url}/ping/abc` }] }));
+    expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(2);
+    expect(sink.received).toEqual([]);
+  });
+});

@@ -1,0 +1,98 @@
+// Parts that misbehave cannot hang or crash the run: a background process left holding the part's output,
+// a daemon in its own session, a part that never ends, a 700 MB line, a FOLDERS longer than the kernel allows.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+
+let t: TestRoot;
+afterEach(() => {
+  // The orphans the parts left behind wrote their pid; they must not outlive the test.
+  for (const name of ['orphan.pid', 'daemon.pid']) {
+    const file = path.join(t.dir, name);
+    if (!existsSync(file)) continue;
+    try {
+      process.kill(Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  t.cleanup();
+});
+
+// A module "web" with one data folder; extra keys go into its module.yaml.
+function webModule(extra: Record<string, unknown> = {}): void {
+  t = makeRoot();
+  const data = path.join(t.dir, 'data');
+  mkdirSync(data);
+  writeFileSync(path.join(data, 'file.txt'), 'hello\n');
+  t.module('web', { folders: [data], ...extra });
+}
+
+describe('a part that leaves a background process holding its output', () => {
+  it('`sleep 3600 &`: the run goes on when the part exits', async () => {
+    webModule();
+    t.part('pre-backup', '40orphan', `#!/bin/sh\nsleep 3600 &\necho $! > "${t.dir}/orphan.pid"\necho started\n`, 'web');
+    t.part('pre-backup', '41next', '#!/bin/sh\necho next ran\n', 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain('[web/40orphan] started');
+    expect(run.stderr).toContain('[web/40orphan] warn: exited, but a background process it started still holds its output open; no longer reading it (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1)');
+    expect(run.stderr).toContain('[web/41next] next ran');
+    expect(run.stdout).toMatch(/^backup web: ok local:/m);
+  });
+
+  it('`setsid daemon &` in its own session: the run goes on too', async () => {
+    webModule();
+    t.part('pre-backup', '40daemon', `#!/bin/sh\nsetsid sh -c 'echo $$ > "${t.dir}/daemon.pid"; exec sleep 3600' &\necho launched\n`, 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain('[web/40daemon] launched');
+    expect(run.stderr).toContain('[web/40daemon] warn: exited, but a background process it started still holds its output open');
+  });
+
+  it('timeouts.part holds when the part waits for a daemon in another session', async () => {
+    webModule({ timeouts: { part: 1, killAfter: 1 } });
+    t.part('pre-backup', '40wait', `#!/bin/sh\nsetsid sh -c 'echo $$ > "${t.dir}/daemon.pid"; exec sleep 3600' &\nwait\n`, 'web');
+    const run = await lifeboat(t, ['backup', 'web', '--json']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain('[web/40wait] warn: timed out after 1s; sending SIGTERM to its process group');
+    expect(JSON.parse(run.stdout).modules[0]).toMatchObject({ module: 'web', ok: false, failedPart: 'pre-backup/40wait' });
+  });
+});
+
+describe('output that is too big', () => {
+  it('cuts one 700 MB output line with a note instead of crashing', async () => {
+    webModule();
+    t.part('pre-backup', '40flood', "#!/bin/sh\nhead -c 700000000 /dev/zero | tr '\\0' a\necho\necho after the flood\n", 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr.slice(-2000)).toBe(0);
+    const line = run.stderr.split('\n').find((l) => l.startsWith('[web/40flood] aaa'))!;
+    expect(line).toBe(`[web/40flood] ${'a'.repeat(65536)} [… line cut: ${700000000 - 65536} more bytes dropped; a line is kept up to 65536 bytes]`);
+    expect(run.stderr).toContain('[web/40flood] after the flood\n');
+  });
+});
+
+describe('FOLDERS longer than the kernel allows', () => {
+  it('is left out with an error naming the limit and FOLDERS_FILE, which lists every folder', async () => {
+    const folders = Array.from({ length: 400 }, (_, i) => `/srv/${'f'.repeat(400)}/${i}`);
+    webModule();
+    t.module('web', { folders });
+    t.part('pre-backup', '40count', '#!/bin/sh\necho "FOLDERS=${FOLDERS:-unset} lines=$(wc -l < "$FOLDERS_FILE") first=$(head -n 1 "$FOLDERS_FILE" | cut -c 1-10)"\nexit 75\n', 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const size = Buffer.byteLength(`FOLDERS=${folders.join(':')}`) + 1;
+    expect(run.stderr).toMatch(
+      new RegExp(`\\[web/40count\\] error: FOLDERS is not set for this part: it is ${size} bytes, longer than the kernel's limit of 131072 bytes for one environment variable \\(MAX_ARG_STRLEN\\); read the folders from FOLDERS_FILE \\(/\\S+\\.folders\\) instead`),
+    );
+    expect(run.stderr).toContain('[web/40count] FOLDERS=unset lines=400 first=/srv/fffff');
+  });
+
+  it('FOLDERS_FILE is set for every part, one folder a line', async () => {
+    webModule();
+    t.part('pre-backup', '40list', '#!/bin/sh\ncat "$FOLDERS_FILE"\n', 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`[web/40list] ${path.join(t.dir, 'data')}\n`);
+  });
+});
