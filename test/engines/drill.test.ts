@@ -35,12 +35,15 @@ import {
 
 const context = engineContext;
 
-// Scratch databases left on the servers, and throwaway redis-server folders left in the temp dir.
+// Scratch databases, temporary roles and accounts left on the servers, and throwaway redis-server folders.
 function leftovers(): string[] {
   const pg = psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
   const my = mariadb(`SHOW DATABASES LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
   const redis = readdirSync(os.tmpdir()).filter((name) => name.startsWith('lifeboat-redis-'));
-  return [...pg, ...my, ...redis];
+  // The drill's temporary PostgreSQL roles and MariaDB accounts.
+  const roles = psql('postgres', `SELECT rolname FROM pg_roles WHERE rolname LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
+  const users = mariadb(`SELECT user FROM mysql.user WHERE user LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
+  return [...pg, ...my, ...redis, ...roles, ...users];
 }
 
 // Changes the bytes `from` (which must occur once) into `to` in a dump file.
@@ -117,7 +120,8 @@ describe('restore drill into scratch databases', () => {
     const ctx = { ...context({ PATH: `${shims}:${process.env.PATH}` }), signal: controller.signal };
     const drill = pg.job.drill!(pg.file, ctx).catch((error: Error) => error);
     for (let i = 0; i < 400 && !existsSync(path.join(shims, 'pg_restore.started')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(leftovers().length).toBe(before.length + 1);
+    // The scratch database and the temporary role.
+    expect(leftovers().length).toBe(before.length + 2);
     controller.abort('SIGTERM');
     expect(String(await drill)).toMatch(/pg_restore was stopped \(SIGTERM\)/);
     expect(leftovers()).toEqual(before);

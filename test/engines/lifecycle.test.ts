@@ -125,11 +125,12 @@ describe('verify finds a backup that does not restore', () => {
     expect((await lifeboat(f.t, ['backup', 'shop'])).exitCode).toBe(0);
     const verify = await lifeboat(f.t, ['verify', 'shop', '--json']);
     expect(verify.exitCode).toBe(1);
-    expect(verify.stderr).toMatch(new RegExp(`PostgreSQL database "${f.name}" on 127.0.0.1:5432, loaded into scratch database lifeboat_verify_\\w+: pg_restore failed \\(exit 1\\): .*violates check constraint "a_orders_item_check"`));
+    expect(verify.stderr).toMatch(new RegExp(`PostgreSQL database "${f.name}" on 127.0.0.1:5432, loaded into scratch database lifeboat_verify_\\w+ as the temporary role lifeboat_verify_\\w+: pg_restore failed \\(exit 1\\): .*violates check constraint "a_orders_item_check"`));
     expect(verify.stderr).toMatch(/MariaDB database .*: loaded into scratch database/);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false, modules: [{ module: 'shop', ok: false, failedPart: 'verify/30check_databases', error: expect.stringContaining('violates check constraint') }] });
-    const scratch = /scratch database (lifeboat_verify_\w+): pg_restore failed/.exec(verify.stderr)![1];
+    const scratch = /scratch database (lifeboat_verify_\w+) as the temporary role \1: pg_restore failed/.exec(verify.stderr)![1];
     expect(psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${scratch}';`).trim()).toBe('0');
+    expect(psql('postgres', `SELECT count(*) FROM pg_roles WHERE rolname = '${scratch}';`).trim()).toBe('0');
     // With scratch: false the same verify only reads the dump back, and passes.
     f.t.module('shop', { ...f.config, databases: f.config.databases.map((entry) => ('postgres' in entry ? { postgres: { ...entry.postgres, scratch: false } } : entry)) });
     const read = await lifeboat(f.t, ['verify', 'shop']);
