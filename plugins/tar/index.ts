@@ -16,7 +16,7 @@ import type { Retention } from '../../src/config/types.js';
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
-import { packTree, type ManifestEntry } from './pack.js';
+import { coalesce, packTree, type ManifestEntry } from './pack.js';
 import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
@@ -130,7 +130,7 @@ export function createProvider(input: ProviderInput): Provider {
     const files: ManifestEntry[] = [];
     let committed = false;
     try {
-      const packing = packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal });
+      const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal }));
       await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
       await sink.commit();
       committed = true;
