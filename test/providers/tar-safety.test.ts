@@ -410,4 +410,13 @@ describe('tar: xattrs, ACLs, FIFOs, sockets, sparse files', () => {
       server.close();
     }
   });
+
+  it('refuses a device file, naming it, and keeps no archive', async () => {
+    const t = await setup();
+    const device = path.join(t.src, 'null');
+    execFileSync('mknod', [device, 'c', '1', '3']);
+    const error = await t.backup().catch((e: unknown) => e as Error);
+    expect(error.message).toContain(`${device} is a device file, which the tar provider cannot archive`);
+    expect(readdirSync(path.join(t.url, 'wiki'))).toEqual([]);
+  });
 });
