@@ -1,8 +1,8 @@
-// The tar provider: archives at <url>/<module>/<module>-<UTC time>.tar.zst (.tar.gz, .tar), made in
-// Node as one stream pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest
-// <id>.manifest.json written after the archive is complete. Only archives with a manifest are listed,
-// so a half-written archive never looks complete. The snapshot id is the archive's base name, and starts
-// with 8 random hex digits so that its short form (the first 12 or 16 characters) is unique too.
+// The tar provider: archives at <url>/<module>/<id>.tar.zst (.tar.gz, .tar), made in Node as one stream
+// pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest <id>.manifest.json
+// written after the archive is complete. Only archives with a manifest are listed, so a half-written
+// archive never looks complete. The id (the archive's base name) is <8 random hex>-<module>-<UTC time>:
+// its short form (the first 12 or 16 characters) is unique too.
 // With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
 // (remote.ts; `url` may then be omitted): list and restore read either place, forget deletes in both.
 import { createHash, randomBytes } from 'node:crypto';
