@@ -214,20 +214,24 @@ export async function extractEntries(entries: AsyncIterable<TarEntry>, options: 
 async function writeSparse(handle: FileHandle, body: AsyncIterable<Buffer>, size: number): Promise<string> {
   const hash = createHash('sha256');
   let position = 0;
+  let end = 0;
   for await (const chunk of body) {
     hash.update(chunk);
     let start = 0;
     while (start < chunk.length) {
       // Runs of data and of zero blocks, aligned to HOLE in the file.
-      let end = start;
+      let stop = start;
       const zero = isZeroBlock(chunk, start, position);
-      while (end < chunk.length && isZeroBlock(chunk, end, position) === zero) end = Math.min(chunk.length, end + blockLength(end, position));
-      if (!zero) await handle.write(chunk, start, end - start, position + start);
-      start = end;
+      while (stop < chunk.length && isZeroBlock(chunk, stop, position) === zero) stop = Math.min(chunk.length, stop + blockLength(stop, position));
+      if (!zero) {
+        await handle.write(chunk, start, stop - start, position + start);
+        end = position + stop;
+      }
+      start = stop;
     }
     position += chunk.length;
   }
-  await handle.truncate(size);
+  if (end < size) await handle.truncate(size);
   return hash.digest('hex');
 }
 

@@ -1,8 +1,8 @@
-// The tar provider: archives at <url>/<module>/<module>-<UTC time>.tar.zst (.tar.gz, .tar), made in
-// Node as one stream pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest
-// <id>.manifest.json written after the archive is complete. Only archives with a manifest are listed,
-// so a half-written archive never looks complete. The snapshot id is the archive's base name, and starts
-// with 8 random hex digits so that its short form (the first 12 or 16 characters) is unique too.
+// The tar provider: archives at <url>/<module>/<id>.tar.zst (.tar.gz, .tar), made in Node as one stream
+// pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest <id>.manifest.json
+// written after the archive is complete. Only archives with a manifest are listed, so a half-written
+// archive never looks complete. The id (the archive's base name) is <8 random hex>-<module>-<UTC time>:
+// its short form (the first 12 or 16 characters) is unique too.
 // With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
 // (remote.ts; `url` may then be omitted): list and restore read either place, forget deletes in both.
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSna
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
-import { packTree, type ManifestEntry } from './pack.js';
+import { coalesce, packTree, type ManifestEntry } from './pack.js';
 import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
@@ -128,7 +128,7 @@ export function createProvider(input: ProviderInput): Provider {
     const files: ManifestEntry[] = [];
     let committed = false;
     try {
-      const packing = packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal });
+      const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal }));
       await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
       await sink.commit();
       committed = true;

@@ -65,9 +65,11 @@ export function createDecompressor(compression: Compression): Duplex {
   return new PassThrough();
 }
 
-// The zstd binary as a duplex stream that fails (instead of ending) when zstd exits non-zero.
+// The zstd binary as a duplex stream that fails (instead of ending) when zstd exits non-zero. It runs in
+// its own process group: Ctrl-C in a terminal reaches Lifeboat only, which stops the pipeline (and so
+// zstd) and reports the interruption, instead of zstd dying first and the run failing with EPIPE.
 function zstd(args: string[]): Duplex {
-  const child = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const output = new PassThrough();
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));

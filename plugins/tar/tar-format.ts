@@ -1,8 +1,9 @@
 // The tar format of the provider, with names as bytes: ustar headers plus a pax extended header per
 // entry (path and linkpath when they are not short ASCII, mtime with nanoseconds, large ids and sizes,
 // SCHILY.xattr.* for extended attributes and ACLs), and `hdrcharset=BINARY` when a name is not UTF-8,
-// as GNU tar writes them, so `tar -xf` of an archive gives the same bytes back. The reader takes pax,
-// GNU long names and plain ustar, and keeps every name and value as bytes (byte strings, names.ts).
+// as POSIX and libarchive (bsdtar) have it; GNU tar warns that it ignores that keyword and keeps the
+// bytes, so `tar -xf` of an archive gives the same bytes back. The reader takes pax, GNU long names and
+// plain ustar, and keeps every name and value as bytes (byte strings, names.ts).
 import { isUtf8 } from 'node:buffer';
 import { LifeboatError } from '../../src/errors.js';
 import { fromBuffer, toBuffer } from './names.js';

@@ -1,7 +1,7 @@
 // The tar provider on hostile and unusual trees: names that are bytes (not UTF-8, newlines, 255 bytes),
 // archives that try to write outside the target through symlinks, Ctrl-C during a backup, short ids,
 // extended attributes, ACLs, FIFOs, sockets and sparse files.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { chmod, link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, truncate, writeFile, open } from 'node:fs/promises';
@@ -249,7 +249,7 @@ describe('tar: nothing is written outside the target', () => {
 });
 
 // Runs bin/lifeboat in its own process group; resolves its exit code and output.
-function runCli(root: string, stateDir: string, args: string[], onStart?: (pid: number) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(root: string, stateDir: string, args: string[], onStart?: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('node', [BIN, '--root', root, '--state-dir', stateDir, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -258,42 +258,70 @@ function runCli(root: string, stateDir: string, args: string[], onStart?: (pid: 
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onStart?.(child.pid!);
+    onStart?.(child);
   });
 }
 
-describe('tar: Ctrl-C during a backup', () => {
-  it('exits 1 with a journal end, no .partial and no Node stack trace', { timeout: 180_000 }, async () => {
-    const root = makeRoot({ repositories: { archive: { provider: 'tar', url: 'PLACEHOLDER' } } });
-    const data = path.join(root.dir, 'data');
-    mkdirSync(data);
-    const file = await open(path.join(data, 'big.bin'), 'w');
-    for (let i = 0; i < 300; i++) await file.write(randomBytes(1 << 20));
-    await file.close();
-    const repo = path.join(root.dir, 'tar');
-    root.write('lifeboat.yaml', `repositories:\n  archive: { provider: tar, url: ${repo} }\n`);
-    root.module('shop', { folders: [data], repositories: ['archive'] });
-    mkdirSync(path.join(repo, 'shop'), { recursive: true, mode: 0o700 });
+// A root with module `shop` (300 MB of random bytes) and a zstd tar repository.
+async function bigModule() {
+  const root = makeRoot({ repositories: { archive: { provider: 'tar', url: 'PLACEHOLDER' } } });
+  const data = path.join(root.dir, 'data');
+  mkdirSync(data);
+  const file = await open(path.join(data, 'big.bin'), 'w');
+  for (let i = 0; i < 300; i++) await file.write(randomBytes(1 << 20));
+  await file.close();
+  const repo = path.join(root.dir, 'tar');
+  root.write('lifeboat.yaml', `repositories:\n  archive: { provider: tar, url: ${repo} }\n`);
+  root.module('shop', { folders: [data], repositories: ['archive'] });
+  mkdirSync(path.join(repo, 'shop'), { recursive: true, mode: 0o700 });
+  const lastJournalRecord = () => JSON.parse(readFileSync(path.join(root.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').at(-1)!);
+  return { root, data, repo, lastJournalRecord };
+}
+
+const NODE_CRASH = /EPIPE|Emitted 'error' event|node:internal|Node\.js v\d|^\s+at /m;
+
+describe('tar: Ctrl-C during a backup or a restore', () => {
+  it('a backup exits 1 with a journal end, no .partial and no Node stack trace', { timeout: 180_000 }, async () => {
+    const { root, repo, lastJournalRecord } = await bigModule();
     const partials = () => readdirSync(path.join(repo, 'shop')).filter((name) => name.endsWith('.partial'));
     let sent = false;
     const watcher = watch(path.join(repo, 'shop'));
-    const result = await runCli(root.root, root.stateDir, ['backup', 'shop'], (pid) => {
-      // Like Ctrl-C in a terminal: SIGINT to the whole process group (lifeboat and zstd) once the .partial exists.
+    const result = await runCli(root.root, root.stateDir, ['backup', 'shop'], (child) => {
+      // Like Ctrl-C in a terminal: SIGINT to the whole process group once the .partial exists.
       watcher.on('change', () => {
         if (sent || partials().length === 0) return;
         sent = true;
-        process.kill(-pid, 'SIGINT');
+        process.kill(-child.pid!, 'SIGINT');
       });
     });
     watcher.close();
     expect(sent).toBe(true);
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stderr).not.toMatch(/EPIPE|Emitted 'error' event|node:internal|Node\.js v\d|^\s+at /m);
+    expect(result.stderr).not.toMatch(NODE_CRASH);
     expect(result.stderr).toMatch(/SIGINT/);
     expect(partials()).toEqual([]);
     expect(readdirSync(path.join(repo, 'shop'))).toEqual([]);
-    const records = readFileSync(path.join(root.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    expect(records.at(-1)).toMatchObject({ type: 'end', module: 'shop', action: 'backup', result: 'failure' });
+    expect(lastJournalRecord()).toMatchObject({ type: 'end', module: 'shop', action: 'backup', result: 'failure' });
+    root.cleanup();
+  });
+
+  it('a restore --target exits 1 saying it was interrupted, with a journal end and nothing left in the target', { timeout: 180_000 }, async () => {
+    const { root, lastJournalRecord } = await bigModule();
+    expect((await runCli(root.root, root.stateDir, ['backup', 'shop'])).code).toBe(0);
+    const target = path.join(root.dir, 'target');
+    let sent = false;
+    const result = await runCli(root.root, root.stateDir, ['restore', 'shop', 'latest', '--target', target], (child) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (sent || !chunk.toString().includes('restoring shop')) return;
+        sent = true;
+        process.kill(-child.pid!, 'SIGINT');
+      });
+    });
+    expect(sent).toBe(true);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).not.toMatch(NODE_CRASH);
+    expect(lastJournalRecord()).toMatchObject({ type: 'end', module: 'shop', action: 'restore', result: 'failure', error: 'interrupted by SIGINT' });
+    expect(existsSync(target) ? readdirSync(target) : []).toEqual([]);
     root.cleanup();
   });
 
@@ -409,5 +437,14 @@ describe('tar: xattrs, ACLs, FIFOs, sockets, sparse files', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('refuses a device file, naming it, and keeps no archive', async () => {
+    const t = await setup();
+    const device = path.join(t.src, 'null');
+    execFileSync('mknod', [device, 'c', '1', '3']);
+    const error = await t.backup().catch((e: unknown) => e as Error);
+    expect(error.message).toContain(`${device} is a device file, which the tar provider cannot archive`);
+    expect(readdirSync(path.join(t.url, 'wiki'))).toEqual([]);
   });
 });
