@@ -5,7 +5,7 @@
 // big ones) a peak RSS far below what was sent (read from /usr/bin/time -v).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, makeRoot, type TestRoot } from '../helpers/root.js';
 import { FAKE_ENV, FAKE_SECRET_KEY, sendXml, startFakeS3, streamBody, xml, type FakeS3 } from '../helpers/fake-s3.js';
@@ -105,6 +105,32 @@ describe('names read from a bucket stay plain file names', () => {
     expect(restored.exitCode).toBe(2);
     expect(restored.stderr).toMatch(/not found|no snapshot/i);
     expect(existsSync(path.join(t.dir, 'out'))).toBe(false);
+  });
+});
+
+describe('names read from a local tar repository stay plain file names', () => {
+  it('a crafted manifest in the repository folder makes forget delete nothing outside it; a FIFO manifest does not hang', { timeout: 60_000 }, async () => {
+    const t = makeRoot({ repositories: { local: { provider: 'tar', url: '' } } });
+    roots.push(t);
+    const repo = path.join(t.dir, 'repo');
+    t.write('lifeboat.yaml', `repositories:\n  local: { provider: tar, url: ${repo}, compression: none }\n`);
+    const data = path.join(t.dir, 'data');
+    mkdirSync(path.join(repo, 'm'), { recursive: true });
+    mkdirSync(data);
+    t.module('m', { folders: [data], retention: { keepLast: 1 } });
+    const victim = path.join(t.dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    writeFileSync(path.join(repo, 'm', 'm-20250101T000000000Z.manifest.json'), manifest('m-20250101T000000000Z', { archive: '../../victim' }));
+    writeFileSync(path.join(repo, 'm', 'm-20260101T000000000Z.manifest.json'), manifest('m-20260101T000000000Z'));
+    writeFileSync(path.join(repo, 'm', 'm-20260101T000000000Z.tar'), '');
+    execaSync('mkfifo', [path.join(repo, 'm', 'm-20250202T000000000Z.manifest.json')]);
+    const listed = await run(t, ['snapshots', 'm', '--json']);
+    expect(JSON.parse(listed.stdout).map((s: { id: string }) => s.id)).toEqual(['m-20260101T000000000Z']);
+    expect(listed.stderr).toContain(`${path.join(repo, 'm', 'm-20250101T000000000Z.manifest.json')}: refused: \`archive\` "../../victim" contains "/"`);
+    expect(listed.stderr).toContain(`${path.join(repo, 'm', 'm-20250202T000000000Z.manifest.json')}: refused: not a regular file`);
+    const forgot = await run(t, ['forget', 'm']);
+    expect(forgot.exitCode, forgot.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
   });
 });
 
