@@ -76,7 +76,7 @@ async function readManifestFile(file: string): Promise<string> {
     const stats = await handle.stat();
     const size = stats.size;
     if (!stats.isFile()) throw new LifeboatError('PROVIDER', `${escapeControl(file)}: refused: not a regular file`, { hint: 'the repository holds something Lifeboat did not write; inspect and remove it' });
-    if (size > MAX_MANIFEST_BYTES) throw new LifeboatError('PROVIDER', `${file}: refused: ${size} bytes, more than a manifest may have (${MAX_MANIFEST_BYTES})`, { hint: 'the repository holds something Lifeboat did not write; inspect and remove that file' });
+    if (size > MAX_MANIFEST_BYTES) throw new LifeboatError('PROVIDER', `${escapeControl(file)}: refused: ${size} bytes, more than a manifest may have (${MAX_MANIFEST_BYTES})`, { hint: 'the repository holds something Lifeboat did not write; inspect and remove that file' });
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

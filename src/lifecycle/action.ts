@@ -94,7 +94,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     const state = newRunState();
     input.prepare?.(state);
     log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
-    registerRunSecrets(root, module, options.repositories, log);
+    await registerRunSecrets(root, module, options.repositories, log);
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
     const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;

@@ -2,7 +2,7 @@
 // files, each repository's `env`, password file contents, `passwordCommand` output and URL credentials,
 // and the modules' database password files. Providers and engines read these again later; a pre-backup
 // part that prints one is masked all the same.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
@@ -11,8 +11,11 @@ import type { Logger } from '../log/logger.js';
 // How long a passwordCommand may take here (the provider runs it again for its own use).
 const PASSWORD_COMMAND_TIMEOUT_MS = 30_000;
 
+// Outputs of passwordCommands already run by this process (parallel modules share repositories).
+const commandOutputs = new Map<string, Promise<string[]>>();
+
 // Adds every secret of the module's run (its repositories: `repositories`, else the module's) to log's masker.
-export function registerRunSecrets(root: RootConfig, module: ModuleConfig, repositories: string[] | undefined, log: Logger): void {
+export async function registerRunSecrets(root: RootConfig, module: ModuleConfig, repositories: string[] | undefined, log: Logger): Promise<void> {
   const add = (...values: Array<string | undefined>) => log.masker.add(...values);
   add(...Object.values(root.rootEnv), ...Object.values(module.env));
   for (const name of repositories ?? module.repositories) {
@@ -22,7 +25,11 @@ export function registerRunSecrets(root: RootConfig, module: ModuleConfig, repos
     add(...Object.values(repository.env ?? {}));
     add(...urlPasswords(repository.url));
     if (repository.passwordFile) add(...fileSecret(path.resolve(root.root, repository.passwordFile)));
-    if (repository.passwordCommand) add(...commandOutput(repository.passwordCommand, env, `repository "${name}"`, log));
+    if (repository.passwordCommand) {
+      const key = `${repository.passwordCommand}\0${JSON.stringify(env)}`;
+      if (!commandOutputs.has(key)) commandOutputs.set(key, commandOutput(repository.passwordCommand, env, `repository "${name}"`, log));
+      add(...(await commandOutputs.get(key)!));
+    }
   }
   for (const entry of module.databases) {
     const db = Object.values(entry)[0] as { passwordFile?: string; passwordEnv?: string; url?: string };
@@ -54,12 +61,15 @@ function urlPasswords(url: string | undefined): string[] {
 }
 
 // What a passwordCommand prints: all of it trimmed, and its first line; [] when it fails.
-function commandOutput(command: string, env: Record<string, string>, where: string, log: Logger): string[] {
-  try {
-    const out = execFileSync('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 20 });
-    return [out.trim(), out.replace(/\r?\n[\s\S]*$/, '')];
-  } catch (error) {
-    log.debug(`${where}: passwordCommand failed before the run (${(error as Error).message.split('\n')[0]}); the provider will report it`);
-    return [];
-  }
+function commandOutput(command: string, env: Record<string, string>, where: string, log: Logger): Promise<string[]> {
+  return new Promise((resolve) => {
+    const child = execFile('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out) => {
+      if (error) {
+        log.debug(`${where}: passwordCommand failed before the run (${error.message.split('\n')[0]}); the provider will report it`);
+        return resolve([]);
+      }
+      resolve([out.trim(), out.replace(/\r?\n[\s\S]*$/, '')]);
+    });
+    child.stdin?.end();
+  });
 }

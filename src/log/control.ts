@@ -10,13 +10,3 @@ export function escapeControl(text: string): string {
   if (!CONTROL_RE.test(text)) return text;
   return text.replace(CONTROL_RE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
-
-// Every string inside a JSON-like value escaped with escapeControl (keys too), for stored records.
-export function escapeControlDeep<T>(value: T): T {
-  if (typeof value === 'string') return escapeControl(value) as T;
-  if (Array.isArray(value)) return value.map((item) => escapeControlDeep(item)) as T;
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeControl(k), escapeControlDeep(v)])) as T;
-  }
-  return value;
-}

@@ -77,18 +77,19 @@ function boundResponseBodies(client: S3Client, settings: S3Settings): void {
 
 // Reads a stream whole, refusing (and destroying) it as soon as it has more than `limit` bytes.
 export async function readBounded(stream: Readable, limit: number, what: string, announced?: number): Promise<Buffer> {
-  const refuse = (size: string) => {
+  const refuse = (announcedBytes?: number) => {
     stream.destroy();
-    return new LifeboatError('PROVIDER', `${what}: refused: the server sent ${size}, more than the ${limit} bytes Lifeboat accepts here`, {
+    const sent = announcedBytes === undefined ? `more than ${limit} bytes` : `${announcedBytes} bytes`;
+    return new LifeboatError('PROVIDER', `${what}: refused: the server ${announcedBytes === undefined ? 'sent' : 'announced'} ${sent}; Lifeboat accepts at most ${limit} bytes here`, {
       hint: 'the bucket or the server is not what Lifeboat wrote to; check the endpoint and inspect the object',
     });
   };
-  if (Number.isFinite(announced) && announced! > limit) throw refuse(`${announced} bytes`);
+  if (Number.isFinite(announced) && announced! > limit) throw refuse(announced);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {
     total += (chunk as Buffer).length;
-    if (total > limit) throw refuse('more');
+    if (total > limit) throw refuse();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, total);

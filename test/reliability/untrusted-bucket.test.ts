@@ -5,7 +5,7 @@
 // big ones) a peak RSS far below what was sent (read from /usr/bin/time -v).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, makeRoot, type TestRoot } from '../helpers/root.js';
 import { FAKE_ENV, FAKE_SECRET_KEY, sendXml, startFakeS3, streamBody, xml, type FakeS3 } from '../helpers/fake-s3.js';
@@ -108,6 +108,32 @@ describe('names read from a bucket stay plain file names', () => {
   });
 });
 
+describe('names read from a local tar repository stay plain file names', () => {
+  it('a crafted manifest in the repository folder makes forget delete nothing outside it; a FIFO manifest does not hang', { timeout: 60_000 }, async () => {
+    const t = makeRoot({ repositories: { local: { provider: 'tar', url: '' } } });
+    roots.push(t);
+    const repo = path.join(t.dir, 'repo');
+    t.write('lifeboat.yaml', `repositories:\n  local: { provider: tar, url: ${repo}, compression: none }\n`);
+    const data = path.join(t.dir, 'data');
+    mkdirSync(path.join(repo, 'm'), { recursive: true });
+    mkdirSync(data);
+    t.module('m', { folders: [data], retention: { keepLast: 1 } });
+    const victim = path.join(t.dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    writeFileSync(path.join(repo, 'm', 'm-20250101T000000000Z.manifest.json'), manifest('m-20250101T000000000Z', { archive: '../../victim' }));
+    writeFileSync(path.join(repo, 'm', 'm-20260101T000000000Z.manifest.json'), manifest('m-20260101T000000000Z'));
+    writeFileSync(path.join(repo, 'm', 'm-20260101T000000000Z.tar'), '');
+    execaSync('mkfifo', [path.join(repo, 'm', 'm-20250202T000000000Z.manifest.json')]);
+    const listed = await run(t, ['snapshots', 'm', '--json']);
+    expect(JSON.parse(listed.stdout).map((s: { id: string }) => s.id)).toEqual(['m-20260101T000000000Z']);
+    expect(listed.stderr).toContain(`${path.join(repo, 'm', 'm-20250101T000000000Z.manifest.json')}: refused: \`archive\` "../../victim" contains "/"`);
+    expect(listed.stderr).toContain(`${path.join(repo, 'm', 'm-20250202T000000000Z.manifest.json')}: refused: not a regular file`);
+    const forgot = await run(t, ['forget', 'm']);
+    expect(forgot.exitCode, forgot.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+  });
+});
+
 describe('what S3 returns is bounded while reading', () => {
   it('a 200 MB manifest (announced) and an endless one (chunked) are refused without reading them into memory', async () => {
     const t = makeTarRoot();
@@ -122,8 +148,8 @@ describe('what S3 returns is bounded while reading', () => {
     const listed = await run(t, ['snapshots', 'm', '--json']);
     expect(listed.exitCode, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([]);
-    expect(listed.stderr).toContain(`m-20250101T000000000Z.manifest.json at ${fake.endpoint}: refused: the server sent ${200 * MiB} bytes, more than the ${64 * MiB} bytes Lifeboat accepts here`);
-    expect(listed.stderr).toContain(`m-20250202T000000000Z.manifest.json at ${fake.endpoint}: refused: the server sent more, more than the ${64 * MiB} bytes Lifeboat accepts here`);
+    expect(listed.stderr).toContain(`m-20250101T000000000Z.manifest.json at ${fake.endpoint}: refused: the server announced ${200 * MiB} bytes; Lifeboat accepts at most ${64 * MiB} bytes here`);
+    expect(listed.stderr).toContain(`m-20250202T000000000Z.manifest.json at ${fake.endpoint}: refused: the server sent more than ${64 * MiB} bytes; Lifeboat accepts at most ${64 * MiB} bytes here`);
     expect(listed.rssKb).toBeGreaterThan(0);
     expect(listed.rssKb).toBeLessThan(RSS_LIMIT_KB);
   });
@@ -138,7 +164,7 @@ describe('what S3 returns is bounded while reading', () => {
       };
       const listed = await run(t, ['s3', 'ls', `s3://${BUCKET}/pre/`, '--endpoint', fake.endpoint]);
       expect(listed.exitCode, listed.stderr).toBe(1);
-      expect(listed.stderr).toContain(`ListObjectsV2 of s3://${BUCKET}/pre at ${fake.endpoint}: refused: the server sent ${endless ? 'more' : `${300 * MiB} bytes`}, more than the ${16 * MiB} bytes Lifeboat accepts here`);
+      expect(listed.stderr).toContain(`ListObjectsV2 of s3://${BUCKET}/pre at ${fake.endpoint}: refused: the server ${endless ? `sent more than ${16 * MiB}` : `announced ${300 * MiB}`} bytes; Lifeboat accepts at most ${16 * MiB} bytes here`);
       expect(listed.rssKb).toBeLessThan(RSS_LIMIT_KB);
     }
   });
