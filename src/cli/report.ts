@@ -17,7 +17,7 @@ interface ReportOptions extends GlobalOptions {
 export async function reportCommand(_args: unknown[], options: ReportOptions): Promise<number> {
   const log = createLogger(options);
   const root = loadRoot(options);
-  const modules = loadModules(root, []);
+  const modules = loadModules(root, [], []);
   const days = Math.max(1, parseCount('--days', options.days, 90));
   const generated = new Date();
   const from = new Date(generated.getTime() - days * 86_400_000);

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
-import { loadModules, loadRoot } from '../config/load.js';
+import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
 import { moduleStatuses, type ModuleStatus } from '../report/status.js';
 import { renderPrometheus } from '../report/prometheus.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
@@ -17,7 +17,10 @@ interface StatusOptions extends GlobalOptions {
 export async function statusCommand(_args: unknown[], options: StatusOptions): Promise<number> {
   const log = createLogger(options);
   const root = loadRoot(options);
-  const statuses = moduleStatuses(root.stateDir, loadModules(root, [], []));
+  const broken: BrokenModule[] = [];
+  const statuses = moduleStatuses(root.stateDir, loadModules(root, [], broken));
+  // A module whose module.yaml is invalid is left out of the table, never silently.
+  for (const module of broken) for (const problem of module.problems) log.error(`module ${module.name} is left out: ${problem}`);
   if (options.prometheus) {
     const file = path.resolve(options.prometheus);
     mkdirSync(path.dirname(file), { recursive: true });

@@ -64,6 +64,17 @@ describe('a broken module.yaml', () => {
     expect(run.stderr).toMatch(/error: module wiki cannot run: modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
   });
 
+  it('status and check show the other modules and name the broken one', async () => {
+    t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
+    const status = await lifeboat(t, ['status', '--json']);
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout).modules.map((m: { module: string }) => m.module)).toEqual(['blog']);
+    expect(status.stderr).toContain('error: module wiki is left out: modules/wiki/module.yaml: /enabled must be a boolean, got "yes"');
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    expect(check.stdout).toMatch(/^FAIL +module wiki +cannot run: modules\/wiki\/module\.yaml: \/enabled must be a boolean, got "yes"$/m);
+  });
+
   it('is a configuration error (exit 2) when the module is named', async () => {
     t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
     const run = await lifeboat(t, ['backup', 'wiki']);
