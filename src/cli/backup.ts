@@ -18,9 +18,12 @@ interface BackupOptions extends GlobalOptions {
   dryRun?: boolean;
   parallel?: string;
   wait?: string;
+  // false with --no-retention.
+  retention?: boolean;
 }
 
-// Runs backup for each module and prints a summary (text or JSON); exit 1 if any module failed.
+// Runs backup (then the module's retention, unless --no-retention) for each module and prints a summary
+// (text or JSON, with what retention removed); exit 1 if any module failed.
 export async function backupCommand([names]: unknown[], options: BackupOptions): Promise<number> {
   const log = createLogger(options);
   const { root, modules, broken } = await loadOrPing(options, names as string[], 'backup', log, !!(options as { dryRun?: boolean }).dryRun);
@@ -38,12 +41,12 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
   const signal = interruptSignal();
   const results = await runModules(
-    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false }, log, signal, waitSeconds })),
+    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false }, log, signal, waitSeconds })),
     parallel,
     broken.map(brokenResult),
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
-  printResults('backup', results, !!options.json);
+  printResults('backup', results, !!options.json, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })) }));
   if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
@@ -86,6 +89,7 @@ export function printResults(action: string, results: ModuleResult[], json: bool
   for (const r of results) {
     const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
     const snaps = r.snapshots.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
-    process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}`) + '\n');
+    const removed = (r.removed ?? []).map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
+    process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${removed ? `; retention removed ${removed}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}`) + '\n');
   }
 }

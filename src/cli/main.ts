@@ -40,6 +40,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--dry-run', 'print the plan and every command, run none')
     .option('--parallel <n>', 'modules at once', '1')
     .option('--wait <seconds>', 'wait this long for a module that is locked')
+    .option('--no-retention', "do not apply the module's retention after the backup")
     .option('--json', 'one JSON document on stdout')
     .action(load(() => import('./backup.js'), 'backupCommand'));
   program

@@ -25,6 +25,8 @@ export interface ModuleResult {
   locked: boolean;
   snapshots: SnapshotRef[];
   safetySnapshots: SnapshotRef[];
+  // Snapshots the backup's retention (60retention) removed.
+  removed?: SnapshotRef[];
   error: string | null;
   failedPart: string | null;
   // How long the module's action took (the end-of-run summary shows it).
@@ -115,6 +117,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       skipped: outcome.skipped,
       snapshots: state.snapshots,
       safetySnapshots: state.safetySnapshots,
+      removed: state.removed,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
       durationMs: Date.now() - started,
@@ -128,6 +131,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
             action,
             result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
             snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
+            removed: state.removed.map(({ repository, id }) => ({ repository, id })),
             bytes: state.bytes,
             durationMs: Date.now() - started,
             failedPart: outcome.failedPart,

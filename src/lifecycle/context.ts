@@ -11,6 +11,8 @@ export interface ActionOptions {
   dryRun: boolean;
   safetySnapshot: boolean;
   databases?: boolean;
+  // false: `backup --no-retention` (60retention forgets nothing).
+  retention?: boolean;
 }
 
 // The JSON every part reads on stdin (SPEC 3).
@@ -29,6 +31,8 @@ export interface SnapshotRef {
   id: string;
   time?: string;
   bytes?: number;
+  // backup or safety, for snapshots retention removed.
+  kind?: string;
 }
 
 // Mutable state the built-ins share within one run of one module.
@@ -36,6 +40,8 @@ export interface RunState {
   stoppedService: boolean;
   snapshots: SnapshotRef[];
   safetySnapshots: SnapshotRef[];
+  // Snapshots 60retention removed.
+  removed: SnapshotRef[];
   // The snapshot a restore brings back, resolved by the command before anything runs.
   restoreSource?: { repository: string; snapshot: ProviderSnapshot };
   bytes: number;
@@ -68,5 +74,5 @@ export interface PartContext extends RunContext {
 
 // A fresh state for a run.
 export function newRunState(): RunState {
-  return { stoppedService: false, snapshots: [], safetySnapshots: [], bytes: 0, skipped: false, shared: new Map() };
+  return { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], bytes: 0, skipped: false, shared: new Map() };
 }

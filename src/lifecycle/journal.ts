@@ -34,6 +34,8 @@ export interface JournalEndRecord {
   time: string;
   result: RunResult;
   snapshots: JournalSnapshot[];
+  // Snapshots the run's retention removed (backup, post-backup/60retention); left out when none.
+  removed?: JournalSnapshot[];
   bytes: number;
   durationMs: number;
   failedPart?: string;
@@ -95,6 +97,7 @@ export function journalEnd(
     action: string;
     result: RunResult;
     snapshots?: JournalSnapshot[];
+    removed?: JournalSnapshot[];
     bytes?: number;
     durationMs: number;
     failedPart?: string | null;
@@ -114,6 +117,7 @@ export function journalEnd(
     bytes: run.bytes ?? 0,
     durationMs: Math.round(run.durationMs),
   };
+  if (run.removed?.length) record.removed = run.removed.map(({ repository, id }) => ({ repository, id }));
   // Error texts hold what parts and servers said: control characters are stored escaped.
   if (run.failedPart) record.failedPart = escapeControl(run.failedPart);
   if (run.error) record.error = escapeControl(mask(run.error));
@@ -187,11 +191,13 @@ function appendRecord(stateDir: string, record: JournalRecord): void {
   appendFileSync(file, fitLine(record), { mode: 0o600 });
 }
 
-// Serialises a record, shortening its error text (then its snapshot list) until the line fits MAX_LINE_BYTES.
+// Serialises a record, shortening its list of removed snapshots, then its error text, then its snapshot
+// list until the line fits MAX_LINE_BYTES.
 function fitLine(record: JournalRecord): string {
   let line = `${JSON.stringify(record)}\n`;
   while (Buffer.byteLength(line) > MAX_LINE_BYTES && record.type === 'end') {
-    if (record.error && record.error.length > 16) record.error = `${record.error.slice(0, Math.floor(record.error.length / 2))}…`;
+    if (record.removed?.length) record.removed = record.removed.slice(0, -1);
+    else if (record.error && record.error.length > 16) record.error = `${record.error.slice(0, Math.floor(record.error.length / 2))}…`;
     else if (record.error) delete record.error;
     else if (record.snapshots.length > 0) record.snapshots = record.snapshots.slice(0, -1);
     else break;

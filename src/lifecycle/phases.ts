@@ -63,6 +63,7 @@ export const BUILTINS: BuiltinPart[] = [
   { phase: 'pre-backup', name: '20dump_databases', does: 'dumps every database of the module', load: async () => (await import('./builtins/databases.js')).dumpDatabases },
   { phase: 'pre-backup', name: '30module_dump_state', does: 'runs bin/module-dump-state when present', load: async () => (await import('./builtins/module-state.js')).moduleDumpState },
   { phase: 'backup', name: '50snapshot', does: 'snapshots folders + state dir + environment into each repository', load: async () => (await import('./builtins/snapshot.js')).snapshot },
+  { phase: 'post-backup', name: '60retention', does: "applies the module's retention in each repository it just wrote to", load: async () => (await import('./builtins/retention.js')).retention },
   { phase: 'post-backup', name: '70module_cleanup_state', does: 'runs bin/module-cleanup-state when present', load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
   { phase: 'post-backup', name: '80remove_dumps', does: 'removes the database dumps staged in the state dir', load: async () => (await import('./builtins/databases.js')).removeDumpsPart },
   { phase: 'post-backup', name: '90start_service', does: 'starts the service if 10stop_service stopped it', load: async () => (await import('./builtins/service.js')).startService },

@@ -1,7 +1,7 @@
 // Snapshot kinds through the real CLI, for restic, borg and tar: `latest` is the newest backup (never the
 // safety snapshot an in-place restore took), `snapshots` shows the kind, and retention counts backups only.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execaSync } from 'execa';
@@ -128,6 +128,41 @@ describe.each(Object.keys(PROVIDERS))('snapshot kinds with %s', (provider) => {
     const after = await listed();
     expect(after.map((s) => s.kind)).toEqual(['backup', 'safety', 'safety', 'backup']);
     expect(after.slice(0, 3).map((s) => s.id)).toEqual(before.slice(1).map((s) => s.id));
+  });
+
+  it.runIf(FORGETS.has(provider))('backup applies keepLast 2 after each backup, counting backups only, and says what it removed', async () => {
+    t.module('blog', { folders: [data], retention: { keepLast: 2 }, timeouts: { part: 600 } });
+    await ok(['backup', 'blog']);
+    await ok(['backup', 'blog']);
+    damage(1);
+    await ok(['restore', 'blog']);
+    const before = await listed();
+    expect(before.map((s) => s.kind)).toEqual(['backup', 'backup', 'safety']);
+
+    const third = JSON.parse((await ok(['backup', 'blog', '--json'])).stdout).modules[0];
+    expect(third.removed).toEqual([{ repository: 'local', id: before[0].id, time: before[0].time, kind: 'backup' }]);
+    const after = await listed();
+    expect(after.map((s) => s.id)).toEqual([before[1].id, before[2].id, third.snapshots[0].id]);
+    const ends = readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((r) => r.type === 'end' && r.action === 'backup');
+    expect(ends.at(-1)).toMatchObject({ result: 'success', removed: [{ repository: 'local', id: before[0].id }] });
+    expect(ends[0].removed).toBeUndefined();
+
+    // --no-retention keeps everything; the text summary names what a backup's retention removed.
+    const kept = JSON.parse((await ok(['backup', 'blog', '--no-retention', '--json'])).stdout).modules[0];
+    expect(kept.removed).toEqual([]);
+    expect((await listed()).map((s) => s.kind)).toEqual(['backup', 'safety', 'backup', 'backup']);
+    const text = await ok(['backup', 'blog']);
+    expect(text.stdout).toMatch(/^backup blog: ok local:\S+; retention removed local:\S+ local:\S+$/m);
+    expect((await listed()).map((s) => s.kind)).toEqual(['safety', 'backup', 'backup']);
+  });
+
+  it('a module without retention keeps every snapshot after its backups', async () => {
+    t.module('blog', { folders: [data], timeouts: { part: 600 } });
+    for (let i = 0; i < 3; i++) {
+      const result = JSON.parse((await ok(['backup', 'blog', '--json'])).stdout).modules[0];
+      expect(result.removed).toEqual([]);
+    }
+    expect(await listed()).toHaveLength(3);
   });
 });
 
