@@ -101,6 +101,9 @@ export async function drillMysql(config: MysqlDatabase, file: string, ctx: Engin
     },
     async () => {
       const cleanup = cleanupContext(ctx);
+      // A session of the account still running (the client was stopped) would hold locks DROP DATABASE waits for.
+      const sessions = await query(config, `SELECT id FROM information_schema.processlist WHERE user = '${account.user}';\n`, cleanup).catch(() => '');
+      for (const id of sessions.split('\n').filter((line) => /^\d+$/.test(line))) await query(config, `KILL CONNECTION ${id};\n`, cleanup).catch(() => {});
       const like = grantPattern(base).replace(/'/g, "''");
       const found = await query(config, `SELECT HEX(schema_name) FROM information_schema.schemata WHERE schema_name LIKE '${like}';\n`, cleanup);
       const databases = found.split('\n').filter(Boolean).map((hex) => Buffer.from(hex, 'hex').toString('utf8'));

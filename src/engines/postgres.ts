@@ -62,7 +62,6 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
 export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJob[] {
   if (config.database !== ALL) {
     const file = dumpFile(config, config.database);
-    const label = labelOf(config, config.database);
     return [databaseLoad(config, config.database, file)];
   }
   const folder = `postgres-${config.name ?? ALL}`;

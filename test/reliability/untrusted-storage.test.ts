@@ -178,6 +178,20 @@ describe('MariaDB: a crafted dump in the drill reaches nothing but its scratch d
     expect(outside()).toBe(before);
   });
 
+  it('a drill stopped half-way (timeout, SIGTERM) still drops its temporary account and scratch database', async () => {
+    const file = crafted('sleep', ['SELECT SLEEP(60);']);
+    const controller = new AbortController();
+    const drill = drillJob.drill!(file, { ...engineContext(), signal: controller.signal }).catch((error: Error) => error);
+    const account = () => mariadb(`SELECT COUNT(*) FROM information_schema.processlist WHERE user LIKE 'lifeboat\\_verify\\_${pid}\\_%' AND info LIKE 'SELECT SLEEP%';`).trim();
+    for (let i = 0; i < 400 && account() !== '1'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(account()).toBe('1');
+    controller.abort('SIGTERM');
+    expect(String(await drill)).toMatch(/mariadb was stopped \(SIGTERM\)/);
+    expect(outside()).toBe(before);
+    // Its session on the server, still sleeping when the client was stopped, was ended too.
+    expect(account()).toBe('0');
+  });
+
   it('routines, triggers, events and views with DEFINER=root load (as the temporary account)', async () => {
     const rich = uniqueName();
     createMariadb(rich);
