@@ -1,11 +1,12 @@
 // Thirty-five days with nobody watching: the clock is faked (libfaketime, Debian's `faketime`) and the job
 // lines `lifeboat schedule --cron` generated run exactly as written, day by day, for a module with files
-// and a PostgreSQL database, a daily backup and a weekly restore drill. A repository outage on day 10
-// shows up as a failure ping, status FAILED and check exit 1; on day 35 every drill ran and the latest
-// backup restores exactly. (restic is a static Go binary: libfaketime does not reach it, so snapshot
-// times are real ones; Lifeboat's journal, schedule and status all run on the faked clock.)
+// and a PostgreSQL database, a daily backup and a weekly restore drill. A repository outage on days 10-12
+// shows up as failure pings, status FAILED then STALE and check exit 1; on day 35 every drill ran and the
+// latest backup restores exactly. A damaged repository on day 20 fails that Sunday's drill, loudly.
+// (restic is a static Go binary: libfaketime does not reach it, so snapshot times are real ones;
+// Lifeboat's journal, schedule and status all run on the faked clock.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -33,6 +34,20 @@ async function runAt(time: number, line: string): Promise<{ status: number; stdo
 // `lifeboat ARGS` under the faked clock.
 function lifeboatAt(time: number, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return runAt(time, [process.execPath, BIN, '--root', t.root, '--state-dir', t.stateDir, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '));
+}
+
+// Every data pack of a restic repository.
+function packsOf(repo: string): string[] {
+  const data = path.join(repo, 'data');
+  return readdirSync(data).flatMap((dir) => readdirSync(path.join(data, dir)).map((name) => path.join(data, dir, name)));
+}
+
+// Flips bytes in the middle of a pack (restic's files are read-only: write through a fresh copy).
+function damagePack(file: string): void {
+  const bytes = readFileSync(file);
+  for (let i = Math.floor(bytes.length / 2); i < Math.min(bytes.length, Math.floor(bytes.length / 2) + 64); i++) bytes[i] ^= 0xff;
+  rmSync(file);
+  writeFileSync(file, bytes);
 }
 
 beforeAll(async () => {
@@ -72,13 +87,16 @@ describe('thirty-five days', () => {
     });
     expect(jobs.map((job) => job.command.split(' ').slice(-2).join(' '))).toEqual(['backup app', 'verify app']);
 
-    const outage = 10;
+    // The repository's disk is gone for three days (10-12), and on day 20 (a Sunday) every data pack is
+    // damaged between the backup and the drill; the operator puts the repository back afterwards.
+    const outage = [10, 11, 12];
+    const damage = 20;
     for (let day = 0; day < 35; day++) {
       const start = BASE + day * DAY;
       writeFileSync(path.join(t.dir, 'data', `day-${day}.txt`), `written on day ${day}\n`);
       psql(db, `INSERT INTO days VALUES (${day});`);
       const repo = path.join(t.dir, 'repo');
-      if (day === outage) {
+      if (day === outage[0]) {
         renameSync(repo, `${repo}.away`);
         writeFileSync(repo, 'the disk is not mounted\n');
       }
@@ -89,34 +107,52 @@ describe('thirty-five days', () => {
       }
       due.sort((a, b) => a.time - b.time);
       for (const job of due) {
+        const drill = job.command.endsWith(' verify app');
+        if (day === damage && drill) {
+          cpSync(repo, `${repo}.good`, { recursive: true });
+          for (const pack of packsOf(path.join(repo, 'app'))) damagePack(pack);
+        }
         const pings = sink.received.length;
         const run = await runAt(job.time, job.command);
-        if (day === outage) {
+        if (outage.includes(day) || (day === damage && drill)) {
           expect(run.status, run.stderr).toBe(1);
           expect(sink.received.slice(pings).map((r) => r.url.split('?')[0])).toEqual(['/ping/app/start', '/ping/app/fail']);
         } else {
           expect(run.status, `day ${day}: ${job.command}\n${run.stderr}`).toBe(0);
         }
       }
-      if (day === outage) {
+      if (outage.includes(day)) {
         const status = JSON.parse((await lifeboatAt(start + 4 * 3600_000, ['status', '--json'])).stdout);
-        expect(status.modules[0].state).toBe('failed');
+        // FAILED at once; STALE once the last success (day 9, 03:00) is older than twice the daily interval.
+        expect(status.modules[0].state).toBe(day === outage[0] ? 'failed' : 'stale');
         const check = await lifeboatAt(start + 4 * 3600_000, ['check']);
         expect(check.status).toBe(1);
         expect(check.stdout).toMatch(/^FAIL +repository local \(module app\) +cannot be opened: /m);
+        if (day === outage[2]) expect(check.stdout).toMatch(/^FAIL +module app +STALE: last success /m);
+      }
+      if (day === outage[2]) {
         rmSync(repo);
         renameSync(`${repo}.away`, repo);
       }
-      if (day === outage + 1) expect(JSON.parse((await lifeboatAt(start + 4 * 3600_000, ['status', '--json'])).stdout).modules[0].state).toBe('ok');
+      if (day === outage[2] + 1) expect(JSON.parse((await lifeboatAt(start + 4 * 3600_000, ['status', '--json'])).stdout).modules[0].state).toBe('ok');
+      if (day === damage) {
+        const status = JSON.parse((await lifeboatAt(start + 5 * 3600_000, ['status', '--json'])).stdout);
+        expect(status.modules[0].verify.result).toBe('failure');
+        const check = await lifeboatAt(start + 5 * 3600_000, ['check']);
+        expect(check.status).toBe(1);
+        expect(check.stdout).toMatch(/^FAIL +module app \(restore drill\) +the last drill FAILED /m);
+        rmSync(repo, { recursive: true });
+        renameSync(`${repo}.good`, repo);
+      }
     }
 
     const runs = journalRuns(t.stateDir);
     const backups = runs.filter((run) => run.action === 'backup');
     const drills = runs.filter((run) => run.action === 'verify');
     expect(backups).toHaveLength(35);
-    expect(backups.filter((run) => run.result === 'failure').map((run) => run.started.slice(0, 10))).toEqual(['2027-03-11']);
-    // Every Sunday's drill ran and passed: 7, 14, 21, 28 March and 4 April.
-    expect(drills.map((run) => `${run.started.slice(0, 10)} ${run.result}`)).toEqual(['2027-03-07 success', '2027-03-14 success', '2027-03-21 success', '2027-03-28 success', '2027-04-04 success']);
+    expect(backups.filter((run) => run.result === 'failure').map((run) => run.started.slice(0, 10))).toEqual(['2027-03-11', '2027-03-12', '2027-03-13']);
+    // Every Sunday's drill ran: 7, 14, 21 (the damaged repository), 28 March and 4 April.
+    expect(drills.map((run) => `${run.started.slice(0, 10)} ${run.result}`)).toEqual(['2027-03-07 success', '2027-03-14 success', '2027-03-21 failure', '2027-03-28 success', '2027-04-04 success']);
     const end = BASE + 35 * DAY;
     const check = await lifeboatAt(end, ['check']);
     expect(check.status, check.stdout).toBe(0);
