@@ -6,13 +6,10 @@ import type { ModuleResult } from '../lifecycle/action.js';
 import { loadManifest } from '../lifecycle/manifest.js';
 import { formatBytes } from '../report/format.js';
 
-// What retention removed per repository, when the run recorded it (`removed: { repository: count }`).
-type WithRemoved = ModuleResult & { removed?: Record<string, number | unknown[]> };
-
 // The summary lines of a backup run.
 export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): string[] {
   const lines: string[] = [];
-  for (const result of results as WithRemoved[]) {
+  for (const result of results) {
     const module = modules.find((m) => m.name === result.module);
     const took = result.durationMs === undefined ? '' : `, ${(result.durationMs / 1000).toFixed(1)}s`;
     if (result.snapshots.length === 0) {
@@ -23,8 +20,9 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
       const manifest = module ? loadManifest(module, snapshot.repository, snapshot.id) : undefined;
       const files = manifest?.entries.filter((entry) => entry.type === 'file') ?? [];
       const total = files.reduce((sum, entry) => sum + (entry.size ?? 0), 0);
-      const removed = result.removed?.[snapshot.repository];
-      const removedText = removed === undefined ? '' : `, ${Array.isArray(removed) ? removed.length : removed} snapshot(s) removed`;
+      // What 60retention removed in this repository (none when it did not run: --no-retention, no retention).
+      const removed = result.removed?.filter((gone) => gone.repository === snapshot.repository).length ?? 0;
+      const removedText = removed ? `, ${removed} snapshot(s) removed` : '';
       const contents = manifest ? `${files.length} files, ${formatBytes(total)} total` : 'files and total unknown (no manifest)';
       lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'new bytes unknown' : `${formatBytes(snapshot.bytes)} new`}${removedText}${took}`);
     }
