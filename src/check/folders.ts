@@ -2,7 +2,13 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { fail, ok, type Finding } from './findings.js';
+import { fail, ok, warn, type Finding } from './findings.js';
+import { assertSafeLayout } from '../lifecycle/layout-check.js';
+import { snapshotSet } from '../lifecycle/module-paths.js';
+import { readRestoreMarker, scratchHolders } from '../lifecycle/restore-marker.js';
+import { isScratchName } from '../lifecycle/restore-swap.js';
+import { joinBytes, listNames, showPath } from '../files/byte-path.js';
+import { LifeboatError } from '../errors.js';
 
 // One finding per missing folder (naming the file and key), or one ok line per module.
 export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding[] {
@@ -22,6 +28,38 @@ export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding
       findings.push(fail(`${display}: /folders/${index}`, `${folder} ${kind}; create it, or remove it from folders:`));
     });
     if (missing === 0 && module.folders.length) findings.push(ok(`module ${module.name}`, `${module.folders.length} folder(s) exist`));
+    findings.push(...layoutFindings(root, module), ...leftoverFindings(root, module));
   }
   return findings;
+}
+
+// What a run would refuse before it starts: a repository or the state dir inside the module's paths,
+// a symlinked folder, include lines outside the state dir or writable by others.
+function layoutFindings(root: RootConfig, module: ModuleConfig): Finding[] {
+  try {
+    assertSafeLayout(root, module, 'backup', {});
+    return [];
+  } catch (error) {
+    if (!(error instanceof LifeboatError)) throw error;
+    return error.problems.map((problem) => fail(`module ${module.name}`, problem));
+  }
+}
+
+// Scratch copies and trash folders an interrupted restore left in the live folders: the next backup or
+// restore of the module removes them (an unfinished restore's finish or roll-back command does too).
+function leftoverFindings(root: RootConfig, module: ModuleConfig): Finding[] {
+  const found: string[] = [];
+  for (const holder of scratchHolders(snapshotSet(module).paths)) {
+    let names: Buffer[];
+    try {
+      names = listNames(holder);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (isScratchName(name)) found.push(showPath(joinBytes(holder, name)));
+  }
+  if (found.length === 0) return [];
+  const marker = readRestoreMarker(root.stateDir, module.name);
+  const why = marker?.phase === 'replacing' ? 'an unfinished in-place restore left them; its finish or roll-back command removes them' : 'an interrupted restore left them; the next backup or restore of the module removes them';
+  return [warn(`module ${module.name}`, `${found.length} scratch folder(s) in its live paths (${found.slice(0, 3).join(', ')}${found.length > 3 ? ', ...' : ''}): ${why}`)];
 }

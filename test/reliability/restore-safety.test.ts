@@ -205,6 +205,72 @@ describe('layouts refused before anything runs', () => {
     expect(backup.stderr).toContain(`${path.join(t.stateDir, 'modules', 'm', 'state', 'volumes', 'missing')} (from ${path.join(t.root, 'modules', 'm')}/etc/state-include.conf) does not exist`);
   });
 
+  it('a repository reached through a symlink into a backed-up folder (and borg file://): exit 2', async () => {
+    t = rootFor('restic');
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    symlinkSync(data, path.join(t.dir, 'lnk'));
+    t.module('m', { folders: [data] });
+    for (const repo of [
+      { provider: 'restic', url: path.join(t.dir, 'lnk', 'repo'), passwordFile: path.join(t.dir, 'repo.pass') },
+      { provider: 'borg', url: `file://${path.join(data, 'borg')}`, passwordFile: path.join(t.dir, 'repo.pass') },
+    ]) {
+      t.write('lifeboat.yaml', `repositories:\n  local: ${JSON.stringify(repo)}\n`);
+      const backup = await lifeboat(t, ['backup', 'm']);
+      expect(backup.exitCode, backup.stderr).toBe(2);
+      expect(backup.stderr).toContain(`lies inside the backed-up path ${data}`);
+      expect(readdirSync(data)).toEqual([]);
+    }
+  });
+
+  it('state-include.conf: absolute lines, lines leaving the state dir, lines through a symlink, and a file others can write are refused', async () => {
+    t = rootFor('restic');
+    mkdirSync(path.join(t.dir, 'data'));
+    t.module('m', { folders: [path.join(t.dir, 'data')] });
+    const stateDir = path.join(t.stateDir, 'modules', 'm', 'state');
+    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(path.join(t.dir, 'victim'));
+    symlinkSync(path.join(t.dir, 'victim'), path.join(stateDir, 'vlink'));
+    const include = t.write('modules/m/etc/state-include.conf', '/etc/hostname\n../../../../etc\nvlink/hostname\n');
+    let backup = await lifeboat(t, ['backup', 'm']);
+    expect(backup.exitCode).toBe(2);
+    expect(backup.stderr).toContain(`${include}:1: "/etc/hostname" is absolute`);
+    expect(backup.stderr).toContain(`${include}:2: "../../../../etc" leaves the module's state dir`);
+    expect(backup.stderr).toContain(`${include}:3: "vlink/hostname" passes through a symlink`);
+    t.write('modules/m/etc/state-include.conf', 'inside\n', 0o666);
+    backup = await lifeboat(t, ['backup', 'm']);
+    expect(backup.exitCode).toBe(2);
+    expect(backup.stderr).toContain(`${include}: refused:`);
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    expect(check.stdout + check.stderr).toContain(`${include}: refused:`);
+    expect(existsSync(path.join(t.dir, 'repo'))).toBe(false);
+  });
+
+  it('--target through a symlink to / or into a live folder, or naming a file: exit 2, nothing changed', async () => {
+    t = rootFor('restic');
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'f'), 'backed up\n');
+    t.module('m', { folders: [data] });
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    writeFileSync(path.join(data, 'f'), 'live\n');
+    symlinkSync('/', path.join(t.dir, 'to-root'));
+    symlinkSync(data, path.join(t.dir, 'to-live'));
+    writeFileSync(path.join(t.dir, 'afile'), 'x');
+    const root = await lifeboat(t, ['restore', 'm', '--target', path.join(t.dir, 'to-root')]);
+    expect(root.exitCode).toBe(2);
+    expect(root.stderr).toContain('(really /): restoring under / is an in-place restore');
+    const live = await lifeboat(t, ['restore', 'm', '--target', path.join(t.dir, 'to-live')]);
+    expect(live.exitCode).toBe(2);
+    expect(live.stderr).toContain(`(really ${data}) lies inside ${data}`);
+    const file = await lifeboat(t, ['restore', 'm', '--target', path.join(t.dir, 'afile')]);
+    expect(file.exitCode).toBe(2);
+    expect(file.stderr).toContain('exists and is not a folder');
+    expect(readFileSync(path.join(data, 'f'), 'utf8')).toBe('live\n');
+    expect(readdirSync(data)).toEqual(['f']);
+  });
+
   it('--target inside a live folder is refused with exit 2', async () => {
     t = rootFor('restic');
     mkdirSync(path.join(t.dir, 'data'));
@@ -215,6 +281,32 @@ describe('layouts refused before anything runs', () => {
     expect(restore.exitCode).toBe(2);
     expect(restore.stderr).toContain(`--target ${path.join(t.dir, 'data', 'copy')} lies inside ${path.join(t.dir, 'data')}, a live path of module m`);
     expect(existsSync(path.join(t.dir, 'data', 'copy'))).toBe(false);
+  });
+});
+
+describe('leftovers of a killed restore (restic)', () => {
+  it('check reports them; the next in-place restore (the finish command) removes them', { timeout: 120_000 }, async () => {
+    const t = rootFor('restic');
+    try {
+      const data = path.join(t.dir, 'data');
+      mkdirSync(data);
+      writeFileSync(path.join(data, 'f'), 'backed up\n');
+      t.module('m', { folders: [data] });
+      expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+      // what a run killed mid-swap leaves: its trash (old files) and scratch folders, and a `replacing` marker
+      mkdirSync(path.join(data, '.lifeboat-restore-20261129T000000Z-dead00-0-trash', '0'), { recursive: true });
+      mkdirSync(path.join(data, '.lifeboat-restore-20261129T000000Z-dead00-0'));
+      writeRestoreMarker(t.stateDir, { phase: 'replacing', runId: '20261129T000000Z-dead00', module: 'm', repository: 'local', snapshot: 'x', safety: null, paths: [data], started: 'then', pid: 1 });
+      const check = await lifeboat(t, ['check']);
+      expect(check.stdout + check.stderr).toContain('2 scratch folder(s) in its live paths');
+      expect(check.stdout + check.stderr).toContain('an unfinished in-place restore left them');
+      const restore = await lifeboat(t, ['restore', 'm', '--no-safety-snapshot']);
+      expect(restore.exitCode, restore.stderr).toBe(0);
+      expect(readdirSync(data)).toEqual(['f']);
+      expect(existsSync(path.join(t.stateDir, 'modules', 'm', 'restore-unfinished.json'))).toBe(false);
+    } finally {
+      t.cleanup();
+    }
   });
 });
 

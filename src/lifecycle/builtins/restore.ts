@@ -78,7 +78,13 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
       pid: process.pid,
     });
   try {
-    if (!ctx.options.dryRun) marker('staging');
+    if (!ctx.options.dryRun) {
+      // Scratch copies and trash folders of killed runs (an unfinished restore's among them: this run
+      // replaces the live files either way, and holds the module's lock).
+      const removed = removeRestoreScratch(paths, ctx.runId);
+      if (removed.length) ctx.log.info(`removed what an interrupted restore left behind: ${removed.join(', ')}`);
+      marker('staging');
+    }
     for (const [index, root] of roots.entries()) staged.push(await stageRestore(ctx, provider, common, root, index));
     if (ctx.options.dryRun) return;
     if (!staged.some((item) => item.staged)) {
