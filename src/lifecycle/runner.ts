@@ -26,7 +26,7 @@ export interface PhasePlan {
 export function planAction(run: Pick<RunContext, 'root' | 'module' | 'action'>): PhasePlan[] {
   return ACTIONS[run.action].map((step) => ({
     step,
-    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }).map((entry) => checkModuleBin(entry, run.module.dir)),
+    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }, run.action).map((entry) => checkModuleBin(entry, run.module.dir)),
   }));
 }
 
@@ -75,6 +75,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
         if (step.runs === 'ok' && stopped()) break;
         if (entry.status === 'skipped') run.log.warn(`${entry.phase}/${entry.name}: skipped: ${entry.reason} (${entry.path})`);
         if (entry.status !== 'run') continue;
+        if (entry.note) run.log.warn(entry.note);
         current = `${entry.phase}/${entry.name}`;
         await runOnePart(run, step, entry, outcome);
       }

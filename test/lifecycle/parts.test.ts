@@ -38,15 +38,15 @@ describe('layers, order and masking', () => {
     const pre = plan.actions.backup[0];
     expect(pre.phase).toBe('pre-backup');
     expect(pre.parts.map((p: { name: string; layer: string; status: string }) => `${p.name}:${p.layer}:${p.status}`)).toEqual([
-      '10stop_service:builtin:run',
-      '20dump_databases:module:masked',
+            '20dump_databases:module:masked',
       '25x:root:run',
       '2b:module:run',
       '30module_dump_state:module:masked',
       '40noexec:module:skipped',
+      '40stop_service:builtin:run',
     ]);
-    expect(pre.parts[3].replaces).toEqual([{ layer: 'root', path: path.join(t.root, 'hooks.d/pre-backup/2b') }]);
-    expect(pre.parts[1].replaces[0].layer).toBe('builtin');
+    expect(pre.parts[2].replaces).toEqual([{ layer: 'root', path: path.join(t.root, 'hooks.d/pre-backup/2b') }]);
+    expect(pre.parts[0].replaces[0].layer).toBe('builtin');
 
     const run = await lifeboat(t, ['backup', 'web']);
     expect(run.exitCode).toBe(0);
@@ -135,12 +135,13 @@ describe('what a part sees', () => {
 });
 
 describe('outcomes', () => {
-  it('exit 75 skips the rest of the action without failing; always-phases still run', async () => {
+  it('exit 75 skips the rest of the action without failing; finally still runs', async () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40skip', '#!/bin/sh\nexit 75\n', 'web');
     t.part('pre-backup', '41never', trace('never'), 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('post-backup', '80never', trace('never-post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     const result = await lifeboat(t, ['backup', 'web', '--json']);
     expect(result.exitCode).toBe(0);
     expect(readTrace()).toEqual(['post']);
@@ -148,11 +149,12 @@ describe('outcomes', () => {
     expect(json.modules[0]).toMatchObject({ module: 'web', ok: true, skipped: true, snapshots: [] });
   });
 
-  it('a failing part stops the fail-fast phases; post-backup and on-failure run with the details', async () => {
+  it('a failing part stops the fail-fast phases; finally and on-failure run with the details', async () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40fail', '#!/bin/sh\necho broken >&2\nexit 3\n', 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('post-backup', '80never', trace('never-post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     t.part('on-success', '10ok', trace('success'), 'web');
     t.part('on-failure', '10report', `#!/bin/sh\necho "$LIFEBOAT_FAILED_PART|$LIFEBOAT_EXIT_CODE|$LIFEBOAT_ERROR" >> "${t.dir}/trace"\n`, 'web');
     const result = await lifeboat(t, ['backup', 'web', '--json']);
@@ -189,7 +191,7 @@ describe('timeouts and signals', () => {
     t = makeRoot();
     webModule({ timeouts: { part: 1, killAfter: 1 } });
     t.part('pre-backup', '40hang', `#!/bin/sh\nsleep 300 &\necho $! > "${t.dir}/grandchild"\nsleep 300\n`, 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     const result = await lifeboat(t, ['backup', 'web']);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('timed out after 1s (timeouts.part)');
@@ -202,7 +204,7 @@ describe('timeouts and signals', () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40wait', `#!/bin/sh\ntrap 'echo got-term >> "${t.dir}/trace"; exit 1' TERM\ntouch "${t.dir}/started"\nwhile :; do sleep 0.1; done\n`, 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     t.part('on-failure', '10fail', trace('on-failure'), 'web');
     const child = lifeboat(t, ['backup', 'web']);
     await waitFor(() => existsSync(path.join(t.dir, 'started')));
