@@ -105,6 +105,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
       killAfter: doc.timeouts?.killAfter ?? defaults.timeouts?.killAfter ?? DEFAULT_KILL_AFTER,
     },
     enabled: doc.enabled ?? true,
+    umask: parseInt(doc.umask ?? '022', 8),
     env,
     envFile,
     stateDir: stateLayout(rootConfig.stateDir).moduleState(name),

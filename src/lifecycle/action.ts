@@ -155,6 +155,8 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
     LIFEBOAT_SNAPSHOT: snapshot,
     LIFEBOAT_TARGET: options.target ?? '/',
     LIFEBOAT_DRY_RUN: options.dryRun ? '1' : '0',
+    // The module's umask, also what script providers run their tools with.
+    LIFEBOAT_UMASK: (module.umask ?? 0o022).toString(8).padStart(4, '0'),
     FOLDERS: module.folders.join(':'),
     NAME: snapshot,
     LIFEBOAT_ENV_FILE: envFile,

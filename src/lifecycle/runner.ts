@@ -157,6 +157,7 @@ async function runFilePart(run: RunContext, entry: PartEntry, request: PartReque
     log,
     timeoutSeconds: run.module.timeouts.part,
     killAfterSeconds: run.module.timeouts.killAfter,
+    umask: run.module.umask,
     interrupt,
   });
   if (result.error) return { kind: 'fail', message: result.error, exitCode: 126 };

@@ -1,4 +1,4 @@
-// Runs one part file: environment, its own copy of the request on stdin, cwd, umask 077, a timeout that
+// Runs one part file: environment, its own copy of the request on stdin, cwd, umask (022 as run-parts), a timeout that
 // kills the whole process group, forwarded signals, and every output line prefixed and masked.
 import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
@@ -13,6 +13,8 @@ export interface ProcessPartOptions {
   log: Logger;
   timeoutSeconds: number;
   killAfterSeconds: number;
+  // The module's `umask:` (default 0o022, as run-parts).
+  umask?: number;
   // Aborted with reason 'SIGINT' or 'SIGTERM' when Lifeboat receives that signal.
   interrupt?: AbortSignal;
 }
@@ -30,7 +32,7 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
   const notExecutable = checkExecutableFormat(options.file);
   if (notExecutable) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: notExecutable });
   return new Promise((resolve) => {
-    const previousUmask = process.umask(0o077);
+    const previousUmask = process.umask(options.umask ?? 0o022);
     let child;
     try {
       child = spawn(options.file, [], { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -21,6 +21,11 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const script = (name: string) => path.join(dir, name);
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
+  // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
+  const umaskOf = (options: CommonOptions) => {
+    const value = options.env?.LIFEBOAT_UMASK;
+    return value && /^0?[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : 0o022;
+  };
   const scriptEnv = (options: CommonOptions, extra: Record<string, string>) => ({
     ...(options.env ?? process.env),
     ...input.config.env,
@@ -31,7 +36,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
 
   // Runs `list` and checks its output is a JSON array of {name, time?, module?}.
   async function list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]> {
-    const { stdout } = await runTool(script('list'), [], { ...options, env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
+    const { stdout } = await runTool(script('list'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
     let parsed: unknown;
     try {
       parsed = JSON.parse(stdout.trim() || '[]');
@@ -59,7 +64,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     async create(options) {
       const before = options.dryRun ? [] : await list(options.module, options);
       const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module });
-      const { stdout } = await runTool(script('create'), [], { ...options, env });
+      const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
       if (options.dryRun) return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module: options.module, repository: input.name, tags: options.tags } };
       const after = await list(options.module, options);
       const printed = stdout.trim().split('\n').at(-1)?.trim();
@@ -79,20 +84,20 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         LIFEBOAT_MODULE: options.module,
         MODULE_ID: options.module,
       });
-      await runTool(script('restore'), [], { ...options, env });
+      await runTool(script('restore'), [], { ...options, umask: umaskOf(options), env });
     },
     forget: hasForget
       ? async (module, retention, options) => {
           const { kept, removed } = applyRetention(await list(module, options), retention);
           for (const snapshot of removed) {
-            await runTool(script('forget'), [], { ...options, env: scriptEnv(options, { NAME: snapshot.id, LIFEBOAT_MODULE: module, MODULE_ID: module }) });
+            await runTool(script('forget'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { NAME: snapshot.id, LIFEBOAT_MODULE: module, MODULE_ID: module }) });
           }
           return { kept, removed };
         }
       : undefined,
     check: hasCheck
       ? async (module, options) => {
-          await runTool(script('check'), [], { ...options, env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }) });
+          await runTool(script('check'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }) });
         }
       : undefined,
   };

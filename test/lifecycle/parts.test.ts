@@ -1,7 +1,7 @@
 // The hook-directory runtime end to end through the real CLI: layers, order, masks, environment, stdin,
 // the env-file hand-off, exit 75, failures, timeouts and signals.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 
@@ -77,7 +77,7 @@ describe('layers, order and masking', () => {
 });
 
 describe('what a part sees', () => {
-  it('gets the environment, its own stdin, cwd, umask 077 and the env-file hand-off', async () => {
+  it('gets the environment, its own stdin, cwd, umask 022 and the env-file hand-off', async () => {
     t = makeRoot();
     t.write('environment', 'ROOT_ONLY=r1\nSHARED=root\n');
     t.write('modules/web/environment', 'SHARED=module\n');
@@ -107,7 +107,7 @@ describe('what a part sees', () => {
     });
     expect(env.LIFEBOAT_RUN_ID).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(readFileSync(path.join(out, 'cwd'), 'utf8').trim()).toBe(stateDir);
-    expect(readFileSync(path.join(out, 'umask'), 'utf8').trim()).toBe('0077');
+    expect(readFileSync(path.join(out, 'umask'), 'utf8').trim()).toBe('0022');
     for (const file of ['stdin-1', 'stdin-2']) {
       expect(JSON.parse(readFileSync(path.join(out, file), 'utf8'))).toEqual({
         module: 'web',
@@ -119,6 +119,35 @@ describe('what a part sees', () => {
         dryRun: false,
       });
     }
+  });
+
+  it('files a part or a script provider creates get 0644 (umask 022, as run-parts); umask: changes it', async () => {
+    t = makeRoot();
+    webModule();
+    t.part('pre-backup', '40dump', '#!/bin/sh\necho rows > dump.sql\nmkdir -p dumps\n', 'web');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const stateDir = path.join(t.stateDir, 'modules', 'web', 'state');
+    expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(stateDir, 'dumps')).mode & 0o777).toBe(0o755);
+    // the state dir itself is Lifeboat's: 0700
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    // the copy provider's `create` made its snapshot folder under the module's umask too
+    const snapshots = readdirSync(path.join(t.dir, 'repo', 'web'));
+    expect(statSync(path.join(t.dir, 'repo', 'web', snapshots[0])).mode & 0o777).toBe(0o755);
+
+    t.module('web', { folders: [path.join(t.dir, 'data')], umask: '027' });
+    (await import('node:fs')).rmSync(path.join(stateDir, 'dump.sql'));
+    expect((await lifeboat(t, ['backup', 'web'])).exitCode).toBe(0);
+    expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o640);
+  });
+
+  it('a bad umask: is a configuration error naming the file and key', async () => {
+    t = makeRoot();
+    t.module('web', { folders: [t.dir], umask: '99' });
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('modules/web/module.yaml: /umask must match ^0?[0-7]{3}$, got "99" (an octal umask in quotes such as "022" or "027")');
   });
 
   it('prefixes every output line with module and part, and masks secrets', async () => {

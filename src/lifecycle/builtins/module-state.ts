@@ -40,6 +40,7 @@ async function runModuleBin(ctx: PartContext, name: string): Promise<void> {
     log: ctx.log,
     timeoutSeconds: ctx.module.timeouts.part,
     killAfterSeconds: ctx.module.timeouts.killAfter,
+    umask: ctx.module.umask,
     interrupt: ctx.signal.aborted ? undefined : ctx.signal,
   });
   if (result.error) throw new Error(result.error);
