@@ -53,6 +53,8 @@ export interface RunContext {
   runId: string;
   options: ActionOptions;
   env: Record<string, string>;
+  // Reads the environment afresh (the env files may have changed); the runner calls it before every part.
+  readEnv?: () => Record<string, string>;
   envFile: string;
   log: Logger;
   signal: AbortSignal;

@@ -115,7 +115,18 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
     target: run.options.target ?? '/',
     dryRun: run.options.dryRun,
   };
-  const env: Record<string, string> = { ...run.env, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };
+  // The environment is read afresh before every part: a part that wrote an env file is seen by the next.
+  let fresh: Record<string, string>;
+  try {
+    fresh = run.readEnv ? run.readEnv() : run.env;
+  } catch (error) {
+    const message = `cannot read the environment before this part: ${describeError(error)}`;
+    log.error(message);
+    if (outcome.ok) fail(outcome, run, label, message);
+    return;
+  }
+  run.env = fresh;
+  const env: Record<string, string> = { ...fresh, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };
   if (step.runs === 'failure') {
     env.LIFEBOAT_ERROR = outcome.error ?? '';
     env.LIFEBOAT_FAILED_PART = outcome.failedPart ?? '';
