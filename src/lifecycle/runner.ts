@@ -123,7 +123,9 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
     const message = `cannot read the environment before this part: ${describeError(error)}`;
     log.error(message);
     if (outcome.ok) fail(outcome, run, label, message);
-    return;
+    // A cleanup or a service start still runs, with the environment as last read.
+    if (step.runs === 'ok') return;
+    fresh = run.env;
   }
   run.env = fresh;
   const env: Record<string, string> = { ...fresh, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };

@@ -52,10 +52,11 @@ describe('the environment, read before every part', () => {
     webModule();
     t.part('pre-backup', '10break', '#!/bin/sh\necho "not an assignment" > environment\n', 'web');
     t.part('pre-backup', '11next', `#!/bin/sh\necho ran >> "${t.dir}/trace"\n`, 'web');
+    t.part('finally', '50cleanup', `#!/bin/sh\necho cleanup >> "${t.dir}/trace"\n`, 'web');
     const result = await lifeboat(t, ['backup', 'web']);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('environment:1: expected KEY=VALUE, got "not an assignment"');
-    expect(existsSync(path.join(t.dir, 'trace'))).toBe(false);
+    expect(lines(path.join(t.dir, 'trace'))).toEqual(['cleanup']);
   });
 });
 
