@@ -22,6 +22,9 @@ export interface PartRequest {
   repository: string | null;
   target: string;
   dryRun: boolean;
+  // Restore only (NethServer): the module's place in the repository, and its environment in the snapshot.
+  path?: string | null;
+  environment?: Record<string, string>;
 }
 
 export interface SnapshotRef {

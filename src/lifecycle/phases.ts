@@ -74,6 +74,7 @@ export const BUILTINS: BuiltinPart[] = [
   { phase: 'finally', name: '90start_service', does: 'starts the service if Lifeboat stopped it in this run', actions: ['backup', 'restore'], load: async () => (await import('./builtins/service.js')).startService },
   { phase: 'pre-restore', name: '04dump_databases', does: 'in-place restore: dumps the current databases for the safety snapshot', load: async () => (await import('./builtins/databases.js')).dumpForSafetySnapshot },
   { phase: 'pre-restore', name: '05safety_snapshot', does: 'in-place restore: snapshots the current state first', load: async () => (await import('./builtins/restore.js')).safetySnapshot },
+  { phase: 'pre-restore', name: '08create_volumes', does: 'in-place restore: creates the missing container volumes of volumes/NAME lines', load: async () => (await import('./builtins/module-state.js')).createVolumes },
   { phase: 'pre-restore', name: '10stop_service', does: 'stops the service if active (in-place restore)', load: async () => (await import('./builtins/service.js')).stopService },
   { phase: 'restore', name: '10restore_module', does: 'restores files: folders become exactly the snapshot', load: async () => (await import('./builtins/restore.js')).restoreModule },
   { phase: 'restore', name: '30restore_databases', does: 'loads every database from its dump', load: async () => (await import('./builtins/databases.js')).restoreDatabases },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { discoverPhase, unsafeReason, type PartEntry } from '../parts/discover.js';
 import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
+import { markModuleRestored, modulePathInRepository, snapshotEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
 import { LifeboatError, describeError } from '../errors.js';
 
@@ -106,15 +107,23 @@ function phaseRuns(runs: PhaseRuns, outcome: ActionOutcome, stopped: boolean): b
 async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, outcome: ActionOutcome): Promise<void> {
   const label = `${entry.phase}/${entry.name}`;
   const log = run.log.child(entry.name);
+  const source = run.action === 'restore' ? run.state.restoreSource : undefined;
   const request: PartRequest = {
     module: run.module.name,
     action: run.action,
     phase: entry.phase,
-    snapshot: run.options.snapshot ?? null,
-    repository: run.options.repositories?.length === 1 ? run.options.repositories[0] : null,
+    snapshot: source?.snapshot.id ?? run.options.snapshot ?? null,
+    repository: source?.repository ?? (run.options.repositories?.length === 1 ? run.options.repositories[0] : null),
     target: run.options.target ?? '/',
     dryRun: run.options.dryRun,
   };
+  if (run.action === 'restore') {
+    request.path = modulePathInRepository(run);
+    request.environment = entry.builtin ? {} : await snapshotEnvironment(run).catch((error: unknown) => {
+      log.warn(`the request's environment could not be read from the snapshot: ${describeError(error)}`);
+      return {};
+    });
+  }
   // The environment is read afresh before every part: a part that wrote an env file is seen by the next.
   let fresh: Record<string, string>;
   try {
@@ -144,6 +153,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   const interrupt = step.runs === 'ok' ? run.signal : undefined;
   const result = entry.builtin ? await runBuiltin(run, entry, request, env, log, interrupt) : await runFilePart(run, entry, request, env, log, interrupt);
   log.debug(`finished in ${Date.now() - started} ms`);
+  if (result.kind === 'ok' && entry.builtin?.name === '10restore_module' && entry.phase === 'restore') markModuleRestored(run);
   if (result.kind === 'ok') return;
   if (result.kind === 'skip') {
     log.info(`asked to skip the rest of ${run.action} for module ${run.module.name} (exit ${EXIT_SKIP})`);
