@@ -5,9 +5,13 @@ import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { runTool } from './exec.js';
 import { applyRetention } from './retention.js';
+import { addRecord, foldersToRestore, readRecords, recordsFile } from './script-records.js';
+import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
+// How long a create may take to show its snapshot in `list` after it returned.
+const CREATE_WAIT_MS = Number(process.env.LIFEBOAT_CREATE_WAIT_MS) || 60_000;
 
 interface ListedEntry {
   name?: unknown;
@@ -21,6 +25,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const script = (name: string) => path.join(dir, name);
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
+  const records = recordsFile(input.root.stateDir, input.name);
   // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
   const umaskOf = (options: CommonOptions) => {
     const value = options.env?.LIFEBOAT_UMASK;
@@ -45,46 +50,94 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     }
     if (!Array.isArray(parsed)) throw new LifeboatError('PROVIDER', `${script('list')} must print a JSON array, got ${typeof parsed}`);
     const snapshots: ProviderSnapshot[] = [];
+    const known = readRecords(records);
     parsed.forEach((raw: ListedEntry, index) => {
       if (!raw || typeof raw.name !== 'string' || raw.name === '') {
         throw new LifeboatError('PROVIDER', `${script('list')}: entry ${index} has no "name" string: ${JSON.stringify(raw).slice(0, 80)}`);
       }
-      if (typeof raw.module === 'string' && raw.module !== module) return;
-      const time = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : new Date(index * 1000).toISOString();
-      snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : undefined, tags: [] });
+      // What Lifeboat recorded when its create made this snapshot fills in a missing module and time.
+      const record = known[raw.name];
+      const owner = typeof raw.module === 'string' ? raw.module : record?.module;
+      if (owner !== undefined && owner !== module) return;
+      const listed = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : undefined;
+      const time = listed ?? record?.time ?? new Date(index * 1000).toISOString();
+      snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : undefined, tags: [], ...(record ? { paths: record.paths } : {}) });
     });
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  // Every name `list` prints for the module (whatever their module field), to tell a new entry from old ones.
+  async function listAll(options: CommonOptions & { module: string }): Promise<string[]> {
+    const { stdout } = await runTool(script('list'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: options.module, MODULE_ID: options.module }), dryRun: false });
+    try {
+      const parsed = JSON.parse(stdout.trim() || '[]') as ListedEntry[];
+      return Array.isArray(parsed) ? parsed.flatMap((raw) => (raw && typeof raw.name === 'string' && raw.name !== '' && (typeof raw.module !== 'string' || raw.module === options.module) ? [raw.name] : [])) : [];
+    } catch {
+      return (await list(options.module, options)).map((s) => s.id);
+    }
   }
 
   return {
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
     list,
-    // Runs `create`; its last stdout line names the snapshot, else the newest new entry of `list` does.
+    // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
+    // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
-      const before = options.dryRun ? [] : await list(options.module, options);
+      const before = options.dryRun ? [] : await listAll(options);
+      const started = new Date().toISOString();
       const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module });
       const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
-      if (options.dryRun) return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module: options.module, repository: input.name, tags: options.tags } };
-      const after = await list(options.module, options);
+      if (options.dryRun) return { snapshot: { id: 'dry-run', time: started, module: options.module, repository: input.name, tags: options.tags } };
       const printed = stdout.trim().split('\n').at(-1)?.trim();
-      const known = new Set(before.map((s) => s.id));
-      const snapshot = (printed && after.find((s) => s.id === printed)) || after.filter((s) => !known.has(s.id)).at(-1);
-      if (!snapshot) {
-        throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module}; the backup did not happen`);
+      const known = new Set(before);
+      let name: string | undefined;
+      for (let waited = 0; ; ) {
+        const after = await listAll(options);
+        name = (printed && after.includes(printed) && !known.has(printed) ? printed : undefined) ?? after.filter((id) => !known.has(id)).at(-1);
+        if (name || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
+        const delay = Math.min(200 * 2 ** Math.min(waited / 1000, 4), CREATE_WAIT_MS - waited);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        waited += delay;
       }
+      if (!name) {
+        throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
+      }
+      addRecord(records, name, { module: options.module, time: started, paths: options.paths });
+      const snapshot = (await list(options.module, options)).find((s) => s.id === name) ?? { id: name, time: started, module: options.module, repository: input.name, tags: [] };
       return { snapshot: { ...snapshot, host: snapshot.host ?? options.host, tags: options.tags } };
     },
-    // Runs `restore` with NAME, FOLDERS and LIFEBOAT_TARGET.
+    // Runs `restore` with NAME, FOLDERS (exactly the wanted paths the snapshot holds) and LIFEBOAT_TARGET;
+    // into a target, in a private mount namespace unless the provider declares `supports-target`.
     async restore(options) {
+      const held = options.snapshot.paths ?? readRecords(records)[options.snapshot.id]?.paths;
+      const folders = foldersToRestore(held, options.include);
       const env = scriptEnv(options, {
         NAME: options.snapshot.id,
-        FOLDERS: (options.include ?? options.snapshot.paths ?? []).join(':'),
+        FOLDERS: folders.join(':'),
         LIFEBOAT_TARGET: options.target,
         LIFEBOAT_MODULE: options.module,
         MODULE_ID: options.module,
       });
-      await runTool(script('restore'), [], { ...options, umask: umaskOf(options), env });
+      // Nothing of what is wanted is in the snapshot: an empty FOLDERS would mean "everything" to many scripts.
+      if (folders.length === 0) {
+        options.log.debug(`snapshot ${options.snapshot.id} holds none of ${(options.include ?? []).join(', ')}; nothing to restore`);
+        return;
+      }
+      const tool = { ...options, umask: umaskOf(options), env };
+      if (options.target === '/' || existsSync(script('supports-target')) || options.dryRun) {
+        await runTool(script('restore'), [], tool);
+        return;
+      }
+      if (!canUseNamespace()) {
+        throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into ${options.target} needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
+      }
+      const plan = planRedirects(folders, options.target);
+      try {
+        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/' } });
+      } finally {
+        removeCreated(plan.created);
+      }
     },
     forget: hasForget
       ? async (module, retention, options) => {
