@@ -66,17 +66,6 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
   }
 
-  // Every name `list` prints for the module (whatever their module field), to tell a new entry from old ones.
-  async function listAll(options: CommonOptions & { module: string }): Promise<string[]> {
-    const { stdout } = await runTool(script('list'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: options.module, MODULE_ID: options.module }), dryRun: false });
-    try {
-      const parsed = JSON.parse(stdout.trim() || '[]') as ListedEntry[];
-      return Array.isArray(parsed) ? parsed.flatMap((raw) => (raw && typeof raw.name === 'string' && raw.name !== '' && (typeof raw.module !== 'string' || raw.module === options.module) ? [raw.name] : [])) : [];
-    } catch {
-      return (await list(options.module, options)).map((s) => s.id);
-    }
-  }
-
   return {
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
@@ -84,28 +73,30 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
     // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
-      const before = options.dryRun ? [] : await listAll(options);
+      const before = options.dryRun ? [] : await list(options.module, options);
       const started = new Date().toISOString();
       const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module });
       const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
       if (options.dryRun) return { snapshot: { id: 'dry-run', time: started, module: options.module, repository: input.name, tags: options.tags } };
       const printed = stdout.trim().split('\n').at(-1)?.trim();
-      const known = new Set(before);
-      let name: string | undefined;
+      const known = new Set(before.map((s) => s.id));
+      let snapshot: ProviderSnapshot | undefined;
       for (let waited = 0; ; ) {
-        const after = await listAll(options);
-        name = (printed && after.includes(printed) && !known.has(printed) ? printed : undefined) ?? after.filter((id) => !known.has(id)).at(-1);
-        if (name || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
+        const after = await list(options.module, options);
+        const fresh = after.filter((s) => !known.has(s.id));
+        snapshot = (printed && fresh.find((s) => s.id === printed)) || fresh.at(-1);
+        if (snapshot || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
         const delay = Math.min(200 * 2 ** Math.min(waited / 1000, 4), CREATE_WAIT_MS - waited);
         await new Promise((resolve) => setTimeout(resolve, delay));
         waited += delay;
       }
-      if (!name) {
+      if (!snapshot) {
         throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
       }
-      addRecord(records, name, { module: options.module, time: started, paths: options.paths });
-      const snapshot = (await list(options.module, options)).find((s) => s.id === name) ?? { id: name, time: started, module: options.module, repository: input.name, tags: [] };
-      return { snapshot: { ...snapshot, host: snapshot.host ?? options.host, tags: options.tags } };
+      // A list without times dates it by when this create started.
+      const time = snapshot.time.startsWith('1970-') ? started : snapshot.time;
+      addRecord(records, snapshot.id, { module: options.module, time, paths: options.paths });
+      return { snapshot: { ...snapshot, time, paths: options.paths, host: snapshot.host ?? options.host, tags: options.tags } };
     },
     // Runs `restore` with NAME, FOLDERS (exactly the wanted paths the snapshot holds) and LIFEBOAT_TARGET;
     // into a target, in a private mount namespace unless the provider declares `supports-target`.
