@@ -16,7 +16,7 @@ export interface Redirect {
 
 export interface NamespacePlan {
   redirects: Redirect[];
-  // Live directories created as mount points (they did not exist); removed again when still empty.
+  // Folders created as mount points or mount sources; removed again when still empty.
   created: string[];
 }
 
@@ -45,7 +45,13 @@ export function planRedirects(folders: string[], target: string): NamespacePlan 
     }
   }
   const redirects = dirs.map((live) => ({ live, source: path.join(target, live) }));
-  for (const redirect of redirects) mkdirSync(redirect.source, { recursive: true, mode: 0o700 });
+  for (const redirect of redirects) {
+    // Removed again afterwards when the script put nothing there: an empty folder is not a restore.
+    let top: string | undefined;
+    for (let at = redirect.source; at !== target && !existsSync(at); at = path.dirname(at)) top = at;
+    mkdirSync(redirect.source, { recursive: true, mode: 0o700 });
+    if (top) created.push(top);
+  }
   // A mount must come after the mounts whose sources lie inside its live directory (sources resolve at mount time).
   redirects.sort((a, b) => Number(redirects.some((r) => r !== a && under(r.source, a.live))) - Number(redirects.some((r) => r !== b && under(r.source, b.live))));
   return { redirects, created };

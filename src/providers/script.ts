@@ -10,8 +10,9 @@ import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
-// How long a create may take to show its snapshot in `list` after it returned.
-const CREATE_WAIT_MS = Number(process.env.LIFEBOAT_CREATE_WAIT_MS) || 60_000;
+// How long a create may take to show its snapshot in `list` after it returned (the repository's
+// `options: { createWait: SECONDS }` changes it).
+const DEFAULT_CREATE_WAIT_MS = 20_000;
 
 interface ListedEntry {
   name?: unknown;
@@ -26,6 +27,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
   const records = recordsFile(input.root.stateDir, input.name);
+  const createWait = input.config.options?.createWait;
+  const CREATE_WAIT_MS = typeof createWait === 'number' && createWait >= 0 ? createWait * 1000 : DEFAULT_CREATE_WAIT_MS;
   // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
   const umaskOf = (options: CommonOptions) => {
     const value = options.env?.LIFEBOAT_UMASK;
