@@ -130,7 +130,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       try {
         await runTool('unshare', namespaceArgs(script('restore'), plan.redirects), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/' } });
       } finally {
-        removeCreated(plan.created);
+        removeCreated(plan);
       }
     },
     forget: hasForget
