@@ -147,7 +147,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
       .option('--password-file <file>', 'a file holding the password')
       .option('--password-env <var>', 'the variable holding the password (default REDISCLI_AUTH when set)');
   redisOptions(program.command('redis-dump').description("helper for parts: a key's raw DUMP payload on stdout (NethServer-compatible)").argument('<key>')).action(load(() => import('./redis.js'), 'redisDumpCommand'));
-  redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>'))
+  redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>').argument('[ttl]', 'expire the key after TTL milliseconds (NethServer: positional; 0: never)'))
     .option('--ttl <ms>', 'expire the key after MS milliseconds (default: never)')
     .action(load(() => import('./redis.js'), 'redisRestoreCommand'));
   program

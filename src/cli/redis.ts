@@ -1,7 +1,8 @@
-// `lifeboat redis-dump KEY` / `lifeboat redis-restore KEY`: NethServer-compatible helpers. redis-dump writes
-// the key's raw DUMP payload to stdout; redis-restore reads one from stdin and RESTOREs it (REPLACE).
-// The server: --url, else REDIS_URL, else redis://127.0.0.1:6379/0; a password from the url,
-// --password-file, --password-env or REDISCLI_AUTH (never argv).
+// `lifeboat redis-dump KEY` / `lifeboat redis-restore KEY [TTL]`: NethServer-compatible helpers. redis-dump
+// writes the key's raw DUMP payload to stdout; redis-restore reads one from stdin and RESTOREs it (REPLACE).
+// The server: --url, else REDIS_URL, else NethServer's REDIS_ADDRESS (host:port) with REDIS_USER, else
+// redis://127.0.0.1:6379/0; a password from the url, --password-file, --password-env, REDISCLI_AUTH or
+// REDIS_PASSWORD (never argv).
 import os from 'node:os';
 import { createLogger, type GlobalOptions } from './common.js';
 import { LifeboatError } from '../errors.js';
@@ -18,11 +19,21 @@ interface RedisOptions extends GlobalOptions {
 
 // Connects as the options say.
 async function connect(options: RedisOptions, log: ReturnType<typeof createLogger>): Promise<{ client: RedisClient; where: string }> {
-  const passwordEnv = options.passwordEnv ?? (process.env.REDISCLI_AUTH !== undefined ? 'REDISCLI_AUTH' : undefined);
+  const fromEnv = ['REDISCLI_AUTH', 'REDIS_PASSWORD'].find((name) => process.env[name] !== undefined && process.env[name] !== '');
+  const passwordEnv = options.passwordEnv ?? (options.passwordFile ? undefined : fromEnv);
   const ctx = { env: process.env, log, signal: interruptSignal(), workDir: os.tmpdir() };
-  const target = redisTarget({ url: options.url ?? process.env.REDIS_URL, passwordFile: options.passwordFile, passwordEnv }, ctx);
+  const target = redisTarget({ url: options.url ?? process.env.REDIS_URL ?? nethserverUrl(), passwordFile: options.passwordFile, passwordEnv }, ctx);
   const where = `Redis ${describeTarget(target)}`;
   return { client: await RedisClient.connect(target, where, ctx.signal), where };
+}
+
+// NethServer's agent: REDIS_ADDRESS is host:port, REDIS_USER the user (the password comes from REDIS_PASSWORD).
+function nethserverUrl(): string | undefined {
+  const address = process.env.REDIS_ADDRESS;
+  if (!address) return undefined;
+  if (!/^[A-Za-z0-9.\-\[\]:]+$/.test(address)) throw new LifeboatError('USAGE', `REDIS_ADDRESS must be host:port, got ${JSON.stringify(address)}`);
+  const user = process.env.REDIS_USER ? `${encodeURIComponent(process.env.REDIS_USER)}@` : '';
+  return `redis://${user}${address}/0`;
 }
 
 // `lifeboat redis-dump KEY`: exit 1 when the key does not exist.
@@ -39,15 +50,20 @@ export async function redisDumpCommand([key]: unknown[], options: RedisOptions):
   return 0;
 }
 
-// `lifeboat redis-restore KEY [--ttl MS]`: replaces the key with the payload read from stdin.
-export async function redisRestoreCommand([key]: unknown[], options: RedisOptions): Promise<number> {
+// `lifeboat redis-restore KEY [TTL]` (or --ttl MS): replaces the key with the payload read from stdin; an
+// empty stdin is ignored, as NethServer's helper does.
+export async function redisRestoreCommand([key, positionalTtl]: unknown[], options: RedisOptions): Promise<number> {
   const log = createLogger(options);
-  const ttl = options.ttl === undefined ? 0 : Number(options.ttl);
-  if (!Number.isInteger(ttl) || ttl < 0) throw new LifeboatError('USAGE', `--ttl must be milliseconds (0: no expiry), got ${JSON.stringify(options.ttl)}`);
+  const given = (positionalTtl as string | undefined) ?? options.ttl;
+  const ttl = given === undefined ? 0 : Number(given);
+  if (!/^\d+$/.test(given ?? '0') || !Number.isSafeInteger(ttl)) throw new LifeboatError('USAGE', `the TTL must be milliseconds (0: no expiry), got ${JSON.stringify(given)}`);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const payload = Buffer.concat(chunks);
-  if (payload.length === 0) throw new LifeboatError('USAGE', 'redis-restore: no payload on stdin (pipe the output of redis-dump into it)');
+  if (payload.length === 0) {
+    log.warn(`redis-restore: no payload on stdin; key ${JSON.stringify(key)} left as it is`);
+    return 0;
+  }
   const { client } = await connect(options, log);
   try {
     await client.call('RESTORE', key as string, ttl, payload, 'REPLACE');

@@ -92,7 +92,9 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
   const dir = path.join(rootConfig.root, 'modules', name);
   const envFile = path.join(dir, 'environment');
   const before = problems.length;
-  const env = collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {};
+  // NethServer layout: `environment` in the module's state dir is a module environment file too (later wins).
+  const stateEnvFile = path.join(stateLayout(rootConfig.stateDir).moduleState(name), 'environment');
+  const env = { ...(collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {}), ...(collect(problems, () => readEnvFile(stateEnvFile, stateEnvFile)) ?? {}) };
   const found = findConfigFile(dir, 'module', problems, `modules/${name}/`);
   if (!found) {
     if (problems.length === before) problems.push(`modules/${name}: no module.yaml or module.json; create modules/${name}/module.yaml`);
@@ -125,6 +127,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
       killAfter: doc.timeouts?.killAfter ?? defaults.timeouts?.killAfter ?? DEFAULT_KILL_AFTER,
     },
     enabled: doc.enabled ?? true,
+    umask: parseInt(doc.umask ?? '022', 8),
     env,
     envFile,
     stateDir: stateLayout(rootConfig.stateDir).moduleState(name),

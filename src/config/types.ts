@@ -122,6 +122,8 @@ export interface ModuleFile {
   retention?: Retention;
   timeouts?: Timeouts;
   enabled?: boolean;
+  // Octal, as written in module.yaml ("022").
+  umask?: string;
 }
 
 // A module after loading: its file plus everything derived from the root and the state dir.
@@ -139,6 +141,8 @@ export interface ModuleConfig {
   retention: Retention;
   timeouts: { part: number; killAfter: number };
   enabled: boolean;
+  // For parts and script-provider tools (default 0o022, as run-parts).
+  umask: number;
   env: Record<string, string>;
   envFile: string;
   stateDir: string;

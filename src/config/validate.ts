@@ -30,8 +30,28 @@ export function compileValidators(): Validators {
   return { lifeboat: ajv.getSchema(lifeboat.$id)!, module: ajv.compile(module) };
 }
 
+// Boolean keys of module.yaml that may come from the environment (`stopDuringBackup: ${STOP:-true}`).
+const MODULE_BOOLEANS = [['service', 'stopDuringBackup'], ['enabled'], ['databases', '*', '*', 'stream'], ['databases', '*', '*', 'scratch']];
+const BOOLEAN_TEXT: Record<string, boolean> = { true: true, false: false, '1': true, '0': false };
+
+// Turns "true"/"false"/"1"/"0" (what ${VAR} gives) into booleans at the boolean keys, in place.
+function coerceBooleans(data: unknown, keys: string[][]): void {
+  const visit = (node: unknown, rest: string[]): void => {
+    if (node === null || typeof node !== 'object') return;
+    const [key, ...more] = rest;
+    const record = node as Record<string, unknown>;
+    const children = key === '*' ? Object.keys(record) : [key];
+    for (const child of children) {
+      if (more.length > 0) visit(record[child], more);
+      else if (typeof record[child] === 'string' && record[child] as string in BOOLEAN_TEXT) record[child] = BOOLEAN_TEXT[record[child] as string];
+    }
+  };
+  for (const key of keys) visit(data, key);
+}
+
 // Validates a parsed document; returns one message per problem (empty when valid).
 export function validateDocument(kind: 'lifeboat' | 'module', data: unknown, displayName: string): string[] {
+  if (kind === 'module') coerceBooleans(data, MODULE_BOOLEANS);
   const validate = getValidators()[kind];
   if (validate(data)) return [];
   const seen = new Set<string>();

@@ -10,6 +10,7 @@ import { acquireLock } from './lock.js';
 import { journalEnd, journalStart } from './journal.js';
 import { registerRunSecrets } from './secrets.js';
 import { createHandoffFile } from './env-handoff.js';
+import { readEnvFile } from '../config/env-file.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
 import { assertSafeParts, planAction, runAction } from './runner.js';
 import type { Action } from './phases.js';
@@ -97,7 +98,12 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     input.prepare?.(state);
     log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
     await registerRunSecrets(root, module, options.repositories, log);
-    const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, env: partEnvironment(root, module, action, runId, options, envFile, state) };
+    const readEnv = () => {
+      const env = partEnvironment(root, module, action, runId, options, envFile, state, readModuleEnvFiles(root, module));
+      log.masker.add(...Object.values(env.files));
+      return env.all;
+    };
+    const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, readEnv, env: partEnvironment(root, module, action, runId, options, envFile, state).all };
     // Backing up the files of an unfinished in-place restore would store a mix as a good snapshot.
     const unfinished = action === 'backup' && !options.dryRun ? blockingRestoreMarker(root.stateDir, module.name, (message) => log.warn(message)) : undefined;
     if (action !== 'verify' && !options.dryRun && !unfinished) {
@@ -154,15 +160,26 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
   }
 }
 
-// The environment every part of the run sees (SPEC 3), on top of the caller's and the env files.
-function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action, runId: string, options: ActionOptions, envFile: string, state: RunState): Record<string, string> {
+// The root's `environment`, the module's, and `environment` in the module's state dir (NethServer's agent
+// writes it), read now: a part that changed one is seen by the next. A bad file fails the part about to run.
+export function readModuleEnvFiles(root: RootConfig, module: ModuleConfig): Record<string, string> {
+  return {
+    ...readEnvFile(path.join(root.root, 'environment'), 'environment'),
+    ...readEnvFile(module.envFile, `modules/${module.name}/environment`),
+    ...readEnvFile(path.join(module.stateDir, 'environment'), path.join(module.stateDir, 'environment')),
+  };
+}
+
+// The environment every part of the run sees (README "How it works"): the caller's, the env files
+// (as loaded, or `files` read afresh), then Lifeboat's own variables.
+function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action, runId: string, options: ActionOptions, envFile: string, state: RunState, files?: Record<string, string>): { all: Record<string, string>; files: Record<string, string> } {
   const base: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
   const snapshot = state.restoreSource?.snapshot.id ?? '';
-  return {
+  const fromFiles = files ?? { ...root.rootEnv, ...module.env };
+  const all = {
     ...base,
-    ...root.rootEnv,
-    ...module.env,
+    ...fromFiles,
     LIFEBOAT_MODULE: module.name,
     MODULE_ID: module.name,
     LIFEBOAT_ACTION: action,
@@ -174,11 +191,14 @@ function partEnvironment(root: RootConfig, module: ModuleConfig, action: Action,
     LIFEBOAT_SNAPSHOT: snapshot,
     LIFEBOAT_TARGET: options.target ?? '/',
     LIFEBOAT_DRY_RUN: options.dryRun ? '1' : '0',
+    // The module's umask, also what script providers run their tools with.
+    LIFEBOAT_UMASK: (module.umask ?? 0o022).toString(8).padStart(4, '0'),
     FOLDERS: module.folders.join(':'),
     FOLDERS_FILE: foldersFile(envFile),
     NAME: snapshot,
     LIFEBOAT_ENV_FILE: envFile,
   };
+  return { all, files: fromFiles };
 }
 
 // FOLDERS_FILE: the module's folders one a line, for parts (FOLDERS can outgrow the kernel's limit).

@@ -24,6 +24,9 @@ export interface PartRequest {
   repository: string | null;
   target: string;
   dryRun: boolean;
+  // Restore only (NethServer): the module's place in the repository, and its environment in the snapshot.
+  path?: string | null;
+  environment?: Record<string, string>;
 }
 
 export interface SnapshotRef {
@@ -59,6 +62,8 @@ export interface RunContext {
   runId: string;
   options: ActionOptions;
   env: Record<string, string>;
+  // Reads the environment afresh (the env files may have changed); the runner calls it before every part.
+  readEnv?: () => Record<string, string>;
   envFile: string;
   log: Logger;
   signal: AbortSignal;

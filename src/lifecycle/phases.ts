@@ -11,6 +11,7 @@ export type PhaseName =
   | 'restore'
   | 'post-restore'
   | 'verify'
+  | 'finally'
   | 'on-success'
   | 'on-failure';
 
@@ -28,19 +29,22 @@ export const ACTIONS: Record<Action, PhaseStep[]> = {
   backup: [
     { phase: 'pre-backup', runs: 'ok' },
     { phase: 'backup', runs: 'ok' },
-    { phase: 'post-backup', runs: 'always' },
+    { phase: 'post-backup', runs: 'ok' },
+    { phase: 'finally', runs: 'always' },
     { phase: 'on-success', runs: 'success' },
     { phase: 'on-failure', runs: 'failure' },
   ],
   restore: [
     { phase: 'pre-restore', runs: 'ok' },
     { phase: 'restore', runs: 'ok' },
-    { phase: 'post-restore', runs: 'always' },
+    { phase: 'post-restore', runs: 'ok' },
+    { phase: 'finally', runs: 'always' },
     { phase: 'on-success', runs: 'success' },
     { phase: 'on-failure', runs: 'failure' },
   ],
   verify: [
     { phase: 'verify', runs: 'ok' },
+    { phase: 'finally', runs: 'always' },
     { phase: 'on-success', runs: 'success' },
     { phase: 'on-failure', runs: 'failure' },
   ],
@@ -54,25 +58,27 @@ export interface BuiltinPart {
   phase: PhaseName;
   name: string;
   does: string;
+  // The actions it belongs to, for a phase several actions share (finally); all when absent.
+  actions?: Action[];
   // Loaded on first use, so a command pays only for the parts it runs.
   load: () => Promise<BuiltinFn>;
 }
 
 export const BUILTINS: BuiltinPart[] = [
-  { phase: 'pre-backup', name: '10stop_service', does: 'stops the service if stopDuringBackup and it is active', load: async () => (await import('./builtins/service.js')).stopService },
-  { phase: 'pre-backup', name: '20dump_databases', does: 'dumps every database of the module', load: async () => (await import('./builtins/databases.js')).dumpDatabases },
-  { phase: 'pre-backup', name: '30module_dump_state', does: 'runs bin/module-dump-state when present', load: async () => (await import('./builtins/module-state.js')).moduleDumpState },
+  { phase: 'pre-backup', name: '20dump_databases', does: 'dumps every database of the module (the service still runs)', load: async () => (await import('./builtins/databases.js')).dumpDatabases },
+  { phase: 'pre-backup', name: '30module_dump_state', does: 'runs bin/module-dump-state when present (the service still runs)', load: async () => (await import('./builtins/module-state.js')).moduleDumpState },
+  { phase: 'pre-backup', name: '40stop_service', does: 'stops the service if stopDuringBackup and it is active', load: async () => (await import('./builtins/service.js')).stopService },
   { phase: 'backup', name: '50snapshot', does: 'snapshots folders + state dir + environment into each repository', load: async () => (await import('./builtins/snapshot.js')).snapshot },
   { phase: 'post-backup', name: '60retention', does: "applies the module's retention in each repository it just wrote to", load: async () => (await import('./builtins/retention.js')).retention },
-  { phase: 'post-backup', name: '70module_cleanup_state', does: 'runs bin/module-cleanup-state when present', load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
-  { phase: 'post-backup', name: '80remove_dumps', does: 'removes the database dumps staged in the state dir', load: async () => (await import('./builtins/databases.js')).removeDumpsPart },
-  { phase: 'post-backup', name: '90start_service', does: 'starts the service if 10stop_service stopped it', load: async () => (await import('./builtins/service.js')).startService },
+  { phase: 'finally', name: '70module_cleanup_state', does: 'backup: runs bin/module-cleanup-state when present', actions: ['backup'], load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
+  { phase: 'finally', name: '80remove_dumps', does: 'backup: removes the database dumps staged in the state dir', actions: ['backup'], load: async () => (await import('./builtins/databases.js')).removeDumpsPart },
+  { phase: 'finally', name: '90start_service', does: 'starts the service if Lifeboat stopped it in this run', actions: ['backup', 'restore'], load: async () => (await import('./builtins/service.js')).startService },
   { phase: 'pre-restore', name: '04dump_databases', does: 'in-place restore: dumps the current databases for the safety snapshot', load: async () => (await import('./builtins/databases.js')).dumpForSafetySnapshot },
   { phase: 'pre-restore', name: '05safety_snapshot', does: 'in-place restore: snapshots the current state first', load: async () => (await import('./builtins/restore.js')).safetySnapshot },
+  { phase: 'pre-restore', name: '08create_volumes', does: 'in-place restore: creates the missing container volumes of volumes/NAME lines', load: async () => (await import('./builtins/module-state.js')).createVolumes },
   { phase: 'pre-restore', name: '10stop_service', does: 'stops the service if active (in-place restore)', load: async () => (await import('./builtins/service.js')).stopService },
   { phase: 'restore', name: '10restore_module', does: 'restores files: folders become exactly the snapshot', load: async () => (await import('./builtins/restore.js')).restoreModule },
   { phase: 'restore', name: '30restore_databases', does: 'loads every database from its dump', load: async () => (await import('./builtins/databases.js')).restoreDatabases },
-  { phase: 'post-restore', name: '90start_service', does: 'starts the service if it was stopped', load: async () => (await import('./builtins/service.js')).startService },
   { phase: 'verify', name: '10restore_scratch', does: 'restores the latest snapshot into a scratch directory', load: async () => (await import('./builtins/verify.js')).restoreScratch },
   { phase: 'verify', name: '20check_manifest', does: 'compares the scratch restore with the backup manifest', load: async () => (await import('./builtins/verify.js')).checkManifest },
   { phase: 'verify', name: '30check_databases', does: 'loads each dump into a scratch database', load: async () => (await import('./builtins/verify.js')).checkDatabases },
@@ -81,10 +87,18 @@ export const BUILTINS: BuiltinPart[] = [
 // Every phase name that has a hooks.d/<phase>/ directory.
 export const PHASES: PhaseName[] = [...new Set(Object.values(ACTIONS).flatMap((steps) => steps.map((step) => step.phase)))];
 
-// Built-ins of one phase, in table order.
-export function builtinsOf(phase: PhaseName): BuiltinPart[] {
-  return BUILTINS.filter((part) => part.phase === phase);
+// Built-ins of one phase (of one action, when given), in table order.
+export function builtinsOf(phase: PhaseName, action?: Action): BuiltinPart[] {
+  return BUILTINS.filter((part) => part.phase === phase && (!action || !part.actions || part.actions.includes(action)));
 }
+
+// Built-ins that ran in post-backup/post-restore before the finally phase existed: a file of that name in
+// a root's or module's old post-* folder (a replacement or a mask) still takes the built-in's place in
+// finally, with a warning to move it; it never runs in post-* (which now runs only after success).
+export const MOVED_TO_FINALLY: Partial<Record<PhaseName, { action: Action; names: string[] }>> = {
+  'post-backup': { action: 'backup', names: ['70module_cleanup_state', '80remove_dumps', '90start_service'] },
+  'post-restore': { action: 'restore', names: ['90start_service'] },
+};
 
 // Exit status of a part that skips the rest of its module's action without failing it.
 export const EXIT_SKIP = 75;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { discoverPhase, unsafeReason, type PartEntry } from '../parts/discover.js';
 import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
+import { markModuleRestored, modulePathInRepository, snapshotEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
 import { LifeboatError, describeError } from '../errors.js';
 
@@ -26,7 +27,7 @@ export interface PhasePlan {
 export function planAction(run: Pick<RunContext, 'root' | 'module' | 'action'>): PhasePlan[] {
   return ACTIONS[run.action].map((step) => ({
     step,
-    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }).map((entry) => checkModuleBin(entry, run.module.dir)),
+    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }, run.action).map((entry) => checkModuleBin(entry, run.module.dir)),
   }));
 }
 
@@ -75,6 +76,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
         if (step.runs === 'ok' && stopped()) break;
         if (entry.status === 'skipped') run.log.warn(`${entry.phase}/${entry.name}: skipped: ${entry.reason} (${entry.path})`);
         if (entry.status !== 'run') continue;
+        if (entry.note) run.log.warn(entry.note);
         current = `${entry.phase}/${entry.name}`;
         await runOnePart(run, step, entry, outcome);
       }
@@ -105,16 +107,37 @@ function phaseRuns(runs: PhaseRuns, outcome: ActionOutcome, stopped: boolean): b
 async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, outcome: ActionOutcome): Promise<void> {
   const label = `${entry.phase}/${entry.name}`;
   const log = run.log.child(entry.name);
+  const source = run.action === 'restore' ? run.state.restoreSource : undefined;
   const request: PartRequest = {
     module: run.module.name,
     action: run.action,
     phase: entry.phase,
-    snapshot: run.options.snapshot ?? null,
-    repository: run.options.repositories?.length === 1 ? run.options.repositories[0] : null,
+    snapshot: source?.snapshot.id ?? run.options.snapshot ?? null,
+    repository: source?.repository ?? (run.options.repositories?.length === 1 ? run.options.repositories[0] : null),
     target: run.options.target ?? '/',
     dryRun: run.options.dryRun,
   };
-  const env: Record<string, string> = { ...run.env, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };
+  if (run.action === 'restore') {
+    request.path = modulePathInRepository(run);
+    request.environment = entry.builtin ? {} : await snapshotEnvironment(run).catch((error: unknown) => {
+      log.warn(`the request's environment could not be read from the snapshot: ${describeError(error)}`);
+      return {};
+    });
+  }
+  // The environment is read afresh before every part: a part that wrote an env file is seen by the next.
+  let fresh: Record<string, string>;
+  try {
+    fresh = run.readEnv ? run.readEnv() : run.env;
+  } catch (error) {
+    const message = `cannot read the environment before this part: ${describeError(error)}`;
+    log.error(message);
+    if (outcome.ok) fail(outcome, run, label, message);
+    // A cleanup or a service start still runs, with the environment as last read.
+    if (step.runs === 'ok') return;
+    fresh = run.env;
+  }
+  run.env = fresh;
+  const env: Record<string, string> = { ...fresh, ...readHandoff(run.envFile), LIFEBOAT_PHASE: entry.phase };
   if (step.runs === 'failure') {
     env.LIFEBOAT_ERROR = outcome.error ?? '';
     env.LIFEBOAT_FAILED_PART = outcome.failedPart ?? '';
@@ -130,6 +153,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   const interrupt = step.runs === 'ok' ? run.signal : undefined;
   const result = entry.builtin ? await runBuiltin(run, entry, request, env, log, interrupt) : await runFilePart(run, entry, request, env, log, interrupt);
   log.debug(`finished in ${Date.now() - started} ms`);
+  if (result.kind === 'ok' && entry.builtin?.name === '10restore_module' && entry.phase === 'restore') markModuleRestored(run);
   if (result.kind === 'ok') return;
   if (result.kind === 'skip') {
     log.info(`asked to skip the rest of ${run.action} for module ${run.module.name} (exit ${EXIT_SKIP})`);
@@ -156,6 +180,7 @@ async function runFilePart(run: RunContext, entry: PartEntry, request: PartReque
     log,
     timeoutSeconds: run.module.timeouts.part,
     killAfterSeconds: run.module.timeouts.killAfter,
+    umask: run.module.umask,
     interrupt,
   });
   if (result.error) return { kind: 'fail', message: result.error, exitCode: 126 };

@@ -1,7 +1,7 @@
 // Discovery of the parts of a phase over the three layers: built-in, the root's hooks.d, the module's.
 import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { builtinsOf, type BuiltinPart, type PhaseName } from '../lifecycle/phases.js';
+import { MOVED_TO_FINALLY, builtinsOf, type Action, type BuiltinPart, type PhaseName } from '../lifecycle/phases.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { unsafeReason } from '../config/permissions.js';
 
@@ -18,6 +18,8 @@ export interface PartEntry {
   path: string;
   status: PartStatus;
   reason?: string;
+  // A warning to log when it runs (a part found in the folder of the phase it used to belong to).
+  note?: string;
   builtin?: BuiltinPart;
   // The entries of earlier layers this one replaced or masked.
   replaces: PartEntry[];
@@ -38,10 +40,28 @@ export function layerDirectories(phase: PhaseName, dirs: LayerDirs): Array<{ lay
   return out;
 }
 
+// The old post-* folders whose moved built-in names join this action's finally phase (see MOVED_TO_FINALLY).
+function movedLayers(phase: PhaseName, dirs: LayerDirs, action?: Action): Array<{ layer: Layer; dir: string; from: PhaseName; names: string[] }> {
+  if (phase !== 'finally' || !action) return [];
+  return Object.entries(MOVED_TO_FINALLY)
+    .filter(([, moved]) => moved!.action === action)
+    .flatMap(([from, moved]) => layerDirectories(from as PhaseName, dirs).map((layer) => ({ ...layer, from: from as PhaseName, names: moved!.names })));
+}
+
 // The parts of a phase in run order (C byte order of names), later layers replacing earlier ones.
-export function discoverPhase(phase: PhaseName, dirs: LayerDirs): PartEntry[] {
+export function discoverPhase(phase: PhaseName, dirs: LayerDirs, action?: Action): PartEntry[] {
   const byName = new Map<string, PartEntry>();
-  for (const builtin of builtinsOf(phase)) {
+  const movedAway = new Set(MOVED_TO_FINALLY[phase]?.names ?? []);
+  for (const { layer, dir, from, names } of movedLayers(phase, dirs, action)) {
+    for (const name of readNames(dir).filter((n) => names.includes(n))) {
+      const entry = classify(phase, layer, path.join(dir, name), name);
+      if (!entry) continue;
+      entry.note = `${from}/${name} now belongs to finally/ (it runs after a failure too); it was taken there: move ${entry.path} to hooks.d/finally/`;
+      byName.set(name, entry);
+    }
+  }
+  for (const builtin of builtinsOf(phase, action)) {
+    const moved = byName.get(builtin.name);
     byName.set(builtin.name, {
       phase,
       name: builtin.name,
@@ -51,9 +71,11 @@ export function discoverPhase(phase: PhaseName, dirs: LayerDirs): PartEntry[] {
       builtin,
       replaces: [],
     });
+    if (moved) byName.set(builtin.name, { ...moved, replaces: [byName.get(builtin.name)!] });
   }
   for (const { layer, dir } of layerDirectories(phase, dirs)) {
     for (const name of readNames(dir)) {
+      if (movedAway.has(name)) continue;
       const entry = classify(phase, layer, path.join(dir, name), name);
       if (!entry) continue;
       const earlier = byName.get(name);

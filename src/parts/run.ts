@@ -1,4 +1,4 @@
-// Runs one part file: environment, its own copy of the request on stdin, cwd, umask 077, a timeout that
+// Runs one part file: environment, its own copy of the request on stdin, cwd, umask (022 as run-parts), a timeout that
 // kills the whole process group, forwarded signals, and every output line prefixed and masked.
 import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
@@ -18,6 +18,8 @@ export interface ProcessPartOptions {
   log: Logger;
   timeoutSeconds: number;
   killAfterSeconds: number;
+  // The module's `umask:` (default 0o022, as run-parts).
+  umask?: number;
   // Aborted with reason 'SIGINT' or 'SIGTERM' when Lifeboat receives that signal.
   interrupt?: AbortSignal;
 }
@@ -37,7 +39,7 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
   const fitted = fitEnvironment(options.env, (message) => options.log.error(message));
   if (fitted.error) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: fitted.error });
   return new Promise((resolve) => {
-    const previousUmask = process.umask(0o077);
+    const previousUmask = process.umask(options.umask ?? 0o022);
     let child;
     try {
       child = spawn(options.file, [], { cwd: options.cwd, env: fitted.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -17,6 +17,9 @@ export interface ToolOptions {
   // Extra file descriptors, e.g. a passphrase on fd 3.
   extraFds?: Array<string | Buffer>;
   killAfterMs?: number;
+  // The umask the tool runs with: 077 by default (restic, borg: Lifeboat's own repositories and caches);
+  // script providers pass the module's (022 by default, as parts).
+  umask?: number;
 }
 
 export interface ToolResult {
@@ -34,9 +37,9 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   }
   options.log.debug(`running ${shown}`);
   const extra = options.extraFds ?? [];
-  // Tools write caches, locks and repositories of their own (restic's cache in the state dir): umask
-  // 077, as for parts, so nothing they create is readable by others.
-  const previousUmask = process.umask(0o077);
+  // Built-in tools write caches, locks and repositories of their own (restic's cache in the state dir):
+  // umask 077 unless told otherwise, so nothing they create is readable by others.
+  const previousUmask = process.umask(options.umask ?? 0o077);
   let child: ResultPromise;
   try {
     child = execa(file, args, {

@@ -5,10 +5,14 @@ import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { runTool } from './exec.js';
 import { SAFETY_TAG } from './kinds.js';
-import { readRecord, recordFile, updateRecord } from './script-record.js';
+import { addRecord, foldersToRestore, readRecords, recordsFile, removeRecord } from './script-records.js';
+import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
+// How long a create may take to show its snapshot in `list` after it returned (the repository's
+// `options: { createWait: SECONDS }` changes it).
+const DEFAULT_CREATE_WAIT_MS = 20_000;
 
 interface ListedEntry {
   name?: unknown;
@@ -23,8 +27,14 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const script = (name: string) => path.join(dir, name);
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
-  // Listed snapshots whose time neither `list` nor the record gave (ordered by position only).
-  const undated = new WeakSet<ProviderSnapshot>();
+  const records = recordsFile(input.root.stateDir, input.name);
+  const createWait = input.config.options?.createWait;
+  const CREATE_WAIT_MS = typeof createWait === 'number' && createWait >= 0 ? createWait * 1000 : DEFAULT_CREATE_WAIT_MS;
+  // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
+  const umaskOf = (options: CommonOptions) => {
+    const value = options.env?.LIFEBOAT_UMASK;
+    return value && /^0?[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : 0o022;
+  };
   const scriptEnv = (options: CommonOptions, extra: Record<string, string>) => ({
     ...(options.env ?? process.env),
     ...input.config.env,
@@ -34,10 +44,9 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   });
 
   // Runs `list` and checks its output is a JSON array of {name, time?, module?, host?, kind?}; what it
-  // leaves out (time, tags and so the kind) comes from Lifeboat's record of what `create` made.
+  // leaves out (module, time, tags and so the kind, paths) comes from Lifeboat's record of what `create` made.
   async function list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]> {
-    const recorded = readRecord(recordFile(input.root.stateDir, input.name, module));
-    const { stdout } = await runTool(script('list'), [], { ...options, env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
+    const { stdout } = await runTool(script('list'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
     let parsed: unknown;
     try {
       parsed = JSON.parse(stdout.trim() || '[]');
@@ -46,19 +55,20 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     }
     if (!Array.isArray(parsed)) throw new LifeboatError('PROVIDER', `${script('list')} must print a JSON array, got ${typeof parsed}`);
     const snapshots: ProviderSnapshot[] = [];
+    const known = readRecords(records);
     parsed.forEach((raw: ListedEntry, index) => {
       if (!raw || typeof raw.name !== 'string' || raw.name === '') {
         throw new LifeboatError('PROVIDER', `${script('list')}: entry ${index} has no "name" string: ${JSON.stringify(raw).slice(0, 80)}`);
       }
-      if (typeof raw.module === 'string' && raw.module !== module) return;
-      const record = Object.hasOwn(recorded, raw.name) ? recorded[raw.name] : undefined;
-      const listedTime = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : undefined;
-      const time = listedTime ?? record?.time ?? new Date(index * 1000).toISOString();
+      // What Lifeboat recorded when its create made this snapshot fills in a missing module and time.
+      const record = known[raw.name];
+      const owner = typeof raw.module === 'string' ? raw.module : record?.module;
+      if (owner !== undefined && owner !== module) return;
+      const listed = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : undefined;
+      const time = listed ?? record?.time ?? new Date(index * 1000).toISOString();
       const tags = [...(record?.tags ?? [])];
       if (raw.kind === 'safety' && !tags.includes(SAFETY_TAG)) tags.push(SAFETY_TAG);
-      const snapshot: ProviderSnapshot = { id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags };
-      if (!listedTime && !record) undated.add(snapshot);
-      snapshots.push(snapshot);
+      snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags, ...(record ? { paths: record.paths } : {}) });
     });
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
   }
@@ -67,56 +77,79 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
     list,
-    // Runs `create`; its last stdout line names the snapshot, else the newest new entry of `list` does.
-    // The snapshot's time and tags go into Lifeboat's record (script-record.ts), which forgets names
-    // `list` no longer shows.
+    // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
+    // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
       const before = options.dryRun ? [] : await list(options.module, options);
-      const kind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
-      const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: kind });
-      const { stdout } = await runTool(script('create'), [], { ...options, env });
-      if (options.dryRun) return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module: options.module, repository: input.name, tags: options.tags } };
-      const after = await list(options.module, options);
+      const started = new Date().toISOString();
+      const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
+      const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
+      const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
+      if (options.dryRun) return { snapshot: { id: 'dry-run', time: started, module: options.module, repository: input.name, tags: options.tags } };
       const printed = stdout.trim().split('\n').at(-1)?.trim();
       const known = new Set(before.map((s) => s.id));
-      const snapshot = (printed && after.find((s) => s.id === printed)) || after.filter((s) => !known.has(s.id)).at(-1);
-      if (!snapshot) {
-        throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module}; the backup did not happen`);
+      let snapshot: ProviderSnapshot | undefined;
+      for (let waited = 0; ; ) {
+        const after = await list(options.module, options);
+        const fresh = after.filter((s) => !known.has(s.id));
+        snapshot = (printed && fresh.find((s) => s.id === printed)) || fresh.at(-1);
+        if (snapshot || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
+        const delay = Math.min(200 * 2 ** Math.min(waited / 1000, 4), CREATE_WAIT_MS - waited);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        waited += delay;
       }
-      const time = undated.has(snapshot) ? new Date().toISOString() : snapshot.time;
-      const listed = new Set(after.map((s) => s.id));
-      updateRecord(recordFile(input.root.stateDir, input.name, options.module), (record) => {
-        for (const id of Object.keys(record)) if (!listed.has(id)) delete record[id];
-        record[snapshot.id] = { time, tags: options.tags, host: snapshot.host ?? options.host };
-      });
-      return { snapshot: { ...snapshot, time, host: snapshot.host ?? options.host, tags: options.tags } };
+      if (!snapshot) {
+        throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
+      }
+      // A list without times dates it by when this create started.
+      const time = snapshot.time.startsWith('1970-') ? started : snapshot.time;
+      addRecord(records, snapshot.id, { module: options.module, time, paths: options.paths, tags: options.tags, host: snapshot.host ?? options.host });
+      return { snapshot: { ...snapshot, time, paths: options.paths, host: snapshot.host ?? options.host, tags: options.tags } };
     },
-    // Runs `restore` with NAME, FOLDERS and LIFEBOAT_TARGET.
+    // Runs `restore` with NAME, FOLDERS (exactly the wanted paths the snapshot holds) and LIFEBOAT_TARGET;
+    // into a target, in a private mount namespace unless the provider declares `supports-target`.
     async restore(options) {
+      const held = options.snapshot.paths ?? readRecords(records)[options.snapshot.id]?.paths;
+      const folders = foldersToRestore(held, options.include);
       const env = scriptEnv(options, {
         NAME: options.snapshot.id,
-        FOLDERS: (options.include ?? options.snapshot.paths ?? []).join(':'),
+        FOLDERS: folders.join(':'),
         LIFEBOAT_TARGET: options.target,
         LIFEBOAT_MODULE: options.module,
         MODULE_ID: options.module,
       });
-      await runTool(script('restore'), [], { ...options, env });
+      // Nothing of what is wanted is in the snapshot: an empty FOLDERS would mean "everything" to many scripts.
+      if (folders.length === 0) {
+        options.log.debug(`snapshot ${options.snapshot.id} holds none of ${(options.include ?? []).join(', ')}; nothing to restore`);
+        return;
+      }
+      const tool = { ...options, umask: umaskOf(options), env };
+      if (options.target === '/' || existsSync(script('supports-target')) || options.dryRun) {
+        await runTool(script('restore'), [], tool);
+        return;
+      }
+      if (!canUseNamespace()) {
+        throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into ${options.target} needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
+      }
+      const plan = planRedirects(folders, options.target);
+      try {
+        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/' } });
+      } finally {
+        removeCreated(plan);
+      }
     },
-    // Runs `forget` once per snapshot (NAME), then drops it from the record.
+    // Runs `forget` once per snapshot retention chose (NAME), then drops it from the record.
     forget: hasForget
       ? async (module, snapshots, options) => {
-          const file = recordFile(input.root.stateDir, input.name, module);
           for (const snapshot of snapshots) {
-            await runTool(script('forget'), [], { ...options, env: scriptEnv(options, { NAME: snapshot.id, LIFEBOAT_MODULE: module, MODULE_ID: module }) });
-            updateRecord(file, (record) => {
-              delete record[snapshot.id];
-            });
+            await runTool(script('forget'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { NAME: snapshot.id, LIFEBOAT_MODULE: module, MODULE_ID: module }) });
+            removeRecord(records, snapshot.id);
           }
         }
       : undefined,
     check: hasCheck
       ? async (module, options) => {
-          await runTool(script('check'), [], { ...options, env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }) });
+          await runTool(script('check'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }) });
         }
       : undefined,
   };

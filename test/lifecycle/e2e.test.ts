@@ -40,7 +40,7 @@ describe.each(Object.keys(PROVIDERS))('lifecycle with %s', (provider) => {
   });
 
   it('backs up, restores in place exactly, starts the service again, and the safety snapshot undoes it', async () => {
-    t.part('pre-backup', '40check', `#!/bin/sh\n${service.isActive} && echo running >> "${t.dir}/seen" || echo stopped >> "${t.dir}/seen"\n`, 'blog');
+    t.part('pre-backup', '45check', `#!/bin/sh\n${service.isActive} && echo running >> "${t.dir}/seen" || echo stopped >> "${t.dir}/seen"\n`, 'blog');
     const backup = await lifeboat(t, ['backup', 'blog', '--json']);
     expect(backup.exitCode, backup.stderr).toBe(0);
     const result = JSON.parse(backup.stdout);

@@ -1,7 +1,7 @@
 // The hook-directory runtime end to end through the real CLI: layers, order, masks, environment, stdin,
 // the env-file hand-off, exit 75, failures, timeouts and signals.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 
@@ -38,15 +38,15 @@ describe('layers, order and masking', () => {
     const pre = plan.actions.backup[0];
     expect(pre.phase).toBe('pre-backup');
     expect(pre.parts.map((p: { name: string; layer: string; status: string }) => `${p.name}:${p.layer}:${p.status}`)).toEqual([
-      '10stop_service:builtin:run',
-      '20dump_databases:module:masked',
+            '20dump_databases:module:masked',
       '25x:root:run',
       '2b:module:run',
       '30module_dump_state:module:masked',
       '40noexec:root:skipped',
+      '40stop_service:builtin:run',
     ]);
-    expect(pre.parts[3].replaces).toEqual([{ layer: 'root', path: path.join(t.root, 'hooks.d/pre-backup/2b') }]);
-    expect(pre.parts[1].replaces[0].layer).toBe('builtin');
+    expect(pre.parts[2].replaces).toEqual([{ layer: 'root', path: path.join(t.root, 'hooks.d/pre-backup/2b') }]);
+    expect(pre.parts[0].replaces[0].layer).toBe('builtin');
 
     const run = await lifeboat(t, ['backup', 'web']);
     expect(run.exitCode).toBe(0);
@@ -88,7 +88,7 @@ describe('layers, order and masking', () => {
 });
 
 describe('what a part sees', () => {
-  it('gets the environment, its own stdin, cwd, umask 077 and the env-file hand-off', async () => {
+  it('gets the environment, its own stdin, cwd, umask 022 and the env-file hand-off', async () => {
     t = makeRoot();
     t.write('environment', 'ROOT_ONLY=r1\nSHARED=root\n');
     t.write('modules/web/environment', 'SHARED=module\n');
@@ -118,7 +118,7 @@ describe('what a part sees', () => {
     });
     expect(env.LIFEBOAT_RUN_ID).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(readFileSync(path.join(out, 'cwd'), 'utf8').trim()).toBe(stateDir);
-    expect(readFileSync(path.join(out, 'umask'), 'utf8').trim()).toBe('0077');
+    expect(readFileSync(path.join(out, 'umask'), 'utf8').trim()).toBe('0022');
     for (const file of ['stdin-1', 'stdin-2']) {
       expect(JSON.parse(readFileSync(path.join(out, file), 'utf8'))).toEqual({
         module: 'web',
@@ -130,6 +130,35 @@ describe('what a part sees', () => {
         dryRun: false,
       });
     }
+  });
+
+  it('files a part or a script provider creates get 0644 (umask 022, as run-parts); umask: changes it', async () => {
+    t = makeRoot();
+    webModule();
+    t.part('pre-backup', '40dump', '#!/bin/sh\necho rows > dump.sql\nmkdir -p dumps\n', 'web');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const stateDir = path.join(t.stateDir, 'modules', 'web', 'state');
+    expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(stateDir, 'dumps')).mode & 0o777).toBe(0o755);
+    // the state dir itself is Lifeboat's: 0700
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    // the copy provider's `create` made its snapshot folder under the module's umask too
+    const snapshots = readdirSync(path.join(t.dir, 'repo', 'web'));
+    expect(statSync(path.join(t.dir, 'repo', 'web', snapshots[0])).mode & 0o777).toBe(0o755);
+
+    t.module('web', { folders: [path.join(t.dir, 'data')], umask: '027' });
+    (await import('node:fs')).rmSync(path.join(stateDir, 'dump.sql'));
+    expect((await lifeboat(t, ['backup', 'web'])).exitCode).toBe(0);
+    expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o640);
+  });
+
+  it('a bad umask: is a configuration error naming the file and key', async () => {
+    t = makeRoot();
+    t.module('web', { folders: [t.dir], umask: '99' });
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('modules/web/module.yaml: /umask must match ^0?[0-7]{3}$, got "99" (an octal umask in quotes such as "022" or "027")');
   });
 
   it('prefixes every output line with module and part, and masks secrets', async () => {
@@ -146,12 +175,13 @@ describe('what a part sees', () => {
 });
 
 describe('outcomes', () => {
-  it('exit 75 skips the rest of the action without failing; always-phases still run', async () => {
+  it('exit 75 skips the rest of the action without failing; finally still runs', async () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40skip', '#!/bin/sh\nexit 75\n', 'web');
     t.part('pre-backup', '41never', trace('never'), 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('post-backup', '80never', trace('never-post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     const result = await lifeboat(t, ['backup', 'web', '--json']);
     expect(result.exitCode).toBe(0);
     expect(readTrace()).toEqual(['post']);
@@ -159,11 +189,12 @@ describe('outcomes', () => {
     expect(json.modules[0]).toMatchObject({ module: 'web', ok: true, skipped: true, snapshots: [] });
   });
 
-  it('a failing part stops the fail-fast phases; post-backup and on-failure run with the details', async () => {
+  it('a failing part stops the fail-fast phases; finally and on-failure run with the details', async () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40fail', '#!/bin/sh\necho broken >&2\nexit 3\n', 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('post-backup', '80never', trace('never-post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     t.part('on-success', '10ok', trace('success'), 'web');
     t.part('on-failure', '10report', `#!/bin/sh\necho "$LIFEBOAT_FAILED_PART|$LIFEBOAT_EXIT_CODE|$LIFEBOAT_ERROR" >> "${t.dir}/trace"\n`, 'web');
     const result = await lifeboat(t, ['backup', 'web', '--json']);
@@ -200,7 +231,7 @@ describe('timeouts and signals', () => {
     t = makeRoot();
     webModule({ timeouts: { part: 1, killAfter: 1 } });
     t.part('pre-backup', '40hang', `#!/bin/sh\nsleep 300 &\necho $! > "${t.dir}/grandchild"\nsleep 300\n`, 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     const result = await lifeboat(t, ['backup', 'web']);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('timed out after 1s (timeouts.part)');
@@ -213,7 +244,7 @@ describe('timeouts and signals', () => {
     t = makeRoot();
     webModule();
     t.part('pre-backup', '40wait', `#!/bin/sh\ntrap 'echo got-term >> "${t.dir}/trace"; exit 1' TERM\ntouch "${t.dir}/started"\nwhile :; do sleep 0.1; done\n`, 'web');
-    t.part('post-backup', '80after', trace('post'), 'web');
+    t.part('finally', '80after', trace('post'), 'web');
     t.part('on-failure', '10fail', trace('on-failure'), 'web');
     const child = lifeboat(t, ['backup', 'web']);
     await waitFor(() => existsSync(path.join(t.dir, 'started')));

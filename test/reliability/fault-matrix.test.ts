@@ -25,7 +25,7 @@ interface Target {
   step: string;
   // in an always-phase: a signal does not stop it, so it is made slow instead of hanging
   always?: boolean;
-  // backup: the snapshot was complete before the fault (post-backup)
+  // backup: the snapshot was complete before the fault (finally)
   snapshotBefore?: boolean;
   // restore: the safety snapshot exists / the live files were replaced before the fault
   safetyBefore?: boolean;
@@ -35,13 +35,13 @@ interface Target {
 }
 
 const TARGETS: Target[] = [
-  { action: 'backup', part: 'pre-backup/10stop_service', step: 'service-stop' },
+  { action: 'backup', part: 'pre-backup/40stop_service', step: 'service-stop' },
   { action: 'backup', part: 'pre-backup/20dump_databases', step: 'sqlite-dump' },
   { action: 'backup', part: 'pre-backup/30module_dump_state', step: 'dump-state' },
   { action: 'backup', part: 'pre-backup/40part', step: 'part-pre-backup' },
   { action: 'backup', part: 'backup/50snapshot', step: 'provider-create' },
-  { action: 'backup', part: 'post-backup/70module_cleanup_state', step: 'cleanup-state', always: true, snapshotBefore: true },
-  { action: 'backup', part: 'post-backup/90start_service', step: 'service-start', always: true, snapshotBefore: true, startsService: true },
+  { action: 'backup', part: 'finally/70module_cleanup_state', step: 'cleanup-state', always: true, snapshotBefore: true },
+  { action: 'backup', part: 'finally/90start_service', step: 'service-start', always: true, snapshotBefore: true, startsService: true },
   { action: 'restore', part: 'pre-restore/05safety_snapshot', step: 'provider-create' },
   { action: 'restore', part: 'pre-restore/10stop_service', step: 'service-stop', safetyBefore: true },
   { action: 'restore', part: 'pre-restore/40part', step: 'part-pre-restore', safetyBefore: true },
@@ -51,7 +51,7 @@ const TARGETS: Target[] = [
   { action: 'verify', part: 'verify/10restore_scratch', step: 'provider-restore' },
   { action: 'verify', part: 'verify/30check_databases', step: 'sqlite-check' },
   { action: 'verify', part: 'verify/40part', step: 'part-verify' },
-  { action: 'restore', part: 'post-restore/90start_service', step: 'service-start', always: true, safetyBefore: true, swappedBefore: true, startsService: true },
+  { action: 'restore', part: 'finally/90start_service', step: 'service-start', always: true, safetyBefore: true, swappedBefore: true, startsService: true },
 ];
 
 interface Setup {

@@ -3,7 +3,7 @@
 // user owns it: exit 2, the path named, nothing run, no service stopped. And everything Lifeboat writes
 // (the state dir, a tar repository, the files of `init`) is 0700/0600.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, statSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
@@ -120,7 +120,12 @@ describe('everything Lifeboat writes is 0700/0600', () => {
       expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
     }
     expect(existsSync(path.join(t.stateDir, 'journal.jsonl'))).toBe(true);
-    expect(loose(t.stateDir)).toEqual([]);
+    // What parts create follows their umask (022, as run-parts) inside the module's 0700 state dir.
+    const moduleState = path.join(t.stateDir, 'modules', 'm', 'state');
+    const byParts = ['dump.sql', 'sub', 'sub/x'].map((name) => path.join(moduleState, name));
+    expect(statSync(moduleState).mode & 0o777).toBe(0o700);
+    expect(statSync(byParts[0]).mode & 0o777).toBe(0o644);
+    expect(loose(t.stateDir).filter((line) => !byParts.includes(line.slice(0, line.lastIndexOf(' '))))).toEqual([]);
     expect(loose(path.join(t.dir, 'tar'))).toEqual([]);
     expect(loose(path.join(t.dir, 'aside')).filter((line) => line.startsWith(`${path.join(t.dir, 'aside')} `))).toEqual([]);
   });

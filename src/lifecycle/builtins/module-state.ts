@@ -40,9 +40,19 @@ async function runModuleBin(ctx: PartContext, name: string): Promise<void> {
     log: ctx.log,
     timeoutSeconds: ctx.module.timeouts.part,
     killAfterSeconds: ctx.module.timeouts.killAfter,
+    umask: ctx.module.umask,
     interrupt: ctx.signal.aborted ? undefined : ctx.signal,
   });
   if (result.error) throw new Error(result.error);
   if (result.timedOut) throw new Error(`bin/${name} timed out after ${ctx.module.timeouts.part}s and was killed`);
   if (result.exitCode !== 0) throw new Error(`bin/${name} ${result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`}`);
+}
+
+// Built-in 08create_volumes: before an in-place restore, creates the container volumes that
+// etc/state-include.conf names (`volumes/NAME`) and that are missing, so 10restore_module fills them.
+export async function createVolumes(ctx: PartContext): Promise<void> {
+  if (ctx.options.target !== undefined && ctx.options.target !== '/') return;
+  const { createMissingVolumes } = await import('../volumes.js');
+  if (ctx.options.dryRun) return;
+  for (const name of createMissingVolumes(ctx.module)) ctx.log.info(`created container volume ${name}`);
 }

@@ -1,4 +1,5 @@
-// Built-ins 10stop_service and 90start_service: stop only what is active, start only what was stopped.
+// Built-ins 40stop_service (backup) / 10stop_service (restore) and 90start_service (finally): stop only what
+// is active, start only what was stopped.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { openService } from '../../services/index.js';
@@ -53,7 +54,7 @@ function stoppedMarker(ctx: PartContext): string {
   return path.join(dir, 'service-stopped.json');
 }
 
-// Starts the service again if 10stop_service stopped it; runs in the always-phase, signals or not.
+// Starts the service again if a stop_service part stopped it; runs in finally, after failures and signals too.
 export async function startService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service || !ctx.state.stoppedService) return;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
+import { assertIncludesExist } from '../volumes.js';
 import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';
 import { recordManifest } from '../manifest.js';
@@ -12,6 +13,7 @@ import type { StreamSource } from '../../providers/types.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {
+  assertIncludesExist(ctx.module);
   const { paths, exclude } = snapshotSet(ctx.module);
   const missingFolders = ctx.module.folders.filter((folder) => !existsSync(folder));
   if (missingFolders.length > 0) {

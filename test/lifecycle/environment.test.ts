@@ -1,0 +1,86 @@
+// The part environment is read afresh before every part, NethServer's `environment` in the module's
+// state dir is a module environment file, and boolean keys take "true"/"false"/"1"/"0" from ${VAR}.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { createFakeService, type FakeService } from '../helpers/service.js';
+
+let t: TestRoot;
+let service: FakeService | undefined;
+afterEach(() => {
+  service?.cleanup();
+  service = undefined;
+  t?.cleanup();
+});
+
+function webModule(extra: Record<string, unknown> = {}): string {
+  const data = path.join(t.dir, 'data');
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, 'file.txt'), 'hello\n');
+  t.module('web', { folders: [data], ...extra });
+  return data;
+}
+
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : []);
+
+describe('the environment, read before every part', () => {
+  it('a part that writes environment in the state dir (agent.set_env) or the module dir is seen by the next part', async () => {
+    t = makeRoot();
+    webModule();
+    t.write('modules/web/environment', 'APP_MODE=old\n');
+    const out = path.join(t.dir, 'seen');
+    // NethServer's agent.set_env writes the state dir's environment; a module may rewrite its own file.
+    t.part('pre-backup', '10set_env', `#!/bin/sh\nprintf 'TCP_PORT=20001\\nADMIN_TOKEN=tok-9f8e7d6c5b\\n' > environment\nprintf 'APP_MODE=new\\n' > "$LIFEBOAT_MODULE_DIR/environment"\n`, 'web');
+    t.part('pre-backup', '11read', `#!/bin/sh\necho "$TCP_PORT $APP_MODE" >> "${out}"\necho "token $ADMIN_TOKEN"\n`, 'web');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(lines(out)).toEqual(['20001 new']);
+    expect(result.stderr).toContain('[web/11read] token ***');
+    expect(result.stderr).not.toContain('tok-9f8e7d6c5b');
+
+    // The next run reads the state dir's environment from the start, as a module environment file.
+    t.part('pre-backup', '10set_env', '#!/bin/sh\n', 'web');
+    const again = await lifeboat(t, ['backup', 'web']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(lines(out)).toEqual(['20001 new', '20001 new']);
+    expect(again.stderr).not.toContain('tok-9f8e7d6c5b');
+  });
+
+  it('a part that leaves a broken environment file fails the next part, naming the file and line', async () => {
+    t = makeRoot();
+    webModule();
+    t.part('pre-backup', '10break', '#!/bin/sh\necho "not an assignment" > environment\n', 'web');
+    t.part('pre-backup', '11next', `#!/bin/sh\necho ran >> "${t.dir}/trace"\n`, 'web');
+    t.part('finally', '50cleanup', `#!/bin/sh\necho cleanup >> "${t.dir}/trace"\n`, 'web');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('environment:1: expected KEY=VALUE, got "not an assignment"');
+    expect(lines(path.join(t.dir, 'trace'))).toEqual(['cleanup']);
+  });
+});
+
+describe('boolean keys from ${VAR}', () => {
+  it('stopDuringBackup: ${SHOULD_STOP_SERVICE:-true} stops the service; "false" and "0" do not', async () => {
+    t = makeRoot();
+    service = await createFakeService();
+    const seen = path.join(t.dir, 'seen');
+    webModule({ service: { ...service.config, stopDuringBackup: '${SHOULD_STOP_SERVICE:-true}' } });
+    t.part('backup', '10seen', `#!/bin/sh\n${service.isActive} && echo running >> "${seen}" || echo stopped >> "${seen}"\n`, 'web');
+    for (const value of [undefined, 'false', '1', '0']) {
+      const env: Record<string, string> = value === undefined ? {} : { SHOULD_STOP_SERVICE: value };
+      const result = await lifeboat(t, ['backup', 'web'], { env });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(service.isRunning()).toBe(true);
+    }
+    expect(lines(seen)).toEqual(['stopped', 'running', 'stopped', 'running']);
+  });
+
+  it('any other string is a configuration error naming the key', async () => {
+    t = makeRoot();
+    webModule({ enabled: '${ENABLED:-yes please}' });
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('modules/web/module.yaml: /enabled must be a boolean, got "yes please"');
+  });
+});

@@ -1,0 +1,131 @@
+// A NethServer 8-style module (test/fixtures/ns8/module) round-trips with restic: a real podman volume
+// named by `volumes/data`, module-dump-state that needs the running service, restore steps that read the
+// request's `environment` and `path` and write the environment for the next step.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { lifeboat, makeRoot, PROJECT, type TestRoot } from '../helpers/root.js';
+import { createFakeService, type FakeService } from '../helpers/service.js';
+import { describeTree } from '../helpers/fs-state.js';
+
+const FIXTURE = path.join(PROJECT, 'test', 'fixtures', 'ns8', 'module');
+
+let t: TestRoot;
+let service: FakeService;
+let module: string;
+const volumes: string[] = [];
+
+const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8' }).trim();
+const rows = (db: string) => execFileSync('sqlite3', [db, 'SELECT id, title FROM pages ORDER BY id'], { encoding: 'utf8' });
+
+beforeEach(async () => {
+  t = makeRoot();
+  const pass = path.join(t.dir, 'restic.pass');
+  writeFileSync(pass, 'ns8-password\n', { mode: 0o600 });
+  t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'restic', url: path.join(t.dir, 'restic'), passwordFile: pass } } }));
+  module = `wiki${randomBytes(3).toString('hex')}`;
+  execFileSync('cp', ['-a', FIXTURE, path.join(t.root, 'modules', module)]);
+  service = await createFakeService();
+});
+afterEach(() => {
+  service.cleanup();
+  for (const name of volumes.splice(0)) execFileSync('podman', ['volume', 'rm', '-f', name], { stdio: 'ignore' });
+  t.cleanup();
+});
+
+// The wiki: a database in a folder (backed up only through its dump), pages in the podman volume, an
+// environment in the module dir and one in the state dir (as NS8's agent writes it).
+function setupWiki(): { db: string; volume: string; stateEnv: string } {
+  const name = `${module}-data`;
+  podman('volume', 'create', name);
+  volumes.push(name);
+  const volume = podman('volume', 'inspect', name, '--format', '{{.Mountpoint}}');
+  mkdirSync(path.join(volume, 'pages'), { recursive: true });
+  writeFileSync(path.join(volume, 'pages', 'start.txt'), '====== Welcome ======\n');
+  writeFileSync(path.join(volume, 'pages', 'big.bin'), randomBytes(256 * 1024));
+  const data = path.join(t.dir, 'data');
+  mkdirSync(data);
+  const db = path.join(data, 'wiki.db');
+  execFileSync('sqlite3', [db, "CREATE TABLE pages (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO pages VALUES (1, 'start'), (2, 'about');"]);
+  t.module(module, { folders: [data], exclude: ['*.db'], service: { ...service.config, stopDuringBackup: true } });
+  t.write('environment', `WIKI_DB=${db}\nWIKI_PIDFILE=${service.pidFile}\nOUT_DIR=${t.dir}\n`);
+  t.write(`modules/${module}/environment`, 'WIKI_TITLE=Lifeboat Wiki\n');
+  const stateDir = path.join(t.stateDir, 'modules', module, 'state');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const stateEnv = path.join(stateDir, 'environment');
+  writeFileSync(stateEnv, 'TCP_PORT=20001\nIMAGE_TAG=1.4.2\n', { mode: 0o600 });
+  return { db, volume, stateEnv };
+}
+
+describe('a NethServer 8 module', () => {
+  it('round-trips: volume, dump through the running service, restore steps reading the request', async () => {
+    const { db, volume, stateEnv } = setupWiki();
+    const backup = await lifeboat(t, ['backup', module, '--json']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    expect(service.isRunning()).toBe(true);
+    const pagesBefore = describeTree(volume);
+    const rowsBefore = rows(db);
+    const stateDir = path.dirname(stateEnv);
+    // module-cleanup-state ran after the snapshot
+    expect(existsSync(path.join(stateDir, 'wiki-dump.sql'))).toBe(false);
+
+    // damage: the volume is removed, rows change, the environment changes
+    podman('volume', 'rm', '-f', `${module}-data`);
+    execFileSync('sqlite3', [db, "DELETE FROM pages WHERE id = 1; INSERT INTO pages VALUES (3, 'spam');"]);
+    writeFileSync(stateEnv, 'TCP_PORT=99999\n', { mode: 0o600 });
+
+    const restore = await lifeboat(t, ['restore', module, '--json']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(service.isRunning()).toBe(true);
+    // the volume was created again and filled
+    const mountPoint = podman('volume', 'inspect', `${module}-data`, '--format', '{{.Mountpoint}}');
+    expect(mountPoint).toBe(volume);
+    expect(describeTree(volume)).toEqual(pagesBefore);
+    expect(rows(db)).toBe(rowsBefore);
+    expect(readFileSync(stateEnv, 'utf8')).toContain('TCP_PORT=20001');
+
+    // 06copyenv ran before 10restore_module and still got the environment stored in the snapshot
+    const request = JSON.parse(readFileSync(path.join(t.dir, 'request-06copyenv.json'), 'utf8'));
+    const snapshotId = JSON.parse(restore.stdout).modules[0].snapshots?.[0]?.id ?? request.snapshot;
+    expect(request).toMatchObject({
+      module,
+      action: 'restore',
+      phase: 'restore',
+      repository: 'local',
+      target: '/',
+      path: `${path.join(t.dir, 'restic')}/${module}`,
+      environment: { WIKI_TITLE: 'Lifeboat Wiki', TCP_PORT: '20001', IMAGE_TAG: '1.4.2' },
+    });
+    expect(request.snapshot).toMatch(/^[0-9a-f]{64}$/);
+    expect(snapshotId).toBeTruthy();
+    // 20loadkey saw request.path, and TCP_PORT as the environment stood after the steps before it
+    expect(readFileSync(path.join(t.dir, 'loadkey'), 'utf8')).toBe(`${path.join(t.dir, 'restic')}/${module} 20001\n`);
+    // the environment values never reach the log
+    expect(restore.stderr).not.toContain('Lifeboat Wiki');
+  });
+
+  it('a backup fails naming a volumes/ line whose volume does not exist, and a missing include path', async () => {
+    setupWiki();
+    podman('volume', 'rm', '-f', `${module}-data`);
+    const result = await lifeboat(t, ['backup', module]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain(`state-include.conf: volumes/data: no container volume data or ${module}-data`);
+    writeFileSync(path.join(t.root, 'modules', module, 'etc', 'state-include.conf'), 'uploads\n');
+    const again = await lifeboat(t, ['backup', module]);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain('state-include.conf: uploads: ');
+    expect(again.stderr).toContain(`/state/modules/${module}/state/uploads does not exist; create it or remove the line`);
+    rmSync(path.join(t.root, 'modules', module, 'etc', 'state-include.conf'));
+  });
+
+  it('module-dump-state fails when the service is down, and the backup says so', async () => {
+    setupWiki();
+    execFileSync('/bin/sh', ['-c', service.stop]);
+    const result = await lifeboat(t, ['backup', module]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('the wiki is not running: cannot dump its database');
+  });
+});
