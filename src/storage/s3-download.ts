@@ -40,15 +40,15 @@ async function* chunks(settings: S3Settings, options: DownloadOptions): AsyncGen
         etag ??= response.ETag;
         // The server is untrusted: more bytes than expected stop the download at once (an endless body
         // must not fill the disk), whether announced up front or only arriving.
-        const tooMuch = (got: number) =>
-          new LifeboatError('PROVIDER', `download of ${where}: refused: the server sent ${got} bytes or more, the object has ${options.size}`, { hint: 'the object was changed or the server is not a working S3 service; `lifeboat verify` checks every archive' });
+        const tooMuch = (announced?: number) =>
+          new LifeboatError('PROVIDER', `download of ${where}: refused: the server ${announced === undefined ? `sent more than ${options.size} bytes` : `announced ${announced} bytes`}; the object has ${options.size}`, { hint: 'the object was changed or the server is not a working S3 service; `lifeboat verify` checks every archive' });
         if (options.size !== undefined && response.ContentLength !== undefined && offset + response.ContentLength > options.size) {
           (response.Body as Readable).destroy();
           throw tooMuch(offset + response.ContentLength);
         }
         for await (const chunk of response.Body as Readable) {
           offset += (chunk as Buffer).length;
-          if (options.size !== undefined && offset > options.size) throw tooMuch(offset);
+          if (options.size !== undefined && offset > options.size) throw tooMuch();
           failures = 0;
           options.onProgress?.(offset);
           yield chunk as Buffer;
