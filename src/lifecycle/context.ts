@@ -2,7 +2,7 @@
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Action, PhaseName } from './phases.js';
-import type { ProviderSnapshot } from '../providers/types.js';
+import type { ProviderSnapshot, SnapshotKind } from '../providers/types.js';
 
 export interface ActionOptions {
   repositories?: string[];
@@ -34,8 +34,8 @@ export interface SnapshotRef {
   id: string;
   time?: string;
   bytes?: number;
-  // backup or safety, for snapshots retention removed.
-  kind?: string;
+  // For snapshots retention removed.
+  kind?: SnapshotKind;
 }
 
 // Mutable state the built-ins share within one run of one module.
