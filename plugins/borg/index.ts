@@ -16,6 +16,7 @@ import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
+import { toolEnvironment } from '../../src/process/tool-env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -82,7 +83,8 @@ export function createProvider(input: ProviderInput): Provider {
 
   // The environment and fd-3 passphrase for one borg call; refuses when no passphrase source is set.
   function borgEnv(options: CommonOptions): { env: Env; extraFds: string[] } {
-    const env: Env = { ...(options.env ?? process.env), ...config.env };
+    // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
+    const env: Env = { ...toolEnvironment(), ...config.env };
     Object.assign(env, {
       BORG_RELOCATED_REPO_ACCESS_IS_OK: 'no',
       BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',

@@ -13,6 +13,7 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
+import { toolEnvironment } from '../../src/process/tool-env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -68,7 +69,8 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Builds the environment for one restic call; refuses when no password source is configured.
   function resticEnv(module: string, options: CommonOptions): Env {
-    const env: Env = { ...(options.env ?? process.env), ...config.env };
+    // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
+    const env: Env = { ...toolEnvironment(), ...config.env };
     env.RESTIC_REPOSITORY = moduleRepository(url, module, input.root.root);
     env.RESTIC_CACHE_DIR ??= path.join(input.root.stateDir, 'cache', 'restic');
     // Status lines feed the progress bar when someone shows one; otherwise restic stays quiet.

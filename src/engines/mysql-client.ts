@@ -2,6 +2,7 @@
 // port (--defaults-extra-file, never argv; removed as soon as the client exits), and the arguments that
 // keep a loading client from doing anything but send SQL to the server.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { toolPath } from '../process/tool-env.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { MysqlDatabase } from '../config/types.js';
@@ -31,7 +32,7 @@ export function labelOf(config: MysqlDatabase): string {
 // mariadb-dump / mariadb when installed, else the MySQL names.
 export function client(kind: 'dump' | 'load', env: EngineContext['env']): string {
   const [mariadb, mysql] = kind === 'dump' ? ['mariadb-dump', 'mysqldump'] : ['mariadb', 'mysql'];
-  if (which(mariadb, env.PATH ?? '') || !which(mysql, env.PATH ?? '')) return mariadb;
+  if (which(mariadb, toolPath()) || !which(mysql, toolPath())) return mariadb;
   return mysql;
 }
 

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from '../errors.js';
+import { toolEnvironment } from '../process/tool-env.js';
 import type { EngineContext } from './types.js';
 
 export interface ToolSpec {
@@ -50,7 +51,8 @@ const PACKAGES: Record<string, string> = {
 // Starts a tool; the caller reads stdout and/or writes stdin, then awaits `done`.
 export function startTool(spec: ToolSpec, ctx: EngineContext): ToolRun {
   const extra = spec.extraFds ?? [];
-  const env = Object.fromEntries(Object.entries({ ...ctx.env, ...spec.env }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  // Lifeboat's own environment plus what the engine sets (PGPASSWORD, ...): never the environment files.
+  const env = toolEnvironment(spec.env);
   ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})`);
   const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
   extra.forEach((content, index) => {

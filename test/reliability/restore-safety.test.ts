@@ -78,20 +78,20 @@ describe('nested paths and mount points (restic)', () => {
     writeFileSync(path.join(inner, 'settings'), 'a=1\n');
     t.module('loom', { folders: [outer, inner] });
     const stateDir = path.join(t.stateDir, 'modules', 'loom', 'state');
-    mkdirSync(path.join(stateDir, 'volumes', 'data'), { recursive: true });
-    writeFileSync(path.join(stateDir, 'volumes', 'data', 'v'), 'volume 1\n');
-    t.write('modules/loom/etc/state-include.conf', 'volumes/data\n');
+    mkdirSync(path.join(stateDir, 'extra', 'data'), { recursive: true });
+    writeFileSync(path.join(stateDir, 'extra', 'data', 'v'), 'volume 1\n');
+    t.write('modules/loom/etc/state-include.conf', 'extra/data\n');
     expect((await lifeboat(t, ['backup', 'loom'])).exitCode).toBe(0);
     writeFileSync(path.join(inner, 'settings'), 'a=2\n');
     writeFileSync(path.join(outer, 'block'), 'block 2\n');
-    writeFileSync(path.join(stateDir, 'volumes', 'data', 'v'), 'volume 2\n');
-    writeFileSync(path.join(stateDir, 'volumes', 'data', 'extra'), 'extra\n');
+    writeFileSync(path.join(stateDir, 'extra', 'data', 'v'), 'volume 2\n');
+    writeFileSync(path.join(stateDir, 'extra', 'data', 'extra'), 'extra\n');
     const restore = await lifeboat(t, ['restore', 'loom']);
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(readFileSync(path.join(inner, 'settings'), 'utf8')).toBe('a=1\n');
     expect(readFileSync(path.join(outer, 'block'), 'utf8')).toBe('block 1\n');
-    expect(readFileSync(path.join(stateDir, 'volumes', 'data', 'v'), 'utf8')).toBe('volume 1\n');
-    expect(existsSync(path.join(stateDir, 'volumes', 'data', 'extra'))).toBe(false);
+    expect(readFileSync(path.join(stateDir, 'extra', 'data', 'v'), 'utf8')).toBe('volume 1\n');
+    expect(existsSync(path.join(stateDir, 'extra', 'data', 'extra'))).toBe(false);
     expect(existsSync(path.join(t.stateDir, 'modules', 'loom', 'restore-unfinished.json'))).toBe(false);
     // the next backup is not blocked
     expect((await lifeboat(t, ['backup', 'loom'])).exitCode).toBe(0);
@@ -199,10 +199,11 @@ describe('layouts refused before anything runs', () => {
     t = rootFor('restic');
     mkdirSync(path.join(t.dir, 'data'));
     t.module('m', { folders: [path.join(t.dir, 'data')] });
-    t.write('modules/m/etc/state-include.conf', 'volumes/missing\n');
+    t.write('modules/m/etc/state-include.conf', 'extra/missing\n');
     const backup = await lifeboat(t, ['backup', 'm']);
     expect(backup.exitCode).toBe(1);
-    expect(backup.stderr).toContain(`${path.join(t.stateDir, 'modules', 'm', 'state', 'volumes', 'missing')} (from ${path.join(t.root, 'modules', 'm')}/etc/state-include.conf) does not exist`);
+    expect(backup.stderr).toContain(path.join(t.stateDir, 'modules', 'm', 'state', 'extra', 'missing'));
+    expect(backup.stderr).toContain('does not exist');
   });
 
   it('a repository reached through a symlink into a backed-up folder (and borg file://): exit 2', async () => {

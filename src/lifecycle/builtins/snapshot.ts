@@ -19,11 +19,6 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   if (missingFolders.length > 0) {
     throw new Error(`folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`);
   }
-  // Lines of etc/state-include.conf name paths too: one that is missing would back up less than declared.
-  const missingIncludes = paths.filter((p) => p !== ctx.module.stateDir && p !== ctx.module.envFile && !ctx.module.folders.includes(p) && !existsSync(p));
-  if (missingIncludes.length > 0) {
-    throw new Error(`${missingIncludes.join(', ')} (from ${ctx.module.dir}/etc/state-include.conf) does not exist; create it or remove the line`);
-  }
   const present = paths.filter((p) => existsSync(p));
   // The manifest `verify` compares with, hashed in a worker thread while the providers snapshot.
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
