@@ -14,6 +14,10 @@ const REDIRECTING_KEYS = new Set([
   'PATH', 'BASH_ENV', 'ENV', 'IFS', 'SHELLOPTS', 'BASHOPTS', 'CDPATH', 'GLOBIGNORE', 'PS4', 'PROMPT_COMMAND',
   'NODE_OPTIONS', 'NODE_PATH', 'PERL5LIB', 'PERLLIB', 'PERL5OPT', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP',
   'RUBYLIB', 'RUBYOPT', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_CONF',
+  // Configuration files that load code or run statements: OpenSSL engines, Python's user site, the
+  // database clients' option files (init-command), the home folder they are found in.
+  'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES', 'PYTHONUSERBASE', 'HOME', 'XDG_CONFIG_HOME',
+  'MYSQL_HOME', 'MARIADB_HOME', 'MYSQL_TEST_LOGIN_FILE', 'PGSYSCONFDIR', 'PGSERVICEFILE',
 ]);
 const REDIRECTING_PREFIXES = ['LD_', 'DYLD_', 'BASH_FUNC_'];
 
