@@ -34,6 +34,13 @@ export function ignoredEnvKeys(env: Record<string, string>): string[] {
   return ignored.get(env) ?? [];
 }
 
+// Merges environments read by readEnvFile (later ones win), keeping the keys each one ignored.
+export function mergeEnvFiles(...envs: Array<Record<string, string>>): Record<string, string> {
+  const merged = Object.assign({}, ...envs) as Record<string, string>;
+  ignored.set(merged, [...new Set(envs.flatMap((env) => ignored.get(env) ?? []))]);
+  return merged;
+}
+
 // Why a key is ignored, and the fix.
 export const IGNORED_KEY_REASON = "an environment file may not change which programs Lifeboat and its parts run or what they load (PATH, LD_*, BASH_ENV, NODE_OPTIONS, ...); remove the line (tools are found with Lifeboat's own PATH)";
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { LifeboatError, describeError } from '../errors.js';
-import { readEnvFile } from './env-file.js';
+import { mergeEnvFiles, readEnvFile } from './env-file.js';
 import { interpolate, type Unresolved } from './interpolate.js';
 import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
 import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
@@ -94,7 +94,7 @@ function loadModule(rootConfig: RootConfig, name: string, problems: string[]): M
   const before = problems.length;
   // NethServer layout: `environment` in the module's state dir is a module environment file too (later wins).
   const stateEnvFile = path.join(stateLayout(rootConfig.stateDir).moduleState(name), 'environment');
-  const env = { ...(collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {}), ...(collect(problems, () => readEnvFile(stateEnvFile, stateEnvFile)) ?? {}) };
+  const env = mergeEnvFiles(collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {}, collect(problems, () => readEnvFile(stateEnvFile, stateEnvFile)) ?? {});
   const found = findConfigFile(dir, 'module', problems, `modules/${name}/`);
   if (!found) {
     if (problems.length === before) problems.push(`modules/${name}: no module.yaml or module.json; create modules/${name}/module.yaml`);
