@@ -94,7 +94,7 @@ describe('finally', () => {
     expect(names).toEqual([
       'pre-backup:20dump_databases,30module_dump_state,40stop_service',
       'backup:10seen,50snapshot',
-      'post-backup:',
+      'post-backup:60retention',
       'finally:70module_cleanup_state,80remove_dumps,90start_service',
       'on-success:',
       'on-failure:',

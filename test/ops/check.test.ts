@@ -139,7 +139,7 @@ describe('check: hook directories and parts', () => {
     expect(table).toContain(`WARN|${tilde}|run-parts' rules ignore this name (only letters, digits, _ and - are allowed), so it never runs; rename it, e.g. to 40x`);
     const prebackup = path.join(t.root, 'hooks.d', 'prebackup');
     expect(table).toContain(
-      `FAIL|${prebackup}/|is not a phase, so nothing in it ever runs; did you mean pre-backup? (mv ${prebackup} ${path.join(t.root, 'hooks.d', 'pre-backup')}); phases: pre-backup, backup, post-backup, on-success, on-failure, pre-restore, restore, post-restore, verify`,
+      `FAIL|${prebackup}/|is not a phase, so nothing in it ever runs; did you mean pre-backup? (mv ${prebackup} ${path.join(t.root, 'hooks.d', 'pre-backup')}); phases: pre-backup, backup, post-backup, finally, on-success, on-failure, pre-restore, restore, post-restore, verify`,
     );
     expect(table).toContain(`FAIL|${plain}|has no #! line and is not a binary, so it cannot be executed ("Exec format error"); add a first line such as #!/bin/sh`);
     expect(table.filter((r) => r.includes(binary))).toEqual([]);
