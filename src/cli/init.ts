@@ -1,5 +1,5 @@
 // `lifeboat init`: a working root with a local repository under the state dir and an example module.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync as writeNew } from 'node:fs';
 import { renderReference } from '../config/example.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -20,8 +20,17 @@ export async function initCommand(_args: unknown[], options: InitOptions): Promi
   const root = resolveRoot(options);
   const stateDir = resolveStateDir(options);
   if (existsSync(root) && readdirSync(root).length > 0 && !options.force) {
-    throw new LifeboatError('USAGE', `${root} is not empty; init writes a new root`, { hint: 'choose another --root, or pass --force to add the example files' });
+    throw new LifeboatError('USAGE', `${root} is not empty; init writes a new root`, { hint: 'choose another --root, or pass --force to add the example files that are missing (existing files are kept)' });
   }
+  // --force adds what is missing and never overwrites: a new password file would strand every snapshot.
+  const kept: string[] = [];
+  const writeFileSync = (file: string, content: string | Buffer, options: { mode: number }) => {
+    if (existsSync(file)) {
+      kept.push(file);
+      return;
+    }
+    writeNew(file, content, options);
+  };
   const repoDir = path.join(stateLayout(stateDir).repositories, 'local');
   const dataDir = path.join(stateDir, 'example', 'data');
   const useRestic = which('restic') !== undefined;
@@ -59,9 +68,10 @@ export async function initCommand(_args: unknown[], options: InitOptions): Promi
   mkdirSync(path.join(dataDir, 'photos'), { recursive: true, mode: 0o700 });
   writeFileSync(path.join(dataDir, 'photos', 'pixel.bin'), randomBytes(4096), { mode: 0o600 });
   if (options.example) {
-    appendFileSync(path.join(root, 'lifeboat.yaml'), `\n${renderReference('lifeboat')}`);
-    appendFileSync(path.join(moduleDir, 'module.yaml'), `\n${renderReference('module')}`);
+    if (!kept.includes(path.join(root, 'lifeboat.yaml'))) appendFileSync(path.join(root, 'lifeboat.yaml'), `\n${renderReference('lifeboat')}`);
+    if (!kept.includes(path.join(moduleDir, 'module.yaml'))) appendFileSync(path.join(moduleDir, 'module.yaml'), `\n${renderReference('module')}`);
   }
+  if (kept.length) log.warn(`kept what was there (--force never overwrites): ${kept.join(', ')}`);
   log.info(`created ${root} (repository "local": ${useRestic ? 'restic' : 'tar'} at ${repoDir}; module "example" backs up ${dataDir})`);
   log.info(`next: lifeboat --root ${root} --state-dir ${stateDir} plan example`);
   return 0;
