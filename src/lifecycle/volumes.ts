@@ -59,14 +59,17 @@ export function assertIncludesExist(module: ModuleConfig, lines = includeLines(m
 
 // Before an in-place restore: creates each missing volume (`<module>-NAME` as root, `NAME` otherwise), so
 // the restore can fill its mount point. Returns the names created.
-export function createMissingVolumes(module: ModuleConfig, lines = includeLines(module)): string[] {
+// The name the snapshot held the volume under wins (its mount point, .../volumes/NAME/_data, is in the
+// snapshot's paths): a volume backed up as NAME is made again as NAME, so the restore fills it.
+export function createMissingVolumes(module: ModuleConfig, lines = includeLines(module), snapshotPaths: string[] = []): string[] {
   const created: string[] = [];
   for (const line of lines) {
     const volume = volumeOfLine(line);
     if (!volume || volumeMountPoint(module, volume)) continue;
     const tool = engine();
     if (!tool) throw new LifeboatError('PART_FAILED', `cannot create volume for ${line}: neither podman nor docker is installed`);
-    const name = process.getuid?.() === 0 ? `${module.name}-${volume}` : volume;
+    const held = volumeCandidates(module, volume).find((candidate) => snapshotPaths.some((p) => p.includes(`/volumes/${candidate}/`) || p.endsWith(`/volumes/${candidate}`)));
+    const name = held ?? (process.getuid?.() === 0 ? `${module.name}-${volume}` : volume);
     execFileSync(tool, ['volume', 'create', name], { stdio: ['ignore', 'ignore', 'pipe'] });
     created.push(name);
   }

@@ -54,5 +54,6 @@ export async function createVolumes(ctx: PartContext): Promise<void> {
   if (ctx.options.target !== undefined && ctx.options.target !== '/') return;
   const { createMissingVolumes } = await import('../volumes.js');
   if (ctx.options.dryRun) return;
-  for (const name of createMissingVolumes(ctx.module)) ctx.log.info(`created container volume ${name}`);
+  const held = ctx.state.restoreSource?.snapshot.paths ?? [];
+  for (const name of createMissingVolumes(ctx.module, undefined, held)) ctx.log.info(`created container volume ${name}`);
 }
