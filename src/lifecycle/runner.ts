@@ -76,6 +76,10 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
         if (step.runs === 'ok' && stopped()) break;
         if (entry.status === 'skipped') run.log.warn(`${entry.phase}/${entry.name}: skipped: ${entry.reason} (${entry.path})`);
         if (entry.status !== 'run') continue;
+        if (skipsForTarget(run, entry)) {
+          run.log.info(`${entry.phase}/${entry.name}: not run: a --target restore runs only the built-in parts of its restore phases (a module's own steps act on the live service and databases)`);
+          continue;
+        }
         if (entry.note) run.log.warn(entry.note);
         current = `${entry.phase}/${entry.name}`;
         await runOnePart(run, step, entry, outcome);
@@ -87,6 +91,15 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
   run.state.failedPart = outcome.failedPart;
   run.state.error = outcome.error;
   return outcome;
+}
+
+// A restore with --target leaves everything live alone: the root's and the module's own parts of
+// pre-restore, restore and post-restore (a Clan postRestore drops and reloads the live database, NethServer
+// steps load keys into the running service) are not run; finally, on-success and on-failure parts are.
+function skipsForTarget(run: RunContext, entry: PartEntry): boolean {
+  if (run.action !== 'restore' || entry.builtin) return false;
+  if (run.options.target === undefined || run.options.target === '/') return false;
+  return entry.phase === 'pre-restore' || entry.phase === 'restore' || entry.phase === 'post-restore';
 }
 
 // Whether a phase runs, given how the action stands so far.
