@@ -29,6 +29,8 @@ export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding
     });
     if (missing === 0 && module.folders.length) findings.push(ok(`module ${module.name}`, `${module.folders.length} folder(s) exist`));
     findings.push(...layoutFindings(root, module), ...leftoverFindings(root, module));
+    // Retention runs after every backup: without any, the repository only grows.
+    if (Object.keys(module.retention).length === 0) findings.push(warn(`module ${module.name}`, 'has no retention: every snapshot is kept and the repository only grows; set retention: in its module.yaml or defaults.retention in lifeboat.yaml'));
   }
   return findings;
 }

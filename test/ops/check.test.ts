@@ -170,6 +170,7 @@ describe('backup --dry-run runs the same checks', () => {
     const preflight = run.stdout.slice(run.stdout.indexOf('\npreflight:\n') + '\npreflight:\n'.length);
     expect(rows(preflight)).toEqual([
       `FAIL|modules/web/module.yaml: /folders/1|${path.join(t.dir, 'gone')} does not exist; create it, or remove it from folders:`,
+      'WARN|module web|has no retention: every snapshot is kept and the repository only grows; set retention: in its module.yaml or defaults.retention in lifeboat.yaml',
       'FAIL|modules/web/module.yaml: /databases/0/redis|Redis 127.0.0.1:1 db 0: connect ECONNREFUSED 127.0.0.1:1; fix the entry (host, user, password) or the server',
     ]);
     expect(run.stderr).toContain('the backup would fail: see the preflight above (or run `lifeboat check`)');
