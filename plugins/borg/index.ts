@@ -84,7 +84,7 @@ export function createProvider(input: ProviderInput): Provider {
   // The environment and fd-3 passphrase for one borg call; refuses when no passphrase source is set.
   function borgEnv(options: CommonOptions): { env: Env; extraFds: string[] } {
     // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
-    const env: Env = { ...toolEnvironment(), ...config.env };
+    const env: Env = { ...toolEnvironment({ PATH: options.env?.PATH }), ...config.env };
     Object.assign(env, {
       BORG_RELOCATED_REPO_ACCESS_IS_OK: 'no',
       BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'no',

@@ -70,7 +70,7 @@ export function createProvider(input: ProviderInput): Provider {
   // Builds the environment for one restic call; refuses when no password source is configured.
   function resticEnv(module: string, options: CommonOptions): Env {
     // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
-    const env: Env = { ...toolEnvironment(), ...config.env };
+    const env: Env = { ...toolEnvironment({ PATH: options.env?.PATH }), ...config.env };
     env.RESTIC_REPOSITORY = moduleRepository(url, module, input.root.root);
     env.RESTIC_CACHE_DIR ??= path.join(input.root.stateDir, 'cache', 'restic');
     // Status lines feed the progress bar when someone shows one; otherwise restic stays quiet.

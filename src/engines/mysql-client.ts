@@ -32,7 +32,8 @@ export function labelOf(config: MysqlDatabase): string {
 // mariadb-dump / mariadb when installed, else the MySQL names.
 export function client(kind: 'dump' | 'load', env: EngineContext['env']): string {
   const [mariadb, mysql] = kind === 'dump' ? ['mariadb-dump', 'mysqldump'] : ['mariadb', 'mysql'];
-  if (which(mariadb, toolPath()) || !which(mysql, toolPath())) return mariadb;
+  const PATH = env.PATH ?? toolPath();
+  if (which(mariadb, PATH) || !which(mysql, PATH)) return mariadb;
   return mysql;
 }
 

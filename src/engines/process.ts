@@ -52,7 +52,7 @@ const PACKAGES: Record<string, string> = {
 export function startTool(spec: ToolSpec, ctx: EngineContext): ToolRun {
   const extra = spec.extraFds ?? [];
   // Lifeboat's own environment plus what the engine sets (PGPASSWORD, ...): never the environment files.
-  const env = toolEnvironment(spec.env);
+  const env = toolEnvironment({ PATH: ctx.env.PATH, ...spec.env });
   ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})`);
   const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
   extra.forEach((content, index) => {

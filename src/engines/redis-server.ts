@@ -21,7 +21,7 @@ export interface ScratchRedis {
 
 // Starts the server and resolves once it accepts connections on its socket.
 export async function startScratchRedis(ctx: EngineContext): Promise<ScratchRedis> {
-  const binary = which('redis-server', toolPath());
+  const binary = which('redis-server', ctx.env.PATH ?? toolPath());
   if (!binary) {
     throw new LifeboatError('DATABASE', 'redis-server is not installed: the restore drill loads Redis dumps into a throwaway redis-server', {
       hint: `install it (Debian: apt-get install redis-server), or ${SCRATCH_HINT}`,
@@ -30,7 +30,7 @@ export async function startScratchRedis(ctx: EngineContext): Promise<ScratchRedi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-redis-'));
   const socket = path.join(dir, 'redis.sock');
   const args = ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: toolPath() } });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: ctx.env.PATH ?? toolPath() } });
   let output = '';
   const collect = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-4096));
   child.stdout.on('data', collect);
