@@ -353,7 +353,8 @@ export async function checkGlobals(config: PostgresDatabase, file: string, ctx: 
   const what = `${label}: the roles file ${file} would be refused by a restore`;
   const text = (await readAll({ path: file }, what)).toString('latin1');
   const { script } = globalsScript(text, await serverState(config, ctx), what);
-  return `${script.split(';\n').length - 2} role and tablespace statement(s), all of a kind a restore loads`;
+  const statements = script.split(';\n').filter((statement) => statement.trim() && !/^SET /.test(statement));
+  return `${statements.length} role and tablespace statement(s), all of a kind a restore loads`;
 }
 
 // Loads pg_dumpall --globals-only output: checked as a whole first, then run by psql with ON_ERROR_STOP.
