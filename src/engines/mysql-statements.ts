@@ -59,21 +59,23 @@ export class StatementGuard extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      // The last 3 bytes wait for the next chunk, so openers split across chunks are seen whole.
-      let bytes = Buffer.concat([this.tail, chunk]);
+      // The last 3 bytes wait for the next chunk (read and passed on only then), so openers split
+      // across chunks are seen whole and nothing passes on before it is read.
+      const bytes = Buffer.concat([this.tail, chunk]);
+      let from = 0;
       if (this.first) {
         if (bytes.length < SANDBOX_LINE.length && SANDBOX_LINE.subarray(0, bytes.length).equals(bytes)) {
           this.tail = bytes;
-          done(null, chunk);
+          done();
           return;
         }
         this.first = false;
-        if (bytes.subarray(0, SANDBOX_LINE.length).equals(SANDBOX_LINE)) bytes = bytes.subarray(SANDBOX_LINE.length);
+        if (bytes.subarray(0, SANDBOX_LINE.length).equals(SANDBOX_LINE)) from = SANDBOX_LINE.length;
       }
-      const upto = Math.max(0, bytes.length - 3);
-      for (let i = 0; i < upto; i++) this.byte(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]);
+      const upto = Math.max(from, bytes.length - 3);
+      for (let i = from; i < upto; i++) this.byte(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]);
       this.tail = bytes.subarray(upto);
-      done(null, chunk);
+      done(null, bytes.subarray(0, upto));
     } catch (error) {
       done(error as Error);
     }
@@ -81,8 +83,12 @@ export class StatementGuard extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
+      const rest = this.tail;
+      // A dump no longer than the sandbox line: it is still read.
+      const from = this.first && rest.equals(SANDBOX_LINE) ? rest.length : 0;
+      this.tail = rest.subarray(from);
       this.readTail();
-      done();
+      done(null, rest);
     } catch (error) {
       done(error as Error);
     }
