@@ -35,7 +35,7 @@ export async function checkDatabases(root: RootConfig, modules: ModuleConfig[], 
 async function probe(kind: string, config: Record<string, unknown>, ctx: EngineContext): Promise<string> {
   if (kind === 'postgres') {
     const database = config.database as string;
-    const names = await listDatabases(config as never, ctx);
+    const names = await listDatabases(config as never, ctx, database);
     if (database !== 'all' && !names.includes(database)) throw new Error(`PostgreSQL database "${database}" does not exist (the server has: ${names.join(', ') || 'none'})`);
     return database === 'all' ? `answers: ${names.length} database(s)` : `PostgreSQL database "${database}" answers`;
   }

@@ -12,6 +12,8 @@ import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
 import { checkTrailer } from './check.js';
 import { ALL, client, labelOf, loadingArgs, tool } from './mysql-client.js';
 import { DumpNameCheck } from './mysql-lines.js';
+import { StatementGuard } from './mysql-statements.js';
+import { LifeboatError } from '../errors.js';
 import { drillMysql, MYSQL_TRAILER } from './mysql-drill.js';
 
 export { explainMysql } from './mysql-client.js';
@@ -63,21 +65,38 @@ export function nameCheck(config: MysqlDatabase, what: string): DumpNameCheck {
   return new DumpNameCheck(config.database === ALL ? undefined : config.database, what);
 }
 
+// The statement check of a restore (one database): no client command, hidden USE, prepared statement,
+// delimiter or quoting change that could select another database (mysql-statements.ts).
+export function statementCheck(config: MysqlDatabase, what: string): StatementGuard | undefined {
+  if (config.database === ALL) return undefined;
+  const hint = "restore the snapshot that holds this database's own dump; a dump that could select another database is never loaded";
+  return new StatementGuard((line, why) => new LifeboatError('DATABASE', `${what}: line ${line}: ${why}; nothing was loaded`, { hint }));
+}
+
+// The checks of a restore, chained: name check, then statement check.
+function checked(config: MysqlDatabase, input: Readable, what: string): Readable {
+  const names = input.pipe(nameCheck(config, what));
+  input.on('error', (error) => names.destroy(error));
+  const statements = statementCheck(config, what);
+  if (!statements) return names;
+  names.on('error', (error) => statements.destroy(error));
+  return names.pipe(statements);
+}
+
 // Feeds a dump to the mariadb client. A dump file is read through first, so one that names another
 // database is refused before anything is loaded; a stream is checked on its way to the client, which
 // never receives a line naming another database.
 export async function loadMysql(config: MysqlDatabase, source: LoadSource, ctx: EngineContext): Promise<void> {
   const label = labelOf(config);
   const what = `${label}: the dump ${'path' in source ? source.path : 'on stdin'} cannot be restored here`;
-  if ('path' in source) await pipeline(createReadStream(source.path), nameCheck(config, what), new Writable({ write: (_chunk, _encoding, done) => done() }));
+  if ('path' in source) await pipeline(checked(config, createReadStream(source.path), what), new Writable({ write: (_chunk, _encoding, done) => done() }));
   const { spec, remove } = tool('load', [...loadingArgs(client('load', ctx.env)), ...(config.loadOptions ?? [])], config, ctx);
   const input: Readable = 'path' in source ? createReadStream(source.path) : source.stream;
-  const checked = input.pipe(nameCheck(config, what));
+  const stream = checked(config, input, what);
   let refused: Error | undefined;
-  checked.on('error', (error) => (refused = error));
-  input.on('error', (error) => checked.destroy(error));
+  stream.on('error', (error) => (refused = error));
   try {
-    await loadIntoTool(spec, checked, ctx);
+    await loadIntoTool(spec, stream, ctx);
   } catch (error) {
     throw refused ?? error;
   } finally {

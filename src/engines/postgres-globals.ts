@@ -4,7 +4,9 @@
 // role, CREATE/ALTER TABLESPACE, GRANT/REVOKE ON TABLESPACE, its SET lines and comments). No psql
 // meta-command (\! \copy \connect ...), COPY, DO or function ever reaches psql, which runs with
 // ON_ERROR_STOP. The server's own superusers are kept as they are: statements about them are skipped; a
-// role may not become a superuser, nor be granted a superuser role or the server-file roles.
+// role may not become a superuser, gain CREATEROLE, REPLICATION or BYPASSRLS it does not have already, nor
+// be granted a superuser or any predefined pg_* role; CURRENT_USER, SESSION_USER, CURRENT_ROLE, PUBLIC and
+// ALL are refused where a role is named (they would reach the connected superuser or every role).
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { PostgresDatabase } from '../config/types.js';
@@ -29,6 +31,11 @@ interface Token {
 const SAFE_ENCODINGS = /^(UTF8|UTF-8|UNICODE|SQL_ASCII|LATIN\d+|WIN\d+|ISO_8859_\d+|KOI8[RU]?|EUC_(JP|CN|KR|TW|JIS_2004)|MULE_INTERNAL)$/i;
 // Predefined roles whose members read, write or run programs as the server's OS user.
 const SERVER_ROLES = new Set(['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files']);
+// Role attributes that are as good as superuser (CREATEROLE on PostgreSQL 15 grants any role) or pass
+// around row security and replication: kept only where the server's role has them already.
+const POWERS = ['CREATEROLE', 'REPLICATION', 'BYPASSRLS'];
+// Bare words that name no role of the file but the connected user, every role or everyone.
+const NOT_A_ROLE = new Set(['current_user', 'session_user', 'current_role', 'public', 'all', 'none']);
 // Role settings that load code into the server.
 const CODE_SETTINGS = /preload_libraries$|^dynamic_library_path$/i;
 const ROLE_OPTIONS = /^(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)$/;
@@ -71,6 +78,8 @@ class Statement {
     }
     return undefined;
   }
+  // Bare special words met where a role is named (CURRENT_USER, PUBLIC, ALL...).
+  readonly specials: string[] = [];
   // The next token if it is an identifier (bare or quoted), its name.
   name(): string | undefined {
     const token = this.tokens[this.at];
@@ -79,6 +88,13 @@ class Statement {
       return token.value;
     }
     return undefined;
+  }
+  // The next token as a role name; a bare special word is noted in `specials`.
+  role(): string | undefined {
+    const token = this.tokens[this.at];
+    const name = this.name();
+    if (token?.kind === 'word' && NOT_A_ROLE.has(token.value)) this.specials.push(token.text);
+    return name;
   }
   take(kind: Token['kind'], text?: string): Token | undefined {
     const token = this.tokens[this.at];
@@ -116,6 +132,10 @@ interface Parsed {
   // Roles granted by GRANT role TO role.
   granted?: string[];
   setting?: string;
+  // CREATEROLE, REPLICATION, BYPASSRLS given to the role.
+  powers?: string[];
+  // A role position holding CURRENT_USER, SESSION_USER, CURRENT_ROLE, PUBLIC or ALL.
+  special?: string;
 }
 
 // Parses one statement; undefined when it is not one pg_dumpall writes for roles and tablespaces.
@@ -128,6 +148,7 @@ function parse(statement: Statement): Parsed | undefined {
       if (!option) return undefined;
       if (ROLE_OPTIONS.test(option)) {
         if (option === 'SUPERUSER') parsed.superuser = true;
+        if (POWERS.includes(option)) parsed.powers = [...(parsed.powers ?? []), option];
       } else if (option === 'CONNECTION') {
         if (!s.keyword('LIMIT') || !s.take('number')) return undefined;
       } else if (option === 'ENCRYPTED' || option === 'PASSWORD') {
@@ -151,13 +172,13 @@ function parse(statement: Statement): Parsed | undefined {
   }
   if (s.keyword('CREATE')) {
     if (s.keyword('ROLE')) {
-      const role = s.name();
+      const role = s.role();
       return role === undefined ? undefined : roleOptions({ role, create: 'role' });
     }
     if (s.keyword('TABLESPACE')) {
       const tablespace = s.name();
       if (tablespace === undefined) return undefined;
-      if (s.keyword('OWNER') && s.name() === undefined) return undefined;
+      if (s.keyword('OWNER') && s.role() === undefined) return undefined;
       if (!s.keyword('LOCATION') || !s.take('string') || !s.done) return undefined;
       return { tablespace, create: 'tablespace' };
     }
@@ -165,7 +186,7 @@ function parse(statement: Statement): Parsed | undefined {
   }
   if (s.keyword('ALTER')) {
     if (s.keyword('ROLE')) {
-      const role = s.name();
+      const role = s.role();
       if (role === undefined) return undefined;
       if (s.keyword('IN')) {
         if (!s.keyword('DATABASE') || s.name() === undefined) return undefined;
@@ -182,7 +203,7 @@ function parse(statement: Statement): Parsed | undefined {
     if (s.keyword('TABLESPACE')) {
       const tablespace = s.name();
       if (tablespace === undefined) return undefined;
-      if (s.keyword('OWNER')) return s.keyword('TO') && s.name() !== undefined && s.done ? { tablespace } : undefined;
+      if (s.keyword('OWNER')) return s.keyword('TO') && s.role() !== undefined && s.done ? { tablespace } : undefined;
       if (!s.keyword('SET') || !s.take('punct', '(')) return undefined;
       const option = () => (s.name() !== undefined && s.take('punct', '=') && value() ? true : undefined);
       return s.list(option) && s.take('punct', ')') && s.done ? { tablespace } : undefined;
@@ -192,7 +213,7 @@ function parse(statement: Statement): Parsed | undefined {
   if (s.keyword('COMMENT')) {
     if (!s.keyword('ON')) return undefined;
     const kind = s.keyword('ROLE', 'TABLESPACE');
-    const name = s.name();
+    const name = kind === 'ROLE' ? s.role() : s.name();
     if (!kind || name === undefined || !s.keyword('IS') || !(s.take('string') || s.keyword('NULL')) || !s.done) return undefined;
     return kind === 'ROLE' ? { role: name } : { tablespace: name };
   }
@@ -208,30 +229,43 @@ function parse(statement: Statement): Parsed | undefined {
     }
     if (revoke) return undefined;
     // GRANT role[, role] TO role[, role] [WITH ADMIN OPTION | WITH ADMIN|INHERIT|SET TRUE|FALSE, ...] [GRANTED BY role]
-    const granted = s.list(() => s.name());
-    if (!granted || !s.keyword('TO') || !s.list(() => s.name())) return undefined;
+    const granted = s.list(() => s.role());
+    if (!granted || !s.keyword('TO') || !s.list(() => s.role())) return undefined;
     if (s.keyword('WITH')) {
       const grantOption = () => (s.keyword('ADMIN', 'INHERIT', 'SET') && s.keyword('OPTION', 'TRUE', 'FALSE') ? true : undefined);
       if (!s.list(grantOption)) return undefined;
     }
-    if (s.keyword('GRANTED') && !(s.keyword('BY') && s.name() !== undefined)) return undefined;
+    if (s.keyword('GRANTED') && !(s.keyword('BY') && s.role() !== undefined)) return undefined;
     return s.done ? { granted } : undefined;
   }
   return undefined;
 }
 
-// The roles (and whether each is a superuser) and tablespaces the server has, and who is connected.
-async function serverState(config: PostgresDatabase, ctx: EngineContext): Promise<{ superusers: Set<string>; roles: Set<string>; tablespaces: Set<string> }> {
-  const sql = `SELECT CASE WHEN rolsuper THEN 's' ELSE 'r' END || rolname FROM pg_catalog.pg_roles
-UNION ALL SELECT 't' || spcname FROM pg_catalog.pg_tablespace UNION ALL SELECT 'c' || current_user;\n`;
+// What the server has: its roles (superusers apart, and the attributes in POWERS each role holds),
+// tablespaces, and who is connected (kept like a superuser).
+export interface ServerState {
+  superusers: Set<string>;
+  roles: Set<string>;
+  tablespaces: Set<string>;
+  // Role name -> the POWERS it has (absent: none).
+  powers?: Map<string, Set<string>>;
+}
+
+// Reads the ServerState.
+async function serverState(config: PostgresDatabase, ctx: EngineContext): Promise<ServerState> {
+  const sql = `SELECT CASE WHEN rolsuper THEN 's' ELSE 'r' END || CASE WHEN rolcreaterole THEN 'C' ELSE '-' END
+  || CASE WHEN rolreplication THEN 'R' ELSE '-' END || CASE WHEN rolbypassrls THEN 'B' ELSE '-' END || rolname FROM pg_catalog.pg_roles
+UNION ALL SELECT 't---' || spcname FROM pg_catalog.pg_tablespace UNION ALL SELECT 'c---' || current_user;\n`;
   const out = await runToolText(tool('psql', ['-X', '-A', '-t', '-0', '-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres'], config, ALL, ctx), ctx, sql);
-  const state = { superusers: new Set<string>(), roles: new Set<string>(), tablespaces: new Set<string>() };
+  const state: ServerState = { superusers: new Set<string>(), roles: new Set<string>(), tablespaces: new Set<string>(), powers: new Map() };
   for (const record of out.split('\0').map((entry) => entry.replace(/^\n/, '')).filter(Boolean)) {
     // Names compare byte for byte with the file's (read as latin1).
-    const name = Buffer.from(record.slice(1), 'utf8').toString('latin1');
+    const name = Buffer.from(record.slice(4), 'utf8').toString('latin1');
     if (record[0] === 's' || record[0] === 'c') state.superusers.add(name);
     if (record[0] !== 't') state.roles.add(name);
     else state.tablespaces.add(name);
+    const powers = POWERS.filter((_power, i) => record[i + 1] !== '-');
+    if (record[0] === 'r' && powers.length) state.powers!.set(name, new Set(powers));
   }
   return state;
 }
@@ -239,7 +273,7 @@ UNION ALL SELECT 't' || spcname FROM pg_catalog.pg_tablespace UNION ALL SELECT '
 // The script to run: the accepted statements of `text`, without those about the server's superusers (and
 // the connected user), roles and tablespaces that exist already; throws naming the first statement that
 // is not allowed. `skipped` lists what was left out.
-export function globalsScript(text: string, server: { superusers: Set<string>; roles: Set<string>; tablespaces: Set<string> }, what: string): { script: string; skipped: string[] } {
+export function globalsScript(text: string, server: ServerState, what: string): { script: string; skipped: string[] } {
   const refuse = (why: string): never => {
     throw new LifeboatError('DATABASE', `${what}: ${why}; nothing was loaded`, {
       hint: 'a pg_dumpall --globals-only file holds only roles and tablespaces: this one may have been altered in the repository; restore the roles by hand after reading it',
@@ -264,15 +298,21 @@ export function globalsScript(text: string, server: { superusers: Set<string>; r
     const text = statement.text;
     const quoted = JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}...` : text);
     if (!parsed) refuse(`${quoted} is not a role or tablespace statement pg_dumpall writes`);
-    const { role, create, tablespace, superuser, granted, setting } = parsed!;
+    const { role, create, tablespace, superuser, granted, setting, powers } = parsed!;
+    if (statement.specials.length) refuse(`${quoted} names ${statement.specials[0].toUpperCase()} where a role of the file belongs (it would reach the connected superuser, every role or everyone)`);
     if (role !== undefined && server.superusers.has(role)) {
       skipped.push(text);
       continue;
     }
     if (superuser) refuse(`${quoted} makes role "${role}" a superuser, which it is not on this server`);
     if (setting && CODE_SETTINGS.test(setting)) refuse(`${quoted} sets ${setting}, which loads code into the server`);
+    for (const power of powers ?? []) {
+      const had = role !== undefined && server.powers?.get(role)?.has(power);
+      if (!had) refuse(`${quoted} gives role "${role}" ${power}, which it does not have on this server (${power === 'CREATEROLE' ? 'as good as superuser' : 'passes around the server\'s protections'})`);
+    }
     for (const name of granted ?? []) {
       if (server.superusers.has(name) || SERVER_ROLES.has(name)) refuse(`${quoted} grants role "${name}", which ${SERVER_ROLES.has(name) ? 'reads, writes or runs programs on the server' : 'is a superuser'}`);
+      if (name.startsWith('pg_')) refuse(`${quoted} grants the predefined role "${name}", which reaches every database or the server itself`);
     }
     if (create === 'role' && role !== undefined) {
       if (server.roles.has(role) || made.has(role)) {
@@ -304,6 +344,17 @@ async function readAll(source: LoadSource, what: string): Promise<Buffer> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+// The restore drill's check of a globals file: the same parsing a restore does (against this server's
+// roles), so verify fails on a file that restore would refuse; the file is never run.
+export async function checkGlobals(config: PostgresDatabase, file: string, ctx: EngineContext): Promise<string> {
+  const label = `PostgreSQL roles on ${whereOf(config)}`;
+  const what = `${label}: the roles file ${file} would be refused by a restore`;
+  const text = (await readAll({ path: file }, what)).toString('latin1');
+  const { script } = globalsScript(text, await serverState(config, ctx), what);
+  const statements = script.split(';\n').filter((statement) => statement.trim() && !/^SET /.test(statement));
+  return `${statements.length} role and tablespace statement(s), all of a kind a restore loads`;
 }
 
 // Loads pg_dumpall --globals-only output: checked as a whole first, then run by psql with ON_ERROR_STOP.

@@ -1,8 +1,9 @@
 // PostgreSQL: pg_dump custom format (uncompressed: the repository compresses and deduplicates), one dump per
 // database; `database: all` dumps every database but the templates plus the roles (pg_dumpall
-// --globals-only). Loads with pg_restore: into an existing database in one transaction (--clean
-// --if-exists), or with --create when the database is missing, after checking that the archive is the
-// dump of that database. The password goes in PGPASSWORD only. The drill is in postgres-drill.ts, the
+// --globals-only). Loads with pg_restore, after checking that the archive is the dump of that database:
+// into an existing database in one transaction (--clean --if-exists); a missing one is created by
+// Lifeboat under its configured name first (never with pg_restore --create, which would connect to
+// whatever database the archive's own DATABASE entry names). The password goes in PGPASSWORD only. The drill is in postgres-drill.ts, the
 // checked loading of pg_dumpall's roles in postgres-globals.ts.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,17 +16,17 @@ import { checkPgArchive, checkTrailer } from './check.js';
 import { archiveDbname, peekStream } from './pg-archive.js';
 import { ALL, emptyStream, labelOf, tool } from './postgres-client.js';
 import { archiveOfOther, checkArchiveName, drillPostgres } from './postgres-drill.js';
-import { loadGlobals } from './postgres-globals.js';
+import { checkGlobals, loadGlobals } from './postgres-globals.js';
 import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
 
 export { explainPostgres } from './postgres-client.js';
 export { drillPostgres } from './postgres-drill.js';
 export { loadGlobals } from './postgres-globals.js';
 
-// Every database but the templates (and those that refuse connections), for `database: all`.
-export async function listDatabases(config: PostgresDatabase, ctx: EngineContext): Promise<string[]> {
+// Every database but the templates (and those that refuse connections); `as` names the entry in errors.
+export async function listDatabases(config: PostgresDatabase, ctx: EngineContext, as = ALL): Promise<string[]> {
   const sql = 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname';
-  const out = await runToolText(tool('psql', ['-X', '-A', '-t', '-0', '--dbname', 'postgres', '-c', sql], config, ALL, ctx), ctx);
+  const out = await runToolText(tool('psql', ['-X', '-A', '-t', '-0', '--dbname', 'postgres', '-c', sql], config, as, ctx), ctx);
   return out.split('\0').map((name) => name.replace(/^\n/, '')).filter((name) => name !== '');
 }
 
@@ -76,7 +77,10 @@ export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJo
       file: `${folder}/globals${EXTENSIONS.postgresGlobals}`,
       label,
       load: (source, ctx) => loadGlobals(config, source, ctx),
-      check: (path) => checkTrailer(path, label, /PostgreSQL database cluster dump complete/, 'pg_dumpall'),
+      check: async (path, ctx) => {
+        const complete = await checkTrailer(path, label, /PostgreSQL database cluster dump complete/, 'pg_dumpall');
+        return `${complete}; ${await checkGlobals(config, path, ctx)}`;
+      },
     });
   }
   for (const file of files.filter((name) => name.endsWith(EXTENSIONS.postgres))) {
@@ -125,8 +129,11 @@ export async function loadPostgres(config: PostgresDatabase, database: string, s
     await loadIntoTool(tool('pg_restore', args, config, database, ctx), stdin, ctx);
     return;
   }
-  ctx.log.info(`${labelOf(config, database)} does not exist; creating it from the dump`);
-  const args = ['--create', '--exit-on-error', ...extra, '--dbname', 'postgres', ...input];
+  ctx.log.info(`${labelOf(config, database)} does not exist; creating it, then loading the dump into it`);
+  // CREATE DATABASE by the configured name (psql quotes it); the archive's own DATABASE entry is never run.
+  const create = `CREATE DATABASE :"name" TEMPLATE template0;\n`;
+  await runToolText(tool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `name=${database}`, '--dbname', 'postgres'], config, database, ctx), ctx, create);
+  const args = ['--single-transaction', '--exit-on-error', ...extra, '--dbname', database, ...input];
   try {
     await loadIntoTool(tool('pg_restore', args, config, database, ctx), stdin, ctx);
   } catch (error) {

@@ -12,6 +12,8 @@ import { Readable } from 'node:stream';
 import { dumpJobs, loadJobs, stageDump, type LoadJob } from '../../src/engines/index.js';
 import { loadMysql } from '../../src/engines/mysql.js';
 import { loadGlobals, loadPostgres } from '../../src/engines/postgres.js';
+import { globalsScript } from '../../src/engines/postgres-globals.js';
+import { checkDatabases } from '../../src/check/databases.js';
 import { loadRedis } from '../../src/engines/redis.js';
 import type { DatabaseConfig, MysqlDatabase, PostgresDatabase, RedisDatabase } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
@@ -509,5 +511,179 @@ describe('end to end: a crafted dump written into the repository', () => {
       dropMariadb(name);
       t.cleanup();
     }
+  });
+});
+
+// Found by a fresh-eyes attack on the fixes above (review of issue 19).
+describe('fresh-eyes attack: globals.sql statements that reach the connected superuser or every role', () => {
+  const all: PostgresDatabase = { database: 'all', ...PG };
+  const powerful = `${uniqueName()}_cr`;
+  // The superuser's password and settings, compared before and after (never printed).
+  const superuser = () => psql('postgres', `SELECT md5(coalesce(a.rolpassword, '-')), r.rolconfig, a.rolcreaterole, a.rolreplication, a.rolbypassrls FROM pg_authid a JOIN pg_roles r ON r.oid = a.oid WHERE a.rolname = 'postgres'; SELECT count(*) FROM pg_db_role_setting WHERE setrole = 0;`);
+  let before: string;
+  beforeAll(() => {
+    psql('postgres', `CREATE ROLE "${powerful}" NOLOGIN CREATEROLE;`);
+    before = [outside(), superuser()].join('\n');
+  });
+  afterAll(() => psql('postgres', `DROP ROLE IF EXISTS "${powerful}";`));
+
+  function globals(body: string): string {
+    const file = path.join(work, `globals-fe-${Math.random().toString(16).slice(2)}.sql`);
+    writeFileSync(file, `--\n-- PostgreSQL database cluster dump\n--\n\nSET default_transaction_read_only = off;\n\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\n\n${body}\n\n--\n-- PostgreSQL database cluster dump complete\n--\n\n`);
+    return file;
+  }
+
+  const cases: Array<[string, string, RegExp]> = [
+    ['ALTER ROLE CURRENT_USER ... PASSWORD', `ALTER ROLE CURRENT_USER WITH PASSWORD 'pwned';`, /names CURRENT_USER where a role of the file belongs/],
+    ['ALTER ROLE SESSION_USER ... PASSWORD', `ALTER ROLE SESSION_USER WITH PASSWORD 'pwned';`, /names SESSION_USER where a role of the file belongs/],
+    ['ALTER ROLE current_role SET', `ALTER ROLE current_role SET work_mem TO '1MB';`, /names CURRENT_ROLE where/],
+    ['ALTER ROLE ALL SET', `ALTER ROLE ALL SET default_transaction_read_only = 'on';`, /names ALL where a role of the file belongs/],
+    ['GRANT a role TO PUBLIC', `GRANT "${canaryRole}" TO PUBLIC;`, /names PUBLIC where/],
+    ['a new role with CREATEROLE, REPLICATION, BYPASSRLS', `CREATE ROLE "${evilRole}";\nALTER ROLE "${evilRole}" WITH NOSUPERUSER INHERIT CREATEROLE NOCREATEDB LOGIN REPLICATION BYPASSRLS PASSWORD 'x';`, /gives role "\S+_evil" CREATEROLE, which it does not have on this server \(as good as superuser\)/],
+    ['REPLICATION for an existing role', `ALTER ROLE "${canaryRole}" WITH REPLICATION;`, /gives role "\S+_canary" REPLICATION, which it does not have/],
+    ['BYPASSRLS for an existing role', `ALTER ROLE "${canaryRole}" BYPASSRLS;`, /gives role "\S+_canary" BYPASSRLS/],
+    ['GRANT pg_write_all_data', `GRANT pg_write_all_data TO "${canaryRole}";`, /grants the predefined role "pg_write_all_data"/],
+    ['GRANT pg_read_all_data', `GRANT pg_read_all_data TO "${canaryRole}" GRANTED BY postgres;`, /grants the predefined role "pg_read_all_data"/],
+    ['GRANT pg_signal_backend', `GRANT pg_signal_backend TO "${canaryRole}";`, /grants the predefined role "pg_signal_backend"/],
+    ['GRANT pg_checkpoint, pg_monitor', `GRANT pg_monitor, pg_checkpoint TO "${canaryRole}";`, /grants the predefined role "pg_monitor"/],
+  ];
+
+  it.each(cases)('%s: refused as a whole before anything runs; the superuser and every role unchanged', async (_name, body, refused) => {
+    const file = globals(body);
+    // The parser alone (no server) must refuse it first, so nothing of it can run if it did not.
+    const state = { superusers: new Set(['postgres']), roles: new Set(['postgres', canaryRole]), tablespaces: new Set<string>() };
+    expect(() => globalsScript(readFileSync(file, 'latin1'), state, 'x')).toThrow(refused);
+    const error = await failure(loadGlobals(all, { path: file }, engineContext()));
+    expect(error.message).toMatch(refused);
+    expect(error.message).toMatch(/; nothing was loaded$/);
+    expect([outside(), superuser()].join('\n')).toBe(before);
+  });
+
+  it('a role that has CREATEROLE on the server keeps it: its pg_dumpall lines load', async () => {
+    const file = globals(`CREATE ROLE "${powerful}";\nALTER ROLE "${powerful}" WITH NOSUPERUSER INHERIT CREATEROLE NOCREATEDB NOLOGIN NOREPLICATION NOBYPASSRLS;`);
+    await loadGlobals(all, { path: file }, engineContext());
+    expect(psql('postgres', `SELECT rolcreaterole FROM pg_roles WHERE rolname = '${powerful}';`).trim()).toBe('t');
+    expect([outside(), superuser()].join('\n')).toBe(before);
+  });
+
+  it('verify (the check of globals.sql) fails on a file a restore would refuse, running nothing', async () => {
+    const dir = freshDir();
+    mkdirSync(path.join(dir, 'postgres-all'));
+    const file = path.join(dir, 'postgres-all', 'globals.sql');
+    writeFileSync(file, readFileSync(globals(`ALTER ROLE CURRENT_USER WITH PASSWORD 'pwned';\n\\! touch ${marker}`)));
+    const job = loadJobs([{ postgres: all }], dir).find((candidate) => candidate.file === 'postgres-all/globals.sql')!;
+    const error = await failure(job.check(file, engineContext()));
+    expect(error.message).toMatch(new RegExp(`^PostgreSQL roles on 127\\.0\\.0\\.1:5432: the roles file ${file} would be refused by a restore: line \\d+: "\\\\\\\\! touch .*" is not a role or tablespace statement pg_dumpall writes; nothing was loaded$`));
+    writeFileSync(file, readFileSync(globals(`ALTER ROLE CURRENT_USER WITH PASSWORD 'pwned';`)));
+    expect((await failure(job.check(file, engineContext()))).message).toMatch(/names CURRENT_USER where a role of the file belongs/);
+    writeFileSync(file, readFileSync(globals(`CREATE ROLE "${evilRole}";\nCOMMENT ON ROLE "${evilRole}" IS 'x';`)));
+    await expect(job.check(file, engineContext())).resolves.toMatch(/complete; 2 role and tablespace statement\(s\), all of a kind a restore loads$/);
+    expect([outside(), superuser()].join('\n')).toBe(before);
+  });
+});
+
+describe('fresh-eyes attack: a PostgreSQL archive whose DATABASE entry names another database', () => {
+  it('restored as a database that does not exist yet: loaded into that one, never into the one the entry names', async () => {
+    const before = outside();
+    const liveBefore = describeLive();
+    const claimed = uniqueName();
+    expect(claimed).toHaveLength(live.length);
+    createPostgres(claimed);
+    const dir = freshDir();
+    let file: string;
+    try {
+      file = (await dumpOne({ postgres: { database: claimed, ...PG } }, dir)).file;
+    } finally {
+      dropPostgres(claimed);
+    }
+    // Patched bytes only: the DATABASE entry's tag (the name's 2nd occurrence) becomes the live database,
+    // its CREATE DATABASE statement a padded SELECT 1 (same lengths, so the archive stays readable).
+    const bytes = readFileSync(file);
+    const name = Buffer.from(claimed);
+    const tag = bytes.indexOf(name, bytes.indexOf(name) + 1);
+    Buffer.from(live).copy(bytes, tag);
+    const create = bytes.indexOf('CREATE DATABASE ');
+    const end = bytes.indexOf(';', create) + 1;
+    Buffer.from('SELECT 1;'.padEnd(end - create, ' ')).copy(bytes, create);
+    writeFileSync(file, bytes);
+    try {
+      const ctx = engineContext();
+      await loadPostgres({ database: claimed, ...PG }, claimed, { path: file }, ctx);
+      expect(ctx.lines.join('\n')).toMatch(/does not exist; creating it, then loading the dump into it/);
+      expect(psql(claimed, 'SELECT id, label FROM items ORDER BY id;')).toMatch(/^1\|Grüße/);
+      expect(describeLive()).toBe(liveBefore);
+      expect(outside()).toBe(before);
+    } finally {
+      dropPostgres(claimed);
+    }
+  });
+
+  // The live database's tables (a crafted archive would add `items` to it).
+  function describeLive(): string {
+    return psql(live, `SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public';`);
+  }
+});
+
+describe('fresh-eyes attack: MariaDB dump lines that select another database', () => {
+  const b = uniqueName();
+  let own: string;
+  let before: string;
+  beforeAll(async () => {
+    createMariadb(b);
+    // Data that looks like the attacks, inside quotes, must still load.
+    mariadb(`INSERT INTO items VALUES (3, NULL, 'x; USE \`${live}\`; \\\\u ${live} /*!USE x*/ DELIMITER // PREPARE');`, b);
+    mariadb(`CREATE TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.label = NEW.label;
+DELIMITER //
+CREATE PROCEDURE p() BEGIN PREPARE s FROM 'SELECT 1'; EXECUTE s; SELECT 2 INTO @x; SET @y := 1; END//
+DELIMITER ;
+CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;`, b);
+    own = (await dumpOne({ mysql: { database: b, ...MY } }, freshDir())).file;
+    before = [describeMariadb(b), outside()].join('\n');
+  });
+  afterAll(() => dropMariadb(b));
+
+  const cases: Array<[string, (name: string) => string, RegExp]> = [
+    ['\\u without a space', (name) => `\\u${name}\nINSERT INTO t VALUES (666);`, /a backslash outside quotes/],
+    ['USE in the middle of a line', (name) => `SELECT 1; USE ${name}; INSERT INTO t VALUES (666);`, /USE after other text on its line/],
+    ['USE in a version comment mid-line', (name) => `SELECT 1; /*!USE ${name}*/; INSERT INTO t VALUES (666);`, /USE after other text on its line/],
+    ['USE after a comment', (name) => `/* x */ USE ${name}; INSERT INTO t VALUES (666);`, /USE after other text on its line/],
+    ['DELIMITER //', (name) => `DELIMITER //\nSELECT 1// USE ${name}// INSERT INTO t VALUES (666)//\nDELIMITER ;`, /DELIMITER "\/\/" is not a delimiter mariadb-dump writes/],
+    ['DELIMITER mid-line', (name) => `SELECT 1; delimiter //\nUSE ${name}// INSERT INTO t VALUES (666)//`, /DELIMITER inside a statement/],
+    ['PREPARE of USE', (name) => `PREPARE s FROM 'USE ${name}';\nEXECUTE s;\nINSERT INTO t VALUES (666);`, /a statement starting with PREPARE/],
+    ['EXECUTE IMMEDIATE', (name) => `EXECUTE IMMEDIATE CONCAT('US', 'E ${name}');\nINSERT INTO t VALUES (666);`, /a statement starting with EXECUTE/],
+    ['sql_mode NO_BACKSLASH_ESCAPES', () => `SET sql_mode = 'NO_BACKSLASH_ESCAPES';`, /switches to a way of reading quotes the restore cannot follow/],
+    ['sql_mode from a crafted variable', () => `SET @m = CONCAT('NO_BACKSL', 'ASH_ESCAPES');\nSET sql_mode = @m;`, /setting @m to anything but a server variable/],
+    ['a user variable set with :=', () => `SELECT @saved_sql_mode := 'ANSI';`, /setting a user variable \(:= or INTO @\)/],
+    ['SET NAMES sjis', () => `SET NAMES sjis;`, /switches to a way of reading quotes/],
+  ];
+
+  it.each(cases)("%s: refused before anything is loaded; the other database is unchanged", async (_name, line, refused) => {
+    const text = readFileSync(own, 'utf8');
+    const anchor = 'DROP TABLE IF EXISTS `items`;';
+    expect(text).toContain(anchor);
+    const crafted = path.join(freshDir(), 'crafted.sql');
+    writeFileSync(crafted, text.replace(anchor, `${line(live)}\n${anchor}`));
+    const error = await failure(loadMysql({ database: b, ...MY }, { path: crafted }, engineContext()));
+    expect(error.message).toMatch(new RegExp(`^MariaDB database "${b}" on 127\\.0\\.0\\.1:3306: the dump ${crafted} cannot be restored here: line \\d+: `));
+    expect(error.message).toMatch(refused);
+    const streamed = await failure(loadMysql({ database: b, ...MY }, { stream: Readable.from([readFileSync(crafted)]) }, engineContext()));
+    expect(streamed.message).toMatch(refused);
+    expect([describeMariadb(b), outside()].join('\n')).toBe(before);
+  });
+
+  it('its honest dump (routines, a trigger, an event, quoted look-alikes) still loads', async () => {
+    await loadMysql({ database: b, ...MY }, { path: own }, engineContext());
+    expect([describeMariadb(b), outside()].join('\n')).toBe(before);
+  });
+});
+
+describe('fresh-eyes attack: check names the database of the entry that failed', () => {
+  it('a PostgreSQL entry whose connection fails (PGOPTIONS in the module environment) is reported by its own database name', async () => {
+    const module = { file: path.join(work, 'shop.yml'), env: { PGOPTIONS: '-c lifeboat_no_such.setting_x=1 -c no_such_setting=1' }, databases: [{ postgres: { database: live, ...PG } }], stateDir: work };
+    const [finding] = await checkDatabases({ root: work, rootEnv: {} } as never, [module] as never, engineContext().log);
+    expect(finding.level).toBe('fail');
+    expect(finding.subject).toBe('shop.yml: /databases/0/postgres');
+    expect(finding.message).toMatch(new RegExp(`^PostgreSQL database "${live}" on 127\\.0\\.0\\.1:5432: psql failed`));
+    expect(finding.message).not.toMatch(/"all"/);
   });
 });
