@@ -678,8 +678,9 @@ CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;`, b);
 });
 
 describe('fresh-eyes attack: check names the database of the entry that failed', () => {
-  it('a PostgreSQL entry whose connection fails (PGOPTIONS in the module environment) is reported by its own database name', async () => {
-    const module = { file: path.join(work, 'shop.yml'), env: { PGOPTIONS: '-c lifeboat_no_such.setting_x=1 -c no_such_setting=1' }, databases: [{ postgres: { database: live, ...PG } }], stateDir: work };
+  it('a PostgreSQL entry whose connection fails (a role that does not exist) is reported by its own database name', async () => {
+    // (PGOPTIONS in a module environment no longer reaches psql at all: tools never get the environment files.)
+    const module = { file: path.join(work, 'shop.yml'), env: {}, databases: [{ postgres: { database: live, ...PG, user: `lifeboat_no_such_role_${process.pid}` } }], stateDir: work };
     const [finding] = await checkDatabases({ root: work, rootEnv: {} } as never, [module] as never, engineContext().log);
     expect(finding.level).toBe('fail');
     expect(finding.subject).toBe('shop.yml: /databases/0/postgres');
