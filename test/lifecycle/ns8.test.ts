@@ -124,6 +124,8 @@ describe('a NethServer 8 module', () => {
   it('module-dump-state fails when the service is down, and the backup says so', async () => {
     setupWiki();
     execFileSync('/bin/sh', ['-c', service.stop]);
+    // the kill is delivered at once, the process ends a moment later: wait for it
+    for (let tries = 0; service.isRunning() && tries < 250; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     const result = await lifeboat(t, ['backup', module]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('the wiki is not running: cannot dump its database');
