@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
+import { outermostPaths } from './restore.js';
 import { assertIncludesExist } from '../volumes.js';
 import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';
@@ -19,7 +20,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   if (missingFolders.length > 0) {
     throw new Error(`folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`);
   }
-  const present = paths.filter((p) => existsSync(p));
+  // A path inside another comes with it (borg would store its entries twice).
+  const present = outermostPaths(paths.filter((p) => existsSync(p)));
   // The manifest `verify` compares with, hashed in a worker thread while the providers snapshot.
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
