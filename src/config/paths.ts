@@ -9,7 +9,7 @@ export interface PathOptions {
   stateDir?: string;
 }
 
-// Resolves the config root (SPEC 1): --root, LIFEBOAT_ROOT, /etc/lifeboat as root, else XDG config.
+// Resolves the config root (README "How it works"): --root, LIFEBOAT_ROOT, /etc/lifeboat as root, else XDG config.
 export function resolveRoot(options: PathOptions, env: NodeJS.ProcessEnv = process.env): string {
   if (options.root) return path.resolve(options.root);
   if (env.LIFEBOAT_ROOT) return path.resolve(env.LIFEBOAT_ROOT);
@@ -18,7 +18,7 @@ export function resolveRoot(options: PathOptions, env: NodeJS.ProcessEnv = proce
   return path.join(base, 'lifeboat');
 }
 
-// Resolves the state dir (SPEC 1): --state-dir, LIFEBOAT_STATE_DIR, /var/lib/lifeboat as root, else XDG state.
+// Resolves the state dir (README "How it works"): --state-dir, LIFEBOAT_STATE_DIR, /var/lib/lifeboat as root, else XDG state.
 export function resolveStateDir(options: PathOptions, env: NodeJS.ProcessEnv = process.env): string {
   if (options.stateDir) return path.resolve(options.stateDir);
   if (env.LIFEBOAT_STATE_DIR) return path.resolve(env.LIFEBOAT_STATE_DIR);

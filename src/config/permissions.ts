@@ -1,4 +1,4 @@
-// Trust rules for files Lifeboat executes or reads secrets from (SPEC 6).
+// Trust rules for files Lifeboat executes or reads secrets from (README "How it works").
 import type { Stats } from 'node:fs';
 
 // Why a file may not be trusted: writable by group/others, or owned by another non-root user.

@@ -15,7 +15,7 @@ export interface ActionOptions {
   retention?: boolean;
 }
 
-// The JSON every part reads on stdin (SPEC 3).
+// The JSON every part reads on stdin (README "How it works").
 export interface PartRequest {
   module: string;
   action: Action;

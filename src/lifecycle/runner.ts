@@ -48,7 +48,7 @@ function checkModuleBin(entry: PartEntry, moduleDir: string): PartEntry {
   return reason ? { ...entry, status: 'refused', path: file, reason: `${reason}; fix with chmod go-w or chown root` } : entry;
 }
 
-// Refuses to start when any part of the action is unsafe to run (SPEC 6), naming each file.
+// Refuses to start when any part of the action is unsafe to run (README "How it works"), naming each file.
 export function assertSafeParts(plan: PhasePlan[]): void {
   const refused = plan.flatMap((phase) => phase.parts).filter((part) => part.status === 'refused');
   if (refused.length === 0) return;

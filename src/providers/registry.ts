@@ -67,7 +67,7 @@ async function loadProvider(kind: string, input: ProviderInput): Promise<Provide
   });
 }
 
-// Refuses plugin folders and files that others could have written (SPEC 6).
+// Refuses plugin folders and files that others could have written (README "How it works").
 function assertSafePlugin(dir: string): void {
   const problems: string[] = [];
   for (const file of [dir, ...['index.js', ...SCRIPT_OPERATIONS, 'forget', 'check', 'init'].map((name) => path.join(dir, name))]) {

@@ -1,4 +1,4 @@
-// Script providers (SPEC 5, the Clan contract): a folder with executables create, list and restore,
+// Script providers (README "Providers", the Clan contract): a folder with executables create, list and restore,
 // optionally forget, check and init.
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -34,7 +34,7 @@ export interface CreateOptions {
   signal: AbortSignal;
   log: Logger;
   dryRun?: boolean;
-  // The part environment (SPEC 3) for providers that run scripts.
+  // The part environment (README "How it works") for providers that run scripts.
   env?: Record<string, string>;
   // Database dumps that flow into the snapshot without a copy on disk; only given to providers with
   // capabilities.streams. Each must come back from restore as a regular file at its `path`.

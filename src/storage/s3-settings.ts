@@ -1,6 +1,6 @@
 // Where an S3 location is and how to talk to it: bucket and prefix from an s3:// URL, endpoint, region,
 // addressing, credentials, TLS trust, part size, concurrency, retries and timeouts, resolved once from a
-// repository's settings and an environment (SPEC 2: the AWS variables, or the repository's `env`).
+// repository's settings and an environment (README "S3": the AWS variables, or the repository's `env`).
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 
