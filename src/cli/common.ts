@@ -32,7 +32,7 @@ export function loadForCommand(options: GlobalOptions, names: string[] = [], log
   const modules = loadModules(root, names, broken);
   for (const module of broken) for (const problem of module.problems) log?.error(`module ${module.name} cannot run: ${problem}`);
   // Values of the environment files are secrets for every command, not only inside runs.
-  log?.masker.add(...Object.values(root.rootEnv), ...modules.flatMap((module) => Object.values(module.env)));
+  log?.masker.addEnv(root.rootEnv, ...modules.map((module) => module.env));
   for (const key of ignoredEnvKeys(root.rootEnv)) log?.warn(describeIgnoredKey('environment', key));
   for (const module of modules) for (const key of ignoredEnvKeys(module.env)) log?.warn(describeIgnoredKey(`modules/${module.name}/environment`, key));
   if (names.length > 0) return { root, modules, broken };

@@ -105,7 +105,7 @@ export async function dumpCommand([what]: unknown[], options: EngineOptions): Pr
   const module = modules[0];
   if (module.databases.length === 0) throw new LifeboatError('USAGE', `module ${module.name} declares no databases (databases: in ${module.file})`);
   const env = { ...process.env, ...root.rootEnv, ...module.env };
-  log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
+  log.masker.addEnv(root.rootEnv, module.env);
   const dir = path.resolve(options.output ?? path.join(module.stateDir, DUMP_DIR));
   const ctx = { ...helperContext(options, env, module.stateDir), log };
   for (const job of await dumpJobs(module.databases, ctx)) {

@@ -26,7 +26,7 @@ export async function loadCommand([what]: unknown[], options: EngineOptions): Pr
   const { root, modules } = loadForCommand(options, [what as string], log);
   const module = modules[0];
   if (module.databases.length === 0) throw new LifeboatError('USAGE', `module ${module.name} declares no databases (databases: in ${module.file})`);
-  log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
+  log.masker.addEnv(root.rootEnv, module.env);
   const dir = path.resolve(options.input ?? path.join(module.stateDir, DUMP_DIR));
   const ctx = { env: { ...process.env, ...root.rootEnv, ...module.env }, log, signal, workDir: module.stateDir };
   for (const job of loadJobs(module.databases, dir)) {

@@ -96,11 +96,11 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     }
     const state = newRunState();
     input.prepare?.(state);
-    log.masker.add(...Object.values(root.rootEnv), ...Object.values(module.env));
+    log.masker.addEnv(root.rootEnv, module.env);
     await registerRunSecrets(root, module, options.repositories, log);
     const readEnv = () => {
       const env = partEnvironment(root, module, action, runId, options, envFile, state, readModuleEnvFiles(root, module));
-      log.masker.add(...Object.values(env.files));
+      log.masker.addEnv(env.files);
       return env.all;
     };
     const run: RunContext = { root, module, action, runId, options, envFile, log, signal: input.signal, state, readEnv, env: partEnvironment(root, module, action, runId, options, envFile, state).all };

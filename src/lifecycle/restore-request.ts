@@ -96,7 +96,7 @@ function readEnvBounded(run: RunContext, file: string): Record<string, string> {
   }
   try {
     const env = parseEnvText(text, file);
-    run.log.masker.add(...Object.values(env));
+    run.log.masker.addEnv(env);
     return env;
   } catch (error) {
     run.log.warn(`the request's environment leaves out ${file}: ${describeError(error)}`);

@@ -17,7 +17,7 @@ const commandOutputs = new Map<string, Promise<string[]>>();
 // Adds every secret of the module's run (its repositories: `repositories`, else the module's) to log's masker.
 export async function registerRunSecrets(root: RootConfig, module: ModuleConfig, repositories: string[] | undefined, log: Logger): Promise<void> {
   const add = (...values: Array<string | undefined>) => log.masker.add(...values);
-  add(...Object.values(root.rootEnv), ...Object.values(module.env));
+  log.masker.addEnv(root.rootEnv, module.env);
   for (const name of repositories ?? module.repositories) {
     const repository = root.global.repositories[name];
     if (!repository) continue;

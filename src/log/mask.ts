@@ -5,6 +5,24 @@
 const MIN_SECRET_LENGTH = 4;
 export const MASK = '***';
 
+// Environment files hold secrets and plain settings side by side (`DB_USER=postgres`, `ENABLED=true`).
+// A value is a secret when its key looks like one, or when the value itself looks like a token.
+const SECRET_KEY_RE = /PASS|PWD|SECRET|TOKEN|KEY|AUTH|CRED|PRIVATE|SALT|COOKIE|SESSION|SIGNATURE|CERT|DSN/i;
+// A value without whitespace that is not an absolute path, and either this long...
+const LONG_VALUE = 24;
+// ...or this long with letters and digits mixed (a generated password or id: `f3Kq9x2LmP8z`).
+const MIXED_VALUE = 12;
+
+// Whether an environment file's KEY=VALUE should be masked in logs (README "Choices where the SPEC is silent").
+export function isSecretEntry(key: string, value: string): boolean {
+  if (SECRET_KEY_RE.test(key)) return true;
+  if (/:\/\/[^/@\s]*:[^@\s/]+@/.test(value)) return true; // a URL with a password in it
+  const text = value.trim();
+  if (/\s/.test(text) || text.startsWith('/')) return false;
+  if (text.length >= LONG_VALUE) return true;
+  return text.length >= MIXED_VALUE && /[A-Za-z]/.test(text) && /[0-9]/.test(text);
+}
+
 export class Masker {
   private secrets = new Set<string>();
 
@@ -16,6 +34,11 @@ export class Masker {
         if (value.length >= MIN_SECRET_LENGTH) this.secrets.add(value);
       }
     }
+  }
+
+  // Registers the secret-looking values of environment files (isSecretEntry), not `true` or `postgres`.
+  addEnv(...envs: Array<Record<string, string> | undefined>): void {
+    for (const env of envs) for (const [key, value] of Object.entries(env ?? {})) if (isSecretEntry(key, value)) this.add(value);
   }
 
   // Replaces every known secret in a text. Where secrets overlap, the longest starting at the leftmost

@@ -60,6 +60,25 @@ describe('the environment, read before every part', () => {
   });
 });
 
+describe('masking environment values in logs', () => {
+  it('masks values of secret-looking keys and token-like values, not true, 1, admin or postgres', async () => {
+    t = makeRoot();
+    webModule();
+    t.write('environment', 'DB_USER=postgres\nADMIN_USER=admin\nAPP_ENABLED=true\nWORKERS=1\nAPP_TITLE=Lifeboat Wiki\n');
+    t.write('modules/web/environment', 'DB_PASSWORD=pw-4711\nINSTANCE_ID=f3Kq9x2LmP8z\nUPSTREAM=postgres://app:hunter2@db/app\nLONG_ID=abcdefghijklmnopqrstuvwxyz\nDATA_DIR=/srv/data-2026-11\n');
+    // a part that writes the state dir's environment: its values follow the same rule
+    t.part('pre-backup', '10set_env', '#!/bin/sh\nprintf "LEVEL=info\\nSESSION_SECRET=zz-session-9\\n" > environment\n', 'web');
+    t.part('pre-backup', '11say', '#!/bin/sh\necho "user=$DB_USER admin=$ADMIN_USER enabled=$APP_ENABLED workers=$WORKERS title=$APP_TITLE level=$LEVEL"\necho "password=$DB_PASSWORD id=$INSTANCE_ID upstream=$UPSTREAM long=$LONG_ID dir=$DATA_DIR session=$SESSION_SECRET"\n', 'web');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const said = result.stderr.split('\n').filter((line) => line.includes('[web/11say]')).map((line) => line.slice(line.indexOf('[web/11say]')));
+    expect(said).toEqual([
+      '[web/11say] user=postgres admin=admin enabled=true workers=1 title=Lifeboat Wiki level=info',
+      '[web/11say] password=*** id=*** upstream=*** long=*** dir=/srv/data-2026-11 session=***',
+    ]);
+  });
+});
+
 describe('boolean keys from ${VAR}', () => {
   it('stopDuringBackup: ${SHOULD_STOP_SERVICE:-true} stops the service; "false" and "0" do not', async () => {
     t = makeRoot();
