@@ -1,10 +1,12 @@
-// Every folder a module backs up must exist: a missing one would silently leave its data out.
+// Every folder a module backs up must exist: a missing one would silently leave its data out. So must
+// every path and volume its etc/state-include.conf names.
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 import { assertSafeLayout } from '../lifecycle/layout-check.js';
 import { snapshotSet } from '../lifecycle/module-paths.js';
+import { includeProblems } from '../lifecycle/volumes.js';
 import { readRestoreMarker, scratchHolders } from '../lifecycle/restore-marker.js';
 import { isScratchName } from '../lifecycle/restore-swap.js';
 import { joinBytes, listNames, showPath } from '../files/byte-path.js';
@@ -28,6 +30,8 @@ export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding
       findings.push(fail(`${display}: /folders/${index}`, `${folder} ${kind}; create it, or remove it from folders:`));
     });
     if (missing === 0 && module.folders.length) findings.push(ok(`module ${module.name}`, `${module.folders.length} folder(s) exist`));
+    // etc/state-include.conf: what a backup would fail on (a missing path or volume, a `volumes/` typo).
+    for (const problem of includeProblems(module)) findings.push(fail(`module ${module.name}`, problem));
     findings.push(...layoutFindings(root, module), ...leftoverFindings(root, module));
     // Retention runs after every backup: without any, the repository only grows.
     if (Object.keys(module.retention).length === 0) findings.push(warn(`module ${module.name}`, 'has no retention: every snapshot is kept and the repository only grows; set retention: in its module.yaml or defaults.retention in lifeboat.yaml'));

@@ -5,7 +5,7 @@ export { escapeControl };
 import { Logger } from '../log/logger.js';
 import { enableProgress } from '../log/progress.js';
 import { describeIgnoredKey, ignoredEnvKeys } from '../config/env-file.js';
-import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
+import { loadModules, loadRoot, type BrokenModule, type LoadOptions } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
 import { notifyUnstarted } from '../notify/unstarted.js';
@@ -25,11 +25,11 @@ export function createLogger(options: GlobalOptions): Logger {
 
 // Loads the root and the named modules (all when none, only enabled ones unless named). With no names, a
 // module whose files are invalid is logged and returned in `broken`; the others still load.
-export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger): { root: RootConfig; modules: ModuleConfig[]; broken: BrokenModule[] } {
+export function loadForCommand(options: GlobalOptions, names: string[] = [], log?: Logger, load: LoadOptions = {}): { root: RootConfig; modules: ModuleConfig[]; broken: BrokenModule[] } {
   const root = loadRoot(options);
   for (const warning of root.warnings ?? []) log?.warn(warning);
   const broken: BrokenModule[] = [];
-  const modules = loadModules(root, names, broken);
+  const modules = loadModules(root, names, broken, load);
   for (const module of broken) for (const problem of module.problems) log?.error(`module ${module.name} cannot run: ${problem}`);
   // Values of the environment files are secrets for every command, not only inside runs.
   log?.masker.addEnv(root.rootEnv, ...modules.map((module) => module.env));

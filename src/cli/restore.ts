@@ -25,7 +25,8 @@ interface RestoreOptions extends GlobalOptions {
 // snapshot it chose (id, kind, time).
 export async function restoreCommand([name, ref]: unknown[], options: RestoreOptions): Promise<number> {
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, [name as string], log);
+  // A broken `environment` in the state dir must not block the restore that brings a good one back.
+  const { root, modules } = loadForCommand(options, [name as string], log, { brokenStateEnv: (message) => log.warn(message) });
   const module = modules[0];
   const repositories = repositoriesFor(root, module, options.repo);
   if (repositories.length > 1 && options.repo) throw new LifeboatError('USAGE', 'restore reads from one repository: give --repo once');

@@ -59,7 +59,13 @@ export interface BrokenModule {
 
 // Loads the named modules (all when none are named); unknown names and invalid files are CONFIG errors.
 // With `broken` and no names, an invalid module is put there instead, so one bad file stops only its module.
-export function loadModules(rootConfig: RootConfig, names?: string[], broken?: BrokenModule[]): ModuleConfig[] {
+// How a broken `environment` in a module's state dir is taken: a configuration problem (the default), or,
+// for `restore` (which brings the state dir back and so replaces it), a warning passed to `warn`.
+export interface LoadOptions {
+  brokenStateEnv?: (message: string) => void;
+}
+
+export function loadModules(rootConfig: RootConfig, names?: string[], broken?: BrokenModule[], options: LoadOptions = {}): ModuleConfig[] {
   const problems: string[] = [];
   const all = !names || names.length === 0;
   const wanted = all ? rootConfig.moduleNames : names;
@@ -67,7 +73,7 @@ export function loadModules(rootConfig: RootConfig, names?: string[], broken?: B
   for (const name of wanted) {
     if (all && broken) {
       const own: string[] = [];
-      const loaded = loadModule(rootConfig, name, own);
+      const loaded = loadModule(rootConfig, name, own, options);
       if (loaded) modules.push(loaded);
       else broken.push({ name, problems: own });
       continue;
@@ -80,7 +86,7 @@ export function loadModules(rootConfig: RootConfig, names?: string[], broken?: B
       problems.push(`module "${name}" not found: no modules/${name}/module.yaml in ${rootConfig.root}` + suggestModules(rootConfig.moduleNames));
       continue;
     }
-    const loaded = loadModule(rootConfig, name, problems);
+    const loaded = loadModule(rootConfig, name, problems, options);
     if (loaded) modules.push(loaded);
   }
   if (problems.length > 0) throwProblems(problems);
@@ -88,13 +94,14 @@ export function loadModules(rootConfig: RootConfig, names?: string[], broken?: B
 }
 
 // Loads one module directory into a ModuleConfig, pushing problems instead of throwing.
-function loadModule(rootConfig: RootConfig, name: string, problems: string[]): ModuleConfig | undefined {
+function loadModule(rootConfig: RootConfig, name: string, problems: string[], options: LoadOptions = {}): ModuleConfig | undefined {
   const dir = path.join(rootConfig.root, 'modules', name);
   const envFile = path.join(dir, 'environment');
   const before = problems.length;
   // NethServer layout: `environment` in the module's state dir is a module environment file too (later wins).
   const stateEnvFile = path.join(stateLayout(rootConfig.stateDir).moduleState(name), 'environment');
-  const env = mergeEnvFiles(collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {}, collect(problems, () => readEnvFile(stateEnvFile, stateEnvFile)) ?? {});
+  const stateEnv = collect(options.brokenStateEnv ? [] : problems, () => readEnvFile(stateEnvFile, stateEnvFile), options.brokenStateEnv) ?? {};
+  const env = mergeEnvFiles(collect(problems, () => readEnvFile(envFile, `modules/${name}/environment`)) ?? {}, stateEnv);
   const found = findConfigFile(dir, 'module', problems, `modules/${name}/`);
   if (!found) {
     if (problems.length === before) problems.push(`modules/${name}: no module.yaml or module.json; create modules/${name}/module.yaml`);
@@ -275,12 +282,13 @@ function listModules(root: string, warnings: string[]): string[] {
 }
 
 // Runs a loader and turns a LifeboatError into collected problems.
-function collect<T>(problems: string[], load: () => T): T | undefined {
+function collect<T>(problems: string[], load: () => T, warn?: (message: string) => void): T | undefined {
   try {
     return load();
   } catch (error) {
-    if (error instanceof LifeboatError) problems.push(...error.problems);
-    else throw error;
+    if (!(error instanceof LifeboatError)) throw error;
+    problems.push(...error.problems);
+    for (const problem of error.problems) warn?.(`${problem}; left out: the restore brings the state dir's environment back`);
     return undefined;
   }
 }

@@ -10,6 +10,7 @@ import { acquireLock } from './lock.js';
 import { journalEnd, journalStart } from './journal.js';
 import { registerRunSecrets } from './secrets.js';
 import { createHandoffFile } from './env-handoff.js';
+import { isModuleRestored, warnOnce } from './restore-request.js';
 import { readEnvFile } from '../config/env-file.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
 import { assertSafeParts, planAction, runAction } from './runner.js';
@@ -99,7 +100,8 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     log.masker.addEnv(root.rootEnv, module.env);
     await registerRunSecrets(root, module, options.repositories, log);
     const readEnv = () => {
-      const env = partEnvironment(root, module, action, runId, options, envFile, state, readModuleEnvFiles(root, module));
+      // Until a restore brought the state dir back, a broken environment there is left out with a warning.
+      const env = partEnvironment(root, module, action, runId, options, envFile, state, readModuleEnvFiles(root, module, action === 'restore' && !isModuleRestored(state) ? (message) => warnOnce(state, log, message) : undefined));
       log.masker.addEnv(env.files);
       return env.all;
     };
@@ -162,11 +164,20 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
 
 // The root's `environment`, the module's, and `environment` in the module's state dir (NethServer's agent
 // writes it), read now: a part that changed one is seen by the next. A bad file fails the part about to run.
-export function readModuleEnvFiles(root: RootConfig, module: ModuleConfig): Record<string, string> {
+// With `brokenStateEnv`, a state dir environment that cannot be read is left out and reported there.
+export function readModuleEnvFiles(root: RootConfig, module: ModuleConfig, brokenStateEnv?: (message: string) => void): Record<string, string> {
+  const stateEnvFile = path.join(module.stateDir, 'environment');
+  let stateEnv: Record<string, string> = {};
+  try {
+    stateEnv = readEnvFile(stateEnvFile, stateEnvFile);
+  } catch (error) {
+    if (!brokenStateEnv || !(error instanceof LifeboatError)) throw error;
+    brokenStateEnv(`${describeError(error)}; left out until the restore brings the state dir's environment back`);
+  }
   return {
     ...readEnvFile(path.join(root.root, 'environment'), 'environment'),
     ...readEnvFile(module.envFile, `modules/${module.name}/environment`),
-    ...readEnvFile(path.join(module.stateDir, 'environment'), path.join(module.stateDir, 'environment')),
+    ...stateEnv,
   };
 }
 

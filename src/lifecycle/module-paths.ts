@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig } from '../config/types.js';
-import { resolveIncludeLine } from './volumes.js';
+import { includeLines, resolveIncludeLine } from './volumes.js';
 
 // Scratch folders of an interrupted in-place restore never belong in a snapshot.
 export const RESTORE_SCRATCH_PREFIX = '.lifeboat-restore-';
@@ -15,7 +15,7 @@ export interface SnapshotSet {
 
 // Computes the paths and excludes of a module's snapshot (paths may not all exist; see existingPaths).
 export function snapshotSet(module: ModuleConfig): SnapshotSet {
-  const include = readListFile(path.join(module.dir, 'etc', 'state-include.conf')).flatMap((line) => resolveIncludeLine(module, line) ?? []);
+  const include = includeLines(module).flatMap((line) => resolveIncludeLine(module, line) ?? []);
   const exclude = [...module.exclude, ...readListFile(path.join(module.dir, 'etc', 'state-exclude.conf')), `${RESTORE_SCRATCH_PREFIX}*`];
   const paths = [...new Set([...module.folders, module.stateDir, module.envFile, ...include])];
   return { paths, exclude };

@@ -1,16 +1,20 @@
 // The NethServer fields of a restore's request: `path` (the module's place in the repository) and
 // `environment` (the module's environment as stored in the snapshot, key → value).
-import { closeSync, lstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnvText } from '../config/env-file.js';
 import { describeError } from '../errors.js';
 import { openProvider } from '../providers/registry.js';
-import type { RunContext } from './context.js';
+import type { RunContext, RunState } from './context.js';
+import type { Logger } from '../log/logger.js';
+import type { PartEntry } from '../parts/discover.js';
 
 // An environment file read back from a snapshot is untrusted: at most this many bytes are read.
 const MAX_ENV_BYTES = 1024 * 1024;
 const RESTORED_KEY = 'restore-request.restored';
 const FROM_SNAPSHOT_KEY = 'restore-request.snapshot-env';
+const ENV_BEFORE_KEY = 'restore-request.state-env-before';
+const ENV_WRITTEN_KEY = 'restore-request.state-env-written';
 
 // `<repository url>/<module>`: where the module's snapshots live (restic and borg: one repository per module).
 export function modulePathInRepository(run: RunContext): string | null {
@@ -21,8 +25,57 @@ export function modulePathInRepository(run: RunContext): string | null {
 }
 
 // Marks that 10restore_module finished: from now on the restored files are the snapshot's environment.
+// An `environment` in the state dir that a step before it wrote (NethServer's 06copyenv, through
+// agent.set_env) is put back over the snapshot's copy: NethServer's restore never restores
+// state/environment, its 06copyenv decides what the module's environment becomes.
 export function markModuleRestored(run: RunContext): void {
   run.state.shared.set(RESTORED_KEY, true);
+  const written = run.state.shared.get(ENV_WRITTEN_KEY) as Buffer | undefined;
+  if (!written) return;
+  const file = stateEnvFile(run);
+  const temp = `${file}.lifeboat-${process.pid}.tmp`;
+  writeFileSync(temp, written, { mode: 0o600 });
+  renameSync(temp, file);
+  run.log.info(`${file}: kept as a restore step wrote it before 10restore_module (the snapshot's copy was not put over it)`);
+}
+
+// Whether this run's 10restore_module has finished.
+export function isModuleRestored(state: RunState): boolean {
+  return state.shared.get(RESTORED_KEY) === true;
+}
+
+// Logs a warning once per run.
+export function warnOnce(state: RunState, log: Logger, message: string): void {
+  const key = `warned:${message}`;
+  if (state.shared.has(key)) return;
+  state.shared.set(key, true);
+  log.warn(message);
+}
+
+// Called before every part of an in-place restore: remembers the state dir's `environment` as the run
+// found it, and right before 10restore_module notes whether a step changed it (then markModuleRestored
+// puts that back after the files were restored).
+export function trackStateEnvironment(run: RunContext, entry: PartEntry): void {
+  if (run.action !== 'restore' || run.options.dryRun || (run.options.target !== undefined && run.options.target !== '/')) return;
+  if (!run.state.shared.has(ENV_BEFORE_KEY)) run.state.shared.set(ENV_BEFORE_KEY, readStateEnv(run) ?? null);
+  if (entry.builtin?.name !== '10restore_module' || entry.phase !== 'restore') return;
+  const before = run.state.shared.get(ENV_BEFORE_KEY) as Buffer | null;
+  const now = readStateEnv(run);
+  if (now && !(before && before.equals(now))) run.state.shared.set(ENV_WRITTEN_KEY, now);
+  else run.state.shared.delete(ENV_WRITTEN_KEY);
+}
+
+function stateEnvFile(run: RunContext): string {
+  return path.join(run.module.stateDir, 'environment');
+}
+
+// The state dir's environment as bytes; undefined when it is missing or not a regular file.
+function readStateEnv(run: RunContext): Buffer | undefined {
+  try {
+    return lstatSync(stateEnvFile(run)).isFile() ? readFileSync(stateEnvFile(run)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // The module's environment as stored in the snapshot. After 10restore_module: read from the restored files

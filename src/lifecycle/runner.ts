@@ -5,7 +5,7 @@ import path from 'node:path';
 import { discoverPhase, unsafeReason, type PartEntry } from '../parts/discover.js';
 import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
-import { markModuleRestored, modulePathInRepository, snapshotEnvironment } from './restore-request.js';
+import { markModuleRestored, modulePathInRepository, snapshotEnvironment, trackStateEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
 import { LifeboatError, describeError } from '../errors.js';
 
@@ -137,6 +137,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
       return {};
     });
   }
+  trackStateEnvironment(run, entry);
   // The environment is read afresh before every part: a part that wrote an env file is seen by the next.
   let fresh: Record<string, string>;
   try {

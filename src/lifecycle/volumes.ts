@@ -8,11 +8,30 @@ import { LifeboatError } from '../errors.js';
 
 const VOLUME_LINE_RE = /^volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)\/?$/;
 
+// One line of etc/state-include.conf and its number in the file (1-based).
+export interface IncludeEntry {
+  text: string;
+  number: number;
+}
+
+// The module's etc/state-include.conf.
+export function includeFile(module: ModuleConfig): string {
+  return path.join(module.dir, 'etc', 'state-include.conf');
+}
+
+// The lines of the module's etc/state-include.conf with their numbers, without comments and blanks.
+export function includeEntries(module: ModuleConfig): IncludeEntry[] {
+  const file = includeFile(module);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line, index) => ({ text: line.trim(), number: index + 1 }))
+    .filter((entry) => entry.text !== '' && !entry.text.startsWith('#'));
+}
+
 // The lines of the module's etc/state-include.conf, without comments and blanks.
 export function includeLines(module: ModuleConfig): string[] {
-  const file = path.join(module.dir, 'etc', 'state-include.conf');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  return includeEntries(module).map((entry) => entry.text);
 }
 
 // The volume name of a `volumes/NAME` line, or undefined for an ordinary path line.
@@ -41,20 +60,36 @@ export function resolveIncludeLine(module: ModuleConfig, line: string): string |
   return volume ? volumeMountPoint(module, volume) : path.resolve(module.stateDir, line);
 }
 
-// Before a backup: every include line must name something that exists, else the backup would silently
-// miss it. Throws naming the line, the file and the fix.
-export function assertIncludesExist(module: ModuleConfig, lines = includeLines(module)): void {
-  const file = path.join(module.dir, 'etc', 'state-include.conf');
+// What is wrong with the include lines, one problem per line as `<file>:<line>: <text>: <what> (<fix>)`:
+// a path or volume that does not exist, a `volumes/` line without a valid name, and a `volume/NAME`
+// that does not exist (the typo of volumes/NAME). `check` reports them; a backup fails on them.
+export function includeProblems(module: ModuleConfig, entries = includeEntries(module)): string[] {
+  const file = includeFile(module);
   const problems: string[] = [];
-  for (const line of lines) {
-    const volume = volumeOfLine(line);
+  for (const { text, number } of entries) {
+    const where = `${file}:${number}: ${text}`;
+    const volume = volumeOfLine(text);
     if (volume) {
-      if (!volumeMountPoint(module, volume)) problems.push(`${file}: ${line}: no container volume ${volumeCandidates(module, volume).join(' or ')} (${engine() ?? 'neither podman nor docker is installed'})`);
-    } else if (!existsSync(path.resolve(module.stateDir, line))) {
-      problems.push(`${file}: ${line}: ${path.resolve(module.stateDir, line)} does not exist`);
+      if (!volumeMountPoint(module, volume)) problems.push(`${where}: no container volume ${volumeCandidates(module, volume).join(' or ')} (${engine() ?? 'neither podman nor docker is installed'}); create it (${engine() ?? 'podman'} volume create ${volumeCandidates(module, volume).at(-1)}) or remove the line`);
+      continue;
     }
+    if (/^volumes(\/|$)/.test(text)) {
+      problems.push(`${where}: names no volume: a volume line is volumes/NAME (letters, digits, _ . -, starting with a letter or digit); fix the name or remove the line`);
+      continue;
+    }
+    if (existsSync(path.resolve(module.stateDir, text))) continue;
+    const typo = /^volume\/([A-Za-z0-9][A-Za-z0-9_.-]*)\/?$/.exec(text);
+    const hint = typo ? `; a container volume is written volumes/${typo[1]}` : '';
+    problems.push(`${where}: ${path.resolve(module.stateDir, text)} does not exist${hint}; create it or remove the line`);
   }
-  if (problems.length > 0) throw new LifeboatError('PART_FAILED', `${problems.join('; ')}; create it or remove the line`, { problems });
+  return problems;
+}
+
+// Before a backup: every include line must name something that exists, else the backup would silently
+// miss it. Throws naming the file, line and fix.
+export function assertIncludesExist(module: ModuleConfig): void {
+  const problems = includeProblems(module);
+  if (problems.length > 0) throw new LifeboatError('PART_FAILED', problems.join('; '), { problems });
 }
 
 // Before an in-place restore: creates each missing volume (`<module>-NAME` as root, `NAME` otherwise), so

@@ -60,6 +60,31 @@ describe('the environment, read before every part', () => {
   });
 });
 
+describe("a broken environment in the state dir", () => {
+  it('does not block the restore that brings a good one back (a warning); other commands refuse it', async () => {
+    t = makeRoot();
+    webModule();
+    const stateEnv = path.join(t.stateDir, 'modules', 'web', 'state', 'environment');
+    mkdirSync(path.dirname(stateEnv), { recursive: true, mode: 0o700 });
+    writeFileSync(stateEnv, 'TCP_PORT=20001\n', { mode: 0o600 });
+    t.part('restore', '20port', `#!/bin/sh\necho "port $TCP_PORT" >> "${t.dir}/ports"\n`, 'web');
+    expect((await lifeboat(t, ['backup', 'web'])).exitCode).toBe(0);
+    writeFileSync(stateEnv, 'TCP_PORT=20001\nnot an assignment\n', { mode: 0o600 });
+
+    const backup = await lifeboat(t, ['backup', 'web']);
+    expect(backup.exitCode).toBe(2);
+    expect(backup.stderr).toContain(`${stateEnv}:2: expected KEY=VALUE, got "not an assignment"`);
+
+    const restore = await lifeboat(t, ['restore', 'web', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`${stateEnv}:2: expected KEY=VALUE, got "not an assignment"; left out`);
+    expect(readFileSync(stateEnv, 'utf8')).toBe('TCP_PORT=20001\n');
+    // the part after 10restore_module reads the restored environment
+    expect(lines(path.join(t.dir, 'ports'))).toEqual(['port 20001']);
+    expect((await lifeboat(t, ['backup', 'web'])).exitCode).toBe(0);
+  });
+});
+
 describe('masking environment values in logs', () => {
   it('masks values of secret-looking keys and token-like values, not true, 1, admin or postgres', async () => {
     t = makeRoot();

@@ -56,7 +56,7 @@ function setupWiki(): { db: string; volume: string; stateEnv: string } {
   const stateDir = path.join(t.stateDir, 'modules', module, 'state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const stateEnv = path.join(stateDir, 'environment');
-  writeFileSync(stateEnv, 'TCP_PORT=20001\nIMAGE_TAG=1.4.2\n', { mode: 0o600 });
+  writeFileSync(stateEnv, 'TCP_PORT=20001\nIMAGE_TAG=1.4.2\nMODULE_UUID=uuid-at-backup\n', { mode: 0o600 });
   return { db, volume, stateEnv };
 }
 
@@ -75,7 +75,8 @@ describe('a NethServer 8 module', () => {
     // damage: the volume is removed, rows change, the environment changes
     podman('volume', 'rm', '-f', `${module}-data`);
     execFileSync('sqlite3', [db, "DELETE FROM pages WHERE id = 1; INSERT INTO pages VALUES (3, 'spam');"]);
-    writeFileSync(stateEnv, 'TCP_PORT=99999\n', { mode: 0o600 });
+    // (MODULE_UUID: a core value of the instance being restored into, which 06copyenv does not copy)
+    writeFileSync(stateEnv, 'TCP_PORT=99999\nMODULE_UUID=uuid-of-this-instance\n', { mode: 0o600 });
 
     const restore = await lifeboat(t, ['restore', module, '--json']);
     expect(restore.exitCode, restore.stderr).toBe(0);
@@ -85,7 +86,9 @@ describe('a NethServer 8 module', () => {
     expect(mountPoint).toBe(volume);
     expect(describeTree(volume)).toEqual(pagesBefore);
     expect(rows(db)).toBe(rowsBefore);
-    expect(readFileSync(stateEnv, 'utf8')).toContain('TCP_PORT=20001');
+    // what 06copyenv wrote survives the restore of the state dir (NS8's restore leaves state/environment alone)
+    expect(readFileSync(stateEnv, 'utf8')).toBe('TCP_PORT=20001\nMODULE_UUID=uuid-of-this-instance\nIMAGE_TAG=1.4.2\n');
+    expect(restore.stderr).toContain(`${stateEnv}: kept as a restore step wrote it before 10restore_module`);
 
     // 06copyenv ran before 10restore_module and still got the environment stored in the snapshot
     const request = JSON.parse(readFileSync(path.join(t.dir, 'request-06copyenv.json'), 'utf8'));
@@ -97,7 +100,7 @@ describe('a NethServer 8 module', () => {
       repository: 'local',
       target: '/',
       path: `${path.join(t.dir, 'restic')}/${module}`,
-      environment: { WIKI_TITLE: 'Lifeboat Wiki', TCP_PORT: '20001', IMAGE_TAG: '1.4.2' },
+      environment: { WIKI_TITLE: 'Lifeboat Wiki', TCP_PORT: '20001', IMAGE_TAG: '1.4.2', MODULE_UUID: 'uuid-at-backup' },
     });
     expect(request.snapshot).toMatch(/^[0-9a-f]{64}$/);
     expect(snapshotId).toBeTruthy();
@@ -112,13 +115,32 @@ describe('a NethServer 8 module', () => {
     podman('volume', 'rm', '-f', `${module}-data`);
     const result = await lifeboat(t, ['backup', module]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`state-include.conf: volumes/data: no container volume data or ${module}-data`);
+    expect(result.stderr).toContain(`state-include.conf:2: volumes/data: no container volume data or ${module}-data (podman); create it (podman volume create ${module}-data) or remove the line`);
     writeFileSync(path.join(t.root, 'modules', module, 'etc', 'state-include.conf'), 'uploads\n');
     const again = await lifeboat(t, ['backup', module]);
     expect(again.exitCode).toBe(1);
-    expect(again.stderr).toContain('state-include.conf: uploads: ');
+    expect(again.stderr).toContain('state-include.conf:1: uploads: ');
     expect(again.stderr).toContain(`/state/modules/${module}/state/uploads does not exist; create it or remove the line`);
     rmSync(path.join(t.root, 'modules', module, 'etc', 'state-include.conf'));
+  });
+
+  it('check reports volumes/ typos and missing volumes with file, line and fix', async () => {
+    setupWiki();
+    const file = path.join(t.root, 'modules', module, 'etc', 'state-include.conf');
+    writeFileSync(file, '# typos\nvolume/data\nvolumes/\nvolumes/nosuch\nvolumes/data\n');
+    const run = await lifeboat(t, ['check', '--json']);
+    expect(run.exitCode, run.stdout).toBe(1);
+    const found = (JSON.parse(run.stdout).findings as Array<{ level: string; subject: string; message: string }>).filter((f) => f.message.startsWith(file));
+    expect(found.map((f) => `${f.level} ${f.subject} ${f.message}`)).toEqual([
+      `fail module ${module} ${file}:2: volume/data: ${t.stateDir}/modules/${module}/state/volume/data does not exist; a container volume is written volumes/data; create it or remove the line`,
+      `fail module ${module} ${file}:3: volumes/: names no volume: a volume line is volumes/NAME (letters, digits, _ . -, starting with a letter or digit); fix the name or remove the line`,
+      `fail module ${module} ${file}:4: volumes/nosuch: no container volume nosuch or ${module}-nosuch (podman); create it (podman volume create ${module}-nosuch) or remove the line`,
+    ]);
+    // the same lines fail a backup, before anything is snapshotted
+    const backup = await lifeboat(t, ['backup', module]);
+    expect(backup.exitCode).toBe(1);
+    expect(backup.stderr).toContain(`${file}:3: volumes/: names no volume`);
+    expect(service.isRunning()).toBe(true);
   });
 
   it('module-dump-state fails when the service is down, and the backup says so', async () => {
