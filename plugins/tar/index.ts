@@ -123,7 +123,10 @@ export function createProvider(input: ProviderInput): Provider {
       const stray = await store.strays(module).catch(() => [] as string[]);
       if (stray.length) options.log.warn(`${whereAll(module, [store])}: unfinished files of an earlier run (not snapshots; remove them): ${stray.join(', ')}`);
     }
-    const sink = teeSinks(stores.map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
+    // With a local folder and S3, a caller that can wait for the upload later (detachUpload) gets the
+    // snapshot once the local archive is complete; the upload follows (upload.ts).
+    const deferUpload = options.detachUpload === true && local !== undefined && stores.length > 1;
+    const sink = teeSinks((deferUpload ? [local] : stores).map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
     const tap = new HashTap();
     const files: ManifestEntry[] = [];
     let committed = false;
@@ -133,6 +136,7 @@ export function createProvider(input: ProviderInput): Provider {
       await sink.commit();
       committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
+      if (deferUpload) return { snapshot, bytes: tap.bytes, uploading: deferredUpload(module, manifest, stores, options) };
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
       return { snapshot, bytes: tap.bytes };
@@ -147,6 +151,15 @@ export function createProvider(input: ProviderInput): Provider {
         cause: error,
       });
     }
+  }
+
+  // Starts the upload of a complete local archive; the returned promise is already marked handled (the
+  // caller awaits it later) and settles when the snapshot is listed, or was removed.
+  function deferredUpload(module: string, manifest: Manifest, stores: ArchiveStore[], options: CreateOptions): Promise<void> {
+    const [localStore, remoteStore] = stores;
+    const uploading = import('./upload.js').then((m) => m.uploadLocalArchive({ module, manifest, local: localStore, remote: remoteStore, log: options.log, signal: options.signal, where: where(module) }));
+    uploading.catch(() => {});
+    return uploading;
   }
 
   // Streams an archive (a file, or an S3 download) through the decompressor into the tar reader handed to `consume`.

@@ -73,6 +73,7 @@ export const BUILTINS: BuiltinPart[] = [
   { phase: 'finally', name: '70module_cleanup_state', does: 'backup: runs bin/module-cleanup-state when present', actions: ['backup'], load: async () => (await import('./builtins/module-state.js')).moduleCleanupState },
   { phase: 'finally', name: '80remove_dumps', does: 'backup: removes the database dumps staged in the state dir', actions: ['backup'], load: async () => (await import('./builtins/databases.js')).removeDumpsPart },
   { phase: 'finally', name: '90start_service', does: 'starts the service if Lifeboat stopped it in this run', actions: ['backup', 'restore'], load: async () => (await import('./builtins/service.js')).startService },
+  { phase: 'finally', name: '95finish_uploads', does: 'backup: waits for uploads that go on after the local archive was complete (the service runs again)', actions: ['backup'], load: async () => (await import('./builtins/snapshot.js')).finishUploads },
   { phase: 'pre-restore', name: '04dump_databases', does: 'in-place restore: dumps the current databases for the safety snapshot', load: async () => (await import('./builtins/databases.js')).dumpForSafetySnapshot },
   { phase: 'pre-restore', name: '05safety_snapshot', does: 'in-place restore: snapshots the current state first', load: async () => (await import('./builtins/restore.js')).safetySnapshot },
   { phase: 'pre-restore', name: '08create_volumes', does: 'in-place restore: creates the missing container volumes of volumes/NAME lines', load: async () => (await import('./builtins/module-state.js')).createVolumes },

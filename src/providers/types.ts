@@ -43,6 +43,9 @@ export interface CreateOptions {
   runId?: string;
   // Optional: called as bytes are read (restic --json status lines, byte counts for tar and S3).
   onProgress?: (progress: ProgressInfo) => void;
+  // The caller awaits CreateResult.uploading itself: a provider that keeps a local copy and uploads it
+  // (tar with `url` and `upload`) may return once the local copy is complete.
+  detachUpload?: boolean;
 }
 
 // A dump streamed into a snapshot (see src/engines/): bytes from a producer that may still fail.
@@ -68,6 +71,9 @@ export interface CreateResult {
   snapshot: ProviderSnapshot;
   // Bytes added to the repository (or archive size), when the provider knows.
   bytes?: number;
+  // With detachUpload: the upload still going on. The snapshot is listed only once it resolves; when it
+  // rejects, nothing of the snapshot is left.
+  uploading?: Promise<void>;
 }
 
 export interface RestoreOptions {

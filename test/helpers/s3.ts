@@ -137,6 +137,12 @@ export interface FaultProxy {
   partsSeen: number;
   // This many of the next object downloads (GET with a body) break off after 1 MiB.
   cutDownloads: number;
+  // PUTs (whole objects and parts) whose URL matches are held, unanswered, until release().
+  holdPuts?: RegExp;
+  // How many PUTs are held now.
+  held: number;
+  // Lets the held PUTs through (and stops holding), or answers them 403 AccessDenied with 'deny'.
+  release(how?: 'pass' | 'deny'): void;
   close(): Promise<void>;
 }
 
@@ -146,8 +152,34 @@ export async function startFaultProxy(server: S3Server): Promise<FaultProxy> {
   const certDir = path.dirname(server.caFile);
   const ca = readFileSync(server.caFile);
   const sockets = new Set<Socket>();
-  const proxy: FaultProxy = { endpoint: '', mode: 'pass', passParts: 0, partsSeen: 0, cutDownloads: 0, close: async () => {} };
+  const holding: Array<(how: 'pass' | 'deny') => void> = [];
+  const proxy: FaultProxy = {
+    endpoint: '',
+    mode: 'pass',
+    passParts: 0,
+    partsSeen: 0,
+    cutDownloads: 0,
+    held: 0,
+    release(how = 'pass') {
+      proxy.holdPuts = undefined;
+      for (const go of holding.splice(0)) go(how);
+      proxy.held = 0;
+    },
+    close: async () => {},
+  };
   const httpsServer = https.createServer({ key: readFileSync(path.join(certDir, 'key.pem')), cert: readFileSync(path.join(certDir, 'cert.pem')) }, (req, res) => {
+    if (req.method === 'PUT' && proxy.holdPuts?.test(req.url ?? '')) {
+      proxy.held++;
+      holding.push((how) => {
+        if (how === 'pass') return forward();
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(403, { 'content-type': 'application/xml' });
+          res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>denied by the test proxy</Message></Error>');
+        });
+      });
+      return;
+    }
     const isPart = req.method === 'PUT' && /[?&]partNumber=/.test(req.url ?? '');
     if (isPart && ++proxy.partsSeen > proxy.passParts && proxy.mode !== 'pass') {
       req.resume();
@@ -159,24 +191,27 @@ export async function startFaultProxy(server: S3Server): Promise<FaultProxy> {
       }
       return; // stall-parts: read the body, answer nothing
     }
-    const upstream = https.request({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers, ca }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      const cut = req.method === 'GET' && answer.statusCode === 200 && Number(answer.headers['content-length'] ?? 0) > 1 << 20 && proxy.cutDownloads > 0;
-      if (!cut) return void answer.pipe(res);
-      proxy.cutDownloads--;
-      let sent = 0;
-      answer.on('data', (chunk: Buffer) => {
-        if (sent >= 1 << 20) return;
-        sent += chunk.length;
-        res.write(chunk);
-        if (sent >= 1 << 20) {
-          answer.destroy();
-          res.socket?.destroy();
-        }
+    forward();
+    function forward(): void {
+      const upstream = https.request({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers, ca }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const cut = req.method === 'GET' && answer.statusCode === 200 && Number(answer.headers['content-length'] ?? 0) > 1 << 20 && proxy.cutDownloads > 0;
+        if (!cut) return void answer.pipe(res);
+        proxy.cutDownloads--;
+        let sent = 0;
+        answer.on('data', (chunk: Buffer) => {
+          if (sent >= 1 << 20) return;
+          sent += chunk.length;
+          res.write(chunk);
+          if (sent >= 1 << 20) {
+            answer.destroy();
+            res.socket?.destroy();
+          }
+        });
       });
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    }
   });
   httpsServer.on('connection', (socket: Socket) => {
     sockets.add(socket);

@@ -95,7 +95,7 @@ describe('finally', () => {
       'pre-backup:20dump_databases,30module_dump_state,40stop_service',
       'backup:10seen,50snapshot',
       'post-backup:60retention',
-      'finally:70module_cleanup_state,80remove_dumps,90start_service',
+      'finally:70module_cleanup_state,80remove_dumps,90start_service,95finish_uploads',
       'on-success:',
       'on-failure:',
     ]);

@@ -3,14 +3,14 @@
 // to S3; damaged, it is restored with tree and rows compared.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, PROJECT } from '../helpers/root.js';
 import { createFakeService } from '../helpers/service.js';
 import { describeTree } from '../helpers/fs-state.js';
-import { objectKeys, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startS3, type S3Server } from '../helpers/s3.js';
+import { objectKeys, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type S3Server } from '../helpers/s3.js';
 
 const FIXTURE = path.join(PROJECT, 'test', 'fixtures', 'loom', 'module.yaml');
 let server: S3Server;
@@ -23,26 +23,33 @@ afterAll(async () => {
 
 const rows = (db: string) => execFileSync('sqlite3', [db, 'SELECT id, name FROM items ORDER BY id'], { encoding: 'utf8' });
 
+// A root with the loom module: a tar repository with a local folder and an S3 upload (through `endpoint`),
+// the data folder with an SQLite database, the fake service, and a part recording whether it runs.
+async function setupLoom(endpoint: string) {
+  const t = makeRoot();
+  const service = await createFakeService();
+  const prefix = `loom-${randomBytes(3).toString('hex')}`;
+  t.write('lifeboat.yaml', stringify({ repositories: { archive: { provider: 'tar', url: path.join(t.dir, 'archives'), upload: `s3://${S3_BUCKET}/${prefix}`, endpoint, cacert: server.caFile, compression: 'zstd', timeout: 600, env: { AWS_ACCESS_KEY_ID: '${AWS_ACCESS_KEY_ID}', AWS_SECRET_ACCESS_KEY: '${AWS_SECRET_ACCESS_KEY}' } } } }));
+  t.write('environment', `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY}\n`);
+  const data = path.join(t.dir, 'data');
+  mkdirSync(path.join(data, 'uploads'), { recursive: true });
+  writeFileSync(path.join(data, 'uploads', 'photo.jpg'), randomBytes(200 * 1024));
+  writeFileSync(path.join(data, 'config.json'), '{"name":"loom"}\n');
+  const db = path.join(data, 'app.db');
+  execFileSync('sqlite3', [db, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'a'), (2, 'b');"]);
+  const yaml = readFileSync(FIXTURE, 'utf8')
+    .replaceAll('@DATA@', data)
+    .replace('"@STOP@"', () => JSON.stringify(service.stop))
+    .replace('"@START@"', () => JSON.stringify(service.start))
+    .replace('"@ISACTIVE@"', () => JSON.stringify(service.isActive));
+  t.write('modules/app/module.yaml', yaml);
+  return { t, service, prefix, data, db };
+}
+
 describe("loom's backup.sh as a module", () => {
   it('round-trips through a local archive and its S3 upload; SHOULD_STOP_SERVICE=false leaves the service running', async () => {
-    const t = makeRoot();
-    const service = await createFakeService();
+    const { t, service, prefix, data, db } = await setupLoom(server.endpoint);
     try {
-      const prefix = `loom-${randomBytes(3).toString('hex')}`;
-      t.write('lifeboat.yaml', stringify({ repositories: { archive: { provider: 'tar', url: path.join(t.dir, 'archives'), upload: `s3://${S3_BUCKET}/${prefix}`, endpoint: server.endpoint, cacert: server.caFile, compression: 'zstd', env: { AWS_ACCESS_KEY_ID: '${AWS_ACCESS_KEY_ID}', AWS_SECRET_ACCESS_KEY: '${AWS_SECRET_ACCESS_KEY}' } } } }));
-      t.write('environment', `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY}\n`);
-      const data = path.join(t.dir, 'data');
-      mkdirSync(path.join(data, 'uploads'), { recursive: true });
-      writeFileSync(path.join(data, 'uploads', 'photo.jpg'), randomBytes(200 * 1024));
-      writeFileSync(path.join(data, 'config.json'), '{"name":"loom"}\n');
-      const db = path.join(data, 'app.db');
-      execFileSync('sqlite3', [db, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'a'), (2, 'b');"]);
-      const yaml = readFileSync(FIXTURE, 'utf8')
-        .replaceAll('@DATA@', data)
-        .replace('"@STOP@"', () => JSON.stringify(service.stop))
-        .replace('"@START@"', () => JSON.stringify(service.start))
-        .replace('"@ISACTIVE@"', () => JSON.stringify(service.isActive));
-      t.write('modules/app/module.yaml', yaml);
       t.part('backup', '10seen', `#!/bin/sh\n${service.isActive} && echo running >> "${t.dir}/seen" || echo stopped >> "${t.dir}/seen"\n`, 'app');
 
       const backup = await lifeboat(t, ['backup', 'app']);
@@ -67,6 +74,71 @@ describe("loom's backup.sh as a module", () => {
       expect(service.isRunning()).toBe(true);
       expect(`${backup.stderr}${restore.stderr}`).not.toContain(S3_SECRET_KEY);
     } finally {
+      service.cleanup();
+      t.cleanup();
+    }
+  });
+  it('starts the service again once the local archive is complete, before the upload; a failed upload fails the run and leaves no snapshot', { timeout: 600_000 }, async () => {
+    const proxy = await startFaultProxy(server);
+    const { t, service, prefix } = await setupLoom(proxy.endpoint);
+    const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
+      for (const deadline = Date.now() + 300_000; !(await ok()); await new Promise((resolve) => setTimeout(resolve, 100))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      }
+    };
+    const local = path.join(t.dir, 'archives', 'app');
+    const localFiles = () => readdirSync(local).sort();
+    const s3Manifests = async () => (await objectKeys(server, `${prefix}/app/`)).filter((key) => key.endsWith('.manifest.json'));
+    try {
+      t.part('backup', '10seen', `#!/bin/sh\n${service.isActive} && echo running >> "${t.dir}/seen" || echo stopped >> "${t.dir}/seen"\n`, 'app');
+      // the archive's upload is held at the S3 proxy until the test lets it through
+      proxy.holdPuts = /\.tar\.zst/;
+      let settled = false;
+      const running = lifeboat(t, ['backup', 'app', '--json']);
+      void running.finally(() => (settled = true));
+      await until('the upload is held', () => proxy.held > 0 || settled);
+      expect(settled, 'the backup ended before its upload was held').toBe(false);
+      await until('the service runs again', () => service.isRunning() || settled);
+      // the service runs again while the upload is still going: the snapshot is not listed anywhere yet
+      expect(settled).toBe(false);
+      expect(readFileSync(path.join(t.dir, 'seen'), 'utf8')).toBe('stopped\n');
+      expect(localFiles().filter((name) => name.endsWith('.manifest.json'))).toEqual([]);
+      expect(localFiles().filter((name) => name.endsWith('.tar.zst'))).toHaveLength(1);
+      expect(await s3Manifests()).toEqual([]);
+      proxy.release();
+      const backup = await running;
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      const id = JSON.parse(backup.stdout).modules[0].snapshots[0].id as string;
+      expect(localFiles()).toEqual([`${id}.manifest.json`, `${id}.tar.zst`]);
+      expect(await s3Manifests()).toEqual([`${prefix}/app/${id}.manifest.json`]);
+      const log = backup.stderr;
+      expect(log.indexOf('starting ')).toBeGreaterThan(-1);
+      expect(log.indexOf(`snapshot ${id} in archive: uploaded`)).toBeGreaterThan(log.indexOf('starting '));
+      expect(service.isRunning()).toBe(true);
+
+      // a failed upload: the run fails, the service runs, and nothing of the snapshot is left
+      proxy.holdPuts = /\.tar\.zst/;
+      settled = false;
+      const failing = lifeboat(t, ['backup', 'app', '--json']);
+      void failing.finally(() => (settled = true));
+      await until('the upload is held', () => proxy.held > 0 || settled);
+      await until('the service runs again', () => service.isRunning() || settled);
+      expect(settled).toBe(false);
+      proxy.release('deny');
+      const failed = await failing;
+      expect(failed.exitCode).toBe(1);
+      expect(failed.stderr).toContain('95finish_uploads');
+      expect(failed.stderr).toMatch(/\[app\] error: backup failed at finally\/95finish_uploads: upload failed in 1 repository\(ies\): archive: tar repository "archive" of module app: upload failed; snapshot (\S+) was removed \(the local archive too\): upload to s3:\/\/\S+\.tar\.zst at https:\/\/127\.0\.0\.1:\d+: access denied \(AccessDenied\)$/m);
+      expect(JSON.parse(failed.stdout).modules[0].snapshots).toEqual([]);
+      expect(service.isRunning()).toBe(true);
+      expect(localFiles()).toEqual([`${id}.manifest.json`, `${id}.tar.zst`]);
+      expect(await s3Manifests()).toEqual([`${prefix}/app/${id}.manifest.json`]);
+      const listed = JSON.parse((await lifeboat(t, ['snapshots', 'app', '--json'])).stdout);
+      expect(listed.map((s: { id: string }) => s.id)).toEqual([id]);
+      expect(readFileSync(path.join(t.dir, 'seen'), 'utf8')).toBe('stopped\nstopped\n');
+    } finally {
+      proxy.release();
+      await proxy.close();
       service.cleanup();
       t.cleanup();
     }

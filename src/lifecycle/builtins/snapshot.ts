@@ -1,5 +1,6 @@
 // Built-in 50snapshot: one snapshot of the module into every selected repository. A repository that
-// fails does not stop the others, but fails the module.
+// fails does not stop the others, but fails the module. An upload that may follow the snapshot (tar with
+// `upload:`) is finished by finally/95finish_uploads, after the service started again.
 import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
@@ -45,11 +46,16 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         onProgress: (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
         streams,
         runId: ctx.runId,
+        detachUpload: true,
       });
       if (ctx.options.dryRun) continue;
       ctx.state.snapshots.push({ repository, id: result.snapshot.id, time: result.snapshot.time, bytes: result.bytes });
       ctx.state.bytes += result.bytes ?? 0;
       ctx.log.info(`snapshot ${result.snapshot.id} in ${repository} (${Date.now() - started} ms)`);
+      if (result.uploading) {
+        uploadsOf(ctx).push({ repository, id: result.snapshot.id, uploading: result.uploading });
+        ctx.log.info(`snapshot ${result.snapshot.id}: the local archive is complete; its upload goes on while the service runs again (finally/95finish_uploads waits for it)`);
+      }
     } catch (error) {
       if (ctx.signal.aborted) {
         manifest?.cancel();
@@ -63,4 +69,38 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   }
   await manifest?.finish(ctx.state.snapshots);
   if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+}
+
+// Uploads 50snapshot left running (tar with `url` and `upload`: the local archive was complete).
+interface PendingUpload {
+  repository: string;
+  id: string;
+  uploading: Promise<void>;
+}
+
+const UPLOADS_KEY = 'snapshot.uploads';
+
+function uploadsOf(ctx: PartContext): PendingUpload[] {
+  let pending = ctx.state.shared.get(UPLOADS_KEY) as PendingUpload[] | undefined;
+  if (!pending) ctx.state.shared.set(UPLOADS_KEY, (pending = []));
+  return pending;
+}
+
+// Built-in finally/95finish_uploads: waits for those uploads, after 90start_service started the service
+// again (the downtime is the archive's time, not the upload's). A failed upload removed its snapshot: it
+// is taken out of the run's snapshots and fails the run.
+export async function finishUploads(ctx: PartContext): Promise<void> {
+  const pending = uploadsOf(ctx).splice(0);
+  const failures: string[] = [];
+  for (const { repository, id, uploading } of pending) {
+    try {
+      await uploading;
+      ctx.log.info(`snapshot ${id} in ${repository}: uploaded`);
+    } catch (error) {
+      const index = ctx.state.snapshots.findIndex((s) => s.repository === repository && s.id === id);
+      if (index !== -1) ctx.state.bytes -= ctx.state.snapshots.splice(index, 1)[0].bytes ?? 0;
+      failures.push(`${repository}: ${describeError(error)}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`upload failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
 }
