@@ -11,6 +11,7 @@ import { journalEnd, journalStart } from './journal.js';
 import { registerRunSecrets } from './secrets.js';
 import { createHandoffFile } from './env-handoff.js';
 import { isModuleRestored, warnOnce } from './restore-request.js';
+import { openStateDirForParts } from './state-access.js';
 import { readEnvFile } from '../config/env-file.js';
 import { newRunState, type ActionOptions, type RunContext, type RunState, type SnapshotRef } from './context.js';
 import { assertSafeParts, planAction, runAction } from './runner.js';
@@ -85,6 +86,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
   try {
     const setupError = attempt(() => {
       mkdirSync(module.stateDir, { recursive: true, mode: 0o700 });
+      openStateDirForParts(root.stateDir, module.stateDir);
       mkdirSync(layout.runs, { recursive: true, mode: 0o700 });
       createHandoffFile(envFile);
       writeFileSync(foldersFile(envFile), module.folders.map((folder) => `${folder}\n`).join(''), { mode: 0o600 });

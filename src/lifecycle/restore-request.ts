@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import { openProvider } from '../providers/registry.js';
 import type { RunContext, RunState } from './context.js';
 import type { Logger } from '../log/logger.js';
+import { openStateDirForParts } from './state-access.js';
 import type { PartEntry } from '../parts/discover.js';
 
 // An environment file read back from a snapshot is untrusted: at most this many bytes are read.
@@ -30,6 +31,8 @@ export function modulePathInRepository(run: RunContext): string | null {
 // state/environment, its 06copyenv decides what the module's environment becomes.
 export function markModuleRestored(run: RunContext): void {
   run.state.shared.set(RESTORED_KEY, true);
+  // A state dir restored from an older snapshot may be 0700 again: parts after the restore read dumps there as other users.
+  openStateDirForParts(run.root.stateDir, run.module.stateDir);
   const written = run.state.shared.get(ENV_WRITTEN_KEY) as Buffer | undefined;
   if (!written) return;
   const file = stateEnvFile(run);

@@ -34,10 +34,7 @@ export function readRecords(file: string): Records {
 export function addRecord(file: string, name: string, record: SnapshotRecord): void {
   const records = readRecords(file);
   records[name] = record;
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(records)}\n`, { mode: 0o600 });
-  renameSync(temp, file);
+  writeJson(file, records);
 }
 
 // Drops one record (its snapshot was forgotten).
@@ -45,9 +42,45 @@ export function removeRecord(file: string, name: string): void {
   const records = readRecords(file);
   if (!Object.hasOwn(records, name)) return;
   delete records[name];
+  writeJson(file, records);
+}
+
+// A `create` that exited 0 but whose snapshot `list` did not show within the wait: the backup failed, but
+// the snapshot may still appear. `before` holds the names listed before that create ran.
+export interface LateCreate extends SnapshotRecord {
+  before: string[];
+}
+
+// The late creates of one repository, beside its records.
+export function lateFile(stateDir: string, repository: string): string {
+  return path.join(stateDir, 'providers', repository, 'late-creates.json');
+}
+
+export function readLateCreates(file: string): LateCreate[] {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return Array.isArray(parsed) ? (parsed as LateCreate[]).filter((late) => late && typeof late.module === 'string' && Array.isArray(late.before)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function writeLateCreates(file: string, late: LateCreate[]): void {
+  writeJson(file, late);
+}
+
+// The one late create an entry Lifeboat did not record (and that names no module) belongs to: the only
+// late create that did not list it before it ran. Undefined when none or several could have made it.
+export function lateCreateOf(late: LateCreate[], name: string): LateCreate | undefined {
+  const candidates = late.filter((entry) => !entry.before.includes(name));
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
+// Writes JSON whole to a temp file, then renames it (0600 in a 0700 folder).
+function writeJson(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(records)}\n`, { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
   renameSync(temp, file);
 }
 

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { runTool } from './exec.js';
 import { SAFETY_TAG } from './kinds.js';
-import { addRecord, foldersToRestore, readRecords, recordsFile, removeRecord } from './script-records.js';
+import { addRecord, foldersToRestore, lateCreateOf, lateFile, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
 import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
+import type { SnapshotRecord } from './script-records.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
@@ -28,6 +29,11 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const hasForget = existsSync(script('forget'));
   const hasCheck = existsSync(script('check'));
   const records = recordsFile(input.root.stateDir, input.name);
+  const late = lateFile(input.root.stateDir, input.name);
+  // `options: { listPerModule: true }`: the script's list prints only LIFEBOAT_MODULE's snapshots, so an
+  // entry without "module" is the asked module's even when Lifeboat did not record it.
+  const listPerModule = input.config.options?.listPerModule === true;
+  const unattributedWarned = new Set<string>();
   const createWait = input.config.options?.createWait;
   const CREATE_WAIT_MS = typeof createWait === 'number' && createWait >= 0 ? createWait * 1000 : DEFAULT_CREATE_WAIT_MS;
   // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
@@ -45,7 +51,9 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
 
   // Runs `list` and checks its output is a JSON array of {name, time?, module?, host?, kind?}; what it
   // leaves out (module, time, tags and so the kind, paths) comes from Lifeboat's record of what `create` made.
-  async function list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]> {
+  // With `claim` (create's own before/after listing), entries that name no module and were not recorded
+  // count for the module too, without a warning: create finds its new snapshot among them.
+  async function list(module: string, options: CommonOptions, claim = false): Promise<ProviderSnapshot[]> {
     const { stdout } = await runTool(script('list'), [], { ...options, umask: umaskOf(options), env: scriptEnv(options, { LIFEBOAT_MODULE: module, MODULE_ID: module }), dryRun: false });
     let parsed: unknown;
     try {
@@ -56,31 +64,68 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     if (!Array.isArray(parsed)) throw new LifeboatError('PROVIDER', `${script('list')} must print a JSON array, got ${typeof parsed}`);
     const snapshots: ProviderSnapshot[] = [];
     const known = readRecords(records);
+    const unattributed: string[] = [];
     parsed.forEach((raw: ListedEntry, index) => {
       if (!raw || typeof raw.name !== 'string' || raw.name === '') {
         throw new LifeboatError('PROVIDER', `${script('list')}: entry ${index} has no "name" string: ${JSON.stringify(raw).slice(0, 80)}`);
       }
       // What Lifeboat recorded when its create made this snapshot fills in a missing module and time.
-      const record = known[raw.name];
+      const record = known[raw.name] ?? (typeof raw.module === 'string' ? undefined : adoptLate(raw.name, options));
       const owner = typeof raw.module === 'string' ? raw.module : record?.module;
+      if (owner === undefined && !listPerModule && !claim) {
+        unattributed.push(raw.name);
+        return;
+      }
       if (owner !== undefined && owner !== module) return;
       const listed = typeof raw.time === 'string' && !Number.isNaN(Date.parse(raw.time)) ? new Date(raw.time).toISOString() : undefined;
-      const time = listed ?? record?.time ?? new Date(index * 1000).toISOString();
+      // Unknown: '' sorts before every date (so `latest` is never an undated entry), by place in the list.
+      const time = listed ?? record?.time ?? '';
       const tags = [...(record?.tags ?? [])];
       if (raw.kind === 'safety' && !tags.includes(SAFETY_TAG)) tags.push(SAFETY_TAG);
       snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags, ...(record ? { paths: record.paths } : {}) });
     });
+    const fresh = unattributed.filter((name) => !unattributedWarned.has(name));
+    if (fresh.length > 0) {
+      for (const name of fresh) unattributedWarned.add(name);
+      options.log.warn(
+        `repository "${input.name}": ${fresh.length} snapshot(s) name no module and Lifeboat did not record them (${fresh.slice(0, 3).join(', ')}${fresh.length > 3 ? ', ...' : ''}): not shown for any module; if ${script('list')} prints only the snapshots of LIFEBOAT_MODULE, set options: { listPerModule: true } on the repository`,
+      );
+    }
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  // Drops the late creates whose snapshot has not appeared (see create).
+  function giveUpLate(options: CommonOptions): void {
+    const pending = readLateCreates(late);
+    if (pending.length === 0) return;
+    writeLateCreates(late, []);
+    for (const entry of pending) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; one that appears now is not attributed to any module`);
+  }
+
+  // An unrecorded entry that appeared after a create whose wait ran out is that create's snapshot: it is
+  // recorded with the module, start time and paths of that create (and the late create is settled).
+  function adoptLate(name: string, options: CommonOptions): SnapshotRecord | undefined {
+    const pending = readLateCreates(late);
+    const owner = lateCreateOf(pending, name);
+    if (!owner) return undefined;
+    const { before: _before, ...record } = owner;
+    addRecord(records, name, record);
+    writeLateCreates(late, pending.filter((entry) => entry !== owner));
+    options.log.warn(`repository "${input.name}": snapshot ${name} appeared after Lifeboat stopped waiting for its create (module ${owner.module}, started ${owner.time}; that backup was reported failed); recorded as a snapshot of module ${owner.module} from ${owner.time}`);
+    return record;
   }
 
   return {
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
-    list,
+    list: (module, options) => list(module, options),
     // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
     // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
-      const before = options.dryRun ? [] : await list(options.module, options);
+      // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not is
+      // given up: from now on a new name could be this create's as well.)
+      const before = options.dryRun ? [] : await list(options.module, options, true);
+      if (!options.dryRun) giveUpLate(options);
       const started = new Date().toISOString();
       const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
       const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
@@ -90,7 +135,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       const known = new Set(before.map((s) => s.id));
       let snapshot: ProviderSnapshot | undefined;
       for (let waited = 0; ; ) {
-        const after = await list(options.module, options);
+        const after = await list(options.module, options, true);
         const fresh = after.filter((s) => !known.has(s.id));
         snapshot = (printed && fresh.find((s) => s.id === printed)) || fresh.at(-1);
         if (snapshot || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
@@ -99,10 +144,13 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         waited += delay;
       }
       if (!snapshot) {
+        // It may still appear: the next list adopts it for this module (adoptLate), dated by this start.
+        const pending = readLateCreates(late);
+        writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known] }]);
         throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
       }
       // A list without times dates it by when this create started.
-      const time = snapshot.time.startsWith('1970-') ? started : snapshot.time;
+      const time = snapshot.time || started;
       addRecord(records, snapshot.id, { module: options.module, time, paths: options.paths, tags: options.tags, host: snapshot.host ?? options.host });
       return { snapshot: { ...snapshot, time, paths: options.paths, host: snapshot.host ?? options.host, tags: options.tags } };
     },

@@ -3,7 +3,7 @@
 // and a pg_dump / runuser pg_restore pair that needs the dump readable by the postgres user.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -103,5 +103,50 @@ describe('a Clan-style module', () => {
     const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
     expect(restore.exitCode).toBe(1);
     expect(psql('SELECT count(*) FROM notes', db)).toBe('3');
+  });
+  it('a create that finishes after the wait is adopted by its module, dated by its start; a snapshot Lifeboat did not make is no module\'s', async () => {
+    t.write('lifeboat.yaml', stringify({ repositories: { clan: { provider: 'clan', url: path.join(t.dir, 'backups'), options: { createWait: 0 } } } }));
+    const other = path.join(t.dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'x'), 'x\n');
+    t.module('other', { folders: [other] });
+    const started = Date.now();
+    const late = await lifeboat(t, ['backup', 'app']);
+    expect(late.exitCode).toBe(1);
+    expect(late.stderr).toContain('shows no new snapshot for module app (waited 0s); the backup did not happen');
+    // the archive appears a moment later
+    const backups = path.join(t.dir, 'backups');
+    for (const deadline = Date.now() + 120_000; !readdirSync(backups).some((name) => name.endsWith('.tar')); await new Promise((resolve) => setTimeout(resolve, 100))) {
+      if (Date.now() > deadline) throw new Error('the late archive never appeared');
+    }
+    const name = readdirSync(backups).find((n) => n.endsWith('.tar'))!.slice(0, -'.tar'.length);
+    const listed = await lifeboat(t, ['snapshots', 'app', '--json']);
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const [snapshot, ...rest] = JSON.parse(listed.stdout);
+    expect(rest).toEqual([]);
+    expect(snapshot).toMatchObject({ id: name, module: 'app', kind: 'backup' });
+    expect(Date.parse(snapshot.time)).toBeGreaterThanOrEqual(started - 1000);
+    expect(Date.parse(snapshot.time)).toBeLessThanOrEqual(Date.now());
+    expect(listed.stderr).toContain(`snapshot ${name} appeared after Lifeboat stopped waiting for its create (module app, started ${snapshot.time}; that backup was reported failed); recorded as a snapshot of module app from ${snapshot.time}`);
+    // not another module's
+    expect(JSON.parse((await lifeboat(t, ['snapshots', 'other', '--json'])).stdout)).toEqual([]);
+
+    // an archive Lifeboat did not make, in a list without module or time: shown for no module, never as 1970
+    copyFileSync(path.join(backups, `${name}.tar`), path.join(backups, 'foreign.tar'));
+    for (const module of ['app', 'other']) {
+      const result = await lifeboat(t, ['snapshots', module, '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).map((s: { id: string }) => s.id)).toEqual(module === 'app' ? [name] : []);
+      expect(result.stderr).toContain('repository "clan": 1 snapshot(s) name no module and Lifeboat did not record them (foreign): not shown for any module; if ');
+      expect(result.stdout).not.toContain('1970');
+    }
+    // a script whose list keeps modules apart says so: its undated entries are then the module's, time unknown
+    t.write('lifeboat.yaml', stringify({ repositories: { clan: { provider: 'clan', url: backups, options: { listPerModule: true } } } }));
+    const table = await lifeboat(t, ['snapshots', 'app']);
+    expect(table.exitCode, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^foreign\s+unknown\s+backup\s+app\s+clan/m);
+    expect(table.stdout).not.toContain('1970');
+    const all = JSON.parse((await lifeboat(t, ['snapshots', 'app', '--json'])).stdout);
+    expect(all.map((s: { id: string; time: string }) => [s.id, s.time])).toEqual([['foreign', ''], [name, snapshot.time]]);
   });
 });
