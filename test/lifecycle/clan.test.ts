@@ -3,7 +3,7 @@
 // and a pg_dump / runuser pg_restore pair that needs the dump readable by the postgres user.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -148,5 +148,32 @@ describe('a Clan-style module', () => {
     expect(table.stdout).not.toContain('1970');
     const all = JSON.parse((await lifeboat(t, ['snapshots', 'app', '--json'])).stdout);
     expect(all.map((s: { id: string; time: string }) => [s.id, s.time])).toEqual([['foreign', ''], [name, snapshot.time]]);
+  });
+  it('a dump a part writes into the state dir is read back by runuser -u postgres -- pg_restore; Lifeboat\'s own files stay private', async () => {
+    // t.dir stands for /var/lib: others may pass through it
+    chmodSync(t.dir, 0o711);
+    const stateDir = path.join(t.stateDir, 'modules', 'app', 'state');
+    t.write('environment', `CLAN_DB=${db}\nCLAN_DUMP_DIR=${stateDir}/dump\n`);
+    // a part that writes the state dir's environment as NethServer's agent does, readable by all (umask 022)
+    t.part('pre-backup', '10set_env', '#!/bin/sh\necho "APP_SECRET=zz-secret-value-1" > environment\n', 'app');
+    const backup = await lifeboat(t, ['backup', 'app']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+    expect([t.stateDir, path.join(t.stateDir, 'modules'), path.join(t.stateDir, 'modules', 'app'), stateDir].map(mode)).toEqual(['711', '711', '711', '711']);
+    expect(mode(path.join(stateDir, 'dump'))).toBe('755');
+    expect(mode(path.join(stateDir, 'dump', 'db.dump'))).toBe('644');
+    expect(mode(path.join(t.stateDir, 'journal.jsonl'))).toBe('600');
+    expect(mode(path.join(t.stateDir, 'runs'))).toBe('700');
+    // the next run makes the environment, whose name everyone knows, private
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    expect(mode(path.join(stateDir, 'environment'))).toBe('600');
+
+    psql('DELETE FROM notes WHERE id = 1; INSERT INTO notes VALUES (3, $$spam$$);', db);
+    // a state dir made 0700 by hand is opened again before any part runs
+    chmodSync(stateDir, 0o700);
+    const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
+    expect(mode(stateDir)).toBe('711');
   });
 });
