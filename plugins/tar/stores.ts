@@ -146,9 +146,17 @@ export function createLocalStore(base: string): ArchiveStore {
     },
     open: (module, manifest) => createReadStream(path.join(dirOf(module), assertPlainName(manifest.archive, 'archive', dirOf(module)))),
     async strays(module) {
-      return (await readdir(dirOf(module)).catch(() => [] as string[])).filter((name) => name.endsWith('.partial'));
+      return localStrays(await readdir(dirOf(module)).catch(() => [] as string[]));
     },
   };
+}
+
+// Unfinished files in a module's folder: `.partial` files, and archives without a manifest (a run killed
+// while it uploaded the complete local archive, see upload.ts).
+function localStrays(names: string[]): string[] {
+  const present = new Set(names);
+  const archive = /^(.+)(\.tar\.zst|\.tar\.gz|\.tar)$/;
+  return names.filter((name) => name.endsWith('.partial') || (archive.test(name) && !present.has(`${archive.exec(name)![1]}${MANIFEST_SUFFIX}`)));
 }
 
 // Writes one archive into several sinks at once (a local file and an S3 upload): each chunk goes to

@@ -136,6 +136,11 @@ describe("loom's backup.sh as a module", () => {
       const listed = JSON.parse((await lifeboat(t, ['snapshots', 'app', '--json'])).stdout);
       expect(listed.map((s: { id: string }) => s.id)).toEqual([id]);
       expect(readFileSync(path.join(t.dir, 'seen'), 'utf8')).toBe('stopped\nstopped\n');
+      // a complete local archive without its manifest (a run killed while it uploaded) is named as unfinished
+      writeFileSync(path.join(local, '0badc0de-app-20260101T000000.000Z.tar.zst'), 'left over');
+      const next = await lifeboat(t, ['backup', 'app']);
+      expect(next.exitCode, next.stderr).toBe(0);
+      expect(next.stderr).toContain('unfinished files of an earlier run (not snapshots; remove them): 0badc0de-app-20260101T000000.000Z.tar.zst');
     } finally {
       proxy.release();
       await proxy.close();
