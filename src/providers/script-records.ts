@@ -69,11 +69,11 @@ export function writeLateCreates(file: string, late: LateCreate[]): void {
   writeJson(file, late);
 }
 
-// The one late create an entry Lifeboat did not record (and that names no module) belongs to: the only
-// late create that did not list it before it ran. Undefined when none or several could have made it.
-export function lateCreateOf(late: LateCreate[], name: string): LateCreate | undefined {
-  const candidates = late.filter((entry) => !entry.before.includes(name));
-  return candidates.length === 1 ? candidates[0] : undefined;
+// The snapshot a late create made: the one entry, of those Lifeboat did not record and that name no
+// module, that was not listed before it ran. Undefined when there is none, or several (which is which?).
+export function lateSnapshotOf(late: LateCreate, unrecorded: string[]): string | undefined {
+  const appeared = unrecorded.filter((name) => !late.before.includes(name));
+  return appeared.length === 1 ? appeared[0] : undefined;
 }
 
 // Writes JSON whole to a temp file, then renames it (0600 in a 0700 folder).

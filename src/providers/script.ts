@@ -5,10 +5,10 @@ import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { runTool } from './exec.js';
 import { SAFETY_TAG } from './kinds.js';
-import { addRecord, foldersToRestore, lateCreateOf, lateFile, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
+import { addRecord, foldersToRestore, lateFile, lateSnapshotOf, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
 import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
 import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
-import type { SnapshotRecord } from './script-records.js';
+import type { LateCreate, Records } from './script-records.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
@@ -64,13 +64,15 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     if (!Array.isArray(parsed)) throw new LifeboatError('PROVIDER', `${script('list')} must print a JSON array, got ${typeof parsed}`);
     const snapshots: ProviderSnapshot[] = [];
     const known = readRecords(records);
+    const unrecorded = parsed.filter((raw: ListedEntry) => raw && typeof raw.name === 'string' && typeof raw.module !== 'string' && !Object.hasOwn(known, raw.name)).map((raw: ListedEntry) => raw.name as string);
+    Object.assign(known, adoptLate(unrecorded, options));
     const unattributed: string[] = [];
     parsed.forEach((raw: ListedEntry, index) => {
       if (!raw || typeof raw.name !== 'string' || raw.name === '') {
         throw new LifeboatError('PROVIDER', `${script('list')}: entry ${index} has no "name" string: ${JSON.stringify(raw).slice(0, 80)}`);
       }
       // What Lifeboat recorded when its create made this snapshot fills in a missing module and time.
-      const record = known[raw.name] ?? (typeof raw.module === 'string' ? undefined : adoptLate(raw.name, options));
+      const record = Object.hasOwn(known, raw.name) ? known[raw.name] : undefined;
       const owner = typeof raw.module === 'string' ? raw.module : record?.module;
       if (owner === undefined && !listPerModule && !claim) {
         unattributed.push(raw.name);
@@ -102,17 +104,23 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     for (const entry of pending) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; one that appears now is not attributed to any module`);
   }
 
-  // An unrecorded entry that appeared after a create whose wait ran out is that create's snapshot: it is
-  // recorded with the module, start time and paths of that create (and the late create is settled).
-  function adoptLate(name: string, options: CommonOptions): SnapshotRecord | undefined {
+  // The one unrecorded entry that appeared after a create whose wait ran out is that create's snapshot:
+  // it is recorded with the module, start time and paths of that create (and the late create settled).
+  function adoptLate(unrecorded: string[], options: CommonOptions): Records {
+    const adopted: Records = {};
     const pending = readLateCreates(late);
-    const owner = lateCreateOf(pending, name);
-    if (!owner) return undefined;
-    const { before: _before, ...record } = owner;
-    addRecord(records, name, record);
-    writeLateCreates(late, pending.filter((entry) => entry !== owner));
-    options.log.warn(`repository "${input.name}": snapshot ${name} appeared after Lifeboat stopped waiting for its create (module ${owner.module}, started ${owner.time}; that backup was reported failed); recorded as a snapshot of module ${owner.module} from ${owner.time}`);
-    return record;
+    const settled = new Set<LateCreate>();
+    for (const entry of pending) {
+      const name = lateSnapshotOf(entry, unrecorded.filter((n) => !Object.hasOwn(adopted, n)));
+      if (name === undefined) continue;
+      const { before: _before, ...record } = entry;
+      addRecord(records, name, record);
+      adopted[name] = record;
+      settled.add(entry);
+      options.log.warn(`repository "${input.name}": snapshot ${name} appeared after Lifeboat stopped waiting for its create (module ${entry.module}, started ${entry.time}; that backup was reported failed); recorded as a snapshot of module ${entry.module} from ${entry.time}`);
+    }
+    if (settled.size > 0) writeLateCreates(late, pending.filter((entry) => !settled.has(entry)));
+    return adopted;
   }
 
   return {
