@@ -77,11 +77,13 @@ describe('init --example: values a newcomer can copy', () => {
   it('the module reference, uncommented where keys do not exclude each other, validates', async () => {
     const t = await init();
     const moduleFile = path.join(t.root, 'modules', 'example', 'module.yaml');
-    const extra = ['verify', 'timeouts', 'umask'].map((key) => uncommentBlock(t.moduleYaml, key)).join('');
+    const umask = t.moduleYaml.split('\n').find((line) => line.startsWith('# umask: '))!.slice(2);
+    const extra = `${['verify', 'timeouts'].map((key) => uncommentBlock(t.moduleYaml, key)).join('')}${umask}\n`;
     writeFileSync(moduleFile, `${t.moduleYaml}${extra}`);
     const check = await lifeboat(t, ['check']);
     expect(check.exitCode, check.stdout + check.stderr).toBe(0);
     const status = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
     expect(status.modules[0].verify.schedule).toBe('30 4 * * 0');
+    expect(umask).toBe('umask: "027"');
   });
 });
