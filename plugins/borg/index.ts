@@ -183,7 +183,8 @@ export function createProvider(input: ProviderInput): Provider {
     const tags = [...new Set([`module:${module}`, ...options.tags])];
     const { name, time } = archiveName(module);
     const comment = JSON.stringify({ lifeboat: 1, module, host: options.host, tags, time: time.toISOString(), paths: options.paths });
-    const args = ['create', '--json', '--comment', comment.replace(/[{}]/g, '$&$&')];
+    // The archive's time is Lifeboat's clock (borg --timestamp: UTC), the one its name and comment carry.
+    const args = ['create', '--json', '--timestamp', time.toISOString().replace(/\.\d+Z$/, ''), '--comment', comment.replace(/[{}]/g, '$&$&')];
     if (config.compression) args.push('--compression', COMPRESSION[config.compression] ?? 'lz4');
     args.push(...options.exclude.flatMap((pattern) => ['--exclude', toBorgPattern(pattern)]), `${repoOf(module)}::${name}`, ...options.paths);
     const snapshot: ProviderSnapshot = { id: name, time: time.toISOString(), module, repository: repoName, host: options.host, tags, paths: options.paths };
@@ -254,10 +255,15 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   // Deletes the given archives (Lifeboat's retention chose them: not borg prune, whose --keep-last is
-  // "keep-secondly" and merges archives made within the same second), then borg compact frees the space.
+  // "keep-secondly" and merges archives made within the same second); borg compact (prune, below, on
+  // its own cadence) frees the space.
   async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
     if (snapshots.length === 0) return;
     await borgOrFail(module, ['delete', repoOf(module), ...snapshots.map((s) => s.id)], options, { dryRun: options.dryRun });
+  }
+
+  // borg compact: rewrites the segments that hold deleted archives' data (exclusive lock).
+  async function prune(module: string, options: CommonOptions): Promise<void> {
     await borgOrFail(module, ['compact', repoOf(module)], options, { dryRun: options.dryRun });
   }
 
@@ -266,6 +272,7 @@ export function createProvider(input: ProviderInput): Provider {
     capabilities: { forget: true, check: true, streams: true },
     create,
     forget,
+    prune,
     // Archives of one module, oldest first; [] when it was never backed up.
     async list(module, options) {
       return (await listOrNull(module, options)) ?? [];

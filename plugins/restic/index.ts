@@ -72,6 +72,8 @@ export function createProvider(input: ProviderInput): Provider {
     // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
     const env: Env = { ...toolEnvironment({ PATH: options.env?.PATH }), ...config.env };
     env.RESTIC_REPOSITORY = moduleRepository(url, module, input.root.root);
+    // restic reads `backup --time` in its local zone: UTC, as resticTime() writes it.
+    env.TZ = 'UTC';
     env.RESTIC_CACHE_DIR ??= path.join(input.root.stateDir, 'cache', 'restic');
     // Status lines feed the progress bar when someone shows one; otherwise restic stays quiet.
     env.RESTIC_PROGRESS_FPS ??= (options as { onProgress?: unknown }).onProgress ? '4' : '0.1';
@@ -182,7 +184,7 @@ export function createProvider(input: ProviderInput): Provider {
     const { module } = options;
     const run = runTag(options.runId ?? randomBytes(6).toString('hex'));
     const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
-    const args = ['backup', '--json', '--host', options.host, '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
+    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(new Date()), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
     if (options.dryRun) {
       for (const source of streams) options.log.info(`dry run: would stream ${source.label} into restic ${args.join(' ')} --stdin --stdin-filename ${source.path}`);
       return createMain({ ...options, tags: [...options.tags, run] });
@@ -248,7 +250,7 @@ export function createProvider(input: ProviderInput): Provider {
     const newest = kept.at(-1)?.time ?? '';
     const orphans = dumps.filter((dump) => !(dump.tags ?? []).some((tag) => runs.has(tag)) && new Date(dump.time).toISOString() < newest);
     if (orphans.length === 0) return;
-    await restic(module, ['forget', '--prune', ...orphans.map((dump) => dump.id)], options);
+    await restic(module, ['forget', ...orphans.map((dump) => dump.id)], options);
     options.log.info(`removed ${orphans.length} dump snapshot(s) whose module snapshot was forgotten`);
   }
 
@@ -258,12 +260,14 @@ export function createProvider(input: ProviderInput): Provider {
     const tags = [...new Set([`module:${module}`, ...options.tags])];
     const badTag = tags.find((tag) => tag.includes(',') || tag === '');
     if (badTag !== undefined) throw new LifeboatError('USAGE', `${where(module)}: tag "${badTag}" is empty or contains a comma, which restic cannot store`);
-    const args = ['backup', '--json', '--host', options.host, ...tags.flatMap((tag) => ['--tag', tag]), ...options.exclude.flatMap((pattern) => ['--exclude', pattern])];
+    // The snapshot's time is Lifeboat's clock (the one the journal, retention and schedules use), not restic's.
+    const now = new Date();
+    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(now), ...tags.flatMap((tag) => ['--tag', tag]), ...options.exclude.flatMap((pattern) => ['--exclude', pattern])];
     if (config.compression === 'none') args.push('--compression', 'off');
     args.push('--', ...options.paths);
     if (options.dryRun) {
       await restic(module, args, options, { dryRun: true });
-      return { snapshot: { id: 'dry-run', time: new Date().toISOString(), module, repository: repoName, host: options.host, tags } };
+      return { snapshot: { id: 'dry-run', time: now.toISOString(), module, repository: repoName, host: options.host, tags } };
     }
     let summary: BackupSummary | undefined;
     const backup = () =>
@@ -296,33 +300,39 @@ export function createProvider(input: ProviderInput): Provider {
         hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
       });
     }
-    const snapshot = localSnapshot(module, shortId, options) ?? (await listOrNull(module, options, [shortId]))?.[0];
+    const snapshot = localSnapshot(module, shortId, options, now) ?? (await listOrNull(module, options, [shortId]))?.[0];
     if (!snapshot) throw new LifeboatError('PROVIDER', `${where(module)}: restic reported snapshot ${shortId} but does not list it`);
     return { snapshot, bytes: summary?.data_added };
   }
 
   // The new snapshot of a local repository, read from its snapshots/ folder (no second restic run, whose
   // key derivation costs more than the backup of a small module); undefined for remote repositories.
-  function localSnapshot(module: string, shortId: string, options: CreateOptions): ProviderSnapshot | undefined {
+  function localSnapshot(module: string, shortId: string, options: CreateOptions, time: Date): ProviderSnapshot | undefined {
     const repository = moduleRepository(url, module, input.root.root);
     if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
     try {
       const ids = readdirSync(path.join(repository, 'snapshots')).filter((name) => name.startsWith(shortId));
       if (ids.length !== 1) return undefined;
       const tags = [...new Set([`module:${module}`, ...options.tags])];
-      return { id: ids[0], time: new Date().toISOString(), module, repository: repoName, host: options.host, tags, paths: options.paths };
+      return { id: ids[0], time: time.toISOString(), module, repository: repoName, host: options.host, tags, paths: options.paths };
     } catch {
       return undefined;
     }
   }
 
-  // Deletes the given snapshots (Lifeboat's retention chose them) with restic forget --prune, then the
-  // dump snapshots whose module snapshot is gone.
+  // Deletes the given snapshots (Lifeboat's retention chose them) with restic forget, then the dump
+  // snapshots whose module snapshot is gone. Their data stays until prune (on its own cadence).
   async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
     if (snapshots.length === 0) return;
-    const result = await restic(module, ['forget', '--prune', ...snapshots.map((s) => s.id)], options, { okExitCodes: [1], dryRun: options.dryRun });
+    const result = await restic(module, ['forget', ...snapshots.map((s) => s.id)], options, { okExitCodes: [1], dryRun: options.dryRun });
     if (result.exitCode === 1) throw failure(module, 'forget', result, options);
     if (!options.dryRun) await forgetOrphanDumps(module, options);
+  }
+
+  // restic prune: rewrites the packs that hold data no snapshot references any more (exclusive lock).
+  async function prune(module: string, options: CommonOptions): Promise<void> {
+    const result = await restic(module, ['prune'], options, { okExitCodes: [1], dryRun: options.dryRun });
+    if (result.exitCode === 1) throw failure(module, 'prune', result, options);
   }
 
   return {
@@ -330,6 +340,7 @@ export function createProvider(input: ProviderInput): Provider {
     capabilities: { forget: true, check: true, streams: true },
     create,
     forget,
+    prune,
     // Snapshots of one module, oldest first; [] when it was never backed up.
     async list(module, options) {
       return (await listOrNull(module, options)) ?? [];
@@ -359,6 +370,14 @@ export function createProvider(input: ProviderInput): Provider {
       if (result.exitCode === 1) throw failure(module, 'check', result, options);
     },
   };
+}
+
+// `restic backup --time` for a moment: "2027-03-01 03:00:00.123" in UTC (restic runs with TZ=UTC; it reads
+// the milliseconds too, so two backups within a second stay in order). restic is a
+// static binary with its own clock; passing Lifeboat's makes snapshot times follow the clock the journal,
+// retention and schedules use (one clock, even under libfaketime).
+export function resticTime(time: Date): string {
+  return time.toISOString().replace('T', ' ').replace(/Z$/, '');
 }
 
 // Paths restic reported as unreadable or missing ({"message_type":"error"} lines, "does not exist, skipping").

@@ -1,7 +1,8 @@
 // Mistakes in hook directories that would otherwise pass silently: a phase folder that is not a phase
 // (hooks.d/prebackup/), a file whose name run-parts' rules ignore (45export.sh, 40x~), and a part that
-// can never be executed (no #! line and not a binary).
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+// can never be executed (no #! line and not a binary, a #! interpreter that is missing, a #! line ending
+// in CR).
+import { accessSync, closeSync, constants, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ACTIONS, PHASES, type Action } from '../lifecycle/phases.js';
 import { planAction } from '../lifecycle/runner.js';
@@ -46,14 +47,50 @@ function checkInterpreters(root: RootConfig, modules: ModuleConfig[]): Finding[]
       for (const part of planAction({ root, module, action }).flatMap((phase) => phase.parts)) {
         if (part.layer === 'builtin' || part.status !== 'run' || seen.has(part.path)) continue;
         seen.add(part.path);
-        const head = firstBytes(part.path, 4);
+        const head = firstBytes(part.path, 256);
         if (head === undefined) continue;
-        if (head.subarray(0, 2).toString('latin1') === '#!' || head.toString('latin1') === '\x7fELF') continue;
-        findings.push(fail(part.path, 'has no #! line and is not a binary, so it cannot be executed ("Exec format error"); add a first line such as #!/bin/sh'));
+        if (head.subarray(0, 4).toString('latin1') === '\x7fELF') continue;
+        if (head.subarray(0, 2).toString('latin1') !== '#!') {
+          findings.push(fail(part.path, 'has no #! line and is not a binary, so it cannot be executed ("Exec format error"); add a first line such as #!/bin/sh'));
+          continue;
+        }
+        const problem = shebangProblem(head.toString('latin1'), process.env.PATH ?? '');
+        if (problem) findings.push(fail(part.path, problem));
       }
     }
   }
   return findings;
+}
+
+// What is wrong with a #! line the kernel would not follow: a CR before its end (a file saved with Windows
+// line ends: the kernel looks for "/bin/sh\r"), or an interpreter that is not there or not executable
+// (`#!/usr/bin/env NAME` looks NAME up in PATH). undefined when it is fine.
+export function shebangProblem(head: string, searchPath: string): string | undefined {
+  const newline = head.indexOf('\n');
+  const line = head.slice(2, newline < 0 ? undefined : newline);
+  if (line.includes('\r')) {
+    return `its #! line ends in CR (Windows line ends), so the kernel looks for the interpreter "${line.trim().split(/\s+/)[0]}\\r" and the part fails with "No such file or directory"; convert the file: sed -i 's/\\r$//' FILE (or dos2unix)`;
+  }
+  const [interpreter, ...args] = line.trim().split(/[ \t]+/);
+  if (!interpreter) return 'its #! line names no interpreter; make the first line e.g. #!/bin/sh';
+  if (!path.isAbsolute(interpreter)) return `its #! interpreter "${interpreter}" is not an absolute path, so it is looked up from wherever the part runs; write it in full, e.g. #!/usr/bin/env ${path.basename(interpreter)}`;
+  if (!isExecutable(interpreter)) return `its #! interpreter ${interpreter} does not exist or is not executable, so the part fails with "No such file or directory"; install it or change the first line (e.g. #!/bin/sh, or #!/usr/bin/env NAME)`;
+  const program = path.basename(interpreter) === 'env' ? args.find((arg) => !arg.startsWith('-') && !arg.includes('=')) : undefined;
+  if (program && !program.includes('/') && !searchPath.split(':').some((dir) => dir && isExecutable(path.join(dir, program)))) {
+    return `its #! line runs "${program}" through env, and no executable ${program} is in PATH (${searchPath}); install it or change the first line`;
+  }
+  return undefined;
+}
+
+// Whether a file exists, is not a directory and has an execute bit for this process.
+function isExecutable(file: string): boolean {
+  try {
+    if (statSync(file).isDirectory()) return false;
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // The phase a misspelt folder name most likely meant (prebackup, pre_backup, Pre-Backup, post-backups).

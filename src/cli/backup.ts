@@ -5,7 +5,8 @@ import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
 import { renderFindings } from './check.js';
 import { summaryLines } from './summary.js';
-import { createLogger, escapeControl, loadOrPing, parseCount, printJson, type GlobalOptions } from './common.js';
+import { shortId } from '../providers/snapshot-ref.js';
+import { createLogger, escapeControl, loadOrPing, parseCount, pingIfRefused, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
@@ -31,10 +32,13 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
   // Every provider is opened before anything runs: an unknown or unsafe plugin, or a repository its
   // provider rejects, is a configuration error (exit 2), not a failure after the services were stopped.
-  const repositories = new Set(modules.flatMap((module) => repositoriesFor(root, module, options.repo)));
-  for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
-  // Likewise every module's parts: one refused part stops the command before any module runs.
-  for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
+  // Likewise every module's parts: one refused part stops the command before any module runs. Either
+  // refusal still sends the failure ping.
+  await pingIfRefused(options, modules.map((m) => m.name), 'backup', log, !!(options as { dryRun?: boolean }).dryRun, async () => {
+    const repositories = new Set(modules.flatMap((module) => repositoriesFor(root, module, options.repo)));
+    for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
+    for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
+  });
   if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
   // A dry run tries what `check` tries: repositories open, databases answer, folders and parts are right.
@@ -46,7 +50,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     broken.map(brokenResult),
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
-  printResults('backup', results, !!options.json, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })) }));
+  printResults('backup', results, !!options.json, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
   if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
@@ -88,8 +92,10 @@ export function printResults(action: string, results: ModuleResult[], json: bool
   }
   for (const r of results) {
     const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
-    const snaps = r.snapshots.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
-    const removed = (r.removed ?? []).map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
-    process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${removed ? `; retention removed ${removed}` : ''}${r.ok ? '' : ` (${r.failedPart ?? ''}: ${r.error})`}`) + '\n');
+    const snaps = r.snapshots.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
+    const removed = (r.removed ?? []).map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
+    // A run stopped before any part (a lock held by another run) has no part to name.
+    const why = r.ok ? '' : ` (${r.failedPart ? `${r.failedPart}: ` : ''}${r.error ?? 'no reason recorded'})`;
+    process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${removed ? `; retention removed ${removed}` : ''}${why}`) + '\n');
   }
 }

@@ -43,8 +43,14 @@ export function loadForCommand(options: GlobalOptions, names: string[] = [], log
 
 // loadForCommand for a run that pings: a configuration error (exit 2) still sends the failure ping.
 export async function loadOrPing(options: GlobalOptions, names: string[], action: string, log: Logger, dryRun: boolean): Promise<ReturnType<typeof loadForCommand>> {
+  return pingIfRefused(options, names, action, log, dryRun, () => loadForCommand(options, names, log));
+}
+
+// Runs a step before the modules start (loading, opening providers, checking parts); when it refuses the
+// run (exit 2), the scheduled run's failure ping still goes out, naming what refused it.
+export async function pingIfRefused<T>(options: GlobalOptions, names: string[], action: string, log: Logger, dryRun: boolean, step: () => T | Promise<T>): Promise<T> {
   try {
-    return loadForCommand(options, names, log);
+    return await step();
   } catch (error) {
     if (!dryRun && error instanceof LifeboatError && error.exitCode === 2) await notifyUnstarted(options, action, names, error.problems.join('; '), log);
     throw error;

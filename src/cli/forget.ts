@@ -9,6 +9,8 @@ import type { ProviderSnapshot } from '../providers/types.js';
 interface ForgetOptions extends GlobalOptions {
   repo?: string[];
   dryRun?: boolean;
+  // Prune now, whatever the repository's prune cadence.
+  prune?: boolean;
 }
 
 interface ForgetReport {
@@ -18,6 +20,8 @@ interface ForgetReport {
   kept: string[];
   // The same snapshots with their time and kind.
   removedSnapshots: SnapshotSummary[];
+  // Whether the prune ran (restic prune, borg compact); false when pending but not due.
+  pruned?: boolean;
   error: string | null;
 }
 
@@ -41,9 +45,9 @@ export async function forgetCommand([names]: unknown[], options: ForgetOptions):
     }
     for (const repository of repositoriesFor(root, module, options.repo)) {
       try {
-        const outcome = await applyModuleRetention(root, module, repository, { log, dryRun: options.dryRun });
+        const outcome = await applyModuleRetention(root, module, repository, { log, dryRun: options.dryRun, prune: options.prune ? 'now' : 'due' });
         if (!outcome.removed) continue;
-        report.push({ module: module.name, repository, removed: ids(outcome.removed), kept: ids(outcome.kept ?? []), removedSnapshots: outcome.removed.map(summarize), error: null });
+        report.push({ module: module.name, repository, removed: ids(outcome.removed), kept: ids(outcome.kept ?? []), removedSnapshots: outcome.removed.map(summarize), ...(outcome.pruned === undefined ? {} : { pruned: outcome.pruned }), error: null });
       } catch (error) {
         failed = true;
         report.push({ module: module.name, repository, removed: [], kept: [], removedSnapshots: [], error: log.masker.mask(describeError(error)) });

@@ -70,6 +70,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .argument('[module...]')
     .addOption(repoOption())
     .option('--dry-run', 'show what would be removed')
+    .option('--prune', "free the forgotten snapshots' space now (restic prune, borg compact), whatever prune.every says")
     .option('--json', 'one JSON document on stdout')
     .action(load(() => import('./forget.js'), 'forgetCommand'));
   program

@@ -3,6 +3,7 @@ import { createLogger, loadForCommand, printJson, renderTable, type GlobalOption
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { kindOf } from '../providers/kinds.js';
+import { shortId } from '../providers/snapshot-ref.js';
 import type { SnapshotKind } from '../providers/types.js';
 
 interface SnapshotsOptions extends GlobalOptions {
@@ -34,6 +35,10 @@ export async function snapshotsCommand([name]: unknown[], options: SnapshotsOpti
     return 0;
   }
   const header = ['ID', 'TIME (UTC)', 'KIND', 'MODULE', 'REPOSITORY', 'HOST', 'TAGS'];
+<<<<<<< HEAD
   process.stdout.write(renderTable(header, rows.map((r) => [r.id.slice(0, 16), (r.time ? r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'unknown'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
+=======
+  process.stdout.write(renderTable(header, rows.map((r) => [shortId(r.id, 16), r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
+>>>>>>> unattended
   return 0;
 }

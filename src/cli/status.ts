@@ -4,7 +4,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
 import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
-import { moduleStatuses, type ModuleStatus } from '../report/status.js';
+import { brokenStatuses, moduleStatuses, type ModuleStatus } from '../report/status.js';
 import { renderPrometheus } from '../report/prometheus.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 import { formatBytes, formatDuration, formatTime } from '../report/format.js';
@@ -18,9 +18,11 @@ export async function statusCommand(_args: unknown[], options: StatusOptions): P
   const log = createLogger(options);
   const root = loadRoot(options);
   const broken: BrokenModule[] = [];
-  const statuses = moduleStatuses(root.stateDir, loadModules(root, [], broken));
-  // A module whose module.yaml is invalid is left out of the table, never silently.
-  for (const module of broken) for (const problem of module.problems) log.error(`module ${module.name} is left out: ${problem}`);
+  const loaded = loadModules(root, [], broken);
+  // A module whose module.yaml is invalid is a BROKEN row (and lifeboat_module_config_ok 0), its problems
+  // on stderr: it cannot run, which is what the operator must see first.
+  const statuses = [...moduleStatuses(root.stateDir, loaded), ...brokenStatuses(root.stateDir, broken)].sort((a, b) => a.module.localeCompare(b.module));
+  for (const module of broken) for (const problem of module.problems) log.error(`module ${module.name} is BROKEN (it cannot run): ${problem}`);
   if (options.prometheus) {
     const file = path.resolve(options.prometheus);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -43,8 +45,13 @@ export async function statusCommand(_args: unknown[], options: StatusOptions): P
 
 // One table row; STATE in capitals when something needs attention.
 function row(s: ModuleStatus): string[] {
-  const state = s.state === 'ok' || s.state === 'running' ? s.state : s.state.toUpperCase();
+  const state = s.state === 'ok' || s.state === 'running' ? s.state : s.state === 'broken' ? `BROKEN (${brokenFile(s)})` : s.state.toUpperCase();
   const last = s.verify.result ? `${s.verify.result === 'success' ? 'ok' : s.verify.result.toUpperCase()} ${formatTime(s.verify.last)}` : s.verify.schedule ? 'never' : '-';
   const verified = s.verify.overdue ? `OVERDUE (${last})` : last;
   return [s.module, state, formatTime(s.lastSuccess), formatDuration(s.ageSeconds), formatBytes(s.bytes), formatDuration(s.durationMs === null ? null : s.durationMs / 1000), formatTime(s.lastFailure), formatTime(s.nextRun), verified];
+}
+
+// The file a broken module's first problem names (modules/<m>/module.yaml), for the STATE column.
+function brokenFile(s: ModuleStatus): string {
+  return /^(\S+\.(?:ya?ml|json)):/.exec(s.configProblems?.[0] ?? '')?.[1] ?? `modules/${s.module}/module.yaml`;
 }

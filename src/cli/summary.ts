@@ -22,7 +22,8 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
       const total = files.reduce((sum, entry) => sum + (entry.size ?? 0), 0);
       // What 60retention removed in this repository (none when it did not run: --no-retention, no retention).
       const removed = result.removed?.filter((gone) => gone.repository === snapshot.repository).length ?? 0;
-      const removedText = removed ? `, ${removed} snapshot(s) removed` : '';
+      const pruned = result.pruned?.includes(snapshot.repository) ? ', pruned' : '';
+      const removedText = `${removed ? `, ${removed} snapshot(s) removed` : ''}${pruned}`;
       const contents = manifest ? `${files.length} files, ${formatBytes(total)} total` : 'files and total unknown (no manifest)';
       lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'new bytes unknown' : `${formatBytes(snapshot.bytes)} new`}${removedText}${took}`);
     }

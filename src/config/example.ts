@@ -17,6 +17,9 @@ interface Schema {
   minimum?: number;
   $ref?: string;
   definitions?: Record<string, Schema>;
+  // Keys of which an entry has exactly one (notify: webhook, ntfy, sendmail, command): each starts its
+  // own list item, so an uncommented block is a valid list.
+  'x-alternatives'?: string[];
 }
 
 // Example values for strings, by key (a description says what a key is; this only fills the blank).
@@ -52,6 +55,22 @@ const PATH_EXAMPLES: Record<string, string> = {
 };
 const ARRAY_EXAMPLES: Record<string, string> = { exclude: '*.tmp', modules: 'app', repositories: 'local', keys: 'app:*', options: '--no-owner', loadOptions: '--no-owner' };
 const NUMBER_EXAMPLES: Record<string, number> = { port: 5432, part: 3600, killAfter: 10, timeout: 5, queueSize: 3, retries: 4, retryDelay: 1 };
+// Where the same key means something else under another parent ("<parent>.<key>"; "" is the top level):
+// values a newcomer can copy as they are.
+const PARENT_EXAMPLES: Record<string, unknown> = {
+  '.host': 'backup01.example.org',
+  'local.timeout': 60,
+  'local.partSize': 8388608,
+  'prune.every': '7d',
+  'notify.priority': 'high',
+  'mysql.port': 3306,
+  'mysql.options': ['--skip-comments'],
+  'mysql.loadOptions': ['--max-allowed-packet=1G'],
+  'postgres.passwordFile': '/etc/lifeboat/app-db.pass',
+  'mysql.passwordFile': '/etc/lifeboat/app-db.pass',
+  'redis.passwordFile': '/etc/lifeboat/app-redis.pass',
+  '.umask': '027',
+};
 
 // The whole reference for one file.
 export function renderReference(kind: 'lifeboat' | 'module'): string {
@@ -104,7 +123,8 @@ function renderKey(key: string, schema: Schema, indent: number, lines: string[],
     const entries = Object.entries(items.properties).map(([name, sub]) => [name, resolve(sub, schemas)] as const);
     // Alternatives (databases: postgres, mysql, ...) are one list item each; plain keys share one item.
     const alternatives = entries.every(([, sub]) => sub.properties);
-    entries.forEach(([name, sub], index) => renderKey(name, sub, indent + 2, lines, schemas, alternatives || index === 0 ? '- ' : '  ', key));
+    const starts = (name: string, index: number) => alternatives || (items['x-alternatives'] ? items['x-alternatives'].includes(name) : index === 0);
+    entries.forEach(([name, sub], index) => renderKey(name, sub, indent + 2, lines, schemas, starts(name, index) ? '- ' : '  ', key));
   } else {
     lines.push(`#${pad} ${bullet}${key}: ${exampleValue(key, schema, items, parent)}`);
   }
@@ -113,6 +133,7 @@ function renderKey(key: string, schema: Schema, indent: number, lines: string[],
 // A plausible value for a leaf key, in YAML flow style.
 function exampleValue(key: string, schema: Schema, items: Schema | undefined, parent: string): string {
   const flow = (value: unknown) => stringify(value, { collectionStyle: 'flow' }).trim();
+  if (`${parent}.${key}` in PARENT_EXAMPLES) return flow(PARENT_EXAMPLES[`${parent}.${key}`]);
   if (schema.enum) return flow(schema.enum[0]);
   if (schema.type === 'boolean') return 'false';
   if (schema.type === 'integer' || schema.type === 'number') return String(NUMBER_EXAMPLES[key] ?? (schema.minimum && schema.minimum > 1 ? schema.minimum : 7));

@@ -33,6 +33,8 @@ export interface RepositoryConfig {
   retryDelay?: number;
   timeout?: number;
   options?: Record<string, unknown>;
+  // restic, borg: how often the space of forgotten snapshots is freed ("7d" when not set).
+  prune?: { every?: string };
 }
 
 export interface NotifyConfig {

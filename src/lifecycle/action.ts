@@ -30,6 +30,8 @@ export interface ModuleResult {
   safetySnapshots: SnapshotRef[];
   // Snapshots the backup's retention (60retention) removed.
   removed?: SnapshotRef[];
+  // Repositories where that retention also pruned (restic prune, borg compact).
+  pruned?: string[];
   error: string | null;
   failedPart: string | null;
   // How long the module's action took (the end-of-run summary shows it).
@@ -128,6 +130,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       snapshots: state.snapshots,
       safetySnapshots: state.safetySnapshots,
       removed: state.removed,
+      pruned: state.pruned,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
       durationMs: Date.now() - started,
@@ -142,6 +145,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
             result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
             snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
             removed: state.removed.map(({ repository, id }) => ({ repository, id })),
+            pruned: state.pruned,
             bytes: state.bytes,
             durationMs: Date.now() - started,
             failedPart: outcome.failedPart,

@@ -45,6 +45,8 @@ export interface RunState {
   safetySnapshots: SnapshotRef[];
   // Snapshots 60retention removed.
   removed: SnapshotRef[];
+  // Repositories where 60retention pruned (restic prune, borg compact: their cadence was due).
+  pruned: string[];
   // The snapshot a restore brings back, resolved by the command before anything runs.
   restoreSource?: { repository: string; snapshot: ProviderSnapshot };
   bytes: number;
@@ -79,5 +81,5 @@ export interface PartContext extends RunContext {
 
 // A fresh state for a run.
 export function newRunState(): RunState {
-  return { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], bytes: 0, skipped: false, shared: new Map() };
+  return { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], pruned: [], bytes: 0, skipped: false, shared: new Map() };
 }

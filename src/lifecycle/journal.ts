@@ -36,6 +36,8 @@ export interface JournalEndRecord {
   snapshots: JournalSnapshot[];
   // Snapshots the run's retention removed (backup, post-backup/60retention); left out when none.
   removed?: JournalSnapshot[];
+  // Repositories where that retention pruned (restic prune, borg compact); left out when none.
+  pruned?: string[];
   bytes: number;
   durationMs: number;
   failedPart?: string;
@@ -98,6 +100,7 @@ export function journalEnd(
     result: RunResult;
     snapshots?: JournalSnapshot[];
     removed?: JournalSnapshot[];
+    pruned?: string[];
     bytes?: number;
     durationMs: number;
     failedPart?: string | null;
@@ -118,6 +121,7 @@ export function journalEnd(
     durationMs: Math.round(run.durationMs),
   };
   if (run.removed?.length) record.removed = run.removed.map(({ repository, id }) => ({ repository, id }));
+  if (run.pruned?.length) record.pruned = [...run.pruned];
   // Error texts hold what parts and servers said: control characters are stored escaped.
   if (run.failedPart) record.failedPart = escapeControl(run.failedPart);
   if (run.error) record.error = escapeControl(mask(run.error));

@@ -1,5 +1,6 @@
-// Notifications around a run of `backup` (or `verify`, when configured): a start ping before the modules
-// run, then a success or failure ping with each module's result and, on failure, the tail of the log.
+// Notifications around a run of `backup` (and `verify`/`restore` when configured; their failures always):
+// a start ping before the modules run, then a success or failure ping with each module's result and, on
+// failure, the tail of the log.
 // Targets: a webhook in healthchecks.io format (URL/start, URL, URL/fail, with ?rid= so overlapping runs
 // stay apart) or as a JSON POST; an ntfy topic, an e-mail through sendmail, a command (end of run only). A ping never fails the run and never holds it up longer than its timeout.
 import { randomUUID } from 'node:crypto';
@@ -7,6 +8,7 @@ import os from 'node:os';
 import type { NotifyConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { postPing, redactUrl } from './send.js';
+import { shortId } from '../providers/snapshot-ref.js';
 import { sendNtfy } from './ntfy.js';
 import { sendMail } from './mail.js';
 import { runCommand } from './command.js';
@@ -30,6 +32,8 @@ export interface Notifier {
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 5;
+// The actions an entry without `actions:` pings for in full (start, success, failure); for the others it
+// sends failures only.
 export const DEFAULT_ACTIONS = ['backup'];
 // healthchecks.io keeps the first 10 KB of a ping body (100 KB at most); the tail is what matters.
 const MAX_BODY_BYTES = 10_000;
@@ -37,14 +41,16 @@ const LOG_TAIL_LINES = 60;
 
 // Sends the start pings of every notify entry that covers this action and these modules.
 export function startNotifications(root: RootConfig, action: string, modules: string[], log: Logger): Notifier {
+  // An entry without `actions:` gets every ping of a backup and the failure ping of any other action (a
+  // failed restore drill must reach someone); with `actions:`, every ping of the actions listed, no other.
   const targets = root.global.notify
-    .filter((entry) => (entry.actions ?? DEFAULT_ACTIONS).includes(action))
-    .map((entry) => ({ entry, modules: entry.modules ? modules.filter((m) => entry.modules!.includes(m)) : modules, rid: randomUUID() }))
+    .filter((entry) => !entry.actions || (entry.actions as string[]).includes(action))
+    .map((entry) => ({ entry, modules: entry.modules ? modules.filter((m) => entry.modules!.includes(m)) : modules, rid: randomUUID(), failuresOnly: !entry.actions && !DEFAULT_ACTIONS.includes(action) }))
     .filter((target) => target.modules.length > 0);
   const started = new Date();
   const context = { action, host: root.host ?? os.hostname(), started: started.toISOString() };
   // Only webhooks get a start ping: an e-mail or a push message that a run began is noise.
-  const starts = targets.map((target) => (target.entry.webhook ? ping(target.entry, 'start', target.rid, render(target.entry, 'start', { ...context, modules: target.modules.map((module) => ({ module })) }, log), log) : Promise.resolve()));
+  const starts = targets.map((target) => (target.entry.webhook && !target.failuresOnly ? ping(target.entry, 'start', target.rid, render(target.entry, 'start', { ...context, modules: target.modules.map((module) => ({ module })) }, log), log) : Promise.resolve()));
   return {
     async finish(results) {
       await Promise.all(
@@ -53,6 +59,7 @@ export function startNotifications(root: RootConfig, action: string, modules: st
           await starts[index];
           const mine = results.filter((result) => target.modules.includes(result.module));
           const ok = mine.every((result) => result.ok);
+          if (ok && target.failuresOnly) return;
           const event: NotifyEvent = ok ? 'success' : 'failure';
           const payload = { ...context, ended: new Date().toISOString(), modules: mine.map(summarise), log: ok ? undefined : log.recent(LOG_TAIL_LINES) };
           const message = render(target.entry, event, payload, log);
@@ -83,7 +90,7 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
   const lines = [`lifeboat ${payload.action} ${event === 'start' ? 'started' : event === 'success' ? 'succeeded' : 'FAILED'} on ${payload.host}: ${names}`];
   if (event !== 'start') {
     for (const m of payload.modules) {
-      const snapshots = (m.snapshots as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${s.id.slice(0, 12)}`).join(' ');
+      const snapshots = (m.snapshots as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
       lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
     }
   }

@@ -1,4 +1,5 @@
-// A scheduled run that cannot start (lifeboat.yaml or a named module.yaml is invalid) still sends its
+// A scheduled run that cannot start (lifeboat.yaml or a named module.yaml is invalid, a repository's
+// provider or a part is refused: exit 2) still sends its
 // failure ping: otherwise a configuration mistake made during the day is silent at 3 a.m. The notify:
 // entries are read on their own from lifeboat.yaml, so a mistake elsewhere in the file does not hide them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -100,14 +100,34 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
       // The leader is gone; make sure no member of its group outlives it after a timeout or signal.
       if (timedOut || interrupted) signalGroup('SIGKILL');
       graceTimer = setTimeout(() => {
-        options.log.warn('exited, but a background process it started still holds its output open; no longer reading it (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1)');
-        child.stdout.destroy();
-        child.stderr.destroy();
+        options.log.warn('exited, but a background process it started still holds its output open; what it writes from now on is discarded (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1, or to a log file)');
+        handOver(child.stdout);
+        handOver(child.stderr);
         settle(exitCode, signal);
       }, OUTPUT_GRACE_MS);
     });
     child.on('close', (exitCode, signal) => settle(exitCode, signal));
   });
+}
+
+// Hands a pipe that a part's background process still holds to a detached `cat >/dev/null`, which reads
+// (and discards) until that process closes it: closing the read end instead would kill the process with
+// SIGPIPE at its next write, at the latest when Lifeboat exits (a daemon a part started with `setsid
+// daemon &` would die on its first log line). The drain is in its own session and not waited for; it
+// ends when the last writer does. Chosen over a pty (writes fail with EIO there once Lifeboat is gone)
+// and over a file (it would grow unbounded): like journald's socket for a service, the reader outlives
+// the run. Without `cat` the pipe is closed as before.
+function handOver(stream: NodeJS.ReadableStream & { destroy(): void; destroyed: boolean; pause(): unknown }): void {
+  if (stream.destroyed) return;
+  stream.pause();
+  try {
+    const drain = spawn('cat', [], { stdio: [stream as unknown as import('node:stream').Stream, 'ignore', 'ignore'], detached: true });
+    drain.on('error', () => {});
+    drain.unref();
+  } catch {
+    // no cat: the pipe closes with Lifeboat's end below
+  }
+  stream.destroy();
 }
 
 // Refuses files that are neither `#!` scripts nor ELF binaries, instead of letting a shell guess (ENOEXEC).

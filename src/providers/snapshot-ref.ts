@@ -17,7 +17,7 @@ export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | und
   const matches = snapshots.filter((s) => s.id.startsWith(wanted));
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
-    const ids = matches.slice(0, 5).map((s) => s.id.slice(0, 12)).join(', ');
+    const ids = matches.slice(0, 5).map((s) => shortId(s.id)).join(', ');
     throw new LifeboatError('AMBIGUOUS_SNAPSHOT', `${where}: snapshot "${wanted}" is ambiguous: it starts ${matches.length} ids (${ids}); give more characters`);
   }
   throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: snapshot "${wanted}" not found; \`lifeboat snapshots\` lists them`);
@@ -30,4 +30,11 @@ function latestBackup(snapshots: ProviderSnapshot[], where: string): ProviderSna
   throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no backups yet, only ${snapshots.length} safety snapshot(s), so there is no latest backup to restore`, {
     hint: 'give the id of a safety snapshot (`lifeboat snapshots` lists them, KIND safety) to restore it, or run `lifeboat backup` first',
   });
+}
+
+// An id as listings and summaries show it: a restic id (hex) cut to `hexLength` characters, any other id
+// whole. A borg archive name (<module>-<UTC time>) or a tar id cut short would be ambiguous: archives
+// of one module made the same day share their first characters.
+export function shortId(id: string, hexLength = 12): string {
+  return /^[0-9a-f]{16,}$/.test(id) ? id.slice(0, hexLength) : id;
 }

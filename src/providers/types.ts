@@ -120,8 +120,11 @@ export interface Provider {
   list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
   restore(options: RestoreOptions): Promise<void>;
   // Deletes exactly these snapshots of one module (Lifeboat chose them: retention.ts counts backups and
-  // safety snapshots apart), and then frees their space where the tool needs a step for that.
+  // safety snapshots apart); freeing their space is prune's job where the tool needs a step for that.
   forget?(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void>;
+  // Frees the space of snapshots forget deleted (restic prune, borg compact): expensive, and it locks the
+  // repository exclusively, so Lifeboat calls it on the repository's prune cadence, not after every forget.
+  prune?(module: string, options: CommonOptions): Promise<void>;
   // readData reads every pack; readDataSubset (restic's --read-data-subset: "5%", "1/10") only part of them.
   check?(module: string, options: CommonOptions & { readData?: boolean; readDataSubset?: string }): Promise<void>;
 }

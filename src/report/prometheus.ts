@@ -20,6 +20,7 @@ const METRICS: Metric[] = [
   { name: 'lifeboat_next_run_timestamp_seconds', help: 'When the schedule runs the backup next (Unix time).', value: (s) => seconds(s.nextRun) },
   { name: 'lifeboat_stale', help: '1 when the last success is older than twice the schedule interval.', value: (s) => (s.enabled && s.schedule ? (s.stale ? 1 : 0) : null) },
   { name: 'lifeboat_enabled', help: '1 when the module is enabled.', value: (s) => (s.enabled ? 1 : 0) },
+  { name: 'lifeboat_module_config_ok', help: '0 when the module.yaml of the module cannot be loaded (the module cannot run; `lifeboat check` names the problem), 1 otherwise.', value: (s) => (s.state === 'broken' ? 0 : 1) },
   { name: 'lifeboat_verify_last_success_timestamp_seconds', help: 'When the last successful restore drill (verify) of the module ended (Unix time).', value: (s) => seconds(s.verify.lastSuccess) },
   { name: 'lifeboat_verify_overdue', help: '1 when the last successful restore drill is older than twice its schedule interval (modules with verify.schedule).', value: (s) => (s.enabled && s.verify.schedule ? (s.verify.overdue ? 1 : 0) : null) },
   { name: 'lifeboat_verify_next_run_timestamp_seconds', help: 'When the schedule runs the restore drill next (Unix time).', value: (s) => seconds(s.verify.nextRun) },

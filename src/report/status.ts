@@ -4,7 +4,7 @@ import { lastResults, type JournalRun, type ModuleResults } from '../lifecycle/j
 import type { ModuleConfig } from '../config/types.js';
 import { nextRun, scheduleInterval } from '../schedule/cron.js';
 
-export type ModuleState = 'ok' | 'failed' | 'stale' | 'never-run' | 'running' | 'disabled';
+export type ModuleState = 'ok' | 'failed' | 'stale' | 'never-run' | 'running' | 'disabled' | 'broken';
 
 export interface ModuleStatus {
   module: string;
@@ -30,6 +30,8 @@ export interface ModuleStatus {
   staleAfterSeconds: number | null;
   stale: boolean;
   verify: VerifyStatus;
+  // State `broken`: its module.yaml cannot be loaded (each problem names the file and key); it cannot run.
+  configProblems?: string[];
 }
 
 // The last restore drill, and whether the drill schedule (verify.schedule) has been missed.
@@ -50,6 +52,17 @@ export function moduleStatuses(stateDir: string, modules: ModuleConfig[], now = 
   const backups = lastResults(stateDir, { action: 'backup' });
   const verifies = lastResults(stateDir, { action: 'verify' });
   return modules.map((module) => statusOf(module, backups.get(module.name) ?? {}, verifies.get(module.name) ?? {}, now));
+}
+
+// The status of a module whose module.yaml cannot be loaded: state `broken`, its past runs from the
+// journal (nothing about schedules: they are in the file that is broken), and the problems.
+export function brokenStatuses(stateDir: string, broken: Array<{ name: string; problems: string[] }>, now = new Date()): ModuleStatus[] {
+  const backups = lastResults(stateDir, { action: 'backup' });
+  const verifies = lastResults(stateDir, { action: 'verify' });
+  return broken.map(({ name, problems }) => {
+    const stand = { name, enabled: true, verify: {} } as ModuleConfig;
+    return { ...statusOf(stand, backups.get(name) ?? {}, verifies.get(name) ?? {}, now), state: 'broken' as const, configProblems: problems };
+  });
 }
 
 // One module's status from its last runs.

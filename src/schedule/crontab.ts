@@ -1,5 +1,5 @@
 // crontab lines from cron schedules: one `lifeboat backup <module>` line per module (and one
-// `lifeboat verify <module>` line for a module with a drill schedule), in a marked block
+// `lifeboat verify --wait N <module>` line for a module with a drill schedule), in a marked block
 // so an install replaces only Lifeboat's own lines of a user's crontab.
 import { quoteArg } from '../providers/exec.js';
 
@@ -15,10 +15,21 @@ export interface ScheduledModule {
   action?: 'backup' | 'verify';
 }
 
+// How long a scheduled restore drill waits for the module's lock (a backup or another run holding it)
+// before it gives up with exit 3: six hours, longer than a nightly backup takes. Backup jobs do not wait:
+// a backup still running when the next one is due has the fresh data already, and waiting backups would
+// pile up behind a slow one.
+export const DRILL_WAIT_SECONDS = 21600;
+
+// The arguments after Lifeboat's command for one job: `backup MODULE`, `verify --wait N MODULE`.
+export function jobArgs(action: 'backup' | 'verify' | undefined, module: string): string[] {
+  return action === 'verify' ? ['verify', '--wait', String(DRILL_WAIT_SECONDS), module] : ['backup', module];
+}
+
 // The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format.
 export function crontabLines(modules: ScheduledModule[], command: string[], user?: string): string[] {
   const run = command.map(quoteArg).join(' ');
-  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${action ?? 'backup'} ${quoteArg(module)}`);
+  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`);
 }
 
 // A whole /etc/cron.d file: environment lines, then the jobs.

@@ -2,6 +2,7 @@
 // per module whose OnCalendar= lines are translated from the module's cron expression.
 import { parseSchedule, scheduleInterval } from './cron.js';
 import { quoteArg } from '../providers/exec.js';
+import { jobArgs } from './crontab.js';
 
 export const SERVICE_TEMPLATE = 'lifeboat-backup@.service';
 export const VERIFY_TEMPLATE = 'lifeboat-verify@.service';
@@ -48,7 +49,7 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=${[...command.map((arg) => arg.replace(/%/g, '%%')), action, '%i'].map(quoteArg).join(' ')}
+ExecStart=${[...command.map((arg) => arg.replace(/%/g, '%%')), ...jobArgs(action, '%i')].map(quoteArg).join(' ')}
 Nice=19
 IOSchedulingClass=best-effort
 IOSchedulingPriority=7

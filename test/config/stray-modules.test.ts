@@ -68,8 +68,8 @@ describe('a broken module.yaml', () => {
     t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
     const status = await lifeboat(t, ['status', '--json']);
     expect(status.exitCode).toBe(0);
-    expect(JSON.parse(status.stdout).modules.map((m: { module: string }) => m.module)).toEqual(['blog']);
-    expect(status.stderr).toContain('error: module wiki is left out: modules/wiki/module.yaml: /enabled must be a boolean, got "yes"');
+    expect(JSON.parse(status.stdout).modules.map((m: { module: string; state: string }) => `${m.module} ${m.state}`)).toEqual(['blog never-run', 'wiki broken']);
+    expect(status.stderr).toContain('error: module wiki is BROKEN (it cannot run): modules/wiki/module.yaml: /enabled must be a boolean, got "yes"');
     const check = await lifeboat(t, ['check']);
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toMatch(/^FAIL +module wiki +cannot run: modules\/wiki\/module\.yaml: \/enabled must be a boolean, got "yes"$/m);

@@ -147,6 +147,28 @@ describe('check: hook directories and parts', () => {
     expect(run.stderr).not.toContain('45export.sh');
   });
 
+  it('fails a part whose #! interpreter is missing or whose #! line ends in CR, naming file and fix', async () => {
+    t = makeRoot();
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('web', { folders: [data], schedule: '0 3 * * *' });
+    const python9 = t.part('pre-backup', '10python', '#!/usr/bin/python9\nprint("hi")\n', 'web');
+    const crlf = t.part('pre-backup', '20crlf', '#!/bin/sh\r\necho hi\r\n', 'web');
+    const viaEnv = t.part('post-backup', '10envtool', '#!/usr/bin/env lifeboat-no-such-tool -x\n', 'web');
+    const fine = t.part('post-backup', '20fine', '#!/usr/bin/env sh\necho fine\n', 'web');
+    const run = await lifeboat(t, ['check']);
+    expect(run.exitCode).toBe(1);
+    const table = rows(run.stdout);
+    expect(table).toContain(`FAIL|${python9}|its #! interpreter /usr/bin/python9 does not exist or is not executable, so the part fails with "No such file or directory"; install it or change the first line (e.g. #!/bin/sh, or #!/usr/bin/env NAME)`);
+    expect(table).toContain(`FAIL|${crlf}|its #! line ends in CR (Windows line ends), so the kernel looks for the interpreter "/bin/sh\\r" and the part fails with "No such file or directory"; convert the file: sed -i 's/\\r$//' FILE (or dos2unix)`);
+    expect(table.find((r) => r.startsWith(`FAIL|${viaEnv}|`))).toMatch(/^FAIL\|\S+\|its #! line runs "lifeboat-no-such-tool" through env, and no executable lifeboat-no-such-tool is in PATH \(/);
+    expect(table.filter((r) => r.includes(fine))).toEqual([]);
+    // What check said is what a run meets: the backup fails at the first of them with the kernel's error.
+    const backup = await lifeboat(t, ['backup', 'web']);
+    expect(backup.exitCode).toBe(1);
+    expect(backup.stderr).toMatch(/10python/);
+  });
+
   it("fails a module's own part that is not executable", async () => {
     t = makeRoot();
     const data = path.join(t.dir, 'data');

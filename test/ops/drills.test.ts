@@ -2,7 +2,8 @@
 // backup job in `schedule --cron/--systemd`, an overdue or failed drill in status, Prometheus, the HTML
 // report and `check` (journal records written through the journal's own API).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, PROJECT, type TestRoot } from '../helpers/root.js';
@@ -22,6 +23,11 @@ beforeEach(() => {
   t.module('wiki', { folders: [path.join(t.dir, 'data', 'wiki')], schedule: '0 3 * * *' });
 });
 afterEach(() => t.cleanup());
+
+// Polls until `ready()` holds (the machine is loaded: no fixed sleeps).
+async function waitFor(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 100));
+}
 
 // Records a finished run of `action` that ended `daysAgo` days ago.
 function pastRun(module: string, action: 'backup' | 'verify', daysAgo: number, result: 'success' | 'failure'): void {
@@ -47,10 +53,10 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
     let run = await lifeboat(t, ['schedule', '--cron']);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify blog`, `0 3 * * * ${prefix} backup wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`]);
     t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, defaults: { verify: { schedule: '0 5 1 * *' } } }));
     run = await lifeboat(t, ['schedule', '--cron']);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify blog`, `0 3 * * * ${prefix} backup wiki`, `0 5 1 * * ${prefix} verify wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`, `0 5 1 * * ${prefix} verify --wait 21600 wiki`]);
   });
 
   it('--systemd: a lifeboat-verify@.service template and a timer per module', async () => {
@@ -60,11 +66,33 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     expect(units).toEqual(['# lifeboat-backup@.service', '# lifeboat-verify@.service', '# lifeboat-backup@blog.timer', '# lifeboat-verify@blog.timer', '# lifeboat-backup@wiki.timer']);
     const service = run.stdout.split('# lifeboat-verify@.service\n')[1].split('\n# ')[0];
     expect(service).toContain('Description=Lifeboat restore drill of module %i');
-    expect(service).toMatch(/^ExecStart=\S+ \S+ --root \S+ --state-dir \S+ verify %i$/m);
+    expect(service).toMatch(/^ExecStart=\S+ \S+ --root \S+ --state-dir \S+ verify --wait 21600 %i$/m);
     const timer = run.stdout.split('# lifeboat-verify@blog.timer\n')[1].split('\n# ')[0];
     expect(timer).toContain('Description=Lifeboat restore drill of module blog (cron "30 4 * * 0")');
     expect(timer).toContain('OnCalendar=Sun *-*-* 04:30:00');
   });
+
+  it('the generated drill job waits for a backup that holds the module, then drills that backup', async () => {
+    // A backup that holds the module's lock until the test lets it go.
+    const gate = path.join(t.dir, 'gate');
+    t.part('pre-backup', '10hold', `#!/bin/sh\ntouch '${gate}.held'\nwhile [ ! -e '${gate}' ]; do sleep 0.1; done\n`, 'blog');
+    const line = (await lifeboat(t, ['schedule', '--cron'])).stdout.split('\n').find((l) => l.startsWith(`${WEEKLY} `))!;
+    const backup = lifeboat(t, ['backup', 'blog']);
+    await waitFor(() => existsSync(`${gate}.held`));
+    const drill = execa('/bin/sh', ['-c', line.slice(WEEKLY.length + 1)], { reject: false });
+    let said = '';
+    drill.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    // The drill waits for the lock and says so, instead of failing with exit 3.
+    let ended = false;
+    void drill.then(() => (ended = true));
+    await waitFor(() => /waiting up to 21600s for module "blog", locked by /.test(said) || ended);
+    expect(ended, said).toBe(false);
+    writeFileSync(gate, '');
+    expect((await backup).exitCode).toBe(0);
+    const run = await drill;
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^verify blog: ok/m);
+  }, 120_000);
 
   it('--install writes the verify timer and removes it when the schedule is gone', async () => {
     const dest = path.join(t.dir, 'units');

@@ -118,6 +118,39 @@ describe('notifications', () => {
     expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/def/start', '/ping/def']);
   });
 
+  it('a failed restore drill pings its failure without actions:, a passing one stays quiet, actions: [backup] silences it', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/def` }, { webhook: `${server.url}/ping/only`, actions: ['backup'] }]);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(server.received.map((r) => r.url.split('?')[0]).sort()).toEqual(['/ping/def', '/ping/def/start', '/ping/only', '/ping/only/start']);
+    server.received.length = 0;
+    const passed = await lifeboat(t, ['verify', 'blog']);
+    expect(passed.exitCode, passed.stderr).toBe(0);
+    expect(server.received).toEqual([]);
+    t.part('verify', '50fail', '#!/bin/sh\necho the drill found damage >&2\nexit 1\n', 'blog');
+    const failed = await lifeboat(t, ['verify', 'blog']);
+    expect(failed.exitCode).toBe(1);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/def/fail']);
+    expect(server.received[0].body).toMatch(/^lifeboat verify FAILED on \S+: blog\nblog: failed local:\S+ \(verify\/50fail: exited with status 1\)\n/);
+    expect(server.received[0].body).toContain('the drill found damage');
+  });
+
+  it('a run refused for its parts (exit 2) still sends its failure ping', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc` }]);
+    const part = t.write('modules/blog/hooks.d/pre-backup/40dump', '#!/bin/sh\nexit 0\n', 0o644);
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`lifeboat: ${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(server.received[1].body).toContain(`blog: failed (configuration: the configuration is invalid, nothing ran: `);
+    expect(server.received[1].body).toContain(`${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
+    // A dry run reports the same refusal without pinging.
+    server.received.length = 0;
+    expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(2);
+    expect(server.received).toEqual([]);
+  });
+
   it('treats an unreachable or silent webhook as a warning, never a failed backup', async () => {
     server = await startServer({ hang: true });
     const closed = await startServer();

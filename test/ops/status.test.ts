@@ -68,6 +68,30 @@ describe('status', () => {
   });
 });
 
+describe('status with a broken module.yaml', () => {
+  it('shows the module as BROKEN, naming the file, in the table, JSON and Prometheus', async () => {
+    expect((await lifeboat(t, ['backup', 'wiki'])).exitCode).toBe(0);
+    t.write('modules/wiki/module.yaml', 'folders: [/srv\nschedule: "0 * * * *"\n');
+    const table = await lifeboat(t, ['status']);
+    expect(table.exitCode, table.stderr).toBe(0);
+    const rows = table.stdout.trim().split('\n').map((line) => line.split(/ {2,}/));
+    expect(rows.map((r) => r.slice(0, 2))).toEqual([['MODULE', 'STATE'], ['blog', 'NEVER-RUN'], ['wiki', 'BROKEN (modules/wiki/module.yaml)']]);
+    // Its last success is still shown: the journal is not in the broken file.
+    expect(rows[2][2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\dZ$/);
+    expect(table.stderr).toMatch(/error: module wiki is BROKEN \(it cannot run\): modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+
+    const json = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
+    expect(json.modules[1]).toMatchObject({ module: 'wiki', state: 'broken', lastResult: 'success' });
+    expect(json.modules[1].configProblems[0]).toMatch(/^modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+
+    const file = path.join(t.dir, 'metrics', 'lifeboat.prom');
+    expect((await lifeboat(t, ['status', '--prometheus', file])).exitCode).toBe(0);
+    const metrics = readFileSync(file, 'utf8');
+    expect(metrics).toContain('# TYPE lifeboat_module_config_ok gauge\nlifeboat_module_config_ok{module="blog"} 1\nlifeboat_module_config_ok{module="wiki"} 0\n');
+    expect(metrics).toMatch(/^lifeboat_last_success_timestamp_seconds\{module="wiki"\} \d+/m);
+  });
+});
+
 describe('check', () => {
   it('passes while the last success is within twice the schedule interval', async () => {
     pastRun('blog', 1.5, 'success');

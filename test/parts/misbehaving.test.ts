@@ -20,6 +20,20 @@ afterEach(() => {
   t.cleanup();
 });
 
+// Whether a process runs (signal 0 checks without signalling; a zombie does not count).
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 // A module "web" with one data folder; extra keys go into its module.yaml.
 function webModule(extra: Record<string, unknown> = {}): void {
   t = makeRoot();
@@ -37,7 +51,7 @@ describe('a part that leaves a background process holding its output', () => {
     const run = await lifeboat(t, ['backup', 'web']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stderr).toContain('[web/40orphan] started');
-    expect(run.stderr).toContain('[web/40orphan] warn: exited, but a background process it started still holds its output open; no longer reading it (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1)');
+    expect(run.stderr).toContain('[web/40orphan] warn: exited, but a background process it started still holds its output open; what it writes from now on is discarded (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1, or to a log file)');
     expect(run.stderr).toContain('[web/41next] next ran');
     expect(run.stdout).toMatch(/^backup web: ok local:/m);
   });
@@ -50,6 +64,29 @@ describe('a part that leaves a background process holding its output', () => {
     expect(run.stderr).toContain('[web/40daemon] launched');
     expect(run.stderr).toContain('[web/40daemon] warn: exited, but a background process it started still holds its output open');
   });
+
+  it('a daemon the part started keeps running, writing to its output, after Lifeboat has exited', async () => {
+    webModule();
+    const go = path.join(t.dir, 'go');
+    const wrote = path.join(t.dir, 'wrote');
+    // It writes nothing until the test says so (Lifeboat is gone by then), then 30 lines, then waits.
+    const daemon = path.join(t.dir, 'daemon.sh');
+    writeFileSync(daemon, `echo $$ > '${t.dir}/daemon.pid'\nwhile [ ! -e '${go}' ]; do sleep 0.1; done\ni=0\nwhile [ $i -lt 30 ]; do echo tick $i; echo tock $i >&2; i=$((i+1)); done\ntouch '${wrote}'\nexec sleep 3600\n`);
+    t.part('pre-backup', '40daemon', `#!/bin/sh\nsetsid /bin/sh '${daemon}' &\necho launched\n`, 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain('[web/40daemon] warn: exited, but a background process it started still holds its output open; what it writes from now on is discarded');
+    const pid = Number(readFileSync(path.join(t.dir, 'daemon.pid'), 'utf8').trim());
+    writeFileSync(go, '');
+    // Without a reader its first write would kill it (SIGPIPE) and `wrote` would never appear.
+    for (let tries = 0; !existsSync(wrote); tries++) {
+      expect(isAlive(pid), 'the daemon died writing its output').toBe(true);
+      expect(tries).toBeLessThan(600);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(isAlive(pid)).toBe(true);
+  }, 120_000);
 
   it('timeouts.part holds when the part waits for a daemon in another session', async () => {
     webModule({ timeouts: { part: 1, killAfter: 1 } });

@@ -61,12 +61,13 @@ export function restic(args: string[]) {
   return execa('restic', args, { env: resticEnv, reject: false });
 }
 
-// restic check passes. Every fifth time (and at the end) Lifeboat's own exclusive operation, forget
-// --prune, must first cope with any lock a killed restic left behind; in between, check does not lock.
+// restic check passes. Every fifth time (and at the end) Lifeboat's own exclusive operation, `forget
+// --prune` (restic prune, whatever the prune cadence), must first cope with any lock a killed restic
+// left behind; in between, check does not lock.
 export async function expectCheckPasses(where: string, i: number): Promise<void> {
   const exclusive = i % 5 === 0 || i === ITERATIONS;
   if (exclusive) {
-    const forget = await lifeboat(t, ['forget', 'm']);
+    const forget = await lifeboat(t, ['forget', 'm', '--prune']);
     expect(forget.exitCode, `${where}: lifeboat forget: ${forget.stderr}`).toBe(0);
   }
   // A lock a killed restic left behind: `restic unlock` removes only locks of processes that are gone

@@ -2,9 +2,10 @@
 // lines `lifeboat schedule --cron` generated run exactly as written, day by day, for a module with files
 // and a PostgreSQL database, a daily backup and a weekly restore drill. A repository outage on days 10-12
 // shows up as failure pings, status FAILED then STALE and check exit 1; on day 35 every drill ran and the
-// latest backup restores exactly. A damaged repository on day 20 fails that Sunday's drill, loudly.
-// (restic is a static Go binary: libfaketime does not reach it, so snapshot times are real ones;
-// Lifeboat's journal, schedule and status all run on the faked clock.)
+// latest backup restores exactly, and the snapshots left are exactly those keepDaily: 7, keepWeekly: 4
+// allow. A damaged repository on day 20 fails that Sunday's drill, loudly.
+// (restic is a static Go binary that libfaketime does not reach: Lifeboat hands it its own clock with
+// `restic backup --time`, so snapshot times, the journal, retention and schedules share the faked clock.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
@@ -85,7 +86,7 @@ describe('thirty-five days', () => {
       const fields = line.split(' ');
       return { cron: fields.slice(0, 5).join(' '), command: fields.slice(5).join(' ') };
     });
-    expect(jobs.map((job) => job.command.split(' ').slice(-2).join(' '))).toEqual(['backup app', 'verify app']);
+    expect(jobs.map((job) => job.command.split(' ').slice(6).join(' '))).toEqual(['backup app', 'verify --wait 21600 app']);
 
     // The repository's disk is gone for three days (10-12), and on day 20 (a Sunday) every data pack is
     // damaged between the backup and the drill; the operator puts the repository back afterwards.
@@ -107,7 +108,7 @@ describe('thirty-five days', () => {
       }
       due.sort((a, b) => a.time - b.time);
       for (const job of due) {
-        const drill = job.command.endsWith(' verify app');
+        const drill = job.command.endsWith(' verify --wait 21600 app');
         if (day === damage && drill) {
           cpSync(repo, `${repo}.good`, { recursive: true });
           for (const pack of packsOf(path.join(repo, 'app'))) damagePack(pack);
@@ -157,6 +158,16 @@ describe('thirty-five days', () => {
     const check = await lifeboatAt(end, ['check']);
     expect(check.status, check.stdout).toBe(0);
     expect(check.stdout).toMatch(/^OK +module app \(restore drill\) +last drill passed 2027-04-04 04:3\dZ$/m);
+
+    // Retention kept exactly what keepDaily: 7, keepWeekly: 4 allow of the backups of days 0-9 and 13-34
+    // (each at 03:00): the last backup of each of the 7 newest days (29 March - 4 April) and of the 4
+    // newest ISO weeks (whose newest backups are 4 April, 28, 21 and 14 March).
+    const listed = await lifeboatAt(end, ['snapshots', 'app', '--json']);
+    expect(listed.status, listed.stderr).toBe(0);
+    const snapshots = JSON.parse(listed.stdout) as Array<{ time: string; kind: string }>;
+    expect(snapshots.map((s) => `${s.kind} ${s.time.slice(0, 13)}`)).toEqual(
+      ['03-14', '03-21', '03-28', '03-29', '03-30', '03-31', '04-01', '04-02', '04-03', '04-04'].map((day) => `backup 2027-${day}T03`),
+    );
 
     // The latest backup restores exactly: files and database, in place.
     const expectedDb = describePostgres(db) + psql(db, 'SELECT string_agg(d::text, \',\' ORDER BY d) FROM days;');

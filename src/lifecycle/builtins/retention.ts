@@ -1,6 +1,6 @@
 // Built-in post-backup/60retention: after a successful backup, applies the module's retention in each
 // repository the backup just wrote to (see ../retention.ts); the snapshots it removed go into the run's
-// state, so the journal and `backup --json` show them. `--no-retention` skips it.
+// state, so the journal and `backup --json` show them (and whether a prune ran). `--no-retention` skips it.
 import { describeError } from '../../errors.js';
 import { kindOf } from '../../providers/kinds.js';
 import type { PartContext } from '../context.js';
@@ -24,6 +24,7 @@ export async function retention(ctx: PartContext): Promise<void> {
     try {
       const outcome = await applyModuleRetention(ctx.root, ctx.module, repository, { log: ctx.log, signal: ctx.signal, env: ctx.env, dryRun: ctx.options.dryRun, protect: made });
       for (const s of outcome.removed ?? []) ctx.state.removed.push({ repository, id: s.id, time: s.time, kind: kindOf(s) });
+      if (outcome.pruned) ctx.state.pruned.push(repository);
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       failures.push(`${repository}: ${describeError(error)}`);
