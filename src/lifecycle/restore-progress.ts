@@ -29,9 +29,16 @@ export function manifestTotals(module: Pick<ModuleConfig, 'stateDir'>, repositor
   return totals;
 }
 
-// Runs a restore into `dir` with a bar labelled `label` that follows what lands in `dir`.
-export async function withRestoreProgress<T>(label: string, dir: string | Buffer, totals: RestoreTotals | undefined, restore: () => Promise<T>): Promise<T> {
+// Runs a restore into `dir` with a bar labelled `label` that follows what lands in `dir`; `totals` is
+// asked only when a bar is shown (a manifest that cannot be read only costs the percentage).
+export async function withRestoreProgress<T>(label: string, dir: string | Buffer, getTotals: () => RestoreTotals | undefined, restore: () => Promise<T>): Promise<T> {
   if (!progressEnabled()) return restore();
+  let totals: RestoreTotals | undefined;
+  try {
+    totals = getTotals();
+  } catch {
+    totals = undefined;
+  }
   const bar = startProgress(label, totals?.bytes);
   let running = true;
   const follow = async () => {
@@ -40,8 +47,8 @@ export async function withRestoreProgress<T>(label: string, dir: string | Buffer
       const seen = await measure(toBytes(dir));
       if (!running) return;
       // More than the manifest holds (streamed dumps are not in it): the total grows with it.
-      const files: FileCount = { done: seen.files, total: totals ? Math.max(totals.files, seen.files) : undefined };
-      bar.update(seen.bytes, totals ? Math.max(totals.bytes, seen.bytes) : undefined, files);
+      const files: FileCount = { done: seen.files, total: totals && Math.max(totals.files, seen.files) };
+      bar.update(seen.bytes, totals && Math.max(totals.bytes, seen.bytes), files);
       // A walk that took long (many files) is repeated less often.
       await new Promise((resolve) => setTimeout(resolve, Math.max(1000, 2 * (Date.now() - started))).unref());
     }

@@ -127,7 +127,7 @@ async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: 
   mkdirSync(scratch, { mode: 0o700 });
   try {
     const { repository, id } = source(ctx);
-    await withRestoreProgress(`${ctx.module.name}: restore ${repository}`, scratch, manifestTotals(ctx.module, repository, id), () => provider.restore({ ...common, target: scratch, include })).catch((error: unknown) => {
+    await withRestoreProgress(`${ctx.module.name}: restore ${repository}`, scratch, () => manifestTotals(ctx.module, repository, id), () => provider.restore({ ...common, target: scratch, include })).catch((error: unknown) => {
       throw explainNoRoom(error, target);
     });
     const scratchBytes = toBytes(scratch);
@@ -204,7 +204,7 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
   try {
     const { repository, id } = source(ctx);
     const label = `${ctx.module.name}: restore ${repository} ${showPath(root.live)}`;
-    await withRestoreProgress(label, scratch, manifestTotals(ctx.module, repository, id, root.live), () => provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] }));
+    await withRestoreProgress(label, scratch, () => manifestTotals(ctx.module, repository, id, root.live), () => provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] }));
   } catch (error) {
     rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
     throw explainNoRoom(error, undefined);
