@@ -16,7 +16,7 @@ const FILE_OPTIONS = ['--root', '--state-dir', '--target', '--html', '--promethe
 // Commands whose every positional argument is a module name.
 const MODULE_COMMANDS = ['backup', 'verify', 'forget'];
 // How long the script waits for module names or snapshot ids before it offers nothing (a root on a
-// hung network mount must not freeze the shell).
+// hung network mount must not freeze the shell); LIFEBOAT_COMPLETION_SECONDS overrides it.
 const HELPER_SECONDS = 3;
 
 // Prints the script for a shell, or the module names and snapshot ids for the scripts themselves.
@@ -87,8 +87,9 @@ ${cases}
     COMPREPLY=($(compgen -W "$opts ${globals.join(' ')}" -- "$cur"))
     return
   fi
-  # Module names and snapshot ids: Lifeboat's own files only, and never longer than ${HELPER_SECONDS} s.
-  command -v timeout >/dev/null 2>&1 && bound=(timeout ${HELPER_SECONDS})
+  # Module names and snapshot ids: Lifeboat's own files only, and never longer than ${HELPER_SECONDS} s
+  # (LIFEBOAT_COMPLETION_SECONDS to change it).
+  command -v timeout >/dev/null 2>&1 && bound=(timeout "\${LIFEBOAT_COMPLETION_SECONDS:-${HELPER_SECONDS}}")
   case "$cmd:\${#args[@]}" in
     ${MODULE_COMMANDS.map((c) => `${c}:*`).join('|')}|restore:0|snapshots:0|plan:0|service:1) words="$("\${bound[@]}" "\${run[@]}" completion modules </dev/null 2>/dev/null)" ;;
     restore:1) words="$("\${bound[@]}" "\${run[@]}" completion snapshots "\${args[0]}" </dev/null 2>/dev/null)" ;;

@@ -11,7 +11,7 @@ import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOpt
 import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from '../schedule/cron.js';
-import { describeYamlError } from './yaml-error.js';
+import { describeYamlError, gluedColon } from './yaml-error.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
 export const DEFAULT_KILL_AFTER = 10;
@@ -215,6 +215,11 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
   if (doc.errors.length > 0) {
     // The first error only: the parser's later ones are usually the same mistake seen again.
     problems.push(describeYamlError(text, doc.errors[0], display));
+    return undefined;
+  }
+  const glued = gluedColon(text, doc);
+  if (glued) {
+    problems.push(describeYamlError(text, glued, display));
     return undefined;
   }
   // Aliases resolve only now: an undefined anchor (*a) or an alias bomb throws here, not while parsing.

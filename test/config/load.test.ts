@@ -194,6 +194,25 @@ describe('YAML syntax errors', () => {
     );
   });
 
+  it('names a missing space after a colon that still parses: a key holding a colon, a key alone as text', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv]\nservice:{ systemd: web.service }\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:2:1: invalid YAML: the key "service:{ systemd" holds a colon',
+        '  2 | service:{ systemd: web.service }',
+        '    | ^',
+        '  likely cause: a missing space after a colon (write `service: { systemd: web.service }`)',
+      ].join('\n'),
+    );
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv]\nretention:\n  keepLast:3\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:3:3: invalid YAML: "keepLast:3" is read as text, not as a key and its value',
+        '  3 |   keepLast:3',
+        '    |   ^',
+        '  likely cause: a missing space after a colon (write `keepLast: 3`)',
+      ].join('\n'),
+    );
+  });
+
   it('points an unclosed bracket at the end of the line that opened it', async () => {
     expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv\n')).toBe(
       [
