@@ -66,9 +66,10 @@ async function dryRunPreflight(root: RootConfig, modules: ModuleConfig[], log: L
   return failed;
 }
 
-// A module that could not load (a broken module.yaml) as a failed result: the others still ran.
+// A module that could not load (a broken module.yaml) as a failed result: the others still ran. The
+// first line of each problem only: the whole text (a YAML error's line and caret) was logged on loading.
 export function brokenResult(module: BrokenModule): ModuleResult {
-  return { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: module.problems.join('; '), failedPart: 'configuration' };
+  return { module: module.name, ok: false, skipped: false, locked: false, snapshots: [], safetySnapshots: [], error: module.problems.map((problem) => problem.split('\n')[0]).join('; '), failedPart: 'configuration' };
 }
 
 // Prints the per-module outcome of backup/restore/verify: the JSON shape the README shows (plus the

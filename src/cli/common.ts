@@ -89,6 +89,8 @@ export function parseCount(name: string, raw: string | undefined, fallback: numb
 export function renderTable(header: string[], rawRows: string[][]): string {
   const rows = rawRows.map((row) => row.map((cell) => escapeControl(cell ?? '')));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  // A last cell of several lines (a YAML error's line and caret) continues under its own column.
+  const lastColumn = ' '.repeat(widths.slice(0, -1).reduce((sum, width) => sum + width + 2, 0));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c.replace(/\n/g, `\n${lastColumn}`) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }

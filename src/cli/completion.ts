@@ -1,24 +1,32 @@
 // `lifeboat completion bash|zsh`: a completion script generated from the command definitions themselves
-// (commands, their options, which options take a file); module names come from `lifeboat completion
-// modules`, run with the --root/--state-dir already typed on the line.
+// (commands, their options, which options take a file). Module names and snapshot ids come from
+// `lifeboat completion modules` and `lifeboat completion snapshots MODULE`, run as the shell would run
+// the command: an alias's own words (`alias lifeboat='lifeboat --root /srv/lb'`) plus the
+// --root/--state-dir already typed; LIFEBOAT_ROOT reaches them through the environment.
 import type { Command } from 'commander';
 import { LifeboatError } from '../errors.js';
 import { loadRoot } from '../config/load.js';
+import { resolveStateDir } from '../config/paths.js';
+import { readJournal, type JournalEndRecord } from '../lifecycle/journal.js';
 import { buildProgram } from './main.js';
 import type { GlobalOptions } from './common.js';
 
 // Options whose value is a path (completed as files); other value options complete nothing.
 const FILE_OPTIONS = ['--root', '--state-dir', '--target', '--html', '--prometheus', '--dest', '--output', '--input', '--path', '--password-file'];
-// Commands whose positional arguments are module names.
-const MODULE_COMMANDS = ['backup', 'restore', 'verify', 'forget', 'plan', 'snapshots', 'service'];
+// Commands whose every positional argument is a module name.
+const MODULE_COMMANDS = ['backup', 'verify', 'forget'];
+// How long the script waits for module names or snapshot ids before it offers nothing (a root on a
+// hung network mount must not freeze the shell); LIFEBOAT_COMPLETION_SECONDS overrides it.
+const HELPER_SECONDS = 3;
 
-// Prints the script for a shell, or the module names for the scripts themselves.
-export async function completionCommand([shell]: unknown[], options: GlobalOptions): Promise<number> {
-  if (shell === 'modules') {
+// Prints the script for a shell, or the module names and snapshot ids for the scripts themselves.
+export async function completionCommand([shell, module]: unknown[], options: GlobalOptions): Promise<number> {
+  if (shell === 'modules' || shell === 'snapshots') {
     try {
-      process.stdout.write(loadRoot(options).moduleNames.join('\n') + '\n');
+      const words = shell === 'modules' ? loadRoot(options).moduleNames : snapshotIds(resolveStateDir(options), String(module ?? ''));
+      if (words.length) process.stdout.write(words.join('\n') + '\n');
     } catch {
-      // no root yet: nothing to complete
+      // no root or state yet: nothing to complete
     }
     return 0;
   }
@@ -28,7 +36,18 @@ export async function completionCommand([shell]: unknown[], options: GlobalOptio
   return 0;
 }
 
-// The bash function: subcommand first, then its options, option values, module names.
+// Snapshot ids of a module from Lifeboat's own journal, never from the repository (which may be slow or
+// offline): those its successful runs made or used, less those its retention removed, newest first,
+// then \`latest\`. A snapshot \`forget\` removed may still be offered.
+export function snapshotIds(stateDir: string, module: string): string[] {
+  const ends = readJournal(stateDir).filter((record): record is JournalEndRecord => record.type === 'end' && record.module === module);
+  const removed = new Set(ends.flatMap((record) => (record.removed ?? []).map((s) => s.id)));
+  const used = ends.filter((record) => record.result === 'success').flatMap((record) => record.snapshots.map((s) => s.id));
+  const ids = [...new Set(used.reverse())].filter((id) => !removed.has(id) && id !== 'dry-run');
+  return ids.length ? [...ids, 'latest'] : [];
+}
+
+// The bash function: subcommand first, then its options, option values, module names, snapshot ids.
 function bashScript(program: Command): string {
   const globals = [...new Set(optionNames(program).concat(['--help']))];
   const commands = program.commands.map((command) => command.name());
@@ -38,15 +57,19 @@ function bashScript(program: Command): string {
 # Load it with: eval "$(lifeboat completion bash)"   (or save it in /etc/bash_completion.d/lifeboat)
 _lifeboat() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  local cmd="" i opts="" word
-  local -a located=()
+  local cmd="" i opts="" word expansion="" words=""
+  local -a run=() args=() bound=()
+  # The command as the shell runs it: an alias brings its own words (its --root) along.
+  if [[ -n "\${ZSH_VERSION-}" ]]; then expansion="\${aliases[\${COMP_WORDS[0]}]-}"; else expansion="\${BASH_ALIASES[\${COMP_WORDS[0]}]-}"; fi
+  if [[ -z "$expansion" ]] || ! eval "run=($expansion)" 2>/dev/null || ((\${#run[@]} == 0)); then run=("\${COMP_WORDS[0]}"); fi
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
     case "$word" in
-      --root|--state-dir) located+=("$word" "\${COMP_WORDS[i+1]}"); ((i++)) ;;
+      --root|--state-dir) run+=("$word" "\${COMP_WORDS[i+1]}"); ((i++)) ;;
+      --root=*|--state-dir=*) run+=("$word") ;;
       ${valueOptions.filter((o) => o !== '--root' && o !== '--state-dir').join('|')}) ((i++)) ;;
       -*) ;;
-      *) [[ -z "$cmd" ]] && cmd="$word" ;;
+      *) if [[ -z "$cmd" ]]; then cmd="$word"; else args+=("$word"); fi ;;
     esac
   done
   case "$prev" in
@@ -64,12 +87,19 @@ ${cases}
     COMPREPLY=($(compgen -W "$opts ${globals.join(' ')}" -- "$cur"))
     return
   fi
-  case "$cmd" in
-    ${MODULE_COMMANDS.join('|')}) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "\${located[@]}" completion modules 2>/dev/null)" -- "$cur")) ;;
-    completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
-    schedule|status|check|init|report) COMPREPLY=() ;;
-    *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+  # Module names and snapshot ids: Lifeboat's own files only, and never longer than ${HELPER_SECONDS} s
+  # (LIFEBOAT_COMPLETION_SECONDS to change it).
+  command -v timeout >/dev/null 2>&1 && bound=(timeout "\${LIFEBOAT_COMPLETION_SECONDS:-${HELPER_SECONDS}}")
+  case "$cmd:\${#args[@]}" in
+    ${MODULE_COMMANDS.map((c) => `${c}:*`).join('|')}|restore:0|snapshots:0|plan:0|service:1) words="$("\${bound[@]}" "\${run[@]}" completion modules </dev/null 2>/dev/null)" ;;
+    restore:1) words="$("\${bound[@]}" "\${run[@]}" completion snapshots "\${args[0]}" </dev/null 2>/dev/null)" ;;
+    plan:1) words="backup restore verify" ;;
+    service:0) words="stop start is-active" ;;
+    completion:0) words="bash zsh" ;;
+    schedule:*|status:*|check:*|init:*|report:*|restore:*|snapshots:*|plan:*|service:*|completion:*) COMPREPLY=(); return ;;
+    *) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
 complete -F _lifeboat lifeboat
 `;

@@ -119,6 +119,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .command('completion')
     .description('shell completion script: eval "$(lifeboat completion bash)"')
     .argument('<shell>', 'bash or zsh')
+    .argument('[module]', 'for the scripts themselves: `completion snapshots MODULE` lists its snapshot ids')
     .action(load(() => import('./completion.js'), 'completionCommand'));
   const engineOptions = (command: Command, io: 'output' | 'input') =>
     command

@@ -9,7 +9,6 @@ import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { cronDFile, crontabLines, mergeCrontab, type ScheduledModule } from '../schedule/crontab.js';
 import { serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
-import type { Logger } from '../log/logger.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 
 interface ScheduleOptions extends GlobalOptions {
@@ -40,14 +39,14 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
       for (const unit of units) process.stdout.write(`# ${unit.name}\n${unit.text}\n`);
       return 0;
     }
-    installSystemd(units, options.dest, log);
+    installSystemd(units, options.dest);
     return 0;
   }
   if (!options.install) {
     process.stdout.write(crontabLines(scheduled, command).join('\n') + (scheduled.length ? '\n' : ''));
     return 0;
   }
-  installCron(scheduled, command, options.dest, log);
+  installCron(scheduled, command, options.dest);
   return 0;
 }
 
@@ -72,32 +71,42 @@ function systemdUnits(modules: ScheduledModule[], command: string[]): UnitFile[]
   return [serviceUnit(command), ...drills, ...timers];
 }
 
-// Writes the units (replacing Lifeboat's old timers) and prints the commands that enable them.
-function installSystemd(units: UnitFile[], dest: string | undefined, log: Logger): void {
+// Writes the units (replacing Lifeboat's old timers) and prints one message: what was written and the
+// commands that enable it.
+function installSystemd(units: UnitFile[], dest: string | undefined): void {
   const system = process.getuid?.() === 0;
-  const dir = dest ?? (system ? '/etc/systemd/system' : path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'systemd', 'user'));
+  const unitDir = system ? '/etc/systemd/system' : path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'systemd', 'user');
+  const dir = path.resolve(dest ?? unitDir);
   mkdirSync(dir, { recursive: true });
   const wanted = new Set(units.map((unit) => unit.name));
   const stale = readdirSync(dir).filter((name) => /^lifeboat-(backup|verify)@.+\.timer$/.test(name) && !wanted.has(name));
   for (const name of stale) rmSync(path.join(dir, name));
   for (const unit of units) writeFileAtomic(path.join(dir, unit.name), unit.text, 0o644);
-  const ctl = system ? 'systemctl' : 'systemctl --user';
-  const timers = units.filter((unit) => unit.name.endsWith('.timer')).map((unit) => unit.name);
-  log.info(`wrote ${units.length} unit(s) to ${dir}`);
-  const lines = [`${ctl} daemon-reload`];
-  if (stale.length) lines.push(`${ctl} disable --now ${stale.join(' ')}`);
-  if (timers.length) lines.push(`${ctl} enable --now ${timers.join(' ')}`);
-  process.stdout.write(`Wrote ${units.map((u) => path.join(dir, u.name)).join(', ')}\nTo enable them, run:\n${lines.map((l) => `  ${l}`).join('\n')}\n${timers.length ? `Then \`${ctl} list-timers 'lifeboat-*'\` shows the next runs.\n` : ''}`);
+  process.stdout.write(systemdInstallMessage({ dir, unitDir, units: units.map((unit) => unit.name), stale, system }));
+}
+
+// The message after writing units to `dir`. Only a folder systemd reads (`unitDir`) gets
+// `systemctl daemon-reload`; elsewhere (--dest) the units are not loaded, so it says where they belong.
+export function systemdInstallMessage(install: { dir: string; unitDir: string; units: string[]; stale: string[]; system: boolean }): string {
+  const ctl = install.system ? 'systemctl' : 'systemctl --user';
+  const timers = install.units.filter((name) => name.endsWith('.timer'));
+  const loaded = path.resolve(install.dir) === path.resolve(install.unitDir);
+  const lines = [`Wrote ${install.units.length} unit(s) to ${install.dir}: ${install.units.join(', ')}${install.stale.length ? `; removed ${install.stale.join(', ')}` : ''}.`];
+  const commands = [...(loaded ? [`${ctl} daemon-reload`] : []), ...(install.stale.length ? [`${ctl} disable --now ${install.stale.join(' ')}`] : []), ...(timers.length ? [`${ctl} enable --now ${timers.join(' ')}`] : [])];
+  if (!loaded) lines.push(`systemd does not read ${install.dir} (its folder is ${install.unitDir}), so nothing is enabled yet; once the units are there:`);
+  else lines.push('To enable them, run:');
+  lines.push(...commands.map((command) => `  ${command}`));
+  if (loaded && timers.length) lines.push(`Then \`${ctl} list-timers 'lifeboat-*'\` shows the next runs.`);
+  return `${lines.join('\n')}\n`;
 }
 
 // Root: /etc/cron.d/lifeboat (or --dest). Others: Lifeboat's block in the user's crontab (or the file --dest).
-function installCron(modules: ScheduledModule[], command: string[], dest: string | undefined, log: Logger): void {
+function installCron(modules: ScheduledModule[], command: string[], dest: string | undefined): void {
   if (process.getuid?.() === 0 || dest) {
-    const file = dest ?? '/etc/cron.d/lifeboat';
+    const file = path.resolve(dest ?? '/etc/cron.d/lifeboat');
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileAtomic(file, cronDFile(modules, command), 0o644);
-    log.info(`wrote ${modules.length} job(s) to ${file}`);
-    process.stdout.write(`Wrote ${file}; cron reads /etc/cron.d by itself (no reload needed). \`lifeboat status\` shows the next runs.\n`);
+    process.stdout.write(cronInstallMessage(file, modules.length));
     return;
   }
   let existing = '';
@@ -108,4 +117,10 @@ function installCron(modules: ScheduledModule[], command: string[], dest: string
   }
   execFileSync('crontab', ['-'], { input: mergeCrontab(existing, modules, command) });
   process.stdout.write(`Installed ${modules.length} job(s) in your crontab (\`crontab -l\` shows them); cron picks them up by itself.\n`);
+}
+
+// The message after writing a cron.d file: cron reads it by itself only inside /etc/cron.d.
+export function cronInstallMessage(file: string, jobs: number): string {
+  if (path.dirname(file) === '/etc/cron.d') return `Wrote ${jobs} job(s) to ${file}; cron reads /etc/cron.d by itself (no reload needed). \`lifeboat status\` shows the next runs.\n`;
+  return `Wrote ${jobs} job(s) to ${file}; cron does not read it there: copy it into /etc/cron.d (a name without dots) to run the jobs.\n`;
 }

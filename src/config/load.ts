@@ -11,6 +11,7 @@ import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOpt
 import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from '../schedule/cron.js';
+import { describeYamlError, gluedColon } from './yaml-error.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
 export const DEFAULT_KILL_AFTER = 10;
@@ -193,7 +194,8 @@ function findConfigFile(dir: string, base: string, problems: string[], displayPr
   return { file: path.join(dir, present[0]), display: `${displayPrefix}${present[0]}` };
 }
 
-// Parses YAML or JSON, turning syntax errors into `file:line: message` problems.
+// Parses YAML or JSON, turning syntax errors into `file:line[:col]: message` problems (YAML: with the line,
+// a caret and the likely cause).
 function parseConfigFile(file: string, display: string, problems: string[]): unknown {
   let text: string;
   try {
@@ -218,10 +220,13 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
   }
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const line = error.linePos?.[0].line;
-      problems.push(`${display}${line ? `:${line}` : ''}: invalid YAML: ${error.message.split('\n')[0]}`);
-    }
+    // The first error only: the parser's later ones are usually the same mistake seen again.
+    problems.push(describeYamlError(text, doc.errors[0], display));
+    return undefined;
+  }
+  const glued = gluedColon(text, doc);
+  if (glued) {
+    problems.push(describeYamlError(text, glued, display));
     return undefined;
   }
   // Aliases resolve only now: an undefined anchor (*a) or an alias bomb throws here, not while parsing.

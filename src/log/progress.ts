@@ -5,10 +5,16 @@ import type { LogSink } from './logger.js';
 import { formatBytes } from '../report/format.js';
 
 export interface ProgressHandle {
-  // Bytes done so far (and the total, when it becomes known).
-  update(done: number, total?: number): void;
+  // Bytes done so far (and the total, when it becomes known); files too, for bars that count them.
+  update(done: number, total?: number, files?: FileCount): void;
   // Removes the bar.
   done(): void;
+}
+
+// Files done of a total (when known), shown after the bytes: `120/340 files`.
+export interface FileCount {
+  done: number;
+  total?: number;
 }
 
 interface Bar {
@@ -16,6 +22,7 @@ interface Bar {
   done: number;
   total?: number;
   started: number;
+  files?: FileCount;
 }
 
 const REDRAW_MS = 100;
@@ -54,8 +61,9 @@ export function startProgress(label: string, total?: number): ProgressHandle {
   ticker ??= setInterval(() => redraw(true), 1000).unref();
   redraw(true);
   return {
-    update(done, newTotal) {
+    update(done, newTotal, files) {
       bar.done = done;
+      if (files) bar.files = files;
       const learnedTotal = newTotal !== undefined && newTotal !== bar.total;
       if (newTotal !== undefined) bar.total = newTotal;
       redraw(learnedTotal);
@@ -98,7 +106,12 @@ function drawBars(): void {
 }
 
 // One bar: `blog: snapshot local [#######.......]  48%  48.0 MiB / 100 MiB  21.3 MiB/s  ETA 0:03`.
-export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started'>, now: number): string {
+export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started' | 'files'>, now: number): string {
+  return renderBytes(bar, now) + (bar.files ? `  ${bar.files.done}${bar.files.total === undefined ? '' : `/${bar.files.total}`} files` : '');
+}
+
+// The bar without its file count.
+function renderBytes(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started'>, now: number): string {
   const seconds = Math.max(0.001, (now - bar.started) / 1000);
   const rate = bar.done / seconds;
   if (!bar.total) {

@@ -101,7 +101,7 @@ describe('lifeboat.yaml validation', () => {
   it('reports YAML syntax errors with the line', () => {
     t = makeRoot();
     t.write('lifeboat.yaml', 'repositories:\n  local: { provider: restic\n');
-    expect(problems(t)[0]).toMatch(/^lifeboat\.yaml:\d+: invalid YAML: /);
+    expect(problems(t)[0]).toMatch(/^lifeboat\.yaml:\d+:\d+: invalid YAML: /);
   });
 
   it('reports an unknown repository key', () => {
@@ -145,5 +145,94 @@ describe('the CLI on bad input', () => {
     const result = await lifeboat(t, ['backup', '--frobnicate']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("unknown option '--frobnicate'");
+  });
+});
+
+describe('YAML syntax errors', () => {
+  // Runs `lifeboat backup web` on a module.yaml (or lifeboat.yaml) with a syntax error: exit 2, nothing on
+  // stdout, and on stderr the file, line and column, the line with a caret under the column and the likely cause.
+  async function syntaxError(file: string, text: string): Promise<string> {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv'] });
+    t.write(file, text);
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stdout).toBe('');
+    return result.stderr;
+  }
+
+  it('points at a line indented differently from its siblings', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders:\n  - /srv\n retention:\n  keepLast: 3\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:3:1: invalid YAML: All mapping items must start at the same column',
+        '  3 |  retention:',
+        '    | ^',
+        '  likely cause: indentation (keys of one mapping start in the same column, keys nested under one start further right; spaces only)',
+      ].join('\n'),
+    );
+  });
+
+  it('names a tab in the indentation, shown as \\t with the caret under it', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders:\n\t- /srv\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:2:1: invalid YAML: Tabs are not allowed as indentation',
+        '  2 | \\t- /srv',
+        '    | ^',
+        '  likely cause: a tab in the indentation (YAML indents with spaces only: replace the tab with spaces)',
+      ].join('\n'),
+    );
+  });
+
+  it('names a missing space after a colon and shows the fixed line', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv]\nretention:\n  keepLast:3\n  keepDaily: 7\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:3:3: invalid YAML: Implicit keys need to be on a single line',
+        '  3 |   keepLast:3',
+        '    |   ^',
+        '  likely cause: a missing space after a colon (write `keepLast: 3`)',
+      ].join('\n'),
+    );
+  });
+
+  it('names a missing space after a colon that still parses: a key holding a colon, a key alone as text', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv]\nservice:{ systemd: web.service }\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:2:1: invalid YAML: the key "service:{ systemd" holds a colon',
+        '  2 | service:{ systemd: web.service }',
+        '    | ^',
+        '  likely cause: a missing space after a colon (write `service: { systemd: web.service }`)',
+      ].join('\n'),
+    );
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv]\nretention:\n  keepLast:3\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:3:3: invalid YAML: "keepLast:3" is read as text, not as a key and its value',
+        '  3 |   keepLast:3',
+        '    |   ^',
+        '  likely cause: a missing space after a colon (write `keepLast: 3`)',
+      ].join('\n'),
+    );
+  });
+
+  it('points an unclosed bracket at the end of the line that opened it', async () => {
+    expect(await syntaxError('modules/web/module.yaml', 'folders: [/srv\n')).toBe(
+      [
+        'lifeboat: modules/web/module.yaml:1:15: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+        '  1 | folders: [/srv',
+        '    |               ^',
+        '  likely cause: a [, { or quote that is opened but not closed (close it)',
+      ].join('\n'),
+    );
+  });
+
+  it('reports a mistake the parser sees twice once, in lifeboat.yaml too', async () => {
+    // the misplaced `compression:` makes the parser report two errors (a compact mapping, a multi-line key)
+    expect(await syntaxError('lifeboat.yaml', 'repositories:\n  local:\n    provider: tar\n    url: /x\n     compression: none\n')).toBe(
+      [
+        'lifeboat: lifeboat.yaml:4:10: invalid YAML: Nested mappings are not allowed in compact mappings',
+        '  4 |     url: /x',
+        '    |          ^',
+        '  likely cause: indentation (keys of one mapping start in the same column, keys nested under one start further right; spaces only)',
+      ].join('\n'),
+    );
   });
 });

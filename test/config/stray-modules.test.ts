@@ -60,8 +60,8 @@ describe('a broken module.yaml', () => {
     const modules = JSON.parse(run.stdout).modules;
     expect(modules[0]).toMatchObject({ module: 'blog', ok: true });
     expect(modules[1]).toMatchObject({ module: 'wiki', ok: false, failedPart: 'configuration' });
-    expect(modules[1].error).toMatch(/^modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
-    expect(run.stderr).toMatch(/error: module wiki cannot run: modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+    expect(modules[1].error).toMatch(/^modules\/wiki\/module\.yaml:\d+:\d+: invalid YAML: /);
+    expect(run.stderr).toMatch(/error: module wiki cannot run: modules\/wiki\/module\.yaml:\d+:\d+: invalid YAML: /);
   });
 
   it('status and check show the other modules and name the broken one', async () => {

@@ -1,7 +1,10 @@
-// Shell completion: the bash script completes commands, options and the root's module names (running
-// the real function in bash); the zsh script loads in zsh through bashcompinit.
+// Shell completion: the bash script completes commands, options, the root's module names and a module's
+// snapshot ids (running the real function in bash); the root may come from the line, an alias or
+// LIFEBOAT_ROOT; a hung helper is cut off. In a pseudo-terminal (`script`), a real TAB in interactive
+// bash and zsh (through bashcompinit) completes on an alias that carries --root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -9,25 +12,52 @@ import { requireTool } from './tools.js';
 
 let t: TestRoot;
 let script: string;
+let bin: string;
+let blogIds: string[];
+// The shortest prefix that names each of blog's snapshots alone (the copy provider's ids share a long start).
+let prefixLength: number;
 
 beforeAll(async () => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) t.module(name, { folders: [path.join(t.dir, 'data', name)] });
+  for (const name of ['blog', 'wiki']) {
+    const data = path.join(t.dir, 'data', name);
+    mkdirSync(data, { recursive: true });
+    writeFileSync(path.join(data, 'a.txt'), name);
+    t.module(name, { folders: [data] });
+  }
   const run = await lifeboat(t, ['completion', 'bash']);
   expect(run.exitCode, run.stderr).toBe(0);
   script = path.join(t.dir, 'lifeboat.bash');
   writeFileSync(script, run.stdout);
-  // the function calls COMP_WORDS[0] for module names: a wrapper named like the real command
-  mkdirSync(path.join(t.dir, 'bin'));
-  writeFileSync(path.join(t.dir, 'bin', 'lifeboat'), `#!/bin/sh\nexec node ${BIN} "$@"\n`, { mode: 0o755 });
+  // the function runs COMP_WORDS[0] (or the alias) for module names: a wrapper named like the real command
+  bin = path.join(t.dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'lifeboat'), `#!/bin/sh\nexec node ${BIN} "$@"\n`, { mode: 0o755 });
+  // two backups of blog: their ids are what `restore blog <TAB>` offers
+  for (let i = 0; i < 2; i++) expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+  const listed = await lifeboat(t, ['snapshots', 'blog', '--json']);
+  blogIds = (JSON.parse(listed.stdout) as Array<{ id: string }>).map((s) => s.id);
+  expect(blogIds).toHaveLength(2);
+  prefixLength = [...blogIds[0]].findIndex((c, i) => c !== blogIds[1][i]) + 1;
 });
 afterAll(() => t.cleanup());
 
-// Completes the last word of `line` the way bash would, returning the candidates.
-async function complete(line: string): Promise<string[]> {
+const PATH = () => `${bin}:${process.env.PATH}`;
+// The helper's bound, raised from 3 s: a loaded test machine may take longer to start node.
+const SECONDS = '60';
+
+// Completes the last word of `line` the way bash would, returning the candidates. `setup` runs first
+// (an alias, an export); the function is the one `complete -p lifeboat` names, in an interactive bash.
+async function complete(line: string, setup = '', env: Record<string, string> = {}): Promise<string[]> {
   const words = line.split(' ');
-  const program = `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _lifeboat; printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const result = await execa('bash', ['-c', program], { env: { PATH: `${path.join(t.dir, 'bin')}:${process.env.PATH}` } });
+  const program = [
+    `source ${script}`,
+    setup,
+    `fn=$(complete -p lifeboat | sed -n 's/.* -F \\([^ ]*\\) .*/\\1/p')`,
+    `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=()`,
+    `"$fn"; printf '%s\\n' "\${COMPREPLY[@]}"`,
+  ].join('\n');
+  const result = await execa('bash', ['--norc', '--noprofile', '-i', '-c', program], { env: { PATH: PATH(), HOME: t.dir, LIFEBOAT_COMPLETION_SECONDS: SECONDS, ...env }, extendEnv: false });
   return result.stdout.split('\n').filter(Boolean);
 }
 
@@ -41,26 +71,116 @@ describe('completion', () => {
     expect(await complete('lifeboat backup --repo ')).toEqual([]);
   });
 
-  it("completes module names from the root given on the line", async () => {
+  it('completes module names from the root given on the line', async () => {
     expect(await complete(`lifeboat --root ${t.root} backup `)).toEqual(['blog', 'wiki']);
     expect(await complete(`lifeboat --root ${t.root} verify --json w`)).toEqual(['wiki']);
+    expect(await complete(`lifeboat --root ${t.root} service `)).toEqual(['stop', 'start', 'is-active']);
+    expect(await complete(`lifeboat --root ${t.root} service stop `)).toEqual(['blog', 'wiki']);
+    expect(await complete(`lifeboat --root ${t.root} plan blog `)).toEqual(['backup', 'restore', 'verify']);
     expect(await complete(`lifeboat --root ${path.join(t.dir, 'nowhere')} backup `)).toEqual([]);
   });
 
-  it('loads in zsh', async () => {
-    const zsh = requireTool('zsh');
-    const run = await lifeboat(t, ['completion', 'zsh']);
-    expect(run.stdout.startsWith('#compdef lifeboat')).toBe(true);
-    const file = path.join(t.dir, '_lifeboat');
-    writeFileSync(file, run.stdout);
-    const loaded = await execa(zsh, ['-f', '-c', `source ${file} && whence -w _lifeboat && complete -p lifeboat`], { reject: false, env: { HOME: t.dir, PATH: process.env.PATH ?? '' } });
-    expect(loaded.exitCode, loaded.stderr).toBe(0);
-    expect(loaded.stdout).toContain('_lifeboat: function');
+  it('takes the root from an alias, or from LIFEBOAT_ROOT', async () => {
+    const alias = `alias lifeboat='lifeboat --root ${t.root} --state-dir ${t.stateDir}'`;
+    expect(await complete('lifeboat backup ', alias)).toEqual(['blog', 'wiki']);
+    expect(await complete('lifeboat restore w', alias)).toEqual(['wiki']);
+    expect(await complete('lifeboat backup ', '', { LIFEBOAT_ROOT: t.root })).toEqual(['blog', 'wiki']);
+    // an alias to the launcher by its path, as the README's tour writes it (lifeboat itself not on PATH)
+    expect(await complete('lifeboat backup b', `alias lifeboat='${BIN} --root ${t.root}'`, { PATH: process.env.PATH ?? '' })).toEqual(['blog']);
+  });
+
+  it("completes a module's snapshot ids from Lifeboat's journal, newest first, then latest", async () => {
+    const alias = `alias lifeboat='lifeboat --root ${t.root} --state-dir ${t.stateDir}'`;
+    expect(await complete('lifeboat restore blog ', alias)).toEqual([...blogIds].reverse().concat('latest'));
+    expect(await complete(`lifeboat restore --repo local blog ${blogIds[0].slice(0, prefixLength)}`, alias)).toEqual([blogIds[0]]);
+    expect(await complete('lifeboat restore wiki ', alias)).toEqual([]);
+    expect(await complete(`lifeboat restore blog ${blogIds[0]} `, alias)).toEqual([]);
+  });
+
+  it('gives up on a helper that hangs instead of freezing the shell (after 3 s by default)', async () => {
+    const slow = path.join(bin, 'slow-lifeboat');
+    writeFileSync(slow, '#!/bin/sh\nsleep 120\n', { mode: 0o755 });
+    const started = Date.now();
+    expect(await complete('lifeboat backup ', `alias lifeboat='${slow}'`, { LIFEBOAT_COMPLETION_SECONDS: '' })).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it('refuses an unknown shell', async () => {
     const run = await lifeboat(t, ['completion', 'fish']);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('use bash or zsh');
+  });
+});
+
+// An interactive shell in a pseudo-terminal (`script`); everything it echoes is collected.
+class Terminal {
+  private child: ChildProcess;
+  output = '';
+  constructor(shell: string) {
+    this.child = spawn(requireTool('script'), ['-q', '-f', '-e', '-c', shell, '/dev/null'], {
+      env: { PATH: PATH(), HOME: t.dir, TERM: 'xterm', EDITOR: '', VISUAL: '', PS1: '$ ', PROMPT: '$ ', LIFEBOAT_COMPLETION_SECONDS: SECONDS },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
+  }
+  type(text: string): void {
+    this.child.stdin!.write(text);
+  }
+  // Waits until the output matches (the shell answered), or fails after a generous while.
+  async waitFor(pattern: RegExp, from = 0, timeout = 90_000): Promise<RegExpExecArray> {
+    for (let waited = 0; waited < timeout; waited += 100) {
+      const found = pattern.exec(this.output.slice(from));
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`no ${pattern} in the terminal's output:\n${this.output.slice(-2000)}`);
+  }
+  close(): void {
+    this.child.stdin!.end('exit\n');
+    this.child.kill();
+  }
+}
+
+// Types `line`, presses TAB, then turns the line into `echo` (Ctrl-A) so the shell prints what the
+// completion made of it; returns that. (The typed markers hold "" so only the shell's output matches.)
+async function pressTab(terminal: Terminal, line: string, expected: string, marker: number): Promise<string> {
+  const from = terminal.output.length;
+  terminal.type(`${line}\t`);
+  // the completion is done when the shell drew the completed end; a wrong one fails below, not here
+  await terminal.waitFor(new RegExp(expected.slice(-6).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), from, 20_000).catch(() => undefined);
+  terminal.type(`\x01echo D""ONE${marker}: \r`);
+  return (await terminal.waitFor(new RegExp(`DONE${marker}: ([^\\r\\n]*)`), from))[1].trimEnd();
+}
+
+describe('completion with a real TAB', () => {
+  const setup = (file: string) => [`source ${file}`, `alias lifeboat='lifeboat --root ${t.root} --state-dir ${t.stateDir}'`, 'echo RE""ADY'].join('; ') + '\r';
+
+  it('bash: an alias with --root completes module names and snapshot ids', async () => {
+    const terminal = new Terminal('bash --norc --noprofile -i');
+    try {
+      terminal.type(setup(script));
+      await terminal.waitFor(/READY/);
+      expect(await pressTab(terminal, 'lifeboat backup bl', 'blog', 1)).toBe('lifeboat backup blog');
+      expect(await pressTab(terminal, `lifeboat restore blog ${blogIds[1].slice(0, prefixLength)}`, blogIds[1], 2)).toBe(`lifeboat restore blog ${blogIds[1]}`);
+    } finally {
+      terminal.close();
+    }
+  });
+
+  it('zsh: the same through bashcompinit', async () => {
+    requireTool('zsh');
+    const terminal = new Terminal('zsh -f -i');
+    try {
+      const run = await lifeboat(t, ['completion', 'zsh']);
+      const file = path.join(t.dir, '_lifeboat');
+      writeFileSync(file, run.stdout);
+      terminal.type(`autoload -U compinit && compinit -u; ${setup(file)}`);
+      await terminal.waitFor(/READY/);
+      expect(await pressTab(terminal, 'lifeboat backup bl', 'blog', 1)).toBe('lifeboat backup blog');
+      expect(await pressTab(terminal, `lifeboat restore blog ${blogIds[1].slice(0, prefixLength)}`, blogIds[1], 2)).toBe(`lifeboat restore blog ${blogIds[1]}`);
+    } finally {
+      terminal.close();
+    }
   });
 });

@@ -91,7 +91,7 @@ describe('schedule', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     for (const name of ['lifeboat-backup@.service', 'lifeboat-backup@blog.timer', 'lifeboat-backup@chat.timer', 'lifeboat-backup@wiki.timer', 'unrelated.timer']) expect(existsSync(path.join(dir, name)), name).toBe(true);
     expect(existsSync(path.join(dir, 'lifeboat-backup@old.timer'))).toBe(false);
-    expect(run.stdout).toContain('daemon-reload');
+    expect(run.stdout).not.toContain('daemon-reload'); // --dest: systemd does not read that folder
     expect(run.stdout).toContain('disable --now lifeboat-backup@old.timer');
     expect(run.stdout).toContain('enable --now lifeboat-backup@blog.timer lifeboat-backup@chat.timer lifeboat-backup@wiki.timer');
     const verify = requireTool('systemd-analyze');

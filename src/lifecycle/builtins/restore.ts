@@ -14,6 +14,7 @@ import { describeError, LifeboatError } from '../../errors.js';
 import { execa } from 'execa';
 import { loadManifest } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
+import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 
 import { SAFETY_TAG } from '../../providers/kinds.js';
 
@@ -125,7 +126,8 @@ async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: 
   const scratch = path.join(target, targetScratchName(ctx.runId));
   mkdirSync(scratch, { mode: 0o700 });
   try {
-    await provider.restore({ ...common, target: scratch, include }).catch((error: unknown) => {
+    const { repository, id } = source(ctx);
+    await withRestoreProgress(`${ctx.module.name}: restore ${repository}`, scratch, () => manifestTotals(ctx.module, repository, id), () => provider.restore({ ...common, target: scratch, include })).catch((error: unknown) => {
       throw explainNoRoom(error, target);
     });
     const scratchBytes = toBytes(scratch);
@@ -200,7 +202,9 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { mode: 0o700 });
   try {
-    await provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] });
+    const { repository, id } = source(ctx);
+    const label = `${ctx.module.name}: restore ${repository} ${showPath(root.live)}`;
+    await withRestoreProgress(label, scratch, () => manifestTotals(ctx.module, repository, id, root.live), () => provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] }));
   } catch (error) {
     rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
     throw explainNoRoom(error, undefined);
