@@ -35,10 +35,6 @@ export async function snapshotsCommand([name]: unknown[], options: SnapshotsOpti
     return 0;
   }
   const header = ['ID', 'TIME (UTC)', 'KIND', 'MODULE', 'REPOSITORY', 'HOST', 'TAGS'];
-<<<<<<< HEAD
-  process.stdout.write(renderTable(header, rows.map((r) => [r.id.slice(0, 16), (r.time ? r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'unknown'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
-=======
-  process.stdout.write(renderTable(header, rows.map((r) => [shortId(r.id, 16), r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
->>>>>>> unattended
+  process.stdout.write(renderTable(header, rows.map((r) => [shortId(r.id, 16), (r.time ? r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'unknown'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
   return 0;
 }
