@@ -1,7 +1,7 @@
 // What one module's action carries from part to part: config, request, environment, shared state.
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { Action, PhaseName } from './phases.js';
+import type { Action, PhaseName } from '../parts/phases.js';
 import type { ProviderSnapshot, SnapshotKind } from '../providers/types.js';
 
 export interface ActionOptions {

@@ -93,7 +93,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
 async function refuseExcludedDumps(ctx: PartContext, files: string[]): Promise<void> {
   const { exclude } = snapshotSet(ctx.module);
   if (exclude.length === 0) return;
-  const { compileExcludes } = await import('../../../plugins/tar/exclude.js');
+  const { compileExcludes } = await import('../../files/exclude.js');
   let isExcluded: (file: string) => boolean;
   try {
     isExcluded = compileExcludes(exclude);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
-import { outermostPaths } from './restore.js';
+import { outermostPaths } from '../../files/outermost.js';
 import { assertIncludesExist } from '../volumes.js';
 import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';

@@ -12,7 +12,7 @@ import { snapshotSet } from '../module-paths.js';
 import { kindOf } from '../../providers/kinds.js';
 import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
-import { formatBytes } from '../../report/format.js';
+import { formatBytes } from '../../log/format.js';
 import type { PartContext } from '../context.js';
 import type { LoadJob } from '../../engines/types.js';
 import type { ProviderSnapshot } from '../../providers/types.js';
