@@ -9,8 +9,6 @@ import type { RunContext } from './context.js';
 
 // An environment file read back from a snapshot is untrusted: at most this many bytes are read.
 const MAX_ENV_BYTES = 1024 * 1024;
-const RESTORED_KEY = 'restore-request.restored';
-const FROM_SNAPSHOT_KEY = 'restore-request.snapshot-env';
 
 // `<repository url>/<module>`: where the module's snapshots live (restic and borg: one repository per module).
 export function modulePathInRepository(run: RunContext): string | null {
@@ -22,21 +20,21 @@ export function modulePathInRepository(run: RunContext): string | null {
 
 // Marks that 10restore_module finished: from now on the restored files are the snapshot's environment.
 export function markModuleRestored(run: RunContext): void {
-  run.state.shared.set(RESTORED_KEY, true);
+  run.state.moduleRestored = true;
 }
 
 // The module's environment as stored in the snapshot. After 10restore_module: read from the restored files
 // (under --target when given); before it: those two files restored alone into a private scratch dir, once.
 export async function snapshotEnvironment(run: RunContext): Promise<Record<string, string>> {
   const files = envFiles(run);
-  if (run.state.shared.get(RESTORED_KEY)) {
+  if (run.state.moduleRestored) {
     const target = run.options.target ?? '/';
     return Object.assign({}, ...files.map((file) => readEnvBounded(run, path.join(target, file))));
   }
-  const cached = run.state.shared.get(FROM_SNAPSHOT_KEY) as Record<string, string> | undefined;
+  const cached = run.state.snapshotEnvironment;
   if (cached) return cached;
   const env = await readFromSnapshot(run, files);
-  run.state.shared.set(FROM_SNAPSHOT_KEY, env);
+  run.state.snapshotEnvironment = env;
   return env;
 }
 

@@ -21,7 +21,6 @@ import type { PartContext } from '../context.js';
 const engines = () => import('../../engines/index.js');
 
 // The key under which 20dump_databases hands streamed dumps to 50snapshot.
-export const STREAMS_KEY = 'databases.streams';
 
 // The module's dump folder, in place or under a --target.
 export function dumpDirOf(stateDir: string, target?: string): string {
@@ -111,7 +110,7 @@ async function refuseExcludedDumps(ctx: PartContext, files: string[]): Promise<v
 // 20dump_databases.
 export async function dumpDatabases(ctx: PartContext): Promise<void> {
   const streams = await prepareDumps(ctx);
-  if (streams.length) ctx.state.shared.set(STREAMS_KEY, streams);
+  if (streams.length) ctx.state.dumpStreams = streams;
 }
 
 // 04dump_databases (pre-restore): before an in-place restore, stages the current databases so that

@@ -26,7 +26,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
   // Database dumps 20dump_databases left to stream (each repository runs its own dump).
-  const streams = ctx.state.shared.get('databases.streams') as StreamSource[] | undefined;
+  const streams = ctx.state.dumpStreams;
   for (const repository of selectedRepositories(ctx)) {
     const bar = startProgress(`${ctx.module.name}: snapshot ${repository}`);
     try {
