@@ -20,8 +20,6 @@ import type { PartContext } from '../context.js';
 // The engines (clients of four databases) load only for a module that has databases.
 const engines = () => import('../../engines/index.js');
 
-// The key under which 20dump_databases hands streamed dumps to 50snapshot.
-
 // The module's dump folder, in place or under a --target.
 export function dumpDirOf(stateDir: string, target?: string): string {
   return target ? path.join(target, stateDir, DUMP_DIR) : path.join(stateDir, DUMP_DIR);
