@@ -158,7 +158,7 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Reads our JSON comment back; archives of other modules (same folder by mistake) are left out.
   function toSnapshot(raw: RawArchive, module: string): ProviderSnapshot | undefined {
-    let comment: Comment = {};
+    let comment: Comment;
     try {
       comment = raw.comment ? (JSON.parse(raw.comment) as Comment) : {};
     } catch {

@@ -7,7 +7,6 @@ import { outermostPaths } from '../../src/files/outermost.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { displayName, fromBuffer, fromText, manifestName, toBuffer, toText } from './names.js';

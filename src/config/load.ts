@@ -251,7 +251,7 @@ function listModules(root: string, warnings: string[]): string[] {
   if (!existsSync(dir)) return [];
   const names: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(path.join(dir, entry)).isDirectory();
     } catch {

@@ -113,7 +113,7 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
 // Refuses files that are neither `#!` scripts nor ELF binaries, instead of letting a shell guess (ENOEXEC).
 function checkExecutableFormat(file: string): string | undefined {
   const head = Buffer.alloc(4);
-  let read = 0;
+  let read: number;
   try {
     const fd = openSync(file, 'r');
     try {

@@ -10,7 +10,6 @@ import { selectedRepositories } from '../repositories.js';
 import type { PartContext } from '../context.js';
 import { recordManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
-import type { StreamSource } from '../../providers/types.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {

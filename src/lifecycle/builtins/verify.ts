@@ -15,7 +15,6 @@ import { startProgress } from '../../log/progress.js';
 import { formatBytes } from '../../log/format.js';
 import type { Drill, PartContext } from '../context.js';
 import type { LoadJob } from '../../engines/types.js';
-import type { ProviderSnapshot } from '../../providers/types.js';
 import type { DatabaseConfig, RootConfig } from '../../config/types.js';
 
 // How much of the pack data the repository check reads (restic --read-data-subset); the restore reads
