@@ -87,7 +87,7 @@ export async function findSpecialFiles(roots: string[], skip: Set<string>): Prom
       return;
     }
     if (stat.isDirectory()) {
-      let names: string[] = [];
+      let names: string[];
       try {
         names = await readdir(file);
       } catch {

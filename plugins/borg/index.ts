@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
-import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
+import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
@@ -158,7 +158,7 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Reads our JSON comment back; archives of other modules (same folder by mistake) are left out.
   function toSnapshot(raw: RawArchive, module: string): ProviderSnapshot | undefined {
-    let comment: Comment = {};
+    let comment: Comment;
     try {
       comment = raw.comment ? (JSON.parse(raw.comment) as Comment) : {};
     } catch {

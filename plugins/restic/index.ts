@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
-import { lastLines, runTool, type ToolResult } from '../../src/providers/exec.js';
+import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type {
   CommonOptions,
   CreateOptions,

@@ -7,7 +7,7 @@
 // closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing.
 import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
-import { lastLines } from '../../src/providers/exec.js';
+import { lastLines } from '../../src/process/exec.js';
 import { feed } from '../../src/engines/pump.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';

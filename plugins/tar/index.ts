@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
-import { compileExcludes } from './exclude.js';
+import { compileExcludes } from '../../src/files/exclude.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
 import { coalesce, packTree, type ManifestEntry } from './pack.js';

@@ -3,10 +3,10 @@
 // are read with Buffer names, and entry names are the absolute paths without their leading / (as GNU
 // tar writes them), so `tar -C TARGET -xf` can extract an archive too. Extended attributes and ACLs
 // travel in pax SCHILY.xattr.* records, FIFOs as FIFO entries; sockets and device files are refused.
+import { outermostPaths } from '../../src/files/outermost.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { displayName, fromBuffer, fromText, manifestName, toBuffer, toText } from './names.js';
@@ -38,12 +38,6 @@ interface PackOptions {
   isExcluded: (absolutePath: string) => boolean;
   log: Logger;
   signal?: AbortSignal;
-}
-
-// Drops roots that lie inside another root, so nothing is archived twice.
-export function outermostRoots(roots: string[]): string[] {
-  const sorted = [...new Set(roots.map((root) => path.resolve(root)))].sort();
-  return sorted.filter((root) => !sorted.some((other) => other !== root && (other === '/' || root.startsWith(`${other}/`))));
 }
 
 // Yields the whole archive (end blocks included) for the roots, filling `entries` with the manifest lines.
@@ -104,7 +98,7 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
     }
   }
 
-  for (const root of outermostRoots(roots)) {
+  for (const root of outermostPaths(roots)) {
     const bytes = fromText(root);
     const found = await readXattrs(root);
     if (found === undefined) options.log.warn(`getfattr is not installed: extended attributes and ACLs below ${root} are not archived (Debian: apt-get install attr)`);

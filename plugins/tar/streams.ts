@@ -8,7 +8,7 @@ import { open, rename } from 'node:fs/promises';
 import { Duplex, PassThrough, Transform, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { LifeboatError } from '../../src/errors.js';
-import { discardPartial } from '../../src/storage/partial-file.js';
+import { discardPartial } from '../../src/files/partial-file.js';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 

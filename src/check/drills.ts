@@ -1,7 +1,7 @@
 // Restore drills on a schedule must keep happening and keep passing: `check` fails when the last drill
 // failed or the last successful one is older than twice the drill schedule's interval.
 import type { ModuleStatus } from '../report/status.js';
-import { formatDuration, formatTime } from '../report/format.js';
+import { formatDuration, formatTime } from '../log/format.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
 // One finding per enabled module with verify.schedule.

@@ -4,10 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ACTIONS, type Action } from '../lifecycle/phases.js';
 import { planAction } from '../lifecycle/runner.js';
-import { unsafeReason } from '../parts/discover.js';
+import { unsafeReason } from '../files/permissions.js';
 import { pluginDirs } from '../providers/registry.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { which } from '../cli/which.js';
+import { which } from '../process/which.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
 // Which tools the configuration needs, and whether they are on PATH.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
 import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
 import { moduleStatuses } from '../report/status.js';
-import { formatDuration } from '../report/format.js';
+import { formatDuration } from '../log/format.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, ok, warn, type Finding } from '../check/findings.js';
 import { preflight } from '../check/preflight.js';

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { LifeboatError } from '../errors.js';
 import { loadRoot } from '../config/load.js';
 import { resolveStateDir } from '../config/paths.js';
-import { readJournal, type JournalEndRecord } from '../lifecycle/journal.js';
+import { readJournal, type JournalEndRecord } from '../state/journal.js';
 import { buildProgram } from './main.js';
 import type { GlobalOptions } from './common.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { SCHEMA_DIR, resolveRoot, resolveStateDir, stateLayout } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { createLogger, type GlobalOptions } from './common.js';
-import { which } from './which.js';
+import { which } from '../process/which.js';
 
 interface InitOptions extends GlobalOptions {
   force?: boolean;

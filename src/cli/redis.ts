@@ -31,7 +31,7 @@ async function connect(options: RedisOptions, log: ReturnType<typeof createLogge
 function nethserverUrl(): string | undefined {
   const address = process.env.REDIS_ADDRESS;
   if (!address) return undefined;
-  if (!/^[A-Za-z0-9.\-\[\]:]+$/.test(address)) throw new LifeboatError('USAGE', `REDIS_ADDRESS must be host:port, got ${JSON.stringify(address)}`);
+  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(address)) throw new LifeboatError('USAGE', `REDIS_ADDRESS must be host:port, got ${JSON.stringify(address)}`);
   const user = process.env.REDIS_USER ? `${encodeURIComponent(process.env.REDIS_USER)}@` : '';
   return `redis://${user}${address}/0`;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { createLogger, parseCount, type GlobalOptions } from './common.js';
 import { loadModules, loadRoot } from '../config/load.js';
-import { journalRuns } from '../lifecycle/journal.js';
+import { journalRuns } from '../state/journal.js';
 import { moduleStatuses } from '../report/status.js';
 import { renderReport } from '../report/html.js';
 import { writeFileAtomic } from '../report/write-atomic.js';

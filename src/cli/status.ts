@@ -7,7 +7,7 @@ import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
 import { brokenStatuses, moduleStatuses, type ModuleStatus } from '../report/status.js';
 import { renderPrometheus } from '../report/prometheus.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
-import { formatBytes, formatDuration, formatTime } from '../report/format.js';
+import { formatBytes, formatDuration, formatTime } from '../log/format.js';
 
 interface StatusOptions extends GlobalOptions {
   prometheus?: string;

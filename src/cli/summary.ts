@@ -4,7 +4,7 @@
 import type { ModuleConfig } from '../config/types.js';
 import type { ModuleResult } from '../lifecycle/action.js';
 import { loadManifest } from '../lifecycle/manifest.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../log/format.js';
 
 // The summary lines of a backup run.
 export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): string[] {

@@ -1,9 +1,9 @@
 // Environment files (dotenv syntax): strict line check for clear errors, then dotenv for the values.
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
-import { unsafeReason } from './permissions.js';
+import { unsafeReason } from '../files/permissions.js';
 import dotenv from 'dotenv';
 import { LifeboatError } from '../errors.js';
-import { isSymlink } from '../storage/file-kind.js';
+import { isSymlink } from '../files/file-kind.js';
 
 const ASSIGNMENT_RE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/;
 

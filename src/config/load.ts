@@ -1,6 +1,6 @@
 // Loads lifeboat.yaml|json, the environment files and modules/<m>/module.yaml|json; every problem at once.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { unsafeReason } from './permissions.js';
+import { unsafeReason } from '../files/permissions.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -10,7 +10,7 @@ import { interpolate, type Unresolved } from './interpolate.js';
 import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOptions } from './paths.js';
 import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
-import { scheduleProblem } from '../schedule/cron.js';
+import { scheduleProblem } from './cron.js';
 import { describeYamlError, gluedColon } from './yaml-error.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
@@ -263,7 +263,7 @@ function listModules(root: string, warnings: string[]): string[] {
   if (!existsSync(dir)) return [];
   const names: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(path.join(dir, entry)).isDirectory();
     } catch {

@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../errors.js';
-import { discardPartial } from '../storage/partial-file.js';
+import { discardPartial } from '../files/partial-file.js';
 import type { DatabaseConfig } from '../config/types.js';
 import { mysqlDumps, mysqlLoads } from './mysql.js';
 import { postgresDumps, postgresLoads } from './postgres.js';

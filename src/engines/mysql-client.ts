@@ -6,7 +6,7 @@ import { toolPath } from '../process/tool-env.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { MysqlDatabase } from '../config/types.js';
-import { which } from '../cli/which.js';
+import { which } from '../process/which.js';
 import { optionFileValue, readPassword } from './credentials.js';
 import { runToolText, type ToolSpec } from './process.js';
 import type { EngineContext } from './types.js';

@@ -168,7 +168,7 @@ export class StatementGuard extends Transform {
   }
 
   // Whether `c` (and the next byte) is the delimiter; for `;;` the first `;` waits for the second.
-  private atDelimiter(c: string, next: string): boolean {
+  private atDelimiter(c: string, _next: string): boolean {
     if (this.delimiter === ';') return c === ';';
     if (c === ';' && this.last === ';') return true;
     this.last = c;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { toolPath } from '../process/tool-env.js';
-import { which } from '../cli/which.js';
+import { which } from '../process/which.js';
 import { SCRATCH_HINT } from './scratch.js';
 import type { EngineContext } from './types.js';
 

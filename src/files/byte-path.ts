@@ -96,6 +96,5 @@ function utf8Length(bytes: Buffer, i: number): number {
 
 // Newlines, tabs and other control characters as visible escapes.
 function escapeControls(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }

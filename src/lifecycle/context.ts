@@ -1,8 +1,8 @@
 // What one module's action carries from part to part: config, request, environment, shared state.
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { Action, PhaseName } from './phases.js';
-import type { ProviderSnapshot, SnapshotKind } from '../providers/types.js';
+import type { Action, PhaseName } from '../parts/phases.js';
+import type { ProviderSnapshot, SnapshotKind, StreamSource } from '../providers/types.js';
 
 export interface ActionOptions {
   repositories?: string[];
@@ -38,6 +38,20 @@ export interface SnapshotRef {
   kind?: SnapshotKind;
 }
 
+// An upload 50snapshot left running (tar with `url` and `upload`: the local archive was complete).
+export interface PendingUpload {
+  repository: string;
+  id: string;
+  uploading: Promise<void>;
+}
+
+// One repository's scratch restore in a drill: files are under dir + their absolute paths.
+export interface Drill {
+  repository: string;
+  snapshot: ProviderSnapshot;
+  dir: string;
+}
+
 // Mutable state the built-ins share within one run of one module.
 export interface RunState {
   stoppedService: boolean;
@@ -53,8 +67,23 @@ export interface RunState {
   failedPart?: string;
   error?: string;
   skipped: boolean;
-  // Arbitrary per-run values for built-ins that cooperate (dump streams, scratch dirs).
-  shared: Map<string, unknown>;
+  // What built-ins hand each other within the run (each field: who writes it, who reads it).
+  // 20dump_databases -> 50snapshot: the dumps streamed straight into the snapshot.
+  dumpStreams?: StreamSource[];
+  // 10restore_scratch -> 20check_manifest, 30check_databases: each repository's scratch restore.
+  drills?: Drill[];
+  // 10restore_module -> later restore parts: the restored files are now the snapshot's environment.
+  moduleRestored?: boolean;
+  // restore requests before 10restore_module: the environment read from the snapshot, once.
+  snapshotEnvironment?: Record<string, string>;
+  // In-place restore: the state dir's `environment` as the run found it (null: there was none), and what
+  // a step before 10restore_module wrote there (put back after the restore; NethServer's 06copyenv).
+  stateEnvBefore?: Buffer | null;
+  stateEnvWritten?: Buffer;
+  // 50snapshot -> finally/95finish_uploads: uploads left running after the local archive was complete.
+  pendingUploads?: PendingUpload[];
+  // Warnings already logged in this run (logged once each).
+  warned?: Set<string>;
 }
 
 export interface RunContext {
@@ -81,5 +110,5 @@ export interface PartContext extends RunContext {
 
 // A fresh state for a run.
 export function newRunState(): RunState {
-  return { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], pruned: [], bytes: 0, skipped: false, shared: new Map() };
+  return { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], pruned: [], bytes: 0, skipped: false };
 }

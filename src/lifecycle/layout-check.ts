@@ -3,7 +3,7 @@
 // (newest snapshots gone, stale locks), and a folder that is a symlink would be backed up as the link
 // alone. Each is a configuration error (exit 2) naming both paths; nothing runs.
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { unsafeReason } from '../config/permissions.js';
+import { unsafeReason } from '../files/permissions.js';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';

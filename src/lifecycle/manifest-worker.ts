@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync, readlinkSync, type Stats } from 'node:fs';
 import { joinBytes, listNames, pathKey } from '../files/byte-path.js';
-import { compileExcludes } from '../../plugins/tar/exclude.js';
+import { compileExcludes } from '../files/exclude.js';
 import type { ManifestEntry, WorkerRequest, WorkerMessage } from './manifest.js';
 
 const PROGRESS_EVERY_MS = 100;

@@ -1,68 +1,15 @@
 // THE lifecycle table: every action's phases and every built-in part, in one place.
 // The runner walks it, `plan` renders it, and hooks.d/ in the project mirrors it (a test checks).
 import type { PartContext } from './context.js';
+import type { Action, BuiltinPart as PartsBuiltin, PhaseName } from '../parts/phases.js';
 
-export type Action = 'backup' | 'restore' | 'verify';
-export type PhaseName =
-  | 'pre-backup'
-  | 'backup'
-  | 'post-backup'
-  | 'pre-restore'
-  | 'restore'
-  | 'post-restore'
-  | 'verify'
-  | 'finally'
-  | 'on-success'
-  | 'on-failure';
-
-// `ok`: runs only while nothing failed, stops at the first failing part (fail-fast).
-// `always`: runs after a failure or a signal too, and every part in it runs.
-// `success` / `failure`: the closing phase, chosen by the outcome; every part runs.
-export type PhaseRuns = 'ok' | 'always' | 'success' | 'failure';
-
-export interface PhaseStep {
-  phase: PhaseName;
-  runs: PhaseRuns;
-}
-
-export const ACTIONS: Record<Action, PhaseStep[]> = {
-  backup: [
-    { phase: 'pre-backup', runs: 'ok' },
-    { phase: 'backup', runs: 'ok' },
-    { phase: 'post-backup', runs: 'ok' },
-    { phase: 'finally', runs: 'always' },
-    { phase: 'on-success', runs: 'success' },
-    { phase: 'on-failure', runs: 'failure' },
-  ],
-  restore: [
-    { phase: 'pre-restore', runs: 'ok' },
-    { phase: 'restore', runs: 'ok' },
-    { phase: 'post-restore', runs: 'ok' },
-    { phase: 'finally', runs: 'always' },
-    { phase: 'on-success', runs: 'success' },
-    { phase: 'on-failure', runs: 'failure' },
-  ],
-  verify: [
-    { phase: 'verify', runs: 'ok' },
-    { phase: 'finally', runs: 'always' },
-    { phase: 'on-success', runs: 'success' },
-    { phase: 'on-failure', runs: 'failure' },
-  ],
-};
+export * from '../parts/phases.js';
 
 // What a built-in returns: nothing (done) or 'skip' (like exit 75: the rest of the action is skipped).
 export type BuiltinResult = void | 'skip';
 export type BuiltinFn = (ctx: PartContext) => Promise<BuiltinResult>;
 
-export interface BuiltinPart {
-  phase: PhaseName;
-  name: string;
-  does: string;
-  // The actions it belongs to, for a phase several actions share (finally); all when absent.
-  actions?: Action[];
-  // Loaded on first use, so a command pays only for the parts it runs.
-  load: () => Promise<BuiltinFn>;
-}
+export type BuiltinPart = PartsBuiltin<BuiltinFn>;
 
 export const BUILTINS: BuiltinPart[] = [
   { phase: 'pre-backup', name: '20dump_databases', does: 'dumps every database of the module (the service still runs)', load: async () => (await import('./builtins/databases.js')).dumpDatabases },
@@ -85,21 +32,8 @@ export const BUILTINS: BuiltinPart[] = [
   { phase: 'verify', name: '30check_databases', does: 'loads each dump into a scratch database', load: async () => (await import('./builtins/verify.js')).checkDatabases },
 ];
 
-// Every phase name that has a hooks.d/<phase>/ directory.
-export const PHASES: PhaseName[] = [...new Set(Object.values(ACTIONS).flatMap((steps) => steps.map((step) => step.phase)))];
-
 // Built-ins of one phase (of one action, when given), in table order.
 export function builtinsOf(phase: PhaseName, action?: Action): BuiltinPart[] {
   return BUILTINS.filter((part) => part.phase === phase && (!action || !part.actions || part.actions.includes(action)));
 }
 
-// Built-ins that ran in post-backup/post-restore before the finally phase existed: a file of that name in
-// a root's or module's old post-* folder (a replacement or a mask) still takes the built-in's place in
-// finally, with a warning to move it; it never runs in post-* (which now runs only after success).
-export const MOVED_TO_FINALLY: Partial<Record<PhaseName, { action: Action; names: string[] }>> = {
-  'post-backup': { action: 'backup', names: ['70module_cleanup_state', '80remove_dumps', '90start_service'] },
-  'post-restore': { action: 'restore', names: ['90start_service'] },
-};
-
-// Exit status of a part that skips the rest of its module's action without failing it.
-export const EXIT_SKIP = 75;

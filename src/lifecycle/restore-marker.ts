@@ -8,7 +8,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { RESTORE_SCRATCH_PREFIX } from './module-paths.js';
-import { isDirectory } from '../storage/file-kind.js';
+import { isDirectory } from '../files/file-kind.js';
 import { dirnameBytes, joinBytes, listNames, showPath, toBytes } from '../files/byte-path.js';
 import { mountPoints, mountsBelow } from '../files/mounts.js';
 import { isScratchName } from './restore-swap.js';

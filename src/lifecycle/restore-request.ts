@@ -12,10 +12,6 @@ import type { PartEntry } from '../parts/discover.js';
 
 // An environment file read back from a snapshot is untrusted: at most this many bytes are read.
 const MAX_ENV_BYTES = 1024 * 1024;
-const RESTORED_KEY = 'restore-request.restored';
-const FROM_SNAPSHOT_KEY = 'restore-request.snapshot-env';
-const ENV_BEFORE_KEY = 'restore-request.state-env-before';
-const ENV_WRITTEN_KEY = 'restore-request.state-env-written';
 
 // `<repository url>/<module>`: where the module's snapshots live (restic and borg: one repository per module).
 export function modulePathInRepository(run: RunContext): string | null {
@@ -30,10 +26,10 @@ export function modulePathInRepository(run: RunContext): string | null {
 // agent.set_env) is put back over the snapshot's copy: NethServer's restore never restores
 // state/environment, its 06copyenv decides what the module's environment becomes.
 export function markModuleRestored(run: RunContext): void {
-  run.state.shared.set(RESTORED_KEY, true);
+  run.state.moduleRestored = true;
   // A state dir restored from an older snapshot may be 0700 again: parts after the restore read dumps there as other users.
   openStateDirForParts(run.root.stateDir, run.module.stateDir);
-  const written = run.state.shared.get(ENV_WRITTEN_KEY) as Buffer | undefined;
+  const written = run.state.stateEnvWritten;
   if (!written) return;
   const file = stateEnvFile(run);
   const temp = `${file}.lifeboat-${process.pid}.tmp`;
@@ -44,14 +40,14 @@ export function markModuleRestored(run: RunContext): void {
 
 // Whether this run's 10restore_module has finished.
 export function isModuleRestored(state: RunState): boolean {
-  return state.shared.get(RESTORED_KEY) === true;
+  return state.moduleRestored === true;
 }
 
 // Logs a warning once per run.
 export function warnOnce(state: RunState, log: Logger, message: string): void {
-  const key = `warned:${message}`;
-  if (state.shared.has(key)) return;
-  state.shared.set(key, true);
+  state.warned ??= new Set();
+  if (state.warned.has(message)) return;
+  state.warned.add(message);
   log.warn(message);
 }
 
@@ -60,12 +56,11 @@ export function warnOnce(state: RunState, log: Logger, message: string): void {
 // puts that back after the files were restored).
 export function trackStateEnvironment(run: RunContext, entry: PartEntry): void {
   if (run.action !== 'restore' || run.options.dryRun || (run.options.target !== undefined && run.options.target !== '/')) return;
-  if (!run.state.shared.has(ENV_BEFORE_KEY)) run.state.shared.set(ENV_BEFORE_KEY, readStateEnv(run) ?? null);
+  if (run.state.stateEnvBefore === undefined) run.state.stateEnvBefore = readStateEnv(run) ?? null;
   if (entry.builtin?.name !== '10restore_module' || entry.phase !== 'restore') return;
-  const before = run.state.shared.get(ENV_BEFORE_KEY) as Buffer | null;
+  const before = run.state.stateEnvBefore;
   const now = readStateEnv(run);
-  if (now && !(before && before.equals(now))) run.state.shared.set(ENV_WRITTEN_KEY, now);
-  else run.state.shared.delete(ENV_WRITTEN_KEY);
+  run.state.stateEnvWritten = now && !(before && before.equals(now)) ? now : undefined;
 }
 
 function stateEnvFile(run: RunContext): string {
@@ -85,14 +80,14 @@ function readStateEnv(run: RunContext): Buffer | undefined {
 // (under --target when given); before it: those two files restored alone into a private scratch dir, once.
 export async function snapshotEnvironment(run: RunContext): Promise<Record<string, string>> {
   const files = envFiles(run);
-  if (run.state.shared.get(RESTORED_KEY)) {
+  if (run.state.moduleRestored) {
     const target = run.options.target ?? '/';
     return Object.assign({}, ...files.map((file) => readEnvBounded(run, path.join(target, file))));
   }
-  const cached = run.state.shared.get(FROM_SNAPSHOT_KEY) as Record<string, string> | undefined;
+  const cached = run.state.snapshotEnvironment;
   if (cached) return cached;
   const env = await readFromSnapshot(run, files);
-  run.state.shared.set(FROM_SNAPSHOT_KEY, env);
+  run.state.snapshotEnvironment = env;
   return env;
 }
 

@@ -1,8 +1,11 @@
 // The runner: walks the phase table for one module's action, running parts in order.
-import { ACTIONS, EXIT_SKIP, type PhaseRuns, type PhaseStep } from './phases.js';
+import { ACTIONS, EXIT_SKIP, builtinsOf, type BuiltinPart, type PhaseRuns, type PhaseStep } from './phases.js';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { discoverPhase, unsafeReason, type PartEntry } from '../parts/discover.js';
+import { discoverPhase, type PartEntry as AnyPartEntry } from '../parts/discover.js';
+import { unsafeReason } from '../files/permissions.js';
+
+type PartEntry = AnyPartEntry<BuiltinPart>;
 import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
 import { markModuleRestored, modulePathInRepository, snapshotEnvironment, trackStateEnvironment } from './restore-request.js';
@@ -27,7 +30,7 @@ export interface PhasePlan {
 export function planAction(run: Pick<RunContext, 'root' | 'module' | 'action'>): PhasePlan[] {
   return ACTIONS[run.action].map((step) => ({
     step,
-    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }, run.action).map((entry) => checkModuleBin(entry, run.module.dir)),
+    parts: discoverPhase(step.phase, { root: run.root.root, moduleDir: run.module.dir }, builtinsOf(step.phase, run.action), run.action).map((entry) => checkModuleBin(entry, run.module.dir)),
   }));
 }
 

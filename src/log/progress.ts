@@ -2,7 +2,7 @@
 // comparison. Only when stderr is a TTY and the command is not --json or -q; otherwise every handle is
 // a no-op, so logs stay plain lines (journald, cron mail, pipes). Log lines are written above the bars.
 import type { LogSink } from './logger.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from './format.js';
 
 export interface ProgressHandle {
   // Bytes done so far (and the total, when it becomes known); files too, for bars that count them.

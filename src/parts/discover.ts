@@ -1,17 +1,16 @@
 // Discovery of the parts of a phase over the three layers: built-in, the root's hooks.d, the module's.
 import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { MOVED_TO_FINALLY, builtinsOf, type Action, type BuiltinPart, type PhaseName } from '../lifecycle/phases.js';
+import { MOVED_TO_FINALLY, type Action, type BuiltinPart, type PhaseName } from './phases.js';
 import { PROJECT_DIR } from '../config/paths.js';
-import { unsafeReason } from '../config/permissions.js';
+import { unsafeReason } from '../files/permissions.js';
 
-export { unsafeReason };
 import { DEFAULT_NAME_RE, compareBytes } from './names.js';
 
 export type Layer = 'builtin' | 'root' | 'module';
 export type PartStatus = 'run' | 'masked' | 'skipped' | 'refused';
 
-export interface PartEntry {
+export interface PartEntry<B extends BuiltinPart = BuiltinPart> {
   phase: PhaseName;
   name: string;
   layer: Layer;
@@ -20,9 +19,9 @@ export interface PartEntry {
   reason?: string;
   // A warning to log when it runs (a part found in the folder of the phase it used to belong to).
   note?: string;
-  builtin?: BuiltinPart;
+  builtin?: B;
   // The entries of earlier layers this one replaced or masked.
-  replaces: PartEntry[];
+  replaces: PartEntry<B>[];
 }
 
 export interface LayerDirs {
@@ -49,18 +48,19 @@ function movedLayers(phase: PhaseName, dirs: LayerDirs, action?: Action): Array<
 }
 
 // The parts of a phase in run order (C byte order of names), later layers replacing earlier ones.
-export function discoverPhase(phase: PhaseName, dirs: LayerDirs, action?: Action): PartEntry[] {
-  const byName = new Map<string, PartEntry>();
+// `builtins` are this phase's built-in parts (of this action), given by the caller in table order.
+export function discoverPhase<B extends BuiltinPart>(phase: PhaseName, dirs: LayerDirs, builtins: B[], action?: Action): PartEntry<B>[] {
+  const byName = new Map<string, PartEntry<B>>();
   const movedAway = new Set(MOVED_TO_FINALLY[phase]?.names ?? []);
   for (const { layer, dir, from, names } of movedLayers(phase, dirs, action)) {
     for (const name of readNames(dir).filter((n) => names.includes(n))) {
-      const entry = classify(phase, layer, path.join(dir, name), name);
+      const entry = classify<B>(phase, layer, path.join(dir, name), name);
       if (!entry) continue;
       entry.note = `${from}/${name} now belongs to finally/ (it runs after a failure too); it was taken there: move ${entry.path} to hooks.d/finally/`;
       byName.set(name, entry);
     }
   }
-  for (const builtin of builtinsOf(phase, action)) {
+  for (const builtin of builtins) {
     const moved = byName.get(builtin.name);
     byName.set(builtin.name, {
       phase,
@@ -76,7 +76,7 @@ export function discoverPhase(phase: PhaseName, dirs: LayerDirs, action?: Action
   for (const { layer, dir } of layerDirectories(phase, dirs)) {
     for (const name of readNames(dir)) {
       if (movedAway.has(name)) continue;
-      const entry = classify(phase, layer, path.join(dir, name), name);
+      const entry = classify<B>(phase, layer, path.join(dir, name), name);
       if (!entry) continue;
       const earlier = byName.get(name);
       if (earlier) entry.replaces = [...earlier.replaces, earlier];
@@ -96,8 +96,8 @@ function readNames(dir: string): string[] {
 }
 
 // Decides what one file is: a part to run, a mask, a skipped or refused file; directories are not parts.
-function classify(phase: PhaseName, layer: Layer, file: string, name: string): PartEntry | undefined {
-  const base = { phase, name, layer, path: file, replaces: [] as PartEntry[] };
+function classify<B extends BuiltinPart>(phase: PhaseName, layer: Layer, file: string, name: string): PartEntry<B> | undefined {
+  const base = { phase, name, layer, path: file, replaces: [] as PartEntry<B>[] };
   let link: Stats;
   try {
     link = lstatSync(file);

@@ -133,7 +133,7 @@ function handOver(stream: NodeJS.ReadableStream & { destroy(): void; destroyed: 
 // Refuses files that are neither `#!` scripts nor ELF binaries, instead of letting a shell guess (ENOEXEC).
 function checkExecutableFormat(file: string): string | undefined {
   const head = Buffer.alloc(4);
-  let read = 0;
+  let read: number;
   try {
     const fd = openSync(file, 'r');
     try {

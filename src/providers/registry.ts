@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { LifeboatError } from '../errors.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import type { RootConfig } from '../config/types.js';
-import { unsafeReason } from '../parts/discover.js';
+import { unsafeReason } from '../files/permissions.js';
 import { createScriptProvider, SCRIPT_OPERATIONS } from './script.js';
 import { adaptJsPlugin } from './js-plugin.js';
 import { withSnapshotKinds } from './kinds.js';

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
-import { isDirectory } from '../storage/file-kind.js';
+import { isDirectory } from '../files/file-kind.js';
 
 export interface Redirect {
   // The directory under the target that the script's writes go to.

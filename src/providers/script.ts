@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
-import { runTool } from './exec.js';
+import { runTool } from '../process/exec.js';
 import { SAFETY_TAG } from './kinds.js';
 import { addRecord, foldersToRestore, lateFile, lateSnapshotOf, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
 import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';

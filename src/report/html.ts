@@ -1,9 +1,9 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, no network) with each module's
 // history from the journal: a timeline of runs, size and duration over time, the last restore drill.
 import { escapeControl } from '../log/control.js';
-import type { JournalRun } from '../lifecycle/journal.js';
+import type { JournalRun } from '../state/journal.js';
 import type { ModuleStatus } from './status.js';
-import { formatBytes, formatDuration, formatTime } from './format.js';
+import { formatBytes, formatDuration, formatTime } from '../log/format.js';
 
 export const COLORS = { success: '#2e9e5b', failure: '#d43c3c', other: '#9a9a9a', size: '#3b6fd4', duration: '#e08a1e', verify: '#7b4fc9' };
 

@@ -1,8 +1,8 @@
 // Each module's standing, from the run journal and its schedule: what `status`, `check` and the
 // Prometheus textfile show.
-import { lastResults, type JournalRun, type ModuleResults } from '../lifecycle/journal.js';
+import { lastResults, type JournalRun, type ModuleResults } from '../state/journal.js';
 import type { ModuleConfig } from '../config/types.js';
-import { nextRun, scheduleInterval } from '../schedule/cron.js';
+import { nextRun, scheduleInterval } from '../config/cron.js';
 
 export type ModuleState = 'ok' | 'failed' | 'stale' | 'never-run' | 'running' | 'disabled' | 'broken';
 

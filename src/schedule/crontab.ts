@@ -1,7 +1,7 @@
 // crontab lines from cron schedules: one `lifeboat backup <module>` line per module (and one
 // `lifeboat verify --wait N <module>` line for a module with a drill schedule), in a marked block
 // so an install replaces only Lifeboat's own lines of a user's crontab.
-import { quoteArg } from '../providers/exec.js';
+import { quoteArg } from '../process/exec.js';
 
 export const BEGIN_MARK = '# BEGIN lifeboat (written by `lifeboat schedule --cron --install`)';
 export const END_MARK = '# END lifeboat';

@@ -1,7 +1,7 @@
 // systemd units from cron schedules: a template oneshot service (lifeboat-backup@.service) and one timer
 // per module whose OnCalendar= lines are translated from the module's cron expression.
-import { parseSchedule, scheduleInterval } from './cron.js';
-import { quoteArg } from '../providers/exec.js';
+import { parseSchedule, scheduleInterval } from '../config/cron.js';
+import { quoteArg } from '../process/exec.js';
 import { jobArgs } from './crontab.js';
 
 export const SERVICE_TEMPLATE = 'lifeboat-backup@.service';

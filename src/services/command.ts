@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { LifeboatError } from '../errors.js';
-import { lastLines } from '../providers/exec.js';
+import { lastLines } from '../process/exec.js';
 import type { ServiceBackend, ServiceContext } from './types.js';
 
 type Role = 'stop' | 'start' | 'isActive';

@@ -3,7 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError, describeError } from '../errors.js';
-import { lastLines, runTool, type ToolResult } from '../providers/exec.js';
+import { lastLines, runTool, type ToolResult } from '../process/exec.js';
 import type { ServiceBackend, ServiceContext } from './types.js';
 
 export type ContainerEngine = 'docker' | 'podman';

@@ -1,6 +1,6 @@
 // A systemd unit as the service: systemctl is-active --quiet / stop / start.
 import { LifeboatError, describeError } from '../errors.js';
-import { runTool, type ToolResult } from '../providers/exec.js';
+import { runTool, type ToolResult } from '../process/exec.js';
 import type { ServiceBackend, ServiceContext } from './types.js';
 
 // Exit statuses of `systemctl is-active` that mean "not running": 3 inactive/failed, 4 no such unit.

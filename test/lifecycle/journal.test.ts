@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stateLayout } from '../../src/config/paths.js';
-import { journalEnd, journalRuns, journalStart, lastResults, readJournal } from '../../src/lifecycle/journal.js';
+import { journalEnd, journalRuns, journalStart, lastResults, readJournal } from '../../src/state/journal.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-journal-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, isProcessAlive, processStartTime, readLockHolder } from '../../src/lifecycle/lock.js';
+import { acquireLock, isProcessAlive, processStartTime, readLockHolder } from '../../src/state/lock.js';
 import { Logger } from '../../src/log/logger.js';
 
 const SRC = path.resolve(import.meta.dirname, '../../src');

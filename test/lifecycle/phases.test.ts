@@ -16,7 +16,7 @@ describe('the phase table', () => {
     }
   });
 
-  it('matches SPEC 3: backup, restore and verify phases with their always-phases', () => {
+  it('matches the phase table of the README: backup, restore and verify phases with their always-phases', () => {
     expect(ACTIONS.backup.map((s) => `${s.phase}:${s.runs}`)).toEqual(['pre-backup:ok', 'backup:ok', 'post-backup:ok', 'finally:always', 'on-success:success', 'on-failure:failure']);
     expect(ACTIONS.restore.map((s) => `${s.phase}:${s.runs}`)).toEqual(['pre-restore:ok', 'restore:ok', 'post-restore:ok', 'finally:always', 'on-success:success', 'on-failure:failure']);
     expect(ACTIONS.verify.map((s) => `${s.phase}:${s.runs}`)).toEqual(['verify:ok', 'finally:always', 'on-success:success', 'on-failure:failure']);

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, PROJECT, type TestRoot } from '../helpers/root.js';
-import { journalEnd, journalStart } from '../../src/lifecycle/journal.js';
+import { journalEnd, journalStart } from '../../src/state/journal.js';
 
 let t: TestRoot;
 const WEEKLY = '30 4 * * 0';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { lifeboat, makeRoot, PROJECT, type TestRoot } from '../helpers/root.js';
 import { cronToOnCalendar } from '../../src/schedule/systemd.js';
-import { parseSchedule } from '../../src/schedule/cron.js';
+import { parseSchedule } from '../../src/config/cron.js';
 import { requireTool } from './tools.js';
 
 const SCHEDULES: Record<string, string> = {

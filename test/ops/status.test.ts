@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
-import { journalEnd, journalStart } from '../../src/lifecycle/journal.js';
+import { journalEnd, journalStart } from '../../src/state/journal.js';
 
 let t: TestRoot;
 beforeEach(() => {

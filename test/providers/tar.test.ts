@@ -6,7 +6,7 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { LifeboatError } from '../../src/errors.js';
 import { createProvider } from '../../plugins/tar/index.js';
-import { compileExcludes } from '../../plugins/tar/exclude.js';
+import { compileExcludes } from '../../src/files/exclude.js';
 import type { Provider } from '../../src/providers/types.js';
 import { providerInput, testLogger } from '../helpers/provider.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -74,7 +74,7 @@ describe('part names against the real run-parts', () => {
         const dir = path.join(root, 'hooks.d', 'on-success');
         mkdirSync(dir, { recursive: true });
         writeParts(dir, names);
-        const found = discoverPhase('on-success', { root }).filter((entry) => entry.status === 'run').map((entry) => entry.name);
+        const found = discoverPhase('on-success', { root }, []).filter((entry) => entry.status === 'run').map((entry) => entry.name);
         expect(found).toEqual(realRunParts(dir));
       }),
       { numRuns: RUNS },

@@ -14,8 +14,8 @@ import { stringify } from 'yaml';
 import { makeRoot, type TestRoot, BIN } from '../helpers/root.js';
 import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
 import { createPostgres, describePostgres, dropPostgres, psql, uniqueName } from '../helpers/databases.js';
-import { journalRuns } from '../../src/lifecycle/journal.js';
-import { nextRun } from '../../src/schedule/cron.js';
+import { journalRuns } from '../../src/state/journal.js';
+import { nextRun } from '../../src/config/cron.js';
 import { requireTool } from '../ops/tools.js';
 
 const BASE = Date.parse('2027-03-01T00:00:00Z'); // a Monday

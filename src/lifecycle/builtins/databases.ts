@@ -20,9 +20,6 @@ import type { PartContext } from '../context.js';
 // The engines (clients of four databases) load only for a module that has databases.
 const engines = () => import('../../engines/index.js');
 
-// The key under which 20dump_databases hands streamed dumps to 50snapshot.
-export const STREAMS_KEY = 'databases.streams';
-
 // The module's dump folder, in place or under a --target.
 export function dumpDirOf(stateDir: string, target?: string): string {
   return target ? path.join(target, stateDir, DUMP_DIR) : path.join(stateDir, DUMP_DIR);
@@ -93,7 +90,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
 async function refuseExcludedDumps(ctx: PartContext, files: string[]): Promise<void> {
   const { exclude } = snapshotSet(ctx.module);
   if (exclude.length === 0) return;
-  const { compileExcludes } = await import('../../../plugins/tar/exclude.js');
+  const { compileExcludes } = await import('../../files/exclude.js');
   let isExcluded: (file: string) => boolean;
   try {
     isExcluded = compileExcludes(exclude);
@@ -111,7 +108,7 @@ async function refuseExcludedDumps(ctx: PartContext, files: string[]): Promise<v
 // 20dump_databases.
 export async function dumpDatabases(ctx: PartContext): Promise<void> {
   const streams = await prepareDumps(ctx);
-  if (streams.length) ctx.state.shared.set(STREAMS_KEY, streams);
+  if (streams.length) ctx.state.dumpStreams = streams;
 }
 
 // 04dump_databases (pre-restore): before an in-place restore, stages the current databases so that

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../errors.js';
-import { unsafeReason } from '../../parts/discover.js';
+import { unsafeReason } from '../../files/permissions.js';
 import { runProcessPart } from '../../parts/run.js';
 import type { PartContext } from '../context.js';
 

@@ -1,4 +1,5 @@
 // Built-ins 05safety_snapshot and 10restore_module.
+import { outermostPaths } from '../../files/outermost.js';
 import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { openProvider } from '../../providers/registry.js';
@@ -171,12 +172,6 @@ export function swapRootsOf(paths: string[]): Array<{ live: BytePath; mount: boo
     }
   }
   return roots;
-}
-
-// Drops paths that lie inside another path of the list.
-export function outermostPaths(paths: string[]): string[] {
-  const unique = [...new Set(paths.map((p) => path.resolve(p)))].sort();
-  return unique.filter((p) => !unique.some((other) => other !== p && (other === '/' || p.startsWith(`${other}/`))));
 }
 
 // Restores one swap root into a scratch folder on its file system: inside it when it is a directory (it

@@ -5,13 +5,12 @@ import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
-import { outermostPaths } from './restore.js';
+import { outermostPaths } from '../../files/outermost.js';
 import { assertIncludesExist } from '../volumes.js';
 import { selectedRepositories } from '../repositories.js';
-import type { PartContext } from '../context.js';
+import type { PartContext, PendingUpload } from '../context.js';
 import { recordManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
-import type { StreamSource } from '../../providers/types.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {
@@ -27,7 +26,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
   // Database dumps 20dump_databases left to stream (each repository runs its own dump).
-  const streams = ctx.state.shared.get('databases.streams') as StreamSource[] | undefined;
+  const streams = ctx.state.dumpStreams;
   for (const repository of selectedRepositories(ctx)) {
     const bar = startProgress(`${ctx.module.name}: snapshot ${repository}`);
     try {
@@ -71,19 +70,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
 }
 
-// Uploads 50snapshot left running (tar with `url` and `upload`: the local archive was complete).
-interface PendingUpload {
-  repository: string;
-  id: string;
-  uploading: Promise<void>;
-}
-
-const UPLOADS_KEY = 'snapshot.uploads';
-
 function uploadsOf(ctx: PartContext): PendingUpload[] {
-  let pending = ctx.state.shared.get(UPLOADS_KEY) as PendingUpload[] | undefined;
-  if (!pending) ctx.state.shared.set(UPLOADS_KEY, (pending = []));
-  return pending;
+  return (ctx.state.pendingUploads ??= []);
 }
 
 // Built-in finally/95finish_uploads: waits for those uploads, after 90start_service started the service

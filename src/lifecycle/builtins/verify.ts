@@ -12,20 +12,11 @@ import { snapshotSet } from '../module-paths.js';
 import { kindOf } from '../../providers/kinds.js';
 import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
-import { formatBytes } from '../../report/format.js';
-import type { PartContext } from '../context.js';
+import { formatBytes } from '../../log/format.js';
+import type { Drill, PartContext } from '../context.js';
 import type { LoadJob } from '../../engines/types.js';
-import type { ProviderSnapshot } from '../../providers/types.js';
 import type { DatabaseConfig, RootConfig } from '../../config/types.js';
 
-interface Drill {
-  repository: string;
-  snapshot: ProviderSnapshot;
-  // The scratch dir: files are under dir + their absolute paths.
-  dir: string;
-}
-
-const DRILLS = 'verify.drills';
 // How much of the pack data the repository check reads (restic --read-data-subset); the restore reads
 // everything the latest snapshot needs anyway.
 export const READ_DATA_SUBSET = process.env.LIFEBOAT_VERIFY_READ_DATA_SUBSET || '10%';
@@ -43,7 +34,7 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
   mkdirSync(base, { recursive: true, mode: 0o700 });
   const drills: Drill[] = [];
   const failures: string[] = [];
-  ctx.state.shared.set(DRILLS, drills);
+  ctx.state.drills = drills;
   for (const repository of selectedRepositories(ctx)) {
     try {
       drills.push(await drillRepository(ctx, repository, path.join(base, repository)));
@@ -172,5 +163,5 @@ async function checkSqlite(file: string, ctx: PartContext): Promise<void> {
 }
 
 function drillsOf(ctx: PartContext): Drill[] {
-  return (ctx.state.shared.get(DRILLS) as Drill[] | undefined) ?? [];
+  return ctx.state.drills ?? [];
 }

@@ -6,7 +6,7 @@
 //   **           any number of components (also none): /var/**/x.log, **/deep/*.log
 //   * ? [a-z] [!a]  within one component; \ escapes the next character
 // Not supported: negation (!pattern, refused), $VAR expansion, case-insensitive matching.
-import { LifeboatError } from '../../src/errors.js';
+import { LifeboatError } from '../errors.js';
 
 type Part = RegExp | '**';
 
