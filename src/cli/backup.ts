@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
 import { renderFindings } from './check.js';
 import { summaryLines } from './summary.js';
-import { shortId } from '../providers/snapshot-ref.js';
+import { shortId } from '../log/format.js';
 import { createLogger, escapeControl, loadOrPing, parseCount, pingIfRefused, printJson, type GlobalOptions } from './common.js';
 import { exitStatusOf, runModules, type ModuleResult } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';

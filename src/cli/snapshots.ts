@@ -3,7 +3,7 @@ import { createLogger, loadForCommand, printJson, renderTable, type GlobalOption
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { kindOf } from '../providers/kinds.js';
-import { shortId } from '../providers/snapshot-ref.js';
+import { shortId } from '../log/format.js';
 import type { SnapshotKind } from '../providers/types.js';
 
 interface SnapshotsOptions extends GlobalOptions {

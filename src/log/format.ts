@@ -28,3 +28,10 @@ export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '-';
   return new Date(iso).toISOString().slice(0, 16).replace('T', ' ') + 'Z';
 }
+
+// An id as listings and summaries show it: a restic id (hex) cut to `hexLength` characters, any other id
+// whole. A borg archive name (<module>-<UTC time>) or a tar id cut short would be ambiguous: archives
+// of one module made the same day share their first characters.
+export function shortId(id: string, hexLength = 12): string {
+  return /^[0-9a-f]{16,}$/.test(id) ? id.slice(0, hexLength) : id;
+}

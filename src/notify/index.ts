@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { NotifyConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { postPing, redactUrl } from './send.js';
-import { shortId } from '../providers/snapshot-ref.js';
+import { shortId } from '../log/format.js';
 import { sendNtfy } from './ntfy.js';
 import { sendMail } from './mail.js';
 import { runCommand } from './command.js';

@@ -1,5 +1,6 @@
 // Resolves a SNAPSHOT argument (full id, unique prefix, or `latest`) against a list.
 import { LifeboatError } from '../errors.js';
+import { shortId } from '../log/format.js';
 import { kindOf } from './kinds.js';
 import type { ProviderSnapshot } from './types.js';
 
@@ -30,11 +31,4 @@ function latestBackup(snapshots: ProviderSnapshot[], where: string): ProviderSna
   throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: no backups yet, only ${snapshots.length} safety snapshot(s), so there is no latest backup to restore`, {
     hint: 'give the id of a safety snapshot (`lifeboat snapshots` lists them, KIND safety) to restore it, or run `lifeboat backup` first',
   });
-}
-
-// An id as listings and summaries show it: a restic id (hex) cut to `hexLength` characters, any other id
-// whole. A borg archive name (<module>-<UTC time>) or a tar id cut short would be ambiguous: archives
-// of one module made the same day share their first characters.
-export function shortId(id: string, hexLength = 12): string {
-  return /^[0-9a-f]{16,}$/.test(id) ? id.slice(0, hexLength) : id;
 }
