@@ -62,7 +62,9 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const t = await setup();
       const first = await t.create('alpha', { tags: ['module:alpha', 'nightly'] });
       const second = await t.create('alpha');
-      expect(first.snapshot.id).toMatch(/\S/);
+      // ids are plain names (they become file names under the state dir), one per snapshot
+      expect(first.snapshot.id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+      expect(second.snapshot.id).not.toBe(first.snapshot.id);
       const listed = await t.provider.list('alpha', t.common);
       expect(listed.map((s) => s.id)).toEqual([first.snapshot.id, second.snapshot.id]);
       expect(listed[0].time < listed[1].time).toBe(true);
@@ -208,11 +210,13 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const provider = makeRepo(t.context);
       const error = await provider.create({ module: 'alpha', paths: [t.src], exclude: [], host: 'testhost', tags: ['module:alpha'], ...t.common }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LifeboatError);
-      const listed = await provider.list('alpha', t.common).catch((e: unknown) => {
-        expect(e).toBeInstanceOf(LifeboatError);
-        return [];
-      });
-      expect(listed).toEqual([]);
+      // listing it fails the same way: an unusable repository is never read as "no snapshots"
+      const listError = await provider.list('alpha', t.common).then(
+        (listed) => listed,
+        (e: unknown) => e,
+      );
+      expect(listError).toBeInstanceOf(LifeboatError);
+      expect(await readFile(t.context.url, 'utf8')).toBe('a file where the repository folder should be\n');
     });
 
     it('fails with a LifeboatError and keeps no partial snapshot when a path cannot be read', async () => {
