@@ -48,6 +48,20 @@ const resticSnapshots = async () => {
   return JSON.parse(result.stdout) as unknown[];
 };
 
+// Running restic processes whose repository is `repo` (other tests' restic processes are not counted).
+function resticsOf(repo: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'restic' && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`RESTIC_REPOSITORY=${repo}`);
+      } catch {
+        return false; // it ended meanwhile
+      }
+    })
+    .map(Number);
+}
+
 // What the repository must hold after the fault: `snapshots` (restic lists exactly that many), or
 // `absent` (the run failed before anything was written: no repository folder at all).
 type RepositoryAfter = { snapshots: number } | 'absent';
@@ -188,14 +202,18 @@ describe('timeouts and signals in real tools', () => {
     const name = uniqueName();
     createPostgres(name);
     cleanups.push(() => dropPostgres(name));
-    repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 4, killAfter: 1 } });
-    // one good backup first: the repository exists and holds one snapshot, whatever the hang does
+    // one good backup first (with a generous timeout): the repository exists and holds one snapshot,
+    // whatever the hang does
+    repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 300, killAfter: 1 } });
     const first = await lifeboat(t, ['backup', 'm']);
     expect(first.exitCode, first.stderr).toBe(0);
+    // restic holds two snapshots now: the streamed dump's and the module's
+    expect(await resticSnapshots()).toHaveLength(2);
+    repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 4, killAfter: 1 } });
     const shims = shimDir({ pg_dump: '/usr/bin/pg_dump "$@" | head -c 4096\nexec sleep 60' });
     cleanups.push(() => rmSync(shims, { recursive: true, force: true }));
     const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
-    await expectCleanFailure(result, /timed out after 4s/, { snapshots: 1 });
+    await expectCleanFailure(result, /timed out after 4s/, { snapshots: 2 });
   });
 
   it('SIGTERM while restic backs up: no snapshot, restic check passes, the next backup works', async () => {
@@ -219,6 +237,9 @@ describe('timeouts and signals in real tools', () => {
     await expectCleanFailure(result, /interrupted by SIGTERM/, { snapshots: 1 });
     // the signal landed while restic was writing: the second run's pack files are there, its snapshot is not
     expect(packs().length).toBeGreaterThan(before);
+    // the killed restic's lock (its process is gone) is what `restic unlock` removes; then check passes
+    expect(resticsOf(path.join(t.dir, 'repo', 'm')), 'no restic outlives the run').toEqual([]);
+    expect((await execa('restic', ['unlock'], { env: resticEnv(), reject: false })).exitCode).toBe(0);
     const check = await execa('restic', ['check', '--no-cache'], { env: resticEnv(), reject: false });
     expect(check.exitCode, check.stderr).toBe(0);
     const next = await lifeboat(t, ['backup', 'm']);
