@@ -11,7 +11,8 @@ import { createProvider as createTar } from '../../plugins/tar/index.js';
 import { createProvider as createRestic } from '../../plugins/restic/index.js';
 import { forgetByRetention } from '../../src/providers/retention.js';
 import { providerInput, testLogger } from '../helpers/provider.js';
-import { aws, objectKeys, pendingUploads, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
+import { uploadsOnDisk } from './uploads-on-disk.js';
+import { aws, objectKeys, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { diffTrees, makeTree, readTree } from '../helpers/tree.js';
 import { testProvider, type RepoContext } from '../providers/suite.js';
@@ -129,7 +130,7 @@ describe('tar on S3 specifics', () => {
     expect(await t.provider.list('wiki', common())).toEqual([]);
     expect(readdirSync(path.join(t.context.url, 'wiki'))).toEqual([]);
     expect(await objectKeys(server!, t.prefix)).toEqual([]);
-    expect(await pendingUploads(server!, t.prefix)).toEqual([]);
+    expect(uploadsOnDisk(server!, t.prefix)).toEqual([]);
     const { snapshot } = await t.create();
     expect((await t.provider.list('wiki', common())).map((s) => s.id)).toEqual([snapshot.id]);
   });
@@ -149,7 +150,7 @@ describe('tar on S3 specifics', () => {
       clearInterval(watch);
     }
     expect(await objectKeys(server!, t.prefix)).toEqual([]);
-    expect(await pendingUploads(server!, t.prefix)).toEqual([]);
+    expect(uploadsOnDisk(server!, t.prefix)).toEqual([]);
   });
 
   it('does not list an archive whose manifest is missing, nor a manifest whose archive is missing', async () => {
