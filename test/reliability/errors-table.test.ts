@@ -49,7 +49,7 @@ const CASES: Case[] = [
   { what: 'an unknown s3 operation', args: () => ['s3', 'frob'], exit: 2, message: () => 'unknown s3 operation "frob"; use ls, put or get' },
   { what: 's3 get without its arguments', args: () => ['s3', 'get'], exit: 2, message: () => 'usage: lifeboat s3 get LOCATION FILE|-' },
   { what: 's3 put without its arguments', args: () => ['s3', 'put'], exit: 2, message: () => "usage: lifeboat s3 put FILE|- LOCATION (s3://bucket/key, or a key under --repo's upload prefix)" },
-  { what: 's3 ls with an extra argument', args: () => ['s3', 'ls', 's3://bucket/p', 'extra'], env: { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' }, exit: 2, message: () => 'lifeboat s3 ls: unexpected argument "extra"' },
+  { what: 's3 get with an extra argument', args: () => ['s3', 'get', 's3://bucket/p', 'file', 'extra'], exit: 2, message: () => 'lifeboat s3 get: unexpected argument "extra"' },
   { what: 's3 ls without a location', args: () => ['s3', 'ls'], exit: 2, message: () => 'give a location: s3://bucket[/prefix] (or --repo NAME)' },
   { what: 's3 --repo naming no repository', args: () => ['s3', 'ls', '--repo', 'nosuch'], exit: 2, message: () => '--repo nosuch: no such repository in lifeboat.yaml; defined: local' },
   { what: 's3 --repo of a repository without S3', args: () => ['s3', 'ls', '--repo', 'local'], exit: 2, message: () => 'repository "local" has no S3 location (upload: s3://... or url: s3:https://...); give a full s3://bucket/key location' },
