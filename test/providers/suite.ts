@@ -29,6 +29,11 @@ export interface SuiteOptions {
   excludes?: boolean;
   // Whether list gives back host and tags.
   keepsMetadata?: boolean;
+  // What list does on the unusable repository (a file where its folder should be; for S3 a bucket that
+  // does not exist): throw a LifeboatError (the default), or answer [] because the provider takes a
+  // repository it cannot find for one never written. Declared per provider, so either answer is asserted
+  // exactly and a change shows.
+  listOfUnusable?: 'throws' | 'empty';
 }
 
 // A test a provider's declared capabilities rule out (tar takes no streams, a script provider gets no
@@ -210,12 +215,13 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const provider = makeRepo(t.context);
       const error = await provider.create({ module: 'alpha', paths: [t.src], exclude: [], host: 'testhost', tags: ['module:alpha'], ...t.common }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LifeboatError);
-      // listing it fails the same way: an unusable repository is never read as "no snapshots"
-      const listError = await provider.list('alpha', t.common).then(
-        (listed) => listed,
+      // listing it: as the provider declares (never a thrown error turned into [] by the test)
+      const listed = await provider.list('alpha', t.common).then(
+        (snapshots) => snapshots,
         (e: unknown) => e,
       );
-      expect(listError).toBeInstanceOf(LifeboatError);
+      if ((options.listOfUnusable ?? 'throws') === 'throws') expect(listed).toBeInstanceOf(LifeboatError);
+      else expect(listed).toEqual([]);
       expect(await readFile(t.context.url, 'utf8')).toBe('a file where the repository folder should be\n');
     });
 

@@ -203,7 +203,7 @@ async function runFaulty(s: Setup, target: Target, fault: Fault, args: string[])
   armFault(s.faults, target.step, kind);
   const child = lifeboat(s.t, args, { env: { PATH: s.path } });
   if (fault === 'SIGTERM' || fault === 'SIGINT') {
-    await waitForFile(path.join(s.faults, 'started'));
+    await waitForFile(path.join(s.faults, 'started'), 600_000);
     child.kill(fault);
   }
   const result = await child;
@@ -226,14 +226,14 @@ function realSqlite3(): string {
 // The three matrices (backup, in-place restore, verify) for one provider.
 function matrix(provider: ProviderCase, targets: Target[], faults: Fault[]): void {
   describe.concurrent.each(targets.filter((x) => x.action === 'backup'))(`${provider.name}: backup, fault in $part`, (target) => {
-    it.for(faults)('%s', async (fault, { expect, onTestFinished }) => {
+    it.for(faults)('%s', { timeout: 900_000 }, async (fault, { expect, onTestFinished }) => {
       const s = await setup(provider, fault, onTestFinished);
       const { t, service, data } = s;
       const result = await runFaulty(s, target, fault, ['backup', 'm', '--json']);
       expect(result.exitCode, result.stderr).toBe(1);
       expect(JSON.parse(result.stdout).ok).toBe(false);
       const end = lastEnd(t);
-      expect(end).toMatchObject({ result: 'failure', failedPart: target.part });
+      expect(end, result.stderr).toMatchObject({ result: 'failure', failedPart: target.part });
       if (fault === 'SIGTERM' || fault === 'SIGINT') expect(end.error).toBe(`interrupted by ${fault}`);
       if (fault === 'hang') expect(String(end.error)).toMatch(new RegExp(`timed out after ${provider.hangTimeout}s|was stopped`));
       const ids = provider.ids(t);
@@ -259,7 +259,7 @@ function matrix(provider: ProviderCase, targets: Target[], faults: Fault[]): voi
   });
 
   describe.concurrent.each(targets.filter((x) => x.action === 'restore'))(`${provider.name}: in-place restore, fault in $part`, (target) => {
-    it.for(faults)('%s', async (fault, { expect, onTestFinished }) => {
+    it.for(faults)('%s', { timeout: 900_000 }, async (fault, { expect, onTestFinished }) => {
       const s = await setup(provider, fault, onTestFinished);
       const { t, service, data } = s;
       const backup = await lifeboat(t, ['backup', 'm'], { env: { PATH: s.path } });
@@ -275,7 +275,7 @@ function matrix(provider: ProviderCase, targets: Target[], faults: Fault[]): voi
       const result = await runFaulty(s, target, fault, ['restore', 'm', snapshot]);
       expect(result.exitCode, result.stderr).toBe(1);
       const end = lastEnd(t);
-      expect(end).toMatchObject({ action: 'restore', result: 'failure', failedPart: target.part });
+      expect(end, result.stderr).toMatchObject({ action: 'restore', result: 'failure', failedPart: target.part });
       if (fault === 'SIGTERM' || fault === 'SIGINT') expect(end.error).toBe(`interrupted by ${fault}`);
 
       const ids = provider.ids(t);
@@ -311,7 +311,7 @@ function matrix(provider: ProviderCase, targets: Target[], faults: Fault[]): voi
   });
 
   describe.concurrent.each(targets.filter((x) => x.action === 'verify'))(`${provider.name}: verify (the restore drill), fault in $part`, (target) => {
-    it.for(faults)('%s', async (fault, { expect, onTestFinished }) => {
+    it.for(faults)('%s', { timeout: 900_000 }, async (fault, { expect, onTestFinished }) => {
       const s = await setup(provider, fault, onTestFinished);
       const { t, service, data } = s;
       const backup = await lifeboat(t, ['backup', 'm'], { env: { PATH: s.path } });
