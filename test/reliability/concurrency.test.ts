@@ -67,7 +67,7 @@ describe.each(PROVIDERS)('$name: simultaneous backups of one module', (provider)
   beforeEach(() => setupRoot(provider));
   afterEach(() => t.cleanup());
 
-  it('without --wait: exactly one runs, the others exit 3 naming the holder', async () => {
+  it('without --wait: exactly one runs, the others exit 3 naming the holder', { timeout: 900_000 }, async () => {
     const exits: number[] = [];
     const children = Array.from({ length: RUNS }, () => {
       const child = lifeboat(t, ['backup', 'm', '--json']);
@@ -91,7 +91,7 @@ describe.each(PROVIDERS)('$name: simultaneous backups of one module', (provider)
     expect(readdirSync(path.join(t.stateDir, 'locks'))).toEqual([]);
   });
 
-  it('with --wait: all of them run, one after another', async () => {
+  it('with --wait: all of them run, one after another', { timeout: 900_000 }, async () => {
     writeFileSync(path.join(t.dir, 'release'), '');
     const results = await Promise.all(Array.from({ length: RUNS }, () => lifeboat(t, ['backup', 'm', '--wait', '600'])));
     expect(results.map((r) => r.exitCode), results.map((r) => r.stderr).join('\n---\n')).toEqual(Array(RUNS).fill(0));
@@ -110,7 +110,7 @@ describe.each(PROVIDERS)('$name: simultaneous backups of one module', (provider)
     expect(records.filter((r) => r.type === 'end').every((r) => r.result === 'success')).toBe(true);
   });
 
-  it('a restore while a backup holds the module exits 3 and changes nothing', async () => {
+  it('a restore while a backup holds the module exits 3 and changes nothing', { timeout: 900_000 }, async () => {
     writeFileSync(path.join(t.dir, 'release'), '');
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
     rmSync(path.join(t.dir, 'release'));

@@ -75,6 +75,10 @@ interface ProviderCase {
 }
 
 const PASSWORD = 'fault-matrix-password';
+// Before a restore's parts run, Lifeboat reads the module's environment files from the snapshot (restic
+// restore / borg extract into scratch/request-env): those calls are not the step under test, so the
+// shims pass them straight to the tool (restic names the target in its arguments, borg runs in it).
+const NOT_REQUEST_ENV = (tool: string) => `case "$PWD $*" in *scratch/request-env*) exec ${toolPath(tool)} "$@";; esac\n`;
 const toolPath = (tool: string) => execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
 const resticEnv = (t: TestRoot) => ({ ...process.env, RESTIC_REPOSITORY: path.join(t.dir, 'repo', 'm'), RESTIC_PASSWORD: PASSWORD });
 const borgEnv = (t: TestRoot) => ({ ...process.env, BORG_PASSPHRASE: PASSWORD, BORG_BASE_DIR: path.join(t.stateDir, 'borg') });
@@ -107,7 +111,7 @@ const PROVIDERS: Record<ProviderCase['name'], ProviderCase> = {
     hangTimeout: 40,
     repository: (dir) => `{ provider: restic, url: ${path.join(dir, 'repo')}, passwordFile: ${path.join(dir, 'pass')} }`,
     shims: (snippet) => ({
-      restic: `case " $* " in\n  *" backup "*) ${snippet('provider-create').replace(/\n/g, '\n    ')};;\n  *" restore "*) ${snippet('provider-restore').replace(/\n/g, '\n    ')};;\nesac\nexec ${toolPath('restic')} "$@"`,
+      restic: `${NOT_REQUEST_ENV('restic')}case " $* " in\n  *" backup "*) ${snippet('provider-create').replace(/\n/g, '\n    ')};;\n  *" restore "*) ${snippet('provider-restore').replace(/\n/g, '\n    ')};;\nesac\nexec ${toolPath('restic')} "$@"`,
     }),
     ids: (t) => {
       if (!existsSync(path.join(t.dir, 'repo', 'm'))) return [];
@@ -121,7 +125,7 @@ const PROVIDERS: Record<ProviderCase['name'], ProviderCase> = {
     hangTimeout: 40,
     repository: (dir) => `{ provider: borg, url: ${path.join(dir, 'repo')}, passwordFile: ${path.join(dir, 'pass')} }`,
     shims: (snippet) => ({
-      borg: `case " $* " in\n  *" create "*) ${snippet('provider-create').replace(/\n/g, '\n    ')};;\n  *" extract "*) ${snippet('provider-restore').replace(/\n/g, '\n    ')};;\nesac\nexec ${toolPath('borg')} "$@"`,
+      borg: `${NOT_REQUEST_ENV('borg')}case " $* " in\n  *" create "*) ${snippet('provider-create').replace(/\n/g, '\n    ')};;\n  *" extract "*) ${snippet('provider-restore').replace(/\n/g, '\n    ')};;\nesac\nexec ${toolPath('borg')} "$@"`,
     }),
     // checkpoint archives count too: a killed create must not leave one
     ids: (t) => {
