@@ -43,7 +43,7 @@ const toolPath = (tool: string) => execFileSync('sh', ['-c', `command -v ${tool}
 const lastEnd = () => journalRecords(t.stateDir).filter((r) => r.type === 'end').at(-1);
 
 describe('a stale restic lock', () => {
-  it('left by a restic killed while Lifeboat ran is removed with `restic unlock` and the call tried again', async () => {
+  it('left by a restic killed while Lifeboat ran is removed with `restic unlock` and the call tried again', { timeout: 600_000 }, async () => {
     repository('restic');
     t.module('m', { folders: [data] });
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
@@ -166,7 +166,7 @@ describe('root plugins', () => {
 });
 
 describe('borg --read-special', () => {
-  it('streams a dump through a pipe but leaves FIFOs and devices in the folders out, with a warning', async () => {
+  it('streams a dump through a pipe but leaves FIFOs and devices in the folders out, with a warning', { timeout: 600_000 }, async () => {
     const name = uniqueName();
     createPostgres(name);
     cleanups.push(() => dropPostgres(name));
@@ -189,7 +189,7 @@ describe('borg --read-special', () => {
 });
 
 describe('PostgreSQL database: all', () => {
-  it('restores every database and the roles of a cluster', async () => {
+  it('restores every database and the roles of a cluster', { timeout: 600_000 }, async () => {
     const server = await startThrowawayPostgres();
     cleanups.push(() => server.stop());
     const env = { ...process.env, PGPASSWORD: server.password };
@@ -257,7 +257,7 @@ describe('progress', () => {
     return { exitCode: result.exitCode ?? 1, output: String(result.stdout) };
   }
 
-  it('is drawn on a terminal, and not with -q, TERM=dumb or LIFEBOAT_PROGRESS=0', async () => {
+  it('is drawn on a terminal, and not with -q, TERM=dumb or LIFEBOAT_PROGRESS=0', { timeout: 600_000 }, async () => {
     writeFileSync(path.join(data, 'big.bin'), randomBytes(16 * 1024 * 1024));
     t.module('m', { folders: [data] });
     const drawn = await onTerminal(['backup', 'm']);
