@@ -137,7 +137,7 @@ describe('everything Lifeboat writes is 0700/0600', () => {
   // No group or other bits on any directory or file (symlinks have no modes of their own).
   const loose = (dir: string) => modesUnder(dir).filter((entry) => entry.type !== 'symlink' && (entry.mode & 0o077) !== 0).map((entry) => `${entry.path} ${entry.mode.toString(8)}`);
 
-  it('the state dir after backups (copy, restic, borg, tar), restores, parts writing dumps and hand-off lines', async () => {
+  it('the state dir after backups (copy, restic, borg, tar), restores, parts writing dumps and hand-off lines', { timeout: 600_000 }, async () => {
     const pass = path.join(t.dir, 'restic.pass');
     writeFileSync(pass, 'modes-password\n', { mode: 0o600 });
     t.write('lifeboat.yaml', `repositories:\n  local: { provider: copy, url: ${t.dir}/repo }\n  restic: { provider: restic, url: ${t.dir}/restic, passwordFile: ${pass} }\n  borg: { provider: borg, url: ${t.dir}/borg, passwordFile: ${pass} }\n  tar: { provider: tar, url: ${t.dir}/tar, compression: gzip }\n`);
