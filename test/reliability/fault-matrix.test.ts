@@ -18,7 +18,7 @@ import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
 import { describeTree } from '../helpers/fs-state.js';
-import { armFault, faultSnippet, installFaultyProvider, journalRecords, waitForFile, type FaultKind } from '../helpers/faults.js';
+import { armFault, faultSnippet, installFaultyProvider, journalRecords, waitForFile } from '../helpers/faults.js';
 
 type Fault = 'fail' | 'hang' | 'SIGTERM' | 'SIGINT';
 const FAULTS: Fault[] = ['fail', 'hang', 'SIGTERM', 'SIGINT'];
@@ -29,14 +29,14 @@ interface Target {
   part: string;
   // the fault switch (see faultSnippet) that this part runs
   step: string;
-  // in an always-phase: a signal does not stop it, so it is made slow instead of hanging
+  // in an always-phase: a signal does not stop it, so it is held (until the signal was received) instead of hanging
   always?: boolean;
   // backup: the snapshot was complete before the fault (finally)
   snapshotBefore?: boolean;
   // restore: the safety snapshot exists / the live files were replaced before the fault
   safetyBefore?: boolean;
   swappedBefore?: boolean;
-  // the fault is in starting the service: it cannot be running afterwards (unless only slowed)
+  // the fault is in starting the service: it cannot be running afterwards (unless only held)
   startsService?: boolean;
 }
 
@@ -171,11 +171,15 @@ async function setup(provider: ProviderCase, fault: Fault, onFinished: (fn: () =
   mkdirSync(path.join(data, 'sub'), { recursive: true });
   writeFileSync(path.join(data, 'a.txt'), 'version 1\n');
   writeFileSync(path.join(data, 'sub', 'b.txt'), 'kept\n');
-  const snippet = (step: string) => faultSnippet(faults, step);
+  // faultSnippet's switches, and `held`: touch `started`, then wait until the test says the signal was
+  // received (for signals in the always-phases, which a signal does not stop: no clock decides whether
+  // the signal arrives while the step runs)
+  const snippet = (step: string) =>
+    `${faultSnippet(faults, step)}\nif [ -e "${path.join(faults, `${step}.held`)}" ]; then touch "${path.join(faults, 'started')}"; while [ ! -e "${path.join(faults, 'released')}" ]; do sleep 0.05; done; fi`;
   t.module('m', {
     folders: [data],
     service: { stop: `${snippet('service-stop')}\n${service.stop}`, start: `${snippet('service-start')}\n${service.start}`, isActive: service.isActive, stopDuringBackup: true },
-    timeouts: { part: fault === 'hang' ? provider.hangTimeout : 3600, killAfter: 1 },
+    timeouts: { part: 3600, killAfter: 1 },
   });
   t.write('modules/m/bin/module-dump-state', `#!/bin/sh\n${snippet('dump-state')}\necho dumped > "$LIFEBOAT_STATE_DIR/dump.txt"\n`, 0o755);
   t.write('modules/m/bin/module-cleanup-state', `#!/bin/sh\n${snippet('cleanup-state')}\nrm -f "$LIFEBOAT_STATE_DIR/dump.txt"\n`, 0o755);
@@ -201,14 +205,25 @@ async function setup(provider: ProviderCase, fault: Fault, onFinished: (fn: () =
 }
 
 // Runs the action with the fault armed (signals need the part running: hanging, or in always-phases
-// slowed), sending the signal once the faulty step has started; disarms everything afterwards.
+// held until Lifeboat says it got the signal), sending the signal once the faulty step has started;
+// disarms everything afterwards.
 async function runFaulty(s: Setup, target: Target, fault: Fault, args: string[]) {
-  const kind: FaultKind = fault === 'fail' ? 'fail' : fault === 'hang' ? 'hang' : target.always ? 'slow' : 'hang';
-  armFault(s.faults, target.step, kind);
+  const signal = fault === 'SIGTERM' || fault === 'SIGINT';
+  if (signal && target.always) writeFileSync(path.join(s.faults, `${target.step}.held`), '');
+  else armFault(s.faults, target.step, fault === 'fail' ? 'fail' : 'hang');
+  // only the hang fault runs with a short timeouts.part (the runs before it had all the time they needed)
+  if (fault === 'hang') s.t.module('m', { ...parse(readFileSync(path.join(s.t.root, 'modules/m/module.yaml'), 'utf8')), timeouts: { part: s.provider.hangTimeout, killAfter: 1 } });
   const child = lifeboat(s.t, args, { env: { PATH: s.path } });
-  if (fault === 'SIGTERM' || fault === 'SIGINT') {
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  if (signal) {
     await waitForFile(path.join(s.faults, 'started'), 600_000);
     child.kill(fault);
+    if (target.always) {
+      // the held step goes on once Lifeboat has said it got the signal
+      while (!stderr.includes(`received ${fault}`)) await new Promise((resolve) => setTimeout(resolve, 20));
+      writeFileSync(path.join(s.faults, 'released'), '');
+    }
   }
   const result = await child;
   rmSync(s.faults, { recursive: true, force: true });
