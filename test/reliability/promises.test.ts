@@ -47,7 +47,7 @@ describe('a stale restic lock', () => {
     repository('restic');
     t.module('m', { folders: [data] });
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
-    // A restic check holds the exclusive lock (reading data at 1 KiB/s), run in the background of a shell
+    // A restic check holds the exclusive lock (reading data at 1 KiB/s, then stopped), run in the background of a shell
     // that reaps it as soon as it dies. (A lock of a dead restic on this host restic ignores by itself.)
     // The first restic call of Lifeboat that meets the lock makes the shim kill the holder, so the lock
     // is stale (its process gone) when Lifeboat runs `restic unlock` and tries the call again.
@@ -55,7 +55,10 @@ describe('a stale restic lock', () => {
     const pidFile = path.join(t.dir, 'holder.pid');
     const holder = execa('sh', ['-c', `restic check --read-data --limit-download 1 & echo $! > "${pidFile}"; wait`], { env: resticEnv(), reject: false });
     cleanups.push(() => holder.kill('SIGKILL'));
-    while (readdirSync(locks).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (readdirSync(locks).length === 0 || !existsSync(pidFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+    // stopped, it keeps its lock and stays alive (however fast it would have finished) until the shim kills it
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGSTOP');
+    expect(readdirSync(locks)).toHaveLength(1);
     const first = path.join(t.dir, 'first-call');
     const shims = shimDir({
       restic: [
