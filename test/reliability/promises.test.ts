@@ -46,6 +46,8 @@ describe('a stale restic lock', () => {
   it('left by a restic killed while Lifeboat ran is removed with `restic unlock` and the call tried again', { timeout: 600_000 }, async () => {
     repository('restic');
     t.module('m', { folders: [data] });
+    // 4 MiB of data: a check reading it at 1 KiB/s cannot finish while the test runs
+    writeFileSync(path.join(data, 'big.bin'), randomBytes(4 * 1024 * 1024));
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
     // A restic check holds the exclusive lock (reading data at 1 KiB/s, then stopped), run in the background of a shell
     // that reaps it as soon as it dies. (A lock of a dead restic on this host restic ignores by itself.)
@@ -55,7 +57,8 @@ describe('a stale restic lock', () => {
     const pidFile = path.join(t.dir, 'holder.pid');
     const holder = execa('sh', ['-c', `restic check --read-data --limit-download 1 & echo $! > "${pidFile}"; wait`], { env: resticEnv(), reject: false });
     cleanups.push(() => holder.kill('SIGKILL'));
-    while (readdirSync(locks).length === 0 || !existsSync(pidFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const deadline = Date.now() + 300_000;
+    while ((readdirSync(locks).length === 0 || !existsSync(pidFile)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     // stopped, it keeps its lock and stays alive (however fast it would have finished) until the shim kills it
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGSTOP');
     expect(readdirSync(locks)).toHaveLength(1);
