@@ -3,7 +3,7 @@
 // scratch is removed again and the live databases are never touched. Damage that reading a dump back
 // cannot see (a flipped digit in COPY data, a broken SQL value, a payload byte) fails the drill.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,11 +35,25 @@ import {
 
 const context = engineContext;
 
+// The drill's throwaway redis-server folders go to os.tmpdir(), which follows TMPDIR: this file gets a
+// temp dir of its own, so counting lifeboat-redis-* there sees only its own (never another worker's).
+const ownTmp = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-drill-tmp-'));
+const sharedTmpDir = process.env.TMPDIR;
+beforeAll(() => {
+  process.env.TMPDIR = ownTmp;
+  expect(os.tmpdir()).toBe(ownTmp);
+});
+afterAll(() => {
+  if (sharedTmpDir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = sharedTmpDir;
+  rmSync(ownTmp, { recursive: true, force: true });
+});
+
 // Scratch databases, temporary roles and accounts left on the servers, and throwaway redis-server folders.
 function leftovers(): string[] {
   const pg = psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
   const my = mariadb(`SHOW DATABASES LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
-  const redis = readdirSync(os.tmpdir()).filter((name) => name.startsWith('lifeboat-redis-'));
+  const redis = readdirSync(ownTmp).filter((name) => name.startsWith('lifeboat-redis-'));
   // The drill's temporary PostgreSQL roles and MariaDB accounts.
   const roles = psql('postgres', `SELECT rolname FROM pg_roles WHERE rolname LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);
   const users = mariadb(`SELECT user FROM mysql.user WHERE user LIKE 'lifeboat\\_verify\\_${process.pid}\\_%';`).split('\n').filter(Boolean);

@@ -3,6 +3,8 @@
 // (GET /bucket?uploads) and AbortMultipartUpload (DELETE /bucket/key?uploadId=ID), both over s3rver's
 // own upload folders. Usage: node s3-server.mjs '{"directory":...,"port":0,"key":FILE,"cert":FILE,
 // "buckets":[...],"accessKeyId":...,"secretAccessKey":...}'; prints {"port":N} once it listens.
+// A misbehaving server on demand: HeadObject of a key under `tamper-etag/` answers a wrong ETag (32
+// zeros), under `tamper-size/` one byte more than stored (the upload check must delete such objects).
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -52,7 +54,16 @@ async function multipartExtras(ctx, next) {
   return next();
 }
 
-server.middleware.splice(server.middleware.length - 1, 0, multipartExtras);
+// HeadObject under tamper-etag/ and tamper-size/: s3rver's answer, with the ETag or the size made wrong.
+async function tamperedHead(ctx, next) {
+  await next();
+  const match = /^\/[^/]+\/(tamper-etag|tamper-size)\//.exec(ctx.path);
+  if (!match || ctx.method !== 'HEAD' || ctx.status !== 200) return;
+  if (match[1] === 'tamper-etag') ctx.set('ETag', `"${'0'.repeat(32)}"`);
+  else ctx.set('Content-Length', String(Number(ctx.response.get('Content-Length')) + 1));
+}
+
+server.middleware.splice(server.middleware.length - 1, 0, tamperedHead, multipartExtras);
 const address = await server.run();
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 process.on('SIGTERM', () => server.close().finally(() => process.exit(0)));

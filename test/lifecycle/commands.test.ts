@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { journalRecords, waitForFile } from '../helpers/faults.js';
 
 let t: TestRoot;
 beforeEach(() => {
@@ -55,16 +56,27 @@ describe('backup of several modules', () => {
 
 describe('locking through the CLI', () => {
   it('a second run of the same module exits 3 at once; --wait lets it run after the first', async () => {
-    t.part('pre-backup', '40slow', `#!/bin/sh\ntouch "${t.dir}/started"\nsleep 2\n`, 'alpha');
+    // The first run holds the lock until the test releases it (no timing: each step waits for its event).
+    const release = path.join(t.dir, 'release');
+    t.part('pre-backup', '40slow', `#!/bin/sh\ntouch "${t.dir}/started"\nwhile [ ! -e "${release}" ]; do sleep 0.05; done\n`, 'alpha');
     const first = lifeboat(t, ['backup', 'alpha']);
-    for (let i = 0; i < 200 && !existsSync(path.join(t.dir, 'started')); i++) await new Promise((r) => setTimeout(r, 25));
+    await waitForFile(path.join(t.dir, 'started'), 60_000);
     const second = await lifeboat(t, ['backup', 'alpha']);
     expect(second.exitCode).toBe(3);
     expect(second.stderr).toContain('module "alpha" is locked by pid');
-    const waiting = lifeboat(t, ['backup', 'alpha', '--wait', '30']);
+    const waiting = lifeboat(t, ['backup', 'alpha', '--wait', '300']);
+    let waitingErr = '';
+    waiting.stderr!.on('data', (chunk: Buffer) => (waitingErr += chunk.toString()));
+    while (!waitingErr.includes('waiting up to 300s for module "alpha"')) await new Promise((r) => setTimeout(r, 25));
+    writeFileSync(release, '');
     expect((await first).exitCode).toBe(0);
-    expect((await waiting).exitCode).toBe(0);
+    const waited = await waiting;
+    expect(waited.exitCode, waited.stderr).toBe(0);
     expect(snapshotsOf('alpha')).toHaveLength(2);
+    // the waiting run started its work only after the first had ended
+    const records = journalRecords(t.stateDir).filter((r) => r.module === 'alpha');
+    expect(records.map((r) => r.type)).toEqual(['start', 'end', 'start', 'end']);
+    expect(records[0].runId).toBe(records[1].runId);
   });
 });
 

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT } from '../helpers/root.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stateLayout } from '../../src/config/paths.js';
 import { journalEnd, journalRuns, journalStart, lastResults, readJournal } from '../../src/state/journal.js';
@@ -106,12 +108,32 @@ describe('journal', () => {
     expect(backups.get('chat')).toMatchObject({ last: { runId: 'b2' }, lastFailure: { runId: 'b1' } });
   });
 
-  it('keeps records whole when processes append at the same time', async () => {
+  it('keeps records whole when Lifeboat processes write at the same time', async () => {
+    // Eight processes, each running Lifeboat's own journal writer (the built journal module) for 100
+    // runs of start and end records with long errors: every record must come back whole and in its
+    // process's order.
     const dir = stateDir();
     journalStart(dir, { runId: 'seed', module: 'wiki', action: 'backup' });
-    const file = stateLayout(dir).journal;
-    const script = `const fs = require('fs'); for (let i = 0; i < 200; i++) fs.appendFileSync(${JSON.stringify(file)}, JSON.stringify({type:'end',runId:process.argv[1] + '-' + i,module:'wiki',action:'backup',time:'t',result:'success',snapshots:[],bytes:0,durationMs:0,error:'e'.repeat(3000)}) + '\\n');`;
-    await Promise.all(Array.from({ length: 8 }, (_, index) => new Promise((resolve) => spawn(process.execPath, ['-e', script, `p${index}`]).once('exit', resolve))));
-    expect(readJournal(dir)).toHaveLength(1 + 8 * 200);
+    const writer = pathToFileURL(path.join(PROJECT, 'dist', 'src', 'lifecycle', 'journal.js')).href;
+    const script = `
+      const { journalStart, journalEnd } = await import(${JSON.stringify(writer)});
+      const [dir, who] = process.argv.slice(1);
+      for (let i = 0; i < 100; i++) {
+        const runId = who + '-' + i;
+        journalStart(dir, { runId, module: 'wiki', action: 'backup' });
+        journalEnd(dir, { runId, module: 'wiki', action: 'backup', result: 'failure', snapshots: [], bytes: i, durationMs: 1, failedPart: 'backup/50snapshot', error: who.repeat(1500) });
+      }`;
+    const exits = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => new Promise<number | null>((resolve) => spawn(process.execPath, ['--input-type=module', '-e', script, dir, `p${index}`], { stdio: 'inherit' }).once('exit', resolve))),
+    );
+    expect(exits).toEqual(Array(8).fill(0));
+    const records = readJournal(dir);
+    expect(records).toHaveLength(1 + 8 * 200);
+    for (let index = 0; index < 8; index++) {
+      const who = `p${index}`;
+      const mine = records.filter((r) => r.runId.startsWith(`${who}-`));
+      expect(mine.map((r) => `${r.type}:${r.runId}`)).toEqual(Array.from({ length: 100 }, (_, i) => [`start:${who}-${i}`, `end:${who}-${i}`]).flat());
+      for (const record of mine.filter((r) => r.type === 'end')) expect(record).toMatchObject({ result: 'failure', error: who.repeat(1500) });
+    }
   });
 });

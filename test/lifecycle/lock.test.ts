@@ -128,9 +128,21 @@ describe('acquireLock', () => {
     const dir = locksDir();
     const { log } = captureLog();
     const one = await acquireLock(dir, 'one', { log });
+    // module two is free while one is held, and one stays held while two is
     const two = await acquireLock(dir, 'two', { log });
+    expect(readLockHolder(dir, 'one')).toMatchObject({ pid: process.pid });
+    expect(readLockHolder(dir, 'two')).toMatchObject({ pid: process.pid });
+    const again = await acquireLock(dir, 'one', { log }).then(unexpected, (caught: unknown) => caught as Error & { code: string });
+    expect(again.code).toBe('LOCKED');
+    expect(again.message).toContain('module "one" is locked by pid');
+    // releasing one frees one only
     one.release();
+    expect(existsSync(path.join(dir, 'one.lock'))).toBe(false);
+    expect(existsSync(path.join(dir, 'two.lock'))).toBe(true);
+    const three = await acquireLock(dir, 'one', { log });
+    three.release();
     two.release();
+    expect(existsSync(path.join(dir, 'two.lock'))).toBe(false);
   });
 
   it('is not blocked by a holder that was killed with SIGKILL', async () => {

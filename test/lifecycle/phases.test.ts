@@ -22,7 +22,11 @@ describe('the phase table', () => {
     expect(ACTIONS.verify.map((s) => `${s.phase}:${s.runs}`)).toEqual(['verify:ok', 'finally:always', 'on-success:success', 'on-failure:failure']);
   });
 
-  it('loads every built-in implementation', async () => {
-    for (const part of BUILTINS) expect(typeof (await part.load())).toBe('function');
+  it('loads a distinct implementation for every built-in (only stopping the service is shared)', async () => {
+    const loaded = await Promise.all(BUILTINS.map(async (part) => ({ part: `${part.phase}/${part.name}`, fn: await part.load() })));
+    for (const { part, fn } of loaded) expect(typeof fn, part).toBe('function');
+    const byFunction = new Map<unknown, string[]>();
+    for (const { part, fn } of loaded) byFunction.set(fn, [...(byFunction.get(fn) ?? []), part]);
+    expect([...byFunction.values()].filter((parts) => parts.length > 1)).toEqual([['pre-backup/40stop_service', 'pre-restore/10stop_service']]);
   });
 });

@@ -86,8 +86,14 @@ describe('report --html', () => {
     expect(countColor(duration, COLORS.size)).toBe(0);
     // the disabled module never ran: its charts say so instead of drawing bars
     await expect(page.locator('#module-wiki svg.chart-size text').textContent()).resolves.toBe('no data yet');
-    const whole = decodePng(await page.screenshot({ fullPage: true }));
-    expect(whole.width).toBeGreaterThan(700);
-    writeFileSync(path.join(t.dir, 'out', 'report.png'), await page.screenshot({ fullPage: true }));
+    // both module sections are laid out one below the other inside the 820 px viewport, neither empty
+    const boxes = await Promise.all(['#module-blog', '#module-wiki'].map(async (selector) => page.locator(selector).boundingBox()));
+    for (const box of boxes) {
+      expect(box).not.toBeNull();
+      expect(box!.width).toBeGreaterThan(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(820);
+      expect(box!.height).toBeGreaterThan(0);
+    }
+    expect(boxes[1]!.y).toBeGreaterThanOrEqual(boxes[0]!.y + boxes[0]!.height);
   });
 });

@@ -29,6 +29,11 @@ export interface SuiteOptions {
   excludes?: boolean;
   // Whether list gives back host and tags.
   keepsMetadata?: boolean;
+  // What list does on the unusable repository (a file where its folder should be; for S3 a bucket that
+  // does not exist): throw a LifeboatError (the default), or answer [] because the provider takes a
+  // repository it cannot find for one never written. Declared per provider, so either answer is asserted
+  // exactly and a change shows.
+  listOfUnusable?: 'throws' | 'empty';
 }
 
 // A test a provider's declared capabilities rule out (tar takes no streams, a script provider gets no
@@ -62,7 +67,9 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const t = await setup();
       const first = await t.create('alpha', { tags: ['module:alpha', 'nightly'] });
       const second = await t.create('alpha');
-      expect(first.snapshot.id).toMatch(/\S/);
+      // ids are plain names (they become file names under the state dir), one per snapshot
+      expect(first.snapshot.id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+      expect(second.snapshot.id).not.toBe(first.snapshot.id);
       const listed = await t.provider.list('alpha', t.common);
       expect(listed.map((s) => s.id)).toEqual([first.snapshot.id, second.snapshot.id]);
       expect(listed[0].time < listed[1].time).toBe(true);
@@ -208,11 +215,14 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       const provider = makeRepo(t.context);
       const error = await provider.create({ module: 'alpha', paths: [t.src], exclude: [], host: 'testhost', tags: ['module:alpha'], ...t.common }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LifeboatError);
-      const listed = await provider.list('alpha', t.common).catch((e: unknown) => {
-        expect(e).toBeInstanceOf(LifeboatError);
-        return [];
-      });
-      expect(listed).toEqual([]);
+      // listing it: as the provider declares (never a thrown error turned into [] by the test)
+      const listed = await provider.list('alpha', t.common).then(
+        (snapshots) => snapshots,
+        (e: unknown) => e,
+      );
+      if ((options.listOfUnusable ?? 'throws') === 'throws') expect(listed).toBeInstanceOf(LifeboatError);
+      else expect(listed).toEqual([]);
+      expect(await readFile(t.context.url, 'utf8')).toBe('a file where the repository folder should be\n');
     });
 
     it('fails with a LifeboatError and keeps no partial snapshot when a path cannot be read', async () => {

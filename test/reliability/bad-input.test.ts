@@ -218,6 +218,31 @@ const CASES: Case[] = [
   },
 ];
 
+// The same checks with real restic and borg repositories (the catalogue above runs on the copy script
+// provider and tar): module m backs up into repository `local` of the tool, after one real backup.
+const ENGINE_CASES = (tool: 'restic' | 'borg'): Case[] => {
+  const repo = (c: Ctx, extra = '') => `repositories:\n  local: { provider: ${tool}, url: ${c.t.dir}/repo, passwordFile: ${c.t.dir}/pass${extra} }\n`;
+  const backedUp = async (c: Ctx) => {
+    writeFileSync(path.join(c.t.dir, 'pass'), 'bad-input-password\n', { mode: 0o600 });
+    setGlobal(c, repo(c));
+    const backup = await execa('node', [BIN, '--root', c.t.root, '--state-dir', c.t.stateDir, 'backup', 'm'], { reject: false });
+    if (backup.exitCode !== 0) throw new Error(`backup m failed: ${backup.stderr}`);
+  };
+  return [
+    { name: `${tool}: an unknown snapshot id`, arrange: backedUp, args: ['restore', 'm', 'nope'], exit: 2, message: 'snapshot "nope" not found; `lifeboat snapshots` lists them' },
+    { name: `${tool}: --repo naming no repository`, arrange: backedUp, args: ['restore', 'm', '--repo', 'nosuch'], exit: 2, message: '--repo nosuch: no such repository in lifeboat.yaml; defined: local' },
+    {
+      name: `${tool}: an unknown key in its repository`,
+      arrange: async (c) => {
+        await backedUp(c);
+        setGlobal(c, repo(c, ', pasword: x'));
+      },
+      exit: 2,
+      message: /lifeboat\.yaml.*pasword/,
+    },
+  ];
+};
+
 // Runs Lifeboat on the case's root (as uid 65534 when asked), with a time limit: nothing may hang.
 function run(c: Ctx, args: string[], asNobody: boolean) {
   const argv = [BIN, '--root', c.t.root, '--state-dir', c.t.stateDir, ...args];
@@ -227,7 +252,7 @@ function run(c: Ctx, args: string[], asNobody: boolean) {
 }
 
 describe.concurrent('bad input: exit 2 (or 1), a message naming the culprit, nothing changed', () => {
-  it.for(CASES)('$name', async (item, { expect, onTestFinished }) => {
+  it.for([...CASES, ...ENGINE_CASES('restic'), ...ENGINE_CASES('borg')])('$name', async (item, { expect, onTestFinished }) => {
     const t = makeRoot();
     onTestFinished(() => t.cleanup());
     const c: Ctx = { t, data: path.join(t.dir, 'data'), adata: path.join(t.dir, 'adata'), outside: path.join(t.dir, 'outside'), vars: {} };

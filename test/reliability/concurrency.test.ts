@@ -1,18 +1,52 @@
 // Concurrency: ten simultaneous runs of one module. Without --wait exactly one runs and the nine others
-// exit 3 at once; with --wait all ten run, one after another, never two at a time.
+// exit 3 at once; with --wait all ten run, one after another, never two at a time. Over providers: the
+// `copy` script provider with ten runs, real restic and borg with four (each run is a real backup; the
+// repository, listed by the tool itself, must hold exactly one snapshot per successful run).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { describeTree } from '../helpers/fs-state.js';
 import { journalRecords } from '../helpers/faults.js';
 
-const RUNS = 10;
+const PASSWORD = 'concurrency-password';
+interface ProviderCase {
+  name: string;
+  runs: number;
+  repository?: (dir: string) => string;
+  // snapshots of module m as the provider's own tool lists them
+  snapshots: (t: TestRoot) => string[];
+}
+const PROVIDERS: ProviderCase[] = [
+  { name: 'copy', runs: 10, snapshots: (t) => (existsSync(path.join(t.dir, 'repo', 'm')) ? readdirSync(path.join(t.dir, 'repo', 'm')) : []) },
+  {
+    name: 'restic',
+    runs: 4,
+    repository: (dir) => `{ provider: restic, url: ${path.join(dir, 'repo')}, passwordFile: ${path.join(dir, 'pass')} }`,
+    snapshots: (t) =>
+      existsSync(path.join(t.dir, 'repo', 'm'))
+        ? (JSON.parse(execFileSync('restic', ['--no-lock', 'snapshots', '--json'], { env: { ...process.env, RESTIC_REPOSITORY: path.join(t.dir, 'repo', 'm'), RESTIC_PASSWORD: PASSWORD }, encoding: 'utf8' })) as Array<{ id: string }>).map((s) => s.id)
+        : [],
+  },
+  {
+    name: 'borg',
+    runs: 4,
+    repository: (dir) => `{ provider: borg, url: ${path.join(dir, 'repo')}, passwordFile: ${path.join(dir, 'pass')} }`,
+    snapshots: (t) =>
+      existsSync(path.join(t.dir, 'repo', 'm'))
+        ? execFileSync('borg', ['list', '--consider-checkpoints', '--short', path.join(t.dir, 'repo', 'm')], { env: { ...process.env, BORG_PASSPHRASE: PASSWORD, BORG_BASE_DIR: path.join(t.stateDir, 'borg') }, encoding: 'utf8' }).split('\n').filter(Boolean)
+        : [],
+  },
+];
+
 let t: TestRoot;
 let data: string;
 
-beforeEach(() => {
+function setupRoot(provider: ProviderCase): void {
   t = makeRoot();
+  writeFileSync(path.join(t.dir, 'pass'), `${PASSWORD}\n`, { mode: 0o600 });
+  if (provider.repository) t.write('lifeboat.yaml', `repositories:\n  local: ${provider.repository(t.dir)}\n`);
   data = path.join(t.dir, 'data');
   mkdirSync(data);
   writeFileSync(path.join(data, 'file.txt'), 'content\n');
@@ -25,13 +59,15 @@ beforeEach(() => {
       `while [ ! -e "${t.dir}/release" ]; do sleep 0.05; done\nrmdir "${t.dir}/running"\n`,
     'm',
   );
-});
-afterEach(() => t.cleanup());
+}
 
-const snapshots = () => (existsSync(path.join(t.dir, 'repo', 'm')) ? readdirSync(path.join(t.dir, 'repo', 'm')) : []);
+describe.each(PROVIDERS)('$name: simultaneous backups of one module', (provider) => {
+  const RUNS = provider.runs;
+  const snapshots = () => provider.snapshots(t);
+  beforeEach(() => setupRoot(provider));
+  afterEach(() => t.cleanup());
 
-describe('ten simultaneous backups of one module', () => {
-  it('without --wait: exactly one runs, the nine others exit 3 naming the holder', async () => {
+  it('without --wait: exactly one runs, the others exit 3 naming the holder', { timeout: 900_000 }, async () => {
     const exits: number[] = [];
     const children = Array.from({ length: RUNS }, () => {
       const child = lifeboat(t, ['backup', 'm', '--json']);
@@ -55,7 +91,7 @@ describe('ten simultaneous backups of one module', () => {
     expect(readdirSync(path.join(t.stateDir, 'locks'))).toEqual([]);
   });
 
-  it('with --wait: all ten run, one after another', async () => {
+  it('with --wait: all of them run, one after another', { timeout: 900_000 }, async () => {
     writeFileSync(path.join(t.dir, 'release'), '');
     const results = await Promise.all(Array.from({ length: RUNS }, () => lifeboat(t, ['backup', 'm', '--wait', '600'])));
     expect(results.map((r) => r.exitCode), results.map((r) => r.stderr).join('\n---\n')).toEqual(Array(RUNS).fill(0));
@@ -74,7 +110,7 @@ describe('ten simultaneous backups of one module', () => {
     expect(records.filter((r) => r.type === 'end').every((r) => r.result === 'success')).toBe(true);
   });
 
-  it('a restore while a backup holds the module exits 3 and changes nothing', async () => {
+  it('a restore while a backup holds the module exits 3 and changes nothing', { timeout: 900_000 }, async () => {
     writeFileSync(path.join(t.dir, 'release'), '');
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
     rmSync(path.join(t.dir, 'release'));

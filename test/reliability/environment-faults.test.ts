@@ -5,11 +5,12 @@
 // running again, the failure journaled (when the disk lets it), and no snapshot that looks complete.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
-import { journalRecords, waitForFile } from '../helpers/faults.js';
+import { journalRecords } from '../helpers/faults.js';
 import { createPostgres, dropPostgres, pathWithout, shimDir, uniqueName } from '../helpers/databases.js';
 
 let t: TestRoot;
@@ -39,13 +40,35 @@ function repositories(provider: 'restic' | 'borg', extra: Record<string, unknown
 }
 
 const resticEnv = () => ({ RESTIC_REPOSITORY: path.join(t.dir, 'repo', 'm'), RESTIC_PASSWORD_FILE: path.join(t.dir, 'pass') });
+// restic's own listing of the module's repository; a repository restic cannot open fails the test (it is
+// never read as "no snapshot").
 const resticSnapshots = async () => {
   const result = await execa('restic', ['--no-lock', 'snapshots', '--json'], { env: resticEnv(), reject: false });
-  return result.exitCode === 0 ? (JSON.parse(result.stdout) as unknown[]) : [];
+  expect(result.exitCode, `restic snapshots: ${result.stderr}`).toBe(0);
+  return JSON.parse(result.stdout) as unknown[];
 };
 
-// The common outcome of a fault: exit 1, a clear message, service up, failure journaled, no snapshot.
-async function expectCleanFailure(result: { exitCode?: number; stderr: string }, message: string | RegExp, options: { journaled?: boolean; snapshots?: number } = {}): Promise<void> {
+// Running restic processes whose repository is `repo` (other tests' restic processes are not counted).
+function resticsOf(repo: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'restic' && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`RESTIC_REPOSITORY=${repo}`);
+      } catch {
+        return false; // it ended meanwhile
+      }
+    })
+    .map(Number);
+}
+
+// What the repository must hold after the fault: `snapshots` (restic lists exactly that many), or
+// `absent` (the run failed before anything was written: no repository folder at all).
+type RepositoryAfter = { snapshots: number } | 'absent';
+
+// The common outcome of a fault: exit 1, a clear message, service up, failure journaled, the repository
+// as `after` says.
+async function expectCleanFailure(result: { exitCode?: number; stderr: string }, message: string | RegExp, after: RepositoryAfter, options: { journaled?: boolean } = {}): Promise<void> {
   expect(result.exitCode, result.stderr).toBe(1);
   if (typeof message === 'string') expect(result.stderr).toContain(message);
   else expect(result.stderr).toMatch(message);
@@ -55,7 +78,8 @@ async function expectCleanFailure(result: { exitCode?: number; stderr: string },
     const ends = journalRecords(t.stateDir).filter((r) => r.type === 'end');
     expect(ends.at(-1)).toMatchObject({ result: 'failure' });
   }
-  expect(await resticSnapshots()).toHaveLength(options.snapshots ?? 0);
+  if (after === 'absent') expect(existsSync(path.join(t.dir, 'repo'))).toBe(false);
+  else expect(await resticSnapshots()).toHaveLength(after.snapshots);
 }
 
 describe('a provider binary that is missing', () => {
@@ -64,7 +88,7 @@ describe('a provider binary that is missing', () => {
     const bin = pathWithout([tool]);
     cleanups.push(() => rmSync(bin, { recursive: true, force: true }));
     const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: bin } });
-    await expectCleanFailure(result, `${tool} is not installed (not found on PATH)`);
+    await expectCleanFailure(result, `${tool} is not installed (not found on PATH)`, 'absent');
     const check = await lifeboat(t, ['check'], { env: { PATH: bin } });
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toMatch(new RegExp(`FAIL\\s+${tool}\\s+not found on PATH`));
@@ -74,7 +98,10 @@ describe('a provider binary that is missing', () => {
 describe('an unusable repository', () => {
   it('a file where the repository should be', async () => {
     writeFileSync(path.join(t.dir, 'repo'), 'not a repository\n');
-    await expectCleanFailure(await lifeboat(t, ['backup', 'm']), 'restic repository "local" of module m');
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(readFileSync(path.join(t.dir, 'repo'), 'utf8')).toBe('not a repository\n');
+    rmSync(path.join(t.dir, 'repo'));
+    await expectCleanFailure(result, 'restic repository "local" of module m', 'absent');
   });
 
   it('a wrong password', async () => {
@@ -127,7 +154,7 @@ describe('a full disk under the state dir (1 MiB tmpfs)', () => {
     t.write('modules/m/bin/module-dump-state', fill, 0o755);
     t.write('modules/m/bin/module-cleanup-state', '#!/bin/sh\nrm -f "$LIFEBOAT_STATE_DIR/dump.bin"\n', 0o755);
     const result = await lifeboat(t, ['backup', 'm']);
-    await expectCleanFailure(result, /bin\/module-dump-state exited with status 1/);
+    await expectCleanFailure(result, /bin\/module-dump-state exited with status 1/, 'absent');
     expect(journalRecords(t.stateDir).filter((r) => r.type === 'end').at(-1)).toMatchObject({ failedPart: 'pre-backup/30module_dump_state' });
   });
 
@@ -144,7 +171,7 @@ describe('a full disk under the state dir (1 MiB tmpfs)', () => {
     writeFileSync(journal, `${text}${' '.repeat(pad)}\n`);
     t.write('modules/m/bin/module-dump-state', fill, 0o755);
     const result = await lifeboat(t, ['backup', 'm']);
-    await expectCleanFailure(result, /journal.*no space left on device/i, { journaled: false, snapshots: 1 });
+    await expectCleanFailure(result, /journal.*no space left on device/i, { snapshots: 1 }, { journaled: false });
     // once there is room again, the next run works and the lost end shows as an interrupted run
     rmSync(path.join(t.stateDir, 'modules', 'm', 'state', 'dump.bin'));
     rmSync(path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state'));
@@ -166,7 +193,7 @@ describe('a full disk under the state dir (1 MiB tmpfs)', () => {
     expect(result.stderr).toMatch(/no space left on device/i);
     expect(result.stderr).not.toContain('internal error');
     expect(service.pid()).toBe(pid);
-    expect(await resticSnapshots()).toEqual([]);
+    expect(existsSync(path.join(t.dir, 'repo'))).toBe(false);
   });
 });
 
@@ -175,26 +202,49 @@ describe('timeouts and signals in real tools', () => {
     const name = uniqueName();
     createPostgres(name);
     cleanups.push(() => dropPostgres(name));
+    // one good backup first (with a generous timeout): the repository exists and holds one snapshot,
+    // whatever the hang does
+    repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 300, killAfter: 1 } });
+    const first = await lifeboat(t, ['backup', 'm']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    // restic holds two snapshots now: the streamed dump's and the module's
+    expect(await resticSnapshots()).toHaveLength(2);
     repositories('restic', { databases: [{ postgres: { database: name, host: '127.0.0.1', user: 'postgres' } }], timeouts: { part: 4, killAfter: 1 } });
     const shims = shimDir({ pg_dump: '/usr/bin/pg_dump "$@" | head -c 4096\nexec sleep 60' });
+    cleanups.push(() => rmSync(shims, { recursive: true, force: true }));
     const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
-    await expectCleanFailure(result, /timed out after 4s/);
+    await expectCleanFailure(result, /timed out after 4s/, { snapshots: 2 });
   });
 
   it('SIGTERM while restic backs up: no snapshot, restic check passes, the next backup works', async () => {
-    const started = path.join(t.dir, 'restic-started');
-    const shims = shimDir({ restic: `case " $* " in *" backup "*) touch "${started}"; sleep 2;; esac\nexec /usr/bin/restic "$@"` });
+    // One backup first, so the repository exists and holds one snapshot (a controlled precondition: the
+    // checks below always run). Then 48 MiB of new random data, and restic's uploads limited to 4 MiB/s
+    // (the shim adds --limit-upload to the backup call only): the backup takes about 12 s, and the signal
+    // is sent once restic has written its first new pack file into the repository.
+    const first = await lifeboat(t, ['backup', 'm']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const packs = () => readdirSync(path.join(t.dir, 'repo', 'm', 'data'), { recursive: true }).filter((name) => /[0-9a-f]{64}$/.test(String(name)));
+    const before = packs().length;
+    writeFileSync(path.join(data, 'big.bin'), randomBytes(48 * 1024 * 1024));
+    const shims = shimDir({ restic: 'case " $* " in *" backup "*) exec /usr/bin/restic "$@" --limit-upload 4096;; esac\nexec /usr/bin/restic "$@"' });
+    cleanups.push(() => rmSync(shims, { recursive: true, force: true }));
     const child = lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
-    await waitForFile(started);
+    const deadline = Date.now() + 120_000;
+    while (packs().length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(packs().length, 'restic wrote a new pack file').toBeGreaterThan(before);
     child.kill('SIGTERM');
     const result = await child;
-    await expectCleanFailure(result, /interrupted by SIGTERM/);
-    if (existsSync(path.join(t.dir, 'repo', 'm', 'config'))) {
-      const check = await execa('restic', ['check', '--no-cache'], { env: resticEnv(), reject: false });
-      expect(check.exitCode, check.stderr).toBe(0);
-    }
-    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
-    expect(await resticSnapshots()).toHaveLength(1);
+    await expectCleanFailure(result, /interrupted by SIGTERM/, { snapshots: 1 });
+    // the signal landed while restic was writing: the second run's pack files are there, its snapshot is not
+    expect(packs().length).toBeGreaterThan(before);
+    // the killed restic's lock (its process is gone) is what `restic unlock` removes; then check passes
+    expect(resticsOf(path.join(t.dir, 'repo', 'm')), 'no restic outlives the run').toEqual([]);
+    expect((await execa('restic', ['unlock'], { env: resticEnv(), reject: false })).exitCode).toBe(0);
+    const check = await execa('restic', ['check', '--no-cache'], { env: resticEnv(), reject: false });
+    expect(check.exitCode, check.stderr).toBe(0);
+    const next = await lifeboat(t, ['backup', 'm']);
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(await resticSnapshots()).toHaveLength(2);
     expect(readdirSync(path.join(t.stateDir, 'locks'))).toEqual([]);
   });
 });

@@ -105,17 +105,45 @@ describe('unsafe files are refused before anything runs', () => {
   });
 });
 
+// The refusal comes before any repository tool: with restic and borg repositories too, a file made
+// writable by others is refused (exit 2, named), the tool never runs (a shim on PATH would leave a mark)
+// and no repository is created.
+describe.each(['restic', 'borg'])('unsafe files are refused before %s runs', (tool) => {
+  const cases = FILES.filter(([what]) => ['a module part', 'bin/module-dump-state', 'the module environment file', 'lifeboat.yaml', 'module.yaml'].includes(what));
+  for (const [what, arrange] of cases) {
+    it(`${what}, writable by others`, async () => {
+      const pass = path.join(t.dir, 'pass');
+      writeFileSync(pass, 'permissions-password\n', { mode: 0o600 });
+      t.write('lifeboat.yaml', `repositories:\n  local: { provider: ${tool}, url: ${t.dir}/repo, passwordFile: ${pass} }\n`);
+      const shims = path.join(t.dir, 'shims');
+      mkdirSync(shims);
+      writeFileSync(path.join(shims, tool), `#!/bin/sh\ntouch "${t.dir}/tool-ran"\nexit 99\n`, { mode: 0o755 });
+      const file = arrange(t);
+      chmodSync(file, 0o757);
+      const pid = service.pid();
+      const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: `${shims}:${process.env.PATH}` } });
+      expect(result.exitCode, result.stderr).toBe(2);
+      expect([file, path.relative(t.root, file)].some((shown) => result.stderr.includes(shown)), `${result.stderr} names ${file}`).toBe(true);
+      expect(result.stderr).toContain('writable by others (mode 0757)');
+      expect(existsSync(path.join(t.dir, 'tool-ran'))).toBe(false);
+      expect(existsSync(path.join(t.dir, 'repo'))).toBe(false);
+      expect(existsSync(path.join(t.dir, 'ran-pre-backup'))).toBe(false);
+      expect(service.pid()).toBe(pid);
+    });
+  }
+});
+
 describe('everything Lifeboat writes is 0700/0600', () => {
   // No group or other bits on any directory or file (symlinks have no modes of their own).
   const loose = (dir: string) => modesUnder(dir).filter((entry) => entry.type !== 'symlink' && (entry.mode & 0o077) !== 0).map((entry) => `${entry.path} ${entry.mode.toString(8)}`);
 
-  it('the state dir after backups (copy, restic, tar), restores, parts writing dumps and hand-off lines', async () => {
+  it('the state dir after backups (copy, restic, borg, tar), restores, parts writing dumps and hand-off lines', { timeout: 600_000 }, async () => {
     const pass = path.join(t.dir, 'restic.pass');
     writeFileSync(pass, 'modes-password\n', { mode: 0o600 });
-    t.write('lifeboat.yaml', `repositories:\n  local: { provider: copy, url: ${t.dir}/repo }\n  restic: { provider: restic, url: ${t.dir}/restic, passwordFile: ${pass} }\n  tar: { provider: tar, url: ${t.dir}/tar, compression: gzip }\n`);
+    t.write('lifeboat.yaml', `repositories:\n  local: { provider: copy, url: ${t.dir}/repo }\n  restic: { provider: restic, url: ${t.dir}/restic, passwordFile: ${pass} }\n  borg: { provider: borg, url: ${t.dir}/borg, passwordFile: ${pass} }\n  tar: { provider: tar, url: ${t.dir}/tar, compression: gzip }\n`);
     t.write('modules/m/bin/module-dump-state', '#!/bin/sh\necho dump > "$LIFEBOAT_STATE_DIR/dump.sql"\nmkdir -p "$LIFEBOAT_STATE_DIR/sub"\necho x > "$LIFEBOAT_STATE_DIR/sub/x"\n', 0o755);
     t.part('pre-backup', '50handoff', '#!/bin/sh\necho "FROM_PART=1" >> "$LIFEBOAT_ENV_FILE"\n', 'm');
-    for (const args of [['backup', 'm'], ['restore', 'm', '--repo', 'restic'], ['restore', 'm', '--repo', 'tar', '--target', path.join(t.dir, 'aside')], ['snapshots'], ['forget', 'm']]) {
+    for (const args of [['backup', 'm'], ['restore', 'm', '--repo', 'restic'], ['restore', 'm', '--repo', 'borg', '--no-safety-snapshot'], ['restore', 'm', '--repo', 'tar', '--target', path.join(t.dir, 'aside')], ['snapshots'], ['forget', 'm']]) {
       const result = await lifeboat(t, args);
       expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
     }
@@ -130,6 +158,7 @@ describe('everything Lifeboat writes is 0700/0600', () => {
     expect(statSync(byParts[0]).mode & 0o777).toBe(0o644);
     expect(loose(t.stateDir).filter((line) => !byParts.includes(line.slice(0, line.lastIndexOf(' '))) && !passable.map((dir) => `${dir} 711`).includes(line))).toEqual([]);
     expect(loose(path.join(t.dir, 'tar'))).toEqual([]);
+    expect(loose(path.join(t.dir, 'borg'))).toEqual([]);
     expect(loose(path.join(t.dir, 'aside')).filter((line) => line.startsWith(`${path.join(t.dir, 'aside')} `))).toEqual([]);
   });
 

@@ -163,10 +163,12 @@ describe('secrets never leak', () => {
     await run(['snapshots', 'm', '--repo', 'vault'], 0);
     await run(['restore', 'm', '--json'], 0);
     await run(['restore', 'm', '--repo', 'vault', '--target', path.join(t.dir, 'aside'), '--json'], 0);
-    await run(['verify', 'm', '--json']);
+    // the MariaDB user of this test may not create accounts: the drill fails, saying so (masked as ever)
+    const verify = await run(['verify', 'm', '--json'], 1);
+    expect(verify.stderr).toContain('you need (at least one of) the CREATE USER privilege(s)');
     await run(['forget', 'm', '--json'], 0);
     await run(['plan', 'm', '--json'], 0);
-    await run(['check', '--json']);
+    await run(['check', '--json'], 0);
     await run(['status', '--json'], 0);
     await run(['schedule', '--cron'], 0);
     await run(['service', 'stop', 'm'], 0);

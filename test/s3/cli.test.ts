@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
-import { aws, objectKeys, pendingUploads, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
+import { uploadsOnDisk } from './uploads-on-disk.js';
+import { aws, objectKeys, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
 import { describeTree } from '../helpers/fs-state.js';
 
@@ -147,7 +148,7 @@ describe('faults during an upload to S3 (tar)', () => {
       proxy.mode = 'pass';
     }
     await expectCleanFailure(t, prefix, result, /HTTP 500.*after 2 attempts/);
-    expect(await pendingUploads(server, prefix)).toEqual([]);
+    expect(uploadsOnDisk(server, prefix)).toEqual([]);
     const again = await lifeboat(t, ['backup', 'blog', '--json']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(JSON.parse((await lifeboat(t, ['snapshots', '--json'])).stdout)).toHaveLength(1);
@@ -165,7 +166,7 @@ describe('faults during an upload to S3 (tar)', () => {
       proxy.mode = 'pass';
     }
     await expectCleanFailure(t, prefix, result, /no answer within 1 s/);
-    expect(await pendingUploads(server, prefix)).toEqual([]);
+    expect(uploadsOnDisk(server, prefix)).toEqual([]);
   });
 
   it('the server killed mid-upload: fails cleanly; the next run aborts the orphaned upload and succeeds', async () => {
@@ -182,12 +183,12 @@ describe('faults during an upload to S3 (tar)', () => {
     await server.restart();
     await expectCleanFailure(t, prefix, result, /cannot reach the service|ECONNRESET|socket hang up/);
     // the dead server could not be told to abort: the upload is pending, and journalled
-    expect(await pendingUploads(server, prefix)).toHaveLength(1);
+    expect(uploadsOnDisk(server, prefix)).toHaveLength(1);
     expect(readdirSync(path.join(t.stateDir, 's3-uploads'))).toHaveLength(1);
     const again = await lifeboat(t, ['backup', 'blog', '--json']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/aborted the multipart upload/);
-    expect(await pendingUploads(server, prefix)).toEqual([]);
+    expect(uploadsOnDisk(server, prefix)).toEqual([]);
     expect(readdirSync(path.join(t.stateDir, 's3-uploads'))).toEqual([]);
     expect(JSON.parse((await lifeboat(t, ['snapshots', '--json'])).stdout)).toHaveLength(1);
   });

@@ -11,7 +11,8 @@ import { Logger } from '../../src/log/logger.js';
 import { S3Store } from '../../src/storage/s3.js';
 import { PendingUploads } from '../../src/storage/s3-pending.js';
 import { parseS3Url, resolveS3Settings, type S3Options } from '../../src/storage/s3-settings.js';
-import { aws, objectKeys, pendingUploads, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
+import { uploadsOnDisk, objectOnDisk } from './uploads-on-disk.js';
+import { aws, objectKeys, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 let server: S3Server;
@@ -66,10 +67,13 @@ describe('S3 storage', () => {
     const { log, lines } = recordingLogger();
     const result = await store.upload({ key: store.key('a/archive.bin'), body: streamOf(data), log });
     expect(result).toMatchObject({ key: 'multi/a/archive.bin', size: data.length, parts: 3 });
-    // s3rver's ETag of a multipart object is the MD5 of the whole: the parts were each checked instead
-    expect(['etag', 'size']).toContain(result.verified);
+    // s3rver's ETag of a multipart object is the MD5 of the whole (not S3's MD5 of the part MD5s, -N): the
+    // object is checked by its size, each part having been checked by its MD5
+    expect(result.verified).toBe('size');
+    expect(result.etag).toBe(createHash('md5').update(data).digest('hex'));
     const head = JSON.parse(await aws(server, ['s3api', 'head-object', '--bucket', S3_BUCKET, '--key', 'multi/a/archive.bin']));
     expect(head.ContentLength).toBe(data.length);
+    expect(objectOnDisk(server, 'multi/a/archive.bin')).toBe(true);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-s3-get-'));
     try {
       await aws(server, ['s3', 'cp', '--only-show-errors', 's3://lifeboat/multi/a/archive.bin', path.join(dir, 'copy')]);
@@ -77,7 +81,7 @@ describe('S3 storage', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(await pendingUploads(server, 'multi/')).toEqual([]);
+    expect(uploadsOnDisk(server, 'multi/')).toEqual([]);
     expect(lines.join('\n')).not.toContain(S3_SECRET_KEY);
     store.close();
   });
@@ -124,7 +128,7 @@ describe('S3 storage', () => {
     } finally {
       proxy.mode = 'pass';
     }
-    expect(await pendingUploads(server, 'fail500/')).toEqual([]);
+    expect(uploadsOnDisk(server, 'fail500/')).toEqual([]);
     expect(await objectKeys(server, 'fail500/')).toEqual([]);
     store.close();
   });
@@ -141,7 +145,7 @@ describe('S3 storage', () => {
     } finally {
       proxy.mode = 'pass';
     }
-    expect(await pendingUploads(server, 'stall/')).toEqual([]);
+    expect(uploadsOnDisk(server, 'stall/')).toEqual([]);
     expect(await objectKeys(server, 'stall/')).toEqual([]);
     store.close();
   });
@@ -172,14 +176,30 @@ describe('S3 storage', () => {
     }
     const left = journal.entries();
     expect(left).toHaveLength(1);
-    expect(await pendingUploads(server, 'killed/')).toEqual([expect.objectContaining({ Key: 'killed/archive', UploadId: left[0].uploadId })]);
+    expect(uploadsOnDisk(server, 'killed/')).toEqual([expect.objectContaining({ Key: 'killed/archive', UploadId: left[0].uploadId })]);
     const again = openStore('killed', { direct: true });
     expect(await again.abortStaleUploads('killed/', recordingLogger().log, journal)).toBe(1);
     expect(journal.entries()).toEqual([]);
-    expect(await pendingUploads(server, 'killed/')).toEqual([]);
+    expect(uploadsOnDisk(server, 'killed/')).toEqual([]);
     store.close();
     again.close();
     rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it.for([
+    { what: 'an ETag that is not the MD5 sent (one request)', prefix: 'tamper-etag', size: 6, message: /its ETag is 0{32}, expected [0-9a-f]{32}; the object was deleted/ },
+    { what: 'a size that is not the size sent (multipart)', prefix: 'tamper-size', size: 11 * MiB, message: new RegExp(`it holds ${11 * MiB + 1} bytes, ${11 * MiB} were sent; the object was deleted`) },
+  ])('deletes an object whose HeadObject shows $what', async ({ prefix, size, message }) => {
+    // test/helpers/s3-server.mjs answers HeadObject under these prefixes with a wrong ETag or size
+    const store = openStore(prefix, { direct: true });
+    const key = store.key('archive');
+    const error = await store.upload({ key, body: streamOf(randomBytes(size)), log: recordingLogger().log }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LifeboatError);
+    expect((error as Error).message).toMatch(/^upload to .*archive.* is not what was sent: /);
+    expect((error as Error).message).toMatch(message);
+    expect(objectOnDisk(server, key)).toBe(false);
+    expect(uploadsOnDisk(server, `${prefix}/`)).toEqual([]);
+    store.close();
   });
 
   it('names the fix for a missing bucket, missing credentials, an untrusted certificate and a bad URL', async () => {

@@ -62,10 +62,15 @@ describe('command service', () => {
     expect(await service.isActive()).toBe(true);
   });
 
-  it('describes itself by module', async () => {
-    const fake = await newService(false);
-    const { log } = captureLog();
-    expect(openService(fake.config, { env: env(), log, module: 'demo' }).describe()).toBe('service of module "demo"');
+  it('describes itself by its module, and says so when a stop leaves it running', async () => {
+    const fake = await newService();
+    for (const module of ['demo', 'wiki']) {
+      const { log } = captureLog();
+      const service = openService({ ...fake.config, stop: 'true' }, { env: env(), log, module, settleSeconds: 1 });
+      expect(service.describe()).toBe(`service of module "${module}"`);
+      await expect(service.stop()).rejects.toThrow(`service of module "${module}" is still running 1s after it was stopped`);
+    }
+    expect(fake.isRunning()).toBe(true);
   });
 
   it('fails a stop command that exits non-zero, naming the module, the exit status and its output', async () => {

@@ -1,0 +1,220 @@
+// The LifeboatError messages a user meets, one table through the real CLI: each case sets up a root, runs
+// one command and asserts the exit status (2 for usage and configuration codes, 1 for runtime codes such
+// as PART_FAILED; the code decides it, see src/errors.ts) and the message on stderr, byte for byte.
+//
+// Not in this table:
+// - runtime failures of the real tools and servers (restic, borg, tar, S3, PostgreSQL, MariaDB, Redis):
+//   they need the tool to fail and are asserted where that is set up: test/reliability/environment-faults,
+//   fault-matrix, untrusted-storage, untrusted-bucket, restore-safety; test/engines/*; test/s3/*;
+//   test/providers/*;
+// - LOCKED (test/lifecycle/commands.test.ts, lock.test.ts) and INTERRUPTED (fault-matrix's signals);
+// - messages no CLI input reaches: `unknown engine` of dump/load (any other name is taken as a module
+//   name, and an unknown module is reported as such), the restic tag check (Lifeboat's own tags never hold a comma), a JS
+//   provider missing its exports (js-plugin.ts: only trusted built-ins are loaded as JS), the lock's
+//   module-name check (module names are validated by the config schema first), and the s3 `--part-size`
+//   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
+import { describe, it } from 'vitest';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+
+interface Case {
+  // what the user did
+  what: string;
+  args: (t: TestRoot) => string[];
+  arrange?: (t: TestRoot) => void;
+  env?: Record<string, string>;
+  exit: number;
+  // the message (after `lifeboat: `) as it must appear on stderr
+  message: (t: TestRoot) => string;
+}
+
+// A module m with one folder, on the copy provider of makeRoot().
+function moduleM(t: TestRoot, extra: Record<string, unknown> = {}): void {
+  const data = path.join(t.dir, 'data');
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, 'f.txt'), 'x\n');
+  t.module('m', { folders: [data], ...extra });
+}
+const yaml = (t: TestRoot, text: string) => t.write('lifeboat.yaml', text);
+const repoYaml = (t: TestRoot, repository: Record<string, unknown>) => yaml(t, `repositories:\n  local: ${JSON.stringify(repository)}\n`);
+const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.yaml');
+
+const CASES: Case[] = [
+  // usage
+  { what: 'an unknown completion shell', args: () => ['completion', 'fish'], exit: 2, message: () => 'completion: unknown shell "fish"; use bash or zsh' },
+  { what: 'an unknown plan action', arrange: moduleM, args: () => ['plan', 'm', 'frobnicate'], exit: 2, message: () => 'unknown action "frobnicate"; use one of ' },
+  { what: '--parallel that is not a number', args: () => ['backup', '--parallel', 'x'], exit: 2, message: () => '--parallel must be a whole number, got "x"' },
+  { what: 'an empty --target', arrange: moduleM, args: () => ['restore', 'm', '--target', ''], exit: 2, message: () => '--target is empty; give the folder to restore under (or leave --target out to restore in place)' },
+  { what: 'an unknown s3 operation', args: () => ['s3', 'frob'], exit: 2, message: () => 'unknown s3 operation "frob"; use ls, put or get' },
+  { what: 's3 get without its arguments', args: () => ['s3', 'get'], exit: 2, message: () => 'usage: lifeboat s3 get LOCATION FILE|-' },
+  { what: 's3 put without its arguments', args: () => ['s3', 'put'], exit: 2, message: () => "usage: lifeboat s3 put FILE|- LOCATION (s3://bucket/key, or a key under --repo's upload prefix)" },
+  { what: 's3 get with an extra argument', args: () => ['s3', 'get', 's3://bucket/p', 'file', 'extra'], exit: 2, message: () => 'lifeboat s3 get: unexpected argument "extra"' },
+  { what: 's3 ls without a location', args: () => ['s3', 'ls'], exit: 2, message: () => 'give a location: s3://bucket[/prefix] (or --repo NAME)' },
+  { what: 's3 --repo naming no repository', args: () => ['s3', 'ls', '--repo', 'nosuch'], exit: 2, message: () => '--repo nosuch: no such repository in lifeboat.yaml; defined: local' },
+  { what: 's3 --repo of a repository without S3', args: () => ['s3', 'ls', '--repo', 'local'], exit: 2, message: () => 'repository "local" has no S3 location (upload: s3://... or url: s3:https://...); give a full s3://bucket/key location' },
+  { what: 'a redis-restore TTL that is not a number', args: () => ['redis-restore', 'k', '--ttl', 'abc'], exit: 2, message: () => 'the TTL must be milliseconds (0: no expiry), got "abc"' },
+  { what: 'a REDIS_ADDRESS that is not host:port', args: () => ['redis-dump', 'k'], env: { REDIS_ADDRESS: 'a b' }, exit: 2, message: () => 'REDIS_ADDRESS must be host:port, got "a b"' },
+  { what: 'an unknown service operation', arrange: moduleM, args: () => ['service', 'frob', 'm'], exit: 2, message: () => 'unknown service operation "frob"; use stop, start or is-active' },
+  { what: 'a service operation on a module without a service', arrange: moduleM, args: () => ['service', 'stop', 'm'], exit: 2, message: (t) => `module m declares no service (service: in ${moduleFile(t)})` },
+  { what: 'schedule with --cron and --systemd', args: () => ['schedule', '--cron', '--systemd'], exit: 2, message: () => 'give --cron or --systemd, not both' },
+  { what: 'load --database all', args: () => ['load', 'postgres', '--database', 'all'], exit: 2, message: () => '--database all: load each dump with --database NAME (or `lifeboat load MODULE`)' },
+  { what: 'a dump without --database', args: () => ['dump', 'postgres'], exit: 2, message: () => 'lifeboat postgres: --database is required' },
+  { what: 'a dump --port that is not a port', args: () => ['dump', 'postgres', '--database', 'x', '--port', 'abc'], exit: 2, message: () => '--port must be a port number, got "abc"' },
+  { what: 'dump of a module without databases', arrange: moduleM, args: () => ['dump', 'm', '--output', '/nonexistent/x'], exit: 2, message: (t) => `module m declares no databases (databases: in ${moduleFile(t)})` },
+  { what: 'load of a module without databases', arrange: moduleM, args: () => ['load', 'm'], exit: 2, message: (t) => `module m declares no databases (databases: in ${moduleFile(t)})` },
+  { what: 'init on a root that is not empty', args: () => ['init'], exit: 2, message: (t) => `${t.root} is not empty; init writes a new root` },
+  // snapshots and repositories
+  { what: 'a restore of a module never backed up', arrange: moduleM, args: () => ['restore', 'm'], exit: 2, message: () => 'no snapshots yet, so there is nothing to restore' },
+  { what: 'an empty snapshot id', arrange: moduleM, args: () => ['restore', 'm', ''], exit: 2, message: () => 'the snapshot id is empty; give an id, a unique prefix of one, or latest' },
+  { what: 'restore --repo naming no repository', arrange: moduleM, args: () => ['restore', 'm', '--repo', 'nosuch'], exit: 2, message: () => '--repo nosuch: no such repository in lifeboat.yaml; defined: local' },
+  {
+    what: 'restore --repo of a repository the module does not use',
+    arrange: (t) => {
+      yaml(t, `repositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n  other: { provider: copy, url: ${path.join(t.dir, 'other')} }\n`);
+      moduleM(t, { repositories: ['local'] });
+    },
+    args: () => ['restore', 'm', '--repo', 'other'],
+    exit: 2,
+    message: () => '--repo other: module "m" does not use it (its repositories: local)',
+  },
+  { what: 'an unknown module', args: () => ['snapshots', 'nosuch'], exit: 2, message: (t) => `module "nosuch" not found: no modules/nosuch/module.yaml in ${t.root}` },
+  { what: 'a config root that does not exist', args: () => ['--root', '/nonexistent/lifeboat-root', 'check'], exit: 2, message: () => 'config root /nonexistent/lifeboat-root does not exist' },
+  {
+    what: 'a provider that does not exist',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'nosuch', url: path.join(t.dir, 'repo') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local": provider "nosuch" not found',
+  },
+  // environment files
+  {
+    what: 'an environment file with NUL bytes',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/environment', 'A=1\0\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'contains NUL bytes; an environment file must be text (KEY=VALUE lines)',
+  },
+  {
+    what: 'an environment file that is a directory',
+    arrange: (t) => {
+      moduleM(t);
+      mkdirSync(path.join(t.root, 'modules', 'm', 'environment'));
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'is a directory, expected a dotenv file',
+  },
+  {
+    what: 'an environment file that is a dangling symlink',
+    arrange: (t) => {
+      moduleM(t);
+      symlinkSync('/nonexistent/env', path.join(t.root, 'modules', 'm', 'environment'));
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'is a symlink to /nonexistent/env, which does not exist',
+  },
+  {
+    what: 'an environment file others can read',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/environment', 'A=1\n', 0o646);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'it holds secrets: chmod 600 and chown it to root or to you',
+  },
+  // Repositories' settings and dump names. FINDING: these are configuration errors (CONFIG_INVALID,
+  // USAGE), but they are raised only when 50snapshot or 20dump_databases runs, so the run fails with
+  // exit 1 after its earlier parts ran (the service stopped and started again), not with exit 2 before
+  // anything runs. The table pins today's behaviour; the message is the one the user must see.
+  {
+    what: 'a restic repository without a password',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'restic', url: path.join(t.dir, 'repo') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'repository "local" (restic) has no password',
+  },
+  {
+    what: 'a restic passwordFile that cannot be read',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'restic', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'missing.pass') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `repository "local": cannot read passwordFile ${path.join(t.dir, 'missing.pass')}: `,
+  },
+  {
+    what: 'a borg repository without a passphrase',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'borg', url: path.join(t.dir, 'repo') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'repository "local" (borg) has no passphrase',
+  },
+  {
+    what: 'a negated exclude pattern with borg',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'borg', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t, { exclude: ['!keep'] });
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'exclude pattern "!keep": negated patterns are not supported by the borg provider',
+  },
+  {
+    what: 'a negated exclude pattern with tar',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'tar', url: path.join(t.dir, 'repo') });
+      moduleM(t, { exclude: ['!keep'] });
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'exclude pattern "!keep": negated patterns are not supported by the tar provider',
+  },
+  {
+    what: 'two databases that would be dumped to the same file',
+    arrange: (t) => moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'a', 'db.sqlite3') } }, { sqlite: { path: path.join(t.dir, 'b', 'db.sqlite3') } }] }),
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'would both be dumped to databases/sqlite-db.sqlite3',
+  },
+  // a part that fails: PART_FAILED (exit 1)
+  {
+    what: 'a state-include.conf line naming a missing path',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/etc/state-include.conf', 'not-there.txt\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
+  },
+];
+
+describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
+  it.for(CASES)('$what', async (c, { expect: expectHere, onTestFinished }) => {
+    const t = makeRoot();
+    onTestFinished(() => t.cleanup());
+    c.arrange?.(t);
+    const result = await lifeboat(t, c.args(t), { env: c.env });
+    expectHere(result.stderr).toContain(c.message(t));
+    expectHere(result.stderr).not.toContain('internal error');
+    expectHere(result.exitCode, result.stderr).toBe(c.exit);
+  });
+});
+
