@@ -114,7 +114,7 @@ describe('journal', () => {
     // process's order.
     const dir = stateDir();
     journalStart(dir, { runId: 'seed', module: 'wiki', action: 'backup' });
-    const writer = pathToFileURL(path.join(PROJECT, 'dist', 'src', 'lifecycle', 'journal.js')).href;
+    const writer = pathToFileURL(path.join(PROJECT, 'dist', 'src', 'state', 'journal.js')).href;
     const script = `
       const { journalStart, journalEnd } = await import(${JSON.stringify(writer)});
       const [dir, who] = process.argv.slice(1);

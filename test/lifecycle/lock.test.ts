@@ -88,7 +88,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-lock-'));
-  lockModule = transpileForChildren(path.join(SRC, 'lifecycle/lock.ts'), path.join(work, 'compiled'));
+  lockModule = transpileForChildren(path.join(SRC, 'state/lock.ts'), path.join(work, 'compiled'));
 });
 
 afterAll(() => {

@@ -14,7 +14,7 @@ import { BIN, COPY_PROVIDER, lifeboat, makeRoot, type TestRoot } from '../helper
 import { createFakeService, type FakeService } from '../helpers/service.js';
 import { journalRecords } from '../helpers/faults.js';
 import { createPostgres, dropPostgres, shimDir, startThrowawayPostgres, uniqueName } from '../helpers/databases.js';
-import { journalEnd, journalStart } from '../../src/lifecycle/journal.js';
+import { journalEnd, journalStart } from '../../src/state/journal.js';
 import { requireTool } from '../ops/tools.js';
 
 let t: TestRoot;
