@@ -12,6 +12,7 @@ import { escapeControl } from '../../src/log/control.js';
 import type { Logger } from '../../src/log/logger.js';
 import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.js';
 import { MAX_MANIFEST_BYTES } from '../../src/storage/limits.js';
+import { AGE_EXTENSION } from './age-config.js';
 import type { Manifest } from './index.js';
 import { createFileSink, EXTENSIONS, writeFileAtomic, type ArchiveSink } from './streams.js';
 
@@ -63,7 +64,11 @@ export function parseManifest(text: string, source: string, expected: { module: 
     });
   if (manifest.id !== expected.id) throw mismatch('id', manifest.id, expected.id);
   if (manifest.module !== expected.module) throw mismatch('module', manifest.module, expected.module);
-  const extension = EXTENSIONS[manifest.compression];
+  const encryption = manifest.encryption;
+  if (encryption !== undefined && (encryption?.format !== 'age' || !['passphrase', 'recipients'].includes(encryption.mode) || typeof manifest.sealed !== 'string')) {
+    throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: its encryption record is not one Lifeboat writes`, { hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object' });
+  }
+  const extension = EXTENSIONS[manifest.compression] && `${EXTENSIONS[manifest.compression]}${encryption ? AGE_EXTENSION : ''}`;
   if (!extension || manifest.archive !== `${manifest.id}${extension}`) throw mismatch('archive', manifest.archive, `${manifest.id}${extension ?? '.tar.zst'}`);
   return manifest;
 }

@@ -11,6 +11,7 @@ import { MODULE_NAME_RE, resolveRoot, resolveStateDir, stateLayout, type PathOpt
 import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig } from './types.js';
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from '../schedule/cron.js';
+import { encryptionProblems } from '../../plugins/tar/age-config.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
 export const DEFAULT_KILL_AFTER = 10;
@@ -42,6 +43,7 @@ export function loadRoot(options: PathOptions): RootConfig {
         const verifyError = global.defaults.verify?.schedule === undefined ? undefined : scheduleProblem(global.defaults.verify.schedule);
         if (verifyError) problems.push(`${found.display}: /defaults/verify/schedule ${verifyError}`);
         global.notify.forEach((entry, index) => problems.push(...notifyProblems(entry, `${found.display}: /notify/${index}`)));
+        for (const [name, repository] of Object.entries(global.repositories)) problems.push(...encryptionProblems(repository, `${found.display}: /repositories/${name}`));
       }
     }
   }
