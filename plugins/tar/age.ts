@@ -218,7 +218,7 @@ export function encryptStage(keys: AgeKeys, env?: Record<string, string>): (sour
 export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: string, env?: Record<string, string>): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* decrypt(source) {
     if (!keys) throw noKeys(archive, mode);
-    const decrypter = await keys.decrypter(mode, `restoring ${archive}`, env);
+    const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);
     let plain: ReadableStream<Uint8Array>;
     try {
       plain = await decrypter.decrypt(toWeb(source));
@@ -251,7 +251,7 @@ export async function sealJson(keys: AgeKeys, value: unknown, env?: Record<strin
 // Opens what sealJson made; `archive` names the snapshot in errors.
 export async function openJson<T>(keys: AgeKeys | undefined, mode: AgeMode, sealed: string, archive: string, env?: Record<string, string>): Promise<T> {
   if (!keys) throw noKeys(archive, mode);
-  const decrypter = await keys.decrypter(mode, `reading the file list of ${archive}`, env);
+  const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);
   let plain: Uint8Array;
   try {
     plain = await decrypter.decrypt(Buffer.from(sealed, 'base64'));

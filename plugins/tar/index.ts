@@ -270,6 +270,15 @@ export function createProvider(input: ProviderInput): Provider {
         for (const store of await openStores(options.env)) await store.discard(module, snapshot.id, manifest.archive);
       }
     },
+    // An encrypted snapshot needs its key present (identityFile, the passphrase) before a restore starts.
+    async preflightRestore(module: string, snapshot: ProviderSnapshot, options: CommonOptions) {
+      const { manifest, store } = await readManifest(module, snapshot.id, options.env);
+      if (!manifest.encryption) return;
+      await unseal(module, { manifest, store }, options.env).catch((error: unknown) => {
+        // A wrong key or a damaged file list fails the restore itself (exit 1), naming the archive.
+        if (error instanceof LifeboatError && error.exitCode === 2) throw error;
+      });
+    },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {
       const snapshots = await list(module, options);

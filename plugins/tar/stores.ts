@@ -65,7 +65,7 @@ export function parseManifest(text: string, source: string, expected: { module: 
   if (manifest.id !== expected.id) throw mismatch('id', manifest.id, expected.id);
   if (manifest.module !== expected.module) throw mismatch('module', manifest.module, expected.module);
   const encryption = manifest.encryption;
-  if (encryption !== undefined && (encryption?.format !== 'age' || !['passphrase', 'recipients'].includes(encryption.mode) || typeof manifest.sealed !== 'string')) {
+  if (encryption !== undefined && (encryption?.format !== 'age' || !['passphrase', 'recipients'].includes(encryption.mode) || !['string', 'undefined'].includes(typeof manifest.sealed))) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: its encryption record is not one Lifeboat writes`, { hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object' });
   }
   const extension = EXTENSIONS[manifest.compression] && `${EXTENSIONS[manifest.compression]}${encryption ? AGE_EXTENSION : ''}`;

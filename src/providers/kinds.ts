@@ -30,5 +30,6 @@ export function withSnapshotKinds(provider: Provider): Provider {
     restore: (options) => provider.restore(options),
     forget: provider.forget ? (module, snapshots, options) => provider.forget!(module, snapshots, options) : undefined,
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
+    preflightRestore: provider.preflightRestore ? (module, snapshot, options) => provider.preflightRestore!(module, snapshot, options) : undefined,
   };
 }
