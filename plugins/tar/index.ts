@@ -188,7 +188,7 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Where an archive is, for messages: s3://bucket/prefix/module/<archive> or /folder/module/<archive>.
   function archiveName(module: string, manifest: Manifest, store: ArchiveStore): string {
-    return `${store.location}/${module}/${manifest.archive}`;
+    return store.describe(module, manifest.archive);
   }
 
   // The manifest with its file list: opened with the repository's key when it was sealed.

@@ -38,6 +38,7 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
 
   return {
     location: store.describe(),
+    describe: (module, name) => store.describe(keyOf(module, name)),
     read,
     async list(module: string, log: Logger) {
       const objects = await store.list(folder(module));

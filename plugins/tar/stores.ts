@@ -26,6 +26,8 @@ export interface SinkOptions {
 export interface ArchiveStore {
   // Names the place in messages: a folder, or s3://bucket/prefix.
   readonly location: string;
+  // Names one of a module's files in messages: /folder/module/<name>, or s3://bucket/prefix/module/<name>.
+  describe(module: string, name: string): string;
   // Manifests of the module's complete snapshots (archive present), in any order.
   list(module: string, log: Logger): Promise<Manifest[]>;
   // One snapshot's manifest; undefined when this store does not have it.
@@ -107,6 +109,7 @@ export function createLocalStore(base: string): ArchiveStore {
   };
   return {
     location: base,
+    describe: (module, name) => path.join(dirOf(module), name),
     read,
     async list(module, log) {
       let names: string[];
