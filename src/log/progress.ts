@@ -100,7 +100,7 @@ function drawBars(): void {
 // One bar: `blog: snapshot local [#######.......]  48%  48.0 MiB / 100 MiB  21.3 MiB/s  ETA 0:03`.
 export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started'>, now: number): string {
   const seconds = Math.max(0.001, (now - bar.started) / 1000);
-  const rate = bar.done / seconds;
+  const rate = Math.round(bar.done / seconds);
   if (!bar.total) {
     return bar.done > 0 ? `${bar.label}  ${formatBytes(bar.done)}  ${formatBytes(rate)}/s` : `${bar.label}  ${clock(seconds)}`;
   }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSy
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeTree } from '../helpers/fs-state.js';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { requireTool } from '../ops/tools.js';
 
 const PASSPHRASE = 'correct horse battery staple 7';
@@ -224,5 +224,29 @@ describe('tar encryption settings: exit 2 naming the file, the key and the fix',
     const result = await lifeboat(t, ['check', '--json'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
     const findings = JSON.parse(result.stdout).findings as Array<{ level: string; subject: string; message: string }>;
     expect(findings.filter((f) => f.subject === 'repository vault')).toEqual([{ level: 'warn', subject: 'repository vault', message: expect.stringContaining('uploads unencrypted archives to s3://bucket/p (encryption: none)') }]);
+  });
+});
+
+describe('tar backup progress on a terminal', () => {
+  // Runs `lifeboat backup blog` on a pty (script) with extra arguments and environment; returns what it drew.
+  function onTerminal(t: TestRoot, args: string[], env: Record<string, string>): string {
+    const command = ['node', BIN, '--root', t.root, '--state-dir', t.stateDir, ...args, 'backup', 'blog'].map((arg) => `'${arg}'`).join(' ');
+    // a pty made by script has no size: stty gives it 200 columns, so no bar is cut short
+    return execFileSync(requireTool('script'), ['-qec', `stty cols 200; ${command}`, '/dev/null'], { env: { ...process.env, TERM: 'xterm', ...env }, encoding: 'utf8', timeout: 300_000 });
+  }
+
+  it('shows a percentage, rate and ETA (the total from a walk); none with -q, TERM=dumb or LIFEBOAT_PROGRESS=0', async () => {
+    const { t, data, repo } = setup({});
+    writeFileSync(path.join(data, 'big.bin'), randomBytes(48 * 1024 * 1024));
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    const BAR = /blog: snapshot vault \[[#.]{20}\] +\d{1,3}% +[\d.]+ [KMG]?i?B \/ [\d.]+ [KMG]?i?B +[\d.]+ [KMG]?i?B\/s +ETA \d+:\d\d/;
+    const drawn = onTerminal(t, [], {});
+    expect(drawn).toMatch(BAR);
+    expect(drawn).toMatch(/backup blog: ok/);
+    for (const [args, env] of [[['-q'], {}], [[], { TERM: 'dumb' }], [[], { LIFEBOAT_PROGRESS: '0' }]] as Array<[string[], Record<string, string>]>) {
+      const quiet = onTerminal(t, args, env);
+      expect(quiet, `${args.join(' ')} ${JSON.stringify(env)}`).not.toMatch(/snapshot vault \[|ETA/);
+    }
+    expect(stored(repo).filter((name) => name.endsWith('.age'))).toHaveLength(4);
   });
 });
