@@ -161,6 +161,25 @@ describe('tar with age encryption (local repository)', () => {
     expect(describeTree(data)).toEqual(before);
   });
 
+  it('an archive made by hand with tar | zstd | age -p (the passphrase typed on a pty) restores through Lifeboat', async () => {
+    requireTool('script');
+    const { t, data, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    const id = 'feed0000-blog-20260101T000000.000Z';
+    mkdirSync(path.join(repo, 'blog'), { recursive: true });
+    const archive = path.join(repo, 'blog', `${id}.tar.zst.age`);
+    // age -p reads the passphrase and its confirmation from the terminal, the data from the pipe
+    execFileSync('script', ['-qec', `tar --format=posix -C / -cf - "${data.slice(1)}" | zstd -q -c | age -p -o "${archive}"`, '/dev/null'], { input: `${PASSPHRASE}\n${PASSPHRASE}\n`, timeout: 120_000 });
+    expect(readFileSync(archive).subarray(0, 31).toString('latin1')).toBe('age-encryption.org/v1\n-> scrypt');
+    const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar.zst.age`, module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: readFileSync(archive).length, archiveSha256: '', files: [], encryption: { format: 'age', mode: 'passphrase' } };
+    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify(manifest));
+    const before = describeTree(data);
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog', id]);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+  });
+
   it.each([
     ['a flipped byte', (file: string) => {
       const bytes = readFileSync(file);
