@@ -14,6 +14,7 @@ import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
 import type { ProviderInput } from '../../src/providers/types.js';
 import { encryptionProblems } from './age-config.js';
+import { ScryptIdentity, ScryptRecipient } from './age-scrypt.js';
 
 export { AGE_EXTENSION } from './age-config.js';
 
@@ -26,7 +27,7 @@ export interface ArchiveEncryption {
 }
 
 // scrypt work factor (log2 N) for passphrase archives. age's default is 18: 256 MiB for scrypt itself,
-// ~580 MB peak RSS in JavaScript, far over the provider's memory bound; 15 peaks at ~100 MB (README).
+// over the provider's memory bound; 15 needs 32 MiB (README).
 const SCRYPT_WORK_FACTOR = 15;
 
 // How long a passwordCommand may take.
@@ -126,8 +127,7 @@ export class AgeKeys {
   async encrypter(env?: Record<string, string>): Promise<Encrypter> {
     const encrypter = new Encrypter();
     if (this.mode === 'passphrase') {
-      encrypter.setPassphrase(await this.passphrase(env));
-      encrypter.setScryptWorkFactor(SCRYPT_WORK_FACTOR);
+      encrypter.addRecipient(new ScryptRecipient(await this.passphrase(env), SCRYPT_WORK_FACTOR));
       return encrypter;
     }
     const recipients = new Set(this.config.recipients ?? []);
@@ -143,6 +143,14 @@ export class AgeKeys {
     return encrypter;
   }
 
+  // An Encrypter for one file, its passphrase key derived now (see ScryptRecipient.prepare).
+  async prepared(env?: Record<string, string>): Promise<Encrypter> {
+    if (this.mode !== 'passphrase') return this.encrypter(env);
+    const encrypter = new Encrypter();
+    encrypter.addRecipient(await ScryptRecipient.prepare(await this.passphrase(env), SCRYPT_WORK_FACTOR));
+    return encrypter;
+  }
+
   // A Decrypter for archives of the given mode (the manifest says which).
   async decrypter(mode: AgeMode, purpose: string, env?: Record<string, string>): Promise<Decrypter> {
     if (mode !== this.mode) {
@@ -152,7 +160,7 @@ export class AgeKeys {
       );
     }
     const decrypter = new Decrypter();
-    if (mode === 'passphrase') decrypter.addPassphrase(await this.passphrase(env));
+    if (mode === 'passphrase') decrypter.addIdentity(new ScryptIdentity(await this.passphrase(env)));
     else for (const key of await this.identities(purpose)) decrypter.addIdentity(key);
     return decrypter;
   }
@@ -242,9 +250,9 @@ export function noKeys(archive: string, mode: AgeMode): LifeboatError {
   });
 }
 
-// Seals a manifest's private part (the file list) as base64 of age(gzip(JSON)).
-export async function sealJson(keys: AgeKeys, value: unknown, env?: Record<string, string>): Promise<string> {
-  const encrypter = await keys.encrypter(env);
+// Seals a manifest's private part (the file list) as base64 of age(gzip(JSON)), with an Encrypter from
+// AgeKeys.prepared (used once).
+export async function sealJson(encrypter: Encrypter, value: unknown): Promise<string> {
   return Buffer.from(await encrypter.encrypt(gzipSync(JSON.stringify(value)))).toString('base64');
 }
 

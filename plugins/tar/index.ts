@@ -146,6 +146,8 @@ export function createProvider(input: ProviderInput): Provider {
     let committed = false;
     const progress = trackProgress(options);
     try {
+      // The file list's key is derived before the archive streams (the memory peak comes later).
+      const sealer = keys ? await keys.prepared(options.env) : undefined;
       const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal, onFileBytes: progress?.add }));
       if (progress) progress.total(walkTotal(options.paths, isExcluded, AbortSignal.any([options.signal, progress.stop.signal])));
       if (keys) await pipeline(packing, createCompressor(compression), encryptStage(keys, options.env), tap, sink.stream, { signal: options.signal });
@@ -153,7 +155,7 @@ export function createProvider(input: ProviderInput): Provider {
       await sink.commit();
       committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
-      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(keys, { files, exclude: options.exclude } satisfies SealedPart, options.env) });
+      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(sealer!, { files, exclude: options.exclude } satisfies SealedPart) });
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
       return { snapshot, bytes: tap.bytes };
