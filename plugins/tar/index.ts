@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
-import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, openJson, sealJson, type ArchiveEncryption } from './age.js';
+import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson, type ArchiveEncryption } from './age.js';
 import { compileExcludes } from './exclude.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
@@ -276,10 +276,10 @@ export function createProvider(input: ProviderInput): Provider {
     async preflightRestore(module: string, snapshot: ProviderSnapshot, options: CommonOptions) {
       const { manifest, store } = await readManifest(module, snapshot.id, options.env);
       if (!manifest.encryption) return;
-      await unseal(module, { manifest, store }, options.env).catch((error: unknown) => {
-        // A wrong key or a damaged file list fails the restore itself (exit 1), naming the archive.
-        if (error instanceof LifeboatError && error.exitCode === 2) throw error;
-      });
+      // Reads the identity or passphrase (not tried yet: a wrong key fails the restore, exit 1).
+      const archive = archiveName(module, manifest, store);
+      if (!keys) throw noKeys(archive, manifest.encryption.mode);
+      await keys.decrypter(manifest.encryption.mode, `decrypting ${archive}`, options.env);
     },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {

@@ -129,6 +129,11 @@ describe('tar with age encryption (local repository)', () => {
     expect(noKey.exitCode).toBe(2);
     expect(noKey.stderr).toContain(`${path.join(t.root, 'lifeboat.yaml')}: /repositories/vault: decrypting ${archiveOf(repo)} needs the private key, and identityFile is not set`);
     expect(noKey.stderr).toContain('add identityFile: /etc/lifeboat/age.key');
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo } } }));
+    const noKeys = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
+    expect(noKeys.exitCode).toBe(2);
+    expect(noKeys.stderr).toContain(`${archive} is encrypted (age, recipients) but its repository has no key`);
+    expect(readdirSync(t.dir)).not.toContain('aside');
 
     config({ identityFile });
     rmSync(data, { recursive: true });
