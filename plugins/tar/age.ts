@@ -4,7 +4,7 @@
 // compressor and the hash tap: walk -> tar -> zstd -> age -> SHA-256 -> sinks, and back. The library
 // (age-encryption, "typage") encrypts and decrypts web streams in 64 KiB STREAM chunks, each
 // authenticated before it is released: a flipped byte or a truncated archive fails the chunk it is in.
-// The manifest's file list is sealed the same way (`filesAge`), so no file name is stored in plaintext.
+// The manifest's file list is sealed the same way (`sealed`), so no file name is stored in plaintext.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
