@@ -43,7 +43,7 @@ mkdir -p "$work/root/modules/bench" "$work/data"
 ln "$work/archive.tar" "$work/data/archive.tar"
 cat > "$work/root/lifeboat.yaml" <<EOF
 repositories:
-  offsite: { provider: tar, upload: "s3://bench/backups", compression: none, endpoint: "https://127.0.0.1:$port", cacert: "$work/ca.pem" }
+  offsite: { provider: tar, upload: "s3://bench/backups", encryption: none, compression: none, endpoint: "https://127.0.0.1:$port", cacert: "$work/ca.pem" }
 EOF
 printf 'folders: [%s/data]\n' "$work" > "$work/root/modules/bench/module.yaml"
 echo "file: $SIZE_MB MiB of random data; server: s3rver $(node -p 'require("'"$ROOT"'/node_modules/s3rver/package.json").version') on https://127.0.0.1:$port; $("$AWS" --version 2>&1 | cut -d' ' -f1); $ROUNDS rounds"

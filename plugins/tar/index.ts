@@ -5,34 +5,31 @@
 // its short form (the first 12 or 16 characters) is unique too.
 // With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
 // (remote.ts; `url` may then be omitted): list and restore read either place, forget deletes in both.
+// With encryption (age.ts) the archive is <id>.tar.zst.age and the manifest's file list is sealed too.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
+import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
 import { compileExcludes } from '../../src/files/exclude.js';
+import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson, type ArchiveEncryption } from './age.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
 import { coalesce, packTree, type ManifestEntry } from './pack.js';
+import type { Manifest } from './manifest.js';
+
+export type { Manifest } from './manifest.js';
 import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
+import { walkTotal } from './total.js';
 
-export interface Manifest {
-  format: 'lifeboat-tar/1';
-  id: string;
-  archive: string;
-  module: string;
-  host: string;
-  tags: string[];
-  time: string;
-  paths: string[];
-  exclude: string[];
-  compression: Compression;
-  archiveSize: number;
-  archiveSha256: string;
+// What the sealed part of an encrypted archive's manifest holds.
+interface SealedPart {
   files: ManifestEntry[];
+  exclude: string[];
 }
 
 // A manifest and the store it was read from.
@@ -64,6 +61,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
   const base = config.url === undefined ? undefined : path.resolve(input.root.root, config.url);
   const compression: Compression = config.compression ?? 'zstd';
+  // undefined: archives are written in plaintext (README "The tar provider": when that is the default).
+  const keys = AgeKeys.fromConfig(input);
   const where = (module: string) => `tar repository "${repoName}" of module ${module}`;
   let lastTime = 0;
   // The local folder first (restore reads it when it has the archive), then S3, opened on first use.
@@ -111,7 +110,7 @@ export function createProvider(input: ProviderInput): Provider {
     lastTime = Math.max(Date.now(), lastTime + 1);
     const time = new Date(lastTime).toISOString();
     const id = `${randomBytes(4).toString('hex')}-${module}-${stamp(new Date(lastTime))}`;
-    const archive = `${id}${EXTENSIONS[compression]}`;
+    const archive = `${id}${EXTENSIONS[compression]}${keys ? AGE_EXTENSION : ''}`;
     const snapshot: ProviderSnapshot = { id, time, module, repository: repoName, host: options.host, tags, paths: options.paths };
     const stores = await openStores(options.env);
     if (options.dryRun) {
@@ -130,12 +129,18 @@ export function createProvider(input: ProviderInput): Provider {
     const tap = new HashTap();
     const files: ManifestEntry[] = [];
     let committed = false;
+    const progress = trackProgress(options);
     try {
-      const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal }));
-      await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
+      // The file list's key is derived before the archive streams (the memory peak comes later).
+      const sealer = keys ? await keys.prepared(options.env) : undefined;
+      const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal, onFileBytes: progress?.add }));
+      if (progress) progress.total(walkTotal(options.paths, isExcluded, AbortSignal.any([options.signal, progress.stop.signal])));
+      if (keys) await pipeline(packing, createCompressor(compression), encryptStage(keys, options.env), tap, sink.stream, { signal: options.signal });
+      else await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
       await sink.commit();
       committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
+      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(sealer!, { files, exclude: options.exclude } satisfies SealedPart) });
       if (deferUpload) return { snapshot, bytes: tap.bytes, uploading: deferredUpload(module, manifest, stores, options) };
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
@@ -150,6 +155,8 @@ export function createProvider(input: ProviderInput): Provider {
         hint: 'a path vanished or could not be read; fix it or exclude it (exclude: in module.yaml)',
         cause: error,
       });
+    } finally {
+      progress?.stop.abort();
     }
   }
 
@@ -163,20 +170,35 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   // Streams an archive (a file, or an S3 download) through the decompressor into the tar reader handed to `consume`.
-  async function readArchive(module: string, { manifest, store }: Located, consume: (entries: AsyncIterable<TarEntry>) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal): Promise<HashTap> {
-    const tap = new HashTap();
+  async function readArchive(module: string, { manifest, store }: Located, consume: (entries: AsyncIterable<TarEntry>) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal, extra: ReadExtras = {}): Promise<HashTap> {
+    const tap = new HashTap(extra.onBytes);
     const source = store.open(module, manifest, { log, signal });
+    const reading = async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks));
     try {
-      await pipeline(source, tap, createDecompressor(manifest.compression), async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks)), { signal });
+      if (manifest.encryption) await pipeline(source, tap, decryptStage(keys, manifest.encryption.mode, archiveName(module, manifest, store), extra.env), createDecompressor(manifest.compression), reading, { signal });
+      else await pipeline(source, tap, createDecompressor(manifest.compression), reading, { signal });
     } catch (error) {
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
   }
 
+  // Where an archive is, for messages: s3://bucket/prefix/module/<archive> or /folder/module/<archive>.
+  function archiveName(module: string, manifest: Manifest, store: ArchiveStore): string {
+    return store.describe(module, manifest.archive);
+  }
+
+  // The manifest with its file list: opened with the repository's key when it was sealed.
+  async function unseal(module: string, located: Located, env?: Record<string, string>): Promise<Located> {
+    const { manifest, store } = located;
+    if (!manifest.encryption || manifest.sealed === undefined) return located;
+    const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archiveName(module, manifest, store), env);
+    return { store, manifest: { ...manifest, files: part.files, exclude: part.exclude } };
+  }
+
   // Extracts a snapshot into target, checking every file against the manifest.
   async function restore(options: RestoreOptions): Promise<void> {
-    const located = await readManifest(options.module, options.snapshot.id, options.env);
+    const located = await unseal(options.module, await readManifest(options.module, options.snapshot.id, options.env), options.env);
     const { manifest } = located;
     if (options.dryRun) {
       options.log.info(`dry run: would extract ${manifest.archive} from ${located.store.location} into ${options.target}`);
@@ -192,13 +214,20 @@ export function createProvider(input: ProviderInput): Provider {
       },
       options.log,
       options.signal,
+      { env: options.env, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
     );
   }
 
   // Re-reads one archive: every file's sha256, the file list and the archive's own sha256.
-  async function verify(module: string, located: Located, log: CommonOptions['log']): Promise<string[]> {
-    const { manifest } = located;
+  async function verify(module: string, sealed: Located, log: CommonOptions['log'], env?: Record<string, string>): Promise<string[]> {
     const problems: string[] = [];
+    let located: Located;
+    try {
+      located = await unseal(module, sealed, env);
+    } catch (error) {
+      return [(error as Error).message];
+    }
+    const { manifest } = located;
     const expected = new Map(manifest.files.filter((f) => f.type === 'file').map((f) => [readManifestName(f.path, f.pathB64)!, f.sha256]));
     const tap = await readArchive(module, located, async (entries) => {
       for await (const { header, body } of entries) {
@@ -211,7 +240,7 @@ export function createProvider(input: ProviderInput): Provider {
         else if (expected.get(file) !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
         expected.delete(file);
       }
-    }, log).catch((error: Error) => {
+    }, log, undefined, { env }).catch((error: Error) => {
       problems.push(error.message);
       return undefined;
     });
@@ -238,17 +267,56 @@ export function createProvider(input: ProviderInput): Provider {
         for (const store of await openStores(options.env)) await store.discard(module, snapshot.id, manifest.archive);
       }
     },
+    // An encrypted snapshot needs its key present (identityFile, the passphrase) before a restore starts.
+    async preflightRestore(module: string, snapshot: ProviderSnapshot, options: CommonOptions) {
+      const { manifest, store } = await readManifest(module, snapshot.id, options.env);
+      if (!manifest.encryption) return;
+      // Reads the identity or passphrase (not tried yet: a wrong key fails the restore, exit 1).
+      const archive = archiveName(module, manifest, store);
+      if (!keys) throw noKeys(archive, manifest.encryption.mode);
+      await keys.decrypter(manifest.encryption.mode, `decrypting ${archive}`, options.env);
+    },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {
       const snapshots = await list(module, options);
       if (snapshots.length === 0) throw new LifeboatError('PROVIDER', `${where(module)} has no archives yet`, { hint: `run \`lifeboat backup ${module}\` first` });
       const problems: string[] = [];
-      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log)));
+      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log, options.env)));
       for (const store of await openStores(options.env)) {
         const stray = await store.strays(module).catch(() => []);
         if (stray.length) options.log.warn(`${whereAll(module, [store])}: unfinished files (not snapshots): ${stray.join(', ')}`);
       }
       if (problems.length) throw new LifeboatError('PROVIDER', `${where(module)}: check failed: ${problems.join('; ')}`, { problems });
+    },
+  };
+}
+
+// Options of readArchive beyond the pipeline: the part environment (passwordCommand) and a byte counter.
+interface ReadExtras {
+  env?: Record<string, string>;
+  // Called with the archive bytes read so far (for progress).
+  onBytes?: (done: number) => void;
+}
+
+// A backup's progress: file bytes archived so far, and the total once walkTotal has counted it.
+// undefined when no bar is shown (no TTY, -q, --json, TERM=dumb, LIFEBOAT_PROGRESS=0).
+function trackProgress(options: CreateOptions): { add: (bytes: number) => void; total: (counting: Promise<number>) => void; stop: AbortController } | undefined {
+  const report = options.onProgress;
+  if (!report || !progressEnabled()) return undefined;
+  let done = 0;
+  let total: number | undefined;
+  return {
+    // Stops the walk when the backup ended before it.
+    stop: new AbortController(),
+    add(bytes) {
+      done += bytes;
+      report({ bytesDone: done, bytesTotal: total === undefined ? undefined : Math.max(total, done) });
+    },
+    total(counting) {
+      counting.then((bytes) => {
+        total = bytes;
+        report({ bytesDone: done, bytesTotal: Math.max(total, done) });
+      }, () => undefined);
     },
   };
 }

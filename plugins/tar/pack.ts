@@ -38,6 +38,8 @@ interface PackOptions {
   isExcluded: (absolutePath: string) => boolean;
   log: Logger;
   signal?: AbortSignal;
+  // Called with the byte count of each chunk of file data archived (for progress).
+  onFileBytes?: (bytes: number) => void;
 }
 
 // Yields the whole archive (end blocks included) for the roots, filling `entries` with the manifest lines.
@@ -84,7 +86,7 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
       const size = Number(stat.size);
       const fileEntry: ManifestEntry = { ...entry, size };
       yield encodeHeader({ ...header, size });
-      fileEntry.sha256 = yield* fileBytes(absolute, size);
+      fileEntry.sha256 = yield* fileBytes(absolute, size, options.onFileBytes);
       entries.push(fileEntry);
       if (stat.nlink > 1n) firstLinks.set(key, { name, entry: fileEntry });
     } else if (stat.isFIFO()) {
@@ -141,13 +143,14 @@ function paxTime(ns: bigint): string {
 }
 
 // Yields one file's bytes and padding; returns its sha256. A file that shrank fails the backup.
-async function* fileBytes(absolute: string, size: number): AsyncGenerator<Buffer, string> {
+async function* fileBytes(absolute: string, size: number, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer, string> {
   const hash = createHash('sha256');
   let written = 0;
   if (size > 0) {
     for await (const chunk of createReadStream(toBuffer(absolute), { start: 0, end: size - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       written += chunk.length;
+      onBytes?.(chunk.length);
       yield chunk;
     }
   }

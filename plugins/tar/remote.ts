@@ -11,7 +11,7 @@ import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.
 import { S3Store } from '../../src/storage/s3.js';
 import { PendingUploads } from '../../src/storage/s3-pending.js';
 import { resolveS3Settings, type Env } from '../../src/storage/s3-settings.js';
-import type { Manifest } from './index.js';
+import type { Manifest } from './manifest.js';
 import { MANIFEST_SUFFIX, parseManifest, type ArchiveStore } from './stores.js';
 import type { ArchiveSink } from './streams.js';
 
@@ -38,6 +38,7 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
 
   return {
     location: store.describe(),
+    describe: (module, name) => store.describe(keyOf(module, name)),
     read,
     async list(module: string, log: Logger) {
       const objects = await store.list(folder(module));

@@ -12,7 +12,8 @@ import { escapeControl } from '../../src/log/control.js';
 import type { Logger } from '../../src/log/logger.js';
 import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.js';
 import { MAX_MANIFEST_BYTES } from '../../src/storage/limits.js';
-import type { Manifest } from './index.js';
+import { AGE_EXTENSION } from '../../src/config/tar-encryption.js';
+import type { Manifest } from './manifest.js';
 import { createFileSink, EXTENSIONS, writeFileAtomic, type ArchiveSink } from './streams.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -25,6 +26,8 @@ export interface SinkOptions {
 export interface ArchiveStore {
   // Names the place in messages: a folder, or s3://bucket/prefix.
   readonly location: string;
+  // Names one of a module's files in messages: /folder/module/<name>, or s3://bucket/prefix/module/<name>.
+  describe(module: string, name: string): string;
   // Manifests of the module's complete snapshots (archive present), in any order.
   list(module: string, log: Logger): Promise<Manifest[]>;
   // One snapshot's manifest; undefined when this store does not have it.
@@ -63,7 +66,11 @@ export function parseManifest(text: string, source: string, expected: { module: 
     });
   if (manifest.id !== expected.id) throw mismatch('id', manifest.id, expected.id);
   if (manifest.module !== expected.module) throw mismatch('module', manifest.module, expected.module);
-  const extension = EXTENSIONS[manifest.compression];
+  const encryption = manifest.encryption;
+  if (encryption !== undefined && (encryption?.format !== 'age' || !['passphrase', 'recipients'].includes(encryption.mode) || !['string', 'undefined'].includes(typeof manifest.sealed))) {
+    throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: its encryption record is not one Lifeboat writes`, { hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object' });
+  }
+  const extension = EXTENSIONS[manifest.compression] && `${EXTENSIONS[manifest.compression]}${encryption ? AGE_EXTENSION : ''}`;
   if (!extension || manifest.archive !== `${manifest.id}${extension}`) throw mismatch('archive', manifest.archive, `${manifest.id}${extension ?? '.tar.zst'}`);
   return manifest;
 }
@@ -102,6 +109,7 @@ export function createLocalStore(base: string): ArchiveStore {
   };
   return {
     location: base,
+    describe: (module, name) => path.join(dirOf(module), name),
     read,
     async list(module, log) {
       let names: string[];

@@ -95,10 +95,16 @@ export class HashTap extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
 
+  // onBytes, when given, hears the running byte count (progress).
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super();
+  }
+
   // Hashes each chunk on its way through.
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
     callback(null, chunk);
   }
 

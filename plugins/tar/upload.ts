@@ -5,7 +5,7 @@
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { Manifest } from './index.js';
+import type { Manifest } from './manifest.js';
 import type { ArchiveStore } from './stores.js';
 import { HashTap } from './streams.js';
 

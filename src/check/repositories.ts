@@ -8,7 +8,7 @@ import { describeError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
-import { fail, ok, type Finding } from './findings.js';
+import { fail, ok, warn, type Finding } from './findings.js';
 
 // How long one repository may take to answer before it counts as unreachable.
 const OPEN_TIMEOUT_MS = 120_000;
@@ -16,9 +16,15 @@ const OPEN_TIMEOUT_MS = 120_000;
 // One finding per module and repository.
 export async function checkRepositories(root: RootConfig, modules: ModuleConfig[], log: Logger, only?: string[]): Promise<Finding[]> {
   const findings: Finding[] = [];
+  const plaintext = new Set<string>();
   for (const module of modules) {
     for (const name of repositoriesFor(root, module, only)) {
       const subject = `repository ${name} (module ${module.name})`;
+      const config = root.global.repositories[name];
+      if (config?.provider === 'tar' && config.upload && config.encryption === 'none' && !plaintext.has(name)) {
+        plaintext.add(name);
+        findings.push(warn(`repository ${name}`, `uploads unencrypted archives to ${config.upload} (encryption: none); anyone who can read the bucket reads the backups: set passwordFile or recipients (README "The tar provider")`));
+      }
       try {
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
         const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;

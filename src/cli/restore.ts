@@ -37,6 +37,7 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
   const kind = kindOf(snapshot);
+  if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);
   if (unfinished?.phase === 'replacing') log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);

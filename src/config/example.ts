@@ -52,8 +52,9 @@ const PATH_EXAMPLES: Record<string, string> = {
   cacert: '/etc/lifeboat/ca.pem',
   command: '/usr/sbin/sendmail',
   path: '/var/lib/app/db.sqlite3',
+  identityFile: '/etc/lifeboat/age.key',
 };
-const ARRAY_EXAMPLES: Record<string, string> = { exclude: '*.tmp', modules: 'app', repositories: 'local', keys: 'app:*', options: '--no-owner', loadOptions: '--no-owner' };
+const ARRAY_EXAMPLES: Record<string, string> = { exclude: '*.tmp', modules: 'app', repositories: 'local', keys: 'app:*', options: '--no-owner', loadOptions: '--no-owner', recipients: 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p' };
 const NUMBER_EXAMPLES: Record<string, number> = { port: 5432, part: 3600, killAfter: 10, timeout: 5, queueSize: 3, retries: 4, retryDelay: 1 };
 // Where the same key means something else under another parent ("<parent>.<key>"; "" is the top level):
 // values a newcomer can copy as they are.

@@ -12,6 +12,7 @@ import type { GlobalConfig, ModuleConfig, ModuleFile, NotifyConfig, RootConfig }
 import { validateDocument } from './validate.js';
 import { scheduleProblem } from './cron.js';
 import { describeYamlError, gluedColon } from './yaml-error.js';
+import { encryptionProblems } from './tar-encryption.js';
 
 export const DEFAULT_PART_TIMEOUT = 3600;
 export const DEFAULT_KILL_AFTER = 10;
@@ -43,6 +44,7 @@ export function loadRoot(options: PathOptions): RootConfig {
         const verifyError = global.defaults.verify?.schedule === undefined ? undefined : scheduleProblem(global.defaults.verify.schedule);
         if (verifyError) problems.push(`${found.display}: /defaults/verify/schedule ${verifyError}`);
         global.notify.forEach((entry, index) => problems.push(...notifyProblems(entry, `${found.display}: /notify/${index}`)));
+        for (const [name, repository] of Object.entries(global.repositories)) problems.push(...encryptionProblems(repository, `${found.display}: /repositories/${name}`));
       }
     }
   }

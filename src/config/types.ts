@@ -23,6 +23,10 @@ export interface RepositoryConfig {
   cacert?: string;
   upload?: string;
   compression?: 'zstd' | 'gzip' | 'none';
+  // tar: age encryption (plugins/tar/age.ts): a passphrase (passwordFile/passwordCommand) or recipients.
+  encryption?: 'age' | 'none';
+  recipients?: string[];
+  identityFile?: string;
   endpoint?: string;
   region?: string;
   pathStyle?: boolean;

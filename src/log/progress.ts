@@ -113,7 +113,7 @@ export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started' 
 // The bar without its file count.
 function renderBytes(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started'>, now: number): string {
   const seconds = Math.max(0.001, (now - bar.started) / 1000);
-  const rate = bar.done / seconds;
+  const rate = Math.round(bar.done / seconds);
   if (!bar.total) {
     return bar.done > 0 ? `${bar.label}  ${formatBytes(bar.done)}  ${formatBytes(rate)}/s` : `${bar.label}  ${clock(seconds)}`;
   }

@@ -31,5 +31,6 @@ export function withSnapshotKinds(provider: Provider): Provider {
     forget: provider.forget ? (module, snapshots, options) => provider.forget!(module, snapshots, options) : undefined,
     prune: provider.prune ? (module, options) => provider.prune!(module, options) : undefined,
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
+    preflightRestore: provider.preflightRestore ? (module, snapshot, options) => provider.preflightRestore!(module, snapshot, options) : undefined,
   };
 }

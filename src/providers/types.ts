@@ -127,6 +127,9 @@ export interface Provider {
   prune?(module: string, options: CommonOptions): Promise<void>;
   // readData reads every pack; readDataSubset (restic's --read-data-subset: "5%", "1/10") only part of them.
   check?(module: string, options: CommonOptions & { readData?: boolean; readDataSubset?: string }): Promise<void>;
+  // Before a restore starts: throws (exit 2) when the snapshot cannot be read with the settings as they
+  // are (the tar provider: an encrypted archive and no key to open it), so nothing is touched.
+  preflightRestore?(module: string, snapshot: ProviderSnapshot, options: CommonOptions): Promise<void>;
 }
 
 // What a provider factory gets: the repository's name and settings, and where Lifeboat runs.

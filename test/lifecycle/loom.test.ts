@@ -29,7 +29,7 @@ async function setupLoom(endpoint: string) {
   const t = makeRoot();
   const service = await createFakeService();
   const prefix = `loom-${randomBytes(3).toString('hex')}`;
-  t.write('lifeboat.yaml', stringify({ repositories: { archive: { provider: 'tar', url: path.join(t.dir, 'archives'), upload: `s3://${S3_BUCKET}/${prefix}`, endpoint, cacert: server.caFile, compression: 'zstd', timeout: 600, env: { AWS_ACCESS_KEY_ID: '${AWS_ACCESS_KEY_ID}', AWS_SECRET_ACCESS_KEY: '${AWS_SECRET_ACCESS_KEY}' } } } }));
+  t.write('lifeboat.yaml', stringify({ repositories: { archive: { provider: 'tar', url: path.join(t.dir, 'archives'), upload: `s3://${S3_BUCKET}/${prefix}`, encryption: 'none', endpoint, cacert: server.caFile, compression: 'zstd', timeout: 600, env: { AWS_ACCESS_KEY_ID: '${AWS_ACCESS_KEY_ID}', AWS_SECRET_ACCESS_KEY: '${AWS_SECRET_ACCESS_KEY}' } } } }));
   t.write('environment', `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY}\n`);
   const data = path.join(t.dir, 'data');
   mkdirSync(path.join(data, 'uploads'), { recursive: true });

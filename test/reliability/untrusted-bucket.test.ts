@@ -42,7 +42,7 @@ async function run(t: TestRoot, args: string[]): Promise<{ exitCode: number; std
 
 // A root with a tar repository `offsite`: a local folder (repo/) and an upload to the fake server.
 function makeTarRoot(): TestRoot {
-  const t = makeRoot({ repositories: { offsite: { provider: 'tar', upload: `s3://${BUCKET}/pre`, endpoint: fake.endpoint, compression: 'none', retries: 0, retryDelay: 0.05, timeout: 5 } } });
+  const t = makeRoot({ repositories: { offsite: { provider: 'tar', upload: `s3://${BUCKET}/pre`, encryption: 'none', endpoint: fake.endpoint, compression: 'none', retries: 0, retryDelay: 0.05, timeout: 5 } } });
   roots.push(t);
   const raw = readFileSync(path.join(t.root, 'lifeboat.yaml'), 'utf8');
   t.write('lifeboat.yaml', raw.replace('provider: tar', `provider: tar\n    url: ${path.join(t.dir, 'repo')}`));

@@ -39,7 +39,7 @@ type RepoKind = 'tar' | 'restic';
 // A repository on the test server: tar with upload only, or restic with an s3: url.
 function repository(kind: RepoKind, prefix: string, extra: Record<string, unknown> = {}, endpoint = server.endpoint): Record<string, unknown> {
   if (kind === 'restic') return { provider: 'restic', url: `s3:${endpoint}/${S3_BUCKET}/${prefix}`, cacert: server.caFile, env: { ...REPO_ENV, RESTIC_PASSWORD: 'correct horse battery staple' }, ...extra };
-  return { provider: 'tar', upload: `s3://${S3_BUCKET}/${prefix}`, endpoint, cacert: server.caFile, compression: 'none', partSize: 5 * MiB, retries: 1, retryDelay: 0.05, timeout: 2, env: REPO_ENV, ...extra };
+  return { provider: 'tar', upload: `s3://${S3_BUCKET}/${prefix}`, encryption: 'none', endpoint, cacert: server.caFile, compression: 'none', partSize: 5 * MiB, retries: 1, retryDelay: 0.05, timeout: 2, env: REPO_ENV, ...extra };
 }
 
 // A root on `host` with one module `blog` whose data lives in `data` (outside the root).

@@ -44,6 +44,7 @@ function tarConfig(context: RepoContext, withLocal: boolean, extra: Partial<Repo
     provider: 'tar',
     ...(withLocal ? { url: context.url } : {}),
     upload: `s3://${bucket}/tar/${prefixOf(context)}`,
+    encryption: 'none',
     endpoint: server?.endpoint ?? 'https://127.0.0.1:9',
     cacert: server?.caFile ?? '/nonexistent.pem',
     compression: 'zstd',
@@ -172,7 +173,7 @@ describe('tar on S3 specifics', () => {
 
   it('refuses a tar repository with neither url nor upload, and one without credentials', async () => {
     expect(() => createTar(providerInput({ provider: 'tar' }, { root: '/', stateDir: '/' }))).toThrow(/`url` must be a local folder/);
-    const provider = createTar(providerInput({ provider: 'tar', upload: 's3://bucket/p', endpoint: 'https://127.0.0.1:9' }, { root: '/', stateDir: '/' }));
+    const provider = createTar(providerInput({ provider: 'tar', upload: 's3://bucket/p', encryption: 'none', endpoint: 'https://127.0.0.1:9' }, { root: '/', stateDir: '/' }));
     const error = await provider.list('wiki', { log: testLogger(), env: { PATH: process.env.PATH ?? '' } }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/no S3 credentials/) });
   });

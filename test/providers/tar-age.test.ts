@@ -1,0 +1,276 @@
+// Encrypted tar archives (age) through the real CLI on a local repository: what lands on disk is
+// ciphertext and names no file, the age CLI decrypts it (tar and zstd list it), an archive made by hand
+// with tar | zstd | age restores through Lifeboat, wrong keys and damaged or truncated archives fail
+// naming the archive and the key source, and bad settings exit 2 naming the file, the key and the fix.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeTree } from '../helpers/fs-state.js';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { requireTool } from '../ops/tools.js';
+
+const PASSPHRASE = 'correct horse battery staple 7';
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+// A root with module `blog` (data outside the root) and a tar repository `vault` with these settings.
+function setup(repository: Record<string, unknown>): { t: TestRoot; data: string; repo: string } {
+  const t = makeRoot({ repositories: {} });
+  cleanups.push(() => t.cleanup());
+  const data = path.join(t.dir, 'data', 'blog');
+  const repo = path.join(t.dir, 'repo');
+  mkdirSync(path.join(data, 'secret-folder'), { recursive: true });
+  writeFileSync(path.join(data, 'customer-list.csv'), 'alice,bob\n');
+  writeFileSync(path.join(data, 'secret-folder', 'payroll.bin'), randomBytes(300_000));
+  t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, ...repository } } }));
+  t.module('blog', { folders: [data] });
+  return { t, data, repo };
+}
+
+// A passphrase file under the test folder.
+function passFile(t: TestRoot, text = `${PASSPHRASE}\n`): string {
+  const file = path.join(t.dir, 'tar.pass');
+  writeFileSync(file, text, { mode: 0o600 });
+  return file;
+}
+
+// A new age key pair from age-keygen: the identity file and its public key.
+function keygen(dir: string, name = 'age.key'): { identityFile: string; recipient: string } {
+  const identityFile = path.join(dir, name);
+  execFileSync(requireTool('age-keygen'), ['-o', identityFile], { stdio: 'pipe' });
+  const recipient = /public key: (age1[0-9a-z]+)/.exec(readFileSync(identityFile, 'utf8'))![1];
+  return { identityFile, recipient };
+}
+
+// The module's files in the repository folder.
+function stored(repo: string): string[] {
+  return readdirSync(path.join(repo, 'blog')).sort();
+}
+
+function archiveOf(repo: string): string {
+  return path.join(repo, 'blog', stored(repo).find((name) => name.endsWith('.age'))!);
+}
+
+// The names a decrypted .tar.zst lists.
+function listTar(zst: Buffer): string[] {
+  return execFileSync('tar', ['-tf', '-', '--zstd'], { input: zst, encoding: 'utf8' }).trim().split('\n');
+}
+
+describe('tar with age encryption (local repository)', () => {
+  it('passphrase: ciphertext and a sealed file list on disk; the age CLI (on a pty) decrypts it; restore and verify work', async () => {
+    requireTool('script');
+    const { t, data, repo } = setup({});
+    const file = passFile(t);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: file } } }));
+    const backup = await lifeboat(t, ['backup', 'blog']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const names = stored(repo);
+    expect(names).toHaveLength(2);
+    expect(names[0]).toMatch(/\.manifest\.json$/);
+    expect(names[1]).toMatch(/\.tar\.zst\.age$/);
+    const archive = readFileSync(archiveOf(repo));
+    expect(archive.subarray(0, 40).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
+    const manifestText = readFileSync(path.join(repo, 'blog', names[0]), 'utf8');
+    for (const secret of ['customer-list', 'payroll', 'secret-folder']) {
+      expect(manifestText).not.toContain(secret);
+      expect(archive.includes(Buffer.from(secret))).toBe(false);
+    }
+    expect(JSON.parse(manifestText)).toMatchObject({ files: [], encryption: { format: 'age', mode: 'passphrase' }, sealed: expect.any(String) });
+
+    // age -d asks for the passphrase on a terminal: `script` gives it a pty and types it
+    const out = path.join(t.dir, 'out.tar.zst');
+    const typed = execFileSync('script', ['-qec', `age -d -o ${out} ${archiveOf(repo)}`, '/dev/null'], { input: `${PASSPHRASE}\n`, encoding: 'utf8', timeout: 120_000 });
+    expect(typed).toContain('Enter passphrase');
+    expect(listTar(readFileSync(out))).toEqual(expect.arrayContaining([`${data.slice(1)}/customer-list.csv`, `${data.slice(1)}/secret-folder/payroll.bin`]));
+
+    const before = describeTree(data);
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog']);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode, drill.stderr).toBe(0);
+  });
+
+  it('a wrong passphrase fails restore and verify once, naming the archive, the key source and the fix', async () => {
+    const { t, repo } = setup({});
+    const file = passFile(t);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: file } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    passFile(t, 'not the one\n');
+    const restored = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
+    expect(restored.exitCode).toBe(1);
+    const expected = `${archiveOf(repo)}: cannot be decrypted with the passphrase in passwordFile ${file}: wrong key; set passwordFile (or passwordCommand) to the passphrase the archive was made with`;
+    expect(restored.stderr).toContain(expected);
+    expect(restored.stderr).not.toMatch(/invalid tag|no identity matched/);
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode).toBe(1);
+    expect(drill.stderr).toContain(expected);
+  });
+
+  it('recipients: age -d -i decrypts; restore needs identityFile (exit 2 with the fix), then works', async () => {
+    const { t, data, repo } = setup({});
+    const { identityFile, recipient } = keygen(t.dir);
+    const config = (extra: Record<string, unknown>) => t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, recipients: [recipient], ...extra } } }));
+    config({});
+    const backup = await lifeboat(t, ['backup', 'blog']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const archive = archiveOf(repo);
+    expect(readFileSync(archive).subarray(0, 40).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> X25519 /);
+    const plain = execFileSync(requireTool('age'), ['-d', '-i', identityFile, archiveOf(repo)]);
+    expect(listTar(plain)).toContain(`${data.slice(1)}/customer-list.csv`);
+
+    const before = describeTree(data);
+    const noKey = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
+    expect(noKey.exitCode).toBe(2);
+    expect(noKey.stderr).toContain(`${path.join(t.root, 'lifeboat.yaml')}: /repositories/vault: decrypting ${archiveOf(repo)} needs the private key, and identityFile is not set`);
+    expect(noKey.stderr).toContain('add identityFile: /etc/lifeboat/age.key');
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo } } }));
+    const noKeys = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
+    expect(noKeys.exitCode).toBe(2);
+    expect(noKeys.stderr).toContain(`${archive} is encrypted (age, recipients) but its repository has no key`);
+    expect(readdirSync(t.dir)).not.toContain('aside');
+
+    config({ identityFile });
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog']);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+
+    // another key pair's identity is the wrong key
+    const other = keygen(t.dir, 'other.key');
+    config({ identityFile: other.identityFile });
+    const wrong = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside2')]);
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toContain(`${archive}: cannot be decrypted with the identity in identityFile ${other.identityFile}: wrong key`);
+  });
+
+  it('an archive made by hand with tar | zstd | age -r restores through Lifeboat', async () => {
+    const { t, data, repo } = setup({});
+    const { identityFile, recipient } = keygen(t.dir);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, recipients: [recipient], identityFile } } }));
+    const id = 'c0ffee00-blog-20260101T000000.000Z';
+    mkdirSync(path.join(repo, 'blog'), { recursive: true });
+    const archive = path.join(repo, 'blog', `${id}.tar.zst.age`);
+    execFileSync('sh', ['-c', `tar --format=posix -C / -cf - "${data.slice(1)}" | zstd -q -c | age -r ${recipient} > "${archive}"`]);
+    const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar.zst.age`, module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: readFileSync(archive).length, archiveSha256: '', files: [], encryption: { format: 'age', mode: 'recipients' } };
+    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify(manifest));
+    const before = describeTree(data);
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog', id]);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+  });
+
+  it('an archive made by hand with tar | zstd | age -p (the passphrase typed on a pty) restores through Lifeboat', async () => {
+    requireTool('script');
+    const { t, data, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    const id = 'feed0000-blog-20260101T000000.000Z';
+    mkdirSync(path.join(repo, 'blog'), { recursive: true });
+    const archive = path.join(repo, 'blog', `${id}.tar.zst.age`);
+    // age -p reads the passphrase and its confirmation from the terminal, the data from the pipe
+    execFileSync('script', ['-qec', `tar --format=posix -C / -cf - "${data.slice(1)}" | zstd -q -c | age -p -o "${archive}"`, '/dev/null'], { input: `${PASSPHRASE}\n${PASSPHRASE}\n`, timeout: 120_000 });
+    expect(readFileSync(archive).subarray(0, 31).toString('latin1')).toBe('age-encryption.org/v1\n-> scrypt');
+    const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar.zst.age`, module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: readFileSync(archive).length, archiveSha256: '', files: [], encryption: { format: 'age', mode: 'passphrase' } };
+    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify(manifest));
+    const before = describeTree(data);
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog', id]);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+  });
+
+  it.each([
+    ['a flipped byte', (file: string) => {
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 1000] ^= 0x01;
+      writeFileSync(file, bytes);
+    }],
+    ['a truncated archive (cut at a 64 KiB chunk boundary)', (file: string) => {
+      const header = readFileSync(file).indexOf('\n', readFileSync(file).indexOf('--- ')) + 1 + 16;
+      truncateSync(file, header + 65536 + 16);
+    }],
+  ])('%s fails restore and verify naming the archive; nothing is restored', async (_name, damage) => {
+    const { t, data, repo } = setup({});
+    writeFileSync(path.join(data, 'big.bin'), randomBytes(400_000));
+    const { identityFile, recipient } = keygen(t.dir);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, recipients: [recipient], identityFile, compression: 'none' } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    damage(archiveOf(repo));
+    const aside = path.join(t.dir, 'aside');
+    const restored = await lifeboat(t, ['restore', 'blog', '--target', aside]);
+    expect(restored.exitCode).toBe(1);
+    expect(restored.stderr).toContain(`${archiveOf(repo)}: damaged or tampered with: age decryption failed`);
+    expect(readdirSync(t.dir)).not.toContain('aside');
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode).toBe(1);
+    expect(drill.stderr).toContain(`${archiveOf(repo)}: damaged or tampered with`);
+  });
+
+  it('passwordCommand gives the passphrase; without upload and without keys archives stay plaintext', async () => {
+    const { t, repo } = setup({ passwordCommand: `printf '%s\\n' '${PASSPHRASE}'` });
+    const backup = await lifeboat(t, ['backup', 'blog']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    expect(stored(repo)[1]).toMatch(/\.tar\.zst\.age$/);
+    expect((await lifeboat(t, ['verify', 'blog'])).exitCode).toBe(0);
+
+    const plain = setup({});
+    expect((await lifeboat(plain.t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(stored(plain.repo)[1]).toMatch(/\.tar\.zst$/);
+  });
+});
+
+describe('tar encryption settings: exit 2 naming the file, the key and the fix', () => {
+  const cases: Array<[string, (t: TestRoot) => Record<string, unknown>, string]> = [
+    ['recipients and a passphrase both', (t) => ({ recipients: [keygen(t.dir).recipient], passwordFile: passFile(t) }), '/repositories/vault has both a passphrase (passwordFile/passwordCommand) and age keys (recipients/identityFile); an age archive uses one or the other: remove one'],
+    ['a recipient that is not age1...', () => ({ recipients: ['age1notakey'] }), '/repositories/vault/recipients/0 must match'],
+    ['upload without encryption', () => ({ upload: 's3://bucket/p', endpoint: 'https://127.0.0.1:9' }), '/repositories/vault uploads archives to S3 unencrypted; add passwordFile: /etc/lifeboat/tar.pass (or passwordCommand:, or recipients: [age1...]), or say encryption: none to upload plaintext on purpose'],
+    ['encryption: age without a key', () => ({ encryption: 'age' }), '/repositories/vault/encryption is age but no key is set; add passwordFile'],
+    ['encryption: none with a key', (t) => ({ encryption: 'none', passwordFile: passFile(t) }), '/repositories/vault/encryption is none but keys are set'],
+  ];
+  it.each(cases)('%s', async (_name, settings, message) => {
+    const { t, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, ...settings(t) } } }));
+    const result = await lifeboat(t, ['backup', 'blog']);
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`lifeboat.yaml: ${message}`);
+    expect(readdirSync(t.dir)).not.toContain('repo');
+  });
+
+  it('check warns about a repository that uploads plaintext on purpose (encryption: none)', async () => {
+    const { t, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, upload: 's3://bucket/p', encryption: 'none', endpoint: 'https://127.0.0.1:9', retries: 0, timeout: 1 } } }));
+    const result = await lifeboat(t, ['check', '--json'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
+    const findings = JSON.parse(result.stdout).findings as Array<{ level: string; subject: string; message: string }>;
+    expect(findings.filter((f) => f.subject === 'repository vault')).toEqual([{ level: 'warn', subject: 'repository vault', message: expect.stringContaining('uploads unencrypted archives to s3://bucket/p (encryption: none)') }]);
+  });
+});
+
+describe('tar backup progress on a terminal', () => {
+  // Runs `lifeboat backup blog` on a pty (script) with extra arguments and environment; returns what it drew.
+  function onTerminal(t: TestRoot, args: string[], env: Record<string, string>): string {
+    const command = ['node', BIN, '--root', t.root, '--state-dir', t.stateDir, ...args, 'backup', 'blog'].map((arg) => `'${arg}'`).join(' ');
+    // a pty made by script has no size: stty gives it 200 columns, so no bar is cut short
+    return execFileSync(requireTool('script'), ['-qec', `stty cols 200; ${command}`, '/dev/null'], { env: { ...process.env, TERM: 'xterm', ...env }, encoding: 'utf8', timeout: 300_000 });
+  }
+
+  it('shows a percentage, rate and ETA (the total from a walk); none with -q, TERM=dumb or LIFEBOAT_PROGRESS=0', async () => {
+    const { t, data, repo } = setup({});
+    writeFileSync(path.join(data, 'big.bin'), randomBytes(48 * 1024 * 1024));
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    const BAR = /blog: snapshot vault \[[#.]{20}\] +\d{1,3}% +[\d.]+ [KMG]?i?B \/ [\d.]+ [KMG]?i?B +[\d.]+ [KMG]?i?B\/s +ETA \d+:\d\d/;
+    const drawn = onTerminal(t, [], {});
+    expect(drawn).toMatch(BAR);
+    expect(drawn).toMatch(/backup blog: ok/);
+    for (const [args, env] of [[['-q'], {}], [[], { TERM: 'dumb' }], [[], { LIFEBOAT_PROGRESS: '0' }]] as Array<[string[], Record<string, string>]>) {
+      const quiet = onTerminal(t, args, env);
+      expect(quiet, `${args.join(' ')} ${JSON.stringify(env)}`).not.toMatch(/snapshot vault \[|ETA/);
+    }
+    expect(stored(repo).filter((name) => name.endsWith('.age'))).toHaveLength(4);
+  });
+});
