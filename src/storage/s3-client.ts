@@ -66,7 +66,8 @@ function boundResponseBodies(client: S3Client, settings: S3Settings): void {
       const response = result.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
       const status = response.statusCode ?? 0;
       const objectBytes = context.commandName === 'GetObjectCommand' && status >= 200 && status < 300;
-      if (objectBytes || !(response.body instanceof Readable)) return result;
+      // A HEAD answer has no body: its Content-Length is the object's size, not what is sent here.
+      if (objectBytes || context.commandName === 'HeadObjectCommand' || !(response.body instanceof Readable)) return result;
       const what = `${context.commandName?.replace(/Command$/, '') ?? 'request'} of ${describeLocation(settings)}`;
       response.body = Readable.from([await readBounded(response.body, MAX_RESPONSE_BYTES, what, Number(response.headers?.['content-length']))]);
       return result;
