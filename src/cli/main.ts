@@ -178,6 +178,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 // Entry point: parses argv, runs the command, maps errors to exit codes (2 usage, 1 failure, 3 locked).
 export async function main(argv: string[]): Promise<void> {
+  keepRunningWithoutReader();
   let exitCode = 0;
   const program = buildProgram((code) => {
     exitCode = code;
@@ -192,6 +193,18 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   process.exitCode = exitCode;
+}
+
+// A reader that went away (`lifeboat backup | head -1`, a closed terminal) must not kill a run that has a
+// service stopped: output to a closed pipe is dropped (as run-parts does) and the run goes on to its
+// finally phase. Node ignores SIGPIPE; the EPIPE it gets instead would be an uncaught 'error' event.
+function keepRunningWithoutReader(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
 }
 
 export { LifeboatError };

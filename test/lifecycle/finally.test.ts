@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { execa } from 'execa';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
 
 let t: TestRoot;
@@ -40,6 +41,18 @@ describe('finally', () => {
     expect(readTrace()).toEqual(['finally', 'on-failure']);
     expect(service!.isRunning()).toBe(true);
     expect(result.stderr).toContain('starting');
+  });
+
+  it('a reader that goes away (`backup | head -1`) does not kill the run: the service is started again, the run ends', async () => {
+    t = makeRoot();
+    await webModule();
+    // Output while the service is stopped, long after head has exited: every write meets a closed pipe.
+    t.part('backup', '60chatty', '#!/bin/sh\nsleep 1\nfor i in $(seq 1 200); do echo "line $i"; done\n', 'web');
+    const shell = await execa('bash', ['-c', 'node "$0" --root "$1" --state-dir "$2" backup web 2>&1 | head -1; echo "lifeboat=${PIPESTATUS[0]}"', BIN, t.root, t.stateDir], { reject: false });
+    expect(shell.stdout.trim().split('\n').at(-1)).toBe('lifeboat=0');
+    expect(service!.isRunning()).toBe(true);
+    const records = readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(records.filter((r) => r.module === 'web').map((r) => [r.type, r.result ?? null])).toContainEqual(['end', 'success']);
   });
 
   it('a successful backup runs post-backup, then finally, then on-success', async () => {
