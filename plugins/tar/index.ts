@@ -14,7 +14,7 @@ import { LifeboatError } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
 import { compileExcludes } from '../../src/files/exclude.js';
-import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson, type ArchiveEncryption } from './age.js';
+import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson } from './age.js';
 import { extractEntries } from './extract.js';
 import { displayName, readManifestName } from './names.js';
 import { coalesce, packTree, type ManifestEntry } from './pack.js';
