@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { interpolate, type Unresolved } from '../../src/config/interpolate.js';
-import { unsafeReason } from '../../src/config/permissions.js';
+import { unsafeReason } from '../../src/files/permissions.js';
 import { MODULE_NAME_RE, PROJECT_DIR, SCHEMA_DIR, resolveRoot, resolveStateDir, stateLayout } from '../../src/config/paths.js';
 import { IGNORED_KEY_REASON, describeIgnoredKey, ignoredEnvKeys, isRedirectingKey, mergeEnvFiles, parseEnvText, readEnvFile } from '../../src/config/env-file.js';
 import { compileValidators, validateDocument } from '../../src/config/validate.js';

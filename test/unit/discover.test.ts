@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { discoverPhase, layerDirectories } from '../../src/parts/discover.js';
+import { discoverPhase as discoverWith, layerDirectories } from '../../src/parts/discover.js';
+import { builtinsOf, type Action, type PhaseName } from '../../src/lifecycle/phases.js';
+
+// The runner's call: the built-ins of the phase (of the action) from the lifecycle table.
+const discoverPhase = (phase: PhaseName, dirs: Parameters<typeof discoverWith>[1], action?: Action) => discoverWith(phase, dirs, builtinsOf(phase, action), action);
 import { PROJECT_DIR } from '../../src/config/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -267,7 +267,7 @@ describe('runAction', () => {
   });
 
   it('marks the module restored only after 10restore_module succeeded in the restore phase', async () => {
-    const restored = (s: Setup) => s.run.state.shared.get('restore-request.restored');
+    const restored = (s: Setup) => s.run.state.moduleRestored;
     const ok = await setup('restore');
     await runAction(ok.run, plan('restore', [builtin(ok, 'restore', '10restore_module', async () => undefined)]));
     expect(restored(ok)).toBe(true);

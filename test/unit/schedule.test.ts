@@ -1,6 +1,6 @@
 // Cron schedules: validation messages, next runs, the staleness interval, systemd and crontab output.
 import { describe, expect, it } from 'vitest';
-import { nextRun, parseSchedule, scheduleInterval, scheduleProblem } from '../../src/schedule/cron.js';
+import { nextRun, parseSchedule, scheduleInterval, scheduleProblem } from '../../src/config/cron.js';
 import { SERVICE_TEMPLATE, VERIFY_TEMPLATE, cronToOnCalendar, randomizedDelay, serviceUnit, timerName, timerUnit } from '../../src/schedule/systemd.js';
 import { BEGIN_MARK, END_MARK, cronDFile, crontabLines, mergeCrontab } from '../../src/schedule/crontab.js';
 
