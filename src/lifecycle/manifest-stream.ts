@@ -204,6 +204,7 @@ export class ManifestCursor {
     if (value.version === 1 && Array.isArray((value as ManifestV1).entries)) {
       const old = value as ManifestV1;
       this.header = headerOfV1(old);
+      this.index = 0;
       this.sorted = old.entries.map((entry) => ({ entry, key: fromPathKey(entry.path) })).sort((a, b) => comparePaths(a.key, b.key));
       this.close();
       return;
