@@ -85,7 +85,7 @@ export class ManifestCursor {
   private head: KeyedEntry | undefined;
   private sorted: KeyedEntry[] | undefined;
   private readonly chunks: AsyncIterator<string>;
-  private readonly stream: NodeJS.ReadableStream & { destroy(): void };
+  private readonly streams: Array<{ destroy(): void }>;
 
   private constructor(
     readonly file: string,
@@ -97,7 +97,7 @@ export class ManifestCursor {
     input.on('error', (error) => gunzip.destroy(error));
     input.pipe(gunzip);
     gunzip.setEncoding('utf8');
-    this.stream = gunzip;
+    this.streams = [input, gunzip];
     this.chunks = gunzip[Symbol.asyncIterator]();
   }
 
@@ -192,7 +192,7 @@ export class ManifestCursor {
 
   // Stops reading (the file stays).
   close(): void {
-    this.stream.destroy();
+    for (const stream of this.streams) stream.destroy();
   }
 
   // The first line: a format-2 header, or a whole format-1 manifest (read into memory and sorted).

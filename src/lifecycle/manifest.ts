@@ -13,6 +13,7 @@ import { comparePaths } from '../files/path-order.js';
 import { assertPlainName } from '../storage/plain-name.js';
 import { startProgress } from '../log/progress.js';
 import type { PartContext, SnapshotRef } from './context.js';
+import { isProcessAlive } from './lock.js';
 import { ManifestCursor, readManifestHeader, storeManifest, type KeyedEntry, type ManifestEntry, type ManifestHeader } from './manifest-stream.js';
 
 export type { ManifestEntry, ManifestHeader } from './manifest-stream.js';
@@ -63,10 +64,15 @@ export function manifestFile(module: Pick<ModuleConfig, 'stateDir'>, repository:
   return path.join(manifestDir(module), assertPlainName(repository, 'repository', 'manifest'), `${assertPlainName(snapshotId, 'snapshot id', `repository "${repository}"`)}.json.gz`);
 }
 
-// A file in the manifest dir for one walk's output (removed by whoever asked for it).
+// A file in the manifest dir for one walk's output (removed by whoever asked for it). Outputs left by
+// a run that was killed (its pid is gone) are removed here.
 function walkOutput(module: Pick<ModuleConfig, 'stateDir'>, purpose: string): string {
   const dir = manifestDir(module);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const name of safeList(dir)) {
+    const pid = /^\.(?:backup|verify)-(\d+)-\d+\.tmp$/.exec(name)?.[1];
+    if (pid && !isProcessAlive(Number(pid))) rmSync(path.join(dir, name), { force: true });
+  }
   return path.join(dir, `.${purpose}-${process.pid}-${Date.now()}.tmp`);
 }
 

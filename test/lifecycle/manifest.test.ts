@@ -4,7 +4,7 @@
 // manifest, verify's merge-walk comparison, and manifests in the format before streaming (one JSON
 // object) still read by verify and as the previous manifest.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -111,8 +111,13 @@ describe('the backup manifest', () => {
     const names = ['', '/a', '/a/b', '/a\nb', '/a-b', '/a.b', '/a0', b('/a', [0xc3, 0xa9]), b('/a\u{ff5a}'), b('/a\u{1f600}'), b('/a', [0xfe]), b('/a', [0xff]), b('/a', [0xff], '/x'), '/link'];
     expect(relative).toEqual(names.map((name) => (typeof name === 'string' ? name : name.toString('latin1'))));
     // an unchanged backup keeps every hash from the previous manifest; a changed file is hashed again
+    // the walk's output left by a killed run (its pid gone) is removed by the next one
+    const leftover = path.join(t.stateDir, 'modules', 'm', 'manifests', '.backup-4194399-1.tmp');
+    writeFileSync(leftover, 'partial');
     const second = await lifeboat(t, ['-v', 'backup', 'm']);
     expect(second.stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+    expect(existsSync(leftover)).toBe(false);
+    expect(readdirSync(path.dirname(leftover)).filter((name) => name.startsWith('.'))).toEqual([]);
     writeFileSync(path.join(data, 'a.b'), 'DOT\n');
     utimesSync(path.join(data, 'a.b'), new Date(), new Date(Date.now() + 5000));
     const third = await lifeboat(t, ['-v', 'backup', 'm']);
