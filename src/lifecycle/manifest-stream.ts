@@ -52,10 +52,11 @@ interface EndLine {
   entries: number;
 }
 
-// An entry with its path as bytes (the merge walks compare those).
+// An entry with its path as bytes (the merge walks compare those), and its line when read from a file.
 export interface KeyedEntry {
   entry: ManifestEntry;
   key: BytePath;
+  line?: string;
 }
 
 // The format-1 object.
@@ -136,7 +137,7 @@ export class ManifestCursor {
         continue;
       }
       this.count++;
-      return { entry: value, key: fromPathKey(value.path) };
+      return { entry: value, key: fromPathKey(value.path), line };
     }
   }
 
@@ -179,14 +180,14 @@ export class ManifestCursor {
 
   // Skips entries before `key`; the entry at `key` if there is one (it stays the next one), undefined
   // when there is none, or MORE when fill() must run first. For a merge with a walk in path order.
-  seek(key: BytePath): ManifestEntry | undefined | typeof MORE {
+  seek(key: BytePath): KeyedEntry | undefined | typeof MORE {
     for (;;) {
       const item = this.take();
       if (item === MORE || item === undefined) return item;
       const order = comparePaths(item.key, key);
       if (order < 0) continue;
       this.head = item;
-      return order === 0 ? item.entry : undefined;
+      return order === 0 ? item : undefined;
     }
   }
 
@@ -283,12 +284,13 @@ export class ManifestWriter {
     this.done.catch(() => {});
   }
 
-  // Adds one entry; false when the caller should await drain() before adding more.
-  add(entry: ManifestEntry, key: BytePath): boolean {
+  // Adds one entry (`line`: its JSON when the caller has it already); false when the caller should
+  // await drain() before adding more.
+  add(entry: ManifestEntry, key: BytePath, line?: string): boolean {
     if (this.last && comparePaths(this.last, key) >= 0) throw new Error(`manifest entries out of path order: ${entry.path} after ${this.last.toString('utf8')}`);
     this.last = key;
     this.entries++;
-    this.batch += `${JSON.stringify(entry)}\n`;
+    this.batch += `${line ?? JSON.stringify(entry)}\n`;
     if (this.batch.length < 1 << 16) return true;
     const batch = this.batch;
     this.batch = '';

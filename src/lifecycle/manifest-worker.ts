@@ -52,6 +52,7 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
       return; // vanished while walking (a live service); the snapshot decides what it holds
     }
     const entry = entryOf(pathKey(recorded), stats);
+    let line: string | undefined;
     if (entry.type === 'dir') {
       try {
         stack.push({ dir: recorded, names: listNames(file), next: 0 });
@@ -68,10 +69,14 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
         await previous!.fill();
         old = previous!.seek(recorded);
       }
-      if (old?.sha256 && old.size === entry.size && old.mtimeMs === entry.mtimeMs && old.ctimeMs === entry.ctimeMs && old.ino === entry.ino) entry.sha256 = old.sha256;
-      else entry.sha256 = hashFile(file, progress);
+      const was = old?.entry;
+      if (was?.sha256 && was.size === entry.size && was.mtimeMs === entry.mtimeMs && was.ctimeMs === entry.ctimeMs && was.ino === entry.ino) {
+        entry.sha256 = was.sha256;
+        // Nothing changed at all (mode and holes too): the previous line is written as it was.
+        if (sameEntry(was, entry)) line = old!.line;
+      } else entry.sha256 = hashFile(file, progress);
     }
-    if (!writer.add(entry, recorded)) await writer.drain();
+    if (!writer.add(entry, recorded, line)) await writer.drain();
   };
   try {
     post({ type: 'progress', done: 0 });
@@ -105,6 +110,12 @@ async function openPrevious(file: string | undefined): Promise<ManifestCursor | 
   } catch {
     return undefined;
   }
+}
+
+// True when two entries hold the same fields with the same values.
+function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
+  const keys = Object.keys(b) as Array<keyof ManifestEntry>;
+  return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);
 }
 
 // What the manifest records of one path.

@@ -106,7 +106,7 @@ describe('manifest files', () => {
     expect(readManifestHeader(file)).toMatchObject({ version: 2, module: 'm', snapshot: { id: 'old' }, paths: ['/d/b', '/d/a'], files: ORDERED.length, bytes: ORDERED.length });
     expect((await collect(file)).map((entry) => entry.path)).toEqual(ORDERED.map(pathKey));
     const cursor = await ManifestCursor.open(file);
-    expect(cursor.seek(bytes('/d/a.b'))).toMatchObject({ path: '/d/a.b' });
+    expect(cursor.seek(bytes('/d/a.b'))).toMatchObject({ entry: { path: '/d/a.b' } });
     expect(cursor.seek(bytes('/d/a.c'))).toBeUndefined();
     cursor.close();
   });
