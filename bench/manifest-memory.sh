@@ -8,6 +8,7 @@
 # Not for CI: making the tree takes minutes. Run from the repo root after `npm run build`:
 #   bash bench/manifest-memory.sh        (FILES=1000000 ROUNDS=3 by default; FILES=200000 for a shorter run)
 # TREE=/some/dir keeps the generated tree there (reused when it already has FILES files).
+# WITHOUT=1 adds a third run per round, `lifeboat backup` with LIFEBOAT_MANIFEST=0 (what the manifest costs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FILES=${FILES:-1000000}
@@ -56,7 +57,7 @@ now() { echo "${EPOCHREALTIME/./}"; }
 raw_backup() { /usr/bin/time -f "%M" -o "$work/raw-rss" "$RESTIC" -q -r "$work/raw-repo" backup --host bench --tag module:bench "$data" >/dev/null; }
 lifeboat_backup() {
   : > "$work/inner"; : > "$work/rss"
-  PATH="$work/shim:$PATH" BENCH_RSS_FILE="$work/rss" NODE_OPTIONS="--import=$work/rss.mjs" \
+  LIFEBOAT_MANIFEST=${1:-1} PATH="$work/shim:$PATH" BENCH_RSS_FILE="$work/rss" NODE_OPTIONS="--import=$work/rss.mjs" \
     node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state" backup bench >/dev/null &
   local pid=$!
   wait "$pid"
@@ -71,19 +72,24 @@ t0=$(now); lifeboat_backup; t1=$(now)
 echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
 find "$work" -name "*.json.gz" -exec ls -la {} +
 
-raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=()
+raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=()
 run_raw() { local t0; t0=$(now); raw_backup; raw+=($(( ($(now) - t0) / 1000 ))); raw_rss+=($(cat "$work/raw-rss")); }
 run_ours() { local t0; t0=$(now); lifeboat_backup; ours+=($(( ($(now) - t0) / 1000 ))); lb_rss+=("$ours_rss"); lb_restic_rss+=("$inner_rss"); }
 for r in $(seq 1 "$ROUNDS"); do
   if (( r % 2 )); then run_raw; run_ours; order="restic first"; else run_ours; run_raw; order="lifeboat first"; fi
   echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB"
+  if [ "${WITHOUT:-0}" = 1 ]; then
+    t0=$(now); lifeboat_backup 0; without+=($(( ($(now) - t0) / 1000 )))
+    echo "  lifeboat with LIFEBOAT_MANIFEST=0: ${without[-1]} ms, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB"
+  fi
 done
 join() { local IFS=,; echo "$*"; }
 node -e '
-const [raw, ours, rawRss, lbRss, lbResticRss] = process.argv.slice(1).map((s) => s.split(",").map(Number));
+const [raw, ours, rawRss, lbRss, lbResticRss, without] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (kib) => `${(kib / 1024).toFixed(0)} MB`;
 console.log(`unchanged backup, median of ${raw.length}: wall raw restic ${median(raw)} ms, lifeboat ${median(ours)} ms, ratio ${(median(ours) / median(raw)).toFixed(2)}x (target <= 1.15x)`);
+if (without.length) console.log(`lifeboat with LIFEBOAT_MANIFEST=0: ${median(without)} ms, ${(median(without) / median(raw)).toFixed(2)}x of raw restic (the manifest itself: ${((median(ours) / median(without) - 1) * 100).toFixed(1)} %)`);
 console.log(`peak RSS: lifeboat itself ${mb(median(lbRss))} (max ${mb(Math.max(...lbRss))}; target <= 150 MB and <= restic), raw restic ${mb(median(rawRss))}, the restic lifeboat ran ${mb(median(lbResticRss))}`);
-' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")"
+' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")"
 echo "load at the end: $(load); $(uptime)"
