@@ -195,5 +195,5 @@ describe('the backup manifest', () => {
     const again = await entriesBelowData(newest);
     expect(again.seen.length).toBe(expected.length);
     for (let i = 0; i < expected.length; i++) if (JSON.stringify(again.seen[i]) !== JSON.stringify(expected[i])) expect(again.seen[i]).toEqual(expected[i]);
-  }, 900_000);
+  }, 1_800_000);
 });
