@@ -30,14 +30,15 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   const previous = await openPrevious(request.previous);
   const writer = new ManifestWriter(request.output);
   const rootBytes = Buffer.from(request.root, 'utf8');
-  const totals = { files: 0, bytes: 0, hashedBytes: 0 };
+  // Progress counts the bytes of files covered: hashed, or whose hash was kept.
+  const totals = { files: 0, bytes: 0, hashedBytes: 0, keptBytes: 0 };
   let lastPost = 0;
   const progress = (count: number) => {
     totals.hashedBytes += count;
     const now = Date.now();
     if (now - lastPost >= PROGRESS_EVERY_MS) {
       lastPost = now;
-      post({ type: 'progress', done: totals.hashedBytes });
+      post({ type: 'progress', done: totals.hashedBytes + totals.keptBytes });
     }
   };
   const stack: Frame[] = [];
@@ -72,6 +73,8 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
       const was = old?.entry;
       if (was?.sha256 && was.size === entry.size && was.mtimeMs === entry.mtimeMs && was.ctimeMs === entry.ctimeMs && was.ino === entry.ino) {
         entry.sha256 = was.sha256;
+        totals.keptBytes += entry.size ?? 0;
+        progress(0);
         // Nothing changed at all (mode and holes too): the previous line is written as it was.
         if (sameEntry(was, entry)) line = old!.line;
       } else entry.sha256 = hashFile(file, progress);

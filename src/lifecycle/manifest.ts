@@ -77,7 +77,7 @@ function walkOutput(module: Pick<ModuleConfig, 'stateDir'>, purpose: string): st
 }
 
 // Walks and hashes `paths` under `root` in a worker thread into request.output; onProgress gets the
-// bytes hashed so far.
+// bytes of the files covered so far (hashed, or kept from the previous manifest).
 export function describeFiles(request: WorkerRequest, onProgress?: (done: number) => void): ManifestJob {
   const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData: request });
   let settled = false;
@@ -89,7 +89,7 @@ export function describeFiles(request: WorkerRequest, onProgress?: (done: number
         reject(new Error(message.message));
       } else {
         settled = true;
-        onProgress?.(message.hashedBytes);
+        onProgress?.(message.bytes);
         const { entries, files, bytes, hashedBytes } = message;
         resolve({ entries, files, bytes, hashedBytes });
       }
@@ -150,7 +150,10 @@ export function recordManifest(ctx: PartContext, paths: string[], exclude: strin
   let job: ManifestJob;
   try {
     output = walkOutput(ctx.module, 'backup');
-    job = describeFiles({ root: '', paths, exclude, previous: previousManifest(ctx.module), output }, (done) => bar.update(done));
+    const previous = previousManifest(ctx.module);
+    // The bar's total: what the previous backup held (unknown on a first backup: bytes and rate only).
+    const total = previous ? headerOrUndefined(previous)?.bytes : undefined;
+    job = describeFiles({ root: '', paths, exclude, previous, output }, (done) => bar.update(done, total));
   } catch (error) {
     bar.done();
     ctx.log.warn(`could not start the backup manifest (verify will not compare files for this snapshot): ${describeError(error)}`);
@@ -183,6 +186,15 @@ export function recordManifest(ctx: PartContext, paths: string[], exclude: strin
 export function loadManifest(module: Pick<ModuleConfig, 'stateDir'>, repository: string, snapshotId: string): StoredManifest | undefined {
   const file = manifestFile(module, repository, snapshotId);
   return existsSync(file) ? { file, header: readManifestHeader(file) } : undefined;
+}
+
+// The header of a manifest, or undefined when it cannot be read.
+function headerOrUndefined(file: string): ManifestHeader | undefined {
+  try {
+    return readManifestHeader(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function safeList(dir: string): string[] {
