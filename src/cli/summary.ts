@@ -17,14 +17,12 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
       continue;
     }
     for (const snapshot of result.snapshots) {
-      const manifest = module ? loadManifest(module, snapshot.repository, snapshot.id) : undefined;
-      const files = manifest?.entries.filter((entry) => entry.type === 'file') ?? [];
-      const total = files.reduce((sum, entry) => sum + (entry.size ?? 0), 0);
+      const manifest = module ? loadManifest(module, snapshot.repository, snapshot.id)?.header : undefined;
       // What 60retention removed in this repository (none when it did not run: --no-retention, no retention).
       const removed = result.removed?.filter((gone) => gone.repository === snapshot.repository).length ?? 0;
       const pruned = result.pruned?.includes(snapshot.repository) ? ', pruned' : '';
       const removedText = `${removed ? `, ${removed} snapshot(s) removed` : ''}${pruned}`;
-      const contents = manifest ? `${files.length} files, ${formatBytes(total)} total` : 'files and total unknown (no manifest)';
+      const contents = manifest ? `${manifest.files} files, ${formatBytes(manifest.bytes)} total` : 'files and total unknown (no manifest)';
       lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'new bytes unknown' : `${formatBytes(snapshot.bytes)} new`}${removedText}${took}`);
     }
   }

@@ -1,26 +1,49 @@
-// Worker thread of the backup manifest: walks paths (lstat, restic-style excludes) and hashes files with
-// synchronous reads, off the main thread so it overlaps the provider's snapshot. Posts progress messages
-// and finally the entries. Files whose size, mtime, ctime and inode match the previous manifest keep
-// their hash without being read again.
+// Worker thread of the backup manifest: walks paths (lstat, restic-style excludes) in path order and
+// hashes files with synchronous reads, off the main thread so it overlaps the provider's snapshot.
+// Entries go straight to a gzipped NDJSON file (manifest-stream.ts), and the previous manifest is read
+// alongside in the same order (a merge walk): files whose size, mtime, ctime and inode match it keep
+// their hash without being read again. Memory holds one directory listing per level, never the tree.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync, readlinkSync, type Stats } from 'node:fs';
-import { joinBytes, listNames, pathKey } from '../files/byte-path.js';
+import { joinBytes, listNames, pathKey, withinBytes, type BytePath } from '../files/byte-path.js';
+import { comparePaths } from '../files/path-order.js';
 import { compileExcludes } from '../files/exclude.js';
-import type { ManifestEntry, WorkerRequest, WorkerMessage } from './manifest.js';
+import { ManifestCursor, ManifestWriter, MORE, type ManifestEntry } from './manifest-stream.js';
+import type { WorkerRequest, WorkerMessage } from './manifest.js';
 
 const PROGRESS_EVERY_MS = 100;
 const buffer = Buffer.allocUnsafe(1 << 22);
 
-// Walks every path below `root` (absolute paths as recorded, read from root + path). Names are bytes:
-// entries carry a lossless key (pathKey) so names that are not UTF-8 are compared, never skipped.
-function walk(request: WorkerRequest): { entries: ManifestEntry[]; toHash: Array<{ entry: ManifestEntry; file: Buffer }> } {
+// One directory being walked: its recorded path and its names, sorted, from `next` on.
+interface Frame {
+  dir: BytePath;
+  names: BytePath[];
+  next: number;
+}
+
+// Walks every path below `root` (absolute paths as recorded, read from root + path) in path order and
+// writes the entries to request.output. Names are bytes: entries carry a lossless key (pathKey) so
+// names that are not UTF-8 are compared, never skipped.
+async function walk(request: WorkerRequest, post: (message: WorkerMessage) => void): Promise<void> {
   const excluded = compileExcludes(request.exclude);
-  const previous = new Map((request.previous ?? []).map((entry) => [entry.path, entry]));
-  const entries: ManifestEntry[] = [];
-  const toHash: Array<{ entry: ManifestEntry; file: Buffer }> = [];
+  const previous = await openPrevious(request.previous);
+  const writer = new ManifestWriter(request.output);
   const rootBytes = Buffer.from(request.root, 'utf8');
-  const visit = (recorded: Buffer) => {
+  // Progress counts the bytes of files covered: hashed, or whose hash was kept.
+  const totals = { files: 0, bytes: 0, hashedBytes: 0, keptBytes: 0 };
+  let lastPost = 0;
+  const progress = (count: number) => {
+    totals.hashedBytes += count;
+    const now = Date.now();
+    if (now - lastPost >= PROGRESS_EVERY_MS) {
+      lastPost = now;
+      post({ type: 'progress', done: totals.hashedBytes + totals.keptBytes });
+    }
+  };
+  const stack: Frame[] = [];
+  // One path: its entry, written; a directory's names go on the stack.
+  const visit = async (recorded: BytePath) => {
     if (excluded(recorded.toString('utf8'))) return;
     const file = request.root ? joinBytes(rootBytes, recorded) : recorded;
     let stats: Stats;
@@ -30,25 +53,72 @@ function walk(request: WorkerRequest): { entries: ManifestEntry[]; toHash: Array
       return; // vanished while walking (a live service); the snapshot decides what it holds
     }
     const entry = entryOf(pathKey(recorded), stats);
-    entries.push(entry);
+    let line: string | undefined;
     if (entry.type === 'dir') {
-      let names: Buffer[] = [];
       try {
-        names = listNames(file);
+        stack.push({ dir: recorded, names: listNames(file), next: 0 });
       } catch {
         entry.unreadable = true;
       }
-      for (const name of names) visit(joinBytes(recorded, name));
     } else if (entry.type === 'symlink') {
       entry.target = pathKey(readlinkSync(file, { encoding: 'buffer' }));
     } else if (entry.type === 'file') {
-      const old = previous.get(entry.path);
-      if (old?.sha256 && old.size === entry.size && old.mtimeMs === entry.mtimeMs && old.ctimeMs === entry.ctimeMs && old.ino === entry.ino) entry.sha256 = old.sha256;
-      else toHash.push({ entry, file });
+      totals.files++;
+      totals.bytes += entry.size ?? 0;
+      let old = previous?.seek(recorded);
+      while (old === MORE) {
+        await previous!.fill();
+        old = previous!.seek(recorded);
+      }
+      const was = old?.entry;
+      if (was?.sha256 && was.size === entry.size && was.mtimeMs === entry.mtimeMs && was.ctimeMs === entry.ctimeMs && was.ino === entry.ino) {
+        entry.sha256 = was.sha256;
+        totals.keptBytes += entry.size ?? 0;
+        progress(0);
+        // Nothing changed at all (mode and holes too): the previous line is written as it was.
+        if (sameEntry(was, entry)) line = old!.line;
+      } else entry.sha256 = hashFile(file, progress);
     }
+    if (!writer.add(entry, recorded, line)) await writer.drain();
   };
-  for (const recorded of request.paths) visit(Buffer.from(recorded, 'utf8'));
-  return { entries, toHash };
+  try {
+    post({ type: 'progress', done: 0 });
+    let lastTop: BytePath | undefined;
+    for (const top of request.paths.map((p) => Buffer.from(p, 'utf8')).sort(comparePaths)) {
+      // A path inside one already walked (or the same one twice) was walked with it.
+      if (lastTop && withinBytes(top, lastTop)) continue;
+      lastTop = top;
+      await visit(top);
+      while (stack.length > 0) {
+        const frame = stack[stack.length - 1];
+        if (frame.next >= frame.names.length) stack.pop();
+        else await visit(joinBytes(frame.dir, frame.names[frame.next++]));
+      }
+    }
+    await writer.close();
+  } catch (error) {
+    writer.abort();
+    throw error;
+  } finally {
+    previous?.close();
+  }
+  post({ type: 'result', entries: writer.entries, files: totals.files, bytes: totals.bytes, hashedBytes: totals.hashedBytes });
+}
+
+// The previous manifest, or nothing when there is none or it cannot be read (then every file is hashed).
+async function openPrevious(file: string | undefined): Promise<ManifestCursor | undefined> {
+  if (!file) return undefined;
+  try {
+    return await ManifestCursor.open(file);
+  } catch {
+    return undefined;
+  }
+}
+
+// True when two entries hold the same fields with the same values.
+function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
+  const keys = Object.keys(b) as Array<keyof ManifestEntry>;
+  return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);
 }
 
 // What the manifest records of one path.
@@ -85,25 +155,5 @@ function hashFile(file: Buffer, onBytes: (count: number) => void): string | null
   }
 }
 
-// Runs one request and posts progress, then the result.
-function run(request: WorkerRequest): void {
-  const post = (message: WorkerMessage) => parentPort!.postMessage(message);
-  const { entries, toHash } = walk(request);
-  const total = toHash.reduce((sum, item) => sum + (item.entry.size ?? 0), 0);
-  let done = 0;
-  let lastPost = 0;
-  post({ type: 'progress', done, total });
-  for (const { entry, file } of toHash) {
-    entry.sha256 = hashFile(file, (count) => {
-      done += count;
-      const now = Date.now();
-      if (now - lastPost >= PROGRESS_EVERY_MS) {
-        lastPost = now;
-        post({ type: 'progress', done, total });
-      }
-    });
-  }
-  post({ type: 'result', entries, hashedBytes: done });
-}
-
-run(workerData as WorkerRequest);
+const post = (message: WorkerMessage) => parentPort!.postMessage(message);
+walk(workerData as WorkerRequest, post).catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? error.message : String(error) }));

@@ -5,7 +5,7 @@
 // its bar moves a file at a time. Only on a terminal (src/log/progress.ts); otherwise nothing is measured.
 import { lstat, readdir } from 'node:fs/promises';
 import { progressEnabled, startProgress, type FileCount } from '../log/progress.js';
-import { loadManifest } from './manifest.js';
+import { loadManifest, manifestEntries } from './manifest.js';
 import { fromPathKey, toBytes, withinBytes } from '../files/byte-path.js';
 import type { ModuleConfig } from '../config/types.js';
 
@@ -15,14 +15,16 @@ export interface RestoreTotals {
 }
 
 // The regular files of a snapshot's manifest (those at or below `within`, when given); undefined when
-// this host has no manifest of it.
-export function manifestTotals(module: Pick<ModuleConfig, 'stateDir'>, repository: string, snapshotId: string, within?: string | Buffer): RestoreTotals | undefined {
+// this host has no manifest of it. The whole snapshot's totals are in the manifest's header; those below
+// a path come from one pass over the entries (a stream: memory stays flat).
+export async function manifestTotals(module: Pick<ModuleConfig, 'stateDir'>, repository: string, snapshotId: string, within?: string | Buffer): Promise<RestoreTotals | undefined> {
   const manifest = loadManifest(module, repository, snapshotId);
   if (!manifest) return undefined;
-  const root = within === undefined ? undefined : toBytes(within);
+  if (within === undefined) return { bytes: manifest.header.bytes, files: manifest.header.files };
+  const root = toBytes(within);
   const totals: RestoreTotals = { bytes: 0, files: 0 };
-  for (const entry of manifest.entries) {
-    if (entry.type !== 'file' || (root && !withinBytes(fromPathKey(entry.path), root))) continue;
+  for await (const entry of manifestEntries(manifest.file)) {
+    if (entry.type !== 'file' || !withinBytes(fromPathKey(entry.path), root)) continue;
     totals.bytes += entry.size ?? 0;
     totals.files += 1;
   }
@@ -31,11 +33,11 @@ export function manifestTotals(module: Pick<ModuleConfig, 'stateDir'>, repositor
 
 // Runs a restore into `dir` with a bar labelled `label` that follows what lands in `dir`; `totals` is
 // asked only when a bar is shown (a manifest that cannot be read only costs the percentage).
-export async function withRestoreProgress<T>(label: string, dir: string | Buffer, getTotals: () => RestoreTotals | undefined, restore: () => Promise<T>): Promise<T> {
+export async function withRestoreProgress<T>(label: string, dir: string | Buffer, getTotals: () => Promise<RestoreTotals | undefined>, restore: () => Promise<T>): Promise<T> {
   if (!progressEnabled()) return restore();
   let totals: RestoreTotals | undefined;
   try {
-    totals = getTotals();
+    totals = await getTotals();
   } catch {
     totals = undefined;
   }

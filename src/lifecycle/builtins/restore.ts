@@ -13,7 +13,7 @@ import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
 import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
 import { describeError, LifeboatError } from '../../errors.js';
 import { execa } from 'execa';
-import { loadManifest } from '../manifest.js';
+import { loadManifest, manifestEntries } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
 import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 
@@ -227,7 +227,8 @@ async function digHoles(ctx: PartContext, snapshot: { repository: string; id: st
   } catch {
     return;
   }
-  for (const entry of manifest?.entries ?? []) {
+  if (!manifest) return;
+  for await (const entry of manifestEntries(manifest.file)) {
     if (!entry.sparse) continue;
     const file = fromPathKey(entry.path);
     if (!withinBytes(file, live)) continue;

@@ -10,7 +10,7 @@ import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
 import { kindOf } from '../../providers/kinds.js';
-import { compareManifest, describeFiles, loadManifest } from '../manifest.js';
+import { checkRestore, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
 import { formatBytes } from '../../log/format.js';
 import type { Drill, PartContext } from '../context.js';
@@ -88,29 +88,24 @@ export async function checkManifest(ctx: PartContext): Promise<void> {
       continue;
     }
     const bar = startProgress(`${ctx.module.name}: compare ${drill.repository}`);
-    const job = describeFiles({ root: drill.dir, paths: manifest.paths, exclude: [] }, (done, total) => bar.update(done, total));
-    const onAbort = () => job.cancel();
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    let restored;
+    let result;
     try {
-      restored = await job.result;
+      result = await checkRestore(ctx.module, manifest, drill.dir, { onProgress: (done, total) => bar.update(done, total), signal: ctx.signal });
     } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
       bar.done();
     }
-    const result = compareManifest(manifest.entries, restored.entries);
     ctx.state.bytes += result.checkedBytes;
-    if (result.changedDuringBackup.length) {
-      ctx.log.warn(`${drill.repository}: ${result.changedDuringBackup.length} file(s) changed while the backup ran (their mtime moved too), not counted as damage: ${result.changedDuringBackup.slice(0, 5).join(', ')}`);
+    if (result.changedCount) {
+      ctx.log.warn(`${drill.repository}: ${result.changedCount} file(s) changed while the backup ran (their mtime moved too), not counted as damage: ${result.changedDuringBackup.slice(0, 5).join(', ')}`);
     }
-    if (result.extra.length) ctx.log.info(`${drill.repository}: ${result.extra.length} restored path(s) not in the manifest (created during the backup, or streamed dumps)`);
-    if (result.problems.length === 0) {
+    if (result.extraCount) ctx.log.info(`${drill.repository}: ${result.extraCount} restored path(s) not in the manifest (created during the backup, or streamed dumps)`);
+    if (result.problemCount === 0) {
       ctx.log.info(`${drill.repository}: ${result.checkedFiles} file(s), ${formatBytes(result.checkedBytes)}, match the manifest`);
       continue;
     }
     for (const problem of result.problems.slice(0, SHOWN_PROBLEMS)) ctx.log.error(`${drill.repository}: ${problem}`);
-    const more = result.problems.length > SHOWN_PROBLEMS ? ` (and ${result.problems.length - SHOWN_PROBLEMS} more)` : '';
-    failures.push(`${drill.repository}: ${result.problems.length} difference(s) from the manifest, e.g. ${result.problems[0]}${more}`);
+    const more = result.problemCount > SHOWN_PROBLEMS ? ` (and ${result.problemCount - SHOWN_PROBLEMS} more)` : '';
+    failures.push(`${drill.repository}: ${result.problemCount} difference(s) from the manifest, e.g. ${result.problems[0]}${more}`);
   }
   if (failures.length > 0) throw new Error(failures.join('; '));
 }

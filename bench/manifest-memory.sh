@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Memory and time of an unchanged backup of many small files (1,000,000 by default): `lifeboat backup`
+# against a raw `restic backup` of the same tree, each into its own repository that already holds a
+# first backup of it (so restic finds a parent and Lifeboat a previous manifest). Prints, per round and
+# as medians: Lifeboat's own peak RSS (its node process, manifest worker included: getrusage maxRSS at
+# exit, i.e. VmHWM), the peak RSS of the restic it ran, raw restic's peak RSS (/usr/bin/time -v), and
+# the wall ratio. Rounds alternate which side goes first.
+# Not for CI: making the tree takes minutes. Run from the repo root after `npm run build`:
+#   bash bench/manifest-memory.sh        (FILES=1000000 ROUNDS=3 by default; FILES=200000 for a shorter run)
+# TREE=/some/dir keeps the generated tree there (reused when it already has FILES files).
+# WITHOUT=1 adds a third run per round, `lifeboat backup` with LIFEBOAT_MANIFEST=0 (what the manifest costs).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FILES=${FILES:-1000000}
+ROUNDS=${ROUNDS:-3}
+RESTIC=$(command -v restic) || { echo "bench: restic is needed" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time (Debian package time) is needed" >&2; exit 1; }
+work=$(mktemp -d /tmp/lifeboat-bench-memory.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+data=${TREE:-$work/data}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# The tree: 1,000 files per folder, 20-300 bytes each, content unique per file.
+if [ ! -f "$data/.complete-$FILES" ]; then
+  rm -rf "$data"
+  echo "making $FILES files in $data (load $(load))..."
+  node -e '
+    const { mkdirSync, writeFileSync } = require("node:fs");
+    const [dir, count] = [process.argv[1], Number(process.argv[2])];
+    for (let i = 0; i < count; i++) {
+      const folder = `${dir}/d${String(Math.floor(i / 1000)).padStart(4, "0")}`;
+      if (i % 1000 === 0) mkdirSync(folder, { recursive: true });
+      writeFileSync(`${folder}/f${i}.txt`, `file ${i} ${Math.random()}\n`.repeat(1 + (i % 10)));
+    }
+    writeFileSync(`${dir}/.complete-${count}`, "");
+  ' "$data" "$FILES"
+fi
+
+echo "pass-for-bench" > "$work/pass"
+mkdir -p "$work/root/modules/bench" "$work/shim"
+printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
+printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
+# Lifeboat's restic runs through this shim, which records each call's peak RSS (KiB) and wall time.
+cat > "$work/shim/restic" <<EOF
+#!/usr/bin/env bash
+exec /usr/bin/time -a -o "$work/inner" -f "%M %e %C" "$RESTIC" "\$@"
+EOF
+chmod +x "$work/shim/restic"
+# Lifeboat's own peak: every node process writes "pid maxRSS(KiB)" when it exits.
+cat > "$work/rss.mjs" <<'EOF'
+import { appendFileSync } from 'node:fs';
+process.on('exit', () => appendFileSync(process.env.BENCH_RSS_FILE, `${process.pid} ${process.resourceUsage().maxRSS}\n`));
+EOF
+export RESTIC_PASSWORD_FILE="$work/pass" RESTIC_CACHE_DIR="$work/cache"
+now() { echo "${EPOCHREALTIME/./}"; }
+
+raw_backup() { /usr/bin/time -f "%M" -o "$work/raw-rss" "$RESTIC" -q -r "$work/raw-repo" backup --host bench --tag module:bench "$data" >/dev/null; }
+lifeboat_backup() {
+  : > "$work/inner"; : > "$work/rss"
+  LIFEBOAT_MANIFEST=${1:-1} PATH="$work/shim:$PATH" BENCH_RSS_FILE="$work/rss" NODE_OPTIONS="--import=$work/rss.mjs" \
+    node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state" backup bench >/dev/null &
+  local pid=$!
+  wait "$pid"
+  ours_rss=$(awk -v pid="$pid" '$1==pid && $2>m {m=$2} END{print m+0}' "$work/rss")
+  inner_rss=$(awk '$1>m {m=$1} END{print m+0}' "$work/inner")
+}
+
+echo "tree: $(find "$data" -type f | wc -l) files, $(du -sm "$data" | cut -f1) MB; $(nproc) cores; load $(load)"
+t0=$(now); "$RESTIC" -q -r "$work/raw-repo" init >/dev/null; raw_backup; t1=$(now)
+echo "first backup, raw restic: $(( (t1 - t0) / 1000000 )) s, peak $(( $(cat "$work/raw-rss") / 1024 )) MB"
+t0=$(now); lifeboat_backup; t1=$(now)
+echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
+find "$work" -name "*.json.gz" -exec ls -la {} +
+
+raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=()
+run_raw() { local t0; t0=$(now); raw_backup; raw+=($(( ($(now) - t0) / 1000 ))); raw_rss+=($(cat "$work/raw-rss")); }
+run_ours() { local t0; t0=$(now); lifeboat_backup; ours+=($(( ($(now) - t0) / 1000 ))); lb_rss+=("$ours_rss"); lb_restic_rss+=("$inner_rss"); }
+for r in $(seq 1 "$ROUNDS"); do
+  if (( r % 2 )); then run_raw; run_ours; order="restic first"; else run_ours; run_raw; order="lifeboat first"; fi
+  echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB"
+  if [ "${WITHOUT:-0}" = 1 ]; then
+    t0=$(now); lifeboat_backup 0; without+=($(( ($(now) - t0) / 1000 )))
+    echo "  lifeboat with LIFEBOAT_MANIFEST=0: ${without[-1]} ms, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB"
+  fi
+done
+join() { local IFS=,; echo "$*"; }
+node -e '
+const [raw, ours, rawRss, lbRss, lbResticRss, without] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mb = (kib) => `${(kib / 1024).toFixed(0)} MB`;
+console.log(`unchanged backup, median of ${raw.length}: wall raw restic ${median(raw)} ms, lifeboat ${median(ours)} ms, ratio ${(median(ours) / median(raw)).toFixed(2)}x (target <= 1.15x)`);
+if (without.length) console.log(`lifeboat with LIFEBOAT_MANIFEST=0: ${median(without)} ms, ${(median(without) / median(raw)).toFixed(2)}x of raw restic (the manifest itself: ${((median(ours) / median(without) - 1) * 100).toFixed(1)} %)`);
+console.log(`peak RSS: lifeboat itself ${mb(median(lbRss))} (max ${mb(Math.max(...lbRss))}; target <= 150 MB and <= restic), raw restic ${mb(median(rawRss))}, the restic lifeboat ran ${mb(median(lbResticRss))}`);
+' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")"
+echo "load at the end: $(load); $(uptime)"

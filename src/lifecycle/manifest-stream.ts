@@ -1,0 +1,337 @@
+// The backup manifest on disk, written and read as a stream so memory stays flat however many files a
+// module holds. Format 2 (since 2026-11): gzipped NDJSON, one JSON object a line: a header line
+// ({ format: 'lifeboat-manifest', version: 2, module, created, host, snapshot, paths, files, bytes }),
+// then one line per path in path order (src/files/path-order.ts), then an end line ({ end: true,
+// entries: N }) that tells a complete manifest from a cut one. The header is its own gzip member,
+// written after the walk, in front of the walk's members (gzip readers read concatenated members as
+// one stream). Format 1 (before): one gzipped JSON object with every entry in an `entries` array; it
+// is still read (whole, then sorted), told apart by its first line.
+import { createReadStream, createWriteStream, closeSync, fsyncSync, openSync, readSync, writeSync, renameSync, rmSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { constants, createGunzip, createGzip, gunzipSync, gzipSync, type Gzip } from 'node:zlib';
+import path from 'node:path';
+import { fromPathKey } from '../files/byte-path.js';
+import { comparePaths } from '../files/path-order.js';
+import type { BytePath } from '../files/byte-path.js';
+
+export interface ManifestEntry {
+  // The absolute path as the snapshot records it: the UTF-8 text, or `b64:` + base64 of the bytes of a
+  // name that is not UTF-8 (src/files/byte-path.ts pathKey; shown with showPath).
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  mode: number;
+  size?: number;
+  sha256?: string | null;
+  mtimeMs?: number;
+  ctimeMs?: number;
+  ino?: number;
+  target?: string;
+  unreadable?: boolean;
+  // A file with holes (allocated blocks cover less than its size).
+  sparse?: boolean;
+}
+
+// What the first line of a manifest says (format 1: everything but its entries, counted).
+export interface ManifestHeader {
+  format: 'lifeboat-manifest';
+  version: 2;
+  module: string;
+  created: string;
+  host: string;
+  snapshot: { repository: string; id: string };
+  paths: string[];
+  // Regular files and their bytes (what the summary of a backup shows).
+  files: number;
+  bytes: number;
+}
+
+// The end line of format 2.
+interface EndLine {
+  end: true;
+  entries: number;
+}
+
+// An entry with its path as bytes (the merge walks compare those), and its line when read from a file.
+export interface KeyedEntry {
+  entry: ManifestEntry;
+  key: BytePath;
+  line?: string;
+}
+
+// The format-1 object.
+interface ManifestV1 {
+  version: 1;
+  module: string;
+  created: string;
+  host: string;
+  snapshot: { repository: string; id: string };
+  paths: string[];
+  entries: ManifestEntry[];
+}
+
+// Returned by take() when the buffered lines ran out and fill() must be awaited.
+export const MORE = Symbol('more');
+
+// Reads a manifest entry by entry in path order. take() answers from what is buffered (synchronously,
+// so a walk awaits only once per decompressed chunk); peek()/next() await for you.
+export class ManifestCursor {
+  header: ManifestHeader | undefined;
+  private lines: string[] = [];
+  private index = 0;
+  private rest = '';
+  private ended = false;
+  private sawEnd = false;
+  private count = 0;
+  private head: KeyedEntry | undefined;
+  private sorted: KeyedEntry[] | undefined;
+  private readonly chunks: AsyncIterator<string>;
+  private readonly streams: Array<{ destroy(): void }>;
+
+  private constructor(
+    readonly file: string,
+    // false for the walk's own output (no header line).
+    private readonly withHeader: boolean,
+  ) {
+    const gunzip = createGunzip({ chunkSize: 1 << 16 });
+    const input = createReadStream(file, { highWaterMark: 1 << 16 });
+    input.on('error', (error) => gunzip.destroy(error));
+    input.pipe(gunzip);
+    gunzip.setEncoding('utf8');
+    this.streams = [input, gunzip];
+    this.chunks = gunzip[Symbol.asyncIterator]();
+  }
+
+  // Opens a manifest and reads its header (or, for format 1, all of it).
+  static async open(file: string, options: { withHeader?: boolean } = {}): Promise<ManifestCursor> {
+    const cursor = new ManifestCursor(file, options.withHeader ?? true);
+    try {
+      if (cursor.withHeader) await cursor.readHeader();
+    } catch (error) {
+      cursor.close();
+      throw error;
+    }
+    return cursor;
+  }
+
+  // The next entry when it is buffered, MORE when fill() must run first, undefined at the end.
+  take(): KeyedEntry | typeof MORE | undefined {
+    if (this.head) {
+      const head = this.head;
+      this.head = undefined;
+      return head;
+    }
+    if (this.sorted) return this.index < this.sorted.length ? this.sorted[this.index++] : undefined;
+    for (;;) {
+      if (this.index >= this.lines.length) {
+        if (!this.ended) return MORE;
+        if (this.withHeader && !this.sawEnd) throw new Error(`manifest ${this.file} is cut short (no end line after ${this.count} entries)`);
+        return undefined;
+      }
+      const line = this.lines[this.index++];
+      if (line === '') continue;
+      const value = JSON.parse(line) as ManifestEntry | EndLine;
+      if ('end' in value) {
+        if (value.entries !== this.count) throw new Error(`manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`);
+        this.sawEnd = true;
+        continue;
+      }
+      this.count++;
+      return { entry: value, key: fromPathKey(value.path), line };
+    }
+  }
+
+  // Decompresses the next chunk into lines.
+  async fill(): Promise<void> {
+    if (this.ended) return;
+    const next = await this.chunks.next();
+    this.lines = this.lines.slice(this.index);
+    this.index = 0;
+    if (next.done) {
+      this.ended = true;
+      if (this.rest) this.lines.push(this.rest);
+      this.rest = '';
+      return;
+    }
+    // A chunk without a line end (a format-1 manifest is one long line) is only appended: no copying.
+    if (!next.value.includes('\n')) {
+      this.rest += next.value;
+      return;
+    }
+    const parts = (this.rest + next.value).split('\n');
+    this.rest = parts.pop() ?? '';
+    for (const part of parts) this.lines.push(part);
+  }
+
+  // The next entry without taking it.
+  async peek(): Promise<KeyedEntry | undefined> {
+    if (!this.head) this.head = await this.next();
+    return this.head;
+  }
+
+  // Takes the next entry.
+  async next(): Promise<KeyedEntry | undefined> {
+    for (;;) {
+      const item = this.take();
+      if (item !== MORE) return item;
+      await this.fill();
+    }
+  }
+
+  // Skips entries before `key`; the entry at `key` if there is one (it stays the next one), undefined
+  // when there is none, or MORE when fill() must run first. For a merge with a walk in path order.
+  seek(key: BytePath): KeyedEntry | undefined | typeof MORE {
+    for (;;) {
+      const item = this.take();
+      if (item === MORE || item === undefined) return item;
+      const order = comparePaths(item.key, key);
+      if (order < 0) continue;
+      this.head = item;
+      return order === 0 ? item : undefined;
+    }
+  }
+
+  // Stops reading (the file stays).
+  close(): void {
+    for (const stream of this.streams) stream.destroy();
+  }
+
+  // The first line: a format-2 header, or a whole format-1 manifest (read into memory and sorted).
+  private async readHeader(): Promise<void> {
+    while (this.lines.length === 0 && !this.ended) await this.fill();
+    const first = this.lines[this.index++];
+    if (first === undefined) throw new Error(`manifest ${this.file} is empty`);
+    const value = JSON.parse(first) as Partial<ManifestHeader> | ManifestV1;
+    if (value.version === 1 && Array.isArray((value as ManifestV1).entries)) {
+      const old = value as ManifestV1;
+      this.header = headerOfV1(old);
+      this.index = 0;
+      this.sorted = old.entries.map((entry) => ({ entry, key: fromPathKey(entry.path) })).sort((a, b) => comparePaths(a.key, b.key));
+      this.close();
+      return;
+    }
+    const header = value as Partial<ManifestHeader>;
+    if (header.format !== 'lifeboat-manifest' || header.version !== 2) throw new Error(`manifest ${this.file} has an unknown format (version ${String(header.version)})`);
+    this.header = header as ManifestHeader;
+  }
+}
+
+// Every entry of a manifest in path order.
+export async function* manifestEntries(file: string): AsyncGenerator<ManifestEntry> {
+  const cursor = await ManifestCursor.open(file);
+  try {
+    for (let item = await cursor.next(); item; item = await cursor.next()) yield item.entry;
+  } finally {
+    cursor.close();
+  }
+}
+
+// The header of a manifest, read synchronously: format 2 decompresses only its first gzip member
+// (read in growing pieces until the header line is complete); format 1 is read whole and counted.
+export function readManifestHeader(file: string): ManifestHeader {
+  const fd = openSync(file, 'r');
+  try {
+    let size = 1 << 16;
+    for (;;) {
+      const buffer = Buffer.alloc(size);
+      const read = readSync(fd, buffer, 0, size, 0);
+      const text = gunzipSync(buffer.subarray(0, read), { finishFlush: constants.Z_SYNC_FLUSH }).toString('utf8');
+      if (text.startsWith('{"version":1')) break;
+      const newline = text.indexOf('\n');
+      if (newline >= 0) {
+        const value = JSON.parse(text.slice(0, newline)) as Partial<ManifestHeader>;
+        if (value.format !== 'lifeboat-manifest' || value.version !== 2) throw new Error(`manifest ${file} has an unknown format (version ${String(value.version)})`);
+        return value as ManifestHeader;
+      }
+      if (read < size) throw new Error(`manifest ${file} has no complete header line`);
+      size *= 4;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return headerOfV1(JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as ManifestV1);
+}
+
+// The header a format-1 manifest would have had.
+function headerOfV1(old: ManifestV1): ManifestHeader {
+  const files = old.entries.filter((entry) => entry.type === 'file');
+  return {
+    format: 'lifeboat-manifest',
+    version: 2,
+    module: old.module,
+    created: old.created,
+    host: old.host,
+    snapshot: old.snapshot,
+    paths: old.paths,
+    files: files.length,
+    bytes: files.reduce((sum, entry) => sum + (entry.size ?? 0), 0),
+  };
+}
+
+// Writes entries as gzipped NDJSON (the body of a manifest: no header), refusing any entry that is not
+// after the one before in path order (a merge walk over a file out of order would report nonsense).
+export class ManifestWriter {
+  private readonly gzip: Gzip;
+  private readonly done: Promise<void>;
+  private batch = '';
+  private last: BytePath | undefined;
+  entries = 0;
+
+  constructor(readonly file: string) {
+    // Level 1: the manifest is written while the provider snapshots; speed over a few MB on disk.
+    this.gzip = createGzip({ level: 1 });
+    this.done = pipeline(this.gzip, createWriteStream(file, { mode: 0o600 }));
+    this.done.catch(() => {});
+  }
+
+  // Adds one entry (`line`: its JSON when the caller has it already); false when the caller should
+  // await drain() before adding more.
+  add(entry: ManifestEntry, key: BytePath, line?: string): boolean {
+    if (this.last && comparePaths(this.last, key) >= 0) throw new Error(`manifest entries out of path order: ${entry.path} after ${this.last.toString('utf8')}`);
+    this.last = key;
+    this.entries++;
+    this.batch += `${line ?? JSON.stringify(entry)}\n`;
+    if (this.batch.length < 1 << 16) return true;
+    const batch = this.batch;
+    this.batch = '';
+    return this.gzip.write(batch);
+  }
+
+  // Waits until the compressor took what it was given.
+  async drain(): Promise<void> {
+    await once(this.gzip, 'drain');
+  }
+
+  // Writes the end line and waits until everything is on disk.
+  async close(): Promise<void> {
+    this.gzip.end(`${this.batch}${JSON.stringify({ end: true, entries: this.entries } satisfies EndLine)}\n`);
+    this.batch = '';
+    await this.done;
+  }
+
+  // Gives up (the partial file is removed).
+  abort(): void {
+    this.gzip.destroy();
+    rmSync(this.file, { force: true });
+  }
+}
+
+// Stores a walk's output as the manifest `file`: the header member, then the body copied as it is,
+// through a temporary name and rename(2) so a reader never sees half a manifest.
+export async function storeManifest(file: string, header: ManifestHeader, body: string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
+  try {
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      writeSync(fd, gzipSync(`${JSON.stringify(header)}\n`));
+      await pipeline(createReadStream(body), createWriteStream('', { fd, autoClose: false }));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
