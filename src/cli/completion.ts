@@ -8,7 +8,6 @@ import { LifeboatError } from '../errors.js';
 import { loadRoot } from '../config/load.js';
 import { resolveStateDir } from '../config/paths.js';
 import { readJournal, type JournalEndRecord } from '../state/journal.js';
-import { buildProgram } from './main.js';
 import type { GlobalOptions } from './common.js';
 
 // Options whose value is a path (completed as files); other value options complete nothing.
@@ -20,7 +19,8 @@ const MODULE_COMMANDS = ['backup', 'verify', 'forget'];
 const HELPER_SECONDS = 3;
 
 // Prints the script for a shell, or the module names and snapshot ids for the scripts themselves.
-export async function completionCommand([shell, module]: unknown[], options: GlobalOptions): Promise<number> {
+// `program` is the CLI's own command tree (main.ts hands it over), so the script lists what exists.
+export async function completionCommand([shell, module]: unknown[], options: GlobalOptions, program: Command): Promise<number> {
   if (shell === 'modules' || shell === 'snapshots') {
     try {
       const words = shell === 'modules' ? loadRoot(options).moduleNames : snapshotIds(resolveStateDir(options), String(module ?? ''));
@@ -31,7 +31,7 @@ export async function completionCommand([shell, module]: unknown[], options: Glo
     return 0;
   }
   if (shell !== 'bash' && shell !== 'zsh') throw new LifeboatError('USAGE', `completion: unknown shell ${JSON.stringify(shell)}; use bash or zsh`);
-  const script = bashScript(buildProgram());
+  const script = bashScript(program);
   process.stdout.write(shell === 'bash' ? script : zshScript(script));
   return 0;
 }

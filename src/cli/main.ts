@@ -5,7 +5,7 @@ import { PROJECT_DIR } from '../config/paths.js';
 import { reportError, type GlobalOptions } from './common.js';
 import { LifeboatError } from '../errors.js';
 
-type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>) => Promise<number>;
+type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>, program: Command) => Promise<number>;
 
 // Builds the program; `load` imports a command module only when that command runs.
 export function buildProgram(setExit: (code: number) => void = () => {}): Command {
@@ -27,7 +27,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
       const command = args.at(-1) as Command;
       const options = { ...program.opts(), ...command.opts() } as GlobalOptions & Record<string, unknown>;
       const mod = (await importModule()) as Record<string, Handler>;
-      setExit(await mod[exportName](args.slice(0, -2), options));
+      setExit(await mod[exportName](args.slice(0, -2), options, program));
     };
   const repoOption = () => new Option('--repo <name>', 'only this repository (repeatable)').argParser(collect);
 
