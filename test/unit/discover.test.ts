@@ -126,6 +126,7 @@ describe('discoverPhase', () => {
       ['70module_cleanup_state', 'builtin', 'run', undefined],
       ['80remove_dumps', 'builtin', 'run', undefined],
       ['90start_service', 'module', 'run', undefined],
+      ['95finish_uploads', 'builtin', 'run', undefined],
     ]);
     const moved = finallyBackup[2]!;
     expect(moved.path).toBe(oldFile);
@@ -152,6 +153,7 @@ describe('discoverPhase', () => {
       ['70module_cleanup_state', 'builtin', 'run', undefined],
       ['80remove_dumps', 'module', 'skipped', 'dangling symlink'],
       ['90start_service', 'builtin', 'run', undefined],
+      ['95finish_uploads', 'builtin', 'run', undefined],
     ]);
   });
 });

@@ -140,7 +140,7 @@ describe('runProcessPart', () => {
     const { lines, log } = recorder();
     const result = await runProcessPart({ ...base, file, cwd: dir, log });
     expect(result.exitCode).toBe(0);
-    expect(lines).toEqual(['info main', 'warn exited, but a background process it started still holds its output open; no longer reading it (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1)']);
+    expect(lines).toEqual(['info main', 'warn exited, but a background process it started still holds its output open; what it writes from now on is discarded (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1, or to a log file)']);
   }, 60_000);
 
   it('explains files that cannot be executed', async () => {

@@ -36,6 +36,7 @@ describe('the lifecycle table', () => {
       ['finally', '70module_cleanup_state', 'backup: runs bin/module-cleanup-state when present', ['backup']],
       ['finally', '80remove_dumps', 'backup: removes the database dumps staged in the state dir', ['backup']],
       ['finally', '90start_service', 'starts the service if Lifeboat stopped it in this run', ['backup', 'restore']],
+      ['finally', '95finish_uploads', 'backup: waits for uploads that go on after the local archive was complete (the service runs again)', ['backup']],
       ['pre-restore', '04dump_databases', 'in-place restore: dumps the current databases for the safety snapshot', undefined],
       ['pre-restore', '05safety_snapshot', 'in-place restore: snapshots the current state first', undefined],
       ['pre-restore', '08create_volumes', 'in-place restore: creates the missing container volumes of volumes/NAME lines', undefined],
@@ -51,7 +52,7 @@ describe('the lifecycle table', () => {
   it('loads each built-in\'s function from its module', async () => {
     const expected = [
       databases.dumpDatabases, moduleState.moduleDumpState, service.stopService, snapshot.snapshot, retention.retention,
-      moduleState.moduleCleanupState, databases.removeDumpsPart, service.startService, databases.dumpForSafetySnapshot,
+      moduleState.moduleCleanupState, databases.removeDumpsPart, service.startService, snapshot.finishUploads, databases.dumpForSafetySnapshot,
       restore.safetySnapshot, moduleState.createVolumes, service.stopService, restore.restoreModule, databases.restoreDatabases,
       verify.restoreScratch, verify.checkManifest, verify.checkDatabases,
     ];
@@ -62,8 +63,8 @@ describe('the lifecycle table', () => {
 
   it('builtinsOf filters by phase and action', () => {
     const names = (phase: Parameters<typeof builtinsOf>[0], action?: Parameters<typeof builtinsOf>[1]) => builtinsOf(phase, action).map((b) => b.name);
-    expect(names('finally')).toEqual(['70module_cleanup_state', '80remove_dumps', '90start_service']);
-    expect(names('finally', 'backup')).toEqual(['70module_cleanup_state', '80remove_dumps', '90start_service']);
+    expect(names('finally')).toEqual(['70module_cleanup_state', '80remove_dumps', '90start_service', '95finish_uploads']);
+    expect(names('finally', 'backup')).toEqual(['70module_cleanup_state', '80remove_dumps', '90start_service', '95finish_uploads']);
     expect(names('finally', 'restore')).toEqual(['90start_service']);
     expect(names('finally', 'verify')).toEqual([]);
     expect(names('pre-backup', 'backup')).toEqual(['20dump_databases', '30module_dump_state', '40stop_service']);

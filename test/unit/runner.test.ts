@@ -34,7 +34,7 @@ async function setup(action: Action, options: Partial<RunContext['options']> = {
   const envFile = path.join(dir, 'handoff.env');
   writeFileSync(envFile, 'HANDED=over\n');
   const run = {
-    root: { root: path.join(dir, 'root'), global: { repositories: {} } },
+    root: { root: path.join(dir, 'root'), stateDir: dir, global: { repositories: {} } },
     module: { name: 'web', dir: path.join(dir, 'module'), stateDir, timeouts, umask: 0o22, envFile: path.join(dir, 'module', 'environment') },
     action,
     runId: 'r1',

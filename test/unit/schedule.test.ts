@@ -111,7 +111,7 @@ CPUSchedulingPolicy=batch
     expect(verify.name).toBe(VERIFY_TEMPLATE);
     expect(verify.name).toBe('lifeboat-verify@.service');
     expect(verify.text).toContain('Description=Lifeboat restore drill of module %i\n');
-    expect(verify.text).toContain('ExecStart=lifeboat verify %i\n');
+    expect(verify.text).toContain('ExecStart=lifeboat verify --wait 21600 %i\n');
   });
 
   it('writes a timer per module', () => {
@@ -143,7 +143,7 @@ describe('crontab', () => {
   const modules = [{ module: 'web', schedule: '15 3 * * *' }, { module: 'db', schedule: '0 4 * * *', action: 'verify' as const }];
 
   it('writes one line per module, with a user column for cron.d', () => {
-    expect(crontabLines(modules, ['/usr/bin/lifeboat', '--root', '/a b'])).toEqual(["15 3 * * * /usr/bin/lifeboat --root '/a b' backup web", "0 4 * * * /usr/bin/lifeboat --root '/a b' verify db"]);
+    expect(crontabLines(modules, ['/usr/bin/lifeboat', '--root', '/a b'])).toEqual(["15 3 * * * /usr/bin/lifeboat --root '/a b' backup web", "0 4 * * * /usr/bin/lifeboat --root '/a b' verify --wait 21600 db"]);
     expect(crontabLines(modules.slice(0, 1), ['lifeboat'], 'root')).toEqual(['15 3 * * * root lifeboat backup web']);
   });
 
