@@ -237,7 +237,28 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
     problems.push(`${display}: invalid YAML: ${describeError(error).split('\n')[0]}`);
     return undefined;
   }
+  const loop = selfReference(value);
+  if (loop) {
+    problems.push(`${display}: ${loop.at} is an alias of ${loop.anchor}, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value`);
+    return undefined;
+  }
   return value === null ? {} : value;
+}
+
+// A YAML alias inside its own anchor (`folders: &f [/x, *f]`) makes a value that contains itself: the key
+// path of the alias and of the anchor it repeats, or undefined for a tree.
+function selfReference(value: unknown, at = '', open = new Map<object, string>()): { at: string; anchor: string } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const seen = open.get(value);
+  if (seen !== undefined) return { at: at || '/', anchor: seen || '/' };
+  open.set(value, at);
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const found = selfReference(item, `${at}/${key}`, open);
+    if (found) return found;
+  }
+  open.delete(value);
+  return undefined;
 }
 
 // Interpolates ${VAR} references; an unset variable without default names its key and file.

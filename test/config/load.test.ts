@@ -236,3 +236,31 @@ describe('YAML syntax errors', () => {
     );
   });
 });
+
+describe('a YAML alias inside its own anchor', () => {
+  it('is a configuration error naming the file and key, and only its module fails', async () => {
+    t = makeRoot();
+    t.module('ok', { folders: ['/srv'] });
+    t.module('web', { folders: ['/srv'] });
+    t.write('modules/web/module.yaml', 'folders: &f [/x, *f]\n');
+    const one = await lifeboat(t, ['backup', 'web']);
+    expect(one.exitCode, one.stderr).toBe(2);
+    expect(one.stderr).toBe(
+      'lifeboat: modules/web/module.yaml: /folders/1 is an alias of /folders, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value',
+    );
+    const all = await lifeboat(t, ['check']);
+    expect(all.stdout + all.stderr).toContain('modules/web/module.yaml: /folders/1 is an alias of /folders, which contains it');
+    expect(all.stdout + all.stderr).not.toContain('internal error');
+    expect(all.exitCode).not.toBe(70);
+  });
+
+  it('in lifeboat.yaml too', async () => {
+    t = makeRoot();
+    t.write('lifeboat.yaml', 'repositories:\n  local: { provider: tar, url: /tmp/x }\nx: &a [*a]\n');
+    const run = await lifeboat(t, ['status']);
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr).toBe(
+      'lifeboat: lifeboat.yaml: /x/0 is an alias of /x, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value',
+    );
+  });
+});
