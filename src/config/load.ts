@@ -279,7 +279,7 @@ function isShellCommand(at: string): boolean {
 
 // Lists modules/ entries that are modules; a stray entry (.git/, m.bak/, a file, a folder without
 // module.yaml) is skipped with one warning, so it never stops every module.
-function listModules(root: string, warnings: string[]): string[] {
+export function listModules(root: string, warnings: string[]): string[] {
   const dir = path.join(root, 'modules');
   if (!existsSync(dir)) return [];
   const names: string[] = [];
