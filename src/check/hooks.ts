@@ -15,6 +15,24 @@ export function checkHooks(root: RootConfig, modules: ModuleConfig[]): Finding[]
   const findings = checkHookTree(path.join(root.root, 'hooks.d'));
   for (const module of modules) findings.push(...checkHookTree(path.join(module.dir, 'hooks.d')));
   findings.push(...checkInterpreters(root, modules));
+  findings.push(...checkMovedParts(root, modules));
+  return findings;
+}
+
+// A part left under its old name in a post-* folder whose built-in moved to finally/ (post-backup/
+// 90start_service): backup takes it to finally/ and warns; check says the same before it runs.
+function checkMovedParts(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  for (const module of modules) {
+    for (const action of Object.keys(ACTIONS) as Action[]) {
+      for (const part of planAction({ root, module, action }).flatMap((phase) => phase.parts)) {
+        if (!part.note || seen.has(part.path)) continue;
+        seen.add(part.path);
+        findings.push(warn(part.path, part.note));
+      }
+    }
+  }
   return findings;
 }
 
