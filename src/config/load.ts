@@ -1,6 +1,8 @@
 // Loads lifeboat.yaml|json, the environment files and modules/<m>/module.yaml|json; every problem at once.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { unsafeReason } from '../files/permissions.js';
+import { showPath } from '../files/byte-path.js';
+import { quoteArg } from '../process/exec.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -284,6 +286,8 @@ export function listModules(root: string, warnings: string[]): string[] {
   if (!existsSync(dir)) return [];
   const names: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
+    // An odd name (a space, a newline, bytes that are not UTF-8) is shown escaped and shell-quoted.
+    const shown = (suffix: string) => quoteArg(showPath(`modules/${entry}${suffix}`));
     let isDir: boolean;
     try {
       isDir = statSync(path.join(dir, entry)).isDirectory();
@@ -291,15 +295,15 @@ export function listModules(root: string, warnings: string[]): string[] {
       isDir = false;
     }
     if (!isDir) {
-      warnings.push(`modules/${entry} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
+      warnings.push(`${shown('')} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
       continue;
     }
     if (!MODULE_NAME_RE.test(entry)) {
-      warnings.push(`modules/${entry}/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
+      warnings.push(`${shown('/')} is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
       continue;
     }
     if (!['yaml', 'yml', 'json'].some((ext) => existsSync(path.join(dir, entry, `module.${ext}`)))) {
-      warnings.push(`modules/${entry}/ has no module.yaml: skipped; create modules/${entry}/module.yaml if it is a module, or move it out of modules/`);
+      warnings.push(`${shown('/')} has no module.yaml: skipped; create ${shown('/module.yaml')} if it is a module, or move it out of modules/`);
       continue;
     }
     names.push(entry);

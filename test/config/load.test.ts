@@ -59,7 +59,7 @@ describe('module.yaml validation', () => {
     const root = loadRoot({ root: t.root, stateDir: t.stateDir });
     expect(root.moduleNames).toEqual(['ok']);
     expect(root.warnings).toEqual([
-      'modules/A B/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/',
+      "'modules/A B/' is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/",
       'modules/stray.yaml is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)',
     ]);
   });
