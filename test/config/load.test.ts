@@ -228,9 +228,9 @@ describe('YAML syntax errors', () => {
     // the misplaced `compression:` makes the parser report two errors (a compact mapping, a multi-line key)
     expect(await syntaxError('lifeboat.yaml', 'repositories:\n  local:\n    provider: tar\n    url: /x\n     compression: none\n')).toBe(
       [
-        'lifeboat: lifeboat.yaml:4:10: invalid YAML: Nested mappings are not allowed in compact mappings',
-        '  4 |     url: /x',
-        '    |          ^',
+        'lifeboat: lifeboat.yaml:5:6: invalid YAML: Nested mappings are not allowed in compact mappings',
+        '  5 |      compression: none',
+        '    |      ^',
         '  likely cause: indentation (keys of one mapping start in the same column, keys nested under one start further right; spaces only)',
       ].join('\n'),
     );

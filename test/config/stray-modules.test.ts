@@ -88,6 +88,14 @@ describe('a broken module.yaml', () => {
     expect(check.stdout).toMatch(/^FAIL +module wiki +cannot run: modules\/wiki\/module\.yaml: \/enabled must be a boolean, got "yes"$/m);
   });
 
+  it('shows the YAML error once when every module runs', async () => {
+    t.write('modules/wiki/module.yaml', 'folders: [/srv\n');
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect((run.stdout + run.stderr).split('invalid YAML').length).toBe(2);
+    expect(run.stdout.split('\n')).toContain('backup wiki: FAILED (configuration: modules/wiki/module.yaml, shown above)');
+  });
+
   it('is a configuration error (exit 2) when the module is named', async () => {
     t.write('modules/wiki/module.yaml', stringify({ folders: ['/srv'], enabled: 'yes' }));
     const run = await lifeboat(t, ['backup', 'wiki']);
