@@ -113,11 +113,11 @@ _lifeboat() {
     while :; do
       line="\${line#"\${line%%[![:space:]]*}"}"
       word="\${line%%[[:space:]]*}"
-      if [[ "$word" == *=* && "$word" != [-/.~\\\"\\']* ]]; then line="\${line#"$word"}"; else break; fi
+      if [[ "$word" == *=* && "$word" != [-/.~\\"\\']* ]]; then line="\${line#"$word"}"; else break; fi
     done
     [[ -n "$word" ]] && program="$word"
   fi
-  case "$program" in \\\"*\\\"|\\'*\\') program="\${program:1:\${#program}-2}" ;; esac
+  case "$program" in \\"*\\"|\\'*\\') program="\${program:1:\${#program}-2}" ;; esac
   [[ "$program" == "~/"* ]] && program="$HOME/\${program#\\~/}"
   # The line so far (bash and bashcompinit set COMP_LINE); the words joined otherwise.
   if [[ -n "\${COMP_LINE-}" ]]; then line="\${COMP_LINE:0:\${COMP_POINT:-\${#COMP_LINE}}}"; else line="\${COMP_WORDS[*]:0:COMP_CWORD}"; fi
