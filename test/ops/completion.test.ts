@@ -241,6 +241,24 @@ describe('completion with a real TAB', () => {
     }
   });
 
+  it('zsh: an alias whose root is quoted (a space in it) and one with a LIFEBOAT_ROOT= prefix', async () => {
+    requireTool('zsh');
+    const spaced = path.join(t.dir, 'zsh space');
+    if (!existsSync(spaced)) symlinkSync(t.root, spaced);
+    const terminal = new Terminal('zsh -f -i');
+    try {
+      const run = await lifeboat(t, ['completion', 'zsh']);
+      const file = path.join(t.dir, '_lifeboat_quoted');
+      writeFileSync(file, run.stdout);
+      terminal.type(`autoload -U compinit && compinit -u; source ${file}; alias lifeboat='lifeboat --root "${spaced}"'; alias lbenv='LIFEBOAT_ROOT=${t.root} lifeboat'; compdef _bash_complete-lifeboat lbenv 2>/dev/null || complete -F _lifeboat lbenv; echo RE""ADY\r`);
+      await terminal.waitFor(/READY/);
+      expect(await pressTab(terminal, 'lifeboat backup bl', 'blog', 1)).toBe('lifeboat backup blog');
+      expect(await pressTab(terminal, 'lbenv backup wi', 'wiki', 2)).toBe('lbenv backup wiki');
+    } finally {
+      terminal.close();
+    }
+  });
+
   it('zsh: the same through bashcompinit', async () => {
     requireTool('zsh');
     const terminal = new Terminal('zsh -f -i');
