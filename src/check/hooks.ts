@@ -9,12 +9,32 @@ import { planAction } from '../lifecycle/runner.js';
 import { DEFAULT_NAME_RE } from '../parts/names.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, warn, type Finding } from './findings.js';
+import { showPath } from '../files/byte-path.js';
+import { quoteArg } from '../process/exec.js';
 
 // Every hooks.d/ of the root and of the modules, then the first bytes of every part that would run.
 export function checkHooks(root: RootConfig, modules: ModuleConfig[]): Finding[] {
   const findings = checkHookTree(path.join(root.root, 'hooks.d'));
   for (const module of modules) findings.push(...checkHookTree(path.join(module.dir, 'hooks.d')));
   findings.push(...checkInterpreters(root, modules));
+  findings.push(...checkMovedParts(root, modules));
+  return findings;
+}
+
+// A part left under its old name in a post-* folder whose built-in moved to finally/ (post-backup/
+// 90start_service): backup takes it to finally/ and warns; check says the same before it runs.
+function checkMovedParts(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  for (const module of modules) {
+    for (const action of Object.keys(ACTIONS) as Action[]) {
+      for (const part of planAction({ root, module, action }).flatMap((phase) => phase.parts)) {
+        if (!part.note || seen.has(part.path)) continue;
+        seen.add(part.path);
+        findings.push(warn(part.path, part.note));
+      }
+    }
+  }
   return findings;
 }
 
@@ -26,13 +46,13 @@ function checkHookTree(dir: string): Finding[] {
     if (!isDirectory(folder)) continue;
     if (!(PHASES as string[]).includes(phase)) {
       const guess = closestPhase(phase);
-      findings.push(fail(`${folder}/`, `is not a phase, so nothing in it ever runs${guess ? `; did you mean ${guess}? (mv ${folder} ${path.join(dir, guess)})` : ''}; phases: ${PHASES.join(', ')}`));
+      findings.push(fail(`${showPath(folder)}/`, `is not a phase, so nothing in it ever runs${guess ? `; did you mean ${guess}? (mv ${quoteArg(showPath(folder))} ${quoteArg(showPath(path.join(dir, guess)))})` : ''}; phases: ${PHASES.join(', ')}`));
       continue;
     }
     for (const name of entries(folder)) {
       if (DEFAULT_NAME_RE.test(name) || name.startsWith('.')) continue;
       const rename = name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '');
-      findings.push(warn(path.join(folder, name), `run-parts' rules ignore this name (only letters, digits, _ and - are allowed), so it never runs${rename && rename !== name ? `; rename it, e.g. to ${rename}` : ''}`));
+      findings.push(warn(showPath(path.join(folder, name)), `run-parts' rules ignore this name (only letters, digits, _ and - are allowed), so it never runs${rename && rename !== name ? `; rename it, e.g. to ${rename}` : ''}`));
     }
   }
   return findings;

@@ -96,7 +96,9 @@ export function printResults(action: string, results: ModuleResult[], json: bool
     const snaps = r.snapshots.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
     const removed = (r.removed ?? []).map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
     // A run stopped before any part (a lock held by another run) has no part to name.
-    const why = r.ok ? '' : ` (${r.failedPart ? `${r.failedPart}: ` : ''}${r.error ?? 'no reason recorded'})`;
+    // A module that could not load: its problems were logged in full on loading; the line names the file.
+    const unloaded = r.failedPart === 'configuration' && r.snapshots.length === 0 ? /^[^:\s]+/.exec(r.error ?? '')?.[0] : undefined;
+    const why = r.ok ? '' : unloaded ? ` (configuration: ${unloaded}, shown above)` : ` (${r.failedPart ? `${r.failedPart}: ` : ''}${r.error ?? 'no reason recorded'})`;
     process.stdout.write(escapeControl(`${action} ${r.module}: ${what}${snaps ? ` ${snaps}` : ''}${removed ? `; retention removed ${removed}` : ''}${why}`) + '\n');
   }
 }

@@ -37,8 +37,9 @@ export function renderFindings(findings: Finding[]): string {
 
 // A stray-entry warning ("modules/m.bak/ is not ...") as a finding about its path.
 function strayFinding(warning: string): Finding {
-  const space = warning.indexOf(' ');
-  return warn(warning.slice(0, space), warning.slice(space + 1));
+  // the subject is the entry's name, shell-quoted when it holds a space
+  const [, subject, message] = /^('(?:[^']|'\\'')*'|\S+) ([\s\S]*)$/.exec(warning) ?? [warning, warning, ''];
+  return warn(subject, message);
 }
 
 // Modules whose last success is older than twice their schedule's interval (or that never succeeded

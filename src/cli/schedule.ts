@@ -1,14 +1,14 @@
 // `lifeboat schedule [--cron|--systemd] [--install] [--dest PATH]`: crontab lines or systemd units from
 // each enabled module's cron expression; printed, or written with --install (which says how to enable).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
-import { cronDFile, crontabLines, mergeCrontab, type ScheduledModule } from '../schedule/crontab.js';
-import { serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
+import { cronDFile, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
+import { SERVICE_TEMPLATE, serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
 import { writeFileAtomic } from '../report/write-atomic.js';
 
 interface ScheduleOptions extends GlobalOptions {
@@ -34,19 +34,19 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
   const command = lifeboatCommand(root.root, root.stateDir);
   const kind = options.cron ? 'cron' : options.systemd ? 'systemd' : existsSync('/run/systemd/system') ? 'systemd' : 'cron';
   if (kind === 'systemd') {
-    const units = systemdUnits(scheduled, command);
+    const units = systemdUnits(scheduled, command, root.root);
     if (!options.install) {
       for (const unit of units) process.stdout.write(`# ${unit.name}\n${unit.text}\n`);
       return 0;
     }
-    installSystemd(units, options.dest);
+    installSystemd(units, options.dest, root.root);
     return 0;
   }
   if (!options.install) {
     process.stdout.write(crontabLines(scheduled, command).join('\n') + (scheduled.length ? '\n' : ''));
     return 0;
   }
-  installCron(scheduled, command, options.dest);
+  installCron(scheduled, command, options.dest, root.root);
   return 0;
 }
 
@@ -56,7 +56,7 @@ function lifeboatCommand(root: string, stateDir: string): string[] {
 }
 
 // The template service plus one timer per module; a schedule systemd cannot express is a config error.
-function systemdUnits(modules: ScheduledModule[], command: string[]): UnitFile[] {
+function systemdUnits(modules: ScheduledModule[], command: string[], root: string): UnitFile[] {
   const problems: string[] = [];
   const timers: UnitFile[] = [];
   for (const { module, schedule, action } of modules) {
@@ -67,16 +67,17 @@ function systemdUnits(modules: ScheduledModule[], command: string[]): UnitFile[]
     }
   }
   if (problems.length) throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
-  const drills = modules.some((job) => job.action === 'verify') ? [serviceUnit(command, 'verify')] : [];
-  return [serviceUnit(command), ...drills, ...timers];
+  const drills = modules.some((job) => job.action === 'verify') ? [serviceUnit(command, root, 'verify')] : [];
+  return [serviceUnit(command, root), ...drills, ...timers];
 }
 
 // Writes the units (replacing Lifeboat's old timers) and prints one message: what was written and the
 // commands that enable it.
-function installSystemd(units: UnitFile[], dest: string | undefined): void {
+function installSystemd(units: UnitFile[], dest: string | undefined, root: string): void {
   const system = process.getuid?.() === 0;
   const unitDir = system ? '/etc/systemd/system' : path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'systemd', 'user');
   const dir = path.resolve(dest ?? unitDir);
+  refuseOtherRoot(path.join(dir, SERVICE_TEMPLATE), readText(path.join(dir, SERVICE_TEMPLATE)), root, 'timers');
   mkdirSync(dir, { recursive: true });
   const wanted = new Set(units.map((unit) => unit.name));
   const stale = readdirSync(dir).filter((name) => /^lifeboat-(backup|verify)@.+\.timer$/.test(name) && !wanted.has(name));
@@ -101,11 +102,14 @@ export function systemdInstallMessage(install: { dir: string; unitDir: string; u
 }
 
 // Root: /etc/cron.d/lifeboat (or --dest). Others: Lifeboat's block in the user's crontab (or the file --dest).
-function installCron(modules: ScheduledModule[], command: string[], dest: string | undefined): void {
+// --dest naming an existing folder writes `lifeboat` inside it.
+function installCron(modules: ScheduledModule[], command: string[], dest: string | undefined, root: string): void {
   if (process.getuid?.() === 0 || dest) {
-    const file = path.resolve(dest ?? '/etc/cron.d/lifeboat');
+    const given = path.resolve(dest ?? '/etc/cron.d/lifeboat');
+    const file = isDirectory(given) ? path.join(given, 'lifeboat') : given;
+    refuseOtherRoot(file, readText(file), root, 'jobs');
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileAtomic(file, cronDFile(modules, command), 0o644);
+    writeFileAtomic(file, cronDFile(modules, command, root), 0o644);
     process.stdout.write(cronInstallMessage(file, modules.length));
     return;
   }
@@ -115,7 +119,8 @@ function installCron(modules: ScheduledModule[], command: string[], dest: string
   } catch {
     // no crontab yet
   }
-  execFileSync('crontab', ['-'], { input: mergeCrontab(existing, modules, command) });
+  refuseOtherRoot('your crontab', existing, root, 'jobs');
+  execFileSync('crontab', ['-'], { input: mergeCrontab(existing, modules, command, root) });
   process.stdout.write(`Installed ${modules.length} job(s) in your crontab (\`crontab -l\` shows them); cron picks them up by itself.\n`);
 }
 
@@ -123,4 +128,31 @@ function installCron(modules: ScheduledModule[], command: string[], dest: string
 export function cronInstallMessage(file: string, jobs: number): string {
   if (path.dirname(file) === '/etc/cron.d') return `Wrote ${jobs} job(s) to ${file}; cron reads /etc/cron.d by itself (no reload needed). \`lifeboat status\` shows the next runs.\n`;
   return `Wrote ${jobs} job(s) to ${file}; cron does not read it there: copy it into /etc/cron.d (a name without dots) to run the jobs.\n`;
+}
+
+// One root's install never replaces another's: the files name the root they were written for, and an
+// install from a different root refuses (nothing written) and says how to keep both.
+function refuseOtherRoot(where: string, text: string, root: string, what: string): void {
+  const other = writtenForRoot(text);
+  if (other === undefined || other === root) return;
+  throw new LifeboatError('USAGE', `${where} holds the scheduled ${what} of the root ${other}, not of this root (${root}); installing would replace them, so nothing was written`, {
+    hint: 'schedule every module from one root, or install this root\'s jobs beside the other\'s: `schedule --cron --install --dest /etc/cron.d/lifeboat-NAME` (cron reads every file there)',
+  });
+}
+
+// A file's text, or '' when there is none.
+function readText(file: string): string {
+  try {
+    return isDirectory(file) ? '' : readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,8 @@
 // Loads lifeboat.yaml|json, the environment files and modules/<m>/module.yaml|json; every problem at once.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { unsafeReason } from '../files/permissions.js';
+import { showPath } from '../files/byte-path.js';
+import { quoteArg } from '../process/exec.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -239,7 +241,28 @@ function parseConfigFile(file: string, display: string, problems: string[]): unk
     problems.push(`${display}: invalid YAML: ${describeError(error).split('\n')[0]}`);
     return undefined;
   }
+  const loop = selfReference(value);
+  if (loop) {
+    problems.push(`${display}: ${loop.at} is an alias of ${loop.anchor}, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value`);
+    return undefined;
+  }
   return value === null ? {} : value;
+}
+
+// A YAML alias inside its own anchor (`folders: &f [/x, *f]`) makes a value that contains itself: the key
+// path of the alias and of the anchor it repeats, or undefined for a tree.
+function selfReference(value: unknown, at = '', open = new Map<object, string>()): { at: string; anchor: string } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const seen = open.get(value);
+  if (seen !== undefined) return { at: at || '/', anchor: seen || '/' };
+  open.set(value, at);
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const found = selfReference(item, `${at}/${key}`, open);
+    if (found) return found;
+  }
+  open.delete(value);
+  return undefined;
 }
 
 // Interpolates ${VAR} references; an unset variable without default names its key and file.
@@ -260,11 +283,13 @@ function isShellCommand(at: string): boolean {
 
 // Lists modules/ entries that are modules; a stray entry (.git/, m.bak/, a file, a folder without
 // module.yaml) is skipped with one warning, so it never stops every module.
-function listModules(root: string, warnings: string[]): string[] {
+export function listModules(root: string, warnings: string[]): string[] {
   const dir = path.join(root, 'modules');
   if (!existsSync(dir)) return [];
   const names: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
+    // An odd name (a space, a newline, bytes that are not UTF-8) is shown escaped and shell-quoted.
+    const shown = (suffix: string) => quoteArg(showPath(`modules/${entry}${suffix}`));
     let isDir: boolean;
     try {
       isDir = statSync(path.join(dir, entry)).isDirectory();
@@ -272,15 +297,15 @@ function listModules(root: string, warnings: string[]): string[] {
       isDir = false;
     }
     if (!isDir) {
-      warnings.push(`modules/${entry} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
+      warnings.push(`${shown('')} is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)`);
       continue;
     }
     if (!MODULE_NAME_RE.test(entry)) {
-      warnings.push(`modules/${entry}/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
+      warnings.push(`${shown('/')} is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/`);
       continue;
     }
     if (!['yaml', 'yml', 'json'].some((ext) => existsSync(path.join(dir, entry, `module.${ext}`)))) {
-      warnings.push(`modules/${entry}/ has no module.yaml: skipped; create modules/${entry}/module.yaml if it is a module, or move it out of modules/`);
+      warnings.push(`${shown('/')} has no module.yaml: skipped; create ${shown('/module.yaml')} if it is a module, or move it out of modules/`);
       continue;
     }
     names.push(entry);

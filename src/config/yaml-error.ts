@@ -15,6 +15,13 @@ export function describeYamlError(text: string, error: SyntaxProblem, display: s
     while (line > 1 && !lines[line - 1]?.trim()) line--;
     col = (lines[line - 1] ?? '').length + 1;
   }
+  // "Nested mappings are not allowed in compact mappings" points at the value before a line indented too
+  // far (`url: /x` above `     compression: none`): the deeper line is the one to fix.
+  const next = lines[line] ?? '';
+  if (error.code === 'BLOCK_AS_IMPLICIT_KEY' && /compact mappings/.test(error.message) && indentOf(next) > indentOf(lines[line - 1] ?? '') && /^\s*[^\s#][^#]*:(\s|$)/.test(next)) {
+    line++;
+    col = indentOf(next) + 1;
+  }
   const source = lines[line - 1] ?? '';
   const message = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   const shown = (part: string) => part.replace(/\t/g, '\\t');
@@ -25,6 +32,10 @@ export function describeYamlError(text: string, error: SyntaxProblem, display: s
     `  ${' '.repeat(gutter.length)} | ${' '.repeat(shown(source.slice(0, col - 1)).length)}^`,
     `  likely cause: ${likelyCause(error, lines, line)}`,
   ].join('\n');
+}
+
+function indentOf(text: string): number {
+  return /^ */.exec(text)![0].length;
 }
 
 // What is usually wrong, from the error's code and the line it points at (or the one above it).

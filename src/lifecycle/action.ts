@@ -145,6 +145,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
             result: outcome.ok ? (outcome.skipped ? 'skipped' : 'success') : 'failure',
             snapshots: state.snapshots.map(({ repository, id }) => ({ repository, id })),
             removed: state.removed.map(({ repository, id }) => ({ repository, id })),
+            safety: state.safetySnapshots.map(({ repository, id }) => ({ repository, id })),
             pruned: state.pruned,
             bytes: state.bytes,
             durationMs: Date.now() - started,

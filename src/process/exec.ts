@@ -1,4 +1,5 @@
 // Runs a provider's tool (restic, borg, tar, a script): argv without secrets, masked errors, dry-run echo.
+import { stripVTControlCharacters } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
 import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -91,9 +92,16 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   return { stdout, stderr, exitCode };
 }
 
-// The last non-empty lines of a tool's output, for error messages.
+// The last non-empty lines of a tool's output, for error messages, as the terminal would have left them:
+// terminal control sequences (ESC[2K, colours, titles) taken out, of a line overwritten with CR the last
+// part, other control characters dropped.
 export function lastLines(text: string, count: number): string {
-  return text.split('\n').map((line) => line.trim()).filter(Boolean).slice(-count).join(' | ');
+  return stripVTControlCharacters(text)
+    .split('\n')
+    .map((line) => (line.split('\r').filter((part) => part.trim()).at(-1) ?? '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');
 }
 
 // Shell-style quoting for printing commands.

@@ -32,15 +32,36 @@ export function crontabLines(modules: ScheduledModule[], command: string[], user
   return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`);
 }
 
-// A whole /etc/cron.d file: environment lines, then the jobs.
-export function cronDFile(modules: ScheduledModule[], command: string[]): string {
-  return [BEGIN_MARK, 'SHELL=/bin/sh', CRON_PATH, ...crontabLines(modules, command, 'root'), END_MARK, ''].join('\n');
+// The line naming the root an installed file (cron.d file, crontab block, service template) was written
+// for, so an install from another root refuses to replace it.
+export function rootMark(root: string): string {
+  return `# root: ${JSON.stringify(root)}`;
+}
+
+// The root named in an installed file's text (between Lifeboat's marks, when it has them), or undefined
+// for a file without one (an older Lifeboat's, or not Lifeboat's).
+export function writtenForRoot(text: string): string | undefined {
+  const begin = text.indexOf(BEGIN_MARK);
+  const end = begin >= 0 ? text.indexOf(END_MARK, begin) : -1;
+  const own = begin >= 0 && end > begin ? text.slice(begin, end) : text;
+  const found = /^# root: (".*")$/m.exec(own);
+  if (!found) return undefined;
+  try {
+    return JSON.parse(found[1]) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+// A whole /etc/cron.d file: the root it schedules, environment lines, then the jobs.
+export function cronDFile(modules: ScheduledModule[], command: string[], root: string): string {
+  return [BEGIN_MARK, rootMark(root), 'SHELL=/bin/sh', CRON_PATH, ...crontabLines(modules, command, 'root'), END_MARK, ''].join('\n');
 }
 
 // A user's crontab with Lifeboat's block replaced (or appended); everything else is kept as it was.
-export function mergeCrontab(existing: string, modules: ScheduledModule[], command: string[]): string {
+export function mergeCrontab(existing: string, modules: ScheduledModule[], command: string[], root: string): string {
   // No PATH= line here: in a user's crontab it would change the lines that follow the block too.
-  const block = [BEGIN_MARK, ...crontabLines(modules, command), END_MARK];
+  const block = [BEGIN_MARK, rootMark(root), ...crontabLines(modules, command), END_MARK];
   const lines = existing.split('\n');
   const begin = lines.indexOf(BEGIN_MARK);
   const end = lines.indexOf(END_MARK, begin);

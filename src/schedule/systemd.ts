@@ -2,7 +2,7 @@
 // per module whose OnCalendar= lines are translated from the module's cron expression.
 import { parseSchedule, scheduleInterval } from '../config/cron.js';
 import { quoteArg } from '../process/exec.js';
-import { jobArgs } from './crontab.js';
+import { jobArgs, rootMark } from './crontab.js';
 
 export const SERVICE_TEMPLATE = 'lifeboat-backup@.service';
 export const VERIFY_TEMPLATE = 'lifeboat-verify@.service';
@@ -39,8 +39,9 @@ export function cronToOnCalendar(expression: string): string[] {
 }
 
 // The template service: one oneshot run of `lifeboat backup <module>` (or verify) at low CPU and I/O priority.
-export function serviceUnit(command: string[], action: JobAction = 'backup'): UnitFile {
+export function serviceUnit(command: string[], root: string, action: JobAction = 'backup'): UnitFile {
   const text = `# Written by \`lifeboat schedule --systemd --install\`; regenerate rather than edit.
+${rootMark(root)}
 [Unit]
 Description=Lifeboat ${action === 'verify' ? 'restore drill' : 'backup'} of module %i
 Documentation=man:systemd.timer(5)

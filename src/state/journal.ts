@@ -36,6 +36,8 @@ export interface JournalEndRecord {
   snapshots: JournalSnapshot[];
   // Snapshots the run's retention removed (backup, post-backup/60retention); left out when none.
   removed?: JournalSnapshot[];
+  // Safety snapshots an in-place restore took of the state it replaced; left out when none.
+  safety?: JournalSnapshot[];
   // Repositories where that retention pruned (restic prune, borg compact); left out when none.
   pruned?: string[];
   bytes: number;
@@ -100,6 +102,7 @@ export function journalEnd(
     result: RunResult;
     snapshots?: JournalSnapshot[];
     removed?: JournalSnapshot[];
+    safety?: JournalSnapshot[];
     pruned?: string[];
     bytes?: number;
     durationMs: number;
@@ -121,6 +124,7 @@ export function journalEnd(
     durationMs: Math.round(run.durationMs),
   };
   if (run.removed?.length) record.removed = run.removed.map(({ repository, id }) => ({ repository, id }));
+  if (run.safety?.length) record.safety = run.safety.map(({ repository, id }) => ({ repository, id }));
   if (run.pruned?.length) record.pruned = [...run.pruned];
   // Error texts hold what parts and servers said: control characters are stored escaped.
   if (run.failedPart) record.failedPart = escapeControl(run.failedPart);

@@ -59,7 +59,7 @@ describe('module.yaml validation', () => {
     const root = loadRoot({ root: t.root, stateDir: t.stateDir });
     expect(root.moduleNames).toEqual(['ok']);
     expect(root.warnings).toEqual([
-      'modules/A B/ is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/',
+      "'modules/A B/' is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/",
       'modules/stray.yaml is not a directory: skipped; a module is a folder modules/<name>/ holding module.yaml (move the file elsewhere to silence this)',
     ]);
   });
@@ -228,11 +228,39 @@ describe('YAML syntax errors', () => {
     // the misplaced `compression:` makes the parser report two errors (a compact mapping, a multi-line key)
     expect(await syntaxError('lifeboat.yaml', 'repositories:\n  local:\n    provider: tar\n    url: /x\n     compression: none\n')).toBe(
       [
-        'lifeboat: lifeboat.yaml:4:10: invalid YAML: Nested mappings are not allowed in compact mappings',
-        '  4 |     url: /x',
-        '    |          ^',
+        'lifeboat: lifeboat.yaml:5:6: invalid YAML: Nested mappings are not allowed in compact mappings',
+        '  5 |      compression: none',
+        '    |      ^',
         '  likely cause: indentation (keys of one mapping start in the same column, keys nested under one start further right; spaces only)',
       ].join('\n'),
+    );
+  });
+});
+
+describe('a YAML alias inside its own anchor', () => {
+  it('is a configuration error naming the file and key, and only its module fails', async () => {
+    t = makeRoot();
+    t.module('ok', { folders: ['/srv'] });
+    t.module('web', { folders: ['/srv'] });
+    t.write('modules/web/module.yaml', 'folders: &f [/x, *f]\n');
+    const one = await lifeboat(t, ['backup', 'web']);
+    expect(one.exitCode, one.stderr).toBe(2);
+    expect(one.stderr).toBe(
+      'lifeboat: modules/web/module.yaml: /folders/1 is an alias of /folders, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value',
+    );
+    const all = await lifeboat(t, ['check']);
+    expect(all.stdout + all.stderr).toContain('modules/web/module.yaml: /folders/1 is an alias of /folders, which contains it');
+    expect(all.stdout + all.stderr).not.toContain('internal error');
+    expect(all.exitCode).not.toBe(70);
+  });
+
+  it('in lifeboat.yaml too', async () => {
+    t = makeRoot();
+    t.write('lifeboat.yaml', 'repositories:\n  local: { provider: tar, url: /tmp/x }\nx: &a [*a]\n');
+    const run = await lifeboat(t, ['status']);
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr).toBe(
+      'lifeboat: lifeboat.yaml: /x/0 is an alias of /x, which contains it (a YAML alias inside its own anchor never ends); remove the alias or move it out of the anchored value',
     );
   });
 });

@@ -52,6 +52,19 @@ describe('stray entries in modules/', () => {
   });
 });
 
+describe('odd names in modules/', () => {
+  it('check shows a name with a space quoted and a newline escaped, each as one row', async () => {
+    mkdirSync(path.join(t.root, 'modules', 'we ird'));
+    mkdirSync(path.join(t.root, 'modules', 'new\nline'));
+    const run = await lifeboat(t, ['check']);
+    expect(run.exitCode, run.stdout).toBe(0);
+    const rows = run.stdout.split('\n').filter((line) => line.startsWith('WARN')).map((line) => line.split(/ {2,}/).join('|'));
+    expect(rows).toContain("WARN|'modules/new\\nline/'|is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/");
+    expect(rows).toContain("WARN|'modules/we ird/'|is not a module name (^[a-z0-9][a-z0-9_-]{0,62}$): skipped; rename the folder if it is a module, or move it out of modules/");
+    expect(run.stdout).not.toMatch(/^line/m);
+  });
+});
+
 describe('a broken module.yaml', () => {
   it('fails only that module when every module runs (exit 1, the others backed up)', async () => {
     t.write('modules/wiki/module.yaml', 'folders: [/srv\n');
@@ -73,6 +86,14 @@ describe('a broken module.yaml', () => {
     const check = await lifeboat(t, ['check']);
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toMatch(/^FAIL +module wiki +cannot run: modules\/wiki\/module\.yaml: \/enabled must be a boolean, got "yes"$/m);
+  });
+
+  it('shows the YAML error once when every module runs', async () => {
+    t.write('modules/wiki/module.yaml', 'folders: [/srv\n');
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect((run.stdout + run.stderr).split('invalid YAML').length).toBe(2);
+    expect(run.stdout.split('\n')).toContain('backup wiki: FAILED (configuration: modules/wiki/module.yaml, shown above)');
   });
 
   it('is a configuration error (exit 2) when the module is named', async () => {

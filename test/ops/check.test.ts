@@ -147,6 +147,16 @@ describe('check: hook directories and parts', () => {
     expect(run.stderr).not.toContain('45export.sh');
   });
 
+  it('warns about a part left under its old name in post-backup/, as backup does', async () => {
+    t = makeRoot();
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('web', { folders: [data], schedule: '0 3 * * *' });
+    const old = t.part('post-backup', '90start_service', '#!/bin/sh\nexit 0\n', 'web');
+    const run = await lifeboat(t, ['check']);
+    expect(rows(run.stdout)).toContain(`WARN|${old}|post-backup/90start_service now belongs to finally/ (it runs after a failure too); it was taken there: move ${old} to hooks.d/finally/`);
+  });
+
   it('fails a part whose #! interpreter is missing or whose #! line ends in CR, naming file and fix', async () => {
     t = makeRoot();
     const data = path.join(t.dir, 'data');

@@ -64,7 +64,7 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const units = run.stdout.match(/^# lifeboat-\S+$/gm);
     expect(units).toEqual(['# lifeboat-backup@.service', '# lifeboat-verify@.service', '# lifeboat-backup@blog.timer', '# lifeboat-verify@blog.timer', '# lifeboat-backup@wiki.timer']);
-    const service = run.stdout.split('# lifeboat-verify@.service\n')[1].split('\n# ')[0];
+    const service = run.stdout.split('# lifeboat-verify@.service\n')[1].split('\n# lifeboat-')[0];
     expect(service).toContain('Description=Lifeboat restore drill of module %i');
     expect(service).toMatch(/^ExecStart=\S+ \S+ --root \S+ --state-dir \S+ verify --wait 21600 %i$/m);
     const timer = run.stdout.split('# lifeboat-verify@blog.timer\n')[1].split('\n# ')[0];

@@ -106,6 +106,54 @@ describe('schedule', () => {
     const text = readFileSync(file, 'utf8');
     expect(text).toContain('SHELL=/bin/sh\nPATH=');
     expect(text).toMatch(/^15 2 \* \* \* root \S+ \S+ --root .* backup blog$/m);
-    expect(text.trim().split('\n')).toHaveLength(7); // BEGIN, SHELL, PATH, three jobs, END
+    expect(text.trim().split("\n")).toHaveLength(8); // BEGIN, root, SHELL, PATH, three jobs, END
+  });
+
+  it('--cron --install --dest DIR writes DIR/lifeboat; a second root refuses to replace the first one\'s jobs', async () => {
+    const dir = path.join(t.dir, 'cron.d');
+    mkdirSync(dir);
+    const first = await lifeboat(t, ['schedule', '--cron', '--install', '--dest', dir]);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toBe(`Wrote 3 job(s) to ${path.join(dir, 'lifeboat')}; cron does not read it there: copy it into /etc/cron.d (a name without dots) to run the jobs.`);
+    const written = readFileSync(path.join(dir, 'lifeboat'), 'utf8');
+    expect(written).toContain(`# root: ${JSON.stringify(t.root)}\n`);
+    const other = makeRoot();
+    try {
+      other.module('mail', { folders: [path.join(t.dir, 'data', 'blog')], schedule: '0 3 * * *' });
+      const second = await lifeboat(other, ['schedule', '--cron', '--install', '--dest', dir]);
+      expect(second.exitCode).toBe(2);
+      expect(second.stderr.split('\n')[0]).toBe(
+        `lifeboat: ${path.join(dir, 'lifeboat')} holds the scheduled jobs of the root ${t.root}, not of this root (${other.root}); installing would replace them, so nothing was written`,
+      );
+      expect(readFileSync(path.join(dir, 'lifeboat'), 'utf8')).toBe(written);
+      const beside = await lifeboat(other, ['schedule', '--cron', '--install', '--dest', path.join(dir, 'lifeboat-mail')]);
+      expect(beside.exitCode, beside.stderr).toBe(0);
+      expect(readFileSync(path.join(dir, 'lifeboat-mail'), 'utf8')).toMatch(/ backup mail\n/);
+      // the same root installs again over its own file
+      expect((await lifeboat(t, ['schedule', '--cron', '--install', '--dest', dir])).exitCode).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('--systemd: a second root refuses to replace the first root\'s service template and timers', async () => {
+    const dir = path.join(t.dir, 'units');
+    expect((await lifeboat(t, ['schedule', '--systemd', '--install', '--dest', dir])).exitCode).toBe(0);
+    const template = readFileSync(path.join(dir, 'lifeboat-backup@.service'), 'utf8');
+    expect(template).toContain(`--root ${t.root} `);
+    const other = makeRoot();
+    try {
+      other.module('mail', { folders: [path.join(t.dir, 'data', 'blog')], schedule: '0 3 * * *' });
+      const second = await lifeboat(other, ['schedule', '--systemd', '--install', '--dest', dir]);
+      expect(second.exitCode).toBe(2);
+      expect(second.stderr.split('\n')[0]).toBe(
+        `lifeboat: ${path.join(dir, 'lifeboat-backup@.service')} holds the scheduled timers of the root ${t.root}, not of this root (${other.root}); installing would replace them, so nothing was written`,
+      );
+      expect(readFileSync(path.join(dir, 'lifeboat-backup@.service'), 'utf8')).toBe(template);
+      for (const name of ['blog', 'chat', 'wiki']) expect(existsSync(path.join(dir, `lifeboat-backup@${name}.timer`)), name).toBe(true);
+      expect(existsSync(path.join(dir, 'lifeboat-backup@mail.timer'))).toBe(false);
+    } finally {
+      other.cleanup();
+    }
   });
 });
