@@ -64,6 +64,7 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
     signal: options.signal,
     env: options.env,
     protect: [...named, ...(options.protect ?? [])].filter(Boolean),
+    host: root.host,
   });
   log.info(`${module.name} in ${repository}: ${options.dryRun ? 'would remove' : 'removed'} ${describeCount(result.removed)}, kept ${describeCount(result.kept)}`);
   if (!provider.prune) return { repository, ...result };

@@ -1,7 +1,7 @@
 // Notifications through the real CLI to a loopback HTTP server: healthchecks.io pings in order with one
 // run id, the log tail on failure with secrets masked, the JSON variant, and pings that fail or hang.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -149,6 +149,24 @@ describe('notifications', () => {
     server.received.length = 0;
     expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(2);
     expect(server.received).toEqual([]);
+  });
+
+  it('a lifeboat.yaml refused as writable by group runs none of its commands; its plain webhook still pings', async () => {
+    server = await startServer();
+    const marker = path.join(t.dir, 'pwned');
+    const file = configure([
+      { webhook: `${server.url}/ping/abc` },
+      { webhook: `${server.url}/ping/\${HOME}` },
+      { command: `touch ${marker}` },
+      { sendmail: { to: 'ops@example.org', command: `/bin/sh -c 'touch ${marker}'` } },
+    ]);
+    chmodSync(file, 0o664);
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`${file} is not trusted: 3 notify entries with a command, sendmail or \${VAR} not used for the failure ping; only webhook and ntfy entries are`);
+    expect(existsSync(marker)).toBe(false);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(server.received[1].body).toContain('refused: writable by group (mode 0664)');
   });
 
   it('treats an unreachable or silent webhook as a warning, never a failed backup', async () => {
