@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { Logger } from '../log/logger.js';
-import { repositoriesFor } from '../lifecycle/repositories.js';
+import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { fail, ok, type Finding } from './findings.js';
 
@@ -25,6 +25,11 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
+          continue;
+        }
+        const vanished = vanishedRepository(root, module.name, name);
+        if (vanished) {
+          findings.push(fail(subject, vanished));
           continue;
         }
         const url = root.global.repositories[name].url;

@@ -21,6 +21,7 @@ interface BackupOptions extends GlobalOptions {
   wait?: string;
   // false with --no-retention.
   retention?: boolean;
+  newRepository?: boolean;
 }
 
 // Runs backup (then the module's retention, unless --no-retention) for each module and prints a summary
@@ -45,7 +46,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
   const signal = interruptSignal();
   const results = await runModules(
-    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false }, log, signal, waitSeconds })),
+    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false, newRepository: !!options.newRepository }, log, signal, waitSeconds })),
     parallel,
     broken.map(brokenResult),
     { root, action: 'backup', log, dryRun: !!options.dryRun },

@@ -188,6 +188,20 @@ export function lastResults(stateDir: string, options: { action?: string } = {})
   return results;
 }
 
+// The successful backups of a module that left a snapshot in `repository`: how many, and the last one's
+// time (a repository that now lists none of them has vanished: an unmounted disk, a moved folder).
+export function earlierBackups(stateDir: string, module: string, repository: string): { count: number; last?: string } {
+  let count = 0;
+  let last: string | undefined;
+  for (const record of readJournal(stateDir)) {
+    if (record.type !== 'end' || record.module !== module || record.action !== 'backup' || record.result !== 'success') continue;
+    if (!record.snapshots.some((snapshot) => snapshot.repository === repository)) continue;
+    count++;
+    last = record.time;
+  }
+  return { count, last };
+}
+
 // Appends one record as one line with one write; creates the state dir 0700 and the file 0600.
 function appendRecord(stateDir: string, record: JournalRecord): void {
   const file = stateLayout(stateDir).journal;
