@@ -8,7 +8,7 @@ import { describeError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
-import { fail, ok, type Finding } from './findings.js';
+import { fail, ok, warn, type Finding } from './findings.js';
 
 // How long one repository may take to answer before it counts as unreachable.
 const OPEN_TIMEOUT_MS = 120_000;
@@ -23,6 +23,11 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
         const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
         const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
+        const others = [...new Set(snapshots.filter((s) => s.host !== undefined && s.host !== root.host).map((s) => s.host))];
+        if (others.length > 0) {
+          const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;
+          findings.push(warn(subject, `holds ${count} snapshot(s) of module ${module.name} from other host(s) (${others.join(', ')}); this host (${root.host}) leaves them alone (retention, restore without an id and drills take its own): give each host its own repository or module name, or set host: in lifeboat.yaml when this host replaces that one`));
+        }
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
           continue;
