@@ -64,6 +64,8 @@ export interface JournalRun {
 }
 
 export interface ModuleResults {
+  // The run that started earliest (of the action asked for).
+  first?: JournalRun;
   last?: JournalRun;
   lastSuccess?: JournalRun;
   // The latest failure or interrupted run.
@@ -180,6 +182,7 @@ export function lastResults(stateDir: string, options: { action?: string } = {})
   for (const run of journalRuns(stateDir)) {
     if (options.action && run.action !== options.action) continue;
     const entry = results.get(run.module) ?? {};
+    if (!entry.first || run.started < entry.first.started) entry.first = run;
     entry.last = run;
     if (run.result === 'success') entry.lastSuccess = run;
     if (run.result === 'failure' || run.result === 'interrupted') entry.lastFailure = run;

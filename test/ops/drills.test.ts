@@ -136,6 +136,28 @@ describe('an overdue or failed drill', () => {
     });
   });
 
+  it('a scheduled drill that never ran is overdue once the first backup is older than twice its interval', async () => {
+    pastRun('blog', 'backup', 10, 'success');
+    pastRun('blog', 'backup', 0.5, 'success');
+    let check = await lifeboat(t, ['check', '--json']);
+    expect(JSON.parse(check.stdout).findings).toContainEqual({ level: 'warn', subject: 'module blog (restore drill)', message: expect.stringMatching(/^never run yet \(schedule "30 4 \* \* 0", next /) });
+    expect(JSON.parse((await lifeboat(t, ['status', '--json'])).stdout).modules[0].verify).toMatchObject({ overdue: false, result: null });
+    pastRun('blog', 'backup', 15, 'success');
+    const json = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
+    expect(json.modules[0].verify).toMatchObject({ schedule: WEEKLY, overdue: true, result: null, lastSuccess: null });
+    expect((await lifeboat(t, ['status'])).stdout.split('\n')[1]).toMatch(/^blog\s+\S+\s+.*OVERDUE \(never\)$/);
+    const prom = path.join(t.dir, 'lifeboat.prom');
+    await lifeboat(t, ['status', '--prometheus', prom]);
+    expect(readFileSync(prom, 'utf8')).toMatch(/^lifeboat_verify_overdue\{module="blog"\} 1$/m);
+    check = await lifeboat(t, ['check', '--json']);
+    expect(check.exitCode).toBe(1);
+    expect(JSON.parse(check.stdout).findings).toContainEqual({
+      level: 'fail',
+      subject: 'module blog (restore drill)',
+      message: expect.stringMatching(/^OVERDUE: no drill has run yet, and the first backup \(\d{4}-\d\d-\d\d \d\d:\d\dZ\) is more than twice its schedule interval \(14d.*\) ago; run `lifeboat verify blog` now, and is the verify job installed \(`lifeboat schedule --install`\)\?$/),
+    });
+  });
+
   it('check fails when the last drill failed, and passes after a recent good one', async () => {
     pastRun('blog', 'backup', 0.5, 'success');
     pastRun('wiki', 'backup', 0.5, 'success');
