@@ -74,7 +74,7 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
   const record = records[key] ?? {};
   const pending = result.removed.length > 0 || record.pending === true || options.prune === 'now';
   if (!pending) return { repository, ...result };
-  const every = root.global.repositories[repository]?.prune?.every ?? DEFAULT_PRUNE_EVERY;
+  const every = String(root.global.repositories[repository]?.prune?.every ?? DEFAULT_PRUNE_EVERY);
   const now = new Date();
   const next = nextPrune(record.last, every);
   if (options.prune !== 'now' && next !== undefined && next > now) {
@@ -91,7 +91,7 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
   const started = Date.now();
   await provider.prune(module.name, { log, signal: options.signal, env: options.env });
   writePruneRecord(root.stateDir, key, { last: now.toISOString(), pending: false });
-  log.info(`${module.name} in ${repository}: pruned (freed the space of forgotten snapshots) in ${((Date.now() - started) / 1000).toFixed(1)}s; next due in ${every}`);
+  log.info(`${module.name} in ${repository}: pruned (freed the space of forgotten snapshots) in ${((Date.now() - started) / 1000).toFixed(1)}s; ${every === '0' ? 'the next prune runs after the next forget that removes something (prune.every 0)' : `next due in ${every}, ${nextPrune(now.toISOString(), every)!.toISOString()} (prune.every)`}`);
   return { repository, ...result, pruned: true };
 }
 
