@@ -4,7 +4,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { describeError } from '../errors.js';
+import { describeError, LifeboatError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
@@ -42,7 +42,9 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         if (blocked) findings.push(fail(subject, `has no snapshots yet and cannot be created: ${blocked} is not writable; create ${url} or fix its permissions`));
         else findings.push(ok(subject, 'opens: no snapshots yet (the first backup creates it)'));
       } catch (error) {
-        findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}; check its url, password (passwordFile / passwordCommand) and that it is reachable`));
+        // A setting the provider refused names its own fix; anything else is about reaching the repository.
+        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' ? '' : '; check its url, password (passwordFile / passwordCommand) and that it is reachable';
+        findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }
   }
