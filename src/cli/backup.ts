@@ -93,6 +93,11 @@ export function printResults(action: string, results: ModuleResult[], json: bool
     return;
   }
   for (const r of results) {
+    // Locked by another run: skipped (exit 3), not a failure; the holder is named.
+    if (r.locked && r.lockedBy) {
+      process.stdout.write(escapeControl(`${action} ${r.module}: skipped: locked by ${r.lockedBy}; pass --wait SECONDS to wait for it`) + '\n');
+      continue;
+    }
     const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
     const snaps = r.snapshots.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
     const removed = (r.removed ?? []).map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');

@@ -169,6 +169,26 @@ describe('notifications', () => {
     expect(server.received[1].body).toContain('refused: writable by group (mode 0664)');
   });
 
+  it('a run that finds the module locked by another run is skipped: no failure ping, summary names the holder', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc` }]);
+    const gate = path.join(t.dir, 'gate');
+    t.part('pre-backup', '50hold', `#!/bin/sh\ntouch ${gate}.held\nwhile [ ! -e ${gate} ]; do sleep 0.1; done\n`, 'blog');
+    const first = lifeboat(t, ['backup', 'blog']);
+    while (!existsSync(`${gate}.held`)) await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await lifeboat(t, ['backup', 'blog']);
+    writeFileSync(gate, '');
+    expect((await first).exitCode).toBe(0);
+    expect(second.exitCode).toBe(3);
+    expect(second.stdout).toMatch(/^summary blog: skipped: locked by pid \d+ \(lifeboat .*backup blog, started \S+\)$/m);
+    expect(second.stdout).toMatch(/^backup blog: skipped: locked by pid \d+ \(lifeboat .*backup blog, started \S+\); pass --wait SECONDS to wait for it$/m);
+    expect(second.stdout).not.toContain('failed');
+    const urls = server.received.map((r) => r.url.split('?')[0]);
+    expect(urls.filter((url) => url === '/ping/abc/fail')).toEqual([]);
+    expect(urls.sort()).toEqual(['/ping/abc', '/ping/abc', '/ping/abc/start', '/ping/abc/start']);
+    expect(server.received.map((r) => r.body)).toContainEqual(expect.stringMatching(/^lifeboat backup succeeded on \S+: blog\nblog: skipped \(locked\) \(module "blog" is locked by pid \d+ /));
+  });
+
   it('treats an unreachable or silent webhook as a warning, never a failed backup', async () => {
     server = await startServer({ hang: true });
     const closed = await startServer();
