@@ -51,7 +51,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     broken.map(brokenResult),
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
-  printResults('backup', results, !!options.json, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
+  printResults('backup', results, !!options.json, !!options.quiet, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
   if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
@@ -75,7 +75,8 @@ export function brokenResult(module: BrokenModule): ModuleResult {
 
 // Prints the per-module outcome of backup/restore/verify: the JSON shape the README shows (plus the
 // `extra` fields of each module), or one line each.
-export function printResults(action: string, results: ModuleResult[], json: boolean, extra: (result: ModuleResult) => Record<string, unknown> = () => ({})): void {
+// With -q (quiet) only failed modules get their line: a quiet run that went well prints nothing.
+export function printResults(action: string, results: ModuleResult[], json: boolean, quiet: boolean, extra: (result: ModuleResult) => Record<string, unknown> = () => ({})): void {
   if (json) {
     printJson({
       ok: results.every((r) => r.ok),
@@ -93,6 +94,7 @@ export function printResults(action: string, results: ModuleResult[], json: bool
     return;
   }
   for (const r of results) {
+    if (quiet && (r.ok || r.locked)) continue;
     // Locked by another run: skipped (exit 3), not a failure; the holder is named.
     if (r.locked && r.lockedBy) {
       process.stdout.write(escapeControl(`${action} ${r.module}: skipped: locked by ${r.lockedBy}; pass --wait SECONDS to wait for it`) + '\n');

@@ -55,6 +55,6 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
     },
   });
   if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart));
-  printResults('restore', [result], !!options.json, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
+  printResults('restore', [result], !!options.json, !!options.quiet, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
   return exitStatusOf([result]);
 }

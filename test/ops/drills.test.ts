@@ -53,10 +53,10 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
     let run = await lifeboat(t, ['schedule', '--cron']);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} -q backup blog`, `${WEEKLY} ${prefix} -q verify --wait 21600 blog`, `0 3 * * * ${prefix} -q backup wiki`]);
     t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, defaults: { verify: { schedule: '0 5 1 * *' } } }));
     run = await lifeboat(t, ['schedule', '--cron']);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`, `0 5 1 * * ${prefix} verify --wait 21600 wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} -q backup blog`, `${WEEKLY} ${prefix} -q verify --wait 21600 blog`, `0 3 * * * ${prefix} -q backup wiki`, `0 5 1 * * ${prefix} -q verify --wait 21600 wiki`]);
   });
 
   it('--systemd: a lifeboat-verify@.service template and a timer per module', async () => {
@@ -79,7 +79,9 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     const line = (await lifeboat(t, ['schedule', '--cron'])).stdout.split('\n').find((l) => l.startsWith(`${WEEKLY} `))!;
     const backup = lifeboat(t, ['backup', 'blog']);
     await waitFor(() => existsSync(`${gate}.held`));
-    const drill = execa('/bin/sh', ['-c', line.slice(WEEKLY.length + 1)], { reject: false });
+    // Without the job's -q, so the drill says that it waits.
+    expect(line).toContain(' -q verify --wait 21600 blog');
+    const drill = execa('/bin/sh', ['-c', line.slice(WEEKLY.length + 1).replace(' -q verify ', ' verify ')], { reject: false });
     let said = '';
     drill.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
     // The drill waits for the lock and says so, instead of failing with exit 3.
