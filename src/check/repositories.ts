@@ -42,8 +42,8 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         if (blocked) findings.push(fail(subject, `has no snapshots yet and cannot be created: ${blocked} is not writable; create ${url} or fix its permissions`));
         else findings.push(ok(subject, 'opens: no snapshots yet (the first backup creates it)'));
       } catch (error) {
-        // A setting the provider refused names its own fix; anything else is about reaching the repository.
-        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' ? '' : '; check its url, password (passwordFile / passwordCommand) and that it is reachable';
+        // A key of lifeboat.yaml the provider refused names its own fix; anything else is about reaching the repository.
+        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ') ? '' : '; check its url, password (passwordFile / passwordCommand) and that it is reachable';
         findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }
