@@ -1,7 +1,7 @@
 // The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
 // first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
@@ -67,6 +67,20 @@ export function createProvider(input: ProviderInput): Provider {
   const credentials = /\/\/[^/:@]+:([^@/]+)@/.exec(url);
   if (credentials) input.addSecret(credentials[1], decodeURIComponent(credentials[1]));
 
+  // `--cacert FILE` when the repository names one; a file that is missing or unreadable is a clear error
+  // naming the key (restic itself would fail with a Go stack trace).
+  function cacertArgs(): string[] {
+    if (!config.cacert) return [];
+    const file = path.resolve(input.root.root, config.cacert);
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
+      throw new LifeboatError('CONFIG_INVALID', `lifeboat.yaml: repositories.${repoName}.cacert: ${file} ${reason}; put the server's CA certificate (PEM) there, point cacert: at it, or remove cacert: to use the system's CAs`);
+    }
+    return ['--cacert', file];
+  }
+
   // Builds the environment for one restic call; refuses when no password source is configured.
   function resticEnv(module: string, options: CommonOptions): Env {
     // Lifeboat's own environment and the repository's env, never the environment files (untrusted once restored).
@@ -120,7 +134,7 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   function runRestic(module: string, args: string[], options: CommonOptions, extra: { okExitCodes?: number[]; onLine?: (line: string) => void; dryRun?: boolean }): Promise<ToolResult> {
-    const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
+    const cacert = cacertArgs();
     const s3 = url.startsWith('s3:') ? [...(config.region ? ['-o', `s3.region=${config.region}`] : []), ...(config.pathStyle ? ['-o', 's3.bucket-lookup=path'] : [])] : [];
     return runTool('restic', [...cacert, ...s3, ...args], {
       env: resticEnv(module, options),
@@ -183,7 +197,7 @@ export function createProvider(input: ProviderInput): Provider {
     if (streams.length === 0) return createMain(options);
     const { module } = options;
     const run = runTag(options.runId ?? randomBytes(6).toString('hex'));
-    const cacert = config.cacert ? ['--cacert', path.resolve(input.root.root, config.cacert)] : [];
+    const cacert = cacertArgs();
     const args = ['backup', '--json', '--host', options.host, '--time', resticTime(new Date()), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
     if (options.dryRun) {
       for (const source of streams) options.log.info(`dry run: would stream ${source.label} into restic ${args.join(' ')} --stdin --stdin-filename ${source.path}`);

@@ -12,6 +12,7 @@ export function checkDrills(statuses: ModuleStatus[]): Finding[] {
     if (!s.enabled || !v.schedule) continue;
     const subject = `module ${s.module} (restore drill)`;
     if (v.result === 'failure' || v.result === 'interrupted') findings.push(fail(subject, `the last drill ${v.result === 'failure' ? 'FAILED' : 'was interrupted'} (${formatTime(v.last)}): ${v.error ?? 'no reason recorded'}; run \`lifeboat verify ${s.module}\` to see why`));
+    else if (v.overdue && !v.lastSuccess) findings.push(fail(subject, `OVERDUE: no drill has run yet, and the first backup (${formatTime(v.firstBackup)}) is more than twice its schedule interval (${formatDuration(v.overdueAfterSeconds)}) ago; run \`lifeboat verify ${s.module}\` now, and is the verify job installed (\`lifeboat schedule --install\`)?`));
     else if (v.overdue) findings.push(fail(subject, `OVERDUE: the last successful drill ended ${formatTime(v.lastSuccess)}, more than twice its schedule interval (${formatDuration(v.overdueAfterSeconds)}) ago; is the verify job installed (\`lifeboat schedule --install\`)?`));
     else if (!v.lastSuccess) findings.push(warn(subject, `never run yet (schedule "${v.schedule}", next ${formatTime(v.nextRun)})`));
     else findings.push(ok(subject, `last drill passed ${formatTime(v.lastSuccess)}`));

@@ -4,9 +4,9 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { describeError } from '../errors.js';
+import { describeError, LifeboatError } from '../errors.js';
 import { Logger } from '../log/logger.js';
-import { repositoriesFor } from '../lifecycle/repositories.js';
+import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
@@ -29,8 +29,18 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
         const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
         const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
+        const others = [...new Set(snapshots.filter((s) => s.host !== undefined && s.host !== root.host).map((s) => s.host))];
+        if (others.length > 0) {
+          const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;
+          findings.push(warn(subject, `holds ${count} snapshot(s) of module ${module.name} from other host(s) (${others.join(', ')}); this host (${root.host}) leaves them alone (retention, restore without an id and drills take its own): give each host its own repository or module name, or set host: in lifeboat.yaml when this host replaces that one`));
+        }
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
+          continue;
+        }
+        const vanished = vanishedRepository(root, module.name, name);
+        if (vanished) {
+          findings.push(fail(subject, vanished));
           continue;
         }
         const url = root.global.repositories[name].url;
@@ -38,7 +48,9 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         if (blocked) findings.push(fail(subject, `has no snapshots yet and cannot be created: ${blocked} is not writable; create ${url} or fix its permissions`));
         else findings.push(ok(subject, 'opens: no snapshots yet (the first backup creates it)'));
       } catch (error) {
-        findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}; check its url, password (passwordFile / passwordCommand) and that it is reachable`));
+        // A key of lifeboat.yaml the provider refused names its own fix; anything else is about reaching the repository.
+        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ') ? '' : '; check its url, password (passwordFile / passwordCommand) and that it is reachable';
+        findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }
   }

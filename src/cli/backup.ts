@@ -21,6 +21,7 @@ interface BackupOptions extends GlobalOptions {
   wait?: string;
   // false with --no-retention.
   retention?: boolean;
+  newRepository?: boolean;
 }
 
 // Runs backup (then the module's retention, unless --no-retention) for each module and prints a summary
@@ -45,12 +46,12 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
   const signal = interruptSignal();
   const results = await runModules(
-    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false }, log, signal, waitSeconds })),
+    modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false, newRepository: !!options.newRepository }, log, signal, waitSeconds })),
     parallel,
     broken.map(brokenResult),
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
-  printResults('backup', results, !!options.json, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
+  printResults('backup', results, !!options.json, !!options.quiet, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
   if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
@@ -74,7 +75,8 @@ export function brokenResult(module: BrokenModule): ModuleResult {
 
 // Prints the per-module outcome of backup/restore/verify: the JSON shape the README shows (plus the
 // `extra` fields of each module), or one line each.
-export function printResults(action: string, results: ModuleResult[], json: boolean, extra: (result: ModuleResult) => Record<string, unknown> = () => ({})): void {
+// With -q (quiet) only failed modules get their line: a quiet run that went well prints nothing.
+export function printResults(action: string, results: ModuleResult[], json: boolean, quiet: boolean, extra: (result: ModuleResult) => Record<string, unknown> = () => ({})): void {
   if (json) {
     printJson({
       ok: results.every((r) => r.ok),
@@ -92,6 +94,12 @@ export function printResults(action: string, results: ModuleResult[], json: bool
     return;
   }
   for (const r of results) {
+    if (quiet && (r.ok || r.locked)) continue;
+    // Locked by another run: skipped (exit 3), not a failure; the holder is named.
+    if (r.locked && r.lockedBy) {
+      process.stdout.write(escapeControl(`${action} ${r.module}: skipped: locked by ${r.lockedBy}; pass --wait SECONDS to wait for it`) + '\n');
+      continue;
+    }
     const what = r.ok ? (r.skipped ? 'skipped' : 'ok') : r.locked ? 'locked' : 'FAILED';
     const snaps = r.snapshots.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
     const removed = (r.removed ?? []).map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');

@@ -41,6 +41,7 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
     .option('--parallel <n>', 'modules at once', '1')
     .option('--wait <seconds>', 'wait this long for a module that is locked')
     .option('--no-retention', "do not apply the module's retention after the backup")
+    .option('--new-repository', 'accept a repository that lists no snapshot although earlier backups went there (start it anew)')
     .option('--json', 'one JSON document on stdout')
     .action(load(() => import('./backup.js'), 'backupCommand'));
   program

@@ -5,7 +5,7 @@ import { exitStatusOf, runModuleAction } from '../lifecycle/action.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
-import { resolveSnapshot } from '../providers/snapshot-ref.js';
+import { isOwnHost, resolveSnapshot } from '../providers/snapshot-ref.js';
 import { kindOf } from '../providers/kinds.js';
 import { LifeboatError } from '../errors.js';
 import { printResults } from './backup.js';
@@ -35,9 +35,10 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const target = options.target === undefined ? undefined : path.resolve(options.target);
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
-  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`);
+  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);
   const kind = kindOf(snapshot);
   if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
+  if (!isOwnHost(snapshot, root.host)) log.warn(`snapshot ${snapshot.id} was made by host ${snapshot.host}, not this host (${root.host}); restoring it as asked`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);
   if (unfinished?.phase === 'replacing') log.warn(`${describeUnfinishedRestore(unfinished)}${target ? '' : '; this restore replaces the files again'}`);
@@ -55,6 +56,6 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
     },
   });
   if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart));
-  printResults('restore', [result], !!options.json, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
+  printResults('restore', [result], !!options.json, !!options.quiet, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
   return exitStatusOf([result]);
 }

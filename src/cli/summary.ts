@@ -12,6 +12,11 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
   for (const result of results) {
     const module = modules.find((m) => m.name === result.module);
     const took = result.durationMs === undefined ? '' : `, ${(result.durationMs / 1000).toFixed(1)}s`;
+    // Another run holds the module (the same cron line ran twice, a drill overlaps): expected, not a failure.
+    if (result.locked) {
+      lines.push(`summary ${result.module}: skipped: locked by ${result.lockedBy ?? 'another run'}${took}`);
+      continue;
+    }
     if (result.snapshots.length === 0) {
       lines.push(`summary ${result.module}: no snapshot (${result.ok ? (result.skipped ? 'skipped' : 'nothing written') : 'failed'})${took}`);
       continue;

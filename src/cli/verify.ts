@@ -28,7 +28,7 @@ export async function verifyCommand([names]: unknown[], options: VerifyOptions):
       broken.map(brokenResult),
       { root, action: 'verify', log, dryRun: false },
     );
-    printResults('verify', results, !!options.json);
+    printResults('verify', results, !!options.json, !!options.quiet);
     return exitStatusOf(results);
   } finally {
     // The scratch restores hold a whole copy of each module (secrets included): never leave them behind.

@@ -38,7 +38,7 @@ export interface RepositoryConfig {
   timeout?: number;
   options?: Record<string, unknown>;
   // restic, borg: how often the space of forgotten snapshots is freed ("7d" when not set).
-  prune?: { every?: string };
+  prune?: { every?: string | number };
 }
 
 export interface NotifyConfig {

@@ -26,6 +26,8 @@ export interface ModuleResult {
   ok: boolean;
   skipped: boolean;
   locked: boolean;
+  // When locked: who holds the lock (`pid 1234 (backup, started ...)`).
+  lockedBy?: string;
   snapshots: SnapshotRef[];
   safetySnapshots: SnapshotRef[];
   // Snapshots the backup's retention (60retention) removed.
@@ -73,7 +75,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     } catch (error) {
       if (error instanceof LifeboatError && error.code === 'LOCKED') {
         log.error(error.message);
-        return { ...result, locked: true, error: error.message };
+        return { ...result, locked: true, lockedBy: /locked by (.+?)(?: after waiting [\d.]+s)?; wait for it/.exec(error.message)?.[1], error: error.message };
       }
       if (error instanceof LifeboatError) throw error;
       // A full or read-only state dir: a plain failure of this module, nothing was run.

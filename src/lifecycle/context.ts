@@ -13,6 +13,8 @@ export interface ActionOptions {
   databases?: boolean;
   // false: `backup --no-retention` (60retention forgets nothing).
   retention?: boolean;
+  // `backup --new-repository`: a repository the journal knew but that lists no snapshot may start anew.
+  newRepository?: boolean;
 }
 
 // The JSON every part reads on stdin (README "How it works").

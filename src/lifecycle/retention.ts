@@ -64,6 +64,7 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
     signal: options.signal,
     env: options.env,
     protect: [...named, ...(options.protect ?? [])].filter(Boolean),
+    host: root.host,
   });
   log.info(`${module.name} in ${repository}: ${options.dryRun ? 'would remove' : 'removed'} ${describeCount(result.removed)}, kept ${describeCount(result.kept)}`);
   if (!provider.prune) return { repository, ...result };
@@ -73,10 +74,10 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
   const record = records[key] ?? {};
   const pending = result.removed.length > 0 || record.pending === true || options.prune === 'now';
   if (!pending) return { repository, ...result };
-  const every = root.global.repositories[repository]?.prune?.every ?? DEFAULT_PRUNE_EVERY;
+  const every = String(root.global.repositories[repository]?.prune?.every ?? DEFAULT_PRUNE_EVERY);
   const now = new Date();
   const next = nextPrune(record.last, every);
-  if (options.prune !== 'now' && next !== undefined && next > now) {
+  if (options.prune !== 'now' && next !== undefined && next.getTime() - pruneSlackMs(record.last!, next) > now.getTime()) {
     if (!options.dryRun) writePruneRecord(root.stateDir, key, { ...record, pending: true });
     log.info(`${module.name} in ${repository}: the space of forgotten snapshots is freed by the next prune, due ${next.toISOString()} (prune.every ${every}; last ${record.last})`);
     return { repository, ...result, pruned: false };
@@ -90,7 +91,7 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
   const started = Date.now();
   await provider.prune(module.name, { log, signal: options.signal, env: options.env });
   writePruneRecord(root.stateDir, key, { last: now.toISOString(), pending: false });
-  log.info(`${module.name} in ${repository}: pruned (freed the space of forgotten snapshots) in ${((Date.now() - started) / 1000).toFixed(1)}s; next due in ${every}`);
+  log.info(`${module.name} in ${repository}: pruned (freed the space of forgotten snapshots) in ${((Date.now() - started) / 1000).toFixed(1)}s; ${every === '0' ? 'the next prune runs after the next forget that removes something (prune.every 0)' : `next due in ${every}, ${nextPrune(now.toISOString(), every)!.toISOString()} (prune.every)`}`);
   return { repository, ...result, pruned: true };
 }
 
@@ -100,6 +101,12 @@ export function nextPrune(last: string | undefined, every: string): Date | undef
   const match = /^(\d+)([hdw])?$/.exec(every);
   const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? 'd'] ?? 0) : 0;
   return new Date(Date.parse(last) + ms);
+}
+
+// A prune counts as due a little early (a tenth of prune.every, at most an hour): the job of the same
+// hour a week later must not miss it because its retention started a few seconds sooner than last time.
+function pruneSlackMs(last: string, next: Date): number {
+  return Math.min((next.getTime() - Date.parse(last)) / 10, 3600_000);
 }
 
 function pruneFile(stateDir: string): string {

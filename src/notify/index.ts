@@ -58,7 +58,9 @@ export function startNotifications(root: RootConfig, action: string, modules: st
           // The start ping must arrive first; it has had the whole run to do so, and has its own timeout.
           await starts[index];
           const mine = results.filter((result) => target.modules.includes(result.module));
-          const ok = mine.every((result) => result.ok);
+          // A module locked by another run was skipped, not failed (that run sends its own ping): a
+          // success ping closes this run's start ping, and no failure is reported for it.
+          const ok = mine.every((result) => result.ok || result.locked);
           if (ok && target.failuresOnly) return;
           const event: NotifyEvent = ok ? 'success' : 'failure';
           const payload = { ...context, ended: new Date().toISOString(), modules: mine.map(summarise), log: ok ? undefined : log.recent(LOG_TAIL_LINES) };
@@ -100,8 +102,8 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
 
 // One module's result as the pings report it.
 function summarise(result: NotifyModuleResult): Record<string, unknown> & { module: string } {
-  const outcome = result.ok ? (result.skipped ? 'skipped' : 'ok') : result.locked ? 'locked' : 'failed';
-  return { module: result.module, ok: result.ok, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), error: result.error, failedPart: result.failedPart ?? null };
+  const outcome = result.ok ? (result.skipped ? 'skipped' : 'ok') : result.locked ? 'skipped (locked)' : 'failed';
+  return { module: result.module, ok: result.ok || !!result.locked, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), error: result.error, failedPart: result.failedPart ?? null };
 }
 
 // Sends one ping; a failure is logged as a warning naming only the host of the URL.

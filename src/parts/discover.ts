@@ -115,6 +115,8 @@ function classify<B extends BuiltinPart>(phase: PhaseName, layer: Layer, file: s
   try {
     stats = statSync(file);
   } catch {
+    // Like a forgotten chmod +x: a module's own part whose target is gone is an error, a warning elsewhere.
+    if (layer === 'module' && link.isSymbolicLink()) return { ...base, status: 'refused', reason: `dangling symlink (its target ${readlinkSync(file)} does not exist); a module's own part must run: point it at the script, or remove it (a symlink to /dev/null masks a part)` };
     return { ...base, status: 'skipped', reason: 'dangling symlink' };
   }
   if (stats.isDirectory()) return undefined;

@@ -75,8 +75,11 @@ export function planRetention(snapshots: ProviderSnapshot[], retention: Retentio
 
 // Applies a module's retention in one repository: lists, plans (planRetention), and has the provider
 // delete what goes (nothing on a dry run). The caller checks that the provider can forget.
-export async function forgetByRetention(provider: Provider, module: string, retention: Retention, options: CommonOptions & { now?: Date; protect?: string[] }): Promise<ForgetResult> {
-  const result = planRetention(await provider.list(module, options), retention, options);
+// Only this host's snapshots count (`host`, as restic forget groups by host): another host writing the same
+// module into the same repository keeps its own; a snapshot that records no host counts as this host's.
+export async function forgetByRetention(provider: Provider, module: string, retention: Retention, options: CommonOptions & { now?: Date; protect?: string[]; host?: string }): Promise<ForgetResult> {
+  const mine = (await provider.list(module, options)).filter((snapshot) => !options.host || snapshot.host === undefined || snapshot.host === options.host);
+  const result = planRetention(mine, retention, options);
   if (result.removed.length > 0 && !options.dryRun) await provider.forget!(module, result.removed, options);
   return result;
 }

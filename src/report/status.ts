@@ -45,6 +45,9 @@ export interface VerifyStatus {
   // A drill is overdue when its last success is older than this (twice the drill schedule's interval).
   overdueAfterSeconds: number | null;
   overdue: boolean;
+  // When no drill ever succeeded: the module's first backup in the journal, from which a drill that never
+  // ran becomes overdue (null when there is none).
+  firstBackup: string | null;
 }
 
 // Computes the status of each module at `now`.
@@ -94,19 +97,24 @@ function statusOf(module: ModuleConfig, backup: ModuleResults, verify: ModuleRes
     nextRun: next ? next.toISOString() : null,
     staleAfterSeconds,
     stale,
-    verify: verifyStatusOf(module, verify, now),
+    verify: verifyStatusOf(module, verify, now, backup.first?.started ?? null),
   };
 }
 
 // The drill's standing: overdue when the last successful drill is older than twice the drill interval
-// (a module whose drills never succeeded is overdue once it has a failed drill).
-function verifyStatusOf(module: ModuleConfig, verify: ModuleResults, now: Date): VerifyStatus {
+// (a module whose drills never succeeded is overdue once it has a failed drill, or once its first backup
+// is older than that: a scheduled drill that never ran is as missed as one that stopped running).
+function verifyStatusOf(module: ModuleConfig, verify: ModuleResults, now: Date, firstBackup: string | null): VerifyStatus {
   const schedule = module.verify?.schedule ?? null;
   const lastSuccess = verify.lastSuccess ? endOf(verify.lastSuccess) : null;
   const interval = schedule ? safe(() => scheduleInterval(schedule, now)) : undefined;
   const overdueAfterSeconds = interval ? Math.round((2 * interval) / 1000) : null;
   const age = lastSuccess ? (now.getTime() - Date.parse(lastSuccess)) / 1000 : null;
-  const overdue = module.enabled && overdueAfterSeconds !== null && ((age !== null && age > overdueAfterSeconds) || (lastSuccess === null && verify.lastFailure !== undefined));
+  const neverRanFor = lastSuccess === null && firstBackup ? (now.getTime() - Date.parse(firstBackup)) / 1000 : null;
+  const overdue =
+    module.enabled &&
+    overdueAfterSeconds !== null &&
+    ((age !== null && age > overdueAfterSeconds) || (lastSuccess === null && verify.lastFailure !== undefined) || (neverRanFor !== null && neverRanFor > overdueAfterSeconds));
   const next = schedule && module.enabled ? safe(() => nextRun(schedule, now)) : undefined;
   return {
     last: verify.last ? endOf(verify.last) : null,
@@ -117,6 +125,7 @@ function verifyStatusOf(module: ModuleConfig, verify: ModuleResults, now: Date):
     nextRun: next ? next.toISOString() : null,
     overdueAfterSeconds,
     overdue,
+    firstBackup: lastSuccess === null ? firstBackup : null,
   };
 }
 

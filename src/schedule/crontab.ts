@@ -26,9 +26,11 @@ export function jobArgs(action: 'backup' | 'verify' | undefined, module: string)
   return action === 'verify' ? ['verify', '--wait', String(DRILL_WAIT_SECONDS), module] : ['backup', module];
 }
 
-// The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format.
+// The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format. Each job runs with
+// -q: cron mails whatever a job prints, and a quiet run prints nothing unless something failed (errors on
+// stderr, the failed module's line), so the mail comes on failure only.
 export function crontabLines(modules: ScheduledModule[], command: string[], user?: string): string[] {
-  const run = command.map(quoteArg).join(' ');
+  const run = [...command.map(quoteArg), '-q'].join(' ');
   return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`);
 }
 

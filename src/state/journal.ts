@@ -66,6 +66,8 @@ export interface JournalRun {
 }
 
 export interface ModuleResults {
+  // The run that started earliest (of the action asked for).
+  first?: JournalRun;
   last?: JournalRun;
   lastSuccess?: JournalRun;
   // The latest failure or interrupted run.
@@ -184,12 +186,27 @@ export function lastResults(stateDir: string, options: { action?: string } = {})
   for (const run of journalRuns(stateDir)) {
     if (options.action && run.action !== options.action) continue;
     const entry = results.get(run.module) ?? {};
+    if (!entry.first || run.started < entry.first.started) entry.first = run;
     entry.last = run;
     if (run.result === 'success') entry.lastSuccess = run;
     if (run.result === 'failure' || run.result === 'interrupted') entry.lastFailure = run;
     results.set(run.module, entry);
   }
   return results;
+}
+
+// The successful backups of a module that left a snapshot in `repository`: how many, and the last one's
+// time (a repository that now lists none of them has vanished: an unmounted disk, a moved folder).
+export function earlierBackups(stateDir: string, module: string, repository: string): { count: number; last?: string } {
+  let count = 0;
+  let last: string | undefined;
+  for (const record of readJournal(stateDir)) {
+    if (record.type !== 'end' || record.module !== module || record.action !== 'backup' || record.result !== 'success') continue;
+    if (!record.snapshots.some((snapshot) => snapshot.repository === repository)) continue;
+    count++;
+    last = record.time;
+  }
+  return { count, last };
 }
 
 // Appends one record as one line with one write; creates the state dir 0700 and the file 0600.

@@ -2,7 +2,7 @@
 // restic and borg, right and wrong password), databases answer (real PostgreSQL, MariaDB, Redis, SQLite),
 // folders exist, parts can be executed, hook directories hold nothing run-parts would ignore.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
@@ -188,6 +188,32 @@ describe('check: hook directories and parts', () => {
     const run = await lifeboat(t, ['check']);
     expect(run.exitCode).toBe(1);
     expect(rows(run.stdout)).toContain(`FAIL|${file}|part refused: not executable; a module's own part must be: chmod +x ${file} (or empty it to mask a part)`);
+  });
+});
+
+describe("a dangling symlink among a module's own parts", () => {
+  it('fails check and backup (exit 2), naming the link, its target and the fix; in the root layer it stays a warning', async () => {
+    t = makeRoot();
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('web', { folders: [data], schedule: '0 3 * * *' });
+    const file = path.join(t.root, 'modules/web/hooks.d/pre-backup/40dump');
+    const target = path.join(t.dir, 'gone.sh');
+    mkdirSync(path.dirname(file), { recursive: true });
+    symlinkSync(target, file);
+    const reason = `dangling symlink (its target ${target} does not exist); a module's own part must run: point it at the script, or remove it (a symlink to /dev/null masks a part)`;
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    expect(rows(check.stdout)).toContain(`FAIL|${file}|part refused: ${reason}`);
+    const backup = await lifeboat(t, ['backup', 'web']);
+    expect(backup.exitCode).toBe(2);
+    expect(backup.stderr).toContain(`lifeboat: ${file}: refused: ${reason}`);
+    rmSync(file);
+    const rootPart = path.join(t.root, 'hooks.d/pre-backup/40dump');
+    mkdirSync(path.dirname(rootPart), { recursive: true });
+    symlinkSync(target, rootPart);
+    const warned = await lifeboat(t, ['check']);
+    expect(rows(warned.stdout).find((row) => row.includes(rootPart))).toMatch(/^WARN\|/);
   });
 });
 

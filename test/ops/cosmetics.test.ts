@@ -29,7 +29,7 @@ describe('the end-of-run lines', () => {
     writeFileSync(gate, '');
     expect((await holder).exitCode).toBe(0);
     expect(second.exitCode).toBe(3);
-    expect(second.stdout).toMatch(/^backup blog: locked \(module "blog" is locked by pid \d+ \(.*backup blog, started \d{4}-\d\d-\d\dT[\d:.]+Z\); wait for it or pass --wait SECONDS\)$/m);
+    expect(second.stdout).toMatch(/^backup blog: skipped: locked by pid \d+ \(.*backup blog, started \d{4}-\d\d-\d\dT[\d:.]+Z\); pass --wait SECONDS to wait for it$/m);
     expect(second.stdout).not.toContain('(:');
   }, 120_000);
 

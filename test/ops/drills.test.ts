@@ -53,10 +53,10 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
     let run = await lifeboat(t, ['schedule', '--cron']);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} -q backup blog`, `${WEEKLY} ${prefix} -q verify --wait 21600 blog`, `0 3 * * * ${prefix} -q backup wiki`]);
     t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, defaults: { verify: { schedule: '0 5 1 * *' } } }));
     run = await lifeboat(t, ['schedule', '--cron']);
-    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} backup blog`, `${WEEKLY} ${prefix} verify --wait 21600 blog`, `0 3 * * * ${prefix} backup wiki`, `0 5 1 * * ${prefix} verify --wait 21600 wiki`]);
+    expect(run.stdout.trim().split('\n')).toEqual([`0 3 * * * ${prefix} -q backup blog`, `${WEEKLY} ${prefix} -q verify --wait 21600 blog`, `0 3 * * * ${prefix} -q backup wiki`, `0 5 1 * * ${prefix} -q verify --wait 21600 wiki`]);
   });
 
   it('--systemd: a lifeboat-verify@.service template and a timer per module', async () => {
@@ -79,7 +79,9 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     const line = (await lifeboat(t, ['schedule', '--cron'])).stdout.split('\n').find((l) => l.startsWith(`${WEEKLY} `))!;
     const backup = lifeboat(t, ['backup', 'blog']);
     await waitFor(() => existsSync(`${gate}.held`));
-    const drill = execa('/bin/sh', ['-c', line.slice(WEEKLY.length + 1)], { reject: false });
+    // Without the job's -q, so the drill says that it waits.
+    expect(line).toContain(' -q verify --wait 21600 blog');
+    const drill = execa('/bin/sh', ['-c', line.slice(WEEKLY.length + 1).replace(' -q verify ', ' verify ')], { reject: false });
     let said = '';
     drill.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
     // The drill waits for the lock and says so, instead of failing with exit 3.
@@ -133,6 +135,28 @@ describe('an overdue or failed drill', () => {
       level: 'fail',
       subject: 'module blog (restore drill)',
       message: expect.stringMatching(/^OVERDUE: the last successful drill ended \d{4}-\d\d-\d\d \d\d:\d\dZ, more than twice its schedule interval \(14d.*\) ago; is the verify job installed \(`lifeboat schedule --install`\)\?$/),
+    });
+  });
+
+  it('a scheduled drill that never ran is overdue once the first backup is older than twice its interval', async () => {
+    pastRun('blog', 'backup', 10, 'success');
+    pastRun('blog', 'backup', 0.5, 'success');
+    let check = await lifeboat(t, ['check', '--json']);
+    expect(JSON.parse(check.stdout).findings).toContainEqual({ level: 'warn', subject: 'module blog (restore drill)', message: expect.stringMatching(/^never run yet \(schedule "30 4 \* \* 0", next /) });
+    expect(JSON.parse((await lifeboat(t, ['status', '--json'])).stdout).modules[0].verify).toMatchObject({ overdue: false, result: null });
+    pastRun('blog', 'backup', 15, 'success');
+    const json = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
+    expect(json.modules[0].verify).toMatchObject({ schedule: WEEKLY, overdue: true, result: null, lastSuccess: null });
+    expect((await lifeboat(t, ['status'])).stdout.split('\n')[1]).toMatch(/^blog\s+\S+\s+.*OVERDUE \(never\)$/);
+    const prom = path.join(t.dir, 'lifeboat.prom');
+    await lifeboat(t, ['status', '--prometheus', prom]);
+    expect(readFileSync(prom, 'utf8')).toMatch(/^lifeboat_verify_overdue\{module="blog"\} 1$/m);
+    check = await lifeboat(t, ['check', '--json']);
+    expect(check.exitCode).toBe(1);
+    expect(JSON.parse(check.stdout).findings).toContainEqual({
+      level: 'fail',
+      subject: 'module blog (restore drill)',
+      message: expect.stringMatching(/^OVERDUE: no drill has run yet, and the first backup \(\d{4}-\d\d-\d\d \d\d:\d\dZ\) is more than twice its schedule interval \(14d.*\) ago; run `lifeboat verify blog` now, and is the verify job installed \(`lifeboat schedule --install`\)\?$/),
     });
   });
 

@@ -1,7 +1,7 @@
 // Notifications through the real CLI to a loopback HTTP server: healthchecks.io pings in order with one
 // run id, the log tail on failure with secrets masked, the JSON variant, and pings that fail or hang.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -149,6 +149,44 @@ describe('notifications', () => {
     server.received.length = 0;
     expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(2);
     expect(server.received).toEqual([]);
+  });
+
+  it('a lifeboat.yaml refused as writable by group runs none of its commands; its plain webhook still pings', async () => {
+    server = await startServer();
+    const marker = path.join(t.dir, 'pwned');
+    const file = configure([
+      { webhook: `${server.url}/ping/abc` },
+      { webhook: `${server.url}/ping/\${HOME}` },
+      { command: `touch ${marker}` },
+      { sendmail: { to: 'ops@example.org', command: `/bin/sh -c 'touch ${marker}'` } },
+    ]);
+    chmodSync(file, 0o664);
+    const run = await lifeboat(t, ['backup']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`${file} is not trusted: 3 notify entries with a command, sendmail or \${VAR} not used for the failure ping; only webhook and ntfy entries are`);
+    expect(existsSync(marker)).toBe(false);
+    expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(server.received[1].body).toContain('refused: writable by group (mode 0664)');
+  });
+
+  it('a run that finds the module locked by another run is skipped: no failure ping, summary names the holder', async () => {
+    server = await startServer();
+    configure([{ webhook: `${server.url}/ping/abc` }]);
+    const gate = path.join(t.dir, 'gate');
+    t.part('pre-backup', '50hold', `#!/bin/sh\ntouch ${gate}.held\nwhile [ ! -e ${gate} ]; do sleep 0.1; done\n`, 'blog');
+    const first = lifeboat(t, ['backup', 'blog']);
+    while (!existsSync(`${gate}.held`)) await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await lifeboat(t, ['backup', 'blog']);
+    writeFileSync(gate, '');
+    expect((await first).exitCode).toBe(0);
+    expect(second.exitCode).toBe(3);
+    expect(second.stdout).toMatch(/^summary blog: skipped: locked by pid \d+ \(lifeboat .*backup blog, started \S+\)$/m);
+    expect(second.stdout).toMatch(/^backup blog: skipped: locked by pid \d+ \(lifeboat .*backup blog, started \S+\); pass --wait SECONDS to wait for it$/m);
+    expect(second.stdout).not.toContain('failed');
+    const urls = server.received.map((r) => r.url.split('?')[0]);
+    expect(urls.filter((url) => url === '/ping/abc/fail')).toEqual([]);
+    expect(urls.sort()).toEqual(['/ping/abc', '/ping/abc', '/ping/abc/start', '/ping/abc/start']);
+    expect(server.received.map((r) => r.body)).toContainEqual(expect.stringMatching(/^lifeboat backup succeeded on \S+: blog\nblog: skipped \(locked\) \(module "blog" is locked by pid \d+ /));
   });
 
   it('treats an unreachable or silent webhook as a warning, never a failed backup', async () => {

@@ -35,7 +35,13 @@ describe('end-of-run summary', () => {
 
     const quiet = await lifeboat(t, ['backup', 'web', '-q']);
     expect(quiet.exitCode).toBe(0);
-    expect(quiet.stdout).not.toContain('summary');
+    // -q prints nothing on success, not even the module's result line.
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).toBe('');
+    // A failed module still gets its line (and its errors on stderr): cron mails only then.
+    const failed = await lifeboat(t, ['-q', 'backup']);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toBe('backup wiki: FAILED (pre-backup/40fail: exited with status 1)');
     const json = await lifeboat(t, ['backup', 'web', '--json']);
     expect(JSON.parse(json.stdout).ok).toBe(true);
   });

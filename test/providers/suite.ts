@@ -172,6 +172,20 @@ export function testProvider(name: string, makeRepo: (context: RepoContext) => P
       expect((await t.provider.list('alpha', t.common)).map((s) => s.id)).toEqual(ids.slice(1));
     });
 
+    (capabilities.forget ? it : notApplicable)('forgets only this host\'s snapshots: another host\'s in the same repository stay', async () => {
+      const t = await setup();
+      const other = [(await t.create('alpha', { host: 'hostb' })).snapshot.id, (await t.create('alpha', { host: 'hostb' })).snapshot.id];
+      const mine = [(await t.create('alpha')).snapshot.id, (await t.create('alpha')).snapshot.id];
+      const result = await forgetByRetention(t.provider, 'alpha', { keepLast: 1 }, { ...t.common, host: 'testhost' });
+      expect(result.removed.map((s) => s.id)).toEqual([mine[0]]);
+      expect(result.kept.map((s) => s.id)).toEqual([mine[1]]);
+      expect((await t.provider.list('alpha', t.common)).map((s) => [s.id, s.host])).toEqual([
+        [other[0], 'hostb'],
+        [other[1], 'hostb'],
+        [mine[1], 'testhost'],
+      ]);
+    });
+
     it('lists safety snapshots as kind safety, and latest is the newest backup, not a newer safety snapshot', async () => {
       const t = await setup();
       const backup = await t.create('alpha');

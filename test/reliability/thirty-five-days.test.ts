@@ -86,7 +86,7 @@ describe('thirty-five days', () => {
       const fields = line.split(' ');
       return { cron: fields.slice(0, 5).join(' '), command: fields.slice(5).join(' ') };
     });
-    expect(jobs.map((job) => job.command.split(' ').slice(6).join(' '))).toEqual(['backup app', 'verify --wait 21600 app']);
+    expect(jobs.map((job) => job.command.split(' ').slice(6).join(' '))).toEqual(['-q backup app', '-q verify --wait 21600 app']);
 
     // The repository's disk is gone for three days (10-12), and on day 20 (a Sunday) every data pack is
     // damaged between the backup and the drill; the operator puts the repository back afterwards.

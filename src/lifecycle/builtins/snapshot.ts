@@ -7,7 +7,7 @@ import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
 import { outermostPaths } from '../../files/outermost.js';
 import { assertIncludesExist } from '../volumes.js';
-import { selectedRepositories } from '../repositories.js';
+import { selectedRepositories, vanishedRepository } from '../repositories.js';
 import type { PartContext, PendingUpload } from '../context.js';
 import { recordManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
@@ -31,6 +31,10 @@ export async function snapshot(ctx: PartContext): Promise<void> {
     const bar = startProgress(`${ctx.module.name}: snapshot ${repository}`);
     try {
       const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
+      if (!ctx.options.newRepository && !ctx.options.dryRun) {
+        const vanished = vanishedRepository(ctx.root, ctx.module.name, repository);
+        if (vanished && (await provider.list(ctx.module.name, { log: ctx.log, signal: ctx.signal, env: ctx.env })).length === 0) throw new Error(vanished);
+      }
       const started = Date.now();
       const result = await provider.create({
         module: ctx.module.name,

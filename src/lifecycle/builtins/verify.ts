@@ -9,6 +9,7 @@ import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
+import { isOwnHost } from '../../providers/snapshot-ref.js';
 import { kindOf } from '../../providers/kinds.js';
 import { checkRestore, loadManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
@@ -56,7 +57,7 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
 async function drillRepository(ctx: PartContext, repository: string, dir: string): Promise<Drill> {
   const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
   const common = { log: ctx.log, signal: ctx.signal, env: ctx.env };
-  const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => kindOf(s) === 'backup');
+  const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => kindOf(s) === 'backup' && isOwnHost(s, ctx.root.host));
   const snapshot = snapshots.sort((a, b) => a.time.localeCompare(b.time)).at(-1);
   if (!snapshot) throw new Error(`no snapshot of module ${ctx.module.name} yet; run \`lifeboat backup ${ctx.module.name}\` first`);
   if (provider.check) {
