@@ -36,7 +36,7 @@ describe('schedule', () => {
     const run = await lifeboat(t, ['schedule', '--cron']);
     expect(run.exitCode, run.stderr).toBe(0);
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
-    expect(run.stdout.split('\n')).toEqual(Object.entries(SCHEDULES).map(([name, schedule]) => `${schedule} ${prefix} backup ${name}`));
+    expect(run.stdout.split('\n')).toEqual(Object.entries(SCHEDULES).map(([name, schedule]) => `${schedule} ${prefix} -q backup ${name}`));
   });
 
   it('prints a low-priority oneshot service and a persistent, randomized timer per module', async () => {

@@ -83,7 +83,7 @@ describe('discoverPhase', () => {
       ['19other', 'module', 'refused', 'owned by another user (uid 4242); fix with chmod go-w or chown root'],
       ['20dump_databases', 'root', 'masked', 'empty file'],
       ['30module_dump_state', 'module', 'masked', 'symlink to /dev/null'],
-      ['31dangling', 'module', 'skipped', 'dangling symlink'],
+      ['31dangling', 'module', 'refused', "dangling symlink (its target ../nowhere does not exist); a module's own part must run: point it at the script, or remove it (a symlink to /dev/null masks a part)"],
       ['32fifo', 'module', 'skipped', 'not a regular file'],
       ['33link', 'module', 'run', undefined],
       ['34foreign', 'module', 'refused', 'a symlink owned by another user (uid 4343); fix with chown -h root'],
@@ -151,7 +151,7 @@ describe('discoverPhase', () => {
     const entries = discoverPhase('finally', { root, moduleDir }, 'backup');
     expect(summary(entries)).toEqual([
       ['70module_cleanup_state', 'builtin', 'run', undefined],
-      ['80remove_dumps', 'module', 'skipped', 'dangling symlink'],
+      ['80remove_dumps', 'module', 'refused', "dangling symlink (its target /nowhere does not exist); a module's own part must run: point it at the script, or remove it (a symlink to /dev/null masks a part)"],
       ['90start_service', 'builtin', 'run', undefined],
       ['95finish_uploads', 'builtin', 'run', undefined],
     ]);

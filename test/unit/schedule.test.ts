@@ -89,10 +89,11 @@ describe('systemd OnCalendar= translation', () => {
   });
 
   it('writes the template service with escaped % and quoted arguments', () => {
-    const unit = serviceUnit(['/usr/bin/lifeboat', '--root', '/e t%c']);
+    const unit = serviceUnit(['/usr/bin/lifeboat', '--root', '/e t%c'], '/e t%c');
     expect(unit.name).toBe(SERVICE_TEMPLATE);
     expect(unit.name).toBe('lifeboat-backup@.service');
     expect(unit.text).toBe(`# Written by \`lifeboat schedule --systemd --install\`; regenerate rather than edit.
+# root: "/e t%c"
 [Unit]
 Description=Lifeboat backup of module %i
 Documentation=man:systemd.timer(5)
@@ -107,7 +108,7 @@ IOSchedulingClass=best-effort
 IOSchedulingPriority=7
 CPUSchedulingPolicy=batch
 `);
-    const verify = serviceUnit(['lifeboat'], 'verify');
+    const verify = serviceUnit(['lifeboat'], '/r', 'verify');
     expect(verify.name).toBe(VERIFY_TEMPLATE);
     expect(verify.name).toBe('lifeboat-verify@.service');
     expect(verify.text).toContain('Description=Lifeboat restore drill of module %i\n');
@@ -143,37 +144,37 @@ describe('crontab', () => {
   const modules = [{ module: 'web', schedule: '15 3 * * *' }, { module: 'db', schedule: '0 4 * * *', action: 'verify' as const }];
 
   it('writes one line per module, with a user column for cron.d', () => {
-    expect(crontabLines(modules, ['/usr/bin/lifeboat', '--root', '/a b'])).toEqual(["15 3 * * * /usr/bin/lifeboat --root '/a b' backup web", "0 4 * * * /usr/bin/lifeboat --root '/a b' verify --wait 21600 db"]);
-    expect(crontabLines(modules.slice(0, 1), ['lifeboat'], 'root')).toEqual(['15 3 * * * root lifeboat backup web']);
+    expect(crontabLines(modules, ['/usr/bin/lifeboat', '--root', '/a b'])).toEqual(["15 3 * * * /usr/bin/lifeboat --root '/a b' -q backup web", "0 4 * * * /usr/bin/lifeboat --root '/a b' -q verify --wait 21600 db"]);
+    expect(crontabLines(modules.slice(0, 1), ['lifeboat'], 'root')).toEqual(['15 3 * * * root lifeboat -q backup web']);
   });
 
   it('writes a cron.d file with SHELL and PATH inside the marks', () => {
-    expect(cronDFile(modules.slice(0, 1), ['lifeboat'])).toBe(
-      `${BEGIN_MARK}\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n15 3 * * * root lifeboat backup web\n${END_MARK}\n`,
+    expect(cronDFile(modules.slice(0, 1), ['lifeboat'], '/r')).toBe(
+      `${BEGIN_MARK}\n# root: "/r"\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n15 3 * * * root lifeboat -q backup web\n${END_MARK}\n`,
     );
     expect(BEGIN_MARK).toBe('# BEGIN lifeboat (written by `lifeboat schedule --cron --install`)');
     expect(END_MARK).toBe('# END lifeboat');
   });
 
   it('appends the block to a crontab without one, keeping its lines', () => {
-    expect(mergeCrontab('', modules.slice(0, 1), ['lifeboat'])).toBe(`${BEGIN_MARK}\n15 3 * * * lifeboat backup web\n${END_MARK}\n`);
-    expect(mergeCrontab('MAILTO=a\n\n0 1 * * * x\n', modules.slice(0, 1), ['lifeboat'])).toBe(`MAILTO=a\n\n0 1 * * * x\n${BEGIN_MARK}\n15 3 * * * lifeboat backup web\n${END_MARK}\n`);
+    expect(mergeCrontab('', modules.slice(0, 1), ['lifeboat'], '/r')).toBe(`${BEGIN_MARK}\n# root: "/r"\n15 3 * * * lifeboat -q backup web\n${END_MARK}\n`);
+    expect(mergeCrontab('MAILTO=a\n\n0 1 * * * x\n', modules.slice(0, 1), ['lifeboat'], '/r')).toBe(`MAILTO=a\n\n0 1 * * * x\n${BEGIN_MARK}\n# root: "/r"\n15 3 * * * lifeboat -q backup web\n${END_MARK}\n`);
   });
 
   it('replaces only its own block', () => {
     const existing = `A=1\n${BEGIN_MARK}\nold line\n${END_MARK}\n0 1 * * * x\n\n\n`;
-    expect(mergeCrontab(existing, modules.slice(0, 1), ['lifeboat'])).toBe(`A=1\n${BEGIN_MARK}\n15 3 * * * lifeboat backup web\n${END_MARK}\n0 1 * * * x\n`);
+    expect(mergeCrontab(existing, modules.slice(0, 1), ['lifeboat'], '/r')).toBe(`A=1\n${BEGIN_MARK}\n# root: "/r"\n15 3 * * * lifeboat -q backup web\n${END_MARK}\n0 1 * * * x\n`);
     const atStart = `${BEGIN_MARK}\nold\n${END_MARK}`;
-    expect(mergeCrontab(atStart, [], ['lifeboat'])).toBe(`${BEGIN_MARK}\n${END_MARK}\n`);
+    expect(mergeCrontab(atStart, [], ['lifeboat'], '/r')).toBe(`${BEGIN_MARK}\n# root: "/r"\n${END_MARK}\n`);
   });
 
   it('an END mark before the BEGIN mark does not count', () => {
     const existing = `${END_MARK}\n${BEGIN_MARK}\nold`;
-    expect(mergeCrontab(existing, [], ['l'])).toBe(`${END_MARK}\n${BEGIN_MARK}\nold\n${BEGIN_MARK}\n${END_MARK}\n`);
-    expect(mergeCrontab(`${END_MARK}\nx\ny`, [], ['l'])).toBe(`${END_MARK}\nx\ny\n${BEGIN_MARK}\n${END_MARK}\n`);
+    expect(mergeCrontab(existing, [], ['l'], '/r')).toBe(`${END_MARK}\n${BEGIN_MARK}\nold\n${BEGIN_MARK}\n# root: "/r"\n${END_MARK}\n`);
+    expect(mergeCrontab(`${END_MARK}\nx\ny`, [], ['l'], '/r')).toBe(`${END_MARK}\nx\ny\n${BEGIN_MARK}\n# root: "/r"\n${END_MARK}\n`);
     // Without a BEGIN mark, an END mark as the very last line is kept as a user's line too.
-    expect(mergeCrontab(`x\n${END_MARK}`, [], ['l'])).toBe(`x\n${END_MARK}\n${BEGIN_MARK}\n${END_MARK}\n`);
+    expect(mergeCrontab(`x\n${END_MARK}`, [], ['l'], '/r')).toBe(`x\n${END_MARK}\n${BEGIN_MARK}\n# root: "/r"\n${END_MARK}\n`);
     const onlyEnd = `x\n${END_MARK}\n`;
-    expect(mergeCrontab(onlyEnd, [], ['l'])).toBe(`x\n${END_MARK}\n${BEGIN_MARK}\n${END_MARK}\n`);
+    expect(mergeCrontab(onlyEnd, [], ['l'], '/r')).toBe(`x\n${END_MARK}\n${BEGIN_MARK}\n# root: "/r"\n${END_MARK}\n`);
   });
 });
