@@ -3,7 +3,7 @@
 // and a pg_dump / runuser pg_restore pair that needs the dump readable by the postgres user.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -79,6 +79,40 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
   });
 
+  it('two modules backing up at once each record their own snapshot (the create-and-adopt window is one at a time per repository)', async () => {
+    // app's archive appears only after other's (or 10s): without the lock app would adopt other's snapshot
+    const url = path.join(t.dir, 'backups');
+    const create = [
+      '#!/bin/sh',
+      'set -eu',
+      'mkdir -p "$LIFEBOAT_REPOSITORY_URL"',
+      'touch "$LIFEBOAT_REPOSITORY_URL/.started-$LIFEBOAT_MODULE"',
+      'name="$LIFEBOAT_MODULE-$(date -u +%s%N)"',
+      'set -f; set --; IFS=:',
+      'for folder in $FOLDERS; do set -- "$@" "${folder#/}"; done',
+      'unset IFS',
+      `setsid sh -c 'url=$1; name=$2; shift 2; i=0; case $name in app-*) while [ $i -lt 100 ] && ! ls "$url"/other-*.tar >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done;; esac; tar -C / -cf "$url/.$name.tmp" "$@" && mv "$url/.$name.tmp" "$url/$name.tar"' \\`,
+      '  clan-create "$LIFEBOAT_REPOSITORY_URL" "$name" "$@" </dev/null >/dev/null 2>&1 &',
+      '',
+    ];
+    writeFileSync(path.join(t.root, 'plugins', 'clan', 'create'), create.join('\n'), { mode: 0o755 });
+    const other = path.join(t.dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'x'), 'x\n');
+    t.module('other', { folders: [other] });
+    const first = lifeboat(t, ['backup', 'app']);
+    for (const deadline = Date.now() + 120_000; !existsSync(path.join(url, '.started-app')); await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (Date.now() > deadline) throw new Error('app\'s create never ran');
+    }
+    const second = lifeboat(t, ['backup', 'other']);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    for (const module of ['app', 'other']) {
+      const listed = JSON.parse((await lifeboat(t, ['snapshots', module, '--json'])).stdout);
+      expect(listed.map((s: { id: string }) => s.id.replace(/-\d+$/, ''))).toEqual([module]);
+    }
+  });
   it('restore --target and verify never change the live files, although the script ignores LIFEBOAT_TARGET', async () => {
     expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
     writeFileSync(path.join(data, 'uploads', 'a.txt'), 'live and newer\n');
