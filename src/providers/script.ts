@@ -1,13 +1,15 @@
 // Script providers (README "Providers", the Clan contract): a folder with executables create, list and restore,
 // optionally forget, check and init.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { LifeboatError } from '../errors.js';
+import { LifeboatError, describeError } from '../errors.js';
+import { isDirectory } from '../files/file-kind.js';
 import { runTool } from '../process/exec.js';
 import { acquireLock } from '../state/lock.js';
 import { SAFETY_TAG } from './kinds.js';
 import { addRecord, foldersToRestore, lateFile, lateSnapshotOf, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
-import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
+import { canUseNamespace, namespaceArgs, planRedirects, removeCreated, writableMounts } from './script-namespace.js';
 import type { CommonOptions, CreateOptions, CreateResult, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 import type { LateCreate, Records } from './script-records.js';
 
@@ -210,10 +212,23 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into ${options.target} needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
       }
       const plan = planRedirects(folders, options.target);
+      // Writable in the namespace: the target, a private TMPDIR, the repository when it is a local folder
+      // (borg takes a lock in it), and what the repository's `options: { writable: [...] }` names (a
+      // tool's cache, e.g. ~/.cache/borg); everything else is read-only.
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-restore-'));
+      const url = input.config.url;
+      const extra = Array.isArray(input.config.options?.writable) ? input.config.options.writable.filter((dir): dir is string => typeof dir === 'string') : [];
+      const writable = [options.target, tmp, ...(url && path.isAbsolute(url) ? [url] : []), ...extra].filter((dir) => isDirectory(dir));
       try {
-        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/' } });
+        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects, writableMounts(), writable), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/', TMPDIR: tmp } });
+      } catch (error) {
+        if (error instanceof Error && /Read-only file system/.test(error.message)) {
+          throw new LifeboatError('PROVIDER', `${script('restore')} tried to write outside the target (${describeError(error)}); nothing outside ${options.target} was changed. A restore into a target may write only under LIFEBOAT_TARGET and the live paths of its snapshot (${folders.join(', ')})`, { cause: error });
+        }
+        throw error;
       } finally {
         removeCreated(plan);
+        rmSync(tmp, { recursive: true, force: true });
       }
     },
     // Runs `forget` once per snapshot retention chose (NAME), then drops it from the record.

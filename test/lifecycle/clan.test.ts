@@ -130,6 +130,32 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT count(*) FROM notes', db)).toBe('2');
   });
 
+  it('verify and restore --target with a script that writes outside the target (whole-archive extract, absolute paths) leave every other file as it was and fail', async () => {
+    const other = path.join(t.dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'x'), 'other module\n');
+    const sibling = path.join(t.dir, 'sibling.txt');
+    writeFileSync(sibling, 'sibling\n');
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    writeFileSync(path.join(data, 'uploads', 'a.txt'), 'live and newer\n');
+    const liveTrees = () => [describeTree(data), describeTree(other), describeTree(path.dirname(sibling)).filter((line) => line.startsWith('sibling.txt '))];
+    const live = liveTrees();
+    // a whole-archive extract into the live paths, then writes to another module's folder and a sibling file
+    writeFileSync(
+      path.join(t.root, 'plugins', 'clan', 'restore'),
+      `#!/bin/sh\nset -eu\ntar -C / -xpf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar"\necho spoiled > ${other}/x\necho spoiled > ${sibling}\n`,
+      { mode: 0o755 },
+    );
+    const verify = await lifeboat(t, ['verify', 'app']);
+    expect(verify.exitCode).not.toBe(0);
+    expect(verify.stderr).toContain('tried to write outside the target');
+    expect(liveTrees()).toEqual(live);
+    const restore = await lifeboat(t, ['restore', 'app', '--target', path.join(t.dir, 'aside')]);
+    expect(restore.exitCode).not.toBe(0);
+    expect(restore.stderr).toContain('tried to write outside the target');
+    expect(liveTrees()).toEqual(live);
+    expect(execFileSync('cat', [sibling, path.join(other, 'x'), path.join(data, 'uploads', 'a.txt')], { encoding: 'utf8' })).toBe('sibling\nother module\nlive and newer\n');
+  });
   it('a failed restore never runs postRestore (the database is not dropped)', async () => {
     expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
     for (const name of readdirSync(path.join(t.dir, 'backups'))) writeFileSync(path.join(t.dir, 'backups', name), 'not a tar archive');
