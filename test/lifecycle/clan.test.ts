@@ -156,6 +156,25 @@ describe('a Clan-style module', () => {
     expect(liveTrees()).toEqual(live);
     expect(execFileSync('cat', [sibling, path.join(other, 'x'), path.join(data, 'uploads', 'a.txt')], { encoding: 'utf8' })).toBe('sibling\nother module\nlive and newer\n');
   });
+  it('an in-place restore whose script skips a path the snapshot holds (the state dir with the dump) fails before the swap, naming it', async () => {
+    const stateDir = path.join(t.stateDir, 'modules', 'app', 'state');
+    t.write('environment', `CLAN_DB=${db}\nCLAN_DUMP_DIR=${stateDir}/dump\n`);
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    // exits 0 but leaves out the state dir
+    writeFileSync(
+      path.join(t.root, 'plugins', 'clan', 'restore'),
+      '#!/bin/sh\nset -eu\nset -f\nset --\nIFS=:\nfor folder in $FOLDERS; do case $folder in */modules/app/state) ;; *) set -- "$@" "${folder#/}";; esac; done\nunset IFS\n[ $# -gt 0 ] || exit 0\ntar -C / -xpf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar" "$@"\n',
+      { mode: 0o755 },
+    );
+    psql('INSERT INTO notes VALUES (3, $$three$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'a.txt'), 'changed\n');
+    const live = describeTree(data);
+    const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(1);
+    expect(restore.stderr, restore.stderr).toContain(`did not bring back ${stateDir}, which the snapshot holds; nothing was changed`);
+    expect(describeTree(data)).toEqual(live);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two\n3|three');
+  });
   it('a failed restore never runs postRestore (the database is not dropped)', async () => {
     expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
     for (const name of readdirSync(path.join(t.dir, 'backups'))) writeFileSync(path.join(t.dir, 'backups', name), 'not a tar archive');
