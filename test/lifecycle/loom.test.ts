@@ -78,6 +78,36 @@ describe("loom's backup.sh as a module", () => {
       t.cleanup();
     }
   });
+  it('a local archive that is missing or fails its checksum: the restore streams from S3, with a warning', async () => {
+    const { t, service, data, db } = await setupLoom(server.endpoint);
+    try {
+      const backup = await lifeboat(t, ['backup', 'app', '--json']);
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      const local = path.join(t.dir, 'archives', 'app');
+      const archive = readdirSync(local).find((name) => name.endsWith('.tar.zst'))!;
+      const tree = describeTree(data).filter((line) => !line.startsWith('app.db'));
+      const before = rows(db);
+      for (const damage of ['missing', 'damaged'] as const) {
+        execFileSync('sqlite3', [db, "DELETE FROM items WHERE id = 1; INSERT INTO items VALUES (3, 'spam');"]);
+        rmSync(path.join(data, 'uploads'), { recursive: true });
+        const bytes = readFileSync(path.join(local, archive));
+        if (damage === 'missing') rmSync(path.join(local, archive));
+        else {
+          bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+          writeFileSync(path.join(local, archive), bytes);
+        }
+        const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
+        expect(restore.exitCode, restore.stderr).toBe(0);
+        expect(restore.stderr).toMatch(new RegExp(`${path.join(local, archive)} ${damage === 'missing' ? 'is missing' : 'fails its checksum \\(size or sha256 differs from its manifest\\)'}; restoring from s3://\\S+/app/${archive} at https://127\\.0\\.0\\.1:\\d+ instead`));
+        expect(describeTree(data).filter((line) => !line.startsWith('app.db'))).toEqual(tree);
+        expect(rows(db)).toBe(before);
+        if (damage === 'missing') writeFileSync(path.join(local, archive), bytes);
+      }
+    } finally {
+      service.cleanup();
+      t.cleanup();
+    }
+  });
   it('starts the service again once the local archive is complete, before the upload; a failed upload fails the run and leaves no snapshot', { timeout: 600_000 }, async () => {
     const proxy = await startFaultProxy(server);
     const { t, service, prefix } = await setupLoom(proxy.endpoint);
