@@ -305,6 +305,15 @@ export function createProvider(input: ProviderInput): Provider {
       if (!keys) throw noKeys(archive, manifest.encryption.mode);
       await keys.decrypter(manifest.encryption.mode, `decrypting ${archive}`, options.env);
     },
+    // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
+    async leftovers(module: string, options: CommonOptions) {
+      const out: string[] = [];
+      for (const store of await openStores(options.env)) {
+        const stray = await store.strays(module).catch(() => [] as string[]);
+        out.push(...stray.map((name) => (store === local ? store.describe(module, name) : `${name} in ${store.location}`)));
+      }
+      return out;
+    },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {
       const snapshots = await list(module, options);

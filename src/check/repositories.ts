@@ -29,6 +29,10 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
         const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
         const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
+        const leftovers = (await provider.leftovers?.(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).catch(() => [] as string[])) ?? [];
+        if (leftovers.length > 0) {
+          findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
+        }
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
           continue;

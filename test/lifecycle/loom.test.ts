@@ -103,6 +103,11 @@ describe("loom's backup.sh as a module", () => {
         expect(rows(db)).toBe(before);
         if (damage === 'missing') writeFileSync(path.join(local, archive), bytes);
       }
+      // a complete local archive without its manifest (a run killed while it uploaded): check names it with its path
+      const stray = path.join(local, '0badc0de-app-20260101T000000.000Z.tar.zst');
+      writeFileSync(stray, 'left over');
+      const check = await lifeboat(t, ['check']);
+      expect(`${check.stdout}${check.stderr}`).toContain(`unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${stray}; remove them`);
     } finally {
       service.cleanup();
       t.cleanup();
