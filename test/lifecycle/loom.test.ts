@@ -113,6 +113,34 @@ describe("loom's backup.sh as a module", () => {
       t.cleanup();
     }
   });
+  it('Ctrl-C while 95finish_uploads waits for the upload: what the upload logs is under that part', { timeout: 600_000 }, async () => {
+    const proxy = await startFaultProxy(server);
+    const { t, service } = await setupLoom(proxy.endpoint);
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 300_000; !ok(); await new Promise((resolve) => setTimeout(resolve, 100))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      }
+    };
+    try {
+      proxy.holdPuts = /\.tar\.zst/;
+      let settled = false;
+      const running = lifeboat(t, ['backup', 'app']);
+      void running.finally(() => (settled = true));
+      await until('the upload is held and the service runs', () => (proxy.held > 0 && service.isRunning()) || settled);
+      expect(settled).toBe(false);
+      running.kill('SIGINT');
+      const result = await running;
+      const lines = result.stderr.split('\n');
+      const uploadLines = lines.filter((line) => /upload stopped|could not remove|multipart/.test(line));
+      expect(uploadLines.length, result.stderr).toBeGreaterThan(0);
+      expect(lines.filter((line) => line.startsWith('[app/50snapshot]') && /upload/.test(line) && !line.includes('the local archive is complete')), result.stderr).toEqual([]);
+    } finally {
+      proxy.release();
+      await proxy.close();
+      service.cleanup();
+      t.cleanup();
+    }
+  });
   it('starts the service again once the local archive is complete, before the upload; a failed upload fails the run and leaves no snapshot', { timeout: 600_000 }, async () => {
     const proxy = await startFaultProxy(server);
     const { t, service, prefix } = await setupLoom(proxy.endpoint);
