@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
@@ -196,9 +197,37 @@ export function createProvider(input: ProviderInput): Provider {
     return { store, manifest: { ...manifest, files: part.files, exclude: part.exclude } };
   }
 
+  // Where a restore reads from: the local copy when there is one and it matches its manifest (size and
+  // sha256), else S3 (with a warning naming what is wrong with the local copy).
+  async function restoreSource(options: RestoreOptions): Promise<Located> {
+    const found = await readManifest(options.module, options.snapshot.id, options.env);
+    const stores = await openStores(options.env);
+    if (stores.length < 2 || found.store !== stores[0] || options.dryRun) return found;
+    const problem = await localProblem(options.module, found, options);
+    if (!problem) return found;
+    const remoteStore = stores[1];
+    const manifest = await remoteStore.read(options.module, options.snapshot.id).catch(() => undefined);
+    if (!manifest) return found;
+    options.log.warn(`${archiveName(options.module, found.manifest, found.store)} ${problem}; restoring from ${archiveName(options.module, manifest, remoteStore)} instead`);
+    return { manifest, store: remoteStore };
+  }
+
+  // What is wrong with a local archive: missing, or its size or sha256 differs from the manifest.
+  async function localProblem(module: string, { manifest, store }: Located, options: RestoreOptions): Promise<string | undefined> {
+    const tap = new HashTap();
+    try {
+      await pipeline(store.open(module, manifest, { log: options.log, signal: options.signal }), tap, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: options.signal });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(error as Error).message})`;
+    }
+    if (tap.bytes !== manifest.archiveSize || tap.digest() !== manifest.archiveSha256) return 'fails its checksum (size or sha256 differs from its manifest)';
+    return undefined;
+  }
+
   // Extracts a snapshot into target, checking every file against the manifest.
   async function restore(options: RestoreOptions): Promise<void> {
-    const located = await unseal(options.module, await readManifest(options.module, options.snapshot.id, options.env), options.env);
+    const located = await unseal(options.module, await restoreSource(options), options.env);
     const { manifest } = located;
     if (options.dryRun) {
       options.log.info(`dry run: would extract ${manifest.archive} from ${located.store.location} into ${options.target}`);
@@ -275,6 +304,15 @@ export function createProvider(input: ProviderInput): Provider {
       const archive = archiveName(module, manifest, store);
       if (!keys) throw noKeys(archive, manifest.encryption.mode);
       await keys.decrypter(manifest.encryption.mode, `decrypting ${archive}`, options.env);
+    },
+    // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
+    async leftovers(module: string, options: CommonOptions) {
+      const out: string[] = [];
+      for (const store of await openStores(options.env)) {
+        const stray = await store.strays(module).catch(() => [] as string[]);
+        out.push(...stray.map((name) => (store === local ? store.describe(module, name) : `${name} in ${store.location}`)));
+      }
+      return out;
     },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {

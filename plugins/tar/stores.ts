@@ -163,7 +163,7 @@ export function createLocalStore(base: string): ArchiveStore {
 // while it uploaded the complete local archive, see upload.ts).
 function localStrays(names: string[]): string[] {
   const present = new Set(names);
-  const archive = /^(.+)(\.tar\.zst|\.tar\.gz|\.tar)$/;
+  const archive = /^(.+)\.tar(?:\.zst|\.gz)?(?:\.age)?$/;
   return names.filter((name) => name.endsWith('.partial') || (archive.test(name) && !present.has(`${archive.exec(name)![1]}${MANIFEST_SUFFIX}`)));
 }
 

@@ -34,6 +34,10 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;
           findings.push(warn(subject, `holds ${count} snapshot(s) of module ${module.name} from other host(s) (${others.join(', ')}); this host (${root.host}) leaves them alone (retention, restore without an id and drills take its own): give each host its own repository or module name, or set host: in lifeboat.yaml when this host replaces that one`));
         }
+        const leftovers = (await provider.leftovers?.(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).catch(() => [] as string[])) ?? [];
+        if (leftovers.length > 0) {
+          findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
+        }
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
           continue;

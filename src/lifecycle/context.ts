@@ -45,6 +45,8 @@ export interface PendingUpload {
   repository: string;
   id: string;
   uploading: Promise<void>;
+  // Sends the upload's log lines to another part's logger (95finish_uploads, which waits for it).
+  logTo?: (log: Logger) => void;
 }
 
 // One repository's scratch restore in a drill: files are under dir + their absolute paths.

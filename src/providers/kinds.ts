@@ -32,5 +32,6 @@ export function withSnapshotKinds(provider: Provider): Provider {
     prune: provider.prune ? (module, options) => provider.prune!(module, options) : undefined,
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
     preflightRestore: provider.preflightRestore ? (module, snapshot, options) => provider.preflightRestore!(module, snapshot, options) : undefined,
+    leftovers: provider.leftovers ? (module, options) => provider.leftovers!(module, options) : undefined,
   };
 }

@@ -1,8 +1,11 @@
 // A script provider's `restore` into a target, safe even when the script ignores LIFEBOAT_TARGET (Clan's
-// restore writes into the live folders): it runs in a private mount namespace (`unshare -m`) in which each
-// live path is a bind mount of its place under the target, with LIFEBOAT_TARGET=/. Whatever the script
-// writes to a live path lands under the target; the live files are never touched.
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
+// restore writes into the live folders): it runs in a private mount namespace (`unshare -m`) in which every
+// writable mount is remounted read-only, then the target, a private TMPDIR, the repository (when local) and
+// the repository's `options.writable` folders are bound writable again, and each live path is a bind mount
+// of its place under the target, with LIFEBOAT_TARGET=/. Whatever the script writes to a live path lands
+// under the target; a write anywhere else (another module's folder, a sibling file) fails with "Read-only
+// file system"; the live files are never touched.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import { isDirectory } from '../files/file-kind.js';
@@ -70,10 +73,46 @@ export function planRedirects(folders: string[], target: string): NamespacePlan 
   return { redirects, created, sources };
 }
 
-// The argv that runs `file` in a private mount namespace with the redirects mounted.
-export function namespaceArgs(file: string, redirects: Redirect[]): string[] {
-  const script = 'set -e; n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$2"; shift 2; n=$((n - 1)); done; exec "$@"';
-  return ['-m', '--propagation', 'private', '/bin/sh', '-c', script, 'lifeboat-restore', String(redirects.length), ...redirects.flatMap((r) => [r.source, r.live]), file];
+// A mount the namespace makes read-only: its mount point and the flags it keeps (nosuid, nodev, noexec).
+export interface ReadOnlyMount {
+  point: string;
+  keep: string;
+}
+
+// The writable mounts of this mount namespace (from /proc/self/mounts), but not the kernel's /proc, /sys
+// and /dev (a script needs /dev/null and /proc; no module's files live there).
+export function writableMounts(mounts = readFileSync('/proc/self/mounts', 'utf8')): ReadOnlyMount[] {
+  const out: ReadOnlyMount[] = [];
+  for (const line of mounts.split('\n')) {
+    const [, rawPoint, , rawOptions] = line.split(' ');
+    if (!rawPoint || !rawOptions) continue;
+    const point = rawPoint.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    const options = rawOptions.split(',');
+    if (options.includes('ro') || ['/proc', '/sys', '/dev'].some((kernel) => under(point, kernel))) continue;
+    if (out.some((mount) => mount.point === point)) continue;
+    out.push({ point, keep: options.filter((option) => ['nosuid', 'nodev', 'noexec'].includes(option)).join(',') });
+  }
+  return out;
+}
+
+// The argv that runs `file` in a private mount namespace: every mount in `readOnly` read-only, the
+// `writable` folders bound writable again, then the redirects mounted.
+export function namespaceArgs(file: string, redirects: Redirect[], readOnly: ReadOnlyMount[] = [], writable: string[] = []): string[] {
+  const script = [
+    'set -e',
+    // a mount point hidden by a later mount no longer exists here: nothing to do for it
+    'n=$1; shift; while [ "$n" -gt 0 ]; do if [ -e "$2" ]; then mount -o "remount,bind,ro${1:+,$1}" "$2"; fi; shift 2; n=$((n - 1)); done',
+    'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$1"; mount -o remount,bind,rw "$1"; shift; n=$((n - 1)); done',
+    'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$2"; shift 2; n=$((n - 1)); done',
+    'exec "$@"',
+  ].join('\n');
+  return [
+    '-m', '--propagation', 'private', '/bin/sh', '-c', script, 'lifeboat-restore',
+    String(readOnly.length), ...readOnly.flatMap((mount) => [mount.keep, mount.point]),
+    String(writable.length), ...writable,
+    String(redirects.length), ...redirects.flatMap((r) => [r.source, r.live]),
+    file,
+  ];
 }
 
 // Removes the mount points created for the namespace when nothing was put in them, and the mount sources

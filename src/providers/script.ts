@@ -1,19 +1,24 @@
 // Script providers (README "Providers", the Clan contract): a folder with executables create, list and restore,
 // optionally forget, check and init.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { LifeboatError } from '../errors.js';
+import { LifeboatError, describeError } from '../errors.js';
+import { isDirectory } from '../files/file-kind.js';
 import { runTool } from '../process/exec.js';
+import { acquireLock } from '../state/lock.js';
 import { SAFETY_TAG } from './kinds.js';
 import { addRecord, foldersToRestore, lateFile, lateSnapshotOf, readLateCreates, readRecords, recordsFile, removeRecord, writeLateCreates } from './script-records.js';
-import { canUseNamespace, namespaceArgs, planRedirects, removeCreated } from './script-namespace.js';
-import type { CommonOptions, Provider, ProviderInput, ProviderSnapshot } from './types.js';
+import { canUseNamespace, namespaceArgs, planRedirects, removeCreated, writableMounts } from './script-namespace.js';
+import type { CommonOptions, CreateOptions, CreateResult, Provider, ProviderInput, ProviderSnapshot } from './types.js';
 import type { LateCreate, Records } from './script-records.js';
 
 export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
 // `options: { createWait: SECONDS }` changes it).
 const DEFAULT_CREATE_WAIT_MS = 20_000;
+// How long a create waits for another module's create in the same repository (its backup may be large).
+const CREATE_LOCK_WAIT_S = 24 * 3600;
 
 interface ListedEntry {
   name?: unknown;
@@ -123,6 +128,41 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     return adopted;
   }
 
+  // create's work, with the repository's create lock held.
+  async function createLocked(options: CreateOptions): Promise<CreateResult> {
+    // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not is
+    // given up: from now on a new name could be this create's as well.)
+    const before = options.dryRun ? [] : await list(options.module, options, true);
+    if (!options.dryRun) giveUpLate(options);
+    const started = new Date().toISOString();
+    const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
+    const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
+    const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
+    if (options.dryRun) return { snapshot: { id: 'dry-run', time: started, module: options.module, repository: input.name, tags: options.tags } };
+    const printed = stdout.trim().split('\n').at(-1)?.trim();
+    const known = new Set(before.map((s) => s.id));
+    let snapshot: ProviderSnapshot | undefined;
+    for (let waited = 0; ; ) {
+      const after = await list(options.module, options, true);
+      const fresh = after.filter((s) => !known.has(s.id));
+      snapshot = (printed && fresh.find((s) => s.id === printed)) || fresh.at(-1);
+      if (snapshot || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
+      const delay = Math.min(200 * 2 ** Math.min(waited / 1000, 4), CREATE_WAIT_MS - waited);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      waited += delay;
+    }
+    if (!snapshot) {
+      // It may still appear: the next list adopts it for this module (adoptLate), dated by this start.
+      const pending = readLateCreates(late);
+      writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known] }]);
+      throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
+    }
+    // A list without times dates it by when this create started.
+    const time = snapshot.time || started;
+    addRecord(records, snapshot.id, { module: options.module, time, paths: options.paths, tags: options.tags, host: snapshot.host ?? options.host });
+    return { snapshot: { ...snapshot, time, paths: options.paths, host: snapshot.host ?? options.host, tags: options.tags } };
+}
+
   return {
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
@@ -130,37 +170,21 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
     // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
-      // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not is
-      // given up: from now on a new name could be this create's as well.)
-      const before = options.dryRun ? [] : await list(options.module, options, true);
-      if (!options.dryRun) giveUpLate(options);
-      const started = new Date().toISOString();
-      const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
-      const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
-      const { stdout } = await runTool(script('create'), [], { ...options, umask: umaskOf(options), env });
-      if (options.dryRun) return { snapshot: { id: 'dry-run', time: started, module: options.module, repository: input.name, tags: options.tags } };
-      const printed = stdout.trim().split('\n').at(-1)?.trim();
-      const known = new Set(before.map((s) => s.id));
-      let snapshot: ProviderSnapshot | undefined;
-      for (let waited = 0; ; ) {
-        const after = await list(options.module, options, true);
-        const fresh = after.filter((s) => !known.has(s.id));
-        snapshot = (printed && fresh.find((s) => s.id === printed)) || fresh.at(-1);
-        if (snapshot || waited >= CREATE_WAIT_MS || options.signal?.aborted) break;
-        const delay = Math.min(200 * 2 ** Math.min(waited / 1000, 4), CREATE_WAIT_MS - waited);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        waited += delay;
+      if (options.dryRun) return createLocked(options);
+      // One create at a time per repository, from the listing before it until its snapshot is adopted or
+      // the wait ends: a new unrecorded entry can then only be this create's, never another module's.
+      const lock = await acquireLock(path.dirname(records), 'create', {
+        log: options.log,
+        signal: options.signal,
+        waitSeconds: CREATE_LOCK_WAIT_S,
+        subject: `the create of another module in repository "${input.name}"`,
+        command: `lifeboat backup ${options.module}`,
+      });
+      try {
+        return await createLocked(options);
+      } finally {
+        lock.release();
       }
-      if (!snapshot) {
-        // It may still appear: the next list adopts it for this module (adoptLate), dated by this start.
-        const pending = readLateCreates(late);
-        writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known] }]);
-        throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
-      }
-      // A list without times dates it by when this create started.
-      const time = snapshot.time || started;
-      addRecord(records, snapshot.id, { module: options.module, time, paths: options.paths, tags: options.tags, host: snapshot.host ?? options.host });
-      return { snapshot: { ...snapshot, time, paths: options.paths, host: snapshot.host ?? options.host, tags: options.tags } };
     },
     // Runs `restore` with NAME, FOLDERS (exactly the wanted paths the snapshot holds) and LIFEBOAT_TARGET;
     // into a target, in a private mount namespace unless the provider declares `supports-target`.
@@ -188,10 +212,23 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into ${options.target} needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
       }
       const plan = planRedirects(folders, options.target);
+      // Writable in the namespace: the target, a private TMPDIR, the repository when it is a local folder
+      // (borg takes a lock in it), and what the repository's `options: { writable: [...] }` names (a
+      // tool's cache, e.g. ~/.cache/borg); everything else is read-only.
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-restore-'));
+      const url = input.config.url;
+      const extra = Array.isArray(input.config.options?.writable) ? input.config.options.writable.filter((dir): dir is string => typeof dir === 'string') : [];
+      const writable = [options.target, tmp, ...(url && path.isAbsolute(url) ? [url] : []), ...extra].filter((dir) => isDirectory(dir));
       try {
-        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/' } });
+        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects, writableMounts(), writable), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/', TMPDIR: tmp } });
+      } catch (error) {
+        if (error instanceof Error && /Read-only file system/.test(error.message)) {
+          throw new LifeboatError('PROVIDER', `${script('restore')} tried to write outside the target (${describeError(error)}); nothing outside ${options.target} was changed. A restore into a target may write only under LIFEBOAT_TARGET and the live paths of its snapshot (${folders.join(', ')})`, { cause: error });
+        }
+        throw error;
       } finally {
         removeCreated(plan);
+        rmSync(tmp, { recursive: true, force: true });
       }
     },
     // Runs `forget` once per snapshot retention chose (NAME), then drops it from the record.

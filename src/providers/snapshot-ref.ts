@@ -20,7 +20,9 @@ export function resolveSnapshot(snapshots: ProviderSnapshot[], ref: string | und
   const matches = snapshots.filter((s) => s.id.startsWith(wanted));
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
-    const ids = matches.slice(0, 5).map((s) => shortId(s.id)).join(', ');
+    // Short hex ids when they still tell the matches apart; whole ids otherwise (e.g. all-digit names).
+    const shown = matches.slice(0, 5).map((s) => shortId(s.id));
+    const ids = (new Set(shown).size === shown.length ? shown : matches.slice(0, 5).map((s) => s.id)).join(', ');
     throw new LifeboatError('AMBIGUOUS_SNAPSHOT', `${where}: snapshot "${wanted}" is ambiguous: it starts ${matches.length} ids (${ids}); give more characters`);
   }
   throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: snapshot "${wanted}" not found; \`lifeboat snapshots\` lists them`);

@@ -27,6 +27,8 @@ export interface LockOptions {
   command?: string;
   // Stops waiting (Ctrl-C) with an INTERRUPTED error.
   signal?: AbortSignal;
+  // What the lock guards, in messages (default: module "NAME").
+  subject?: string;
 }
 
 export interface Lock {
@@ -66,7 +68,7 @@ export async function acquireLock(locksDir: string, module: string, options: Loc
       busyTakeovers += 1;
     }
     if (Date.now() >= deadline) throw lockedError(module, file, entry, options.waitSeconds);
-    if (!announced) options.log.info(`waiting up to ${waitSeconds}s for module "${module}", locked by ${describeHolder(entry)}`);
+    if (!announced) options.log.info(`waiting up to ${waitSeconds}s for ${options.subject ?? `module "${module}"`}, locked by ${describeHolder(entry)}`);
     announced = true;
     await sleep(POLL_MS, module, options.signal);
   }

@@ -3,7 +3,7 @@
 // and a pg_dump / runuser pg_restore pair that needs the dump readable by the postgres user.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -79,6 +79,40 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
   });
 
+  it('two modules backing up at once each record their own snapshot (the create-and-adopt window is one at a time per repository)', async () => {
+    // app's archive appears only after other's (or 10s): without the lock app would adopt other's snapshot
+    const url = path.join(t.dir, 'backups');
+    const create = [
+      '#!/bin/sh',
+      'set -eu',
+      'mkdir -p "$LIFEBOAT_REPOSITORY_URL"',
+      'touch "$LIFEBOAT_REPOSITORY_URL/.started-$LIFEBOAT_MODULE"',
+      'name="$LIFEBOAT_MODULE-$(date -u +%s%N)"',
+      'set -f; set --; IFS=:',
+      'for folder in $FOLDERS; do set -- "$@" "${folder#/}"; done',
+      'unset IFS',
+      `setsid sh -c 'url=$1; name=$2; shift 2; i=0; case $name in app-*) while [ $i -lt 100 ] && ! ls "$url"/other-*.tar >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done;; esac; tar -C / -cf "$url/.$name.tmp" "$@" && mv "$url/.$name.tmp" "$url/$name.tar"' \\`,
+      '  clan-create "$LIFEBOAT_REPOSITORY_URL" "$name" "$@" </dev/null >/dev/null 2>&1 &',
+      '',
+    ];
+    writeFileSync(path.join(t.root, 'plugins', 'clan', 'create'), create.join('\n'), { mode: 0o755 });
+    const other = path.join(t.dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'x'), 'x\n');
+    t.module('other', { folders: [other] });
+    const first = lifeboat(t, ['backup', 'app']);
+    for (const deadline = Date.now() + 120_000; !existsSync(path.join(url, '.started-app')); await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (Date.now() > deadline) throw new Error('app\'s create never ran');
+    }
+    const second = lifeboat(t, ['backup', 'other']);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    for (const module of ['app', 'other']) {
+      const listed = JSON.parse((await lifeboat(t, ['snapshots', module, '--json'])).stdout);
+      expect(listed.map((s: { id: string }) => s.id.replace(/-\d+$/, ''))).toEqual([module]);
+    }
+  });
   it('restore --target and verify never change the live files, although the script ignores LIFEBOAT_TARGET', async () => {
     expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
     writeFileSync(path.join(data, 'uploads', 'a.txt'), 'live and newer\n');
@@ -96,6 +130,51 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT count(*) FROM notes', db)).toBe('2');
   });
 
+  it('verify and restore --target with a script that writes outside the target (whole-archive extract, absolute paths) leave every other file as it was and fail', async () => {
+    const other = path.join(t.dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'x'), 'other module\n');
+    const sibling = path.join(t.dir, 'sibling.txt');
+    writeFileSync(sibling, 'sibling\n');
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    writeFileSync(path.join(data, 'uploads', 'a.txt'), 'live and newer\n');
+    const liveTrees = () => [describeTree(data), describeTree(other), describeTree(path.dirname(sibling)).filter((line) => line.startsWith('sibling.txt '))];
+    const live = liveTrees();
+    // a whole-archive extract into the live paths, then writes to another module's folder and a sibling file
+    writeFileSync(
+      path.join(t.root, 'plugins', 'clan', 'restore'),
+      `#!/bin/sh\nset -eu\ntar -C / -xpf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar"\necho spoiled > ${other}/x\necho spoiled > ${sibling}\n`,
+      { mode: 0o755 },
+    );
+    const verify = await lifeboat(t, ['verify', 'app']);
+    expect(verify.exitCode).not.toBe(0);
+    expect(verify.stderr).toContain('tried to write outside the target');
+    expect(liveTrees()).toEqual(live);
+    const restore = await lifeboat(t, ['restore', 'app', '--target', path.join(t.dir, 'aside')]);
+    expect(restore.exitCode).not.toBe(0);
+    expect(restore.stderr).toContain('tried to write outside the target');
+    expect(liveTrees()).toEqual(live);
+    expect(execFileSync('cat', [sibling, path.join(other, 'x'), path.join(data, 'uploads', 'a.txt')], { encoding: 'utf8' })).toBe('sibling\nother module\nlive and newer\n');
+  });
+  it('an in-place restore whose script skips a path the snapshot holds (the state dir with the dump) fails before the swap, naming it', async () => {
+    const stateDir = path.join(t.stateDir, 'modules', 'app', 'state');
+    t.write('environment', `CLAN_DB=${db}\nCLAN_DUMP_DIR=${stateDir}/dump\n`);
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    // exits 0 but leaves out the state dir
+    writeFileSync(
+      path.join(t.root, 'plugins', 'clan', 'restore'),
+      '#!/bin/sh\nset -eu\nset -f\nset --\nIFS=:\nfor folder in $FOLDERS; do case $folder in */modules/app/state) ;; *) set -- "$@" "${folder#/}";; esac; done\nunset IFS\n[ $# -gt 0 ] || exit 0\ntar -C / -xpf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar" "$@"\n',
+      { mode: 0o755 },
+    );
+    psql('INSERT INTO notes VALUES (3, $$three$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'a.txt'), 'changed\n');
+    const live = describeTree(data);
+    const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(1);
+    expect(restore.stderr, restore.stderr).toContain(`did not bring back ${stateDir}, which the snapshot holds; nothing was changed`);
+    expect(describeTree(data)).toEqual(live);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two\n3|three');
+  });
   it('a failed restore never runs postRestore (the database is not dropped)', async () => {
     expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
     for (const name of readdirSync(path.join(t.dir, 'backups'))) writeFileSync(path.join(t.dir, 'backups', name), 'not a tar archive');

@@ -78,6 +78,69 @@ describe("loom's backup.sh as a module", () => {
       t.cleanup();
     }
   });
+  it('a local archive that is missing or fails its checksum: the restore streams from S3, with a warning', async () => {
+    const { t, service, data, db } = await setupLoom(server.endpoint);
+    try {
+      const backup = await lifeboat(t, ['backup', 'app', '--json']);
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      const local = path.join(t.dir, 'archives', 'app');
+      const archive = readdirSync(local).find((name) => name.endsWith('.tar.zst'))!;
+      const tree = describeTree(data).filter((line) => !line.startsWith('app.db'));
+      const before = rows(db);
+      for (const damage of ['missing', 'damaged'] as const) {
+        execFileSync('sqlite3', [db, "DELETE FROM items WHERE id = 1; INSERT INTO items VALUES (3, 'spam');"]);
+        rmSync(path.join(data, 'uploads'), { recursive: true });
+        const bytes = readFileSync(path.join(local, archive));
+        if (damage === 'missing') rmSync(path.join(local, archive));
+        else {
+          bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+          writeFileSync(path.join(local, archive), bytes);
+        }
+        const restore = await lifeboat(t, ['restore', 'app', '--no-safety-snapshot']);
+        expect(restore.exitCode, restore.stderr).toBe(0);
+        expect(restore.stderr).toMatch(new RegExp(`${path.join(local, archive)} ${damage === 'missing' ? 'is missing' : 'fails its checksum \\(size or sha256 differs from its manifest\\)'}; restoring from s3://\\S+/app/${archive} at https://127\\.0\\.0\\.1:\\d+ instead`));
+        expect(describeTree(data).filter((line) => !line.startsWith('app.db'))).toEqual(tree);
+        expect(rows(db)).toBe(before);
+        if (damage === 'missing') writeFileSync(path.join(local, archive), bytes);
+      }
+      // a complete local archive without its manifest (a run killed while it uploaded): check names it with its path
+      const stray = path.join(local, '0badc0de-app-20260101T000000.000Z.tar.zst');
+      writeFileSync(stray, 'left over');
+      const check = await lifeboat(t, ['check']);
+      expect(`${check.stdout}${check.stderr}`).toContain(`unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${stray}; remove them`);
+    } finally {
+      service.cleanup();
+      t.cleanup();
+    }
+  });
+  it('Ctrl-C while 95finish_uploads waits for the upload: what the upload logs is under that part', { timeout: 600_000 }, async () => {
+    const proxy = await startFaultProxy(server);
+    const { t, service } = await setupLoom(proxy.endpoint);
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 300_000; !ok(); await new Promise((resolve) => setTimeout(resolve, 100))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      }
+    };
+    try {
+      proxy.holdPuts = /\.tar\.zst/;
+      let settled = false;
+      const running = lifeboat(t, ['backup', 'app']);
+      void running.finally(() => (settled = true));
+      await until('the upload is held and the service runs', () => (proxy.held > 0 && service.isRunning()) || settled);
+      expect(settled).toBe(false);
+      running.kill('SIGINT');
+      const result = await running;
+      const lines = result.stderr.split('\n');
+      const uploadLines = lines.filter((line) => /upload stopped|could not remove|multipart/.test(line));
+      expect(uploadLines.length, result.stderr).toBeGreaterThan(0);
+      expect(lines.filter((line) => line.startsWith('[app/50snapshot]') && /upload/.test(line) && !line.includes('the local archive is complete')), result.stderr).toEqual([]);
+    } finally {
+      proxy.release();
+      await proxy.close();
+      service.cleanup();
+      t.cleanup();
+    }
+  });
   it('starts the service again once the local archive is complete, before the upload; a failed upload fails the run and leaves no snapshot', { timeout: 600_000 }, async () => {
     const proxy = await startFaultProxy(server);
     const { t, service, prefix } = await setupLoom(proxy.endpoint);

@@ -204,6 +204,15 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
     throw explainNoRoom(error, undefined);
   }
+  // Every path the snapshot records under this root must have come back (a provider script that exits 0
+  // but skipped one would otherwise leave a stale live copy beside restored files, e.g. an old dump).
+  const missing = (common.snapshot.paths ?? []).filter((p) => withinBytes(toBytes(p), root.live) && !lstatOrUndefined(joinBytes(scratch, toBytes(p))));
+  if (missing.length > 0) {
+    rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+    throw new LifeboatError('RESTORE', `the restore of snapshot ${common.snapshot.id} did not bring back ${missing.join(', ')}, which the snapshot holds; nothing was changed`, {
+      hint: `check the provider's restore (it exited 0); the live files are as they were`,
+    });
+  }
   const restored = joinBytes(scratch, root.live);
   await digHoles(ctx, source(ctx), scratch, root.live);
   const restoredStats = lstatOrUndefined(restored);

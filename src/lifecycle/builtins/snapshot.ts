@@ -11,6 +11,7 @@ import { selectedRepositories, vanishedRepository } from '../repositories.js';
 import type { PartContext, PendingUpload } from '../context.js';
 import { recordManifest } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
+import type { Logger } from '../../log/logger.js';
 
 // Snapshots folders, state dir, environment file and included paths.
 export async function snapshot(ctx: PartContext): Promise<void> {
@@ -36,6 +37,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         if (vanished && (await provider.list(ctx.module.name, { log: ctx.log, signal: ctx.signal, env: ctx.env })).length === 0) throw new Error(vanished);
       }
       const started = Date.now();
+      // An upload that goes on after this part logs under the part that waits for it (95finish_uploads).
+      const log = switchableLog(ctx.log);
       const result = await provider.create({
         module: ctx.module.name,
         paths: present,
@@ -43,7 +46,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         host: ctx.root.host,
         tags: [`module:${ctx.module.name}`],
         signal: ctx.signal,
-        log: ctx.log,
+        log: log.logger,
         dryRun: ctx.options.dryRun,
         env: ctx.env,
         onProgress: (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
@@ -56,7 +59,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
       ctx.state.bytes += result.bytes ?? 0;
       ctx.log.info(`snapshot ${result.snapshot.id} in ${repository} (${Date.now() - started} ms)`);
       if (result.uploading) {
-        uploadsOf(ctx).push({ repository, id: result.snapshot.id, uploading: result.uploading });
+        uploadsOf(ctx).push({ repository, id: result.snapshot.id, uploading: result.uploading, logTo: log.switchTo });
         ctx.log.info(`snapshot ${result.snapshot.id}: the local archive is complete; its upload goes on while the service runs again (finally/95finish_uploads waits for it)`);
       }
     } catch (error) {
@@ -74,6 +77,18 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
 }
 
+// A logger whose lines go to `initial` until switchTo() names another (every method forwards).
+function switchableLog(initial: Logger): { logger: Logger; switchTo: (next: Logger) => void } {
+  let current = initial;
+  const logger = new Proxy(initial, {
+    get: (_target, key) => {
+      const value = Reflect.get(current, key, current) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
+    },
+  });
+  return { logger, switchTo: (next) => (current = next) };
+}
+
 function uploadsOf(ctx: PartContext): PendingUpload[] {
   return (ctx.state.pendingUploads ??= []);
 }
@@ -84,7 +99,8 @@ function uploadsOf(ctx: PartContext): PendingUpload[] {
 export async function finishUploads(ctx: PartContext): Promise<void> {
   const pending = uploadsOf(ctx).splice(0);
   const failures: string[] = [];
-  for (const { repository, id, uploading } of pending) {
+  for (const { repository, id, uploading, logTo } of pending) {
+    logTo?.(ctx.log);
     try {
       await uploading;
       ctx.log.info(`snapshot ${id} in ${repository}: uploaded`);
