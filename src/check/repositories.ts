@@ -78,8 +78,9 @@ function keyFileFindings(name: string, config: RootConfig['global']['repositorie
       continue;
     }
     const octal = mode.toString(8).padStart(4, '0');
-    if (mode & 0o022) findings.push(fail(`repository ${name}`, `${key} ${file} is writable by ${mode & 0o020 ? 'its group' : 'others'} (mode ${octal}): anyone who can write it can change the key; chmod 600 ${file}`));
-    else if (mode & 0o044) findings.push(warn(`repository ${name}`, `${key} ${file} is readable by ${mode & 0o040 ? 'its group' : 'others'} (mode ${octal}): they can read every backup; chmod 600 ${file}`));
+    const who = (bits: number) => [mode & (bits << 3) ? 'its group' : '', mode & bits ? 'others' : ''].filter(Boolean).join(' and ');
+    if (mode & 0o022) findings.push(fail(`repository ${name}`, `${key} ${file} is writable by ${who(0o002)} (mode ${octal}): they can change the key; chmod 600 ${file}`));
+    else if (mode & 0o044) findings.push(warn(`repository ${name}`, `${key} ${file} is readable by ${who(0o004)} (mode ${octal}): they can read every backup; chmod 600 ${file}`));
   }
   return findings;
 }
