@@ -28,9 +28,20 @@ import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 import { walkTotal } from './total.js';
 
 // What the sealed part of an encrypted archive's manifest holds.
+// `snapshot` binds it to its manifest: a sealed part copied into another snapshot's manifest (with
+// another archive swapped in) does not match and is refused.
 interface SealedPart {
   files: ManifestEntry[];
   exclude: string[];
+  snapshot: SealedSnapshot;
+}
+
+// The plaintext manifest's fields that the sealed part repeats.
+type SealedSnapshot = Pick<Manifest, 'id' | 'module' | 'host' | 'time' | 'paths' | 'archive' | 'archiveSha256'>;
+const SEALED_FIELDS = ['id', 'module', 'host', 'time', 'paths', 'archive', 'archiveSha256'] as const;
+
+function sealedSnapshot(manifest: Manifest): SealedSnapshot {
+  return Object.fromEntries(SEALED_FIELDS.map((field) => [field, manifest[field]])) as SealedSnapshot;
 }
 
 // A manifest and the store it was read from.
@@ -97,6 +108,8 @@ export function createProvider(input: ProviderInput): Provider {
         throw asLifeboatError(error, where(module));
       });
       for (const manifest of manifests) {
+        const problem = byId.has(manifest.id) ? undefined : unsealedProblem(module, { manifest, store });
+        if (problem) options.log.warn(`${problem}; restore and verify refuse it`);
         if (!byId.has(manifest.id)) byId.set(manifest.id, { id: manifest.id, time: manifest.time, module, repository: repoName, host: manifest.host, tags: manifest.tags, paths: manifest.paths });
       }
     }
@@ -141,7 +154,7 @@ export function createProvider(input: ProviderInput): Provider {
       await sink.commit();
       committed = true;
       const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
-      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(sealer!, { files, exclude: options.exclude } satisfies SealedPart) });
+      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(sealer!, { files, exclude: options.exclude, snapshot: sealedSnapshot(manifest) } satisfies SealedPart) });
       if (deferUpload) return { snapshot, bytes: tap.bytes, uploading: deferredUpload(module, manifest, stores, options) };
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
@@ -189,11 +202,32 @@ export function createProvider(input: ProviderInput): Provider {
     return store.describe(module, manifest.archive);
   }
 
-  // The manifest with its file list: opened with the repository's key when it was sealed.
+  // Why a repository with a key refuses a snapshot before opening it: plaintext, or no sealed part.
+  // Lifeboat writes neither there, and either lets someone with write access but no key plant content.
+  function unsealedProblem(module: string, { manifest, store }: Located): string | undefined {
+    if (!keys) return undefined;
+    const archive = archiveName(module, manifest, store);
+    if (!manifest.encryption) return `${archive}: refused: the snapshot is not encrypted, but repository ${repoName} has a key, so Lifeboat did not write it there (planted, or made before the key was added)`;
+    if (manifest.sealed === undefined) return `${archive}: refused: the manifest has no sealed part, so nothing binds it to its archive (planted, swapped or made by hand)`;
+    return undefined;
+  }
+
+  // The manifest with its file list, opened with the repository's key, after checking that its sealed
+  // part names this very snapshot and archive.
   async function unseal(module: string, located: Located, env?: Record<string, string>): Promise<Located> {
     const { manifest, store } = located;
+    const problem = unsealedProblem(module, located);
+    if (problem) throw new LifeboatError('PROVIDER', problem, { hint: 'inspect and delete that snapshot; to restore a plaintext snapshot made before the key was added, use a configuration without the key' });
     if (!manifest.encryption || manifest.sealed === undefined) return located;
-    const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archiveName(module, manifest, store), env);
+    const archive = archiveName(module, manifest, store);
+    const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archive, env);
+    const sealed = part.snapshot ?? ({} as Partial<SealedSnapshot>);
+    const differs = SEALED_FIELDS.filter((field) => JSON.stringify(sealed[field]) !== JSON.stringify(manifest[field]));
+    if (differs.length) {
+      throw new LifeboatError('PROVIDER', `${archive}: the manifest does not match its sealed part (${differs.join(', ')}): tampered with or swapped; nothing from it was used`, {
+        hint: 'restore another snapshot, and find out who can write to the repository',
+      });
+    }
     return { store, manifest: { ...manifest, files: part.files, exclude: part.exclude } };
   }
 
@@ -297,13 +331,13 @@ export function createProvider(input: ProviderInput): Provider {
       }
     },
     // An encrypted snapshot needs its key present (identityFile, the passphrase) before a restore starts.
+    // Opening the sealed part proves the key (a wrong one fails here, exit 1) and that the manifest is
+    // the archive's own; `lifeboat check` calls this for the newest snapshot.
     async preflightRestore(module: string, snapshot: ProviderSnapshot, options: CommonOptions) {
-      const { manifest, store } = await readManifest(module, snapshot.id, options.env);
-      if (!manifest.encryption) return;
-      // Reads the identity or passphrase (not tried yet: a wrong key fails the restore, exit 1).
-      const archive = archiveName(module, manifest, store);
-      if (!keys) throw noKeys(archive, manifest.encryption.mode);
-      await keys.decrypter(manifest.encryption.mode, `decrypting ${archive}`, options.env);
+      const located = await readManifest(module, snapshot.id, options.env);
+      const { manifest, store } = located;
+      if (manifest.encryption && !keys) throw noKeys(archiveName(module, manifest, store), manifest.encryption.mode);
+      await unseal(module, located, options.env);
     },
     // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
     async leftovers(module: string, options: CommonOptions) {

@@ -66,6 +66,14 @@ export function parseManifest(text: string, source: string, expected: { module: 
     });
   if (manifest.id !== expected.id) throw mismatch('id', manifest.id, expected.id);
   if (manifest.module !== expected.module) throw mismatch('module', manifest.module, expected.module);
+  // The id carries the true time (<8 hex>-<module>-<UTC stamp>): a `time` edited to make an old
+  // snapshot "latest", or an id naming another module, is refused.
+  const named = /^[0-9a-f]{8}-(.+)-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d\.\d{3})Z$/.exec(manifest.id);
+  if (named) {
+    if (named[1] !== manifest.module) throw mismatch('module', manifest.module, named[1]);
+    const time = `${named[2]}-${named[3]}-${named[4]}T${named[5]}:${named[6]}:${named[7]}Z`;
+    if (manifest.time !== time) throw mismatch('time', String(manifest.time), time);
+  }
   const encryption = manifest.encryption;
   if (encryption !== undefined && (encryption?.format !== 'age' || !['passphrase', 'recipients'].includes(encryption.mode) || !['string', 'undefined'].includes(typeof manifest.sealed))) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: its encryption record is not one Lifeboat writes`, { hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object' });

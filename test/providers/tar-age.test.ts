@@ -3,8 +3,8 @@
 // with tar | zstd | age restores through Lifeboat, wrong keys and damaged or truncated archives fail
 // naming the archive and the key source, and bad settings exit 2 naming the file, the key and the fix.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeTree } from '../helpers/fs-state.js';
@@ -58,6 +58,19 @@ function archiveOf(repo: string): string {
 // The names a decrypted .tar.zst lists.
 function listTar(zst: Buffer): string[] {
   return execFileSync('tar', ['-tf', '-', '--zstd'], { input: zst, encoding: 'utf8' }).trim().split('\n');
+}
+
+// The manifest of an archive made by hand (its sealed part still to add).
+function handManifest(id: string, archive: string, data: string, mode: 'passphrase' | 'recipients'): Record<string, unknown> {
+  const bytes = readFileSync(archive);
+  return { format: 'lifeboat-tar/1', id, archive: path.basename(archive), module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: bytes.length, archiveSha256: createHash('sha256').update(bytes).digest('hex'), files: [], encryption: { format: 'age', mode } };
+}
+
+// The JSON a manifest's sealed part holds: the file list (empty: not checked), the excludes and the
+// fields that bind it to its snapshot (README "Encrypted archives").
+function sealedJson(manifest: Record<string, unknown>): string {
+  const snapshot = Object.fromEntries(['id', 'module', 'host', 'time', 'paths', 'archive', 'archiveSha256'].map((field) => [field, manifest[field]]));
+  return JSON.stringify({ files: [], exclude: [], snapshot });
 }
 
 describe('tar with age encryption (local repository)', () => {
@@ -157,8 +170,14 @@ describe('tar with age encryption (local repository)', () => {
     mkdirSync(path.join(repo, 'blog'), { recursive: true });
     const archive = path.join(repo, 'blog', `${id}.tar.zst.age`);
     execFileSync('sh', ['-c', `tar --format=posix -C / -cf - "${data.slice(1)}" | zstd -q -c | age -r ${recipient} > "${archive}"`]);
-    const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar.zst.age`, module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: readFileSync(archive).length, archiveSha256: '', files: [], encryption: { format: 'age', mode: 'recipients' } };
+    const manifest = handManifest(id, archive, data, 'recipients');
+    // without a sealed part that binds it to its archive, the manifest is refused
     writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify(manifest));
+    const unsealed = await lifeboat(t, ['restore', 'blog', id, '--target', path.join(t.dir, 'aside')]);
+    expect(unsealed.exitCode).toBe(1);
+    expect(unsealed.stderr).toContain(`${archive}: refused: the manifest has no sealed part, so nothing binds it to its archive (planted, swapped or made by hand)`);
+    const sealed = execFileSync('sh', ['-c', `gzip -c | age -r ${recipient} | base64 -w0`], { input: sealedJson(manifest) });
+    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify({ ...manifest, sealed: sealed.toString('latin1') }));
     const before = describeTree(data);
     rmSync(data, { recursive: true });
     const restored = await lifeboat(t, ['restore', 'blog', id]);
@@ -176,8 +195,11 @@ describe('tar with age encryption (local repository)', () => {
     // age -p reads the passphrase and its confirmation from the terminal, the data from the pipe
     execFileSync('script', ['-qec', `tar --format=posix -C / -cf - "${data.slice(1)}" | zstd -q -c | age -p -o "${archive}"`, '/dev/null'], { input: `${PASSPHRASE}\n${PASSPHRASE}\n`, timeout: 120_000 });
     expect(readFileSync(archive).subarray(0, 31).toString('latin1')).toBe('age-encryption.org/v1\n-> scrypt');
-    const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar.zst.age`, module: 'blog', host: 'h', tags: ['module:blog'], time: '2026-01-01T00:00:00.000Z', paths: [data], exclude: [], compression: 'zstd', archiveSize: readFileSync(archive).length, archiveSha256: '', files: [], encryption: { format: 'age', mode: 'passphrase' } };
-    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify(manifest));
+    const manifest = handManifest(id, archive, data, 'passphrase');
+    writeFileSync(path.join(t.dir, 'sealed.json'), sealedJson(manifest));
+    execFileSync('script', ['-qec', `gzip -c < "${path.join(t.dir, 'sealed.json')}" | age -p -o "${path.join(t.dir, 'sealed.age')}"`, '/dev/null'], { input: `${PASSPHRASE}\n${PASSPHRASE}\n`, timeout: 120_000 });
+    const sealed = readFileSync(path.join(t.dir, 'sealed.age')).toString('base64');
+    writeFileSync(path.join(repo, 'blog', `${id}.manifest.json`), JSON.stringify({ ...manifest, sealed }));
     const before = describeTree(data);
     rmSync(data, { recursive: true });
     const restored = await lifeboat(t, ['restore', 'blog', id]);
@@ -248,6 +270,117 @@ describe('tar encryption settings: exit 2 naming the file, the key and the fix',
     const result = await lifeboat(t, ['check', '--json'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
     const findings = JSON.parse(result.stdout).findings as Array<{ level: string; subject: string; message: string }>;
     expect(findings.filter((f) => f.subject === 'repository vault')).toEqual([{ level: 'warn', subject: 'repository vault', message: expect.stringContaining('uploads unencrypted archives to s3://bucket/p (encryption: none)') }]);
+  });
+});
+
+// The module's manifests (parsed), oldest first, with their file names.
+function manifests(repo: string): Array<{ file: string; manifest: Record<string, unknown> }> {
+  return stored(repo)
+    .filter((name) => name.endsWith('.manifest.json'))
+    .map((name) => ({ file: path.join(repo, 'blog', name), manifest: JSON.parse(readFileSync(path.join(repo, 'blog', name), 'utf8')) as Record<string, unknown> }))
+    .sort((a, b) => String(a.manifest.time).localeCompare(String(b.manifest.time)));
+}
+
+describe('tar with age encryption: what someone with write access but no key can do', () => {
+  it("swapping archive B over A (with B's sealed part, size, sha256 and file list) fails restore and verify naming A's archive", async () => {
+    const { t, data, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    writeFileSync(path.join(data, 'customer-list.csv'), 'mallory\n');
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    // A is the newest, so verify (which drills the latest) opens it too
+    const [b, a] = manifests(repo);
+    const archiveA = path.join(repo, 'blog', String(a.manifest.archive));
+    writeFileSync(archiveA, readFileSync(path.join(repo, 'blog', String(b.manifest.archive))));
+    for (const field of ['sealed', 'archiveSize', 'archiveSha256', 'files']) a.manifest[field] = b.manifest[field];
+    writeFileSync(a.file, JSON.stringify(a.manifest));
+    const expected = `${archiveA}: the manifest does not match its sealed part (id, time, archive): tampered with or swapped; nothing from it was used`;
+    const restored = await lifeboat(t, ['restore', 'blog', String(a.manifest.id), '--target', path.join(t.dir, 'aside')]);
+    expect(restored.exitCode).toBe(1);
+    expect(restored.stderr).toContain(expected);
+    expect(readdirSync(t.dir)).not.toContain('aside');
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode).toBe(1);
+    expect(drill.stderr).toContain(expected);
+  });
+
+  it('a plaintext snapshot planted in a repository with a key is refused by restore latest and verify, and snapshots warns', async () => {
+    const { t, data, repo } = setup({});
+    const keyed = JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } });
+    t.write('lifeboat.yaml', keyed);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    // the forger writes a newer, plaintext snapshot (here: Lifeboat without the key)
+    writeFileSync(path.join(data, 'customer-list.csv'), 'mallory\n');
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    t.write('lifeboat.yaml', keyed);
+    const planted = manifests(repo)[1];
+    const expected = `${path.join(repo, 'blog', String(planted.manifest.archive))}: refused: the snapshot is not encrypted, but repository vault has a key, so Lifeboat did not write it there (planted, or made before the key was added)`;
+    const restored = await lifeboat(t, ['restore', 'blog', 'latest']);
+    expect(restored.exitCode).toBe(1);
+    expect(restored.stderr).toContain(expected);
+    expect(readFileSync(path.join(data, 'customer-list.csv'), 'utf8')).toBe('mallory\n');
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode).toBe(1);
+    expect(drill.stderr).toContain(expected);
+    const listed = await lifeboat(t, ['snapshots', 'blog']);
+    expect(listed.stderr).toContain(`${expected}; restore and verify refuse it`);
+  });
+
+  it('a manifest whose time was edited (to make an old snapshot "latest") is refused: the id carries the time', async () => {
+    const { t, repo } = setup({});
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    const [old] = manifests(repo);
+    const time = String(old.manifest.time);
+    writeFileSync(old.file, JSON.stringify({ ...old.manifest, time: '2099-01-01T00:00:00.000Z' }));
+    const restored = await lifeboat(t, ['restore', 'blog', String(old.manifest.id), '--target', path.join(t.dir, 'aside')]);
+    expect(restored.exitCode).not.toBe(0);
+    expect(restored.stderr).toContain(`${old.file}: refused: \`time\` is "2099-01-01T00:00:00.000Z", expected "${time}"`);
+    expect(readdirSync(t.dir)).not.toContain('aside');
+  });
+});
+
+describe('check on an encrypted tar repository', () => {
+  // The findings about repository vault.
+  async function findings(t: TestRoot): Promise<Array<{ level: string; subject: string; message: string }>> {
+    const result = await lifeboat(t, ['check', '--json']);
+    return (JSON.parse(result.stdout).findings as Array<{ level: string; subject: string; message: string }>).filter((f) => f.subject.startsWith('repository vault'));
+  }
+
+  it("opens the newest snapshot's sealed part: a wrong passphrase fails with restore's message; a missing identity on a recipients-only host warns", async () => {
+    const { t, repo } = setup({});
+    const file = passFile(t);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: file } } }));
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(await findings(t)).toEqual([{ level: 'ok', subject: 'repository vault (module blog)', message: expect.stringContaining('opens: 1 snapshot(s)') }]);
+    passFile(t, 'not the one\n');
+    const [newest] = manifests(repo);
+    expect(await findings(t)).toEqual([{
+      level: 'fail',
+      subject: 'repository vault (module blog)',
+      message: expect.stringContaining(`snapshot ${String(newest.manifest.id)} does not open: ${archiveOf(repo)}: cannot be decrypted with the passphrase in passwordFile ${file}: wrong key; set passwordFile (or passwordCommand) to the passphrase the archive was made with`),
+    }]);
+
+    const other = setup({});
+    const { recipient } = keygen(other.t.dir);
+    other.t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: other.repo, recipients: [recipient] } } }));
+    expect((await lifeboat(other.t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(await findings(other.t)).toEqual([{ level: 'warn', subject: 'repository vault (module blog)', message: expect.stringContaining('needs the private key, and identityFile is not set') }]);
+  });
+
+  it('names key files others can write (fail) or read (warn), with chmod 600', async () => {
+    const { t, repo } = setup({});
+    const file = passFile(t);
+    chmodSync(file, 0o666);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: file } } }));
+    expect(await findings(t)).toContainEqual({ level: 'fail', subject: 'repository vault', message: `passwordFile ${file} is writable by its group and others (mode 0666): they can change the key; chmod 600 ${file}` });
+    const { identityFile, recipient } = keygen(t.dir);
+    chmodSync(identityFile, 0o644);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, recipients: [recipient], identityFile } } }));
+    expect(await findings(t)).toContainEqual({ level: 'warn', subject: 'repository vault', message: `identityFile ${identityFile} is readable by its group and others (mode 0644): they can read every backup; chmod 600 ${identityFile}` });
+    chmodSync(identityFile, 0o600);
+    expect((await findings(t)).filter((f) => f.subject === 'repository vault')).toEqual([]);
   });
 });
 
