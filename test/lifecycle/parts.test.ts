@@ -141,8 +141,8 @@ describe('what a part sees', () => {
     const stateDir = path.join(t.stateDir, 'modules', 'web', 'state');
     expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o644);
     expect(statSync(path.join(stateDir, 'dumps')).mode & 0o777).toBe(0o755);
-    // the state dir itself is Lifeboat's: 0700
-    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    // the state dir itself is Lifeboat's: 0711 (others may pass through to a dump a part made readable, not list it)
+    expect(statSync(stateDir).mode & 0o777).toBe(0o711);
     // the copy provider's `create` made its snapshot folder under the module's umask too
     const snapshots = readdirSync(path.join(t.dir, 'repo', 'web'));
     expect(statSync(path.join(t.dir, 'repo', 'web', snapshots[0])).mode & 0o777).toBe(0o755);
@@ -200,7 +200,7 @@ describe('outcomes', () => {
     const result = await lifeboat(t, ['backup', 'web', '--json']);
     expect(result.exitCode).toBe(1);
     expect(readTrace()).toEqual(['post', 'pre-backup/40fail|3|exited with status 3']);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: false, modules: [{ module: 'web', ok: false, snapshots: [], removed: [], error: 'exited with status 3', failedPart: 'pre-backup/40fail' }] });
+    expect(JSON.parse(result.stdout)).toEqual({ ok: false, modules: [{ module: 'web', ok: false, snapshots: [], removed: [], pruned: [], error: 'exited with status 3', failedPart: 'pre-backup/40fail' }] });
     expect(existsSync(path.join(t.dir, 'repo', 'web')) ? readdirSync(path.join(t.dir, 'repo', 'web')) : []).toEqual([]);
   });
 

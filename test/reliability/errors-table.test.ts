@@ -202,7 +202,7 @@ const CASES: Case[] = [
     },
     args: () => ['backup', 'm'],
     exit: 1,
-    message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
+    message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}:1: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
   },
 ];
 
