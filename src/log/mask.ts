@@ -13,7 +13,7 @@ const LONG_VALUE = 24;
 // ...or this long with letters and digits mixed (a generated password or id: `f3Kq9x2LmP8z`).
 const MIXED_VALUE = 12;
 
-// Whether an environment file's KEY=VALUE should be masked in logs (README "Choices where the SPEC is silent").
+// Whether an environment file's KEY=VALUE should be masked in logs (README "Choices where the contract is silent").
 export function isSecretEntry(key: string, value: string): boolean {
   if (SECRET_KEY_RE.test(key)) return true;
   if (/:\/\/[^/@\s]*:[^@\s/]+@/.test(value)) return true; // a URL with a password in it
