@@ -25,6 +25,9 @@ interface RestoreOptions extends GlobalOptions {
 // snapshot it chose (id, kind, time).
 export async function restoreCommand([name, ref]: unknown[], options: RestoreOptions): Promise<number> {
   const log = createLogger(options);
+  // Ctrl-C is taken from the start: a signal between choosing the snapshot and the run must still end in
+  // the run's interrupted path (journal end, nothing left in the target), not kill the process.
+  const signal = interruptSignal();
   // A broken `environment` in the state dir must not block the restore that brings a good one back.
   const { root, modules } = loadForCommand(options, [name as string], log, { brokenStateEnv: (message) => log.warn(message) });
   const module = modules[0];
@@ -49,7 +52,7 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
     action: 'restore',
     options: { repositories: [repository], snapshot: snapshot.id, target, dryRun: !!options.dryRun, safetySnapshot: options.safetySnapshot !== false, databases: !!options.databases },
     log,
-    signal: interruptSignal(),
+    signal,
     waitSeconds: options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0),
     prepare: (state) => {
       state.restoreSource = { repository, snapshot };

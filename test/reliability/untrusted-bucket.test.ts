@@ -325,7 +325,7 @@ describe('terminal control codes are shown escaped', () => {
     // A stray folder is skipped with a warning (backup) and listed by check, its name escaped in both.
     const backup = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup'], { reject: false });
     expect(backup.exitCode).toBe(0);
-    expect(backup.stderr).toContain(`warn: modules/bad${SHOWN}/ is not a module name`);
+    expect(backup.stderr).toContain(`warn: 'modules/bad${SHOWN}/' is not a module name`);
     expect(backup.stderr).not.toContain('\u001b');
     const check = await execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'check'], { reject: false });
     expect(check.stdout).toContain(`modules/bad${SHOWN}/`);
