@@ -78,7 +78,7 @@ describe('status with a broken module.yaml', () => {
     expect(rows.map((r) => r.slice(0, 2))).toEqual([['MODULE', 'STATE'], ['blog', 'NEVER-RUN'], ['wiki', 'BROKEN (modules/wiki/module.yaml)']]);
     // Its last success is still shown: the journal is not in the broken file.
     expect(rows[2][2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\dZ$/);
-    expect(table.stderr).toMatch(/error: module wiki is BROKEN \(it cannot run\): modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+    expect(table.stderr).toMatch(/error: module wiki is BROKEN \(it cannot run\): modules\/wiki\/module\.yaml:\d+:\d+: invalid YAML: /);
 
     const json = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
     expect(json.modules[1]).toMatchObject({ module: 'wiki', state: 'broken', lastResult: 'success' });
