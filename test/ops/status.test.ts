@@ -82,7 +82,7 @@ describe('status with a broken module.yaml', () => {
 
     const json = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout);
     expect(json.modules[1]).toMatchObject({ module: 'wiki', state: 'broken', lastResult: 'success' });
-    expect(json.modules[1].configProblems[0]).toMatch(/^modules\/wiki\/module\.yaml:\d+: invalid YAML: /);
+    expect(json.modules[1].configProblems[0]).toMatch(/^modules\/wiki\/module\.yaml:\d+:\d+: invalid YAML: /);
 
     const file = path.join(t.dir, 'metrics', 'lifeboat.prom');
     expect((await lifeboat(t, ['status', '--prometheus', file])).exitCode).toBe(0);
