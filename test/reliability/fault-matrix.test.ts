@@ -97,7 +97,9 @@ const PROVIDERS: Record<ProviderCase['name'], ProviderCase> = {
   copy: {
     name: 'copy',
     hangTimeout: 5,
-    repository: (dir) => `{ provider: faulty, url: ${path.join(dir, 'repo')} }`,
+    // A restore into a target runs in a namespace where all but the target is read-only: the fault
+    // switches (the test's `faults` folder, where a faulted step says it started) are made writable there.
+    repository: (dir) => `{ provider: faulty, url: ${path.join(dir, 'repo')}, options: { writable: [${path.join(dir, 'faults')}] } }`,
     shims: () => ({}),
     // the copy provider's `list`: one folder per snapshot (no .partial ones)
     ids: (t) => {
