@@ -6,7 +6,7 @@ import { loadModules, loadRoot } from '../config/load.js';
 import { journalRuns } from '../state/journal.js';
 import { moduleStatuses } from '../report/status.js';
 import { renderReport } from '../report/html.js';
-import { writeFileAtomic } from '../report/write-atomic.js';
+import { writeFileAtomic } from '../files/write-atomic.js';
 
 interface ReportOptions extends GlobalOptions {
   html: string;

@@ -9,7 +9,7 @@ import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { cronDFile, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
 import { SERVICE_TEMPLATE, serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
-import { writeFileAtomic } from '../report/write-atomic.js';
+import { writeFileAtomic } from '../files/write-atomic.js';
 
 interface ScheduleOptions extends GlobalOptions {
   cron?: boolean;
