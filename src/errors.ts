@@ -28,8 +28,10 @@ export type ErrorCode =
   // A part of an action failed: a hook file's exit status, or a built-in that failed in one or more of
   // its repositories or dumps (the hints of those failures are kept). Exit 1, like any failed module.
   | 'PART_FAILED'
-  // The module's own surroundings failed: its service, its lock file, its commands.
+  // The module's own surroundings failed: its service (systemd, container, commands).
   | 'MODULE_FAILED'
+  // Lifeboat's own files in the state dir (locks, manifests) cannot be written or are damaged.
+  | 'STATE'
   // A signal (Ctrl-C, SIGTERM) or a timeout stopped the work.
   | 'INTERRUPTED';
 

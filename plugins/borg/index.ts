@@ -46,7 +46,7 @@ const LOCK_WAIT_SECONDS = 120;
 // Translates one restic-style exclude pattern into a borg pattern (table in the header).
 export function toBorgPattern(pattern: string): string {
   if (pattern.startsWith('!')) {
-    throw new LifeboatError('USAGE', `exclude pattern "${pattern}": negated patterns are not supported by the borg provider`, { hint: 'list the paths to exclude instead' });
+    throw new LifeboatError('CONFIG_INVALID', `exclude pattern "${pattern}": negated patterns are not supported by the borg provider`, { hint: 'list the paths to exclude instead' });
   }
   const cleaned = pattern.replace(/\/+$/, '') || '/';
   if (cleaned.startsWith('/') || cleaned.startsWith('**/')) return `sh:${cleaned}`;

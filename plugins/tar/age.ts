@@ -180,7 +180,8 @@ export class AgeKeys {
   }
 }
 
-// Runs a passwordCommand with /bin/sh; resolves to its output without the final newline.
+// Runs a passwordCommand with /bin/sh; resolves to its output without the final newline. It rejects with a
+// reason, which passphrase() wraps into the CONFIG_INVALID error naming the repository.
 function runPasswordCommand(command: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile('/bin/sh', ['-c', command], { env, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out, err) => {

@@ -53,6 +53,7 @@ export function parseManifest(text: string, source: string, expected: { module: 
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
+    // A reason: the catch below makes it the PROVIDER error naming the file.
     if (!manifest || manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
   } catch (error) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: ${(error as Error).message}`, { cause: error });
@@ -228,6 +229,7 @@ function drained(stream: Writable): Promise<void> {
     };
     const onClose = () => {
       cleanup();
+      // A reason: the upload or backup that writes the archive wraps it into a PROVIDER error.
       reject(new Error('the archive sink closed while writing'));
     };
     stream.on('drain', onDrain);

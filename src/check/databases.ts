@@ -31,7 +31,8 @@ export async function checkDatabases(root: RootConfig, modules: ModuleConfig[], 
   return findings;
 }
 
-// Connects like the dump would and returns what was found; throws with the reason.
+// Connects like the dump would and returns what was found; throws with the reason (a plain Error: the
+// caller turns it into a `check` finding with its fix).
 async function probe(kind: string, config: Record<string, unknown>, ctx: EngineContext): Promise<string> {
   if (kind === 'postgres') {
     const database = config.database as string;

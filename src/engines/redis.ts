@@ -196,6 +196,7 @@ class ByteReader {
     }
     if (this.length < count) {
       if (this.length === 0) return null;
+      // A reason: readRecords wraps it into the DATABASE error naming the dump.
       throw new Error('the dump ends in the middle of a record (truncated)');
     }
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);

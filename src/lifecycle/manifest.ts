@@ -86,6 +86,7 @@ export function describeFiles(request: WorkerRequest, onProgress?: (done: number
       if (message.type === 'progress') onProgress?.(message.done);
       else if (message.type === 'error') {
         settled = true;
+        // A reason: recordManifest logs it as a warning, checkRestore's caller (20check_manifest) fails with it.
         reject(new Error(message.message));
       } else {
         settled = true;
