@@ -13,6 +13,7 @@ import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
 import type { ProviderInput } from '../../src/providers/types.js';
+import { readPasswordFileAsync } from '../../src/providers/shared.js';
 import { encryptionProblems } from '../../src/config/tar-encryption.js';
 import { ScryptIdentity, ScryptRecipient } from './age-scrypt.js';
 
@@ -88,9 +89,7 @@ export class AgeKeys {
       let text: string;
       if (config.passwordFile !== undefined) {
         const file = this.resolve(config.passwordFile);
-        text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-          throw this.configError(`passwordFile ${file} cannot be read (${error.code ?? error.message})`, `create it (e.g. openssl rand -base64 32 > ${file}; chmod 600 ${file}) or fix passwordFile`, error);
-        });
+        text = await readPasswordFileAsync(file, (reason, hint, cause) => this.configError(reason, hint, cause));
         text = text.replace(/\r?\n$/, '');
       } else {
         text = await runPasswordCommand(config.passwordCommand!, { ...process.env, ...this.input.root.rootEnv, ...env, ...config.env }).catch((error: Error) => {
