@@ -15,6 +15,7 @@ import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
+import { declaration } from './declaration.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
 import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
 
@@ -265,8 +266,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'borg',
-    capabilities: { forget: true, check: true, streams: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     forget,
     prune,

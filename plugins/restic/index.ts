@@ -13,6 +13,7 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
+import { declaration } from './declaration.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
 import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
 
@@ -350,8 +351,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'restic',
-    capabilities: { forget: true, check: true, streams: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     forget,
     prune,

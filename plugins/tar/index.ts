@@ -27,6 +27,7 @@ import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 import { walkTotal } from './total.js';
+import { declaration } from './declaration.js';
 
 // What the sealed part of an encrypted archive's manifest holds.
 // `snapshot` binds it to its manifest: a sealed part copied into another snapshot's manifest (with
@@ -314,8 +315,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'tar',
-    capabilities: { forget: true, check: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     list,
     restore,

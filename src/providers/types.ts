@@ -2,6 +2,7 @@
 import type { RepositoryConfig, RootConfig } from '../config/types.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import type { ToolNeed } from '../process/which.js';
 
 export interface ProviderSnapshot {
   // The provider's full, stable id (restic/borg id, tar archive name, script snapshot name).
@@ -145,3 +146,27 @@ export interface ProviderInput {
 }
 
 export type ProviderFactory = (input: ProviderInput) => Provider;
+
+export type { ToolNeed };
+
+// A finding about a repository's settings that `check` reports without opening the repository.
+export interface SettingsFinding {
+  level: 'ok' | 'warn' | 'fail';
+  subject: string;
+  message: string;
+}
+
+// What a built-in provider says about itself in its own folder (plugins/<kind>/declaration.ts), read
+// without loading the provider: ARCHITECTURE.md "Providers". Its config keys stay in the central schema
+// (src/config/schema/lifeboat.schema.json), whose validators are compiled at build time.
+export interface ProviderDeclaration {
+  kind: string;
+  capabilities: ProviderCapabilities;
+  // Restores honour `target`, so single files (a restore request's environment files) can be restored
+  // into scratch first.
+  restoresIntoTarget: boolean;
+  // The tools `check` looks for, given the repository's settings.
+  tools(config: RepositoryConfig): ToolNeed[];
+  // Checks of the repository's settings `check` makes once per repository (key files, plaintext uploads).
+  checkSettings?(name: string, config: RepositoryConfig, rootDir: string): SettingsFinding[];
+}
