@@ -27,6 +27,8 @@ interface Case {
   exit: number;
   // the message (after `lifeboat: `) as it must appear on stderr
   message: (t: TestRoot) => string;
+  // the fix, as stderr shows it after the message (`hint: ...`); a part's hint is logged by the runner
+  hint?: (t: TestRoot) => string;
 }
 
 // A module m with one folder, on the copy provider of makeRoot().
@@ -144,6 +146,7 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'repository "local" (restic) has no password',
+    hint: () => 'set passwordFile: /etc/lifeboat/restic.pass (or passwordCommand:) on repository "local" in lifeboat.yaml, or RESTIC_PASSWORD in its env',
   },
   {
     what: 'a restic passwordFile that cannot be read',
@@ -154,6 +157,7 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: (t) => `repository "local": cannot read passwordFile ${path.join(t.dir, 'missing.pass')}: `,
+    hint: (t) => `create it, e.g. \`openssl rand -base64 32 > ${path.join(t.dir, 'missing.pass')} && chmod 600 ${path.join(t.dir, 'missing.pass')}\``,
   },
   {
     what: 'a borg repository without a passphrase',
@@ -164,6 +168,7 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'repository "local" (borg) has no passphrase',
+    hint: () => 'set passwordFile: /etc/lifeboat/borg.pass (or passwordCommand:) on repository "local" in lifeboat.yaml, or BORG_PASSPHRASE in its env',
   },
   {
     what: 'a negated exclude pattern with borg',
@@ -175,6 +180,7 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'exclude pattern "!keep": negated patterns are not supported by the borg provider',
+    hint: () => 'list the paths to exclude instead',
   },
   {
     what: 'a negated exclude pattern with tar',
@@ -185,6 +191,7 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'exclude pattern "!keep": negated patterns are not supported by the tar provider',
+    hint: () => 'list the paths to exclude instead',
   },
   {
     what: 'two databases that would be dumped to the same file',
@@ -192,6 +199,35 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'would both be dumped to databases/sqlite-db.sqlite3',
+    hint: () => 'give one of them a distinct `name:` in module.yaml',
+  },
+  // built-ins that fail: PART_FAILED or the code of what failed (exit 1), the hint kept
+  {
+    what: 'a module folder that does not exist',
+    arrange: (t) => t.module('m', { folders: [path.join(t.dir, 'gone')] }),
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `folder ${path.join(t.dir, 'gone')} does not exist; create it or remove it from ${moduleFile(t)} (folders)`,
+    hint: (t) => `create it, or remove it from folders: in ${moduleFile(t)}`,
+  },
+  {
+    what: 'a restore drill of a module never backed up',
+    arrange: moduleM,
+    args: () => ['verify', 'm'],
+    exit: 1,
+    message: () => 'restore drill failed in 1 repository(ies): local: no snapshot of module m yet; run `lifeboat backup m` first',
+    hint: () => 'run `lifeboat backup m` first',
+  },
+  {
+    what: 'a module script that fails',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/bin/module-dump-state', '#!/bin/sh\nexit 4\n', 0o755);
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'bin/module-dump-state exited with status 4',
+    hint: (t) => `its output is above; fix ${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}, or remove it when the module has no state to dump`,
   },
   // a part that fails: PART_FAILED (exit 1)
   {
@@ -213,6 +249,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     c.arrange?.(t);
     const result = await lifeboat(t, c.args(t), { env: c.env });
     expectHere(result.stderr).toContain(c.message(t));
+    if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
     expectHere(result.exitCode, result.stderr).toBe(c.exit);
   });
