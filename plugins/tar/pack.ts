@@ -94,7 +94,7 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
       yield encodeHeader({ ...header, type: 'fifo' });
     } else {
       const kind = stat.isSocket() ? 'a socket' : 'a device file';
-      throw new LifeboatError('PROVIDER', `${displayName(absolute)} is ${kind}, which the tar provider cannot archive`, {
+      throw new LifeboatError('USAGE', `${displayName(absolute)} is ${kind}, which the tar provider cannot archive`, {
         hint: 'exclude it (exclude: in module.yaml; a socket is made again by the program that listens on it) or use restic or borg',
       });
     }

@@ -74,10 +74,10 @@ export async function writeXattrs(entries: Array<{ path: string; xattrs: Map<str
   const first = displayName(entries[0].path);
   const result = await run('setfattr', ['-h', '--restore=-'], toBuffer(dump));
   if (!result) {
-    throw new LifeboatError('RESTORE', `${where}: ${first} has extended attributes or ACLs, and setfattr is not installed to restore them`, { hint: 'install it (Debian: apt-get install attr) and restore again' });
+    throw new LifeboatError('USAGE', `${where}: ${first} has extended attributes or ACLs, and setfattr is not installed to restore them`, { hint: 'install it (Debian: apt-get install attr) and restore again' });
   }
   if (result.code !== 0) {
     const problem = result.stderr.trim().split('\n')[0] ?? `exit ${result.code}`;
-    throw new LifeboatError('RESTORE', `${where}: extended attributes or ACLs could not be restored: ${problem}`, { hint: 'restore as root onto a file system with xattr and ACL support (ext4, xfs, btrfs)' });
+    throw new LifeboatError('USAGE', `${where}: extended attributes or ACLs could not be restored: ${problem}`, { hint: 'restore as root onto a file system with xattr and ACL support (ext4, xfs, btrfs)' });
   }
 }
