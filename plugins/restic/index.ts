@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
+import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
+import { declaration } from './declaration.js';
 import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type {
   CommonOptions,
@@ -13,9 +15,7 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
-import { declaration } from './declaration.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
-import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
 
 type Env = Record<string, string | undefined>;
 

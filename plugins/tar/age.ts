@@ -13,9 +13,9 @@ import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
 import type { ProviderInput } from '../../src/providers/types.js';
-import { readPasswordFileAsync } from '../../src/providers/shared.js';
 import { encryptionProblems } from '../../src/config/tar-encryption.js';
 import { ScryptIdentity, ScryptRecipient } from './age-scrypt.js';
+import { readPasswordFileAsync } from '../../src/providers/shared.js';
 
 export { AGE_EXTENSION } from '../../src/config/tar-encryption.js';
 
@@ -92,6 +92,7 @@ export class AgeKeys {
         text = await readPasswordFileAsync(file, (reason, hint, cause) => this.configError(reason, hint, cause));
         text = text.replace(/\r?\n$/, '');
       } else {
+        // runPasswordCommand rejects with a plain reason; it becomes the CONFIG_INVALID error naming the repository.
         text = await runPasswordCommand(config.passwordCommand!, { ...process.env, ...this.input.root.rootEnv, ...env, ...config.env }).catch((error: Error) => {
           throw this.configError(`passwordCommand failed: ${error.message}`, 'fix the command so it prints the passphrase', error);
         });
@@ -179,8 +180,7 @@ export class AgeKeys {
   }
 }
 
-// Runs a passwordCommand with /bin/sh; resolves to its output without the final newline. It rejects with a
-// reason, which passphrase() wraps into the CONFIG_INVALID error naming the repository.
+// Runs a passwordCommand with /bin/sh; resolves to its output without the final newline.
 function runPasswordCommand(command: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile('/bin/sh', ['-c', command], { env, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out, err) => {

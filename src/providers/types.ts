@@ -2,7 +2,6 @@
 import type { RepositoryConfig, RootConfig } from '../config/types.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
-import type { ToolNeed } from '../process/which.js';
 
 export interface ProviderSnapshot {
   // The provider's full, stable id (restic/borg id, tar archive name, script snapshot name).
@@ -147,7 +146,6 @@ export interface ProviderInput {
 
 export type ProviderFactory = (input: ProviderInput) => Provider;
 
-export type { ToolNeed };
 
 // A finding about a repository's settings that `check` reports without opening the repository.
 export interface SettingsFinding {
@@ -166,7 +164,7 @@ export interface ProviderDeclaration {
   // into scratch first.
   restoresIntoTarget: boolean;
   // The tools `check` looks for, given the repository's settings.
-  tools(config: RepositoryConfig): ToolNeed[];
+  tools(config: RepositoryConfig): Array<{ tool: string; package?: string }>;
   // Checks of the repository's settings `check` makes once per repository (key files, plaintext uploads).
   checkSettings?(name: string, config: RepositoryConfig, rootDir: string): SettingsFinding[];
 }

@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { describeError, LifeboatError, partFailed } from '../../errors.js';
+import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
@@ -17,6 +17,7 @@ import { formatBytes } from '../../log/format.js';
 import type { Drill, PartContext } from '../context.js';
 import type { LoadJob } from '../../engines/types.js';
 import type { DatabaseConfig, RootConfig } from '../../config/types.js';
+import { partFailed } from '../../errors.js';
 
 // How much of the pack data the repository check reads (restic --read-data-subset); the restore reads
 // everything the latest snapshot needs anyway.
@@ -137,6 +138,7 @@ export async function checkDatabases(ctx: PartContext): Promise<void> {
           ctx.log.info(`${drill.repository}: ${dump.label}: ${found} (${formatBytes(size)})`);
         }
       } catch (error) {
+        // checkSqlite's plain errors are reasons: they join the failures below (PART_FAILED).
         if (ctx.signal.aborted) throw error;
         const hint = error instanceof LifeboatError && error.hint ? ` (${error.hint})` : '';
         failures.push(`${drill.repository}: ${describeError(error)}${hint}`);
@@ -158,8 +160,8 @@ async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Prom
 async function checkSqlite(file: string, ctx: PartContext): Promise<void> {
   const result = await execa('sqlite3', ['-readonly', file, 'PRAGMA integrity_check;'], { reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
   const output = String(result.stdout).trim();
-  if ((result as { code?: string }).code === 'ENOENT') throw new LifeboatError('DATABASE', 'sqlite3 is not installed (Debian: apt-get install sqlite3)', { hint: 'apt-get install sqlite3' });
-  if (result.exitCode !== 0 || output !== 'ok') throw new LifeboatError('DATABASE', `SQLite dump ${path.basename(file)} is damaged: ${(output || String(result.stderr)).split('\n').slice(0, 3).join(' | ')}`, { hint: 'restore an older snapshot, and check the live database with PRAGMA integrity_check' });
+  if ((result as { code?: string }).code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
+  if (result.exitCode !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || String(result.stderr)).split('\n').slice(0, 3).join(' | ')}`);
 }
 
 function drillsOf(ctx: PartContext): Drill[] {
