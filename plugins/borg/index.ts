@@ -124,9 +124,8 @@ export function createProvider(input: ProviderInput): Provider {
       command: `borg ${command}`,
       reason: borgReason(result.stderr),
       stderr: result.stderr,
-      secretPattern: /passphrase/i,
-      secretHint: `check the passphrase of repository "${repoName}"`,
-      reachHint: `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
+      hints: [[/passphrase/i, `check the passphrase of repository "${repoName}"`]],
+      otherwise: `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
       mask: (text) => options.log.masker.mask(text),
     });
   }

@@ -184,9 +184,8 @@ export function createProvider(input: ProviderInput): Provider {
       exitCode: result.exitCode,
       reason: lastLines(result.stderr, 4),
       stderr: result.stderr,
-      secretPattern: /wrong password/i,
-      secretHint: `check the password of repository "${repoName}"`,
-      reachHint: `check url and credentials of repository "${repoName}"`,
+      hints: [[/wrong password/i, `check the password of repository "${repoName}"`]],
+      otherwise: `check url and credentials of repository "${repoName}"`,
       mask: (text) => options.log.masker.mask(text),
     });
   }

@@ -53,7 +53,6 @@ export function parseManifest(text: string, source: string, expected: { module: 
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
-    // A reason: the catch below makes it the PROVIDER error naming the file.
     if (!manifest || manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
   } catch (error) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: ${(error as Error).message}`, { cause: error });

@@ -53,22 +53,21 @@ export function missingPassword(input: Pick<ProviderInput, 'name'>, tool: string
 }
 
 // A failed tool call as PROVIDER: `<where>: <command> failed[ (exit N)]: <reason>`, masked (a tool may
-// echo a URL with its credentials), with the fix: `secretHint` when the tool's output names the secret
-// (`secretPattern`), else `reachHint`.
+// echo a URL with its credentials), with the fix: the first of `hints` whose pattern the tool's output
+// matches (a wrong password), else `otherwise` (the repository's reach).
 export function toolFailure(failure: {
   where: string;
   command: string;
   exitCode?: number | null;
   reason: string;
   stderr: string;
-  secretPattern: RegExp;
-  secretHint: string;
-  reachHint: string;
+  hints: Array<[RegExp, string]>;
+  otherwise: string;
   mask: (text: string) => string;
 }): LifeboatError {
   const exit = failure.exitCode === undefined ? '' : ` (exit ${failure.exitCode})`;
   return new LifeboatError('PROVIDER', failure.mask(`${failure.where}: ${failure.command} failed${exit}: ${failure.reason}`), {
-    hint: failure.secretPattern.test(failure.stderr) ? failure.secretHint : failure.reachHint,
+    hint: failure.hints.find(([pattern]) => pattern.test(failure.stderr))?.[1] ?? failure.otherwise,
   });
 }
 

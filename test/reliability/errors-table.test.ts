@@ -24,11 +24,11 @@ interface Case {
   args: (t: TestRoot) => string[];
   arrange?: (t: TestRoot) => void;
   env?: Record<string, string>;
+  // the fix, as stderr shows it after the message (`hint: ...`); a failing part's hint is logged by the runner
+  hint?: (t: TestRoot) => string;
   exit: number;
   // the message (after `lifeboat: `) as it must appear on stderr
   message: (t: TestRoot) => string;
-  // the fix, as stderr shows it after the message (`hint: ...`); a part's hint is logged by the runner
-  hint?: (t: TestRoot) => string;
 }
 
 // A module m with one folder, on the copy provider of makeRoot().
@@ -146,7 +146,6 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'repository "local" (restic) has no password',
-    hint: () => 'set passwordFile: /etc/lifeboat/restic.pass (or passwordCommand:) on repository "local" in lifeboat.yaml, or RESTIC_PASSWORD in its env',
   },
   {
     what: 'a restic passwordFile that cannot be read',
@@ -157,7 +156,6 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: (t) => `repository "local": cannot read passwordFile ${path.join(t.dir, 'missing.pass')}: `,
-    hint: (t) => `create it, e.g. \`openssl rand -base64 32 > ${path.join(t.dir, 'missing.pass')} && chmod 600 ${path.join(t.dir, 'missing.pass')}\``,
   },
   {
     what: 'a borg repository without a passphrase',
@@ -168,7 +166,6 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'repository "local" (borg) has no passphrase',
-    hint: () => 'set passwordFile: /etc/lifeboat/borg.pass (or passwordCommand:) on repository "local" in lifeboat.yaml, or BORG_PASSPHRASE in its env',
   },
   {
     what: 'a negated exclude pattern with borg',
@@ -180,7 +177,6 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'exclude pattern "!keep": negated patterns are not supported by the borg provider',
-    hint: () => 'list the paths to exclude instead',
   },
   {
     what: 'a negated exclude pattern with tar',
@@ -191,7 +187,6 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'exclude pattern "!keep": negated patterns are not supported by the tar provider',
-    hint: () => 'list the paths to exclude instead',
   },
   {
     what: 'two databases that would be dumped to the same file',
@@ -199,9 +194,19 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: () => 'would both be dumped to databases/sqlite-db.sqlite3',
-    hint: () => 'give one of them a distinct `name:` in module.yaml',
   },
-  // built-ins that fail: PART_FAILED or the code of what failed (exit 1), the hint kept
+  // a part that fails: PART_FAILED (exit 1)
+  {
+    what: 'a state-include.conf line naming a missing path',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/etc/state-include.conf', 'not-there.txt\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}:1: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
+  },
+  // built-ins that fail (exit 1): their hint is logged after the message, and kept in the journal and --json
   {
     what: 'a module folder that does not exist',
     arrange: (t) => t.module('m', { folders: [path.join(t.dir, 'gone')] }),
@@ -228,17 +233,6 @@ const CASES: Case[] = [
     exit: 1,
     message: () => 'bin/module-dump-state exited with status 4',
     hint: (t) => `its output is above; fix ${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}, or remove it when the module has no state to dump`,
-  },
-  // a part that fails: PART_FAILED (exit 1)
-  {
-    what: 'a state-include.conf line naming a missing path',
-    arrange: (t) => {
-      moduleM(t);
-      t.write('modules/m/etc/state-include.conf', 'not-there.txt\n');
-    },
-    args: () => ['backup', 'm'],
-    exit: 1,
-    message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}:1: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
   },
 ];
 

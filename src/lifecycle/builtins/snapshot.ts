@@ -35,7 +35,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
       const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
       if (!ctx.options.newRepository && !ctx.options.dryRun) {
         const vanished = vanishedRepository(ctx.root, ctx.module.name, repository);
-        if (vanished && (await provider.list(ctx.module.name, { log: ctx.log, signal: ctx.signal, env: ctx.env })).length === 0) throw new LifeboatError('PROVIDER', vanished, { hint: `mount or restore it, or start a new repository with \`lifeboat backup ${ctx.module.name} --repo ${repository} --new-repository\`` });
+        if (vanished && (await provider.list(ctx.module.name, { log: ctx.log, signal: ctx.signal, env: ctx.env })).length === 0) throw new Error(vanished);
       }
       const started = Date.now();
       // An upload that goes on after this part logs under the part that waits for it (95finish_uploads).
@@ -68,6 +68,7 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         manifest?.cancel();
         throw error;
       }
+      // A vanished repository's plain Error (its message names the fix) joins them as a reason too.
       failures.push(`${repository}: ${describeError(error)}`);
       errors.push(error);
       ctx.log.error(`snapshot into ${repository} failed: ${describeError(error)}`);
