@@ -15,6 +15,7 @@ import { LifeboatError } from '../../src/errors.js';
 import type { ProviderInput } from '../../src/providers/types.js';
 import { encryptionProblems } from '../../src/config/tar-encryption.js';
 import { ScryptIdentity, ScryptRecipient } from './age-scrypt.js';
+import { readPasswordFileAsync } from '../../src/providers/shared.js';
 
 export { AGE_EXTENSION } from '../../src/config/tar-encryption.js';
 
@@ -88,11 +89,10 @@ export class AgeKeys {
       let text: string;
       if (config.passwordFile !== undefined) {
         const file = this.resolve(config.passwordFile);
-        text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-          throw this.configError(`passwordFile ${file} cannot be read (${error.code ?? error.message})`, `create it (e.g. openssl rand -base64 32 > ${file}; chmod 600 ${file}) or fix passwordFile`, error);
-        });
+        text = await readPasswordFileAsync(file, (reason, hint, cause) => this.configError(reason, hint, cause));
         text = text.replace(/\r?\n$/, '');
       } else {
+        // runPasswordCommand rejects with a plain reason; it becomes the CONFIG_INVALID error naming the repository.
         text = await runPasswordCommand(config.passwordCommand!, { ...process.env, ...this.input.root.rootEnv, ...env, ...config.env }).catch((error: Error) => {
           throw this.configError(`passwordCommand failed: ${error.message}`, 'fix the command so it prints the passphrase', error);
         });

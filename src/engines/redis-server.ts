@@ -58,6 +58,7 @@ export async function startScratchRedis(ctx: EngineContext): Promise<ScratchRedi
 // Polls until the socket accepts a connection; fails when the server exited or after the timeout.
 async function waitForSocket(socket: string, exited: () => boolean, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  // Its plain errors are reasons: startScratchRedis wraps them into a DATABASE error with its hint.
   for (;;) {
     if (exited()) throw new Error('it exited');
     if (signal?.aborted) throw new LifeboatError('INTERRUPTED', `stopped (${String(signal.reason ?? 'aborted')})`);
