@@ -4,7 +4,7 @@
 // after them with LIFEBOAT_TARGET set to the (first) scratch restore; the verify command removes it.
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { runToEnd } from '../../process/runner.js';
 import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
@@ -158,10 +158,10 @@ async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Prom
 
 // `PRAGMA integrity_check` on a read-only copy; anything but "ok" is damage.
 async function checkSqlite(file: string, ctx: PartContext): Promise<void> {
-  const result = await execa('sqlite3', ['-readonly', file, 'PRAGMA integrity_check;'], { reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
-  const output = String(result.stdout).trim();
-  if ((result as { code?: string }).code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
-  if (result.exitCode !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || String(result.stderr)).split('\n').slice(0, 3).join(' | ')}`);
+  const result = await runToEnd('sqlite3', { args: ['-readonly', file, 'PRAGMA integrity_check;'], signal: ctx.signal, stdio: ['ignore', 'pipe', 'pipe'], maxStdout: 256 << 20 });
+  const output = result.stdout.toString('utf8').trim();
+  if (result.error?.code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
+  if (result.code !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || result.stderr).split('\n').slice(0, 3).join(' | ')}`);
 }
 
 function drillsOf(ctx: PartContext): Drill[] {
