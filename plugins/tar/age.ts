@@ -4,11 +4,12 @@
 // compressor and the hash tap: walk -> tar -> zstd -> age -> SHA-256 -> sinks, and back. The library
 // (age-encryption, "typage") encrypts and decrypts web streams in 64 KiB STREAM chunks, each
 // authenticated before it is released: a flipped byte or a truncated archive fails the chunk it is in.
-// The manifest's file list is sealed the same way (`sealed`), so no file name is stored in plaintext.
+// The file list beside the archive is encrypted the same way (file-list.ts), so no file name is stored
+// in plaintext.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
@@ -214,10 +215,11 @@ async function* fromWeb(stream: ReadableStream<Uint8Array>): AsyncGenerator<Buff
   for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-// The encrypting stage of the create pipeline (a function stage for stream.pipeline).
-export function encryptStage(keys: AgeKeys, env?: Record<string, string>): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+// The encrypting stage of the create pipeline (a function stage for stream.pipeline); `encrypter`, when
+// given, is one from AgeKeys.prepared (used once), else the stage makes its own.
+export function encryptStage(keys: AgeKeys, env?: Record<string, string>, prepared?: Encrypter): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* encrypt(source) {
-    const encrypter = await keys.encrypter(env);
+    const encrypter = prepared ?? (await keys.encrypter(env));
     yield* fromWeb(await encrypter.encrypt(toWeb(source)));
   };
 }
@@ -250,13 +252,8 @@ export function noKeys(archive: string, mode: AgeMode): LifeboatError {
   });
 }
 
-// Seals a manifest's private part (the file list) as base64 of age(gzip(JSON)), with an Encrypter from
-// AgeKeys.prepared (used once).
-export async function sealJson(encrypter: Encrypter, value: unknown): Promise<string> {
-  return Buffer.from(await encrypter.encrypt(gzipSync(JSON.stringify(value)))).toString('base64');
-}
-
-// Opens what sealJson made; `archive` names the snapshot in errors.
+// Opens the sealed part of a lifeboat-tar/1 manifest (base64 of age(gzip(JSON))); `archive` names the
+// snapshot in errors.
 export async function openJson<T>(keys: AgeKeys | undefined, mode: AgeMode, sealed: string, archive: string, env?: Record<string, string>): Promise<T> {
   if (!keys) throw noKeys(archive, mode);
   const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);
