@@ -250,17 +250,14 @@ export interface FileEntries {
   take(key: string, skipped?: (entry: ManifestEntry, key: string) => void): Promise<ManifestEntry | undefined>;
   // Every entry not taken yet; then checks the list is complete. Returns the list's end line (format 2).
   rest(each?: (entry: ManifestEntry, key: string) => void): Promise<FileListEnd | undefined>;
-  // Format 2 lists answer in archive order only: an archive path they lack is a damaged archive.
-  readonly ordered: boolean;
   // The list's size and sha256 as stored, once rest() read it to its end (format 2).
   stored?: () => { size: number; sha256: string };
   close(): void;
 }
 
-// Format 2: the stream, entries asked in archive order.
+// Format 2: the stream; entries are asked in archive order (a path asked out of order finds nothing).
 export function streamedEntries(reader: FileListReader): FileEntries {
   return {
-    ordered: true,
     take: (key, skipped) => reader.seek(key, skipped),
     rest: (each) => reader.drain(each),
     stored: () => reader.stored,
@@ -273,7 +270,6 @@ export function heldEntries(files: ManifestEntry[]): FileEntries {
   const byPath = new Map(files.map((entry) => [keyOf(entry), entry]));
   const taken = new Set<string>();
   return {
-    ordered: false,
     take: async (key) => {
       taken.add(key);
       return byPath.get(key);
