@@ -9,6 +9,7 @@
 #   bash bench/manifest-memory.sh        (FILES=1000000 ROUNDS=3 by default; FILES=200000 for a shorter run)
 # TREE=/some/dir keeps the generated tree there (reused when it already has FILES files).
 # WITHOUT=1 adds a third run per round, `lifeboat backup` with LIFEBOAT_MANIFEST=0 (what the manifest costs).
+# BEFORE=/path/to/bin/lifeboat adds a run per round of another build (into its own repository and state).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FILES=${FILES:-1000000}
@@ -40,6 +41,9 @@ echo "pass-for-bench" > "$work/pass"
 mkdir -p "$work/root/modules/bench" "$work/shim"
 printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
 printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
+mkdir -p "$work/root-before/modules/bench"
+printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo-before, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root-before/lifeboat.yaml"
+cp "$work/root/modules/bench/module.yaml" "$work/root-before/modules/bench/"
 # Lifeboat's restic runs through this shim, which records each call's peak RSS (KiB) and wall time.
 cat > "$work/shim/restic" <<EOF
 #!/usr/bin/env bash
@@ -57,8 +61,10 @@ now() { echo "${EPOCHREALTIME/./}"; }
 raw_backup() { /usr/bin/time -f "%M" -o "$work/raw-rss" "$RESTIC" -q -r "$work/raw-repo" backup --host bench --tag module:bench "$data" >/dev/null; }
 lifeboat_backup() {
   : > "$work/inner"; : > "$work/rss"
+  local bin=$ROOT/bin/lifeboat root=$work/root state=$work/state
+  if [ "${2:-}" = before ]; then bin=$BEFORE root=$work/root-before state=$work/state-before; fi
   LIFEBOAT_MANIFEST=${1:-1} PATH="$work/shim:$PATH" BENCH_RSS_FILE="$work/rss" NODE_OPTIONS="--import=$work/rss.mjs" \
-    node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state" backup bench >/dev/null &
+    node "$bin" -q --root "$root" --state-dir "$state" backup bench >/dev/null &
   local pid=$!
   wait "$pid"
   ours_rss=$(awk -v pid="$pid" '$1==pid && $2>m {m=$2} END{print m+0}' "$work/rss")
@@ -70,14 +76,16 @@ t0=$(now); "$RESTIC" -q -r "$work/raw-repo" init >/dev/null; raw_backup; t1=$(no
 echo "first backup, raw restic: $(( (t1 - t0) / 1000000 )) s, peak $(( $(cat "$work/raw-rss") / 1024 )) MB"
 t0=$(now); lifeboat_backup; t1=$(now)
 echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
+[ -z "${BEFORE:-}" ] || { lifeboat_backup 1 before; echo "first backup, before: lifeboat peak $(( ours_rss / 1024 )) MB"; }
 find "$work" -name "*.json.gz" -exec ls -la {} +
 
-raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=()
+raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=(); before=(); before_rss=()
+run_before() { [ -n "${BEFORE:-}" ] || return 0; local t0; t0=$(now); lifeboat_backup 1 before; before+=($(( ($(now) - t0) / 1000 ))); before_rss+=("$ours_rss"); }
 run_raw() { local t0; t0=$(now); raw_backup; raw+=($(( ($(now) - t0) / 1000 ))); raw_rss+=($(cat "$work/raw-rss")); }
 run_ours() { local t0; t0=$(now); lifeboat_backup; ours+=($(( ($(now) - t0) / 1000 ))); lb_rss+=("$ours_rss"); lb_restic_rss+=("$inner_rss"); }
 for r in $(seq 1 "$ROUNDS"); do
-  if (( r % 2 )); then run_raw; run_ours; order="restic first"; else run_ours; run_raw; order="lifeboat first"; fi
-  echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB"
+  if (( r % 2 )); then run_raw; run_ours; run_before; order="restic first"; else run_before; run_ours; run_raw; order="lifeboat first"; fi
+  echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB${BEFORE:+ | before ${before[-1]} ms, peak $(( before_rss[-1] / 1024 )) MB}"
   if [ "${WITHOUT:-0}" = 1 ]; then
     t0=$(now); lifeboat_backup 0; without+=($(( ($(now) - t0) / 1000 )))
     echo "  lifeboat with LIFEBOAT_MANIFEST=0: ${without[-1]} ms, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB"
@@ -85,11 +93,12 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 join() { local IFS=,; echo "$*"; }
 node -e '
-const [raw, ours, rawRss, lbRss, lbResticRss, without] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
+const [raw, ours, rawRss, lbRss, lbResticRss, without, before, beforeRss] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (kib) => `${(kib / 1024).toFixed(0)} MB`;
 console.log(`unchanged backup, median of ${raw.length}: wall raw restic ${median(raw)} ms, lifeboat ${median(ours)} ms, ratio ${(median(ours) / median(raw)).toFixed(2)}x (target <= 1.15x)`);
 if (without.length) console.log(`lifeboat with LIFEBOAT_MANIFEST=0: ${median(without)} ms, ${(median(without) / median(raw)).toFixed(2)}x of raw restic (the manifest itself: ${((median(ours) / median(without) - 1) * 100).toFixed(1)} %)`);
+if (before.length) console.log(`before (another build): ${median(before)} ms, ${(median(before) / median(raw)).toFixed(2)}x of raw restic, peak ${mb(median(beforeRss))}`);
 console.log(`peak RSS: lifeboat itself ${mb(median(lbRss))} (max ${mb(Math.max(...lbRss))}; target <= 150 MB and <= restic), raw restic ${mb(median(rawRss))}, the restic lifeboat ran ${mb(median(lbResticRss))}`);
-' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")"
+' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")" "$(join "${before[@]}")" "$(join "${before_rss[@]}")"
 echo "load at the end: $(load); $(uptime)"
