@@ -21,20 +21,8 @@ data=${TREE:-$work/data}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # The tree: 1,000 files per folder, 20-300 bytes each, content unique per file (as bench/manifest-memory.sh).
-if [ ! -f "$data/.complete-$FILES" ]; then
-  rm -rf "$data"
-  echo "making $FILES files in $data (load $(load))..."
-  node -e '
-    const { mkdirSync, writeFileSync } = require("node:fs");
-    const [dir, count] = [process.argv[1], Number(process.argv[2])];
-    for (let i = 0; i < count; i++) {
-      const folder = `${dir}/d${String(Math.floor(i / 1000)).padStart(4, "0")}`;
-      if (i % 1000 === 0) mkdirSync(folder, { recursive: true });
-      writeFileSync(`${folder}/f${i}.txt`, `file ${i} ${Math.random()}\n`.repeat(1 + (i % 10)));
-    }
-    writeFileSync(`${dir}/.complete-${count}`, "");
-  ' "$data" "$FILES"
-fi
+source "$ROOT/bench/small-files.sh"
+make_small_files "$data" "$FILES"
 mkdir -p "$work/root/modules/bench"
 printf 'repositories:\n  local: { provider: tar, url: %s/repo, compression: zstd }\n' "$work" > "$work/root/lifeboat.yaml"
 printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"

@@ -167,7 +167,7 @@ export class AgeKeys {
   }
 
   // The error for an archive this key does not open, or whose bytes fail authentication.
-  // `part` names what failed when it is not the archive's bytes (the manifest's sealed file list).
+  // `part` names what failed when it is not the archive's bytes (its file list).
   failure(error: unknown, archive: string, mode: AgeMode, part?: string): LifeboatError {
     const message = (error as Error)?.message ?? String(error);
     if (message === "no identity matched any of the file's recipients") {
@@ -224,8 +224,9 @@ export function encryptStage(keys: AgeKeys, env?: Record<string, string>, prepar
   };
 }
 
-// The decrypting stage of the restore and check pipelines; failures name the archive and the key source.
-export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: string, env?: Record<string, string>): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+// The decrypting stage of the restore and check pipelines; failures name the archive and the key source
+// (and `part` when it decrypts something beside the archive: its file list).
+export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: string, env?: Record<string, string>, part?: string): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* decrypt(source) {
     if (!keys) throw noKeys(archive, mode);
     const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);
@@ -233,14 +234,14 @@ export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: 
     try {
       plain = await decrypter.decrypt(toWeb(source));
     } catch (error) {
-      throw keys.failure(error, archive, mode);
+      throw keys.failure(error, archive, mode, part);
     }
     try {
       yield* fromWeb(plain);
     } catch (error) {
       if (error instanceof LifeboatError) throw error;
       if ((error as Error)?.name === 'AbortError') throw error;
-      throw keys.failure(error, archive, mode);
+      throw keys.failure(error, archive, mode, part);
     }
   };
 }

@@ -236,7 +236,7 @@ export function createProvider(input: ProviderInput): Provider {
     if (manifest.list) {
       const { name, size } = manifest.list;
       // A wrong or missing key is reported naming the archive, as for the archive itself.
-      const decrypt = manifest.encryption ? decryptStage(keys, manifest.encryption.mode, archive, options.env) : undefined;
+      const decrypt = manifest.encryption ? decryptStage(keys, manifest.encryption.mode, archive, options.env, `its file list ${name}`) : undefined;
       const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal);
       const bound = reader.head.snapshot ?? {};
       const differs = BOUND_FIELDS.filter((field) => JSON.stringify(bound[field]) !== JSON.stringify(manifest[field]));
