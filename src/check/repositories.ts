@@ -44,7 +44,7 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
         }
         if (snapshots.length > 0 && config?.provider === 'tar' && provider.preflightRestore) {
-          // An encrypted tar repository: the newest snapshot's file list must open with the key.
+          // An encrypted tar repository: the newest snapshot's sealed part must open with the key.
           const newest = snapshots[snapshots.length - 1];
           const opened = await provider.preflightRestore(module.name, newest, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).then(
             () => undefined,
