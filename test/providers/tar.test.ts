@@ -127,6 +127,16 @@ describe('tar provider specifics', () => {
     await t.provider.check!('wiki', common());
   });
 
+  it('forget removes the file list with its archive; a list or archive without a manifest is a leftover', async () => {
+    const t = await setup('zstd');
+    const { snapshot: first } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    const { snapshot: second } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    await t.provider.forget!('wiki', [first], common());
+    expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${second.id}.files.ndjson.gz`, `${second.id}.manifest.json`, `${second.id}.tar.zst`]);
+    await writeFile(path.join(t.url, 'wiki', `${first.id}.files.ndjson.gz`), 'left by a killed run');
+    expect(await t.provider.leftovers!('wiki', common())).toEqual([path.join(t.url, 'wiki', `${first.id}.files.ndjson.gz`)]);
+  });
+
   it('writes plain .tar for compression none and restores it', async () => {
     const t = await setup('none');
     const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
