@@ -9,6 +9,7 @@
 #   bash bench/manifest-memory.sh        (FILES=1000000 ROUNDS=3 by default; FILES=200000 for a shorter run)
 # TREE=/some/dir keeps the generated tree there (reused when it already has FILES files).
 # WITHOUT=1 adds a third run per round, `lifeboat backup` with LIFEBOAT_MANIFEST=0 (what the manifest costs).
+# BEFORE=/path/to/bin/lifeboat adds a run per round of another build (into its own repository and state).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FILES=${FILES:-1000000}
@@ -21,25 +22,16 @@ data=${TREE:-$work/data}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # The tree: 1,000 files per folder, 20-300 bytes each, content unique per file.
-if [ ! -f "$data/.complete-$FILES" ]; then
-  rm -rf "$data"
-  echo "making $FILES files in $data (load $(load))..."
-  node -e '
-    const { mkdirSync, writeFileSync } = require("node:fs");
-    const [dir, count] = [process.argv[1], Number(process.argv[2])];
-    for (let i = 0; i < count; i++) {
-      const folder = `${dir}/d${String(Math.floor(i / 1000)).padStart(4, "0")}`;
-      if (i % 1000 === 0) mkdirSync(folder, { recursive: true });
-      writeFileSync(`${folder}/f${i}.txt`, `file ${i} ${Math.random()}\n`.repeat(1 + (i % 10)));
-    }
-    writeFileSync(`${dir}/.complete-${count}`, "");
-  ' "$data" "$FILES"
-fi
+source "$ROOT/bench/small-files.sh"
+make_small_files "$data" "$FILES"
 
 echo "pass-for-bench" > "$work/pass"
 mkdir -p "$work/root/modules/bench" "$work/shim"
 printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
 printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
+mkdir -p "$work/root-before/modules/bench"
+printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo-before, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root-before/lifeboat.yaml"
+cp "$work/root/modules/bench/module.yaml" "$work/root-before/modules/bench/"
 # Lifeboat's restic runs through this shim, which records each call's peak RSS (KiB) and wall time.
 cat > "$work/shim/restic" <<EOF
 #!/usr/bin/env bash
@@ -57,12 +49,15 @@ now() { echo "${EPOCHREALTIME/./}"; }
 raw_backup() { /usr/bin/time -f "%M" -o "$work/raw-rss" "$RESTIC" -q -r "$work/raw-repo" backup --host bench --tag module:bench "$data" >/dev/null; }
 lifeboat_backup() {
   : > "$work/inner"; : > "$work/rss"
+  local bin=$ROOT/bin/lifeboat root=$work/root state=$work/state
+  if [ "${2:-}" = before ]; then bin=$BEFORE root=$work/root-before state=$work/state-before; fi
   LIFEBOAT_MANIFEST=${1:-1} PATH="$work/shim:$PATH" BENCH_RSS_FILE="$work/rss" NODE_OPTIONS="--import=$work/rss.mjs" \
-    node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state" backup bench >/dev/null &
+    node "$bin" -q --root "$root" --state-dir "$state" backup bench >/dev/null &
   local pid=$!
   wait "$pid"
   ours_rss=$(awk -v pid="$pid" '$1==pid && $2>m {m=$2} END{print m+0}' "$work/rss")
   inner_rss=$(awk '$1>m {m=$1} END{print m+0}' "$work/inner")
+  inner_ms=$(awk '{t+=$2} END{printf "%d", t*1000}' "$work/inner")
 }
 
 echo "tree: $(find "$data" -type f | wc -l) files, $(du -sm "$data" | cut -f1) MB; $(nproc) cores; load $(load)"
@@ -70,14 +65,16 @@ t0=$(now); "$RESTIC" -q -r "$work/raw-repo" init >/dev/null; raw_backup; t1=$(no
 echo "first backup, raw restic: $(( (t1 - t0) / 1000000 )) s, peak $(( $(cat "$work/raw-rss") / 1024 )) MB"
 t0=$(now); lifeboat_backup; t1=$(now)
 echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
+[ -z "${BEFORE:-}" ] || { lifeboat_backup 1 before; echo "first backup, before: lifeboat peak $(( ours_rss / 1024 )) MB"; }
 find "$work" -name "*.json.gz" -exec ls -la {} +
 
-raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=()
+raw=(); ours=(); raw_rss=(); lb_rss=(); lb_restic_rss=(); without=(); before=(); before_rss=(); overhead=(); before_overhead=()
+run_before() { [ -n "${BEFORE:-}" ] || return 0; local t0; t0=$(now); lifeboat_backup 1 before; before+=($(( ($(now) - t0) / 1000 ))); before_rss+=("$ours_rss"); before_overhead+=($(( before[-1] - inner_ms ))); }
 run_raw() { local t0; t0=$(now); raw_backup; raw+=($(( ($(now) - t0) / 1000 ))); raw_rss+=($(cat "$work/raw-rss")); }
-run_ours() { local t0; t0=$(now); lifeboat_backup; ours+=($(( ($(now) - t0) / 1000 ))); lb_rss+=("$ours_rss"); lb_restic_rss+=("$inner_rss"); }
+run_ours() { local t0; t0=$(now); lifeboat_backup; ours+=($(( ($(now) - t0) / 1000 ))); lb_rss+=("$ours_rss"); lb_restic_rss+=("$inner_rss"); overhead+=($(( ours[-1] - inner_ms ))); }
 for r in $(seq 1 "$ROUNDS"); do
-  if (( r % 2 )); then run_raw; run_ours; order="restic first"; else run_ours; run_raw; order="lifeboat first"; fi
-  echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB"
+  if (( r % 2 )); then run_raw; run_ours; run_before; order="restic first"; else run_before; run_ours; run_raw; order="lifeboat first"; fi
+  echo "round $r ($order, load $(load)): raw restic ${raw[-1]} ms, peak $(( raw_rss[-1] / 1024 )) MB | lifeboat ${ours[-1]} ms, lifeboat peak $(( lb_rss[-1] / 1024 )) MB, its restic peak $(( lb_restic_rss[-1] / 1024 )) MB, overhead ${overhead[-1]} ms${BEFORE:+ | before ${before[-1]} ms, peak $(( before_rss[-1] / 1024 )) MB, overhead ${before_overhead[-1]} ms}"
   if [ "${WITHOUT:-0}" = 1 ]; then
     t0=$(now); lifeboat_backup 0; without+=($(( ($(now) - t0) / 1000 )))
     echo "  lifeboat with LIFEBOAT_MANIFEST=0: ${without[-1]} ms, lifeboat peak $(( ours_rss / 1024 )) MB, its restic peak $(( inner_rss / 1024 )) MB"
@@ -85,11 +82,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 join() { local IFS=,; echo "$*"; }
 node -e '
-const [raw, ours, rawRss, lbRss, lbResticRss, without] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
+const [raw, ours, rawRss, lbRss, lbResticRss, without, before, beforeRss, overhead, beforeOverhead] = process.argv.slice(1).map((s) => (s ? s.split(",").map(Number) : []));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (kib) => `${(kib / 1024).toFixed(0)} MB`;
 console.log(`unchanged backup, median of ${raw.length}: wall raw restic ${median(raw)} ms, lifeboat ${median(ours)} ms, ratio ${(median(ours) / median(raw)).toFixed(2)}x (target <= 1.15x)`);
 if (without.length) console.log(`lifeboat with LIFEBOAT_MANIFEST=0: ${median(without)} ms, ${(median(without) / median(raw)).toFixed(2)}x of raw restic (the manifest itself: ${((median(ours) / median(without) - 1) * 100).toFixed(1)} %)`);
+console.log(`lifeboat overhead (its run minus the time its restic calls took): median ${median(overhead)} ms; 1 + overhead / raw restic = ${(1 + median(overhead) / median(raw)).toFixed(2)}x`);
+if (before.length) console.log(`before (another build): ${median(before)} ms, ${(median(before) / median(raw)).toFixed(2)}x of raw restic, peak ${mb(median(beforeRss))}, overhead ${median(beforeOverhead)} ms`);
 console.log(`peak RSS: lifeboat itself ${mb(median(lbRss))} (max ${mb(Math.max(...lbRss))}; target <= 150 MB and <= restic), raw restic ${mb(median(rawRss))}, the restic lifeboat ran ${mb(median(lbResticRss))}`);
-' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")"
+' "$(join "${raw[@]}")" "$(join "${ours[@]}")" "$(join "${raw_rss[@]}")" "$(join "${lb_rss[@]}")" "$(join "${lb_restic_rss[@]}")" "$(join "${without[@]}")" "$(join "${before[@]}")" "$(join "${before_rss[@]}")" "$(join "${overhead[@]}")" "$(join "${before_overhead[@]}")"
 echo "load at the end: $(load); $(uptime)"

@@ -355,6 +355,16 @@ export function createProvider(input: ProviderInput): Provider {
     create,
     forget,
     prune,
+    // Before a backup (the check for a vanished repository): a local repository with its config and a
+    // snapshot file holds snapshots of the module (it is the module's own); anything else: ask restic.
+    async holdsSnapshots(module) {
+      if (!existsLocally(module)) return false;
+      try {
+        return readdirSync(path.join(moduleRepository(url, module, input.root.root), 'snapshots')).length > 0;
+      } catch {
+        return false;
+      }
+    },
     // Snapshots of one module, oldest first; [] when it was never backed up.
     async list(module, options) {
       return (await listOrNull(module, options)) ?? [];

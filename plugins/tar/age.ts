@@ -4,10 +4,11 @@
 // compressor and the hash tap: walk -> tar -> zstd -> age -> SHA-256 -> sinks, and back. The library
 // (age-encryption, "typage") encrypts and decrypts web streams in 64 KiB STREAM chunks, each
 // authenticated before it is released: a flipped byte or a truncated archive fails the chunk it is in.
-// The manifest's file list is sealed the same way (`sealed`), so no file name is stored in plaintext.
+// The file list beside the archive is encrypted the same way (file-list.ts), so no file name is stored
+// in plaintext.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
@@ -166,7 +167,7 @@ export class AgeKeys {
   }
 
   // The error for an archive this key does not open, or whose bytes fail authentication.
-  // `part` names what failed when it is not the archive's bytes (the manifest's sealed file list).
+  // `part` names what failed when it is not the archive's bytes (its file list).
   failure(error: unknown, archive: string, mode: AgeMode, part?: string): LifeboatError {
     const message = (error as Error)?.message ?? String(error);
     if (message === "no identity matched any of the file's recipients") {
@@ -208,16 +209,18 @@ async function* fromWeb(stream: ReadableStream<Uint8Array>): AsyncGenerator<Buff
   for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-// The encrypting stage of the create pipeline (a function stage for stream.pipeline).
-export function encryptStage(keys: AgeKeys, env?: Record<string, string>): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+// The encrypting stage of the create pipeline (a function stage for stream.pipeline); `encrypter`, when
+// given, is one from AgeKeys.prepared (used once), else the stage makes its own.
+export function encryptStage(keys: AgeKeys, env?: Record<string, string>, prepared?: Encrypter): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* encrypt(source) {
-    const encrypter = await keys.encrypter(env);
+    const encrypter = prepared ?? (await keys.encrypter(env));
     yield* fromWeb(await encrypter.encrypt(toWeb(source)));
   };
 }
 
-// The decrypting stage of the restore and check pipelines; failures name the archive and the key source.
-export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: string, env?: Record<string, string>): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+// The decrypting stage of the restore and check pipelines; failures name the archive and the key source
+// (and `part` when it decrypts something beside the archive: its file list).
+export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: string, env?: Record<string, string>, part?: string): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* decrypt(source) {
     if (!keys) throw noKeys(archive, mode);
     const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);
@@ -225,14 +228,14 @@ export function decryptStage(keys: AgeKeys | undefined, mode: AgeMode, archive: 
     try {
       plain = await decrypter.decrypt(toWeb(source));
     } catch (error) {
-      throw keys.failure(error, archive, mode);
+      throw keys.failure(error, archive, mode, part);
     }
     try {
       yield* fromWeb(plain);
     } catch (error) {
       if (error instanceof LifeboatError) throw error;
       if ((error as Error)?.name === 'AbortError') throw error;
-      throw keys.failure(error, archive, mode);
+      throw keys.failure(error, archive, mode, part);
     }
   };
 }
@@ -244,13 +247,8 @@ export function noKeys(archive: string, mode: AgeMode): LifeboatError {
   });
 }
 
-// Seals a manifest's private part (the file list) as base64 of age(gzip(JSON)), with an Encrypter from
-// AgeKeys.prepared (used once).
-export async function sealJson(encrypter: Encrypter, value: unknown): Promise<string> {
-  return Buffer.from(await encrypter.encrypt(gzipSync(JSON.stringify(value)))).toString('base64');
-}
-
-// Opens what sealJson made; `archive` names the snapshot in errors.
+// Opens the sealed part of a lifeboat-tar/1 manifest (base64 of age(gzip(JSON))); `archive` names the
+// snapshot in errors.
 export async function openJson<T>(keys: AgeKeys | undefined, mode: AgeMode, sealed: string, archive: string, env?: Record<string, string>): Promise<T> {
   if (!keys) throw noKeys(archive, mode);
   const decrypter = await keys.decrypter(mode, `decrypting ${archive}`, env);

@@ -19,6 +19,7 @@ import { LifeboatError } from '../../src/errors.js';
 import { runToEnd } from '../../src/process/runner.js';
 import type { Logger } from '../../src/log/logger.js';
 import { displayName, fromText, readManifestName, toBuffer } from './names.js';
+import type { FileEntries } from './file-list.js';
 import type { ManifestEntry } from './pack.js';
 import type { TarEntry, TarHeader } from './tar-format.js';
 import { writeXattrs } from './xattrs.js';
@@ -27,8 +28,11 @@ export interface ExtractOptions {
   target: string;
   // Absolute snapshot paths to restore (with everything below them); all when omitted.
   include?: string[];
-  // The archive's manifest: modes, and sha256s every file is verified against.
-  manifest?: ManifestEntry[];
+  // The archive's file list: modes, and sha256s every file is verified against (file-list.ts).
+  files?: FileEntries;
+  // For hard-link groups whose first member is outside `include`: the first included member takes its
+  // place (planRedirects, over the whole list beforehand).
+  redirects?: Map<string, string>;
   log: Logger;
   // Names the archive in messages.
   where: string;
@@ -52,28 +56,30 @@ function within(child: string, dir: string): boolean {
   return child === dir || child.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
-// The manifest keyed by exact path bytes.
-export function manifestByPath(manifest: ManifestEntry[] | undefined): Map<string, ManifestEntry> {
-  return new Map((manifest ?? []).map((entry) => [readManifestName(entry.path, entry.pathB64)!, entry]));
+// The paths a restore writes: all, or those at or below one of `include` (absolute, as text).
+export function includedBy(include: string[] | undefined): (pathBytes: string) => boolean {
+  const dirs = include?.map((dir) => fromText(path.resolve(dir)));
+  return (p) => !dirs || dirs.some((dir) => within(p, dir));
 }
 
-// For hard-link groups whose first member is outside `include`: the first included member takes its place.
-function planRedirects(manifest: Map<string, ManifestEntry>, included: (p: string) => boolean): Map<string, string> {
+// Hard-link groups whose first member is outside `include`, fed every list entry: the first included
+// member takes its place.
+export function planRedirects(included: (p: string) => boolean): { redirects: Map<string, string>; add: (entry: ManifestEntry, pathBytes: string) => void } {
   const redirects = new Map<string, string>();
-  for (const [pathBytes, entry] of manifest) {
-    const target = readManifestName(entry.target, entry.targetB64);
-    if (entry.type === 'link' && target && included(pathBytes) && !included(target) && !redirects.has(target)) redirects.set(target, pathBytes);
-  }
-  return redirects;
+  return {
+    redirects,
+    add(entry, pathBytes) {
+      const target = readManifestName(entry.target, entry.targetB64);
+      if (entry.type === 'link' && target && included(pathBytes) && !included(target) && !redirects.has(target)) redirects.set(target, pathBytes);
+    },
+  };
 }
 
 // Extracts every entry into options.target; returns the number of entries written.
 export async function extractEntries(entries: AsyncIterable<TarEntry>, options: ExtractOptions): Promise<number> {
   const target = fromText(path.resolve(options.target));
-  const include = options.include?.map((dir) => fromText(path.resolve(dir)));
-  const included = (p: string) => !include || include.some((dir) => within(p, dir));
-  const manifest = manifestByPath(options.manifest);
-  const redirects = planRedirects(manifest, included);
+  const included = includedBy(options.include);
+  const redirects = options.redirects ?? new Map<string, string>();
   const asRoot = process.getuid?.() === 0;
   const written = new Map<string, string>();
   // Real directories inside the target (checked with lstat or made by this run).
@@ -138,7 +144,7 @@ export async function extractEntries(entries: AsyncIterable<TarEntry>, options: 
       const linkSource = header.type === 'link' ? linkedFile(header.linkname) : undefined;
       const dest = destAbsolute ? path.join(target, destAbsolute) : '';
       if (!destAbsolute || (linkSource && written.get(linkSource) === dest)) continue;
-      const meta = manifest.get(absolute);
+      const meta = await options.files?.take(absolute);
       const mode = meta?.mode ?? header.mode & 0o7777;
       count++;
       if (header.type === 'directory') {

@@ -1,6 +1,7 @@
 // The tar provider: archives at <url>/<module>/<id>.tar.zst (.tar.gz, .tar), made in Node as one stream
-// pipeline (tree walk and tar format -> compressor -> hash tap -> sink), and a manifest <id>.manifest.json
-// written after the archive is complete. Only archives with a manifest are listed, so a half-written
+// pipeline (tree walk and tar format -> compressor -> hash tap -> sink), their file list
+// <id>.files.ndjson.gz streamed beside them as the walk goes (file-list.ts), and a manifest
+// <id>.manifest.json written after both are complete. Only archives with a manifest are listed, so a half-written
 // archive never looks complete. The id (the archive's base name) is <8 random hex>-<module>-<UTC time>:
 // its short form (the first 12 or 16 characters) is unique too.
 // With `upload: s3://bucket/prefix` the same files go to <prefix>/<module>/ in S3 as they are made
@@ -16,9 +17,10 @@ import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
 import { notCreatedYet } from '../../src/providers/shared.js';
 import { compileExcludes } from '../../src/files/exclude.js';
-import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson } from './age.js';
-import { extractEntries } from './extract.js';
-import { displayName, readManifestName } from './names.js';
+import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson } from './age.js';
+import { extractEntries, includedBy, planRedirects } from './extract.js';
+import { BOUND_FIELDS, fileListName, FileListReader, FileListWriter, heldEntries, streamedEntries, type FileEntries } from './file-list.js';
+import { displayName } from './names.js';
 import { coalesce, packTree, type ManifestEntry } from './pack.js';
 import type { Manifest } from './manifest.js';
 
@@ -29,7 +31,7 @@ import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 import { walkTotal } from './total.js';
 import { declaration } from './declaration.js';
 
-// What the sealed part of an encrypted archive's manifest holds.
+// What the sealed part of an encrypted lifeboat-tar/1 manifest holds.
 // `snapshot` binds it to its manifest: a sealed part copied into another snapshot's manifest (with
 // another archive swapped in) does not match and is refused.
 interface SealedPart {
@@ -42,9 +44,6 @@ interface SealedPart {
 type SealedSnapshot = Pick<Manifest, 'id' | 'module' | 'host' | 'time' | 'paths' | 'archive' | 'archiveSha256'>;
 const SEALED_FIELDS = ['id', 'module', 'host', 'time', 'paths', 'archive', 'archiveSha256'] as const;
 
-function sealedSnapshot(manifest: Manifest): SealedSnapshot {
-  return Object.fromEntries(SEALED_FIELDS.map((field) => [field, manifest[field]])) as SealedSnapshot;
-}
 
 // A manifest and the store it was read from.
 interface Located {
@@ -141,28 +140,38 @@ export function createProvider(input: ProviderInput): Provider {
     // With a local folder and S3, a caller that can wait for the upload later (detachUpload) gets the
     // snapshot once the local archive is complete; the upload follows (upload.ts).
     const deferUpload = options.detachUpload === true && local !== undefined && stores.length > 1;
-    const sink = teeSinks((deferUpload ? [local] : stores).map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
+    const writeTo = deferUpload ? [local!] : stores;
+    const sink = teeSinks(writeTo.map((store) => store.openSink(module, archive, { log: options.log, signal: options.signal })));
+    const listName = fileListName(id, keys !== undefined, AGE_EXTENSION);
+    const listSink = teeSinks(writeTo.map((store) => store.openSink(module, listName, { log: options.log, signal: options.signal })));
     const tap = new HashTap();
-    const files: ManifestEntry[] = [];
+    let list: FileListWriter | undefined;
     let committed = false;
     const progress = trackProgress(options);
     try {
       // The file list's key is derived before the archive streams (the memory peak comes later).
       const sealer = keys ? await keys.prepared(options.env) : undefined;
-      const packing = coalesce(packTree(options.paths, files, { isExcluded, log: options.log, signal: options.signal, onFileBytes: progress?.add }));
+      const head = { snapshot: { id, module, host: options.host, time, paths: options.paths, archive }, exclude: options.exclude };
+      list = new FileListWriter(listName, head, listSink, keys ? encryptStage(keys, options.env, sealer) : undefined, options.signal);
+      const packing = coalesce(packTree(options.paths, (entry) => list!.add(entry), { isExcluded, log: options.log, signal: options.signal, onFileBytes: progress?.add }));
       if (progress) progress.total(walkTotal(options.paths, isExcluded, AbortSignal.any([options.signal, progress.stop.signal])));
       if (keys) await pipeline(packing, createCompressor(compression), encryptStage(keys, options.env), tap, sink.stream, { signal: options.signal });
       else await pipeline(packing, createCompressor(compression), tap, sink.stream, { signal: options.signal });
+      const archiveSha256 = tap.digest();
+      const record = await list.finish({ size: tap.bytes, sha256: archiveSha256 });
       await sink.commit();
       committed = true;
-      const manifest: Manifest = { format: 'lifeboat-tar/1', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: options.exclude, compression, archiveSize: tap.bytes, archiveSha256: tap.digest(), files };
-      if (keys) Object.assign(manifest, { files: [], exclude: [], encryption: keys.record, sealed: await sealJson(sealer!, { files, exclude: options.exclude, snapshot: sealedSnapshot(manifest) } satisfies SealedPart) });
+      await listSink.commit();
+      const manifest: Manifest = { format: 'lifeboat-tar/2', id, archive, module, host: options.host, tags, time, paths: options.paths, exclude: keys ? [] : options.exclude, compression, archiveSize: tap.bytes, archiveSha256, list: record };
+      if (keys) manifest.encryption = keys.record;
       if (deferUpload) return { snapshot, bytes: tap.bytes, uploading: deferredUpload(module, manifest, stores, options) };
       // Remote first: a snapshot listed locally is always in S3 too.
       for (const store of [...stores].reverse()) await store.publish(module, manifest);
       return { snapshot, bytes: tap.bytes };
     } catch (error) {
+      list?.abort();
       await sink.abort();
+      await listSink.abort();
       // Before commit the sinks clean up after themselves (and S3 may be unreachable: no more requests).
       if (committed) for (const store of stores) await store.discard(module, id, archive).catch((e: Error) => options.log.warn(`${whereAll(module, [store])}: could not remove ${archive}: ${e.message}`));
       if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${where(module)}: backup stopped; the incomplete archive was removed`, { cause: error });
@@ -204,33 +213,47 @@ export function createProvider(input: ProviderInput): Provider {
     return store.describe(module, manifest.archive);
   }
 
-  // Why a repository with a key refuses a snapshot before opening it: plaintext, or no sealed part.
+  // Why a repository with a key refuses a snapshot before opening it: plaintext, or no sealed file list.
   // Lifeboat writes neither there, and either lets someone with write access but no key plant content.
   function unsealedProblem(module: string, { manifest, store }: Located): string | undefined {
     if (!keys) return undefined;
     const archive = archiveName(module, manifest, store);
     if (!manifest.encryption) return `${archive}: refused: the snapshot is not encrypted, but repository ${repoName} has a key, so Lifeboat did not write it there (planted, or made before the key was added)`;
-    if (manifest.sealed === undefined) return `${archive}: refused: the manifest has no sealed part, so nothing binds it to its archive (planted, swapped or made by hand)`;
+    if (manifest.sealed === undefined && manifest.list === undefined) return `${archive}: refused: the manifest has no sealed part, so nothing binds it to its archive (planted, swapped or made by hand)`;
     return undefined;
   }
 
-  // The manifest with its file list, opened with the repository's key, after checking that its sealed
-  // part names this very snapshot and archive.
-  async function unseal(module: string, located: Located, env?: Record<string, string>): Promise<Located> {
+  // A snapshot's file entries, after checking that they name this very snapshot and archive (an encrypted
+  // list is opened with the repository's key): a lifeboat-tar/2 list as a stream, a lifeboat-tar/1 list
+  // from the manifest. The caller closes them.
+  async function openEntries(module: string, located: Located, options: { env?: Record<string, string>; log: CommonOptions['log']; signal?: AbortSignal }): Promise<FileEntries> {
     const { manifest, store } = located;
     const problem = unsealedProblem(module, located);
     if (problem) throw new LifeboatError('PROVIDER', problem, { hint: 'inspect and delete that snapshot; to restore a plaintext snapshot made before the key was added, use a configuration without the key' });
-    if (!manifest.encryption || manifest.sealed === undefined) return located;
     const archive = archiveName(module, manifest, store);
-    const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archive, env);
-    const sealed = part.snapshot ?? ({} as Partial<SealedSnapshot>);
-    const differs = SEALED_FIELDS.filter((field) => JSON.stringify(sealed[field]) !== JSON.stringify(manifest[field]));
-    if (differs.length) {
-      throw new LifeboatError('PROVIDER', `${archive}: the manifest does not match its sealed part (${differs.join(', ')}): tampered with or swapped; nothing from it was used`, {
+    const swapped = (differs: string[], what: string) =>
+      new LifeboatError('PROVIDER', `${archive}: the manifest does not match its ${what} (${differs.join(', ')}): tampered with or swapped; nothing from it was used`, {
         hint: 'restore another snapshot, and find out who can write to the repository',
       });
+    if (manifest.list) {
+      const { name, size } = manifest.list;
+      // A wrong or missing key is reported naming the archive, as for the archive itself.
+      const decrypt = manifest.encryption ? decryptStage(keys, manifest.encryption.mode, archive, options.env, `its file list ${name}`) : undefined;
+      const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal);
+      const bound = reader.head.snapshot ?? {};
+      const differs = BOUND_FIELDS.filter((field) => JSON.stringify(bound[field]) !== JSON.stringify(manifest[field]));
+      if (differs.length) {
+        reader.close();
+        throw swapped(differs, 'file list');
+      }
+      return streamedEntries(reader);
     }
-    return { store, manifest: { ...manifest, files: part.files, exclude: part.exclude } };
+    if (!manifest.encryption || manifest.sealed === undefined) return heldEntries(manifest.files ?? []);
+    const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archive, options.env);
+    const sealed = part.snapshot ?? ({} as Partial<SealedSnapshot>);
+    const differs = SEALED_FIELDS.filter((field) => JSON.stringify(sealed[field]) !== JSON.stringify(manifest[field]));
+    if (differs.length) throw swapped(differs, 'sealed part');
+    return heldEntries(part.files);
   }
 
   // Where a restore reads from: the local copy when there is one and it matches its manifest (size and
@@ -261,57 +284,92 @@ export function createProvider(input: ProviderInput): Provider {
     return undefined;
   }
 
-  // Extracts a snapshot into target, checking every file against the manifest.
+  // Extracts a snapshot into target, checking every file against the manifest's file list.
   async function restore(options: RestoreOptions): Promise<void> {
-    const located = await unseal(options.module, await restoreSource(options), options.env);
+    const located = await restoreSource(options);
     const { manifest } = located;
-    if (options.dryRun) {
-      options.log.info(`dry run: would extract ${manifest.archive} from ${located.store.location} into ${options.target}`);
-      return;
+    const files = await openEntries(options.module, located, options);
+    try {
+      if (options.dryRun) {
+        options.log.info(`dry run: would extract ${manifest.archive} from ${located.store.location} into ${options.target}`);
+        return;
+      }
+      await mkdir(options.target, { recursive: true });
+      const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
+      const redirects = options.include ? await planLinkRedirects(options.module, located, includedBy(options.include), options) : undefined;
+      await readArchive(
+        options.module,
+        located,
+        async (entries) => {
+          await extractEntries(entries, { target: options.target, include: options.include, files, redirects, log: options.log, where: whereArchive, signal: options.signal });
+        },
+        options.log,
+        options.signal,
+        { env: options.env, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
+      );
+    } finally {
+      files.close();
     }
-    await mkdir(options.target, { recursive: true });
-    const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
-    await readArchive(
-      options.module,
-      located,
-      async (entries) => {
-        await extractEntries(entries, { target: options.target, include: options.include, manifest: manifest.files, log: options.log, where: whereArchive, signal: options.signal });
-      },
-      options.log,
-      options.signal,
-      { env: options.env, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
-    );
   }
 
-  // Re-reads one archive: every file's sha256, the file list and the archive's own sha256.
-  async function verify(module: string, sealed: Located, log: CommonOptions['log'], env?: Record<string, string>): Promise<string[]> {
-    const problems: string[] = [];
-    let located: Located;
+  // For a restore of some paths only: hard-link groups whose first member is not restored (one pass
+  // over the file list before the archive is read).
+  async function planLinkRedirects(module: string, located: Located, included: (p: string) => boolean, options: RestoreOptions): Promise<Map<string, string>> {
+    const plan = planRedirects(included);
+    const files = await openEntries(module, located, options);
     try {
-      located = await unseal(module, sealed, env);
+      await files.rest(plan.add);
+    } finally {
+      files.close();
+    }
+    return plan.redirects;
+  }
+
+  // Re-reads one archive: every file's sha256, the file list and the archive's own sha256. The archive
+  // and a lifeboat-tar/2 file list are read side by side in path order (memory does not grow with them).
+  async function verify(module: string, located: Located, log: CommonOptions['log'], env?: Record<string, string>): Promise<string[]> {
+    const problems: string[] = [];
+    const { manifest } = located;
+    let files: FileEntries;
+    try {
+      files = await openEntries(module, located, { env, log });
     } catch (error) {
       return [(error as Error).message];
     }
-    const { manifest } = located;
-    const expected = new Map(manifest.files.filter((f) => f.type === 'file').map((f) => [readManifestName(f.path, f.pathB64)!, f.sha256]));
-    const tap = await readArchive(module, located, async (entries) => {
-      for await (const { header, body } of entries) {
-        if (header.type !== 'file') continue;
-        const file = `/${header.name.replace(/^\/+|\/+$/g, '')}`;
-        const hash = createHash('sha256');
-        for await (const chunk of body) hash.update(chunk);
-        const sha = hash.digest('hex');
-        if (!expected.has(file)) problems.push(`${manifest.archive}: ${displayName(file)} is not in the manifest`);
-        else if (expected.get(file) !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
-        expected.delete(file);
-      }
-    }, log, undefined, { env }).catch((error: Error) => {
-      problems.push(error.message);
-      return undefined;
-    });
-    for (const file of expected.keys()) problems.push(`${manifest.archive}: ${displayName(file)} is missing from the archive`);
-    if (tap && (tap.digest() !== manifest.archiveSha256 || tap.bytes !== manifest.archiveSize)) problems.push(`${manifest.archive}: archive size or sha256 differs from the manifest`);
-    return problems;
+    const missing = (entry: ManifestEntry, key: string) => {
+      if (entry.type === 'file') problems.push(`${manifest.archive}: ${displayName(key)} is missing from the archive`);
+    };
+    try {
+      const tap = await readArchive(module, located, async (entries) => {
+        for await (const { header, body } of entries) {
+          if (header.type !== 'file') continue;
+          const file = `/${header.name.replace(/^\/+|\/+$/g, '')}`;
+          const hash = createHash('sha256');
+          for await (const chunk of body) hash.update(chunk);
+          const sha = hash.digest('hex');
+          const expected = await files.take(file, missing);
+          if (expected?.type !== 'file') problems.push(`${manifest.archive}: ${displayName(file)} is not in the manifest`);
+          else if (expected.sha256 !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
+        }
+      }, log, undefined, { env }).catch((error: Error) => {
+        problems.push(error.message);
+        return undefined;
+      });
+      if (!tap) return problems;
+      const end = await files.rest(missing).catch((error: Error) => {
+        problems.push(error.message);
+        return undefined;
+      });
+      const archiveSha256 = tap.digest();
+      if (archiveSha256 !== manifest.archiveSha256 || tap.bytes !== manifest.archiveSize) problems.push(`${manifest.archive}: archive size or sha256 differs from the manifest`);
+      if (end && (end.archiveSha256 !== manifest.archiveSha256 || end.archiveSize !== manifest.archiveSize)) problems.push(`${manifest.archive}: its file list was made for another archive (size or sha256)`);
+      const stored = files.stored?.();
+      if (stored && manifest.list && (stored.size !== manifest.list.size || stored.sha256 !== manifest.list.sha256)) problems.push(`${manifest.list.name}: size or sha256 differs from the manifest`);
+      if (end && manifest.list && end.entries !== manifest.list.entries) problems.push(`${manifest.list.name}: ${end.entries} entries, the manifest says ${manifest.list.entries}`);
+      return problems;
+    } finally {
+      files.close();
+    }
   }
 
   return {
@@ -339,7 +397,7 @@ export function createProvider(input: ProviderInput): Provider {
       const located = await readManifest(module, snapshot.id, options.env);
       const { manifest, store } = located;
       if (manifest.encryption && !keys) throw noKeys(archiveName(module, manifest, store), manifest.encryption.mode);
-      await unseal(module, located, options.env);
+      (await openEntries(module, located, options)).close();
     },
     // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
     async leftovers(module: string, options: CommonOptions) {

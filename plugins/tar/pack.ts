@@ -4,6 +4,7 @@
 // tar writes them), so `tar -C TARGET -xf` can extract an archive too. Extended attributes and ACLs
 // travel in pax SCHILY.xattr.* records, FIFOs as FIFO entries; sockets and device files are refused.
 import { outermostPaths } from '../../src/files/outermost.js';
+import { comparePaths } from '../../src/files/path-order.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
@@ -42,8 +43,12 @@ interface PackOptions {
   onFileBytes?: (bytes: number) => void;
 }
 
-// Yields the whole archive (end blocks included) for the roots, filling `entries` with the manifest lines.
-export async function* packTree(roots: string[], entries: ManifestEntry[], options: PackOptions): AsyncGenerator<Buffer> {
+// Takes each manifest line in archive order; a returned promise is awaited before the walk goes on.
+export type EntrySink = (entry: ManifestEntry) => Promise<void> | undefined;
+
+// Yields the whole archive (end blocks included) for the roots, handing every manifest line to `onEntry`
+// in path order (src/files/path-order.ts): roots sorted so, each directory's names sorted by byte.
+export async function* packTree(roots: string[], onEntry: EntrySink, options: PackOptions): AsyncGenerator<Buffer> {
   const firstLinks = new Map<string, { name: string; entry: ManifestEntry }>();
   let xattrs: XattrMap = new Map();
 
@@ -66,20 +71,20 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
     };
     const header: TarHeader = { name, type: 'file', mode: entry.mode, uid: entry.uid, gid: entry.gid, size: 0, mtime: paxTime(stat.mtimeNs), xattrs: attributes };
     if (stat.isDirectory()) {
-      entries.push({ ...entry, type: 'directory' });
+      await onEntry({ ...entry, type: 'directory' });
       yield encodeHeader({ ...header, type: 'directory' });
       const children = (await readdir(toBuffer(absolute), { encoding: 'buffer' })).map(fromBuffer).sort();
       for (const child of children) yield* visit(`${absolute === '/' ? '' : absolute}/${child}`);
     } else if (stat.isSymbolicLink()) {
       const target = fromBuffer(await readlink(toBuffer(absolute), { encoding: 'buffer' }));
-      entries.push({ ...entry, type: 'symlink', ...manifestName(target, 'target') });
+      await onEntry({ ...entry, type: 'symlink', ...manifestName(target, 'target') });
       yield encodeHeader({ ...header, type: 'symlink', linkname: target });
     } else if (stat.isFile()) {
       const key = `${stat.dev}:${stat.ino}`;
       const first = stat.nlink > 1n ? firstLinks.get(key) : undefined;
       if (first) {
         const { path: target, pathB64: targetB64 } = first.entry;
-        entries.push({ ...entry, type: 'link', target, ...(targetB64 ? { targetB64 } : {}), sha256: first.entry.sha256, size: first.entry.size });
+        await onEntry({ ...entry, type: 'link', target, ...(targetB64 ? { targetB64 } : {}), sha256: first.entry.sha256, size: first.entry.size });
         yield encodeHeader({ ...header, type: 'link', linkname: first.name });
         return;
       }
@@ -87,10 +92,10 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
       const fileEntry: ManifestEntry = { ...entry, size };
       yield encodeHeader({ ...header, size });
       fileEntry.sha256 = yield* fileBytes(absolute, size, options.onFileBytes);
-      entries.push(fileEntry);
+      await onEntry(fileEntry);
       if (stat.nlink > 1n) firstLinks.set(key, { name, entry: fileEntry });
     } else if (stat.isFIFO()) {
-      entries.push({ ...entry, type: 'fifo' });
+      await onEntry({ ...entry, type: 'fifo' });
       yield encodeHeader({ ...header, type: 'fifo' });
     } else {
       const kind = stat.isSocket() ? 'a socket' : 'a device file';
@@ -100,7 +105,7 @@ export async function* packTree(roots: string[], entries: ManifestEntry[], optio
     }
   }
 
-  for (const root of outermostPaths(roots)) {
+  for (const root of outermostPaths(roots).sort((a, b) => comparePaths(Buffer.from(a), Buffer.from(b)))) {
     const bytes = fromText(root);
     const found = await readXattrs(root);
     if (found === undefined) options.log.warn(`getfattr is not installed: extended attributes and ACLs below ${root} are not archived (Debian: apt-get install attr)`);

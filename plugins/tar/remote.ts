@@ -12,7 +12,7 @@ import { S3Store } from '../../src/storage/s3.js';
 import { PendingUploads } from '../../src/storage/s3-pending.js';
 import { resolveS3Settings, type Env } from '../../src/storage/s3-settings.js';
 import type { Manifest } from './manifest.js';
-import { MANIFEST_SUFFIX, parseManifest, type ArchiveStore } from './stores.js';
+import { fileListNames, MANIFEST_SUFFIX, parseManifest, type ArchiveStore } from './stores.js';
 import type { ArchiveSink } from './streams.js';
 
 // Manifests fetched at once when listing.
@@ -85,9 +85,13 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
       assertPlainName(archive, 'archive', `${store.describe(folder(module))} (forget)`);
       await store.remove(keyOf(module, `${id}${MANIFEST_SUFFIX}`));
       await store.remove(keyOf(module, archive));
+      for (const list of fileListNames(id)) await store.remove(keyOf(module, list));
     },
     open(module: string, manifest: Manifest, options) {
       return store.download({ key: keyOf(module, assertPlainName(manifest.archive, 'archive', store.describe(folder(module)))), size: manifest.archiveSize, signal: options.signal, log: options.log });
+    },
+    openFile(module: string, name: string, size: number, options) {
+      return store.download({ key: keyOf(module, assertPlainName(name, 'list', store.describe(folder(module)))), size, signal: options.signal, log: options.log });
     },
     async strays(module: string) {
       return (await store.listUploads(folder(module))).map((upload) => `${upload.key} (unfinished multipart upload ${upload.uploadId})`);

@@ -14,6 +14,7 @@ import { assertPlainName, plainNameProblem } from '../../src/storage/plain-name.
 import { MAX_MANIFEST_BYTES } from '../../src/storage/limits.js';
 import { AGE_EXTENSION } from '../../src/config/tar-encryption.js';
 import type { Manifest } from './manifest.js';
+import { fileListName } from './file-list.js';
 import { createFileSink, EXTENSIONS, writeFileAtomic, type ArchiveSink } from './streams.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -42,6 +43,8 @@ export interface ArchiveStore {
   discard(module: string, id: string, archive: string): Promise<void>;
   // The archive's bytes.
   open(module: string, manifest: Manifest, options: SinkOptions): Readable;
+  // The bytes of another object of the snapshot (its file list), `size` long as the manifest says.
+  openFile(module: string, name: string, size: number, options: SinkOptions): Readable;
   // Unfinished leftovers (not snapshots), for check's warning.
   strays(module: string): Promise<string[]>;
 }
@@ -53,7 +56,9 @@ export function parseManifest(text: string, source: string, expected: { module: 
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
-    if (!manifest || manifest.format !== 'lifeboat-tar/1' || !manifest.archive || !Array.isArray(manifest.files)) throw new Error('not a lifeboat-tar/1 manifest');
+    const v1 = manifest?.format === 'lifeboat-tar/1' && Array.isArray(manifest.files);
+    const v2 = manifest?.format === 'lifeboat-tar/2' && typeof manifest.list === 'object' && manifest.list !== null;
+    if (!manifest || !(v1 || v2) || !manifest.archive) throw new Error('not a lifeboat-tar/1 or lifeboat-tar/2 manifest');
   } catch (error) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: ${(error as Error).message}`, { cause: error });
   }
@@ -80,6 +85,14 @@ export function parseManifest(text: string, source: string, expected: { module: 
   }
   const extension = EXTENSIONS[manifest.compression] && `${EXTENSIONS[manifest.compression]}${encryption ? AGE_EXTENSION : ''}`;
   if (!extension || manifest.archive !== `${manifest.id}${extension}`) throw mismatch('archive', manifest.archive, `${manifest.id}${extension ?? '.tar.zst'}`);
+  if (manifest.list) {
+    const list = manifest.list;
+    const name = fileListName(manifest.id, encryption !== undefined, AGE_EXTENSION);
+    if (list.name !== name) throw mismatch('list.name', String(list.name), name);
+    if (![list.size, list.entries].every((n) => Number.isSafeInteger(n) && n >= 0) || !/^[0-9a-f]{64}$/.test(String(list.sha256))) {
+      throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: its file list record is not one Lifeboat writes`, { hint: 'the repository or bucket holds something Lifeboat did not write; inspect and remove that object' });
+    }
+  }
   return manifest;
 }
 
@@ -159,20 +172,30 @@ export function createLocalStore(base: string): ArchiveStore {
       await rm(path.join(dirOf(module), `${id}${MANIFEST_SUFFIX}`), { force: true });
       await rm(path.join(dirOf(module), archive), { force: true });
       await rm(path.join(dirOf(module), `${archive}.partial`), { force: true });
+      for (const list of fileListNames(id)) {
+        await rm(path.join(dirOf(module), list), { force: true });
+        await rm(path.join(dirOf(module), `${list}.partial`), { force: true });
+      }
     },
     open: (module, manifest) => createReadStream(path.join(dirOf(module), assertPlainName(manifest.archive, 'archive', dirOf(module)))),
+    openFile: (module, name) => createReadStream(path.join(dirOf(module), assertPlainName(name, 'list', dirOf(module)))),
     async strays(module) {
       return localStrays(await readdir(dirOf(module)).catch(() => [] as string[]));
     },
   };
 }
 
-// Unfinished files in a module's folder: `.partial` files, and archives without a manifest (a run killed
-// while it uploaded the complete local archive, see upload.ts).
+// Unfinished files in a module's folder: `.partial` files, and archives or file lists without a manifest
+// (a run killed while it uploaded the complete local archive, see upload.ts).
 function localStrays(names: string[]): string[] {
   const present = new Set(names);
-  const archive = /^(.+)\.tar(?:\.zst|\.gz)?(?:\.age)?$/;
+  const archive = /^(.+)(?:\.tar(?:\.zst|\.gz)?|\.files\.ndjson\.gz)(?:\.age)?$/;
   return names.filter((name) => name.endsWith('.partial') || (archive.test(name) && !present.has(`${archive.exec(name)![1]}${MANIFEST_SUFFIX}`)));
+}
+
+// The names a snapshot's file list may have (plaintext, encrypted).
+export function fileListNames(id: string): string[] {
+  return [fileListName(id, false, AGE_EXTENSION), fileListName(id, true, AGE_EXTENSION)];
 }
 
 // Writes one archive into several sinks at once (a local file and an S3 upload): each chunk goes to

@@ -5,7 +5,7 @@
 import { pipeline } from 'node:stream/promises';
 import { hintOf, LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { Manifest } from './manifest.js';
+import type { FileListRecord, Manifest } from './manifest.js';
 import type { ArchiveStore } from './stores.js';
 import { HashTap } from './streams.js';
 
@@ -20,8 +20,8 @@ export interface DeferredUpload {
   where: string;
 }
 
-// Copies the complete local archive to the remote store, checks it is the archive the manifest
-// describes (size, SHA-256), then publishes the manifest in both stores.
+// Copies the complete local archive (and its file list) to the remote store, checks each is what the
+// manifest describes (size, SHA-256), then publishes the manifest in both stores.
 export async function uploadLocalArchive(job: DeferredUpload): Promise<void> {
   const { module, manifest, local, remote, log, signal } = job;
   const sink = remote.openSink(module, manifest.archive, { log, signal });
@@ -35,6 +35,7 @@ export async function uploadLocalArchive(job: DeferredUpload): Promise<void> {
     }
     await sink.commit();
     uploaded = true;
+    if (manifest.list) await copyFile(job, manifest.list);
     await remote.publish(module, manifest);
     await local.publish(module, manifest);
   } catch (error) {
@@ -44,5 +45,19 @@ export async function uploadLocalArchive(job: DeferredUpload): Promise<void> {
     }
     const what = signal?.aborted ? 'upload stopped' : 'upload failed';
     throw new LifeboatError(signal?.aborted ? 'INTERRUPTED' : 'PROVIDER', `${job.where}: ${what}; snapshot ${manifest.id} was removed (the local archive too): ${(error as Error).message}`, { hint: hintOf(error), cause: error });
+  }
+}
+
+// Copies one more object of the snapshot (its file list) to the remote store, checked like the archive.
+async function copyFile({ module, local, remote, log, signal }: DeferredUpload, file: FileListRecord): Promise<void> {
+  const sink = remote.openSink(module, file.name, { log, signal });
+  const tap = new HashTap();
+  try {
+    await pipeline(local.openFile(module, file.name, file.size, { log, signal }), tap, sink.stream, { signal });
+    if (tap.bytes !== file.size || tap.digest() !== file.sha256) throw new Error(`the local file list ${file.name} changed after it was written`);
+    await sink.commit();
+  } catch (error) {
+    await sink.abort();
+    throw error;
   }
 }

@@ -133,6 +133,11 @@ export interface Provider {
   // What an interrupted run left that is not a snapshot (the tar provider: a local archive without its
   // manifest, an unfinished multipart upload), each named where it is, for `check`.
   leftovers?(module: string, options: CommonOptions): Promise<string[]>;
+  // True when the repository certainly holds snapshots of the module, seen without running the tool (a
+  // local restic repository: its config and a snapshot file); false when that is not known, and the
+  // caller lists. Saves the backup's check for a vanished repository a full listing (restic: a key
+  // derivation) when the answer is plain.
+  holdsSnapshots?(module: string, options: CommonOptions): Promise<boolean>;
 }
 
 // What a provider factory gets: the repository's name and settings, and where Lifeboat runs.

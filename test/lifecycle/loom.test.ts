@@ -172,7 +172,7 @@ describe("loom's backup.sh as a module", () => {
       const backup = await running;
       expect(backup.exitCode, backup.stderr).toBe(0);
       const id = JSON.parse(backup.stdout).modules[0].snapshots[0].id as string;
-      expect(localFiles()).toEqual([`${id}.manifest.json`, `${id}.tar.zst`]);
+      expect(localFiles()).toEqual([`${id}.files.ndjson.gz`, `${id}.manifest.json`, `${id}.tar.zst`]);
       expect(await s3Manifests()).toEqual([`${prefix}/app/${id}.manifest.json`]);
       const log = backup.stderr;
       expect(log.indexOf('starting ')).toBeGreaterThan(-1);
@@ -194,7 +194,7 @@ describe("loom's backup.sh as a module", () => {
       expect(failed.stderr).toMatch(/\[app\] error: backup failed at finally\/95finish_uploads: upload failed in 1 repository\(ies\): archive: tar repository "archive" of module app: upload failed; snapshot (\S+) was removed \(the local archive too\): upload to s3:\/\/\S+\.tar\.zst at https:\/\/127\.0\.0\.1:\d+: access denied \(AccessDenied\)$/m);
       expect(JSON.parse(failed.stdout).modules[0].snapshots).toEqual([]);
       expect(service.isRunning()).toBe(true);
-      expect(localFiles()).toEqual([`${id}.manifest.json`, `${id}.tar.zst`]);
+      expect(localFiles()).toEqual([`${id}.files.ndjson.gz`, `${id}.manifest.json`, `${id}.tar.zst`]);
       expect(await s3Manifests()).toEqual([`${prefix}/app/${id}.manifest.json`]);
       const listed = JSON.parse((await lifeboat(t, ['snapshots', 'app', '--json'])).stdout);
       expect(listed.map((s: { id: string }) => s.id)).toEqual([id]);

@@ -2,6 +2,7 @@
 // re-created when the journal recorded backups into it: backup fails naming the path and the fix, check
 // exits 1 with the same finding, and `backup --new-repository` starts it anew on purpose.
 import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -45,4 +46,28 @@ describe('a vanished repository', () => {
       expect((await lifeboat(t, ['check'])).exitCode).toBe(0);
     }, 180_000);
   }
+
+  // The backup looks at a local restic repository's snapshots/ folder before it asks restic: a
+  // repository that is there but holds no snapshot any more is still asked, and still refused.
+  it('restic: a repository whose snapshots were all forgotten is refused too', async (ctx) => {
+    const restic = requireTool('restic', ctx);
+    t = makeRoot();
+    const pass = path.join(t.dir, 'pass');
+    writeFileSync(pass, 'vanished-test-password\n', { mode: 0o600 });
+    const url = path.join(t.dir, 'repo');
+    t.write('lifeboat.yaml', stringify({ repositories: { disk: { provider: 'restic', url, passwordFile: pass } } }));
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'a.txt'), 'a\n');
+    t.module('m1', { folders: [data] });
+    expect((await lifeboat(t, ['backup', 'm1'])).exitCode).toBe(0);
+    const second = await lifeboat(t, ['backup', 'm1']);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const ids = (JSON.parse((await lifeboat(t, ['snapshots', 'm1', '--json'])).stdout) as Array<{ id: string }>).map((s) => s.id);
+    expect(ids).toHaveLength(2);
+    execFileSync(restic, ['-r', path.join(url, 'm1'), '--password-file', pass, 'forget', ...ids], { stdio: 'pipe' });
+    const refused = await lifeboat(t, ['backup', 'm1']);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`repository disk at ${url} has no snapshots of module m1, but the journal records 2 successful backup(s) into it`);
+  }, 180_000);
 });

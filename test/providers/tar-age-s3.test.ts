@@ -84,15 +84,18 @@ describe.each<KeyKind>(['passphrase', 'recipients'])('encrypted tar on S3 (%s)',
     const backup = await lifeboat(old, ['backup', 'blog']);
     expect(backup.exitCode, backup.stderr).toBe(0);
     const keysInBucket = await objectKeys(server, `${prefix}/`);
-    expect(keysInBucket).toHaveLength(2);
+    expect(keysInBucket).toHaveLength(3);
     const archiveKey = keysInBucket.find((key) => key.endsWith('.tar.zst.age'))!;
     const manifestKey = keysInBucket.find((key) => key.endsWith('.manifest.json'))!;
+    const list = readFileSync(objectFile(keysInBucket.find((key) => key.endsWith('.files.ndjson.gz.age'))!));
     expect(archiveKey).toBeDefined();
     const manifestText = await aws(server, ['s3', 'cp', `s3://${S3_BUCKET}/${manifestKey}`, '-']);
     const archive = readFileSync(objectFile(archiveKey));
     expect(archive.subarray(0, 31).toString('latin1')).toBe(`age-encryption.org/v1\n-> ${kind === 'passphrase' ? 'scrypt' : 'X25519'}`);
+    expect(list.subarray(0, 31).toString('latin1')).toBe(archive.subarray(0, 31).toString('latin1'));
     for (const name of ['salaries-2026', 'passport-scans']) {
       expect(manifestText).not.toContain(name);
+      expect(list.includes(Buffer.from(name))).toBe(false);
       expect(archive.includes(Buffer.from(name))).toBe(false);
     }
     const drill = await lifeboat(old, ['verify', 'blog']);
@@ -117,7 +120,7 @@ describe('a tampered upload', () => {
     const prefix = `age-tamper-${randomBytes(4).toString('hex')}`;
     const t = makeHost('h', prefix, data, makeKeys('recipients', dir));
     expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
-    const archiveKey = (await objectKeys(server, `${prefix}/`)).find((key) => key.endsWith('.age'))!;
+    const archiveKey = (await objectKeys(server, `${prefix}/`)).find((key) => key.endsWith('.tar.zst.age'))!;
     const file = objectFile(archiveKey);
     const bytes = readFileSync(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0x40;

@@ -52,7 +52,7 @@ function stored(repo: string): string[] {
 }
 
 function archiveOf(repo: string): string {
-  return path.join(repo, 'blog', stored(repo).find((name) => name.endsWith('.age'))!);
+  return path.join(repo, 'blog', stored(repo).find((name) => /\.tar(\.zst|\.gz)?\.age$/.test(name))!);
 }
 
 // The names a decrypted .tar.zst lists.
@@ -82,17 +82,21 @@ describe('tar with age encryption (local repository)', () => {
     const backup = await lifeboat(t, ['backup', 'blog']);
     expect(backup.exitCode, backup.stderr).toBe(0);
     const names = stored(repo);
-    expect(names).toHaveLength(2);
-    expect(names[0]).toMatch(/\.manifest\.json$/);
-    expect(names[1]).toMatch(/\.tar\.zst\.age$/);
+    expect(names).toHaveLength(3);
+    expect(names[0]).toMatch(/\.files\.ndjson\.gz\.age$/);
+    expect(names[1]).toMatch(/\.manifest\.json$/);
+    expect(names[2]).toMatch(/\.tar\.zst\.age$/);
     const archive = readFileSync(archiveOf(repo));
-    expect(archive.subarray(0, 40).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
-    const manifestText = readFileSync(path.join(repo, 'blog', names[0]), 'utf8');
+    const list = readFileSync(path.join(repo, 'blog', names[0]));
+    for (const sealed of [archive, list]) expect(sealed.subarray(0, 40).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
+    const manifestText = readFileSync(path.join(repo, 'blog', names[1]), 'utf8');
     for (const secret of ['customer-list', 'payroll', 'secret-folder']) {
       expect(manifestText).not.toContain(secret);
       expect(archive.includes(Buffer.from(secret))).toBe(false);
+      expect(list.includes(Buffer.from(secret))).toBe(false);
     }
-    expect(JSON.parse(manifestText)).toMatchObject({ files: [], encryption: { format: 'age', mode: 'passphrase' }, sealed: expect.any(String) });
+    expect(JSON.parse(manifestText)).toMatchObject({ format: 'lifeboat-tar/2', exclude: [], encryption: { format: 'age', mode: 'passphrase' }, list: { name: names[0], size: list.length } });
+    expect(JSON.parse(manifestText)).not.toHaveProperty('files');
 
     // age -d asks for the passphrase on a terminal: `script` gives it a pty and types it
     const out = path.join(t.dir, 'out.tar.zst');
@@ -238,12 +242,12 @@ describe('tar with age encryption (local repository)', () => {
     const { t, repo } = setup({ passwordCommand: `printf '%s\\n' '${PASSPHRASE}'` });
     const backup = await lifeboat(t, ['backup', 'blog']);
     expect(backup.exitCode, backup.stderr).toBe(0);
-    expect(stored(repo)[1]).toMatch(/\.tar\.zst\.age$/);
+    expect(stored(repo)[2]).toMatch(/\.tar\.zst\.age$/);
     expect((await lifeboat(t, ['verify', 'blog'])).exitCode).toBe(0);
 
     const plain = setup({});
     expect((await lifeboat(plain.t, ['backup', 'blog'])).exitCode).toBe(0);
-    expect(stored(plain.repo)[1]).toMatch(/\.tar\.zst$/);
+    expect(stored(plain.repo)[2]).toMatch(/\.tar\.zst$/);
   });
 });
 
@@ -282,7 +286,7 @@ function manifests(repo: string): Array<{ file: string; manifest: Record<string,
 }
 
 describe('tar with age encryption: what someone with write access but no key can do', () => {
-  it("swapping archive B over A (with B's sealed part, size, sha256 and file list) fails restore and verify naming A's archive", async () => {
+  it("swapping archive B over A (with B's file list, size and sha256) fails restore and verify naming A's archive", async () => {
     const { t, data, repo } = setup({});
     t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, passwordFile: passFile(t) } } }));
     expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
@@ -292,9 +296,12 @@ describe('tar with age encryption: what someone with write access but no key can
     const [b, a] = manifests(repo);
     const archiveA = path.join(repo, 'blog', String(a.manifest.archive));
     writeFileSync(archiveA, readFileSync(path.join(repo, 'blog', String(b.manifest.archive))));
-    for (const field of ['sealed', 'archiveSize', 'archiveSha256', 'files']) a.manifest[field] = b.manifest[field];
+    const [listA, listB] = [a, b].map(({ manifest }) => manifest.list as { name: string });
+    writeFileSync(path.join(repo, 'blog', listA.name), readFileSync(path.join(repo, 'blog', listB.name)));
+    for (const field of ['archiveSize', 'archiveSha256']) a.manifest[field] = b.manifest[field];
+    a.manifest.list = { ...listB, name: listA.name };
     writeFileSync(a.file, JSON.stringify(a.manifest));
-    const expected = `${archiveA}: the manifest does not match its sealed part (id, time, archive): tampered with or swapped; nothing from it was used`;
+    const expected = `${archiveA}: the manifest does not match its file list (id, time, archive): tampered with or swapped; nothing from it was used`;
     const restored = await lifeboat(t, ['restore', 'blog', String(a.manifest.id), '--target', path.join(t.dir, 'aside')]);
     expect(restored.exitCode).toBe(1);
     expect(restored.stderr).toContain(expected);
@@ -404,6 +411,6 @@ describe('tar backup progress on a terminal', () => {
       const quiet = onTerminal(t, args, env);
       expect(quiet, `${args.join(' ')} ${JSON.stringify(env)}`).not.toMatch(/snapshot vault \[|ETA/);
     }
-    expect(stored(repo).filter((name) => name.endsWith('.age'))).toHaveLength(4);
+    expect(stored(repo).filter((name) => name.endsWith('.tar.zst.age'))).toHaveLength(4);
   });
 });

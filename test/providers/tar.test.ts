@@ -1,6 +1,8 @@
 // The tar provider: the shared suite for zstd and gzip, plus tar-slip refusal, manifests and check.
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +13,12 @@ import type { Provider } from '../../src/providers/types.js';
 import { providerInput, testLogger } from '../helpers/provider.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { diffTrees, filterTree, makeTree, readTree } from '../helpers/tree.js';
+import { readFileList } from '../helpers/tar-list.js';
 import { testProvider } from './suite.js';
+
+// lifeboat-tar/1 repositories (plaintext, and age with the passphrase in pass) of V1_SOURCE.
+const FIXTURES = path.join(import.meta.dirname, '../fixtures/tar-v1');
+const V1_SOURCE = '/tmp/lbm-tar-v1/app';
 
 // tar lists a repository folder it cannot read as one never written ([]); see listOfUnusable in suite.ts
 testProvider('tar (zstd)', ({ url, root, stateDir }) => createProvider(providerInput({ provider: 'tar', url, compression: 'zstd' }, { root, stateDir })), { listOfUnusable: 'empty' });
@@ -47,11 +54,87 @@ describe('tar provider specifics', () => {
     const t = await setup('zstd');
     const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
     expect(snapshot.id).toMatch(/^[0-9a-f]{8}-wiki-\d{8}T\d{6}\.\d{3}Z$/);
-    expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
+    expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${snapshot.id}.files.ndjson.gz`, `${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
     const manifest = JSON.parse(await readFile(path.join(t.url, 'wiki', `${snapshot.id}.manifest.json`), 'utf8'));
-    const small = manifest.files.find((f: { path: string }) => f.path === path.join(t.src, 'data/small.txt'));
+    expect(manifest).not.toHaveProperty('files');
+    const listFile = path.join(t.url, 'wiki', `${snapshot.id}.files.ndjson.gz`);
+    const list = readFileList(listFile);
+    expect(manifest).toMatchObject({ format: 'lifeboat-tar/2', list: { name: `${snapshot.id}.files.ndjson.gz`, size: statSync(listFile).size, sha256: createHash('sha256').update(readFileSync(listFile)).digest('hex'), entries: list.entries.length } });
+    expect(list.head).toEqual({ format: 'lifeboat-tar-files/1', snapshot: { id: snapshot.id, module: 'wiki', host: 'h', time: snapshot.time, paths: [t.src], archive: `${snapshot.id}.tar.zst` }, exclude: [] });
+    expect(list.end).toEqual({ end: true, entries: list.entries.length, archiveSize: manifest.archiveSize, archiveSha256: manifest.archiveSha256 });
+    const small = list.entries.find((f) => f.path === path.join(t.src, 'data/small.txt'))!;
     expect(small).toMatchObject({ type: 'file', size: 6, mode: 0o640, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(manifest.files.find((f: { path: string }) => f.path === path.join(t.src, 'hard/a'))).toMatchObject({ type: 'link', target: small.path });
+    expect(list.entries.find((f) => f.path === path.join(t.src, 'hard/a'))).toMatchObject({ type: 'link', target: small.path });
+  });
+
+  // Repositories written before the file list was streamed (lifeboat-tar/1: the list inside the manifest,
+  // sealed when encrypted), made by that version of the code: they still list, restore and verify.
+  it.each(['plain', 'age'])('restores and verifies a lifeboat-tar/1 repository (%s)', async (kind) => {
+    const base = await tmpDir();
+    const url = path.join(base, 'repo');
+    cpSync(path.join(FIXTURES, kind), url, { recursive: true });
+    const provider = createProvider(providerInput({ provider: 'tar', url, compression: 'zstd', ...(kind === 'age' ? { passwordFile: path.join(FIXTURES, 'pass') } : {}) }, { root: base, stateDir: base }));
+    const [snapshot, ...more] = await provider.list('wiki', common());
+    expect(more).toEqual([]);
+    const manifest = JSON.parse(readFileSync(path.join(url, 'wiki', `${snapshot.id}.manifest.json`), 'utf8'));
+    expect(manifest.format).toBe('lifeboat-tar/1');
+    await provider.check!('wiki', common());
+    const target = path.join(base, 'target');
+    await provider.restore({ module: 'wiki', snapshot, target, ...common() });
+    const app = path.join(target, V1_SOURCE);
+    expect(readFileSync(path.join(app, 'data/small.txt'), 'utf8')).toBe('hello\n');
+    expect(readFileSync(path.join(app, 'data/a/z.txt'), 'utf8')).toBe('z\n');
+    expect(readFileSync(path.join(app, 'data/sub/b.bin'))).toEqual(Buffer.from([0, 1, 2, 255, 254]));
+    expect(readFileSync(path.join(app, 'n\u00ff.t'), 'utf8')).toBe('not utf-8 name\n');
+    expect(statSync(path.join(app, 'hard/a')).ino).toBe(statSync(path.join(app, 'hard/b')).ino);
+    expect(readlinkSync(path.join(app, 'link'))).toBe('data/small.txt');
+    // a partial restore whose hard link's first member lies outside it
+    const partial = path.join(base, 'partial');
+    await provider.restore({ module: 'wiki', snapshot, target: partial, include: [path.join(V1_SOURCE, 'hard/b')], ...common() });
+    expect(readFileSync(path.join(partial, V1_SOURCE, 'hard/b'), 'utf8')).toBe('linked\n');
+    expect(existsSync(path.join(partial, V1_SOURCE, 'hard/a'))).toBe(false);
+  });
+
+  it('restores only some paths of a lifeboat-tar/2 archive, hard link groups included', async () => {
+    const t = await setup('gzip');
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    await t.provider.restore({ module: 'wiki', snapshot, target: t.target, include: [path.join(t.src, 'hard/b')], ...common() });
+    expect([...(await readTree(path.join(t.target, t.src))).keys()]).toEqual(['', 'hard', 'hard/b']);
+    expect(readFileSync(path.join(t.target, t.src, 'hard/b'))).toEqual(readFileSync(path.join(t.src, 'hard/b')));
+  });
+
+  it('check names a file list that is damaged, cut short, or made for another archive', async () => {
+    const t = await setup('none');
+    const { snapshot } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    const listFile = path.join(t.url, 'wiki', `${snapshot.id}.files.ndjson.gz`);
+    const good = readFileSync(listFile);
+    const lines = gunzipSync(good).toString('utf8').split('\n');
+    // the list without its last entry and end line: cut short
+    writeFileSync(listFile, gzipSync(lines.slice(0, -3).join('\n') + '\n'));
+    await expect(t.provider.check!('wiki', common())).rejects.toThrow(/files\.ndjson\.gz: the file list is damaged: cut short \(no end line after \d+ entries\)/);
+    // one file's sha256 changed (and the manifest's record of the list left as it was)
+    const small = lines.findIndex((line) => line.includes('small.txt'));
+    const edited = [...lines];
+    edited[small] = edited[small].replace(/"sha256":"[0-9a-f]{6}/, '"sha256":"000000');
+    writeFileSync(listFile, gzipSync(edited.join('\n')));
+    const error = await t.provider.check!('wiki', common()).catch((e: unknown) => e as LifeboatError);
+    expect(error.problems).toEqual(expect.arrayContaining([expect.stringMatching(/small\.txt differs from the manifest \(sha256\)/), `${snapshot.id}.files.ndjson.gz: size or sha256 differs from the manifest`]));
+    // a restore refuses the file, and leaves nothing behind
+    const restored = await t.provider.restore({ module: 'wiki', snapshot, target: t.target, ...common() }).catch((e: unknown) => e as Error);
+    expect(restored.message).toMatch(/small\.txt does not match its manifest/);
+    expect(existsSync(path.join(t.target, t.src))).toBe(false);
+    writeFileSync(listFile, good);
+    await t.provider.check!('wiki', common());
+  });
+
+  it('forget removes the file list with its archive; a list or archive without a manifest is a leftover', async () => {
+    const t = await setup('zstd');
+    const { snapshot: first } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    const { snapshot: second } = await t.provider.create({ module: 'wiki', paths: [t.src], exclude: [], host: 'h', tags: [], ...common() });
+    await t.provider.forget!('wiki', [first], common());
+    expect((await readdir(path.join(t.url, 'wiki'))).sort()).toEqual([`${second.id}.files.ndjson.gz`, `${second.id}.manifest.json`, `${second.id}.tar.zst`]);
+    await writeFile(path.join(t.url, 'wiki', `${first.id}.files.ndjson.gz`), 'left by a killed run');
+    expect(await t.provider.leftovers!('wiki', common())).toEqual([path.join(t.url, 'wiki', `${first.id}.files.ndjson.gz`)]);
   });
 
   it('writes plain .tar for compression none and restores it', async () => {

@@ -89,11 +89,11 @@ describe('tar on S3 specifics', () => {
     const t = await setup(false);
     const { snapshot } = await t.create();
     const keys = await objectKeys(server!, t.prefix);
-    expect(keys).toEqual([`${t.prefix}wiki/${snapshot.id}.manifest.json`, `${t.prefix}wiki/${snapshot.id}.tar.zst`]);
-    const manifest = JSON.parse(await aws(server!, ['s3', 'cp', '--only-show-errors', `s3://${S3_BUCKET}/${keys[0]}`, '-']));
+    expect(keys).toEqual([`${t.prefix}wiki/${snapshot.id}.files.ndjson.gz`, `${t.prefix}wiki/${snapshot.id}.manifest.json`, `${t.prefix}wiki/${snapshot.id}.tar.zst`]);
+    const manifest = JSON.parse(await aws(server!, ['s3', 'cp', '--only-show-errors', `s3://${S3_BUCKET}/${keys[1]}`, '-']));
     expect(manifest).toMatchObject({ id: snapshot.id, module: 'wiki', host: 'h1', archive: `${snapshot.id}.tar.zst` });
     const archiveFile = path.join(t.base, 'archive.tar.zst');
-    await aws(server!, ['s3', 'cp', '--only-show-errors', `s3://${S3_BUCKET}/${keys[1]}`, archiveFile]);
+    await aws(server!, ['s3', 'cp', '--only-show-errors', `s3://${S3_BUCKET}/${keys[2]}`, archiveFile]);
     const { readFileSync } = await import('node:fs');
     const bytes = readFileSync(archiveFile);
     expect(bytes.length).toBe(manifest.archiveSize);
@@ -105,8 +105,8 @@ describe('tar on S3 specifics', () => {
   it('keeps both copies with a local folder, and restores from S3 once the local copy is gone', async () => {
     const t = await setup(true);
     const { snapshot } = await t.create();
-    expect(readdirSync(path.join(t.context.url, 'wiki')).sort()).toEqual([`${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
-    expect(await objectKeys(server!, t.prefix)).toHaveLength(2);
+    expect(readdirSync(path.join(t.context.url, 'wiki')).sort()).toEqual([`${snapshot.id}.files.ndjson.gz`, `${snapshot.id}.manifest.json`, `${snapshot.id}.tar.zst`]);
+    expect(await objectKeys(server!, t.prefix)).toHaveLength(3);
     rmSync(t.context.url, { recursive: true });
     const [listed] = await t.provider.list('wiki', common());
     expect(listed.id).toBe(snapshot.id);

@@ -35,7 +35,8 @@ export async function snapshot(ctx: PartContext): Promise<void> {
       const provider = await openProvider(repository, ctx.root, (...values) => ctx.log.masker.add(...values));
       if (!ctx.options.newRepository && !ctx.options.dryRun) {
         const vanished = vanishedRepository(ctx.root, ctx.module.name, repository);
-        if (vanished && (await provider.list(ctx.module.name, { log: ctx.log, signal: ctx.signal, env: ctx.env })).length === 0) throw new Error(vanished);
+        const common = { log: ctx.log, signal: ctx.signal, env: ctx.env };
+        if (vanished && !(await provider.holdsSnapshots?.(ctx.module.name, common)) && (await provider.list(ctx.module.name, common)).length === 0) throw new Error(vanished);
       }
       const started = Date.now();
       // An upload that goes on after this part logs under the part that waits for it (95finish_uploads).
