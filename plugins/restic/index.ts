@@ -13,17 +13,10 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
+import { snapshotCache, type RawSnapshot, type SnapshotCache } from './snapshot-cache.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
 
 type Env = Record<string, string | undefined>;
-
-interface RawSnapshot {
-  id: string;
-  time: string;
-  hostname?: string;
-  tags?: string[] | null;
-  paths?: string[];
-}
 
 // A `status` line of restic backup --json.
 interface BackupStatus {
@@ -152,9 +145,23 @@ export function createProvider(input: ProviderInput): Provider {
     return { id: raw.id, time: new Date(raw.time).toISOString(), module, repository: repoName, host: raw.hostname, tags: raw.tags ?? [], paths: raw.paths };
   }
 
-  // Lists snapshots; `null` when the module has no repository yet (never created on a read).
-  async function listOrNull(module: string, options: CommonOptions, ids: string[] = []): Promise<ProviderSnapshot[] | null> {
-    const result = await restic(module, ['snapshots', '--json', '--tag', `module:${module}`, ...ids], options, { okExitCodes: [1] });
+  // The snapshot cache of a module's local repository (snapshot-cache.ts); undefined for remote ones.
+  function cacheOf(module: string): SnapshotCache | undefined {
+    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
+    return snapshotCache(moduleRepository(url, module, input.root.root), path.join(input.root.stateDir, 'cache', 'restic-snapshots'));
+  }
+
+  // Every snapshot of the module's repository (module, safety and dump snapshots; given ids only, when
+  // asked); `null` when the repository does not exist. A local repository's answer comes from the snapshot
+  // cache when it knows every snapshot there (no restic run); a full listing by restic refreshes it.
+  async function rawSnapshots(module: string, options: CommonOptions, ids: string[] = []): Promise<RawSnapshot[] | null> {
+    const cache = ids.length ? undefined : cacheOf(module);
+    const cached = cache?.read();
+    if (cached) {
+      options.log.debug(`${where(module)}: ${cached.length} snapshot(s), from the snapshot cache`);
+      return cached;
+    }
+    const result = await restic(module, ['snapshots', '--json', ...ids], options, { okExitCodes: [1] });
     if (result.exitCode !== 0) {
       if (isMissingRepository(result.stderr)) return null;
       throw failure(module, 'snapshots', result, options);
@@ -165,7 +172,19 @@ export function createProvider(input: ProviderInput): Provider {
     } catch (error) {
       throw new LifeboatError('PROVIDER', `${where(module)}: restic snapshots printed invalid JSON: ${result.stdout.slice(0, 80)}`, { cause: error });
     }
-    return parsed.map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
+    cache?.replace(parsed.map(({ id, time, hostname, tags, paths }) => ({ id, time, hostname, tags, paths })));
+    return parsed;
+  }
+
+  // Lists the module's snapshots (tag module:<name>), oldest first; `null` when the module has no
+  // repository yet (never created on a read).
+  async function listOrNull(module: string, options: CommonOptions, ids: string[] = []): Promise<ProviderSnapshot[] | null> {
+    const all = await rawSnapshots(module, options, ids);
+    if (all === null) return null;
+    return all
+      .filter((raw) => (raw.tags ?? []).includes(`module:${module}`))
+      .map((raw) => toSnapshot(raw, module))
+      .sort((a, b) => a.time.localeCompare(b.time));
   }
 
   // Creates the module's repository on its first backup (restic init).
@@ -198,7 +217,8 @@ export function createProvider(input: ProviderInput): Provider {
     const { module } = options;
     const run = runTag(options.runId ?? randomBytes(6).toString('hex'));
     const cacert = cacertArgs();
-    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(new Date()), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
+    const stamp = new Date();
+    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(stamp), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
     if (options.dryRun) {
       for (const source of streams) options.log.info(`dry run: would stream ${source.label} into restic ${args.join(' ')} --stdin --stdin-filename ${source.path}`);
       return createMain({ ...options, tags: [...options.tags, run] });
@@ -210,6 +230,7 @@ export function createProvider(input: ProviderInput): Provider {
       for (const source of streams) {
         const started = Date.now();
         const result = await backupFromStdin({ env: resticEnv(module, options) as Record<string, string>, args, source, log: options.log, signal: options.signal, where: where(module) });
+        cacheOf(module)?.add(result.id, { time: stamp.toISOString(), hostname: options.host, tags: [DUMP_TAG, run], paths: [path.resolve(source.path)] });
         dumps.push(result.id);
         bytes += result.bytes ?? 0;
         options.log.info(`streamed ${source.label} into restic snapshot ${result.id} (${Date.now() - started} ms)`);
@@ -246,12 +267,8 @@ export function createProvider(input: ProviderInput): Provider {
 
   // The streamed dump snapshots (stdin.ts) of the module's repository, optionally of one run only.
   async function dumpSnapshots(module: string, options: CommonOptions, run?: string): Promise<RawSnapshot[]> {
-    const result = await restic(module, ['snapshots', '--json', '--tag', run ? `${DUMP_TAG},${run}` : DUMP_TAG], options, { okExitCodes: [1] });
-    if (result.exitCode !== 0) {
-      if (isMissingRepository(result.stderr)) return [];
-      throw failure(module, 'snapshots', result, options);
-    }
-    return JSON.parse(result.stdout.trim() || '[]') as RawSnapshot[];
+    const all = (await rawSnapshots(module, options)) ?? [];
+    return all.filter((raw) => (raw.tags ?? []).includes(DUMP_TAG) && (!run || (raw.tags ?? []).includes(run)));
   }
 
   // After forget: dump snapshots whose run has no module snapshot left go too (older than the newest one,
@@ -316,6 +333,8 @@ export function createProvider(input: ProviderInput): Provider {
     }
     const snapshot = localSnapshot(module, shortId, options, now) ?? (await listOrNull(module, options, [shortId]))?.[0];
     if (!snapshot) throw new LifeboatError('PROVIDER', `${where(module)}: restic reported snapshot ${shortId} but does not list it`);
+    // restic stores the paths absolute, cleaned and sorted, the tags as given.
+    cacheOf(module)?.add(shortId, { time: now.toISOString(), hostname: options.host, tags, paths: [...new Set(options.paths.map((p) => path.resolve(p)))].sort() });
     return { snapshot, bytes: summary?.data_added };
   }
 
