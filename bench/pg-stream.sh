@@ -49,19 +49,26 @@ for i in range($SIZE_MIB):
 " | psql -X -q -d "$DB" -c "COPY blobs (id, data) FROM STDIN"
 psql -X -At -d "$DB" -c "SELECT 'table size: ' || pg_size_pretty(pg_total_relation_size('blobs'))"
 
-# Runs a command in the background; samples the peak RSS of its process (VmHWM) and the bytes under a
-# folder while it runs. Sets SECONDS_TAKEN, PEAK_RSS_KB, PEAK_STAGED.
+# Runs a command in the background under /usr/bin/time; samples the peak RSS of the command's own process
+# (VmHWM), its own CPU time (utime + stime, children not counted) and the bytes under a folder while it
+# runs. Sets SECONDS_TAKEN, CPU_TOTAL (user + system of the whole tree: the command and every process it
+# waited for), CPU_OWN, PEAK_RSS_KB, PEAK_STAGED.
 measure() {
   local watch=$1; shift
-  local start end pid rss staged
-  PEAK_RSS_KB=0 PEAK_STAGED=0
+  local start end pid child rss staged stat
+  PEAK_RSS_KB=0 PEAK_STAGED=0 CPU_OWN=0
   sync
   start=$(date +%s.%N)
-  "$@" >"$WORK/out.log" 2>&1 &
-  pid=$!
+  /usr/bin/time -f '%U %S' -o "$WORK/time.out" "$@" >"$WORK/out.log" 2>&1 &
+  pid=$! child=""
   while kill -0 "$pid" 2>/dev/null; do
-    rss=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-    [ -n "$rss" ] && [ "$rss" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$rss
+    [ -z "$child" ] && child=$(pgrep -P "$pid" | head -1 || true)
+    if [ -n "$child" ]; then
+      rss=$(awk '/^VmHWM/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
+      [ -n "$rss" ] && [ "$rss" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$rss
+      stat=$(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true)
+      [ -n "$stat" ] && CPU_OWN=$stat
+    fi
     staged=$(du -sb "$watch" 2>/dev/null | cut -f1 || echo 0)
     [ -n "$staged" ] && [ "$staged" -gt "$PEAK_STAGED" ] && PEAK_STAGED=$staged
     sleep 0.2
@@ -69,6 +76,8 @@ measure() {
   if ! wait "$pid"; then echo "bench: failed: $*" >&2; cat "$WORK/out.log" >&2; exit 1; fi
   end=$(date +%s.%N)
   SECONDS_TAKEN=$(echo "$end - $start" | bc)
+  CPU_TOTAL=$(awk '{print $1 + $2}' "$WORK/time.out")
+  CPU_OWN=$(echo "scale=2; $CPU_OWN / $(getconf CLK_TCK)" | bc)
 }
 
 # The staged shell script a person would write; REPO names the repository, STEPS gets the time of each step.
@@ -132,8 +141,8 @@ EOF
 # Called as a plain command (not a function) so that $! is the node process itself.
 lb() { echo node "$1" --root "$2" --state-dir "$2/state"; }
 
-declare -A secs rss staged
-record() { secs[$1]+="$SECONDS_TAKEN,"; rss[$1]+="$PEAK_RSS_KB,"; staged[$1]+="$PEAK_STAGED,"; }
+declare -A secs rss staged cpu own
+record() { secs[$1]+="$SECONDS_TAKEN,"; rss[$1]+="$PEAK_RSS_KB,"; staged[$1]+="$PEAK_STAGED,"; cpu[$1]+="$CPU_TOTAL,"; own[$1]+="$CPU_OWN,"; }
 round_dir=""
 script()      { measure "$WORK/staging" env REPO="$round_dir/script" STEPS="$WORK/steps" "$WORK/staged-z0.sh"; record script; read -r a b < "$WORK/steps"; secs[pg_dump]+="$a,"; secs[restic]+="$b,"; }
 lb_restic()   { measure "$WORK/after/state/modules/pg/state" $(lb "$ROOT/bin/lifeboat" "$WORK/after") backup pg --repo restic; record lb_restic; }
@@ -173,18 +182,19 @@ ZSTD_S=$SECONDS_TAKEN
 du -sh "$round_dir"/after/borg-zstd | sed 's/^/  repository size: /'
 
 args=()
-for name in "${!secs[@]}"; do args+=("$name=${secs[$name]%,}=${rss[$name]:-0}=${staged[$name]:-0}"); done
+for name in "${!secs[@]}"; do args+=("$name=${secs[$name]%,}=${rss[$name]:-0}=${staged[$name]:-0}=${cpu[$name]:-0}=${own[$name]:-0}"); done
 echo
 echo "PostgreSQL $SIZE_MIB MiB of random bytes, $(nproc) cores, $(date -u +%F), $ROUNDS rounds (medians)"
 node -e '
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nums = (s) => s.replace(/,$/, "").split(",").filter(Boolean).map(Number);
-const c = Object.fromEntries(process.argv.slice(1).map((arg) => { const [name, s, r, st] = arg.split("="); return [name, { s: nums(s), rss: nums(r), staged: nums(st) }]; }));
+const c = Object.fromEntries(process.argv.slice(1).map((arg) => { const [name, s, r, st, cp, ow] = arg.split("="); return [name, { s: nums(s), rss: nums(r), staged: nums(st), cpu: nums(cp), own: nums(ow) }]; }));
+const cpu = (name) => median(c[name].cpu) > 0 ? `  CPU ${median(c[name].cpu).toFixed(1)} s` + (name.startsWith("lb_") || name.startsWith("bf_") ? ` (node itself ${median(c[name].own).toFixed(1)} s)` : "") : "";
 const m = (name) => median(c[name].s);
 const mib = (name) => c[name].staged.length ? (Math.max(...c[name].staged) / 1048576).toFixed(0) : "0";
 const peak = (name) => (Math.max(...c[name].rss) / 1024).toFixed(0);
 const perRound = (a, b) => median(c[a].s.map((v, i) => v / c[b].s[i])).toFixed(2);
-const show = (label, name, extra = "") => console.log(`${label.padEnd(62)} ${m(name).toFixed(1).padStart(7)} s${extra}`);
+const show = (label, name, extra = "") => console.log(`${label.padEnd(62)} ${m(name).toFixed(1).padStart(7)} s${cpu(name)}${extra}`);
 show("restic, staged script with pg_dump --compress=0", "script", `  staged ${mib("script")} MiB`);
 show("  of which pg_dump --compress=0 to a file", "pg_dump");
 show("  of which restic backup of that file", "restic");
