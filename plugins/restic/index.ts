@@ -56,6 +56,8 @@ export function createProvider(input: ProviderInput): Provider {
     throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (restic) has no \`url\``, { hint: 'set url: to a folder (/var/backups/lifeboat) or a restic URL (s3:https://host/bucket/prefix, rest:https://host/)' });
   }
   const url = config.url;
+  // A repository in a local folder (a path or `local:`), whose files Lifeboat can read itself.
+  const local = !/^[a-z0-9]+:/i.test(url) || url.startsWith('local:');
   const where = (module: string) => `restic repository "${repoName}" of module ${module}`;
   const credentials = /\/\/[^/:@]+:([^@/]+)@/.exec(url);
   if (credentials) input.addSecret(credentials[1], decodeURIComponent(credentials[1]));
@@ -147,7 +149,7 @@ export function createProvider(input: ProviderInput): Provider {
 
   // The snapshot cache of a module's local repository (snapshot-cache.ts); undefined for remote ones.
   function cacheOf(module: string): SnapshotCache | undefined {
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
+    if (!local) return undefined;
     return snapshotCache(moduleRepository(url, module, input.root.root), path.join(input.root.stateDir, 'cache', 'restic-snapshots'));
   }
 
@@ -192,7 +194,6 @@ export function createProvider(input: ProviderInput): Provider {
     const location = moduleRepository(url, module, input.root.root);
     // A local folder with content but no config is a damaged repository: a new config and key there would
     // strand every snapshot in it (and restic then fails on the old packs).
-    const local = !/^[a-z0-9]+:/i.test(url) || url.startsWith('local:');
     if (local && existsSync(location) && readdirSync(location).length > 0) {
       throw new LifeboatError('PROVIDER', `${where(module)} at ${location} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`, {
         hint: `restore its config file from a copy, or move ${location} away to start a new repository`,
@@ -249,14 +250,14 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Whether a local repository exists already (saves a restic run); false for remote ones.
   function existsLocally(module: string): boolean {
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    if (!local) return false;
     return existsSync(path.join(moduleRepository(url, module, input.root.root), 'config'));
   }
 
   // Whether a local repository's folder is certainly absent (ENOENT; not a permission or a file in the way,
   // whose errors restic reports itself); false for remote ones.
   function absentLocally(module: string): boolean {
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    if (!local) return false;
     try {
       lstatSync(moduleRepository(url, module, input.root.root));
       return false;
@@ -342,7 +343,7 @@ export function createProvider(input: ProviderInput): Provider {
   // key derivation costs more than the backup of a small module); undefined for remote repositories.
   function localSnapshot(module: string, shortId: string, options: CreateOptions, time: Date): ProviderSnapshot | undefined {
     const repository = moduleRepository(url, module, input.root.root);
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
+    if (!local) return undefined;
     try {
       const ids = readdirSync(path.join(repository, 'snapshots')).filter((name) => name.startsWith(shortId));
       if (ids.length !== 1) return undefined;
