@@ -95,7 +95,7 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     planSwap(staged);
     marker('replacing');
     try {
-      swapAll(staged).commit();
+      await swapAll(staged).commit();
     } catch (error) {
       // Every path was put back: the live files are as they were before this run.
       if (error instanceof SwapFailed && error.undone) marker('staging');
