@@ -9,7 +9,8 @@
 # Everything reads the same snapshot of the same repository (made once by `lifeboat backup`). restic is
 # called through a PATH shim that logs every call, so the script also prints how many restic runs each
 # side needed and Lifeboat's overhead (its run minus the time inside restic). `sync` between runs, outside
-# the timings. BEFORE=/path/to/other/bin/lifeboat adds that build's --target and in-place restores as
+# the timings. CPU (user + system of the whole run, restic included) is printed beside the wall time: on a
+# shared machine it is the steadier figure. BEFORE=/path/to/other/bin/lifeboat adds that build's --target and in-place restores as
 # further columns (before/after comparisons in one run).
 # Run from the repo root after `npm run build`:  bash bench/restore.sh   (ROUNDS=7 by default)
 set -euo pipefail
@@ -50,15 +51,17 @@ echo "data: $files files, ${size} MB; snapshot ${id:0:8}; $ROUNDS rounds; $(npro
 now() { echo "${EPOCHREALTIME/./}"; }
 in_restic() { awk '$1=="start"{s=$2} $1=="end"{t+=$2-s} END{print t+0}' "$work/calls"; }
 calls() { grep -c '^start' "$work/calls" || true; }
-declare -A ms over runs
-# Times one command (ms), the µs spent inside restic and the number of restic runs; appends to column $1.
+declare -A ms over runs cpu
+# Times one command (ms), the µs spent inside restic, the number of restic runs and the CPU time (user +
+# system, ms) of the command with every process it ran (restic included); appends to column $1.
 timed() {
   local col=$1; shift
   sync
   : > "$work/calls"
   local t0 t1; t0=$(now)
-  "$@" >/dev/null
+  /usr/bin/time -f '%U %S' -o "$work/time.out" "$@" >/dev/null
   t1=$(now)
+  cpu[$col]+="$(awk '{printf "%d", ($1 + $2) * 1000}' "$work/time.out"),"
   ms[$col]+="$(( (t1 - t0) / 1000 )),"
   over[$col]+="$(( (t1 - t0 - $(in_restic)) / 1000 )),"
   runs[$col]+="$(calls),"
@@ -81,17 +84,19 @@ done
 # The safety snapshots of the rounds are in the repository now; the restores above all read snapshot $id.
 cols=$(IFS=' '; echo "${order[*]}")
 args=()
-for col in "${order[@]}"; do args+=("$col=${ms[$col]%,}=${over[$col]%,}=${runs[$col]%,}"); done
+for col in "${order[@]}"; do args+=("$col=${ms[$col]%,}=${over[$col]%,}=${runs[$col]%,}=${cpu[$col]%,}"); done
 node -e '
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const cols = Object.fromEntries(process.argv.slice(1).map((arg) => { const [name, ms, over, runs] = arg.split("="); return [name, { ms: ms.split(",").map(Number), over: over.split(",").map(Number), runs: runs.split(",").map(Number) }]; }));
+const cols = Object.fromEntries(process.argv.slice(1).map((arg) => { const [name, ms, over, runs, cpu] = arg.split("="); return [name, { ms: ms.split(",").map(Number), over: over.split(",").map(Number), runs: runs.split(",").map(Number), cpu: cpu.split(",").map(Number) }]; }));
 const raw = median(cols.raw.ms);
 const targets = { target: "<= 1.15x", inplace: "<= 1.25x", before_target: "", before_inplace: "" };
 for (const [name, c] of Object.entries(cols)) {
   const m = median(c.ms);
   const perRound = median(c.ms.map((v, i) => v / cols.raw.ms[i]));
   const ratio = name === "raw" ? "" : `  ratio ${(m / raw).toFixed(2)}x${targets[name] ? ` (target ${targets[name]})` : ""}, per round ${perRound.toFixed(2)}x`;
-  console.log(`${name.padEnd(15)} median ${String(m).padStart(6)} ms  restic runs ${median(c.runs)}  outside restic ${median(c.over)} ms${ratio}`);
+  const cpu = median(c.cpu);
+  const cpuRatio = name === "raw" ? "" : ` (${(cpu / median(cols.raw.cpu)).toFixed(2)}x)`;
+  console.log(`${name.padEnd(15)} median ${String(m).padStart(6)} ms  CPU ${String(cpu).padStart(5)} ms${cpuRatio}  restic runs ${median(c.runs)}  outside restic ${median(c.over)} ms${ratio}`);
 }
 console.log(`the safety snapshot adds ${median(cols.safety.ms) - median(cols.inplace.ms)} ms (median in place with it minus without it)`);
 ' "${args[@]}"
