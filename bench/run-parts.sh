@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Times Debian's /usr/bin/run-parts against `node bin/lifeboat run-parts` on a directory of
-# 100 trivial parts. Run from the repo root after building (npx tsc -p tsconfig.json):
-#   bash bench/run-parts.sh            # PARTS=100 RUNS=20 by default
-# Uses hyperfine (with --export-json) when installed, else a bash loop timed with date +%s%N.
+# Times Debian's /usr/bin/run-parts against `node bin/lifeboat run-parts` on a directory of 100 trivial
+# parts, side by side: each round runs both, the order alternating from round to round, so load that
+# comes and goes hits both alike. Prints each side's median and the ratio of the medians. Run from the
+# repo root after building (npm run build):
+#   bash bench/run-parts.sh                    # PARTS=100 ROUNDS=30 by default
+#   BEFORE=/path/to/other/checkout bash bench/run-parts.sh   # a third column: another build's Lifeboat
 set -euo pipefail
 
 PARTS=${PARTS:-100}
-RUNS=${RUNS:-20}
+ROUNDS=${ROUNDS:-30}
 REAL=/usr/bin/run-parts
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LIFEBOAT="$ROOT/bin/lifeboat"
@@ -23,44 +25,38 @@ for i in $(seq -w 1 "$PARTS"); do
   chmod +x "$DIR/$i-part"
 done
 
-CMD_REAL="$REAL $DIR"
-CMD_OURS="node $LIFEBOAT run-parts $DIR"
-
-# Sanity: both must agree before timing anything.
-if ! diff <($CMD_REAL --test 2>&1) <($CMD_OURS --test 2>&1) >/dev/null; then
-  echo "bench: outputs differ, not benchmarking" >&2
-  exit 1
+NAMES=(debian-run-parts lifeboat-run-parts)
+CMDS=("$REAL $DIR" "node $LIFEBOAT run-parts $DIR")
+if [ -n "${BEFORE:-}" ]; then
+  NAMES+=(lifeboat-before)
+  CMDS+=("node $BEFORE/bin/lifeboat run-parts $DIR")
 fi
 
-echo "run-parts benchmark: $PARTS parts in $DIR, node $(node --version), $(nproc) CPUs"
+# Sanity: all must agree before timing anything.
+for ((c = 1; c < ${#CMDS[@]}; c++)); do
+  if ! diff <(${CMDS[0]} --test 2>&1) <(${CMDS[$c]} --test 2>&1) >/dev/null; then
+    echo "bench: outputs of ${NAMES[$c]} differ, not benchmarking" >&2
+    exit 1
+  fi
+done
 
-if command -v hyperfine >/dev/null 2>&1; then
-  JSON="$WORK/hyperfine.json"
-  hyperfine --warmup 3 --runs "$RUNS" --export-json "$JSON" \
-    -n debian-run-parts "$CMD_REAL" -n lifeboat-run-parts "$CMD_OURS" >&2
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-    const ms = (x) => (x * 1000).toFixed(1);
-    for (const x of r) console.log(`${x.command.padEnd(20)} mean ${ms(x.mean).padStart(7)} ms  ± ${ms(x.stddev)} ms  (min ${ms(x.min)}, max ${ms(x.max)}, ${x.times.length} runs)`);
-    console.log(`ratio lifeboat/run-parts: ${(r[1].mean / r[0].mean).toFixed(2)}x`);
-  ' "$JSON"
-else
-  mean_ms() { # command words...
-    local total=0 s e i
-    "$@" >/dev/null 2>&1 # warm-up
-    for ((i = 0; i < RUNS; i++)); do
-      s=$(date +%s%N)
-      "$@" >/dev/null 2>&1
-      e=$(date +%s%N)
-      total=$((total + e - s))
-    done
-    echo $((total / RUNS / 1000)) # microseconds
-  }
-  R=$(mean_ms $CMD_REAL)
-  L=$(mean_ms $CMD_OURS)
-  awk -v r="$R" -v l="$L" -v n="$RUNS" 'BEGIN {
-    printf "debian-run-parts     mean %7.1f ms  (%d runs)\n", r / 1000, n
-    printf "lifeboat-run-parts   mean %7.1f ms  (%d runs)\n", l / 1000, n
-    printf "ratio lifeboat/run-parts: %.2fx\n", l / r
-  }'
-fi
+echo "run-parts benchmark: $PARTS parts, $ROUNDS rounds (order alternating), node $(node --version), $(nproc) CPUs"
+echo "load at start: $(uptime)"
+for cmd in "${CMDS[@]}"; do $cmd >/dev/null 2>&1; done # warm-up
+for ((r = 0; r < ROUNDS; r++)); do
+  order=$(seq 0 $((${#CMDS[@]} - 1)))
+  ((r % 2)) && order=$(echo "$order" | tac)
+  for c in $order; do
+    s=$(date +%s%N)
+    ${CMDS[$c]} >/dev/null 2>&1
+    e=$(date +%s%N)
+    echo $(((e - s) / 1000)) >>"$WORK/times.$c"
+  done
+done
+echo "load at end:   $(uptime)"
+median() { sort -n "$1" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+BASE=$(median "$WORK/times.0")
+for ((c = 0; c < ${#CMDS[@]}; c++)); do
+  m=$(median "$WORK/times.$c")
+  awk -v n="${NAMES[$c]}" -v m="$m" -v b="$BASE" -v r="$ROUNDS" 'BEGIN { printf "%-20s median %7.1f ms  (%d rounds)  ratio to run-parts %.2fx\n", n, m / 1000, r, m / b }'
+done

@@ -30,5 +30,18 @@ await build({
   chunkNames: 'chunk-[hash]',
   logLevel: 'warning',
 });
+// `lifeboat run-parts` must start about as fast as Debian's run-parts: one CommonJS file, loaded with
+// require() by bin/lifeboat (read synchronously; an ES module graph is read through the thread pool), its
+// lazy imports (the ERE port, the runner) inlined and compiled only when called.
+await build({
+  absWorkingDir: root,
+  entryPoints: { 'run-parts': 'src/cli/run-parts.ts' },
+  outfile: path.join(outdir, 'run-parts.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
 copyFileSync(path.join(root, 'dist', 'src', 'config', 'validators.cjs'), path.join(outdir, 'validators.cjs'));
 console.log(`wrote ${path.relative(root, outdir)}/`);

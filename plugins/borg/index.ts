@@ -9,14 +9,15 @@
 //   a/b         -> sh:**/a/b         relative with /: matches those components anywhere
 //   **/x, a/**  -> sh:**/x, sh:**/a/**  ** spans directories in both tools
 // Negated patterns (!pattern) are refused.
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot } from '../../src/providers/types.js';
 import { findSpecialFiles, serveFifos, type FifoServer } from './fifo.js';
+import { declaration } from './declaration.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
+import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -46,7 +47,7 @@ const LOCK_WAIT_SECONDS = 120;
 // Translates one restic-style exclude pattern into a borg pattern (table in the header).
 export function toBorgPattern(pattern: string): string {
   if (pattern.startsWith('!')) {
-    throw new LifeboatError('USAGE', `exclude pattern "${pattern}": negated patterns are not supported by the borg provider`, { hint: 'list the paths to exclude instead' });
+    throw new LifeboatError('CONFIG_INVALID', `exclude pattern "${pattern}": negated patterns are not supported by the borg provider`, { hint: 'list the paths to exclude instead' });
   }
   const cleaned = pattern.replace(/\/+$/, '') || '/';
   if (cleaned.startsWith('/') || cleaned.startsWith('**/')) return `sh:${cleaned}`;
@@ -93,27 +94,17 @@ export function createProvider(input: ProviderInput): Provider {
       BORG_DELETE_I_KNOW_WHAT_I_AM_DOING: 'NO',
     });
     env.BORG_BASE_DIR ??= path.join(input.root.stateDir, 'borg');
-    if (config.passwordFile) {
-      const file = path.resolve(input.root.root, config.passwordFile);
-      let passphrase: string;
-      try {
-        passphrase = readFileSync(file, 'utf8').replace(/\n+$/, '');
-      } catch (error) {
-        throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}": cannot read passwordFile ${file}: ${(error as Error).message}`, {
-          hint: `create it, e.g. \`openssl rand -base64 32 > ${file} && chmod 600 ${file}\``,
-          cause: error,
-        });
-      }
+    const password = passwordSource(input);
+    if (password.kind === 'file') {
+      const passphrase = readPasswordFile(input, password.file).replace(/\n+$/, '');
       input.addSecret(passphrase);
       Object.assign(env, { BORG_PASSPHRASE_FD: '3', BORG_PASSPHRASE: undefined, BORG_PASSCOMMAND: undefined });
       return { env: clean(env), extraFds: [passphrase] };
     }
-    if (config.passwordCommand) {
-      Object.assign(env, { BORG_PASSCOMMAND: config.passwordCommand, BORG_PASSPHRASE: undefined, BORG_PASSPHRASE_FD: undefined });
+    if (password.kind === 'command') {
+      Object.assign(env, { BORG_PASSCOMMAND: password.command, BORG_PASSPHRASE: undefined, BORG_PASSPHRASE_FD: undefined });
     } else if (!env.BORG_PASSPHRASE && !env.BORG_PASSCOMMAND) {
-      throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (borg) has no passphrase`, {
-        hint: `set passwordFile: /etc/lifeboat/borg.pass (or passwordCommand:) on repository "${repoName}" in lifeboat.yaml, or BORG_PASSPHRASE in its env`,
-      });
+      throw missingPassword(input, 'borg', 'passphrase', 'BORG_PASSPHRASE');
     }
     input.addSecret(env.BORG_PASSPHRASE);
     return { env: clean(env), extraFds: [] };
@@ -128,8 +119,14 @@ export function createProvider(input: ProviderInput): Provider {
 
   // A failed borg call as an error naming the repository, with the likely fix.
   function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
-    return new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg ${command} failed: ${borgReason(result.stderr)}`), {
-      hint: /passphrase/i.test(result.stderr) ? `check the passphrase of repository "${repoName}"` : `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
+    return toolFailure({
+      where: where(module),
+      command: `borg ${command}`,
+      reason: borgReason(result.stderr),
+      stderr: result.stderr,
+      hints: [[/passphrase/i, `check the passphrase of repository "${repoName}"`]],
+      otherwise: `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
+      mask: (text) => options.log.masker.mask(text),
     });
   }
 
@@ -203,7 +200,7 @@ export function createProvider(input: ProviderInput): Provider {
     if (result.exitCode === 1) {
       await borg(['delete', `${repoOf(module)}::${name}`], options).catch((error: Error) => options.log.warn(`could not delete incomplete archive ${name}: ${error.message}`));
       throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg could not read everything (${lastLines(result.stderr, 5)}); the incomplete archive ${name} was deleted`), {
-        hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
+        hint: UNREADABLE_FILES_HINT,
       });
     }
     const stats = (JSON.parse(result.stdout) as { archive?: { stats?: { deduplicated_size?: number } } }).archive?.stats;
@@ -268,8 +265,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'borg',
-    capabilities: { forget: true, check: true, streams: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     forget,
     prune,
@@ -287,7 +284,7 @@ export function createProvider(input: ProviderInput): Provider {
     // borg check; readData adds --verify-data (reads and decrypts every chunk).
     async check(module, options) {
       if ((await listOrNull(module, options)) === null) {
-        throw new LifeboatError('PROVIDER', `${where(module)} does not exist yet`, { hint: `run \`lifeboat backup ${module}\` first` });
+        throw notCreatedYet(where(module), module);
       }
       await borgOrFail(module, ['check', ...(options.readData ? ['--verify-data'] : []), repoOf(module)], options, { dryRun: options.dryRun });
     },

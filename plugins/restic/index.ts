@@ -1,9 +1,11 @@
 // The restic provider (restic 0.14): one restic repository per module at <url>/<module>, created by the
 // first backup. Passwords reach restic through RESTIC_PASSWORD_FILE / _COMMAND / RESTIC_PASSWORD only.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
+import { missingPassword, notCreatedYet, passwordSource, readPasswordFile, toolFailure, UNREADABLE_FILES_HINT } from '../../src/providers/shared.js';
+import { declaration } from './declaration.js';
 import { lastLines, runTool, type ToolResult } from '../../src/process/exec.js';
 import type {
   CommonOptions,
@@ -87,23 +89,14 @@ export function createProvider(input: ProviderInput): Provider {
     // Status lines feed the progress bar when someone shows one; otherwise restic stays quiet.
     env.RESTIC_PROGRESS_FPS ??= (options as { onProgress?: unknown }).onProgress ? '4' : '0.1';
     delete env.RESTIC_REPOSITORY_FILE;
-    if (config.passwordFile) {
-      const file = path.resolve(input.root.root, config.passwordFile);
-      try {
-        input.addSecret(readFileSync(file, 'utf8').trim());
-      } catch (error) {
-        throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}": cannot read passwordFile ${file}: ${(error as Error).message}`, {
-          hint: `create it, e.g. \`openssl rand -base64 32 > ${file} && chmod 600 ${file}\``,
-          cause: error,
-        });
-      }
-      Object.assign(env, { RESTIC_PASSWORD_FILE: file, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_COMMAND: undefined });
-    } else if (config.passwordCommand) {
-      Object.assign(env, { RESTIC_PASSWORD_COMMAND: config.passwordCommand, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_FILE: undefined });
+    const password = passwordSource(input);
+    if (password.kind === 'file') {
+      input.addSecret(readPasswordFile(input, password.file).trim());
+      Object.assign(env, { RESTIC_PASSWORD_FILE: password.file, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_COMMAND: undefined });
+    } else if (password.kind === 'command') {
+      Object.assign(env, { RESTIC_PASSWORD_COMMAND: password.command, RESTIC_PASSWORD: undefined, RESTIC_PASSWORD_FILE: undefined });
     } else if (!env.RESTIC_PASSWORD && !env.RESTIC_PASSWORD_FILE && !env.RESTIC_PASSWORD_COMMAND) {
-      throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (restic) has no password`, {
-        hint: `set passwordFile: /etc/lifeboat/restic.pass (or passwordCommand:) on repository "${repoName}" in lifeboat.yaml, or RESTIC_PASSWORD in its env`,
-      });
+      throw missingPassword(input, 'restic', 'password', 'RESTIC_PASSWORD');
     }
     input.addSecret(env.RESTIC_PASSWORD);
     if (url.startsWith('s3:')) input.addSecret(env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN);
@@ -205,8 +198,15 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Turns a failed restic call into an error naming the repository (and the password when that is it).
   function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
-    return new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: restic ${command} failed (exit ${result.exitCode}): ${lastLines(result.stderr, 4)}`), {
-      hint: /wrong password/i.test(result.stderr) ? `check the password of repository "${repoName}"` : `check url and credentials of repository "${repoName}"`,
+    return toolFailure({
+      where: where(module),
+      command: `restic ${command}`,
+      exitCode: result.exitCode,
+      reason: lastLines(result.stderr, 4),
+      stderr: result.stderr,
+      hints: [[/wrong password/i, `check the password of repository "${repoName}"`]],
+      otherwise: `check url and credentials of repository "${repoName}"`,
+      mask: (text) => options.log.masker.mask(text),
     });
   }
 
@@ -329,7 +329,7 @@ export function createProvider(input: ProviderInput): Provider {
       await restic(module, ['forget', shortId], options).catch((error: Error) => options.log.warn(`could not remove incomplete snapshot ${shortId}: ${error.message}`));
       const shown = skipped.slice(0, 5).join(', ') + (skipped.length > 5 ? ` and ${skipped.length - 5} more` : '');
       throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: restic could not read ${shown || 'some files'}; the incomplete snapshot ${shortId} was removed`), {
-        hint: 'fix the permissions or exclude those paths (exclude: in module.yaml), then back up again',
+        hint: UNREADABLE_FILES_HINT,
       });
     }
     const snapshot = localSnapshot(module, shortId, options, now) ?? (await listOrNull(module, options, [shortId]))?.[0];
@@ -370,8 +370,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'restic',
-    capabilities: { forget: true, check: true, streams: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     forget,
     prune,
@@ -399,7 +399,7 @@ export function createProvider(input: ProviderInput): Provider {
       const readData = options.readDataSubset ? [`--read-data-subset=${options.readDataSubset}`] : options.readData ? ['--read-data'] : [];
       const result = await restic(module, ['check', ...readData], options, { dryRun: options.dryRun, okExitCodes: [1] });
       if (result.exitCode === 1 && isMissingRepository(result.stderr)) {
-        throw new LifeboatError('PROVIDER', `${where(module)} does not exist yet`, { hint: `run \`lifeboat backup ${module}\` first` });
+        throw notCreatedYet(where(module), module);
       }
       if (result.exitCode === 1) throw failure(module, 'check', result, options);
     },

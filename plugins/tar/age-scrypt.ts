@@ -63,6 +63,7 @@ export class ScryptIdentity implements Identity {
   async unwrapFileKey(stanzas: Stanza[]): Promise<Uint8Array | null> {
     const stanza = stanzas.find((s) => s.args[0] === 'scrypt');
     if (!stanza) return null;
+    // Reasons: AgeKeys.failure (age.ts) wraps what decryption throws into a PROVIDER error with its fix.
     if (stanzas.length !== 1) throw new Error('scrypt recipient is not the only one in the header');
     const [, saltText, factor] = stanza.args;
     const salt = stanza.args.length === 3 ? decodeNoPad(saltText) : undefined;

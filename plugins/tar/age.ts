@@ -5,16 +5,17 @@
 // (age-encryption, "typage") encrypts and decrypts web streams in 64 KiB STREAM chunks, each
 // authenticated before it is released: a flipped byte or a truncated archive fails the chunk it is in.
 // The manifest's file list is sealed the same way (`sealed`), so no file name is stored in plaintext.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import type { RepositoryConfig } from '../../src/config/types.js';
 import { LifeboatError } from '../../src/errors.js';
+import { shellOutput } from '../../src/process/runner.js';
 import type { ProviderInput } from '../../src/providers/types.js';
 import { encryptionProblems } from '../../src/config/tar-encryption.js';
 import { ScryptIdentity, ScryptRecipient } from './age-scrypt.js';
+import { readPasswordFileAsync } from '../../src/providers/shared.js';
 
 export { AGE_EXTENSION } from '../../src/config/tar-encryption.js';
 
@@ -88,11 +89,10 @@ export class AgeKeys {
       let text: string;
       if (config.passwordFile !== undefined) {
         const file = this.resolve(config.passwordFile);
-        text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-          throw this.configError(`passwordFile ${file} cannot be read (${error.code ?? error.message})`, `create it (e.g. openssl rand -base64 32 > ${file}; chmod 600 ${file}) or fix passwordFile`, error);
-        });
+        text = await readPasswordFileAsync(file, (reason, hint, cause) => this.configError(reason, hint, cause));
         text = text.replace(/\r?\n$/, '');
       } else {
+        // runPasswordCommand rejects with a plain reason; it becomes the CONFIG_INVALID error naming the repository.
         text = await runPasswordCommand(config.passwordCommand!, { ...process.env, ...this.input.root.rootEnv, ...env, ...config.env }).catch((error: Error) => {
           throw this.configError(`passwordCommand failed: ${error.message}`, 'fix the command so it prints the passphrase', error);
         });
@@ -181,14 +181,8 @@ export class AgeKeys {
 }
 
 // Runs a passwordCommand with /bin/sh; resolves to its output without the final newline.
-function runPasswordCommand(command: string, env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('/bin/sh', ['-c', command], { env, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out, err) => {
-      if (error) reject(new Error(`${error.code !== undefined ? `exit ${error.code}` : error.message}${err.trim() ? `: ${err.trim().split('\n')[0]}` : ''}`));
-      else resolve(out.replace(/\r?\n$/, ''));
-    });
-    child.stdin?.end();
-  });
+async function runPasswordCommand(command: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return (await shellOutput(command, env, PASSWORD_COMMAND_TIMEOUT_MS)).replace(/\r?\n$/, '');
 }
 
 // A web ReadableStream that pulls from a Node async iterable one chunk at a time (bounded memory).

@@ -11,12 +11,12 @@
 // owner, mode and times through their open handle; directories get theirs at the end, deepest first,
 // also through a handle opened with O_NOFOLLOW. On any failure everything this run created is removed.
 // Zero blocks are written as holes, so sparse files stay sparse.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lchown, link, lstat, lutimes, mkdir, open, rename, rm, symlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
+import { runToEnd } from '../../src/process/runner.js';
 import type { Logger } from '../../src/log/logger.js';
 import { displayName, fromText, readManifestName, toBuffer } from './names.js';
 import type { ManifestEntry } from './pack.js';
@@ -249,13 +249,9 @@ function isZeroBlock(chunk: Buffer, offset: number, position: number): boolean {
 // Makes a FIFO at dest: mkfifo under a plain name in the target, then renamed (names may be any bytes).
 async function makeFifo(target: string, dest: string): Promise<void> {
   const temporary = path.join(target, `.lifeboat-fifo-${randomBytes(6).toString('hex')}`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('mkfifo', ['-m', '600', '--', Buffer.from(temporary, 'latin1').toString('utf8')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo failed: ${stderr.trim()}`))));
-  });
+  const made = await runToEnd('mkfifo', { args: ['-m', '600', '--', Buffer.from(temporary, 'latin1').toString('utf8')], stdio: ['ignore', 'ignore', 'pipe'] });
+  if (made.error) throw made.error;
+  if (made.code !== 0) throw new Error(`mkfifo failed: ${made.stderr.trim()}`);
   await rename(toBuffer(temporary), toBuffer(dest));
 }
 

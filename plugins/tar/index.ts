@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
+import { notCreatedYet } from '../../src/providers/shared.js';
 import { compileExcludes } from '../../src/files/exclude.js';
 import { AGE_EXTENSION, AgeKeys, decryptStage, encryptStage, noKeys, openJson, sealJson } from './age.js';
 import { extractEntries } from './extract.js';
@@ -26,6 +27,7 @@ import { readTar, type TarEntry } from './tar-format.js';
 import { createCompressor, createDecompressor, EXTENSIONS, HashTap, type Compression } from './streams.js';
 import { createLocalStore, teeSinks, type ArchiveStore } from './stores.js';
 import { walkTotal } from './total.js';
+import { declaration } from './declaration.js';
 
 // What the sealed part of an encrypted archive's manifest holds.
 // `snapshot` binds it to its manifest: a sealed part copied into another snapshot's manifest (with
@@ -313,8 +315,8 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   return {
-    kind: 'tar',
-    capabilities: { forget: true, check: true },
+    kind: declaration.kind,
+    capabilities: declaration.capabilities,
     create,
     list,
     restore,
@@ -351,7 +353,7 @@ export function createProvider(input: ProviderInput): Provider {
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {
       const snapshots = await list(module, options);
-      if (snapshots.length === 0) throw new LifeboatError('PROVIDER', `${where(module)} has no archives yet`, { hint: `run \`lifeboat backup ${module}\` first` });
+      if (snapshots.length === 0) throw notCreatedYet(where(module), module, 'has no archives yet');
       const problems: string[] = [];
       for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log, options.env)));
       for (const store of await openStores(options.env)) {

@@ -228,6 +228,7 @@ function drained(stream: Writable): Promise<void> {
     };
     const onClose = () => {
       cleanup();
+      // A reason: the upload or backup that writes the archive wraps it into a PROVIDER error.
       reject(new Error('the archive sink closed while writing'));
     };
     stream.on('drain', onDrain);

@@ -1,7 +1,6 @@
 // The stream stages of the tar provider: compressors (zstd via the binary, gzip via zlib), a hashing
 // tap, and sinks. A sink is where the archive bytes go; today a local file written as <name>.partial
 // and renamed on commit, later an S3 multipart upload with the same three calls.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -9,6 +8,7 @@ import { Duplex, PassThrough, Transform, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { LifeboatError } from '../../src/errors.js';
 import { discardPartial } from '../../src/files/partial-file.js';
+import { start } from '../../src/process/runner.js';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 
@@ -69,13 +69,14 @@ export function createDecompressor(compression: Compression): Duplex {
 // its own process group: Ctrl-C in a terminal reaches Lifeboat only, which stops the pipeline (and so
 // zstd) and reports the interruption, instead of zstd dying first and the run failing with EPIPE.
 function zstd(args: string[]): Duplex {
-  const child = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const proc = start('zstd', { args, group: true });
+  const child = proc.child;
   const output = new PassThrough();
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  child.stdout.pipe(output, { end: false });
-  child.stdin.on('error', () => {}); // EPIPE when zstd dies; the exit status below says why
-  const duplex = Duplex.from({ writable: child.stdin, readable: output });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout!.pipe(output, { end: false });
+  child.stdin!.on('error', () => {}); // EPIPE when zstd dies; the exit status below says why
+  const duplex = Duplex.from({ writable: child.stdin!, readable: output });
   child.on('error', (error: NodeJS.ErrnoException) => {
     const message = error.code === 'ENOENT' ? 'zstd is not installed (not found on PATH)' : `zstd could not start: ${error.message}`;
     duplex.destroy(new LifeboatError('PROVIDER', message, { hint: 'install it (Debian: apt-get install zstd) or set compression: gzip on the repository', cause: error }));
@@ -85,7 +86,7 @@ function zstd(args: string[]): Duplex {
     else duplex.destroy(new LifeboatError('PROVIDER', `zstd ${args.includes('-d') ? 'decompression' : 'compression'} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
   });
   duplex.on('close', () => {
-    if (child.exitCode === null) child.kill();
+    if (child.exitCode === null) proc.signal('SIGTERM');
   });
   return duplex;
 }

@@ -3,7 +3,7 @@
 // and only then publishes its manifest, remotely first and then locally, so the snapshot is listed only
 // when both copies are complete. A failed upload removes both: no snapshot is left that looks complete.
 import { pipeline } from 'node:stream/promises';
-import { LifeboatError } from '../../src/errors.js';
+import { hintOf, LifeboatError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { Manifest } from './manifest.js';
 import type { ArchiveStore } from './stores.js';
@@ -29,6 +29,7 @@ export async function uploadLocalArchive(job: DeferredUpload): Promise<void> {
   let uploaded = false;
   try {
     await pipeline(local.open(module, manifest, { log, signal }), tap, sink.stream, { signal });
+    // Its plain error is a reason: the catch below wraps every failure into the PROVIDER error naming the repository.
     if (tap.bytes !== manifest.archiveSize || tap.digest() !== manifest.archiveSha256) {
       throw new Error(`the local archive changed after it was written (${tap.bytes} bytes read, ${manifest.archiveSize} written)`);
     }
@@ -42,6 +43,6 @@ export async function uploadLocalArchive(job: DeferredUpload): Promise<void> {
       await store.discard(module, manifest.id, manifest.archive).catch((e: Error) => log.warn(`${store.location}: could not remove ${manifest.archive}: ${e.message}`));
     }
     const what = signal?.aborted ? 'upload stopped' : 'upload failed';
-    throw new LifeboatError(signal?.aborted ? 'INTERRUPTED' : 'PROVIDER', `${job.where}: ${what}; snapshot ${manifest.id} was removed (the local archive too): ${(error as Error).message}`, { cause: error });
+    throw new LifeboatError(signal?.aborted ? 'INTERRUPTED' : 'PROVIDER', `${job.where}: ${what}; snapshot ${manifest.id} was removed (the local archive too): ${(error as Error).message}`, { hint: hintOf(error), cause: error });
   }
 }

@@ -1,8 +1,8 @@
 // Extended attributes (POSIX ACLs included: system.posix_acl_access/default) for the tar provider,
 // read with getfattr and written back with setfattr (Debian package attr), one process per tree: Node
 // has no xattr calls. Both tools name files with \ooo escapes for \, newline and carriage return.
-import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
+import { runToEnd } from '../../src/process/runner.js';
 import { displayName, toBuffer } from './names.js';
 
 // Byte string path -> (attribute name -> value), all byte strings.
@@ -11,26 +11,14 @@ export type XattrMap = Map<string, Map<string, string>>;
 const MAX_OUTPUT = 256 << 20;
 
 // Runs a tool, feeding `input`; resolves its stdout, exit code and stderr, or undefined when the tool is missing.
-function run(command: string, args: string[], input?: Buffer): Promise<{ stdout: Buffer; code: number | null; stderr: string } | undefined> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_OUTPUT) chunks.push(chunk);
-      else if (child.exitCode === null) {
-        child.kill();
-        reject(new LifeboatError('PROVIDER', `${command} printed more than ${MAX_OUTPUT >> 20} MiB of extended attributes`, { hint: 'exclude the folders that hold them, or use restic or borg' }));
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
-    child.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(undefined) : reject(error)));
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(chunks), code, stderr }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+async function run(command: string, args: string[], input?: Buffer): Promise<{ stdout: Buffer; code: number | null; stderr: string } | undefined> {
+  const result = await runToEnd(command, { args, input: input ?? '', maxStdout: MAX_OUTPUT, maxStderr: 4000 });
+  if (result.error) {
+    if (result.error.code === 'ENOENT') return undefined;
+    throw result.error;
+  }
+  if (result.overflow) throw new LifeboatError('PROVIDER', `${command} printed more than ${MAX_OUTPUT >> 20} MiB of extended attributes`, { hint: 'exclude the folders that hold them, or use restic or borg' });
+  return { stdout: result.stdout, code: result.code, stderr: result.stderr };
 }
 
 // Reverses getfattr's \ooo escapes in a byte string.

@@ -11,6 +11,7 @@ import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, warn, type Finding } from './findings.js';
 import { showPath } from '../files/byte-path.js';
 import { quoteArg } from '../process/exec.js';
+import { SCHEDULED_PATH } from '../schedule/crontab.js';
 
 // Every hooks.d/ of the root and of the modules, then the first bytes of every part that would run.
 export function checkHooks(root: RootConfig, modules: ModuleConfig[]): Finding[] {
@@ -76,6 +77,9 @@ function checkInterpreters(root: RootConfig, modules: ModuleConfig[]): Finding[]
         }
         const problem = shebangProblem(head.toString('latin1'), process.env.PATH ?? '');
         if (problem) findings.push(fail(part.path, problem));
+        // Found in this shell's PATH is not enough: cron and systemd start the scheduled run with their own.
+        const scheduled = problem ? undefined : shebangProblem(head.toString('latin1'), SCHEDULED_PATH);
+        if (scheduled) findings.push(warn(part.path, `${scheduled.replace(/; install it or change the first line$/, '')} of a scheduled run, though this shell finds it; write its full path in the #! line or install it in one of those folders`));
       }
     }
   }

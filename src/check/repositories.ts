@@ -1,13 +1,13 @@
 // Every repository a module writes to must open: password present and right, reachable, initialised or
 // creatable. Listing the module's snapshots does exactly what a backup's first provider call does
 // (restic snapshots, borg list, tar's listing of its folder and bucket).
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { describeError, LifeboatError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
-import { openProvider } from '../providers/registry.js';
+import { builtinProvider, openProvider } from '../providers/registry.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
 // How long one repository may take to answer before it counts as unreachable.
@@ -16,19 +16,16 @@ const OPEN_TIMEOUT_MS = 120_000;
 // One finding per module and repository.
 export async function checkRepositories(root: RootConfig, modules: ModuleConfig[], log: Logger, only?: string[]): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const plaintext = new Set<string>();
-  const keyFilesSeen = new Set<string>();
+  const settingsSeen = new Set<string>();
   for (const module of modules) {
     for (const name of repositoriesFor(root, module, only)) {
       const subject = `repository ${name} (module ${module.name})`;
       const config = root.global.repositories[name];
-      if (config?.provider === 'tar' && config.upload && config.encryption === 'none' && !plaintext.has(name)) {
-        plaintext.add(name);
-        findings.push(warn(`repository ${name}`, `uploads unencrypted archives to ${config.upload} (encryption: none); anyone who can read the bucket reads the backups: set passwordFile or recipients (README "The tar provider")`));
-      }
-      if (config?.provider === 'tar' && !keyFilesSeen.has(name)) {
-        keyFilesSeen.add(name);
-        findings.push(...keyFileFindings(name, config, root.root));
+      // The provider's own checks of its settings (plugins/<kind>/declaration.ts), once per repository.
+      const declared = config ? builtinProvider(config.provider) : undefined;
+      if (config && declared?.checkSettings && !settingsSeen.has(name)) {
+        settingsSeen.add(name);
+        findings.push(...declared.checkSettings(name, config, root.root));
       }
       try {
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
@@ -43,8 +40,8 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         if (leftovers.length > 0) {
           findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
         }
-        if (snapshots.length > 0 && config?.provider === 'tar' && provider.preflightRestore) {
-          // An encrypted tar repository: the newest snapshot's sealed part must open with the key.
+        if (snapshots.length > 0 && provider.preflightRestore) {
+          // An encrypted repository (tar): the newest snapshot's sealed part must open with the key.
           const newest = snapshots[snapshots.length - 1];
           const opened = await provider.preflightRestore(module.name, newest, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).then(
             () => undefined,
@@ -76,27 +73,6 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }
-  }
-  return findings;
-}
-
-// Key files (passwordFile, identityFile) that others can read (a warning) or write (an error).
-function keyFileFindings(name: string, config: RootConfig['global']['repositories'][string], rootDir: string): Finding[] {
-  const findings: Finding[] = [];
-  for (const key of ['passwordFile', 'identityFile'] as const) {
-    const value = config[key];
-    if (typeof value !== 'string') continue;
-    const file = path.resolve(rootDir, value);
-    let mode: number;
-    try {
-      mode = statSync(file).mode & 0o777;
-    } catch {
-      continue;
-    }
-    const octal = mode.toString(8).padStart(4, '0');
-    const who = (bits: number) => [mode & (bits << 3) ? 'its group' : '', mode & bits ? 'others' : ''].filter(Boolean).join(' and ');
-    if (mode & 0o022) findings.push(fail(`repository ${name}`, `${key} ${file} is writable by ${who(0o002)} (mode ${octal}): they can change the key; chmod 600 ${file}`));
-    else if (mode & 0o044) findings.push(warn(`repository ${name}`, `${key} ${file} is readable by ${who(0o004)} (mode ${octal}): they can read every backup; chmod 600 ${file}`));
   }
   return findings;
 }

@@ -5,31 +5,35 @@ import path from 'node:path';
 import { ACTIONS, type Action } from '../lifecycle/phases.js';
 import { planAction } from '../lifecycle/runner.js';
 import { unsafeReason } from '../files/permissions.js';
-import { pluginDirs } from '../providers/registry.js';
+import { builtinProvider, pluginDirs } from '../providers/registry.js';
+import { engineOf, entryOf } from '../engines/index.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { which } from '../process/which.js';
+import { which, type ToolNeed } from '../process/which.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
 // Which tools the configuration needs, and whether they are on PATH.
 export function checkBinaries(root: RootConfig, modules: ModuleConfig[]): Finding[] {
   const needed = new Map<string, string>();
-  for (const [name, repo] of Object.entries(root.global.repositories)) {
-    if (repo.provider === 'restic') needed.set('restic', `repository ${name}`);
-    if (repo.provider === 'borg') needed.set('borg', `repository ${name}`);
-    if (repo.provider === 'tar' && (repo.compression ?? 'zstd') === 'zstd') needed.set('zstd', `repository ${name}`);
-  }
+  const packages = new Map<string, string>();
+  const need = (tools: ToolNeed[], user: string) => {
+    for (const { tool, package: pkg } of tools) {
+      needed.set(tool, user);
+      if (pkg) packages.set(tool, pkg);
+    }
+  };
+  // What each built-in provider and each engine declares it runs (plugins/<kind>/declaration.ts, src/engines/).
+  for (const [name, repo] of Object.entries(root.global.repositories)) need(builtinProvider(repo.provider)?.tools(repo) ?? [], `repository ${name}`);
   for (const module of modules) {
     for (const db of module.databases) {
-      if ('postgres' in db) needed.set('pg_dump', `module ${module.name}`);
-      if ('mysql' in db) needed.set(which('mariadb-dump') ? 'mariadb-dump' : 'mysqldump', `module ${module.name}`);
-      if ('sqlite' in db) needed.set('sqlite3', `module ${module.name}`);
+      const { kind, config } = entryOf(db);
+      need(engineOf(kind).tools(config), `module ${module.name}`);
     }
     if (module.service?.systemd) needed.set('systemctl', `module ${module.name}`);
     if (module.service?.container) needed.set(module.service.engine ?? (which('podman') ? 'podman' : 'docker'), `module ${module.name}`);
   }
   return [...needed].map(([tool, user]) => {
     const found = which(tool);
-    return found ? ok(tool, `found at ${found} (needed by ${user})`) : fail(tool, `not found on PATH, needed by ${user}; install it (Debian: apt-get install ${tool === 'borg' ? 'borgbackup' : tool})`);
+    return found ? ok(tool, `found at ${found} (needed by ${user})`) : fail(tool, `not found on PATH, needed by ${user}; install it (Debian: apt-get install ${packages.get(tool) ?? tool})`);
   });
 }
 

@@ -89,6 +89,7 @@ export function printResults(action: string, results: ModuleResult[], json: bool
         ...(r.safetySnapshots.length ? { safetySnapshots: r.safetySnapshots.map(({ repository, id }) => ({ repository, id })) } : {}),
         error: r.error,
         ...(r.failedPart ? { failedPart: r.failedPart } : {}),
+        ...(r.hint ? { hint: r.hint } : {}),
       })),
     });
     return;

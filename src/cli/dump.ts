@@ -9,10 +9,11 @@ import type { Writable } from 'node:stream';
 import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { LifeboatError } from '../errors.js';
 import type { DatabaseConfig } from '../config/types.js';
-import { dumpJobs, DUMP_DIR, stageDump, type DumpJob, type EngineContext } from '../engines/index.js';
+import { dumpJobs, DUMP_DIR, ENGINE_KINDS, stageDump, type DumpJob, type EngineContext } from '../engines/index.js';
 import { interruptSignal } from '../lifecycle/signals.js';
 
-export const ENGINES = ['postgres', 'mysql', 'redis', 'sqlite'] as const;
+// The engines the helpers take by name (src/engines/index.ts lists them).
+export const ENGINES: readonly string[] = ENGINE_KINDS;
 
 export interface EngineOptions extends GlobalOptions {
   database?: string;

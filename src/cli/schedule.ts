@@ -1,15 +1,15 @@
 // `lifeboat schedule [--cron|--systemd] [--install] [--dest PATH]`: crontab lines or systemd units from
 // each enabled module's cron expression; printed, or written with --install (which says how to enable).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
+import { runSync } from '../process/runner.js';
 import { cronDFile, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
 import { SERVICE_TEMPLATE, serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
-import { writeFileAtomic } from '../report/write-atomic.js';
+import { writeFileAtomic } from '../files/write-atomic.js';
 
 interface ScheduleOptions extends GlobalOptions {
   cron?: boolean;
@@ -113,14 +113,13 @@ function installCron(modules: ScheduledModule[], command: string[], dest: string
     process.stdout.write(cronInstallMessage(file, modules.length));
     return;
   }
-  let existing = '';
-  try {
-    existing = execFileSync('crontab', ['-l'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    // no crontab yet
-  }
+  // No crontab yet (crontab -l fails): an empty one.
+  const listed = runSync('crontab', { args: ['-l'], stdio: ['ignore', 'pipe', 'ignore'] });
+  const existing = listed.code === 0 ? listed.stdout : '';
   refuseOtherRoot('your crontab', existing, root, 'jobs');
-  execFileSync('crontab', ['-'], { input: mergeCrontab(existing, modules, command, root) });
+  const installed = runSync('crontab', { args: ['-'], input: mergeCrontab(existing, modules, command, root), stdio: ['pipe', 'pipe', 'inherit'] });
+  if (installed.error) throw installed.error;
+  if (installed.code !== 0) throw new Error(`Command failed: crontab - (${installed.signal ?? `exit ${installed.code}`})`);
   process.stdout.write(`Installed ${modules.length} job(s) in your crontab (\`crontab -l\` shows them); cron picks them up by itself.\n`);
 }
 

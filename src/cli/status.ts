@@ -6,7 +6,7 @@ import { createLogger, printJson, renderTable, type GlobalOptions } from './comm
 import { loadModules, loadRoot, type BrokenModule } from '../config/load.js';
 import { brokenStatuses, moduleStatuses, type ModuleStatus } from '../report/status.js';
 import { renderPrometheus } from '../report/prometheus.js';
-import { writeFileAtomic } from '../report/write-atomic.js';
+import { writeFileAtomic } from '../files/write-atomic.js';
 import { formatBytes, formatDuration, formatTime } from '../log/format.js';
 
 interface StatusOptions extends GlobalOptions {

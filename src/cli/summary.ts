@@ -1,5 +1,5 @@
 // The end-of-run summary of `backup`, like `borgmatic --stats`: one line per module and repository with
-// the files and bytes in the snapshot (from its manifest), the bytes it added, the snapshots retention
+// the files and bytes in the snapshot (from its manifest), the bytes the repository grew by (`stored`), the snapshots retention
 // removed when known, and how long the module took. Printed unless -q, --json or --dry-run.
 import type { ModuleConfig } from '../config/types.js';
 import type { ModuleResult } from '../lifecycle/action.js';
@@ -28,7 +28,7 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
       const pruned = result.pruned?.includes(snapshot.repository) ? ', pruned' : '';
       const removedText = `${removed ? `, ${removed} snapshot(s) removed` : ''}${pruned}`;
       const contents = manifest ? `${manifest.files} files, ${formatBytes(manifest.bytes)} total` : 'files and total unknown (no manifest)';
-      lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'new bytes unknown' : `${formatBytes(snapshot.bytes)} new`}${removedText}${took}`);
+      lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'stored bytes unknown' : `${formatBytes(snapshot.bytes)} stored`}${removedText}${took}`);
     }
   }
   return lines;

@@ -6,15 +6,32 @@ import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../errors.js';
 import { discardPartial } from '../files/partial-file.js';
 import type { DatabaseConfig } from '../config/types.js';
-import { mysqlDumps, mysqlLoads } from './mysql.js';
-import { postgresDumps, postgresLoads } from './postgres.js';
-import { redisDumps, redisLoads } from './redis.js';
-import { sqliteDumps, sqliteLoads } from './sqlite.js';
+import { mysqlEngine } from './mysql.js';
+import { postgresEngine } from './postgres.js';
+import { redisEngine } from './redis.js';
+import { sqliteEngine } from './sqlite.js';
 import { DUMP_DIR } from './names.js';
-import type { DumpJob, EngineContext, EngineKind, LoadJob } from './types.js';
+import type { DumpJob, EngineContext, EngineDeclaration, EngineKind, LoadJob } from './types.js';
 
 export { DUMP_DIR };
-export type { DumpJob, DumpRun, EngineContext, EngineKind, LoadJob, LoadSource } from './types.js';
+export type { DumpJob, DumpRun, EngineContext, EngineDeclaration, EngineKind, LoadJob, LoadSource } from './types.js';
+
+// The engines: one line each; each declares its dumps, loads, tools and `check` probe at the end of its
+// own file (ARCHITECTURE.md "Database engines").
+const ENGINES: Record<EngineKind, EngineDeclaration<never>> = {
+  postgres: postgresEngine as EngineDeclaration<never>,
+  mysql: mysqlEngine as EngineDeclaration<never>,
+  redis: redisEngine as EngineDeclaration<never>,
+  sqlite: sqliteEngine as EngineDeclaration<never>,
+};
+
+// The engine kinds, in the order `lifeboat dump` lists them.
+export const ENGINE_KINDS = Object.keys(ENGINES) as EngineKind[];
+
+// The engine of a kind (the config schema admits only these kinds).
+export function engineOf(kind: EngineKind): EngineDeclaration<Record<string, unknown>> {
+  return ENGINES[kind] as unknown as EngineDeclaration<Record<string, unknown>>;
+}
 
 // The engine and settings of one `databases:` entry.
 export function entryOf(database: DatabaseConfig): { kind: EngineKind; config: Record<string, unknown> } {
@@ -26,10 +43,8 @@ export function entryOf(database: DatabaseConfig): { kind: EngineKind; config: R
 export async function dumpJobs(databases: DatabaseConfig[], ctx: EngineContext): Promise<DumpJob[]> {
   const jobs: DumpJob[] = [];
   for (const database of databases) {
-    if ('postgres' in database) jobs.push(...(await postgresDumps(database.postgres, ctx)));
-    else if ('mysql' in database) jobs.push(...mysqlDumps(database.mysql));
-    else if ('redis' in database) jobs.push(...redisDumps(database.redis));
-    else if ('sqlite' in database) jobs.push(...sqliteDumps(database.sqlite));
+    const { kind, config } = entryOf(database);
+    jobs.push(...(await engineOf(kind).dumps(config, ctx)));
   }
   assertDistinct(jobs);
   return jobs;
@@ -39,10 +54,8 @@ export async function dumpJobs(databases: DatabaseConfig[], ctx: EngineContext):
 export function loadJobs(databases: DatabaseConfig[], dumpDir: string): LoadJob[] {
   const jobs: LoadJob[] = [];
   for (const database of databases) {
-    if ('postgres' in database) jobs.push(...postgresLoads(database.postgres, dumpDir));
-    else if ('mysql' in database) jobs.push(...mysqlLoads(database.mysql));
-    else if ('redis' in database) jobs.push(...redisLoads(database.redis));
-    else if ('sqlite' in database) jobs.push(...sqliteLoads(database.sqlite));
+    const { kind, config } = entryOf(database);
+    jobs.push(...engineOf(kind).loads(config, dumpDir));
   }
   assertDistinct(jobs);
   return jobs;

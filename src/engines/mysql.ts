@@ -8,9 +8,10 @@ import { pipeline } from 'node:stream/promises';
 import type { MysqlDatabase } from '../config/types.js';
 import { encodeName, EXTENSIONS } from './names.js';
 import { dumpFromTool, loadIntoTool } from './process.js';
-import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
+import type { DumpJob, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
 import { checkTrailer } from './check.js';
-import { ALL, client, labelOf, loadingArgs, tool } from './mysql-client.js';
+import { ALL, client, labelOf, loadingArgs, query, tool } from './mysql-client.js';
+import { which } from '../process/which.js';
 import { DumpNameCheck } from './mysql-lines.js';
 import { StatementGuard } from './mysql-statements.js';
 import { LifeboatError } from '../errors.js';
@@ -103,3 +104,18 @@ export async function loadMysql(config: MysqlDatabase, source: LoadSource, ctx: 
     remove();
   }
 }
+
+// The MySQL/MariaDB engine's declaration (src/engines/index.ts lists it).
+export const mysqlEngine: EngineDeclaration<MysqlDatabase> = {
+  kind: 'mysql',
+  dumps: (config) => mysqlDumps(config),
+  loads: (config) => mysqlLoads(config),
+  tools: () => [{ tool: which('mariadb-dump') ? 'mariadb-dump' : 'mysqldump' }],
+  async probe(config, ctx) {
+    const database = config.database;
+    const names = (await query(config, 'SHOW DATABASES', ctx)).split('\n').filter(Boolean);
+    // A reason: `check` makes it a finding with its fix.
+    if (database !== 'all' && !names.includes(database)) throw new Error(`MySQL/MariaDB database "${database}" does not exist or this user cannot see it`);
+    return database === 'all' ? `answers: ${names.length} database(s)` : `MySQL/MariaDB database "${database}" answers`;
+  },
+};

@@ -11,6 +11,7 @@ export const HEADER_BYTES = 4096;
 export function archiveDbname(head: Buffer): { dbname: string } | { bad: string } {
   let at = 0;
   const byte = () => {
+    // A reason: caught below and returned as `bad`, which the engines turn into a DATABASE error.
     if (at >= head.length) throw new Error('the header is truncated');
     return head[at++];
   };

@@ -17,7 +17,7 @@ import { archiveDbname, peekStream } from './pg-archive.js';
 import { ALL, emptyStream, labelOf, tool } from './postgres-client.js';
 import { archiveOfOther, checkArchiveName, drillPostgres } from './postgres-drill.js';
 import { checkGlobals, loadGlobals } from './postgres-globals.js';
-import type { DumpJob, EngineContext, LoadJob, LoadSource } from './types.js';
+import type { DumpJob, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
 
 export { explainPostgres } from './postgres-client.js';
 export { drillPostgres } from './postgres-drill.js';
@@ -146,3 +146,18 @@ export async function loadPostgres(config: PostgresDatabase, database: string, s
   }
 }
 
+
+// The PostgreSQL engine's declaration (src/engines/index.ts lists it).
+export const postgresEngine: EngineDeclaration<PostgresDatabase> = {
+  kind: 'postgres',
+  dumps: postgresDumps,
+  loads: postgresLoads,
+  tools: () => [{ tool: 'pg_dump' }],
+  async probe(config, ctx) {
+    const database = config.database;
+    const names = await listDatabases(config, ctx, database);
+    // A reason: `check` makes it a finding with its fix.
+    if (database !== 'all' && !names.includes(database)) throw new Error(`PostgreSQL database "${database}" does not exist (the server has: ${names.join(', ') || 'none'})`);
+    return database === 'all' ? `answers: ${names.length} database(s)` : `PostgreSQL database "${database}" answers`;
+  },
+};

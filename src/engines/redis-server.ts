@@ -1,11 +1,11 @@
 // A throwaway redis-server for the restore drill: no TCP port, a unix socket in a private 0700 folder, no
 // persistence (nothing is ever written to disk), stopped and removed again by `stop()`.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../errors.js';
+import { runToEnd, start } from '../process/runner.js';
 import { toolPath } from '../process/tool-env.js';
 import { which } from '../process/which.js';
 import { SCRATCH_HINT } from './scratch.js';
@@ -30,18 +30,18 @@ export async function startScratchRedis(ctx: EngineContext): Promise<ScratchRedi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-redis-'));
   const socket = path.join(dir, 'redis.sock');
   const args = ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: ctx.env.PATH ?? toolPath() } });
+  const proc = start(binary, { args, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: ctx.env.PATH ?? toolPath() }, killAfterMs: 5000 });
+  const child = proc.child;
   let output = '';
   const collect = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-4096));
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = proc.closed;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      proc.stop('SIGTERM');
       await exited;
-      clearTimeout(timer);
+      proc.dispose();
     }
     rmSync(dir, { recursive: true, force: true });
   };
@@ -58,6 +58,7 @@ export async function startScratchRedis(ctx: EngineContext): Promise<ScratchRedi
 // Polls until the socket accepts a connection; fails when the server exited or after the timeout.
 async function waitForSocket(socket: string, exited: () => boolean, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  // Its plain errors are reasons: startScratchRedis wraps them into a DATABASE error with its hint.
   for (;;) {
     if (exited()) throw new Error('it exited');
     if (signal?.aborted) throw new LifeboatError('INTERRUPTED', `stopped (${String(signal.reason ?? 'aborted')})`);
@@ -77,11 +78,7 @@ async function waitForSocket(socket: string, exited: () => boolean, signal?: Abo
 
 // `7.0.15` from `redis-server --version`.
 async function serverVersion(binary: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn(binary, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.once('error', () => resolve('unknown'));
-    child.once('close', () => resolve(/v=([\d.]+)/.exec(out)?.[1] ?? 'unknown'));
-  });
+  const result = await runToEnd(binary, { args: ['--version'], stdio: ['ignore', 'pipe', 'ignore'] });
+  if (result.error) return 'unknown';
+  return /v=([\d.]+)/.exec(result.stdout.toString('utf8'))?.[1] ?? 'unknown';
 }

@@ -18,7 +18,7 @@ import type { RedisDatabase } from '../config/types.js';
 import { readPassword } from './credentials.js';
 import { encodeName, EXTENSIONS } from './names.js';
 import { describeTarget, parseRedisUrl, RedisClient, type RedisTarget } from './resp.js';
-import type { DumpJob, DumpRun, EngineContext, LoadJob, LoadSource } from './types.js';
+import type { DumpJob, DumpRun, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
 import { startScratchRedis } from './redis-server.js';
 import { SCRATCH_HINT } from './scratch.js';
 
@@ -196,6 +196,7 @@ class ByteReader {
     }
     if (this.length < count) {
       if (this.length === 0) return null;
+      // A reason: readRecords wraps it into the DATABASE error naming the dump.
       throw new Error('the dump ends in the middle of a record (truncated)');
     }
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
@@ -330,3 +331,22 @@ async function restoreKeys(target: RedisTarget, label: string, patterns: string[
     throw new LifeboatError('DATABASE', ctx.log.masker.mask(`${label}: restore failed: ${(error as Error).message}`), { cause: error });
   }
 }
+
+// The Redis engine's declaration (src/engines/index.ts lists it). It speaks RESP itself: no client tool.
+export const redisEngine: EngineDeclaration<RedisDatabase> = {
+  kind: 'redis',
+  dumps: (config) => redisDumps(config),
+  loads: (config) => redisLoads(config),
+  tools: () => [],
+  async probe(config, ctx) {
+    const target = redisTarget(config, ctx);
+    const client = await RedisClient.connect(target, `Redis ${describeTarget(target)}`, ctx.signal);
+    try {
+      const reply = await client.call('PING');
+      if (reply instanceof Error) throw reply;
+    } finally {
+      client.destroy();
+    }
+    return `Redis ${describeTarget(target)} answers`;
+  },
+};

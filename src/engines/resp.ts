@@ -90,6 +90,7 @@ function parse(buf: Buffer, pos: number): { value: Reply; next: number } | typeo
       return { value: items, next };
     }
     default:
+      // A reason: onData destroys the socket with it, and the socket's error handler makes it a DATABASE error.
       throw new Error(`unexpected reply type ${JSON.stringify(type)} from the server`);
   }
 }
@@ -118,7 +119,8 @@ export class RedisClient {
     return client;
   }
 
-  // Opens the socket (10 s connect timeout); an abort destroys it.
+  // Opens the socket (10 s connect timeout); an abort destroys it. The plain errors it destroys the socket
+  // with are reasons: the error handler below makes each a DATABASE error naming the server.
   private open(target: RedisTarget, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const options = target.socket ? { path: target.socket } : { host: target.host ?? '127.0.0.1', port: target.port ?? 6379 };
@@ -205,6 +207,7 @@ export class RedisClient {
   // Closes the connection politely.
   async quit(): Promise<void> {
     if (this.failure) return;
+    // Internal: a call after quit() or destroy() is a bug in the caller.
     this.failure = new Error('closed');
     this.socket.end();
   }

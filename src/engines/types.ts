@@ -3,6 +3,7 @@
 // a FIFO borg reads) is decided by the caller, never by the engine.
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import type { ToolNeed } from '../process/which.js';
 
 export type EngineKind = 'postgres' | 'mysql' | 'redis' | 'sqlite';
 
@@ -67,4 +68,19 @@ export interface LoadJob {
   // arrived (`2 table(s), 1,200 row(s)`) and removes the scratch again. Absent where the engine has no
   // server to load into (SQLite, PostgreSQL roles) or the entry says `scratch: false`; verify then checks.
   drill?(file: string, ctx: EngineContext): Promise<string>;
+}
+
+// What an engine says about itself, beside its code (`<engine>Engine` at the end of its file,
+// ARCHITECTURE.md "Database engines"); src/engines/index.ts lists them, one line each. Its keys stay in
+// the central schema (src/config/schema/module.schema.json), whose validators are compiled at build time.
+export interface EngineDeclaration<C = never> {
+  kind: EngineKind;
+  // The dump jobs of one `databases:` entry (postgres `all` asks the server which databases there are).
+  dumps(config: C, ctx: EngineContext): DumpJob[] | Promise<DumpJob[]>;
+  // The load jobs of one entry; `dumpDir` is the databases/ folder the dumps were restored into.
+  loads(config: C, dumpDir: string): LoadJob[];
+  // The client tools `check` looks for on PATH.
+  tools(config: C): ToolNeed[];
+  // `check`: connects like the dump would and says what it found; throws with the reason.
+  probe(config: C, ctx: EngineContext): Promise<string>;
 }

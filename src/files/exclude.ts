@@ -23,7 +23,7 @@ export function compileExcludes(patterns: string[]): (absolutePath: string) => b
 // One pattern as a matcher over path components: anchored ones at offset 0, the others at any offset.
 function compilePattern(pattern: string): (components: string[]) => boolean {
   if (pattern.startsWith('!')) {
-    throw new LifeboatError('USAGE', `exclude pattern "${pattern}": negated patterns are not supported by the tar provider`, { hint: 'list the paths to exclude instead' });
+    throw new LifeboatError('CONFIG_INVALID', `exclude pattern "${pattern}": negated patterns are not supported by the tar provider`, { hint: 'list the paths to exclude instead' });
   }
   const anchored = pattern.startsWith('/');
   const parts: Part[] = pattern.split('/').filter((p) => p !== '' && p !== '.').map((p) => (p === '**' ? '**' : globToRegExp(p)));

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stateLayout } from '../config/paths.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { LifeboatError, describeError } from '../errors.js';
+import { LifeboatError, describeError, hintOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLock } from '../state/lock.js';
 import { journalEnd, journalStart } from '../state/journal.js';
@@ -36,6 +36,8 @@ export interface ModuleResult {
   pruned?: string[];
   error: string | null;
   failedPart: string | null;
+  // The fix of the failure (a LifeboatError's hint), when it named one.
+  hint?: string;
   // How long the module's action took (the end-of-run summary shows it).
   durationMs?: number;
 }
@@ -123,7 +125,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}` }
       : await runAction(run, plan).catch((error: unknown) => {
           if (error instanceof LifeboatError && error.exitCode === 2) throw error;
-          return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error) };
+          return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error), hint: hintOf(error) };
         });
     if (action === 'restore' && !options.dryRun) settleRestoreMarker(root.stateDir, module.name, runId, outcome.failedPart);
     Object.assign(result, {
@@ -135,6 +137,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       pruned: state.pruned,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
+      ...(outcome.hint ? { hint: log.masker.mask(outcome.hint) } : {}),
       durationMs: Date.now() - started,
     });
     const journalError = options.dryRun
@@ -153,6 +156,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
             durationMs: Date.now() - started,
             failedPart: outcome.failedPart,
             error: result.error ?? undefined,
+            hint: result.hint,
           }),
         );
     if (journalError) {
@@ -162,7 +166,10 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       log.error(`the end of this run could not be written to the journal ${layout.journal}: ${journalError}`);
     }
     if (outcome.ok) log.info(`${action} ${outcome.skipped ? 'skipped (a part exited 75)' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    else log.error(`${action} failed at ${outcome.failedPart}: ${result.error}`);
+    else {
+      log.error(`${action} failed at ${outcome.failedPart}: ${result.error}`);
+      if (result.hint) log.error(`hint: ${result.hint}`);
+    }
     return result;
   } finally {
     rmSync(envFile, { force: true });

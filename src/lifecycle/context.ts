@@ -70,6 +70,8 @@ export interface RunState {
   bytes: number;
   failedPart?: string;
   error?: string;
+  // The fix the first failure named (LifeboatError.hint), for the journal and `--json`.
+  hint?: string;
   skipped: boolean;
   // What built-ins hand each other within the run (each field: who writes it, who reads it).
   // 20dump_databases -> 50snapshot: the dumps streamed straight into the snapshot.

@@ -14,6 +14,10 @@ import path from 'node:path';
 import { fromPathKey } from '../files/byte-path.js';
 import { comparePaths } from '../files/path-order.js';
 import type { BytePath } from '../files/byte-path.js';
+import { LifeboatError } from '../errors.js';
+
+// The fix for a manifest that cannot be read: the comparison needs a manifest of a later backup.
+const DAMAGED_MANIFEST = 'run `lifeboat backup` again: verify compares the restore with the manifest of the newest backup';
 
 export interface ManifestEntry {
   // The absolute path as the snapshot records it: the UTF-8 text, or `b64:` + base64 of the bytes of a
@@ -125,14 +129,14 @@ export class ManifestCursor {
     for (;;) {
       if (this.index >= this.lines.length) {
         if (!this.ended) return MORE;
-        if (this.withHeader && !this.sawEnd) throw new Error(`manifest ${this.file} is cut short (no end line after ${this.count} entries)`);
+        if (this.withHeader && !this.sawEnd) throw new LifeboatError('STATE', `manifest ${this.file} is cut short (no end line after ${this.count} entries)`, { hint: DAMAGED_MANIFEST });
         return undefined;
       }
       const line = this.lines[this.index++];
       if (line === '') continue;
       const value = JSON.parse(line) as ManifestEntry | EndLine;
       if ('end' in value) {
-        if (value.entries !== this.count) throw new Error(`manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`);
+        if (value.entries !== this.count) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`, { hint: DAMAGED_MANIFEST });
         this.sawEnd = true;
         continue;
       }
@@ -200,7 +204,7 @@ export class ManifestCursor {
   private async readHeader(): Promise<void> {
     while (this.lines.length === 0 && !this.ended) await this.fill();
     const first = this.lines[this.index++];
-    if (first === undefined) throw new Error(`manifest ${this.file} is empty`);
+    if (first === undefined) throw new LifeboatError('STATE', `manifest ${this.file} is empty`, { hint: DAMAGED_MANIFEST });
     const value = JSON.parse(first) as Partial<ManifestHeader> | ManifestV1;
     if (value.version === 1 && Array.isArray((value as ManifestV1).entries)) {
       const old = value as ManifestV1;
@@ -211,7 +215,7 @@ export class ManifestCursor {
       return;
     }
     const header = value as Partial<ManifestHeader>;
-    if (header.format !== 'lifeboat-manifest' || header.version !== 2) throw new Error(`manifest ${this.file} has an unknown format (version ${String(header.version)})`);
+    if (header.format !== 'lifeboat-manifest' || header.version !== 2) throw new LifeboatError('STATE', `manifest ${this.file} has an unknown format (version ${String(header.version)})`, { hint: DAMAGED_MANIFEST });
     this.header = header as ManifestHeader;
   }
 }
@@ -240,10 +244,10 @@ export function readManifestHeader(file: string): ManifestHeader {
       const newline = text.indexOf('\n');
       if (newline >= 0) {
         const value = JSON.parse(text.slice(0, newline)) as Partial<ManifestHeader>;
-        if (value.format !== 'lifeboat-manifest' || value.version !== 2) throw new Error(`manifest ${file} has an unknown format (version ${String(value.version)})`);
+        if (value.format !== 'lifeboat-manifest' || value.version !== 2) throw new LifeboatError('STATE', `manifest ${file} has an unknown format (version ${String(value.version)})`, { hint: DAMAGED_MANIFEST });
         return value as ManifestHeader;
       }
-      if (read < size) throw new Error(`manifest ${file} has no complete header line`);
+      if (read < size) throw new LifeboatError('STATE', `manifest ${file} has no complete header line`, { hint: DAMAGED_MANIFEST });
       size *= 4;
     }
   } finally {
@@ -287,6 +291,7 @@ export class ManifestWriter {
   // Adds one entry (`line`: its JSON when the caller has it already); false when the caller should
   // await drain() before adding more.
   add(entry: ManifestEntry, key: BytePath, line?: string): boolean {
+    // Internal invariant: the walk hands entries over in path order.
     if (this.last && comparePaths(this.last, key) >= 0) throw new Error(`manifest entries out of path order: ${entry.path} after ${this.last.toString('utf8')}`);
     this.last = key;
     this.entries++;

@@ -79,6 +79,8 @@ function walkOutput(module: Pick<ModuleConfig, 'stateDir'>, purpose: string): st
 // Walks and hashes `paths` under `root` in a worker thread into request.output; onProgress gets the
 // bytes of the files covered so far (hashed, or kept from the previous manifest).
 export function describeFiles(request: WorkerRequest, onProgress?: (done: number) => void): ManifestJob {
+  // Its plain errors are reasons: recordManifest logs them as a warning, checkRestore's caller
+  // (20check_manifest) fails the part with them.
   const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData: request });
   let settled = false;
   const result = new Promise<WalkResult>((resolve, reject) => {

@@ -4,7 +4,7 @@ import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rena
 import path from 'node:path';
 import { parseEnvText } from '../config/env-file.js';
 import { describeError } from '../errors.js';
-import { openProvider } from '../providers/registry.js';
+import { builtinProvider, openProvider } from '../providers/registry.js';
 import type { RunContext, RunState } from './context.js';
 import type { Logger } from '../log/logger.js';
 import { openStateDirForParts } from './state-access.js';
@@ -102,7 +102,7 @@ async function readFromSnapshot(run: RunContext, files: string[]): Promise<Recor
   if (!source || run.options.dryRun) return {};
   const provider = await openProvider(source.repository, run.root, (...values) => run.log.masker.add(...values));
   // A script provider may ignore LIFEBOAT_TARGET; its restore runs only as 10restore_module does.
-  if (!['restic', 'borg', 'tar'].includes(provider.kind)) return {};
+  if (!builtinProvider(provider.kind)?.restoresIntoTarget) return {};
   const scratch = path.join(run.root.stateDir, 'scratch', 'request-env', `${run.module.name}-${run.runId}`);
   const env: Record<string, string> = {};
   try {

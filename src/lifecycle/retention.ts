@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { writeFileAtomic } from '../report/write-atomic.js';
+import { writeFileAtomic } from '../files/write-atomic.js';
 import type { Logger } from '../log/logger.js';
 import { openProvider } from '../providers/registry.js';
 import { forgetByRetention } from '../providers/retention.js';

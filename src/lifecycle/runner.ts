@@ -10,7 +10,7 @@ import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
 import { markModuleRestored, modulePathInRepository, snapshotEnvironment, trackStateEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
-import { LifeboatError, describeError } from '../errors.js';
+import { LifeboatError, describeError, hintOf } from '../errors.js';
 
 export interface ActionOutcome {
   ok: boolean;
@@ -18,6 +18,8 @@ export interface ActionOutcome {
   interrupted: NodeJS.Signals | null;
   failedPart?: string;
   error?: string;
+  // The fix the failing part's LifeboatError named (kept for the journal and `--json`); absent when none.
+  hint?: string;
   exitCode?: number;
 }
 
@@ -93,6 +95,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
   }
   run.state.failedPart = outcome.failedPart;
   run.state.error = outcome.error;
+  run.state.hint = outcome.hint;
   return outcome;
 }
 
@@ -179,13 +182,14 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
     return;
   }
   log.error(result.message);
+  if (result.hint) log.error(`hint: ${result.hint}`);
   if (outcome.ok) {
     outcome.exitCode = result.exitCode;
-    fail(outcome, run, label, result.message);
+    fail(outcome, run, label, result.message, result.hint);
   }
 }
 
-type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number };
+type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number; hint?: string };
 
 // Runs a part file through runProcessPart and maps its exit status.
 async function runFilePart(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log'], interrupt?: AbortSignal): Promise<PartResult> {
@@ -219,7 +223,7 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
   // A built-in that ignores its abort signal is abandoned killAfter seconds later.
   const abandoned = new Promise<never>((_, reject) => {
     onAbort = () => {
-      timer = setTimeout(() => reject(new Error('did not stop after being aborted')), run.module.timeouts.killAfter * 1000 + 1000);
+      timer = setTimeout(() => reject(new LifeboatError('PART_FAILED', 'did not stop after being aborted', { hint: 'a built-in that ignores its stop signal is a bug in Lifeboat: report it with the log above' })), run.module.timeouts.killAfter * 1000 + 1000);
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
@@ -231,8 +235,8 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
     if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part)`, exitCode: 124 };
     return value === 'skip' ? { kind: 'skip' } : { kind: 'ok' };
   } catch (error) {
-    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124 };
-    return { kind: 'fail', message: describeError(error), exitCode: 1 };
+    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124, hint: hintOf(error) };
+    return { kind: 'fail', message: describeError(error), exitCode: 1, hint: hintOf(error) };
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
@@ -240,11 +244,13 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
 }
 
 // Marks the action failed at a part, keeping the first failure as the reason.
-function fail(outcome: ActionOutcome, run: RunContext, part: string, message: string): void {
+function fail(outcome: ActionOutcome, run: RunContext, part: string, message: string, hint?: string): void {
   if (!outcome.ok) return;
   outcome.ok = false;
   outcome.failedPart = part;
   outcome.error = message;
+  if (hint) outcome.hint = hint;
   run.state.failedPart = part;
   run.state.error = message;
+  run.state.hint = hint;
 }

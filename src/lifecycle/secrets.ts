@@ -2,11 +2,11 @@
 // files, each repository's `env`, password file contents, `passwordCommand` output and URL credentials,
 // and the modules' database password files. Providers and engines read these again later; a pre-backup
 // part that prints one is masked all the same.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { shellOutput } from '../process/runner.js';
 
 // How long a passwordCommand may take here (the provider runs it again for its own use).
 const PASSWORD_COMMAND_TIMEOUT_MS = 30_000;
@@ -61,15 +61,12 @@ function urlPasswords(url: string | undefined): string[] {
 }
 
 // What a passwordCommand prints: all of it trimmed, and its first line; [] when it fails.
-function commandOutput(command: string, env: Record<string, string>, where: string, log: Logger): Promise<string[]> {
-  return new Promise((resolve) => {
-    const child = execFile('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: PASSWORD_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out) => {
-      if (error) {
-        log.debug(`${where}: passwordCommand failed before the run (${error.message.split('\n')[0]}); the provider will report it`);
-        return resolve([]);
-      }
-      resolve([out.trim(), out.replace(/\r?\n[\s\S]*$/, '')]);
-    });
-    child.stdin?.end();
-  });
+async function commandOutput(command: string, env: Record<string, string>, where: string, log: Logger): Promise<string[]> {
+  try {
+    const out = await shellOutput(command, { ...process.env, ...env }, PASSWORD_COMMAND_TIMEOUT_MS);
+    return [out.trim(), out.replace(/\r?\n[\s\S]*$/, '')];
+  } catch (error) {
+    log.debug(`${where}: passwordCommand failed before the run (${(error as Error).message.split('\n')[0]}); the provider will report it`);
+    return [];
+  }
 }

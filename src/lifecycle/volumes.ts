@@ -1,10 +1,10 @@
 // NethServer's `volumes/NAME` lines in etc/state-include.conf: a container volume (podman, else docker),
 // `NAME` (rootless module) or `<module>-NAME` (rootful), backed up through its mount point.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
+import { runSync } from '../process/runner.js';
 
 const VOLUME_LINE_RE = /^volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)\/?$/;
 
@@ -105,7 +105,9 @@ export function createMissingVolumes(module: ModuleConfig, lines = includeLines(
     if (!tool) throw new LifeboatError('PART_FAILED', `cannot create volume for ${line}: neither podman nor docker is installed`);
     const held = volumeCandidates(module, volume).find((candidate) => snapshotPaths.some((p) => p.includes(`/volumes/${candidate}/`) || p.endsWith(`/volumes/${candidate}`)));
     const name = held ?? (process.getuid?.() === 0 ? `${module.name}-${volume}` : volume);
-    execFileSync(tool, ['volume', 'create', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const made = runSync(tool, { args: ['volume', 'create', name], stdio: ['ignore', 'ignore', 'pipe'] });
+    if (made.error) throw made.error;
+    if (made.code !== 0) throw new Error(`Command failed: ${tool} volume create ${name}${made.stderr ? `\n${made.stderr}` : ''}`);
     created.push(name);
   }
   return created;
@@ -115,12 +117,9 @@ export function createMissingVolumes(module: ModuleConfig, lines = includeLines(
 function inspectVolume(name: string): string | undefined {
   const tool = engine();
   if (!tool) return undefined;
-  try {
-    const out = execFileSync(tool, ['volume', 'inspect', name, '--format', '{{.Mountpoint}}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return out.startsWith('/') ? out : undefined;
-  } catch {
-    return undefined;
-  }
+  const inspected = runSync(tool, { args: ['volume', 'inspect', name, '--format', '{{.Mountpoint}}'], stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = inspected.code === 0 ? inspected.stdout.trim() : '';
+  return out.startsWith('/') ? out : undefined;
 }
 
 let found: string | null | undefined;

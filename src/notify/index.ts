@@ -12,6 +12,7 @@ import { shortId } from '../log/format.js';
 import { sendNtfy } from './ntfy.js';
 import { sendMail } from './mail.js';
 import { runCommand } from './command.js';
+import { rememberNotifyEntries } from './last-good.js';
 
 export type NotifyEvent = 'start' | 'success' | 'failure';
 
@@ -40,7 +41,9 @@ const MAX_BODY_BYTES = 10_000;
 const LOG_TAIL_LINES = 60;
 
 // Sends the start pings of every notify entry that covers this action and these modules.
-export function startNotifications(root: RootConfig, action: string, modules: string[], log: Logger): Notifier {
+// Unless told not to, it also remembers the entries for a later run whose lifeboat.yaml cannot be parsed.
+export function startNotifications(root: RootConfig, action: string, modules: string[], log: Logger, options: { remember?: boolean } = {}): Notifier {
+  if (options.remember !== false) rememberNotifyEntries(root.stateDir, root.global.notify);
   // An entry without `actions:` gets every ping of a backup and the failure ping of any other action (a
   // failed restore drill must reach someone); with `actions:`, every ping of the actions listed, no other.
   const targets = root.global.notify

@@ -1,36 +1,17 @@
 // Runs a notification program (sendmail, a command) with the message on stdin and a hard time limit;
 // never throws: a failure is described in the result, which the caller logs as a warning.
-import { spawn } from 'node:child_process';
+import { head, start } from '../process/runner.js';
 import type { PingResult } from './send.js';
 
 // Starts `file args`, writes `input`, waits for it to exit; kills it (and its group) after timeoutMs.
-export function runNotifier(file: string, args: string[], input: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<PingResult> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    let timedOut = false;
-    const child = spawn(file, args, { env, stdio: ['pipe', 'ignore', 'pipe'], detached: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, timeoutMs);
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 2000) stderr += chunk.toString('utf8');
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: `cannot run ${file}: ${error.code ?? error.message}` });
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ ok: false, error: `no answer within ${timeoutMs / 1000}s (timeout)` });
-      else if (code === 0) resolve({ ok: true });
-      else resolve({ ok: false, error: `${file} exited with ${code ?? signal}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` });
-    });
-  });
+export async function runNotifier(file: string, args: string[], input: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<PingResult> {
+  const proc = start(file, { args, env, input, group: true, stdio: ['pipe', 'ignore', 'pipe'], timeoutMs, timeoutSignal: 'SIGKILL' });
+  const stderr = head(proc.child.stderr!, 2000);
+  const { code, signal, error } = await proc.exited;
+  proc.dispose();
+  if (error) return { ok: false, error: `cannot run ${file}: ${error.code ?? error.message}` };
+  if (proc.timedOut) return { ok: false, error: `no answer within ${timeoutMs / 1000}s (timeout)` };
+  if (code === 0) return { ok: true };
+  const said = stderr.text().trim();
+  return { ok: false, error: `${file} exited with ${code ?? signal}${said ? `: ${said.split('\n')[0]}` : ''}` };
 }

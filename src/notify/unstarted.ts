@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { parse, YAMLError } from 'yaml';
 import { readEnvFile } from '../config/env-file.js';
 import { interpolate } from '../config/interpolate.js';
 import { notifyProblems } from '../config/load.js';
@@ -18,26 +18,37 @@ import { validateDocument } from '../config/validate.js';
 import type { Logger } from '../log/logger.js';
 import { unsafeReason } from '../files/permissions.js';
 import { startNotifications } from './index.js';
+import { lastGoodNotifyEntries } from './last-good.js';
 
 // Sends the failure ping of every notify: entry that covers this action, naming the configuration error.
 export async function notifyUnstarted(options: PathOptions, action: string, names: string[], error: string, log: Logger): Promise<void> {
   const rootDir = resolveRoot(options);
-  const notify = readNotifyEntries(rootDir, log);
+  const notify = readNotifyEntries(rootDir, resolveStateDir(options), log);
   if (notify.length === 0) return;
   const modules = names.length > 0 ? names : moduleFolders(rootDir);
   if (modules.length === 0) return;
   const root = { root: rootDir, stateDir: resolveStateDir(options), global: { repositories: {}, defaults: {}, notify }, rootEnv: {}, host: os.hostname(), moduleNames: modules } as RootConfig;
-  const notifier = startNotifications(root, action, modules, log);
+  const notifier = startNotifications(root, action, modules, log, { remember: false });
   await notifier.finish(modules.map((module) => ({ module, ok: false, error: `the configuration is invalid, nothing ran: ${error}`, failedPart: 'configuration', snapshots: [] })));
 }
 
 // The valid entries of lifeboat.yaml's notify: list, ${VAR} resolved; anything unreadable gives none. From
-// an untrusted file, only the HTTP entries that need no interpolation.
-function readNotifyEntries(rootDir: string, log: Logger): NotifyConfig[] {
+// an untrusted file, only the HTTP entries that need no interpolation. A file that is not even valid YAML
+// gives the entries the last run that loaded it remembered (see last-good.ts).
+function readNotifyEntries(rootDir: string, stateDir: string, log: Logger): NotifyConfig[] {
   const file = ['lifeboat.yaml', 'lifeboat.yml', 'lifeboat.json'].map((name) => path.join(rootDir, name)).find((candidate) => existsSync(candidate));
   if (!file) return [];
   try {
-    const doc = parse(readFileSync(file, 'utf8')) as { notify?: unknown };
+    let doc: { notify?: unknown };
+    try {
+      doc = parse(readFileSync(file, 'utf8')) as { notify?: unknown };
+    } catch (error) {
+      if (!(error instanceof YAMLError)) throw error;
+      const remembered = lastGoodNotifyEntries(stateDir);
+      if (!remembered) return [];
+      log.warn(`${file} cannot be parsed; the failure ping goes to the notify entries of the last run that loaded it (${remembered.written.toISOString()})`);
+      return remembered.entries.filter(validEntry);
+    }
     if (!doc || !Array.isArray(doc.notify)) return [];
     if (unsafeReason(statSync(file))) {
       const http = (doc.notify as unknown[]).filter((entry) => isHttpOnly(entry) && !JSON.stringify(entry).includes('${'));

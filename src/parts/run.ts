@@ -1,9 +1,10 @@
 // Runs one part file: environment, its own copy of the request on stdin, cwd, umask (022 as run-parts), a timeout that
 // kills the whole process group, forwarded signals, and every output line prefixed and masked.
-import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
+import type { Stream } from 'node:stream';
 import type { Logger } from '../log/logger.js';
-import { readLines } from './output-lines.js';
+import { readLines } from '../process/lines.js';
+import { start } from '../process/runner.js';
 import { fitEnvironment } from './env-limit.js';
 
 // How long output still in the pipes is read after the part exited, before a background process that
@@ -32,54 +33,30 @@ export interface ProcessPartResult {
   error?: string;
 }
 
-// Spawns the part in its own process group so a timeout or signal reaches its grandchildren too.
+// Runs the part through the process runner (src/process/runner.ts).
 export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPartResult> {
   const notExecutable = checkExecutableFormat(options.file);
   if (notExecutable) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: notExecutable });
   const fitted = fitEnvironment(options.env, (message) => options.log.error(message));
   if (fitted.error) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: fitted.error });
   return new Promise((resolve) => {
-    const previousUmask = process.umask(options.umask ?? 0o022);
-    let child;
-    try {
-      child = spawn(options.file, [], { cwd: options.cwd, env: fitted.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    } finally {
-      process.umask(previousUmask);
-    }
-    let timedOut = false;
-    let interrupted: NodeJS.Signals | null = null;
-    let killTimer: NodeJS.Timeout | undefined;
+    // Its own process group, so a timeout or signal reaches its grandchildren too.
+    const proc = start(options.file, {
+      cwd: options.cwd,
+      env: fitted.env,
+      group: true,
+      umask: options.umask ?? 0o022,
+      input: options.stdin,
+      timeoutMs: options.timeoutSeconds * 1000,
+      onTimeout: () => options.log.warn(`timed out after ${options.timeoutSeconds}s; sending SIGTERM to its process group`),
+      signal: options.interrupt,
+      abortSignalOf: (reason) => (reason as NodeJS.Signals) ?? 'SIGTERM',
+      killAfterMs: options.killAfterSeconds * 1000,
+    });
+    const child = proc.child;
     let spawnError: string | undefined;
-
-    const signalGroup = (signal: NodeJS.Signals) => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
-    const escalate = () => {
-      killTimer ??= setTimeout(() => signalGroup('SIGKILL'), options.killAfterSeconds * 1000);
-    };
-    const timeout = setTimeout(() => {
-      timedOut = true;
-      options.log.warn(`timed out after ${options.timeoutSeconds}s; sending SIGTERM to its process group`);
-      signalGroup('SIGTERM');
-      escalate();
-    }, options.timeoutSeconds * 1000);
-    const onInterrupt = () => {
-      interrupted = (options.interrupt?.reason as NodeJS.Signals) ?? 'SIGTERM';
-      signalGroup(interrupted);
-      escalate();
-    };
-    if (options.interrupt?.aborted) setImmediate(onInterrupt);
-    else options.interrupt?.addEventListener('abort', onInterrupt, { once: true });
-
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.stdin);
-    readLines(child.stdout, (line) => options.log.info(line));
-    readLines(child.stderr, (line) => options.log.info(line));
+    readLines(child.stdout!, (line) => options.log.info(line));
+    readLines(child.stderr!, (line) => options.log.info(line));
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = describeSpawnError(options.file, error);
     });
@@ -88,21 +65,19 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
     const settle = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timeout);
-      if (killTimer) clearTimeout(killTimer);
+      proc.dispose();
       if (graceTimer) clearTimeout(graceTimer);
-      options.interrupt?.removeEventListener('abort', onInterrupt);
-      resolve({ exitCode, signal, timedOut, interrupted, error: spawnError });
+      resolve({ exitCode, signal, timedOut: proc.timedOut, interrupted: proc.aborted, error: spawnError });
     };
     // The run goes on when the part itself exits: a background process it left holding stdout or stderr
     // (`sleep 30 &`, a daemon started without redirecting its output) no longer holds up the run.
     child.on('exit', (exitCode, signal) => {
       // The leader is gone; make sure no member of its group outlives it after a timeout or signal.
-      if (timedOut || interrupted) signalGroup('SIGKILL');
+      if (proc.timedOut || proc.aborted) proc.signal('SIGKILL');
       graceTimer = setTimeout(() => {
         options.log.warn('exited, but a background process it started still holds its output open; what it writes from now on is discarded (redirect the output of daemons a part starts, e.g. >/dev/null 2>&1, or to a log file)');
-        handOver(child.stdout);
-        handOver(child.stderr);
+        handOver(child.stdout!);
+        handOver(child.stderr!);
         settle(exitCode, signal);
       }, OUTPUT_GRACE_MS);
     });
@@ -121,7 +96,7 @@ function handOver(stream: NodeJS.ReadableStream & { destroy(): void; destroyed: 
   if (stream.destroyed) return;
   stream.pause();
   try {
-    const drain = spawn('cat', [], { stdio: [stream as unknown as import('node:stream').Stream, 'ignore', 'ignore'], detached: true });
+    const drain = start('cat', { stdio: [stream as unknown as Stream, 'ignore', 'ignore'], group: true }).child;
     drain.on('error', () => {});
     drain.unref();
   } catch {

@@ -1,8 +1,12 @@
-// Runs a provider's tool (restic, borg, tar, a script): argv without secrets, masked errors, dry-run echo.
+// Runs a provider's tool (restic, borg, a script, a service's systemctl or podman) through the process
+// runner (runner.ts): argv without secrets, masked errors, dry-run echo.
 import { stripVTControlCharacters } from 'node:util';
-import { execa, type ResultPromise } from 'execa';
 import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { runToEnd } from './runner.js';
+
+// What is kept of a tool's stdout and stderr each; beyond it the tool is stopped and the run fails.
+const MAX_OUTPUT = 256 * 1024 * 1024;
 
 export interface ToolOptions {
   env: Record<string, string | undefined>;
@@ -37,56 +41,34 @@ export async function runTool(file: string, args: string[], options: ToolOptions
     return { stdout: '', stderr: '', exitCode: 0 };
   }
   options.log.debug(`running ${shown}`);
-  const extra = options.extraFds ?? [];
   // Built-in tools write caches, locks and repositories of their own (restic's cache in the state dir):
   // umask 077 unless told otherwise, so nothing they create is readable by others.
-  const previousUmask = process.umask(options.umask ?? 0o077);
-  let child: ResultPromise;
-  try {
-    child = execa(file, args, {
-      env: options.env,
-      extendEnv: false,
-      cwd: options.cwd,
-      input: options.input,
-      reject: false,
-      stripFinalNewline: false,
-      cancelSignal: options.signal,
-      forceKillAfterDelay: options.killAfterMs ?? 10_000,
-      stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)],
-      maxBuffer: 256 * 1024 * 1024,
-    });
-  } finally {
-    process.umask(previousUmask);
-  }
-  extra.forEach((value, index) => {
-    const stream = child.stdio[3 + index] as NodeJS.WritableStream | undefined;
-    stream?.end(value);
+  const result = await runToEnd(file, {
+    args,
+    env: options.env,
+    cwd: options.cwd,
+    input: options.input,
+    extraFds: options.extraFds,
+    signal: options.signal,
+    killAfterMs: options.killAfterMs ?? 10_000,
+    umask: options.umask ?? 0o077,
+    maxStdout: MAX_OUTPUT,
+    maxStderr: MAX_OUTPUT,
+    onLine: options.onLine,
   });
-  if (options.onLine) {
-    let pending = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        options.onLine!(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
-    });
-  }
-  const result = await child;
-  const stdout = String(result.stdout ?? '');
-  const stderr = String(result.stderr ?? '');
-  if (result.failed && (result as { code?: string }).code === 'ENOENT') {
+  const stdout = result.stdout.toString('utf8');
+  const stderr = result.stderr;
+  if (result.error?.code === 'ENOENT') {
     throw new LifeboatError('PROVIDER', `${file} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${file})` });
   }
-  const exitCode = result.exitCode ?? 1;
-  if (result.isCanceled || options.signal?.aborted) {
+  if (result.aborted || options.signal?.aborted) {
     // What the tool said last tells why it was still running (restic retrying a read-only repository).
     const said = lastLines(stderr, 2);
     throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${file} ${args[0] ?? ''} was stopped (${String(options.signal?.reason ?? 'aborted')})${said ? `; it last said: ${said}` : ''}`));
   }
+  const exitCode = result.error || result.overflow ? 1 : (result.code ?? 1);
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
-    const detail = lastLines(stderr || stdout, 8);
+    const detail = result.error ? result.error.message : lastLines(stderr || stdout, 8);
     throw new LifeboatError('PROVIDER', options.log.masker.mask(`${file} ${args[0] ?? ''} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`));
   }
   return { stdout, stderr, exitCode };

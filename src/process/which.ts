@@ -2,6 +2,13 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
+// A tool a provider or engine runs, as `check` looks for it; `package` is the Debian package that installs
+// it, when its name differs from the tool's.
+export interface ToolNeed {
+  tool: string;
+  package?: string;
+}
+
 // Returns the full path of a command, or undefined when it is not installed.
 export function which(command: string, envPath = process.env.PATH ?? ''): string | undefined {
   if (command.includes('/')) return isExecutable(command) ? command : undefined;

@@ -10,18 +10,33 @@ import { unsafeReason } from '../files/permissions.js';
 import { createScriptProvider, SCRIPT_OPERATIONS } from './script.js';
 import { adaptJsPlugin } from './js-plugin.js';
 import { withSnapshotKinds } from './kinds.js';
-import type { Provider, ProviderInput } from './types.js';
+import type { Provider, ProviderDeclaration, ProviderInput } from './types.js';
+import { declaration as restic } from '../../plugins/restic/declaration.js';
+import { declaration as borg } from '../../plugins/borg/declaration.js';
+import { declaration as tar } from '../../plugins/tar/declaration.js';
 
 const cache = new Map<string, Provider>();
 
-// The built-in providers, each named in a literal import(): from the tsc build they load
-// dist/plugins/<kind>/index.js as before; in the CLI bundle (scripts/bundle.mjs) they are chunks of it and
-// share its modules (one LifeboatError class, one logger), instead of a second copy of dist/src/.
-const BUILTIN: Record<string, () => Promise<Record<string, unknown>>> = {
-  restic: () => import('../../plugins/restic/index.js'),
-  borg: () => import('../../plugins/borg/index.js'),
-  tar: () => import('../../plugins/tar/index.js'),
+// The built-in providers: one line each, its declaration (plugins/<kind>/declaration.ts: capabilities, the
+// tools `check` looks for, its settings checks) and its code in a literal import(): from the tsc build it
+// loads dist/plugins/<kind>/index.js; in the CLI bundle (scripts/bundle.mjs) it is a chunk of it and
+// shares its modules (one LifeboatError class, one logger), instead of a second copy of dist/src/.
+const BUILTIN: Record<string, { declaration: ProviderDeclaration; load: () => Promise<Record<string, unknown>> }> = {
+  restic: { declaration: restic, load: () => import('../../plugins/restic/index.js') },
+  borg: { declaration: borg, load: () => import('../../plugins/borg/index.js') },
+  tar: { declaration: tar, load: () => import('../../plugins/tar/index.js') },
 };
+
+// The declaration of a built-in provider kind; undefined for script and root plugins.
+export function builtinProvider(kind: string): ProviderDeclaration | undefined {
+  return Object.hasOwn(BUILTIN, kind) ? BUILTIN[kind].declaration : undefined;
+}
+
+// The built-in kinds, for messages: "restic, borg or tar".
+function builtinKinds(): string {
+  const kinds = Object.keys(BUILTIN);
+  return kinds.length > 1 ? `${kinds.slice(0, -1).join(', ')} or ${kinds.at(-1)}` : kinds.join('');
+}
 
 // Opens the provider of a named repository (cached per process); every snapshot it lists or creates
 // carries its kind (kinds.ts).
@@ -57,13 +72,13 @@ async function loadProvider(kind: string, input: ProviderInput): Promise<Provide
     const index = path.join(dir, 'index.js');
     if (existsSync(index)) {
       const builtin = trusted && Object.hasOwn(BUILTIN, kind) && dir === path.join(PROJECT_DIR, 'dist', 'plugins', kind);
-      const loaded = builtin ? await BUILTIN[kind]() : ((await import(pathToFileURL(index).href)) as Record<string, unknown>);
+      const loaded = builtin ? await BUILTIN[kind].load() : ((await import(pathToFileURL(index).href)) as Record<string, unknown>);
       return adaptJsPlugin(kind, loaded, input, index);
     }
     if (existsSync(path.join(dir, 'create'))) return createScriptProvider(kind, dir, input);
   }
   throw new LifeboatError('UNKNOWN_REPOSITORY', `repository "${input.name}": provider "${kind}" not found`, {
-    hint: `use restic, borg or tar, or create ${path.join(input.root.root, 'plugins', kind)}/ with executables ${SCRIPT_OPERATIONS.join(', ')}`,
+    hint: `use ${builtinKinds()}, or create ${path.join(input.root.root, 'plugins', kind)}/ with executables ${SCRIPT_OPERATIONS.join(', ')}`,
   });
 }
 

@@ -147,3 +147,26 @@ export interface ProviderInput {
 }
 
 export type ProviderFactory = (input: ProviderInput) => Provider;
+
+
+// A finding about a repository's settings that `check` reports without opening the repository.
+export interface SettingsFinding {
+  level: 'ok' | 'warn' | 'fail';
+  subject: string;
+  message: string;
+}
+
+// What a built-in provider says about itself in its own folder (plugins/<kind>/declaration.ts), read
+// without loading the provider: ARCHITECTURE.md "Providers". Its config keys stay in the central schema
+// (src/config/schema/lifeboat.schema.json), whose validators are compiled at build time.
+export interface ProviderDeclaration {
+  kind: string;
+  capabilities: ProviderCapabilities;
+  // Restores honour `target`, so single files (a restore request's environment files) can be restored
+  // into scratch first.
+  restoresIntoTarget: boolean;
+  // The tools `check` looks for, given the repository's settings.
+  tools(config: RepositoryConfig): Array<{ tool: string; package?: string }>;
+  // Checks of the repository's settings `check` makes once per repository (key files, plaintext uploads).
+  checkSettings?(name: string, config: RepositoryConfig, rootDir: string): SettingsFinding[];
+}

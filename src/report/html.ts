@@ -72,7 +72,8 @@ function renderModule(status: ModuleStatus, runs: JournalRun[], input: ReportInp
   return `<section id="module-${escape(status.module)}" data-module="${escape(status.module)}">
 <h2>${escape(status.module)}<span class="state ${stateClass}">${escape(status.state)}</span></h2>
 <table class="facts">
-<tr><td>Last success</td><td>${formatTime(status.lastSuccess)}${status.ageSeconds !== null ? ` (${formatDuration(status.ageSeconds)} ago)` : ''}</td></tr>
+${status.configProblems?.length ? `<tr><td>Cannot run</td><td class="error broken">${status.configProblems.map((problem) => escape(problem)).join('<br>')}</td></tr>
+` : ''}<tr><td>Last success</td><td>${formatTime(status.lastSuccess)}${status.ageSeconds !== null ? ` (${formatDuration(status.ageSeconds)} ago)` : ''}</td></tr>
 <tr><td>Last failure</td><td>${lastFailure}</td></tr>
 <tr><td>Schedule</td><td>${status.schedule ? `<code>${escape(status.schedule)}</code>, next ${formatTime(status.nextRun)}` : 'none'}</td></tr>
 <tr><td>Last restore drill</td><td class="verify">${verify}${drillSchedule(status)}</td></tr>

@@ -6,7 +6,9 @@ import { quoteArg } from '../process/exec.js';
 export const BEGIN_MARK = '# BEGIN lifeboat (written by `lifeboat schedule --cron --install`)';
 export const END_MARK = '# END lifeboat';
 // cron's own PATH is /usr/bin:/bin; restic, borg and the database tools may live in sbin or local.
-const CRON_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// The PATH a scheduled run has: this line in /etc/cron.d, and systemd's default for services.
+export const SCHEDULED_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const CRON_PATH = `PATH=${SCHEDULED_PATH}`;
 
 export interface ScheduledModule {
   module: string;

@@ -122,6 +122,7 @@ function pad(value: number): string {
   return String(value).padStart(2, '0');
 }
 
+// A reason: `schedule --systemd` gathers them per module into one CONFIG_INVALID error.
 function untranslatable(expression: string, what: string): Error {
   return new Error(`cron expression "${expression}" uses ${what}, which systemd's OnCalendar= cannot express; use \`lifeboat schedule --cron\` or a simpler expression`);
 }

@@ -1,8 +1,9 @@
 // A service driven by the module's own shell commands: `stop`, `start`, and `isActive` (exit 0 = running).
-import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { LifeboatError } from '../errors.js';
 import { lastLines } from '../process/exec.js';
+import { readLines } from '../process/lines.js';
+import { start } from '../process/runner.js';
 import type { ServiceBackend, ServiceContext } from './types.js';
 
 type Role = 'stop' | 'start' | 'isActive';
@@ -41,18 +42,18 @@ export function runShell(role: Role, command: string, ctx: ServiceContext): Prom
   if (ctx.signal?.aborted) return Promise.reject(interrupted(role, ctx));
   ctx.log.debug(`running the ${role} command: ${command}`);
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { env: ctx.env, cwd: ctx.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A timeout or signal ends the command's whole process group: SIGTERM, then SIGKILL.
+    const proc = start('/bin/sh', { args: ['-c', command], env: ctx.env, cwd: ctx.cwd, group: true, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, killAfterMs: KILL_AFTER_MS });
+    const child = proc.child;
     const lines: string[] = [];
     let open = 2;
     let exitCode: number | null | undefined;
     let done = false;
-    let killTimer: NodeJS.Timeout | undefined;
     // Settles once: after the shell exited and its output closed (or the grace time ran out).
     const finish = (error?: Error) => {
       if (done) return;
       done = true;
-      ctx.signal?.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
+      proc.dispose();
       if (error) reject(error);
       else if (ctx.signal?.aborted) reject(interrupted(role, ctx));
       else resolve({ exitCode: exitCode ?? null, output: ctx.log.masker.mask(lastLines(lines.join('\n'), 6)) });
@@ -64,21 +65,9 @@ export function runShell(role: Role, command: string, ctx: ServiceContext): Prom
       if (quiet) ctx.log.debug(`${role}: ${line}`);
       else ctx.log.info(`${role}: ${line}`);
     };
-    // A timeout or signal ends the command's whole process group: SIGTERM, then SIGKILL.
-    const onAbort = () => {
-      signalGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_AFTER_MS);
-    };
-    ctx.signal?.addEventListener('abort', onAbort, { once: true });
-    for (const stream of [child.stdout, child.stderr]) {
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        const parts = (pending + chunk.toString('utf8')).split('\n');
-        pending = parts.pop() ?? '';
-        for (const line of parts) logLine(line);
-      });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      readLines(stream, logLine);
       stream.on('close', () => {
-        if (pending) logLine(pending);
         open -= 1;
         if (open === 0 && exitCode !== undefined) finish();
       });
@@ -96,16 +85,6 @@ export function runShell(role: Role, command: string, ctx: ServiceContext): Prom
       }, OUTPUT_GRACE_MS);
     });
   });
-}
-
-// Signals a process group, ignoring one that is already gone.
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 // The error for a command stopped by a timeout or signal.

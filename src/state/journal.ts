@@ -44,6 +44,8 @@ export interface JournalEndRecord {
   durationMs: number;
   failedPart?: string;
   error?: string;
+  // The fix the failure named (a LifeboatError's hint); left out when it named none.
+  hint?: string;
 }
 
 export type JournalRecord = JournalStartRecord | JournalEndRecord;
@@ -63,6 +65,7 @@ export interface JournalRun {
   durationMs?: number;
   failedPart?: string;
   error?: string;
+  hint?: string;
 }
 
 export interface ModuleResults {
@@ -110,6 +113,7 @@ export function journalEnd(
     durationMs: number;
     failedPart?: string | null;
     error?: string | null;
+    hint?: string | null;
     time?: Date;
   },
   mask: (text: string) => string = (text) => text,
@@ -131,6 +135,7 @@ export function journalEnd(
   // Error texts hold what parts and servers said: control characters are stored escaped.
   if (run.failedPart) record.failedPart = escapeControl(run.failedPart);
   if (run.error) record.error = escapeControl(mask(run.error));
+  if (run.error && run.hint) record.hint = escapeControl(mask(run.hint));
   appendRecord(stateDir, record);
   return record;
 }
@@ -167,7 +172,8 @@ export function journalRuns(stateDir: string): JournalRun[] {
     // Escaped again on reading: a journal written by an older version may hold raw control characters.
     const failedPart = record.failedPart === undefined ? undefined : escapeControl(String(record.failedPart));
     const error = record.error === undefined ? undefined : escapeControl(String(record.error));
-    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart, error });
+    const hint = record.hint === undefined ? undefined : escapeControl(String(record.hint));
+    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart, error, hint });
     runs.set(record.runId, run);
   }
   const list = [...runs.values()];
@@ -216,12 +222,14 @@ function appendRecord(stateDir: string, record: JournalRecord): void {
   appendFileSync(file, fitLine(record), { mode: 0o600 });
 }
 
-// Serialises a record, shortening its list of removed snapshots, then its error text, then its snapshot
-// list until the line fits MAX_LINE_BYTES.
+// Serialises a record, shortening its list of removed snapshots, then its hint and error texts, then its
+// snapshot list until the line fits MAX_LINE_BYTES.
 function fitLine(record: JournalRecord): string {
   let line = `${JSON.stringify(record)}\n`;
   while (Buffer.byteLength(line) > MAX_LINE_BYTES && record.type === 'end') {
     if (record.removed?.length) record.removed = record.removed.slice(0, -1);
+    else if (record.hint && record.hint.length > 16) record.hint = `${record.hint.slice(0, Math.floor(record.hint.length / 2))}…`;
+    else if (record.hint) delete record.hint;
     else if (record.error && record.error.length > 16) record.error = `${record.error.slice(0, Math.floor(record.error.length / 2))}…`;
     else if (record.error) delete record.error;
     else if (record.snapshots.length > 0) record.snapshots = record.snapshots.slice(0, -1);

@@ -105,7 +105,7 @@ function makeLocksDir(locksDir: string, module: string): void {
   try {
     mkdirSync(locksDir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new LifeboatError('MODULE_FAILED', `cannot create the locks dir for module "${module}" (${locksDir}): ${describeError(error)}`, {
+    throw new LifeboatError('STATE', `cannot create the locks dir for module "${module}" (${locksDir}): ${describeError(error)}`, {
       hint: 'check that the state dir is writable by this user, or pass --state-dir',
       cause: error,
     });
@@ -119,7 +119,7 @@ function tryCreate(file: string, text: string, module: string): boolean {
     fd = openSync(file, 'wx', 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new LifeboatError('MODULE_FAILED', `cannot create the lock file of module "${module}" (${file}): ${describeError(error)}`, {
+    throw new LifeboatError('STATE', `cannot create the lock file of module "${module}" (${file}): ${describeError(error)}`, {
       hint: 'check that the state dir is writable by this user, or pass --state-dir',
       cause: error,
     });
@@ -129,7 +129,10 @@ function tryCreate(file: string, text: string, module: string): boolean {
   } catch (error) {
     closeSync(fd);
     unlinkSync(file);
-    throw new LifeboatError('MODULE_FAILED', `cannot write the lock file of module "${module}" (${file}): ${describeError(error)}`, { cause: error });
+    throw new LifeboatError('STATE', `cannot write the lock file of module "${module}" (${file}): ${describeError(error)}`, {
+      hint: 'free space in the state dir, or pass --state-dir',
+      cause: error,
+    });
   }
   closeSync(fd);
   return true;

@@ -105,6 +105,7 @@ function backoffStrategy(maxAttempts: number, baseMs: number): RetryStrategy {
     refreshRetryTokenForRetry: async (previous: RetryToken, info: { errorType: string; error?: SdkError }) => {
       const count = previous.getRetryCount() + 1;
       const notImplemented = info.error?.$metadata?.httpStatusCode === 501;
+      // Internal: the SDK stops retrying on this and reports the request's own error (describeS3Error).
       if (count >= maxAttempts || info.errorType === 'CLIENT_ERROR' || notImplemented) throw new Error('no more attempts');
       const ceiling = Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** (count - 1));
       return token(count, Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));

@@ -1,7 +1,7 @@
 // A stray entry in modules/ never stops every module; a broken module.yaml fails only its own module when
 // all modules run (exit 2 when it is named); a run that cannot start still sends its failure ping.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -124,6 +124,28 @@ describe('a scheduled run that cannot start', () => {
     expect(run.stderr).toContain('lifeboat.yaml: /repositories/local/pasword is not a known key');
     expect(sink.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
     expect(sink.received[1].body).toContain('blog: failed (configuration: the configuration is invalid, nothing ran: lifeboat.yaml: /repositories/local/pasword is not a known key');
+  });
+
+  it('pings the entries of the last good run when lifeboat.yaml is no longer valid YAML', async () => {
+    sink = await startHttpSink();
+    const good = stringify({ repositories: { local: { provider: 'copy', url: path.join(t.dir, 'repo') } }, notify: [{ webhook: `${sink.url}/ping/abc` }] });
+    t.write('lifeboat.yaml', good);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(0);
+    expect(statSync(path.join(t.stateDir, 'notify-last-good.json')).mode & 0o777).toBe(0o600);
+    // a typo during the day: the file is not YAML any more, its notify: entry cannot be read from it
+    t.write('lifeboat.yaml', `${good}repositories: [\n`);
+    const run = await lifeboat(t, ['backup', 'blog']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('cannot be parsed; the failure ping goes to the notify entries of the last run that loaded it');
+    expect(sink.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc', '/ping/abc/start', '/ping/abc/fail']);
+    expect(sink.received[3].body).toContain('blog: failed (configuration: the configuration is invalid, nothing ran: ');
+  });
+
+  it('sends nothing for a file that was never valid: no run remembered where to', async () => {
+    sink = await startHttpSink();
+    t.write('lifeboat.yaml', `notify: [{ webhook: "${sink.url}/ping/abc" }]\nrepositories: [\n`);
+    expect((await lifeboat(t, ['backup', 'blog'])).exitCode).toBe(2);
+    expect(sink.received).toEqual([]);
   });
 
   it('does not ping for a dry run', async () => {

@@ -30,10 +30,15 @@ export async function createFakeService(options: { running?: boolean; dir?: stri
   const pidFile = path.join(dir, 'service.pid');
   const allPids = path.join(dir, 'all.pids');
   // The service writes its own pid (sh's $$, then exec sleep keeps that pid), so $! games are not needed.
-  const body = `echo $$ >> "${allPids}"; echo $$ > "${pidFile}.tmp" && mv "${pidFile}.tmp" "${pidFile}"; exec sleep 86400`;
+  // It carries OWNER_VARIABLE=<dir> in its environment: pids wrap around (pid_max is 32768 here and a
+  // full suite starts far more processes), so a pid alone may name another test's process by the time
+  // anyone looks; every check and kill first asks whether the pid is still this service.
+  const owner = `${OWNER_VARIABLE}=${dir}`;
+  const body = `echo $$ >> "${allPids}"; echo $$ > "${pidFile}.tmp" && mv "${pidFile}.tmp" "${pidFile}"; ${owner} exec sleep 86400`;
   const start = `setsid /bin/sh -c '${body}' </dev/null >/dev/null 2>&1 &`;
-  const stop = `kill "$(cat '${pidFile}')"`;
-  const isActive = `pid=$(cat '${pidFile}' 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q ') Z' "/proc/$pid/stat"`;
+  const mine = `tr '\\0' '\\n' < "/proc/$pid/environ" 2>/dev/null | grep -qxF '${owner}'`;
+  const stop = `pid=$(cat '${pidFile}') && ${mine} && kill "$pid"`;
+  const isActive = `pid=$(cat '${pidFile}' 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q ') Z' "/proc/$pid/stat" && ${mine}`;
   const pid = () => {
     try {
       const value = Number(readFileSync(pidFile, 'utf8').trim());
@@ -50,7 +55,7 @@ export async function createFakeService(options: { running?: boolean; dir?: stri
     isActive,
     config: { stop, start, isActive },
     pid,
-    isRunning: () => isPidRunning(pid()),
+    isRunning: () => isPidRunning(pid()) && ownsProcess(pid()!, dir),
     async startNow() {
       execFileSync('/bin/sh', ['-c', start]);
       const deadline = Date.now() + 5000;
@@ -66,13 +71,7 @@ export async function createFakeService(options: { running?: boolean; dir?: stri
       } catch {
         // never started
       }
-      for (const value of pids) {
-        try {
-          process.kill(Number(value), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      for (const value of pids) killIfOwned(Number(value), dir);
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -89,5 +88,38 @@ export function isPidRunning(pid: number | undefined): boolean {
     return state !== 'Z' && state !== 'X';
   } catch {
     return false;
+  }
+}
+
+// The variable that marks a test's own long-lived processes (see createFakeService).
+export const OWNER_VARIABLE = 'LIFEBOAT_TEST_OWNER';
+
+// True while `pid` is a process that was started with OWNER_VARIABLE=owner in its environment.
+export function ownsProcess(pid: number, owner: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${OWNER_VARIABLE}=${owner}`);
+  } catch {
+    return false;
+  }
+}
+
+// SIGKILLs `pid` only if it is still the process marked with `owner` (never a recycled pid).
+export function killIfOwned(pid: number, owner: string): void {
+  if (!ownsProcess(pid, owner)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone in between
+  }
+}
+
+// SIGKILLs `pid` only if its command line is still `command` (a test's own `sleep 3600`, say): by the
+// time a clean-up runs, the pid may have been recycled for another test's process.
+export function killIfCommand(pid: number, command: string[]): void {
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== `${command.join('\0')}\0`) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
   }
 }

@@ -179,6 +179,25 @@ describe('check: hook directories and parts', () => {
     expect(backup.stderr).toMatch(/10python/);
   });
 
+  it('warns about a #! env tool this shell finds but a scheduled run (cron, systemd) would not', async () => {
+    t = makeRoot();
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('web', { folders: [data], schedule: '0 3 * * *' });
+    const bin = path.join(t.dir, 'my bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'lifeboat-private-tool'), '#!/bin/sh\nexec /bin/sh "$@"\n', { mode: 0o755 });
+    const part = t.part('pre-backup', '10private', '#!/usr/bin/env lifeboat-private-tool\necho hi\n', 'web');
+    const run = await lifeboat(t, ['check'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(rows(run.stdout)).toContain(
+      `WARN|${part}|its #! line runs "lifeboat-private-tool" through env, and no executable lifeboat-private-tool is in PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin) of a scheduled run, though this shell finds it; write its full path in the #! line or install it in one of those folders`,
+    );
+    // Where the scheduled PATH has it too, nothing is said.
+    writeFileSync(part, '#!/usr/bin/env sh\necho hi\n');
+    expect(rows((await lifeboat(t, ['check'], { env: { PATH: `${bin}:${process.env.PATH}` } })).stdout).filter((r) => r.includes(part))).toEqual([]);
+  });
+
   it("fails a module's own part that is not executable", async () => {
     t = makeRoot();
     const data = path.join(t.dir, 'data');

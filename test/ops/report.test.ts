@@ -38,6 +38,8 @@ beforeAll(async () => {
   t.module('shop', { folders: [path.join(t.dir, '<b>not & "markup"')] });
   expect((await lifeboat(t, ['backup', 'shop'])).exitCode).toBe(1);
   expect((await lifeboat(t, ['verify', 'blog'])).exitCode).toBe(0);
+  // a module whose module.yaml cannot be loaded: it cannot run, and the report must say so
+  t.write('modules/news/module.yaml', 'folders: ["/srv/news"]\nenabled: "<yes>"\n');
   report = path.join(t.dir, 'out', 'report.html');
   const run = await lifeboat(t, ['report', '--html', report]);
   expect(run.exitCode, run.stderr).toBe(0);
@@ -58,6 +60,8 @@ describe('report --html', () => {
     expect(html).toContain("default-src 'none'");
     expect(html).toContain('&lt;b&gt;not &amp; &quot;markup&quot; does not exist');
     expect(html).toContain('<section id="module-blog"');
+    expect(html).toContain('<section id="module-news" data-module="news">\n<h2>news<span class="state bad">broken</span></h2>');
+    expect(html).toContain('<td>Cannot run</td><td class="error broken">modules/news/module.yaml: /enabled must be a boolean, got &quot;&lt;yes&gt;&quot;</td>');
     expect(html).toContain('<section id="module-wiki"');
     expect(html).toMatch(/Last restore drill<\/td><td class="verify">passed/);
   });

@@ -1,4 +1,4 @@
-// The end-of-run summary of `backup`: one line per module and repository with files, bytes total and new,
+// The end-of-run summary of `backup`: one line per module and repository with files, bytes total and stored,
 // and duration; nothing with -q or --json.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,8 +29,8 @@ describe('end-of-run summary', () => {
     expect(run.exitCode).toBe(1);
     const summary = run.stdout.split('\n').filter((line) => line.startsWith('summary '));
     expect(summary).toHaveLength(3);
-    expect(summary[0]).toMatch(/^summary web one: 2 files, 4\.9 KiB total, \d+(\.\d)? (B|KiB) new, \d+\.\ds$/);
-    expect(summary[1]).toMatch(/^summary web two: 2 files, 4\.9 KiB total, \d+(\.\d)? (B|KiB) new, \d+\.\ds$/);
+    expect(summary[0]).toMatch(/^summary web one: 2 files, 4\.9 KiB total, \d+(\.\d)? (B|KiB) stored, \d+\.\ds$/);
+    expect(summary[1]).toMatch(/^summary web two: 2 files, 4\.9 KiB total, \d+(\.\d)? (B|KiB) stored, \d+\.\ds$/);
     expect(summary[2]).toMatch(/^summary wiki: no snapshot \(failed\), \d+\.\ds$/);
 
     const quiet = await lifeboat(t, ['backup', 'web', '-q']);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { killIfCommand } from '../helpers/service.js';
 
 let t: TestRoot;
 afterEach(() => {
@@ -11,11 +12,7 @@ afterEach(() => {
   for (const name of ['orphan.pid', 'daemon.pid']) {
     const file = path.join(t.dir, name);
     if (!existsSync(file)) continue;
-    try {
-      process.kill(Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
-    } catch {
-      // gone already
-    }
+    killIfCommand(Number(readFileSync(file, 'utf8').trim()), ['sleep', '3600']);
   }
   t.cleanup();
 });

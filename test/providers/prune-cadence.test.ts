@@ -89,7 +89,7 @@ describe('prune on its own cadence (restic prune, borg compact)', () => {
     writeFileSync(path.join(data, 'day-20.bin'), randomBytes(1000));
     const text = await lifeboatAt(BASE + 20 * DAY, ['backup', 'app']);
     expect(text.status, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^summary app local: 1 files, .* total, .* new, 1 snapshot\(s\) removed, pruned, \d+\.\ds$/m);
+    expect(text.stdout).toMatch(/^summary app local: 1 files, .* total, .* stored, 1 snapshot\(s\) removed, pruned, \d+\.\ds$/m);
 
     // `forget --prune` prunes whatever the cadence says.
     const forget = await lifeboatAt(BASE + 21 * DAY, ['forget', 'app', '--prune', '--json']);

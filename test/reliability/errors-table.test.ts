@@ -24,6 +24,8 @@ interface Case {
   args: (t: TestRoot) => string[];
   arrange?: (t: TestRoot) => void;
   env?: Record<string, string>;
+  // the fix, as stderr shows it after the message (`hint: ...`); a failing part's hint is logged by the runner
+  hint?: (t: TestRoot) => string;
   exit: number;
   // the message (after `lifeboat: `) as it must appear on stderr
   message: (t: TestRoot) => string;
@@ -204,6 +206,34 @@ const CASES: Case[] = [
     exit: 1,
     message: (t) => `${path.join(t.root, 'modules', 'm', 'etc', 'state-include.conf')}:1: not-there.txt: ${path.join(t.stateDir, 'modules', 'm', 'state', 'not-there.txt')} does not exist; create it or remove the line`,
   },
+  // built-ins that fail (exit 1): their hint is logged after the message, and kept in the journal and --json
+  {
+    what: 'a module folder that does not exist',
+    arrange: (t) => t.module('m', { folders: [path.join(t.dir, 'gone')] }),
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `folder ${path.join(t.dir, 'gone')} does not exist; create it or remove it from ${moduleFile(t)} (folders)`,
+    hint: (t) => `create it, or remove it from folders: in ${moduleFile(t)}`,
+  },
+  {
+    what: 'a restore drill of a module never backed up',
+    arrange: moduleM,
+    args: () => ['verify', 'm'],
+    exit: 1,
+    message: () => 'restore drill failed in 1 repository(ies): local: no snapshot of module m yet; run `lifeboat backup m` first',
+    hint: () => 'run `lifeboat backup m` first',
+  },
+  {
+    what: 'a module script that fails',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/bin/module-dump-state', '#!/bin/sh\nexit 4\n', 0o755);
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => 'bin/module-dump-state exited with status 4',
+    hint: (t) => `its output is above; fix ${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}, or remove it when the module has no state to dump`,
+  },
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
@@ -213,6 +243,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     c.arrange?.(t);
     const result = await lifeboat(t, c.args(t), { env: c.env });
     expectHere(result.stderr).toContain(c.message(t));
+    if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
     expectHere(result.exitCode, result.stderr).toBe(c.exit);
   });

@@ -104,8 +104,9 @@ export async function timed(args: string[]): Promise<number> {
 }
 
 // After the run that follows a kill: service up, no lock, no scratch folder, no marker.
-export function continueChecks(where: string): void {
-  expect(service.isRunning(), `${where}: service`).toBe(true);
+// `output` (the stderr of the run before) goes into the messages, so a failure says what that run did.
+export function continueChecks(where: string, output = ''): void {
+  expect(service.isRunning(), `${where}: service (pid file ${service.pid() ?? 'empty'}); the run before printed:\n${output}`).toBe(true);
   expect(readdirSync(path.join(t.stateDir, 'locks')), `${where}: locks`).toEqual([]);
   expect(leftovers(), `${where}: leftovers`).toEqual([]);
   expect(existsSync(path.join(t.stateDir, 'modules', 'm', 'restore-unfinished.json')), `${where}: marker`).toBe(false);

@@ -62,7 +62,7 @@ describe('kill -9 with restic', () => {
           const back = await lifeboat(t, ['restore', 'm', rollback![1], '--repo', 'local', '--no-safety-snapshot']);
           expect(back.exitCode, `${where}: rollback: ${back.stderr}`).toBe(0);
           expect(live(), `${where}: rolled back`).toEqual(expectedOld);
-          continueChecks(where);
+          continueChecks(where, back.stderr);
           await expectCheckPasses(where, i);
           continue;
         }
@@ -72,7 +72,7 @@ describe('kill -9 with restic', () => {
         const backup = await lifeboat(t, ['backup', 'm']);
         expect(backup.exitCode, `${where}: next backup: ${backup.stderr}`).toBe(0);
         expect(live(), `${where}: after the backup`).toEqual(now);
-        continueChecks(where);
+        continueChecks(where, backup.stderr);
         await expectCheckPasses(where, i);
         continue;
       }
@@ -81,7 +81,7 @@ describe('kill -9 with restic', () => {
       expect(next.exitCode, `${where}: next restore: ${next.stderr}`).toBe(0);
       if (unfinished) expect(next.stderr).toContain('unfinished in-place restore');
       expect(live(), `${where}: finished`).toEqual(expectedNew);
-      continueChecks(where);
+      continueChecks(where, next.stderr);
       await expectCheckPasses(where, i);
     }
     console.log(`kill -9 during in-place restore, seed ${SEED}: state right after each kill: ${JSON.stringify(outcomes)}`);

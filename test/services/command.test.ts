@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../src/log/logger.js';
 import { openService } from '../../src/services/index.js';
-import { createFakeService, isPidRunning, type FakeService } from '../helpers/service.js';
+import { createFakeService, isPidRunning, killIfCommand, type FakeService } from '../helpers/service.js';
 
 const services: FakeService[] = [];
 const extraPids: number[] = [];
@@ -31,13 +31,7 @@ const env = (): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin
 
 afterAll(() => {
   for (const service of services) service.cleanup();
-  for (const pid of extraPids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  for (const pid of extraPids) killIfCommand(pid, ['sleep', '60']);
 });
 
 describe('command service', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MAX_LINE_BYTES, readLines } from '../../src/parts/output-lines.js';
+import { MAX_LINE_BYTES, readLines } from '../../src/process/lines.js';
 import { MAX_ARG_STRLEN, fitEnvironment } from '../../src/parts/env-limit.js';
 import { runProcessPart } from '../../src/parts/run.js';
 import type { Logger } from '../../src/log/logger.js';

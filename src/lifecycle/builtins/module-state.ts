@@ -43,9 +43,10 @@ async function runModuleBin(ctx: PartContext, name: string): Promise<void> {
     umask: ctx.module.umask,
     interrupt: ctx.signal.aborted ? undefined : ctx.signal,
   });
-  if (result.error) throw new Error(result.error);
-  if (result.timedOut) throw new Error(`bin/${name} timed out after ${ctx.module.timeouts.part}s and was killed`);
-  if (result.exitCode !== 0) throw new Error(`bin/${name} ${result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`}`);
+  const fix = { hint: `its output is above; fix ${file}, or remove it when the module has no state to dump` };
+  if (result.error) throw new LifeboatError('PART_FAILED', result.error, fix);
+  if (result.timedOut) throw new LifeboatError('PART_FAILED', `bin/${name} timed out after ${ctx.module.timeouts.part}s and was killed`, { hint: 'make it finish sooner, or raise timeouts.part in module.yaml' });
+  if (result.exitCode !== 0) throw new LifeboatError('PART_FAILED', `bin/${name} ${result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`}`, fix);
 }
 
 // Built-in 08create_volumes: before an in-place restore, creates the container volumes that

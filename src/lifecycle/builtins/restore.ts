@@ -309,6 +309,7 @@ function explainNoRoom(error: unknown, target: string | undefined): unknown {
 
 // The snapshot being restored; the restore command resolves it before the run starts.
 function requireSource(ctx: PartContext) {
+  // Internal invariant: the restore command resolves the snapshot before the run starts.
   if (!ctx.state.restoreSource) throw new Error('no snapshot was resolved for this restore');
   return ctx.state.restoreSource;
 }

@@ -1,7 +1,7 @@
 // Built-in post-backup/60retention: after a successful backup, applies the module's retention in each
 // repository the backup just wrote to (see ../retention.ts); the snapshots it removed go into the run's
 // state, so the journal and `backup --json` show them (and whether a prune ran). `--no-retention` skips it.
-import { describeError } from '../../errors.js';
+import { describeError, partFailed } from '../../errors.js';
 import { kindOf } from '../../providers/kinds.js';
 import type { PartContext } from '../context.js';
 import { applyModuleRetention } from '../retention.js';
@@ -20,6 +20,7 @@ export async function retention(ctx: PartContext): Promise<void> {
   }
   const made = ctx.state.snapshots.map((s) => s.id);
   const failures: string[] = [];
+  const errors: unknown[] = [];
   for (const repository of [...new Set(ctx.state.snapshots.map((s) => s.repository))]) {
     try {
       const outcome = await applyModuleRetention(ctx.root, ctx.module, repository, { log: ctx.log, signal: ctx.signal, env: ctx.env, dryRun: ctx.options.dryRun, protect: made });
@@ -28,8 +29,9 @@ export async function retention(ctx: PartContext): Promise<void> {
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       failures.push(`${repository}: ${describeError(error)}`);
+      errors.push(error);
       ctx.log.error(`retention in ${repository} failed: ${describeError(error)}`);
     }
   }
-  if (failures.length > 0) throw new Error(`retention failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+  if (failures.length > 0) throw partFailed(`retention failed in ${failures.length} repository(ies): ${failures.join('; ')}`, errors);
 }

@@ -2,7 +2,7 @@
 // fails does not stop the others, but fails the module. An upload that may follow the snapshot (tar with
 // `upload:`) is finished by finally/95finish_uploads, after the service started again.
 import { existsSync } from 'node:fs';
-import { describeError } from '../../errors.js';
+import { describeError, LifeboatError, partFailed } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { snapshotSet } from '../module-paths.js';
 import { outermostPaths } from '../../files/outermost.js';
@@ -19,13 +19,14 @@ export async function snapshot(ctx: PartContext): Promise<void> {
   const { paths, exclude } = snapshotSet(ctx.module);
   const missingFolders = ctx.module.folders.filter((folder) => !existsSync(folder));
   if (missingFolders.length > 0) {
-    throw new Error(`folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`);
+    throw new LifeboatError('CONFIG_INVALID', `folder ${missingFolders.join(', ')} does not exist; create it or remove it from ${ctx.module.file} (folders)`, { hint: `create it, or remove it from folders: in ${ctx.module.file}` });
   }
   // A path inside another comes with it (borg would store its entries twice).
   const present = outermostPaths(paths.filter((p) => existsSync(p)));
   // The manifest `verify` compares with, hashed in a worker thread while the providers snapshot.
   const manifest = ctx.options.dryRun ? undefined : recordManifest(ctx, present, exclude);
   const failures: string[] = [];
+  const errors: unknown[] = [];
   // Database dumps 20dump_databases left to stream (each repository runs its own dump).
   const streams = ctx.state.dumpStreams;
   for (const repository of selectedRepositories(ctx)) {
@@ -67,14 +68,16 @@ export async function snapshot(ctx: PartContext): Promise<void> {
         manifest?.cancel();
         throw error;
       }
+      // A vanished repository's plain Error (its message names the fix) joins them as a reason too.
       failures.push(`${repository}: ${describeError(error)}`);
+      errors.push(error);
       ctx.log.error(`snapshot into ${repository} failed: ${describeError(error)}`);
     } finally {
       bar.done();
     }
   }
   await manifest?.finish(ctx.state.snapshots);
-  if (failures.length > 0) throw new Error(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+  if (failures.length > 0) throw partFailed(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`, errors);
 }
 
 // A logger whose lines go to `initial` until switchTo() names another (every method forwards).
@@ -99,6 +102,7 @@ function uploadsOf(ctx: PartContext): PendingUpload[] {
 export async function finishUploads(ctx: PartContext): Promise<void> {
   const pending = uploadsOf(ctx).splice(0);
   const failures: string[] = [];
+  const errors: unknown[] = [];
   for (const { repository, id, uploading, logTo } of pending) {
     logTo?.(ctx.log);
     try {
@@ -108,7 +112,8 @@ export async function finishUploads(ctx: PartContext): Promise<void> {
       const index = ctx.state.snapshots.findIndex((s) => s.repository === repository && s.id === id);
       if (index !== -1) ctx.state.bytes -= ctx.state.snapshots.splice(index, 1)[0].bytes ?? 0;
       failures.push(`${repository}: ${describeError(error)}`);
+      errors.push(error);
     }
   }
-  if (failures.length > 0) throw new Error(`upload failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+  if (failures.length > 0) throw partFailed(`upload failed in ${failures.length} repository(ies): ${failures.join('; ')}`, errors);
 }

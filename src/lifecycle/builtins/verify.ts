@@ -4,7 +4,7 @@
 // after them with LIFEBOAT_TARGET set to the (first) scratch restore; the verify command removes it.
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { runToEnd } from '../../process/runner.js';
 import { describeError, LifeboatError } from '../../errors.js';
 import { openProvider } from '../../providers/registry.js';
 import { selectedRepositories } from '../repositories.js';
@@ -17,6 +17,7 @@ import { formatBytes } from '../../log/format.js';
 import type { Drill, PartContext } from '../context.js';
 import type { LoadJob } from '../../engines/types.js';
 import type { DatabaseConfig, RootConfig } from '../../config/types.js';
+import { partFailed } from '../../errors.js';
 
 // How much of the pack data the repository check reads (restic --read-data-subset); the restore reads
 // everything the latest snapshot needs anyway.
@@ -35,6 +36,7 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
   mkdirSync(base, { recursive: true, mode: 0o700 });
   const drills: Drill[] = [];
   const failures: string[] = [];
+  const errors: unknown[] = [];
   ctx.state.drills = drills;
   for (const repository of selectedRepositories(ctx)) {
     try {
@@ -42,6 +44,7 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       failures.push(`${repository}: ${describeError(error)}`);
+      errors.push(error);
       ctx.log.error(`${repository}: ${describeError(error)}`);
     }
   }
@@ -50,7 +53,7 @@ export async function restoreScratch(ctx: PartContext): Promise<void> {
     // The module's own verify parts look at the restore through the usual variables.
     appendFileSync(ctx.envFile, `LIFEBOAT_TARGET=${first.dir}\nLIFEBOAT_SNAPSHOT=${first.snapshot.id}\nNAME=${first.snapshot.id}\nLIFEBOAT_REPOSITORY=${first.repository}\n`);
   }
-  if (failures.length > 0) throw new Error(`restore drill failed in ${failures.length} repository(ies): ${failures.join('; ')}`);
+  if (failures.length > 0) throw partFailed(`restore drill failed in ${failures.length} repository(ies): ${failures.join('; ')}`, errors);
 }
 
 // One repository: its latest backup (never a safety snapshot), the provider's check, the restore.
@@ -59,7 +62,7 @@ async function drillRepository(ctx: PartContext, repository: string, dir: string
   const common = { log: ctx.log, signal: ctx.signal, env: ctx.env };
   const snapshots = (await provider.list(ctx.module.name, common)).filter((s) => kindOf(s) === 'backup' && isOwnHost(s, ctx.root.host));
   const snapshot = snapshots.sort((a, b) => a.time.localeCompare(b.time)).at(-1);
-  if (!snapshot) throw new Error(`no snapshot of module ${ctx.module.name} yet; run \`lifeboat backup ${ctx.module.name}\` first`);
+  if (!snapshot) throw new LifeboatError('UNKNOWN_SNAPSHOT', `no snapshot of module ${ctx.module.name} yet; run \`lifeboat backup ${ctx.module.name}\` first`, { hint: `run \`lifeboat backup ${ctx.module.name}\` first` });
   if (provider.check) {
     await provider.check(ctx.module.name, { ...common, readData: true, readDataSubset: READ_DATA_SUBSET });
     ctx.log.info(`${repository}: repository check passed (${provider.kind})`);
@@ -108,7 +111,7 @@ export async function checkManifest(ctx: PartContext): Promise<void> {
     const more = result.problemCount > SHOWN_PROBLEMS ? ` (and ${result.problemCount - SHOWN_PROBLEMS} more)` : '';
     failures.push(`${drill.repository}: ${result.problemCount} difference(s) from the manifest, e.g. ${result.problems[0]}${more}`);
   }
-  if (failures.length > 0) throw new Error(failures.join('; '));
+  if (failures.length > 0) throw new LifeboatError('PART_FAILED', failures.join('; '), { hint: 'the restored files differ from what was backed up: run `lifeboat backup` again, and `lifeboat check` the repository' });
 }
 
 // Checks each database dump in the scratch restore: SQLite with PRAGMA integrity_check; PostgreSQL,
@@ -117,14 +120,15 @@ export async function checkManifest(ctx: PartContext): Promise<void> {
 export async function checkDatabases(ctx: PartContext): Promise<void> {
   if (ctx.module.databases.length === 0) return;
   const failures: string[] = [];
+  const errors: unknown[] = [];
   for (const drill of drillsOf(ctx)) {
     const dumpDir = path.join(drill.dir, ctx.module.stateDir, 'databases');
     for (const dump of await expectedDumps(ctx.module.databases, dumpDir)) {
       const file = path.join(dumpDir, dump.file);
       try {
-        if (!existsSync(file)) throw new Error(`${dump.label}: its dump ${dump.file} is not in snapshot ${drill.snapshot.id.slice(0, 12)}`);
+        if (!existsSync(file)) throw new LifeboatError('DATABASE', `${dump.label}: its dump ${dump.file} is not in snapshot ${drill.snapshot.id.slice(0, 12)}`, { hint: 'check that the state dir (its databases/ folder) is not excluded, then back up again' });
         const size = statSync(file).size;
-        if (size === 0) throw new Error(`${dump.label}: its dump ${dump.file} is empty`);
+        if (size === 0) throw new LifeboatError('DATABASE', `${dump.label}: its dump ${dump.file} is empty`, { hint: 'back up again and look at the dump part\'s log' });
         if (dump.engine === 'sqlite') {
           await checkSqlite(file, ctx);
           ctx.log.info(`${drill.repository}: ${dump.label}: PRAGMA integrity_check ok (${formatBytes(size)})`);
@@ -134,14 +138,16 @@ export async function checkDatabases(ctx: PartContext): Promise<void> {
           ctx.log.info(`${drill.repository}: ${dump.label}: ${found} (${formatBytes(size)})`);
         }
       } catch (error) {
+        // checkSqlite's plain errors are reasons: they join the failures below (PART_FAILED).
         if (ctx.signal.aborted) throw error;
         const hint = error instanceof LifeboatError && error.hint ? ` (${error.hint})` : '';
         failures.push(`${drill.repository}: ${describeError(error)}${hint}`);
+        errors.push(error);
         ctx.log.error(`${drill.repository}: ${describeError(error)}${hint}`);
       }
     }
   }
-  if (failures.length > 0) throw new Error(`database check failed: ${failures.join('; ')}`);
+  if (failures.length > 0) throw partFailed(`database check failed: ${failures.join('; ')}`, errors);
 }
 
 // The dump files the engines write for these databases (their names come from src/engines/).
@@ -152,10 +158,10 @@ async function expectedDumps(databases: DatabaseConfig[], dumpDir: string): Prom
 
 // `PRAGMA integrity_check` on a read-only copy; anything but "ok" is damage.
 async function checkSqlite(file: string, ctx: PartContext): Promise<void> {
-  const result = await execa('sqlite3', ['-readonly', file, 'PRAGMA integrity_check;'], { reject: false, cancelSignal: ctx.signal, stdin: 'ignore' });
-  const output = String(result.stdout).trim();
-  if ((result as { code?: string }).code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
-  if (result.exitCode !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || String(result.stderr)).split('\n').slice(0, 3).join(' | ')}`);
+  const result = await runToEnd('sqlite3', { args: ['-readonly', file, 'PRAGMA integrity_check;'], signal: ctx.signal, stdio: ['ignore', 'pipe', 'pipe'], maxStdout: 256 << 20 });
+  const output = result.stdout.toString('utf8').trim();
+  if (result.error?.code === 'ENOENT') throw new Error('sqlite3 is not installed (Debian: apt-get install sqlite3)');
+  if (result.code !== 0 || output !== 'ok') throw new Error(`SQLite dump ${path.basename(file)} is damaged: ${(output || result.stderr).split('\n').slice(0, 3).join(' | ')}`);
 }
 
 function drillsOf(ctx: PartContext): Drill[] {

@@ -1,8 +1,10 @@
 // run_part(): runs one script, with run-parts' messages for a failed exec, a non-zero exit or a
 // death by signal, and --report's "path:" header before the script's first output.
-// This is the only module that imports node:child_process, the costliest built-in (~4 ms):
-// execute.ts imports it lazily, only when scripts will run. Keep it out of static imports.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Scripts start through the process runner (src/process/runner.ts), which brings node:child_process, the
+// costliest built-in (~4 ms): execute.ts imports this module lazily, only when scripts will run. Keep it
+// out of static imports.
+import type { ChildProcess } from 'node:child_process';
+import { start } from '../../process/runner.js';
 import { isExecFormatError } from './exec-format.js';
 import type { Settings } from './options.js';
 import { describeErrno, fromBytes, printError, toBuffer, writeAll } from './output.js';
@@ -33,10 +35,11 @@ export function runPart(st: Settings, path: string, stdin: number, setCurrent: (
 
   let child: ChildProcess;
   try {
-    child = spawn(fromBytes(path), st.args, {
+    child = start(fromBytes(path), {
+      args: st.args,
       stdio: [stdin >= 0 ? stdin : 'inherit', st.report ? 'pipe' : 'inherit', st.report ? 'pipe' : 'inherit'],
-      detached: st.newSession,
-    });
+      group: st.newSession,
+    }).child;
   } catch (e) {
     return Promise.resolve(reportExecFailure(e));
   }

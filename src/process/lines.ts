@@ -1,4 +1,4 @@
-// Splits a part's output into lines with bounded memory: a line longer than MAX_LINE_BYTES is logged cut
+// Splits a process's output into lines with bounded memory: a line longer than MAX_LINE_BYTES is logged cut
 // (its first MAX_LINE_BYTES and a note), and the rest of it is dropped until the next newline, so one
 // 700 MB line costs at most MAX_LINE_BYTES of memory instead of crashing Lifeboat.
 import type { Readable } from 'node:stream';
