@@ -11,7 +11,9 @@
 #           target <= 0.19x)
 # Once, outside the rounds: the staged script with pg_dump's default zlib (ZLIB=0 skips it) and Lifeboat into
 # a `compression: zstd` borg repository.
-# BEFORE=/path/to/other/bin/lifeboat adds that build's two backups to every round (before/after in one run).
+# BEFORE=/path/to/other/bin/lifeboat adds that build's two backups to every round (before/after in one run);
+# BEFORE_ENV="LIFEBOAT_DUMP_DIRECT=1" runs them with that environment (BEFORE=bin/lifeboat: the direct dump
+# hand-off against the default copy, one build).
 # Needs root (or a PostgreSQL superuser on 127.0.0.1 via trust), restic, borg, borgmatic, python3.
 # Run from the repo root after `npm run build`:  bash bench/pg-stream.sh   (SIZE_MIB=256 for a quick run)
 set -euo pipefail
@@ -20,6 +22,7 @@ SIZE_MIB=${SIZE_MIB:-1024}
 ROUNDS=${ROUNDS:-3}
 ZLIB=${ZLIB:-1}
 BEFORE=${BEFORE:-}
+BEFORE_ENV=${BEFORE_ENV:-}
 PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export PGHOST PGPORT PGUSER
 for tool in psql pg_dump restic borg borgmatic python3; do
@@ -146,10 +149,10 @@ record() { secs[$1]+="$SECONDS_TAKEN,"; rss[$1]+="$PEAK_RSS_KB,"; staged[$1]+="$
 round_dir=""
 script()      { measure "$WORK/staging" env REPO="$round_dir/script" STEPS="$WORK/steps" "$WORK/staged-z0.sh"; record script; read -r a b < "$WORK/steps"; secs[pg_dump]+="$a,"; secs[restic]+="$b,"; }
 lb_restic()   { measure "$WORK/after/state/modules/pg/state" $(lb "$ROOT/bin/lifeboat" "$WORK/after") backup pg --repo restic; record lb_restic; }
-bf_restic()   { measure "$WORK/before/state/modules/pg/state" $(lb "$BEFORE" "$WORK/before") backup pg --repo restic; record bf_restic; }
+bf_restic()   { measure "$WORK/before/state/modules/pg/state" env $BEFORE_ENV $(lb "$BEFORE" "$WORK/before") backup pg --repo restic; record bf_restic; }
 borgmatic_()  { measure "$WORK/borgmatic-base" borgmatic --syslog-verbosity -1 --config "$WORK/borgmatic-$ROUND.yaml" create; record borgmatic; }
 lb_borg()     { measure "$WORK/after/state/modules/pg/state" $(lb "$ROOT/bin/lifeboat" "$WORK/after") backup pg --repo borg; record lb_borg; }
-bf_borg()     { measure "$WORK/before/state/modules/pg/state" $(lb "$BEFORE" "$WORK/before") backup pg --repo borg; record bf_borg; }
+bf_borg()     { measure "$WORK/before/state/modules/pg/state" env $BEFORE_ENV $(lb "$BEFORE" "$WORK/before") backup pg --repo borg; record bf_borg; }
 order=(script lb_restic borgmatic_ lb_borg)
 [ -n "$BEFORE" ] && order+=(bf_restic bf_borg)
 
@@ -185,7 +188,7 @@ args=()
 for name in "${!secs[@]}"; do args+=("$name=${secs[$name]%,}=${rss[$name]:-0}=${staged[$name]:-0}=${cpu[$name]:-0}=${own[$name]:-0}"); done
 echo
 echo "PostgreSQL $SIZE_MIB MiB of random bytes, $(nproc) cores, $(date -u +%F), $ROUNDS rounds (medians)"
-node -e '
+BEFORE_ENV="$BEFORE_ENV" node -e '
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nums = (s) => s.replace(/,$/, "").split(",").filter(Boolean).map(Number);
 const c = Object.fromEntries(process.argv.slice(1).map((arg) => { const [name, s, r, st, cp, ow] = arg.split("="); return [name, { s: nums(s), rss: nums(r), staged: nums(st), cpu: nums(cp), own: nums(ow) }]; }));
@@ -200,10 +203,10 @@ show("  of which pg_dump --compress=0 to a file", "pg_dump");
 show("  of which restic backup of that file", "restic");
 const slower = Math.max(m("pg_dump"), m("restic"));
 show("restic, lifeboat backup (streamed)", "lb_restic", `  staged ${mib("lb_restic")} MiB  peak RSS ${peak("lb_restic")} MB  ratio ${(m("lb_restic") / m("script")).toFixed(2)}x of the script (target <= 1.0x; per round ${perRound("lb_restic", "script")}x), ${(m("lb_restic") / slower).toFixed(2)}x of the slower step alone`);
-if (c.bf_restic) show("restic, lifeboat backup, BEFORE build", "bf_restic", `  peak RSS ${peak("bf_restic")} MB  ratio ${(m("bf_restic") / m("script")).toFixed(2)}x of the script (per round ${perRound("bf_restic", "script")}x)`);
+if (c.bf_restic) show(`restic, lifeboat backup, BEFORE build ${process.env.BEFORE_ENV || ""}`, "bf_restic", `  peak RSS ${peak("bf_restic")} MB  ratio ${(m("bf_restic") / m("script")).toFixed(2)}x of the script (per round ${perRound("bf_restic", "script")}x)`);
 show("borg, borgmatic create (postgresql hook, pg_dump zlib)", "borgmatic");
 show("borg, lifeboat backup (streamed)", "lb_borg", `  peak RSS ${peak("lb_borg")} MB  ratio ${(m("lb_borg") / m("borgmatic")).toFixed(2)}x (target <= 0.19x; per round ${perRound("lb_borg", "borgmatic")}x)`);
-if (c.bf_borg) show("borg, lifeboat backup, BEFORE build", "bf_borg", `  ratio ${(m("bf_borg") / m("borgmatic")).toFixed(2)}x (per round ${perRound("bf_borg", "borgmatic")}x)`);
+if (c.bf_borg) show(`borg, lifeboat backup, BEFORE build ${process.env.BEFORE_ENV || ""}`, "bf_borg", `  ratio ${(m("bf_borg") / m("borgmatic")).toFixed(2)}x (per round ${perRound("bf_borg", "borgmatic")}x)`);
 ' "${args[@]}"
 [ "$ZLIB" = 1 ] && printf '%-62s %7.1f s  staged %s MiB (once)\n' "restic, staged script with pg_dump's default zlib" "$ZLIB_S" "$(( ZLIB_STAGED / 1048576 ))"
 printf '%-62s %7.1f s (once)\n' "borg, lifeboat backup, repository compression: zstd" "$ZSTD_S"

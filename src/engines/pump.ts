@@ -39,3 +39,10 @@ export function feed(run: Pick<DumpRun, 'stream' | 'done' | 'abort' | 'direct'>,
     );
   });
 }
+
+// Whether a dump tool gets its consumer's descriptor as its stdout (LIFEBOAT_DUMP_DIRECT=1) instead of being
+// copied through Lifeboat. Off by default: on a busy 2-core machine the direct hand-off used ~0.6 s less CPU
+// per 256 MiB but took longer wall time in most paired rounds (BENCHMARKS.md, streamed PostgreSQL).
+export function directDumps(): boolean {
+  return process.env.LIFEBOAT_DUMP_DIRECT === '1';
+}
