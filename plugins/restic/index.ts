@@ -15,17 +15,10 @@ import type {
   ProviderSnapshot,
 } from '../../src/providers/types.js';
 import { backupFromStdin, DUMP_TAG, runTag } from './stdin.js';
+import { snapshotCache, type RawSnapshot, type SnapshotCache } from './snapshot-cache.js';
 import { toolEnvironment } from '../../src/process/tool-env.js';
 
 type Env = Record<string, string | undefined>;
-
-interface RawSnapshot {
-  id: string;
-  time: string;
-  hostname?: string;
-  tags?: string[] | null;
-  paths?: string[];
-}
 
 // A `status` line of restic backup --json.
 interface BackupStatus {
@@ -65,6 +58,8 @@ export function createProvider(input: ProviderInput): Provider {
     throw new LifeboatError('CONFIG_INVALID', `repository "${repoName}" (restic) has no \`url\``, { hint: 'set url: to a folder (/var/backups/lifeboat) or a restic URL (s3:https://host/bucket/prefix, rest:https://host/)' });
   }
   const url = config.url;
+  // A repository in a local folder (a path or `local:`), whose files Lifeboat can read itself.
+  const local = !/^[a-z0-9]+:/i.test(url) || url.startsWith('local:');
   const where = (module: string) => `restic repository "${repoName}" of module ${module}`;
   const credentials = /\/\/[^/:@]+:([^@/]+)@/.exec(url);
   if (credentials) input.addSecret(credentials[1], decodeURIComponent(credentials[1]));
@@ -145,9 +140,23 @@ export function createProvider(input: ProviderInput): Provider {
     return { id: raw.id, time: new Date(raw.time).toISOString(), module, repository: repoName, host: raw.hostname, tags: raw.tags ?? [], paths: raw.paths };
   }
 
-  // Lists snapshots; `null` when the module has no repository yet (never created on a read).
-  async function listOrNull(module: string, options: CommonOptions, ids: string[] = []): Promise<ProviderSnapshot[] | null> {
-    const result = await restic(module, ['snapshots', '--json', '--tag', `module:${module}`, ...ids], options, { okExitCodes: [1] });
+  // The snapshot cache of a module's local repository (snapshot-cache.ts); undefined for remote ones.
+  function cacheOf(module: string): SnapshotCache | undefined {
+    if (!local) return undefined;
+    return snapshotCache(moduleRepository(url, module, input.root.root), path.join(input.root.stateDir, 'cache', 'restic-snapshots'));
+  }
+
+  // Every snapshot of the module's repository (module, safety and dump snapshots; given ids only, when
+  // asked); `null` when the repository does not exist. A local repository's answer comes from the snapshot
+  // cache when it knows every snapshot there (no restic run); a full listing by restic refreshes it.
+  async function rawSnapshots(module: string, options: CommonOptions, ids: string[] = []): Promise<RawSnapshot[] | null> {
+    const cache = ids.length ? undefined : cacheOf(module);
+    const cached = cache?.read();
+    if (cached) {
+      options.log.debug(`${where(module)}: ${cached.length} snapshot(s), from the snapshot cache`);
+      return cached;
+    }
+    const result = await restic(module, ['snapshots', '--json', ...ids], options, { okExitCodes: [1] });
     if (result.exitCode !== 0) {
       if (isMissingRepository(result.stderr)) return null;
       throw failure(module, 'snapshots', result, options);
@@ -158,7 +167,19 @@ export function createProvider(input: ProviderInput): Provider {
     } catch (error) {
       throw new LifeboatError('PROVIDER', `${where(module)}: restic snapshots printed invalid JSON: ${result.stdout.slice(0, 80)}`, { cause: error });
     }
-    return parsed.map((raw) => toSnapshot(raw, module)).sort((a, b) => a.time.localeCompare(b.time));
+    cache?.replace(parsed.map(({ id, time, hostname, tags, paths }) => ({ id, time, hostname, tags, paths })));
+    return parsed;
+  }
+
+  // Lists the module's snapshots (tag module:<name>), oldest first; `null` when the module has no
+  // repository yet (never created on a read).
+  async function listOrNull(module: string, options: CommonOptions, ids: string[] = []): Promise<ProviderSnapshot[] | null> {
+    const all = await rawSnapshots(module, options, ids);
+    if (all === null) return null;
+    return all
+      .filter((raw) => (raw.tags ?? []).includes(`module:${module}`))
+      .map((raw) => toSnapshot(raw, module))
+      .sort((a, b) => a.time.localeCompare(b.time));
   }
 
   // Creates the module's repository on its first backup (restic init).
@@ -166,7 +187,6 @@ export function createProvider(input: ProviderInput): Provider {
     const location = moduleRepository(url, module, input.root.root);
     // A local folder with content but no config is a damaged repository: a new config and key there would
     // strand every snapshot in it (and restic then fails on the old packs).
-    const local = !/^[a-z0-9]+:/i.test(url) || url.startsWith('local:');
     if (local && existsSync(location) && readdirSync(location).length > 0) {
       throw new LifeboatError('PROVIDER', `${where(module)} at ${location} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`, {
         hint: `restore its config file from a copy, or move ${location} away to start a new repository`,
@@ -198,7 +218,8 @@ export function createProvider(input: ProviderInput): Provider {
     const { module } = options;
     const run = runTag(options.runId ?? randomBytes(6).toString('hex'));
     const cacert = cacertArgs();
-    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(new Date()), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
+    const stamp = new Date();
+    const args = ['backup', '--json', '--host', options.host, '--time', resticTime(stamp), '--tag', DUMP_TAG, '--tag', run, ...(config.compression === 'none' ? ['--compression', 'off'] : []), ...cacert];
     if (options.dryRun) {
       for (const source of streams) options.log.info(`dry run: would stream ${source.label} into restic ${args.join(' ')} --stdin --stdin-filename ${source.path}`);
       return createMain({ ...options, tags: [...options.tags, run] });
@@ -210,6 +231,7 @@ export function createProvider(input: ProviderInput): Provider {
       for (const source of streams) {
         const started = Date.now();
         const result = await backupFromStdin({ env: resticEnv(module, options) as Record<string, string>, args, source, log: options.log, signal: options.signal, where: where(module) });
+        cacheOf(module)?.add(result.id, { time: stamp.toISOString(), hostname: options.host, tags: [DUMP_TAG, run], paths: [path.resolve(source.path)] });
         dumps.push(result.id);
         bytes += result.bytes ?? 0;
         options.log.info(`streamed ${source.label} into restic snapshot ${result.id} (${Date.now() - started} ms)`);
@@ -228,14 +250,14 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Whether a local repository exists already (saves a restic run); false for remote ones.
   function existsLocally(module: string): boolean {
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    if (!local) return false;
     return existsSync(path.join(moduleRepository(url, module, input.root.root), 'config'));
   }
 
   // Whether a local repository's folder is certainly absent (ENOENT; not a permission or a file in the way,
   // whose errors restic reports itself); false for remote ones.
   function absentLocally(module: string): boolean {
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return false;
+    if (!local) return false;
     try {
       lstatSync(moduleRepository(url, module, input.root.root));
       return false;
@@ -246,12 +268,8 @@ export function createProvider(input: ProviderInput): Provider {
 
   // The streamed dump snapshots (stdin.ts) of the module's repository, optionally of one run only.
   async function dumpSnapshots(module: string, options: CommonOptions, run?: string): Promise<RawSnapshot[]> {
-    const result = await restic(module, ['snapshots', '--json', '--tag', run ? `${DUMP_TAG},${run}` : DUMP_TAG], options, { okExitCodes: [1] });
-    if (result.exitCode !== 0) {
-      if (isMissingRepository(result.stderr)) return [];
-      throw failure(module, 'snapshots', result, options);
-    }
-    return JSON.parse(result.stdout.trim() || '[]') as RawSnapshot[];
+    const all = (await rawSnapshots(module, options)) ?? [];
+    return all.filter((raw) => (raw.tags ?? []).includes(DUMP_TAG) && (!run || (raw.tags ?? []).includes(run)));
   }
 
   // After forget: dump snapshots whose run has no module snapshot left go too (older than the newest one,
@@ -316,6 +334,8 @@ export function createProvider(input: ProviderInput): Provider {
     }
     const snapshot = localSnapshot(module, shortId, options, now) ?? (await listOrNull(module, options, [shortId]))?.[0];
     if (!snapshot) throw new LifeboatError('PROVIDER', `${where(module)}: restic reported snapshot ${shortId} but does not list it`);
+    // restic stores the paths absolute, cleaned and sorted, the tags as given.
+    cacheOf(module)?.add(shortId, { time: now.toISOString(), hostname: options.host, tags, paths: [...new Set(options.paths.map((p) => path.resolve(p)))].sort() });
     return { snapshot, bytes: summary?.data_added };
   }
 
@@ -323,7 +343,7 @@ export function createProvider(input: ProviderInput): Provider {
   // key derivation costs more than the backup of a small module); undefined for remote repositories.
   function localSnapshot(module: string, shortId: string, options: CreateOptions, time: Date): ProviderSnapshot | undefined {
     const repository = moduleRepository(url, module, input.root.root);
-    if (/^[a-z0-9]+:/i.test(url) && !url.startsWith('local:')) return undefined;
+    if (!local) return undefined;
     try {
       const ids = readdirSync(path.join(repository, 'snapshots')).filter((name) => name.startsWith(shortId));
       if (ids.length !== 1) return undefined;

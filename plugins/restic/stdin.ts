@@ -4,11 +4,13 @@
 // and stored under the dump's absolute path in the module's state dir. The module's snapshot made after
 // them carries the same run:<run id> tag; restore finds the dumps through it and restores them like files.
 // restic gets the dump on stdin, which stays open until the dump process has exited: on success it is
-// closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing.
+// closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing. The dump
+// is copied into it; with LIFEBOAT_DUMP_DIRECT=1 a dump tool (pg_dump, mariadb-dump) gets restic's stdin
+// as its stdout instead, so the bytes never pass through Node (Redis's dump, made by Lifeboat, is copied).
 import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines } from '../../src/process/exec.js';
-import { feed } from '../../src/engines/pump.js';
+import { directDumps, feed } from '../../src/engines/pump.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';
 
@@ -53,7 +55,10 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   };
   const onAbort = () => kill();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const run = source.open();
+  // With LIFEBOAT_DUMP_DIRECT=1 a dump tool writes straight into restic's stdin (no hop through Lifeboat);
+  // this process keeps its own end open until the tool has exited, so restic sees the end of the stream
+  // only after a complete dump.
+  const run = source.open(directDumps() ? child.stdin : undefined);
   let resticExited = false;
   // restic dying early (bad password, full disk) stops the dump instead of letting it block.
   void exited.then(() => {

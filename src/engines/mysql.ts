@@ -35,10 +35,10 @@ export function mysqlDumps(config: MysqlDatabase): DumpJob[] {
       file: dumpFile(config),
       label: labelOf(config),
       streamable: config.stream !== false,
-      start(ctx) {
+      start(ctx, output) {
         const args = ['--single-transaction', '--routines', '--events', '--triggers', '--hex-blob', '--default-character-set=utf8mb4', ...(config.options ?? []), ...target];
         const { spec, remove } = tool('dump', args, config, ctx);
-        const run = dumpFromTool(spec, ctx);
+        const run = dumpFromTool(spec, ctx, output);
         run.done.then(remove, remove);
         return run;
       },

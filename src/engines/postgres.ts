@@ -45,7 +45,7 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
     file: dumpFile(config, database),
     label: labelOf(config, database),
     streamable: stream,
-    start: (run) => dumpFromTool(tool('pg_dump', ['--format=custom', '--compress=0', ...(config.options ?? []), '--dbname', database], config, database, run), run),
+    start: (run, output) => dumpFromTool(tool('pg_dump', ['--format=custom', '--compress=0', ...(config.options ?? []), '--dbname', database], config, database, run), run, output),
   });
   if (config.database !== ALL) return [one(config.database)];
   const databases = await listDatabases(config, ctx);
@@ -54,7 +54,7 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
     file: `postgres-${config.name ?? ALL}/globals${EXTENSIONS.postgresGlobals}`,
     label: `PostgreSQL roles and tablespaces (pg_dumpall --globals-only) on ${config.host ?? 'the local socket'}`,
     streamable: stream,
-    start: (run) => dumpFromTool({ ...tool('pg_dumpall', ['--globals-only'], config, ALL, run), label: `PostgreSQL roles on ${config.host ?? 'the local socket'}` }, run),
+    start: (run, output) => dumpFromTool({ ...tool('pg_dumpall', ['--globals-only'], config, ALL, run), label: `PostgreSQL roles on ${config.host ?? 'the local socket'}` }, run, output),
   };
   return [globals, ...databases.map(one)];
 }

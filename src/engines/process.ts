@@ -2,10 +2,10 @@
 // takes a dump back, stderr is kept (masked) for the error message. Secrets travel in the environment or
 // on extra file descriptors, never in argv.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { LifeboatError } from '../errors.js';
 import { toolEnvironment } from '../process/tool-env.js';
-import type { EngineContext } from './types.js';
+import type { DumpOutput, DumpRun, EngineContext } from './types.js';
 
 export interface ToolSpec {
   file: string;
@@ -48,13 +48,15 @@ const PACKAGES: Record<string, string> = {
   sqlite3: 'sqlite3',
 };
 
-// Starts a tool; the caller reads stdout and/or writes stdin, then awaits `done`.
-export function startTool(spec: ToolSpec, ctx: EngineContext): ToolRun {
+// Starts a tool; the caller reads stdout and/or writes stdin, then awaits `done`. With `output`, the tool's
+// stdout is that pipe, socket or descriptor itself (the kernel moves the bytes, not Lifeboat) and the
+// run's `stdout` is an empty stream.
+export function startTool(spec: ToolSpec, ctx: EngineContext, output?: DumpOutput): ToolRun {
   const extra = spec.extraFds ?? [];
   // Lifeboat's own environment plus what the engine sets (PGPASSWORD, ...): never the environment files.
   const env = toolEnvironment({ PATH: ctx.env.PATH, ...spec.env });
-  ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})`);
-  const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
+  ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})${output === undefined ? '' : ', its stdout straight into the consumer'}`);
+  const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', output ?? 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
   extra.forEach((content, index) => {
     const stream = child.stdio[3 + index] as Writable | null;
     stream?.on('error', () => {});
@@ -99,7 +101,7 @@ export function startTool(spec: ToolSpec, ctx: EngineContext): ToolRun {
     });
   });
   done.catch(() => {});
-  return { stdout: child.stdout!, stdin: child.stdin!, done, child, abort, stderr: () => stderr };
+  return { stdout: child.stdout ?? new PassThrough().end().resume(), stdin: child.stdin!, done, child, abort, stderr: () => stderr };
 }
 
 // The meaningful lines of a tool's stderr, joined for a one-line message.
@@ -122,11 +124,11 @@ export async function runToolText(spec: ToolSpec, ctx: EngineContext, input = ''
   return Buffer.concat(chunks).toString('utf8');
 }
 
-// A dump run whose bytes come from a tool's stdout; `done` also waits for stdout to be fully read.
-export function dumpFromTool(spec: ToolSpec, ctx: EngineContext): { stream: Readable; done: Promise<void>; abort(reason?: string): void } {
-  const run = startTool(spec, ctx);
+// A dump run whose bytes come from a tool's stdout, or go from it straight into `output` (DumpRun.direct).
+export function dumpFromTool(spec: ToolSpec, ctx: EngineContext, output?: DumpOutput): DumpRun {
+  const run = startTool(spec, ctx, output);
   run.stdin.end();
-  return { stream: run.stdout, done: run.done, abort: run.abort };
+  return { stream: run.stdout, done: run.done, abort: run.abort, ...(output === undefined ? {} : { direct: true }) };
 }
 
 // Feeds a dump into a tool's stdin (a loader); resolves with its stderr when the tool exited 0.

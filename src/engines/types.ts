@@ -1,7 +1,7 @@
 // What every database engine (postgres, mysql, redis, sqlite) provides: dump jobs that produce a byte
 // stream, and a loader that consumes one. Where the bytes go (a file in the state dir, restic's stdin,
 // a FIFO borg reads) is decided by the caller, never by the engine.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { ToolNeed } from '../process/which.js';
 
@@ -25,7 +25,16 @@ export interface DumpRun {
   done: Promise<void>;
   // Stops the producer (SIGTERM, then SIGKILL); `done` then rejects.
   abort(reason?: string): void;
+  // True when the producer writes straight into the `output` it was started with (a tool whose stdout is
+  // that descriptor): no byte passes through Lifeboat and `stream` is empty. The consumer's end must
+  // still stay open until `done` resolved (the caller's own copy of the descriptor keeps it open).
+  direct?: boolean;
 }
+
+// Where a producer may write directly instead of through `stream`: a pipe or socket stream (a consumer's
+// stdin) or an open file descriptor (the write end of a FIFO). A producer that cannot (a dump Lifeboat
+// makes itself, like Redis's) ignores it and returns a run without `direct`.
+export type DumpOutput = Writable | number;
 
 // One dump file of a module, e.g. databases/postgres-app.pgdump.
 export interface DumpJob {
@@ -36,8 +45,8 @@ export interface DumpJob {
   label: string;
   // False when the dump must be staged as a file (SQLite's backup API writes one; `stream: false`).
   streamable: boolean;
-  // Starts the dump as a stream (every engine but SQLite).
-  start?(ctx: EngineContext): DumpRun;
+  // Starts the dump as a stream (every engine but SQLite); with `output`, straight into it when it can.
+  start?(ctx: EngineContext, output?: DumpOutput): DumpRun;
   // Writes the dump to `dest` itself (SQLite); otherwise staging pipes start() into the file.
   stage?(dest: string, ctx: EngineContext): Promise<void>;
 }

@@ -9,6 +9,7 @@
 // swap leaves every path as it was. The trash and scratch folders are removed only after every root
 // was swapped. A kill in between leaves the unfinished-restore marker (restore-marker.ts).
 import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, rmSync, utimesSync, type Stats } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, withinBytes, type BytePath } from '../files/byte-path.js';
 import { LifeboatError } from '../errors.js';
 
@@ -30,8 +31,10 @@ type UndoStep = { kind: 'moved'; from: BytePath; to: BytePath } | { kind: 'place
 export interface SwapTransaction {
   // Puts everything back as it was before the swap began; returns the paths it could not restore.
   undo(): string[];
-  // Removes the trash folders (the old files) once the whole restore succeeded.
-  commit(): void;
+  // Removes the trash folders (the old files) once the whole restore succeeded: asynchronously, so that
+  // several unlinks are in flight at once (one at a time, each waits for the disk: ~1 s for 2,000 files on
+  // a busy machine).
+  commit(): Promise<void>;
 }
 
 // Checks, before anything changes, that every root can be swapped (a mount point cannot become a file).
@@ -144,10 +147,11 @@ export function swapAll(roots: SwapRoot[]): SwapTransaction {
   }
   return {
     undo,
-    commit() {
-      for (const trash of trashes) rmSync(Buffer.from(trash, 'latin1'), { recursive: true, force: true, maxRetries: 3 });
+    async commit() {
+      const removing = [...trashes].map((trash) => rm(Buffer.from(trash, 'latin1'), { recursive: true, force: true, maxRetries: 3 }));
       trashes.clear();
       steps.length = 0;
+      await Promise.all(removing);
     },
   };
 }

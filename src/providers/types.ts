@@ -1,7 +1,7 @@
 // The provider interface: every storage engine (restic, borg, tar, scripts, JS plugins) implements it.
 import type { RepositoryConfig, RootConfig } from '../config/types.js';
-import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import type { DumpOutput, DumpRun } from '../engines/types.js';
 
 export interface ProviderSnapshot {
   // The provider's full, stable id (restic/borg id, tar archive name, script snapshot name).
@@ -56,7 +56,9 @@ export interface StreamSource {
   label: string;
   // Starts the producer. `done` rejects when the dump failed even if `stream` ended normally: the provider
   // must not let its snapshot complete before `done` resolved, and must leave no snapshot when it rejects.
-  open(): { stream: Readable; done: Promise<void>; abort(reason?: string): void };
+  // With `output` (the consumer's stdin, a FIFO's descriptor) a dump tool writes into it directly
+  // (`direct` in the result; pump.ts's feed() handles both kinds).
+  open(output?: DumpOutput): DumpRun;
 }
 
 // How far a create or restore has got, for progress bars; totals when the provider knows them.

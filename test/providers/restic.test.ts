@@ -1,4 +1,5 @@
 // The restic provider against the real restic binary (a missing binary fails these tests).
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -43,6 +44,39 @@ describe('restic provider specifics', () => {
     expect(secrets).toContain(PASSWORD);
     expect(lines.some((line) => line.includes('running restic backup'))).toBe(true);
     expect(lines.join('')).not.toContain(PASSWORD);
+  });
+
+  it('lists a local repository from its snapshot cache while it knows every snapshot there, and asks restic when one appeared behind its back', async () => {
+    const base = await tmpDir();
+    const src = path.join(base, 'src');
+    await mkdir(src);
+    writeFileSync(path.join(src, 'file'), 'data');
+    writeFileSync(path.join(base, 'pass'), `${PASSWORD}\n`);
+    const lines: string[] = [];
+    const log = new Logger({ level: 'debug', sink: { write: (line) => lines.push(line) } });
+    const config = { provider: 'restic', url: path.join(base, 'repo'), passwordFile: path.join(base, 'pass') };
+    const provider = createProvider(providerInput(config, { root: base, stateDir: path.join(base, 'state') }));
+    const env = { PATH: process.env.PATH ?? '' };
+    const resticRuns = () => lines.filter((line) => line.includes('running restic snapshots')).length;
+    const first = await provider.create({ module: 'alpha', paths: [src], exclude: [], host: 'h', tags: ['extra'], log, env });
+    const safety = await provider.create({ module: 'alpha', paths: [src], exclude: [], host: 'h', tags: ['lifeboat-safety'], log, env });
+    lines.length = 0;
+    const cached = await provider.list('alpha', { log, env });
+    expect(cached.map((s) => s.id)).toEqual([first.snapshot.id, safety.snapshot.id]);
+    expect(resticRuns()).toBe(0);
+    // What the cache says is what restic says (a provider with an empty state dir asks restic).
+    const fresh = createProvider(providerInput(config, { root: base, stateDir: path.join(base, 'other-state') }));
+    expect(await fresh.list('alpha', { log: testLogger(), env })).toEqual(cached);
+    // A snapshot made with restic itself: restic is asked, and it is listed.
+    const restic = (...args: string[]) => execFileSync('restic', ['-r', path.join(base, 'repo', 'alpha'), ...args], { env: { ...process.env, RESTIC_PASSWORD: PASSWORD }, encoding: 'utf8' });
+    restic('backup', '--quiet', '--tag', 'module:alpha', '--host', 'other', src);
+    const listed = await provider.list('alpha', { log, env });
+    expect(listed.map((s) => s.host)).toEqual(['h', 'h', 'other']);
+    expect(resticRuns()).toBe(1);
+    // A snapshot forgotten with restic itself is gone from the list, without asking restic again.
+    restic('forget', first.snapshot.id);
+    expect((await provider.list('alpha', { log, env })).map((s) => s.id)).toEqual(listed.slice(1).map((s) => s.id));
+    expect(resticRuns()).toBe(1);
   });
 
   it('puts one repository per module under a local folder or a remote url', () => {

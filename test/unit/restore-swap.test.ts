@@ -50,7 +50,7 @@ describe('swapAll', () => {
     expect(statSync(s.livePath).mtime.toISOString()).toBe('2020-01-02T00:00:00.000Z');
     expect(existsSync(path.join(s.dir, '.lifeboat-restore-trash'))).toBe(true);
     expect(readdirSync(path.join(s.dir, '.lifeboat-restore-trash')).sort()).toEqual(['0', '1', '2']);
-    tx.commit();
+    await tx.commit();
     expect(existsSync(path.join(s.dir, '.lifeboat-restore-trash'))).toBe(false);
     expect(tx.undo()).toEqual([]);
     expect(readTree(s.livePath)).toEqual({ '.lifeboat-restore-mine': 'scratch', added: 'y', keep: 'new', sub: { a: '1b' } });
@@ -69,7 +69,7 @@ describe('swapAll', () => {
 
   it('replaces a file by a file, creates a missing path, and leaves a root the snapshot lacks alone', async () => {
     const file = await scene('old text', 'new text');
-    swapAll([file.root]).commit();
+    await swapAll([file.root]).commit();
     expect(readFileSync(file.livePath, 'utf8')).toBe('new text');
     const missing = await scene(undefined, { a: '1' });
     const tx = swapAll([missing.root]);
@@ -78,7 +78,7 @@ describe('swapAll', () => {
     tx.undo();
     expect(existsSync(missing.livePath)).toBe(false);
     const absent = await scene({ a: '1' }, undefined);
-    swapAll([absent.root]).commit();
+    await swapAll([absent.root]).commit();
     expect(readTree(absent.livePath)).toEqual({ a: '1' });
   });
 
@@ -90,7 +90,7 @@ describe('swapAll', () => {
     tx.undo();
     expect(readTree(toFile.livePath)).toEqual({ a: '1' });
     const toDir = await scene('was a file', { b: '2' });
-    swapAll([toDir.root]).commit();
+    await swapAll([toDir.root]).commit();
     expect(readTree(toDir.livePath)).toEqual({ b: '2' });
   });
 
@@ -99,7 +99,7 @@ describe('swapAll', () => {
     const live = path.join(dir, 'data');
     writeTree(live, { x: '1', '.lifeboat-restore-s': { data: 'file content' } });
     const root: SwapRoot = { live: B(live), staged: B(path.join(live, '.lifeboat-restore-s', 'data')), trash: B(path.join(dir, '.lifeboat-restore-t')), mount: false };
-    swapAll([root]).commit();
+    await swapAll([root]).commit();
     expect(readTree(live)).toBe('file content');
   });
 
@@ -137,7 +137,7 @@ describe('swapAll', () => {
     const staged = B(path.join(dir, '.lifeboat-restore-s'));
     mkdirSync(staged);
     writeFileSync(Buffer.concat([staged, B('/'), Buffer.from([0xff, 0x41])]), 'new');
-    swapAll([{ live: live.subarray(0, live.length - 1), staged, trash: B(path.join(dir, '.lifeboat-restore-t')), mount: false }]).commit();
+    await swapAll([{ live: live.subarray(0, live.length - 1), staged, trash: B(path.join(dir, '.lifeboat-restore-t')), mount: false }]).commit();
     expect(readFileSync(odd, 'utf8')).toBe('new');
   });
 

@@ -71,7 +71,7 @@ export async function prepareDumps(ctx: PartContext): Promise<StreamSource[]> {
     if (stream && job.streamable && job.start) {
       // Started later by the provider in 50snapshot: not bound to this part's timeout; the provider stops
       // the dump by stopping its consumer (the dump then fails writing), and on its own failure.
-      streams.push({ path: dest, label: job.label, open: () => job.start!({ ...engine, signal: undefined }) });
+      streams.push({ path: dest, label: job.label, open: (output) => job.start!({ ...engine, signal: undefined }, output) });
       ctx.log.info(`${ctx.options.dryRun ? 'dry run: ' : ''}${job.label}: will stream into the snapshot as ${DUMP_DIR}/${job.file}`);
       continue;
     }

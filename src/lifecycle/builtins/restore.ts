@@ -1,6 +1,6 @@
 // Built-ins 05safety_snapshot and 10restore_module.
 import { outermostPaths } from '../../files/outermost.js';
-import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { openProvider } from '../../providers/registry.js';
 import { RESTORE_SCRATCH_PREFIX, snapshotSet } from '../module-paths.js';
@@ -87,7 +87,7 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
       if (removed.length) ctx.log.info(`removed what an interrupted restore left behind: ${removed.join(', ')}`);
       marker('staging');
     }
-    for (const [index, root] of roots.entries()) staged.push(await stageRestore(ctx, provider, common, root, index));
+    await stageRestores(ctx, provider, common, roots, staged);
     if (ctx.options.dryRun) return;
     if (!staged.some((item) => item.staged)) {
       throw new LifeboatError('RESTORE', `snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
@@ -95,7 +95,7 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     planSwap(staged);
     marker('replacing');
     try {
-      swapAll(staged).commit();
+      await swapAll(staged).commit();
     } catch (error) {
       // Every path was put back: the live files are as they were before this run.
       if (error instanceof SwapFailed && error.undone) marker('staging');
@@ -174,41 +174,83 @@ export function swapRootsOf(paths: string[]): Array<{ live: BytePath; mount: boo
   return roots;
 }
 
-// Restores one swap root into a scratch folder on its file system: inside it when it is a directory (it
-// may be a mount point), else beside it. A path that does not exist yet is never created here.
-async function stageRestore(ctx: PartContext, provider: Provider, common: RestoreCommon, root: { live: BytePath; mount: boolean }, index: number): Promise<Staged> {
-  const liveStats = lstatOrUndefined(root.live);
-  const holder = liveStats?.isDirectory() ? root.live : dirnameBytes(root.live);
-  const scratch = joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
-  const item: Staged = { ...root, scratch, staged: undefined, trash: joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}-trash`) };
-  const livePath = root.live.toString('utf8');
-  // A path the snapshot does not hold (e.g. an environment file created after it) is not asked for:
-  // borg's extract fails on an include that matches nothing.
-  const inSnapshot = common.snapshot.paths?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
-  if (!inSnapshot) {
-    ctx.log.debug(`${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
-    return item;
+// One swap root on its way: where it is restored, and what its restore brought back.
+interface Staging {
+  root: { live: BytePath; mount: boolean };
+  index: number;
+  item: Staged;
+  liveStats: ReturnType<typeof lstatOrUndefined>;
+  // Where the provider writes (a folder on the root's file system) and what the root is called there.
+  scratch: BytePath;
+}
+
+// Restores the swap roots into scratch folders on their file systems: inside a root when it is a
+// directory (it may be a mount point), else beside it. Roots on the same mounted file system share one
+// restore (one provider run: restic derives its key once per run), into the first one's scratch folder;
+// each is renamed from there into place by the swap. A path that does not exist yet is never created
+// here. `staged` gets every root (those restored, and those the snapshot does not hold) as it goes, so
+// the caller removes their scratch folders whatever happens.
+async function stageRestores(ctx: PartContext, provider: Provider, common: RestoreCommon, roots: Array<{ live: BytePath; mount: boolean }>, staged: Staged[]): Promise<void> {
+  const groups = new Map<string, Staging[]>();
+  const points = ctx.options.dryRun ? [] : mountPoints();
+  for (const [index, root] of roots.entries()) {
+    const liveStats = lstatOrUndefined(root.live);
+    const holder = liveStats?.isDirectory() ? root.live : dirnameBytes(root.live);
+    const scratch = joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}`);
+    const item: Staged = { ...root, scratch, staged: undefined, trash: joinBytes(holder, `${RESTORE_SCRATCH_PREFIX}${ctx.runId}-${index}-trash`) };
+    staged.push(item);
+    // A path the snapshot does not hold (e.g. an environment file created after it) is not asked for:
+    // borg's extract fails on an include that matches nothing.
+    const inSnapshot = common.snapshot.paths?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
+    if (!inSnapshot) {
+      ctx.log.debug(`${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
+      continue;
+    }
+    if (!ctx.options.dryRun) mkdirSync(holder, { recursive: true, mode: 0o700 });
+    const key = ctx.options.dryRun ? String(index) : fileSystemOf(holder, points);
+    const group = groups.get(key) ?? [];
+    group.push({ root, index, item, liveStats, scratch: group[0]?.scratch ?? scratch });
+    groups.set(key, group);
   }
-  if (ctx.options.dryRun) {
-    await provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] });
-    return item;
+  for (const group of groups.values()) {
+    const scratch = group[0].scratch;
+    const include = group.map((one) => one.root.live.toString('utf8'));
+    if (ctx.options.dryRun) {
+      await provider.restore({ ...common, target: scratch.toString('utf8'), include });
+      continue;
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch, { mode: 0o700 });
+    for (const one of group) one.item.scratch = scratch;
+    try {
+      const { repository, id } = source(ctx);
+      const label = `${ctx.module.name}: restore ${repository} ${group.map((one) => showPath(one.root.live)).join(', ')}`;
+      const totals = () => manifestTotals(ctx.module, repository, id, group.length === 1 ? group[0].root.live : undefined);
+      await withRestoreProgress(label, scratch, totals, () => provider.restore({ ...common, target: scratch.toString('utf8'), include }));
+    } catch (error) {
+      rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+      throw explainNoRoom(error, undefined);
+    }
+    for (const one of group) await takeStaged(ctx, common, one, scratch);
   }
-  mkdirSync(holder, { recursive: true, mode: 0o700 });
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { mode: 0o700 });
-  try {
-    const { repository, id } = source(ctx);
-    const label = `${ctx.module.name}: restore ${repository} ${showPath(root.live)}`;
-    await withRestoreProgress(label, scratch, () => manifestTotals(ctx.module, repository, id, root.live), () => provider.restore({ ...common, target: scratch.toString('utf8'), include: [livePath] }));
-  } catch (error) {
-    rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
-    throw explainNoRoom(error, undefined);
-  }
+}
+
+// The file system a folder lies on, as a key: its device and the mount point it is under (a rename
+// cannot cross a bind mount of the same device either).
+function fileSystemOf(folder: BytePath, points: BytePath[]): string {
+  const real = realpathSync(folder, { encoding: 'buffer' });
+  let mount: BytePath = Buffer.from('/');
+  for (const point of points) if (withinBytes(real, point) && point.length > mount.length) mount = point;
+  return `${statSync(folder).dev}:${mount.toString('latin1')}`;
+}
+
+// Checks what the restore of one root brought back and notes where the swap takes it from.
+async function takeStaged(ctx: PartContext, common: RestoreCommon, one: Staging, scratch: BytePath): Promise<void> {
+  const { root, item, index, liveStats } = one;
   // Every path the snapshot records under this root must have come back (a provider script that exits 0
   // but skipped one would otherwise leave a stale live copy beside restored files, e.g. an old dump).
   const missing = (common.snapshot.paths ?? []).filter((p) => withinBytes(toBytes(p), root.live) && !lstatOrUndefined(joinBytes(scratch, toBytes(p))));
   if (missing.length > 0) {
-    rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
     throw new LifeboatError('RESTORE', `the restore of snapshot ${common.snapshot.id} did not bring back ${missing.join(', ')}, which the snapshot holds; nothing was changed`, {
       hint: `check the provider's restore (it exited 0); the live files are as they were`,
     });
@@ -224,7 +266,6 @@ async function stageRestore(ctx: PartContext, provider: Provider, common: Restor
     const configured = ctx.module.folders.some((folder) => toBytes(folder).equals(root.live));
     (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
   }
-  return item;
 }
 
 // Files the backup manifest records as sparse get their holes back (restic 0.14 and borg restore them
