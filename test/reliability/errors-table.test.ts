@@ -131,10 +131,8 @@ const CASES: Case[] = [
     exit: 2,
     message: () => 'it holds secrets: chmod 600 and chown it to root or to you',
   },
-  // Repositories' settings and dump names. FINDING: these are configuration errors (CONFIG_INVALID,
-  // USAGE), but they are raised only when 50snapshot or 20dump_databases runs, so the run fails with
-  // exit 1 after its earlier parts ran (the service stopped and started again), not with exit 2 before
-  // anything runs. The table pins today's behaviour; the message is the one the user must see.
+  // Repositories' settings, excludes and dump names: configuration errors refused before anything runs
+  // (check/backup-config.ts), exit 2 (they used to surface only in 50snapshot or 20dump_databases).
   {
     what: 'a restic repository without a password',
     arrange: (t) => {
@@ -142,8 +140,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'repository "local" (restic) has no password',
+    exit: 2,
+    message: () => 'lifeboat.yaml: /repositories/local: the restic repository has no password; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or RESTIC_PASSWORD under env:',
   },
   {
     what: 'a restic passwordFile that cannot be read',
@@ -152,8 +150,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: (t) => `repository "local": cannot read passwordFile ${path.join(t.dir, 'missing.pass')}: `,
+    exit: 2,
+    message: (t) => `lifeboat.yaml: /repositories/local/passwordFile: ${path.join(t.dir, 'missing.pass')} does not exist; create it`,
   },
   {
     what: 'a borg repository without a passphrase',
@@ -162,8 +160,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'repository "local" (borg) has no passphrase',
+    exit: 2,
+    message: () => 'lifeboat.yaml: /repositories/local: the borg repository has no passphrase; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or BORG_PASSPHRASE under env:',
   },
   {
     what: 'a negated exclude pattern with borg',
@@ -173,8 +171,8 @@ const CASES: Case[] = [
       moduleM(t, { exclude: ['!keep'] });
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'exclude pattern "!keep": negated patterns are not supported by the borg provider',
+    exit: 2,
+    message: () => 'modules/m/module.yaml: /exclude/0 "!keep": negated patterns are not supported by the borg provider; list the paths to exclude instead',
   },
   {
     what: 'a negated exclude pattern with tar',
@@ -183,15 +181,15 @@ const CASES: Case[] = [
       moduleM(t, { exclude: ['!keep'] });
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'exclude pattern "!keep": negated patterns are not supported by the tar provider',
+    exit: 2,
+    message: () => 'modules/m/module.yaml: /exclude/0 "!keep": negated patterns are not supported by the tar provider; list the paths to exclude instead',
   },
   {
     what: 'two databases that would be dumped to the same file',
     arrange: (t) => moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'a', 'db.sqlite3') } }, { sqlite: { path: path.join(t.dir, 'b', 'db.sqlite3') } }] }),
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'would both be dumped to databases/sqlite-db.sqlite3',
+    exit: 2,
+    message: (t) => `modules/m/module.yaml: /databases: SQLite database ${path.join(t.dir, 'a', 'db.sqlite3')} and SQLite database ${path.join(t.dir, 'b', 'db.sqlite3')} would both be dumped to databases/sqlite-db.sqlite3; give one of them a distinct \`name:\` in module.yaml`,
   },
   // a part that fails: PART_FAILED (exit 1)
   {
