@@ -16,7 +16,8 @@
 import { describe, it } from 'vitest';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { execaSync } from 'execa';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 
 interface Case {
   // what the user did
@@ -39,6 +40,13 @@ function moduleM(t: TestRoot, extra: Record<string, unknown> = {}): void {
 const yaml = (t: TestRoot, text: string) => t.write('lifeboat.yaml', text);
 const repoYaml = (t: TestRoot, repository: Record<string, unknown>) => yaml(t, `repositories:\n  local: ${JSON.stringify(repository)}\n`);
 const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.yaml');
+// Repositories local and other (copy provider), both used by module m.
+function twoRepositories(t: TestRoot): void {
+  yaml(t, `repositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n  other: { provider: copy, url: ${path.join(t.dir, 'other')} }\n`);
+  moduleM(t);
+}
+// Credentials that pass the settings check (no request is made in these cases).
+const S3_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example-secret' };
 
 const CASES: Case[] = [
   // usage
@@ -90,6 +98,45 @@ const CASES: Case[] = [
     exit: 2,
     message: () => 'repository "local": provider "nosuch" not found',
   },
+  { what: 'restore --repo given twice', arrange: twoRepositories, args: () => ['restore', 'm', '--repo', 'local', '--repo', 'other'], exit: 2, message: () => 'restore reads from one repository: give --repo once' },
+  { what: 'a module when lifeboat.yaml defines no repository', arrange: (t) => { yaml(t, 'repositories: {}\n'); moduleM(t); }, args: () => ['backup', 'm'], exit: 2, message: () => 'module "m" has no repository: define one under repositories: in lifeboat.yaml' },
+  {
+    what: 'a restore on a host that has only other hosts\' snapshots',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('lifeboat.yaml', `host: old-host\nrepositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n`);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      t.write('lifeboat.yaml', `host: new-host\nrepositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n`);
+    },
+    args: () => ['restore', 'm'],
+    exit: 2,
+    message: () => "module m, repository local: no snapshots of this host (new-host) yet; only other hosts' snapshots\nlifeboat: hint: give the id of another host's snapshot to restore it (`lifeboat snapshots` lists them, column HOST), set `host:` in lifeboat.yaml when this host replaces that one, or run `lifeboat backup` first",
+  },
+  {
+    what: 'a load of a module whose dump is not there',
+    arrange: (t) => moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }] }),
+    args: () => ['load', 'm'],
+    exit: 1,
+    message: (t) => `no dump of SQLite database ${path.join(t.dir, 'app.sqlite3')} at ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
+  },
+  {
+    what: 'a local restic repository folder that holds something but no config',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'restic', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+      t.write('../repo/m/stray.txt', 'not restic\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `restic repository "local" of module m at ${path.join(t.dir, 'repo', 'm')} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`,
+  },
+  // s3 (before any request: locations, credentials, endpoint, numbers)
+  { what: 's3 with a location that is not s3://', args: () => ['s3', 'ls', 'http://bucket/x'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: "http://bucket/x" is not an S3 location\nlifeboat: hint: write it as s3://BUCKET or s3://BUCKET/PREFIX' },
+  { what: 's3 without credentials', args: () => ['s3', 'ls', 's3://bucket/x'], env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, exit: 2, message: () => 'lifeboat s3: no S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set)' },
+  { what: 's3 with an endpoint that is not http(s)', args: () => ['s3', 'ls', 's3://bucket/x', '--endpoint', 'ftp://host'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: endpoint "ftp://host" is not an http(s) URL\nlifeboat: hint: write it as https://host[:port]' },
+  { what: 's3 with a part size that is not a number', args: () => ['s3', 'put', '-', 's3://bucket/key', '--part-size', 'big'], env: S3_KEYS, exit: 2, message: () => '--part-size must be a number, got "big"' },
+  { what: 's3 put to a folder', args: () => ['s3', 'put', '-', 's3://bucket/dir/'], env: S3_KEYS, exit: 2, message: () => "s3://bucket/dir/: give the object's key, not a folder" },
   // environment files
   {
     what: 'an environment file with NUL bytes',
