@@ -14,7 +14,7 @@
 //   module-name check (module names are validated by the config schema first), and the s3 `--part-size`
 //   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
 import { describe, it } from 'vitest';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -130,6 +130,29 @@ const CASES: Case[] = [
     args: () => ['backup', 'm'],
     exit: 1,
     message: (t) => `restic repository "local" of module m at ${path.join(t.dir, 'repo', 'm')} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`,
+  },
+  {
+    what: 'a restore of an encrypted tar snapshot after its key was removed from lifeboat.yaml',
+    arrange: (t) => {
+      moduleM(t);
+      writeFileSync(path.join(t.dir, 'pass'), 'tar passphrase\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'tar', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      repoYaml(t, { provider: 'tar', url: path.join(t.dir, 'repo') });
+    },
+    args: (t) => ['restore', 'm', '--target', path.join(t.dir, 'target')],
+    exit: 2,
+    message: (t) => `${path.join(t.dir, 'repo', 'm', readdirSync(path.join(t.dir, 'repo', 'm')).find((name) => name.endsWith('.tar.zst.age'))!)} is encrypted (age, passphrase) but its repository has no key\nlifeboat: hint: add the passwordFile (or passwordCommand) it was made with to the repository in lifeboat.yaml`,
+  },
+  {
+    what: 'schedule while a module cannot be loaded',
+    arrange: (t) => {
+      moduleM(t, { schedule: '0 3 * * *' });
+      t.write('modules/bad/module.yaml', 'folders: 42\n');
+    },
+    args: () => ['schedule', '--cron'],
+    exit: 2,
+    message: () => 'fix the module(s) above before scheduling: bad',
   },
   // s3 (before any request: locations, credentials, endpoint, numbers)
   { what: 's3 with a location that is not s3://', args: () => ['s3', 'ls', 'http://bucket/x'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: "http://bucket/x" is not an S3 location\nlifeboat: hint: write it as s3://BUCKET or s3://BUCKET/PREFIX' },
