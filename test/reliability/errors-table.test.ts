@@ -14,7 +14,7 @@
 //   module-name check (module names are validated by the config schema first), and the s3 `--part-size`
 //   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
 import { describe, it } from 'vitest';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -28,6 +28,8 @@ interface Case {
   exit: number;
   // the message (after `lifeboat: `) as it must appear on stderr
   message: (t: TestRoot) => string;
+  // files the failed command must not have left
+  absent?: (t: TestRoot) => string[];
 }
 
 // A module m with one folder, on the copy provider of makeRoot().
@@ -153,6 +155,17 @@ const CASES: Case[] = [
     args: () => ['schedule', '--cron'],
     exit: 2,
     message: () => 'fix the module(s) above before scheduling: bad',
+  },
+  // dump and load helpers
+  { what: 'a redis url with an unknown scheme', args: (t) => ['dump', 'redis', '--url', 'http://x', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "http://x": unknown scheme http:\nlifeboat: hint: use redis://, rediss:// or unix://', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  { what: 'a redis url that is not a url', args: (t) => ['dump', 'redis', '--url', '::nope', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "::nope" is not a url\nlifeboat: hint: use redis://127.0.0.1:6379/0 or unix:///run/redis.sock?db=0', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  {
+    what: 'a dump of an SQLite file that does not exist, to --output',
+    args: (t) => ['dump', 'sqlite', '--path', path.join(t.dir, 'missing.db'), '--output', path.join(t.dir, 'out.sqlite3')],
+    exit: 1,
+    message: (t) => `SQLite database ${path.join(t.dir, 'missing.db')} does not exist\nlifeboat: hint: fix path: in module.yaml, or create the database first`,
+    // a failed dump leaves no (empty) output file behind
+    absent: (t) => [path.join(t.dir, 'out.sqlite3'), path.join(t.dir, 'out.sqlite3.partial')],
   },
   // s3 (before any request: locations, credentials, endpoint, numbers)
   { what: 's3 with a location that is not s3://', args: () => ['s3', 'ls', 'http://bucket/x'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: "http://bucket/x" is not an S3 location\nlifeboat: hint: write it as s3://BUCKET or s3://BUCKET/PREFIX' },
@@ -283,6 +296,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     expectHere(result.stderr).toContain(c.message(t));
     expectHere(result.stderr).not.toContain('internal error');
     expectHere(result.exitCode, result.stderr).toBe(c.exit);
+    for (const file of c.absent?.(t) ?? []) expectHere(existsSync(file), `${file} was left behind`).toBe(false);
   });
 });
 
