@@ -97,6 +97,38 @@ describe('options, as getopt_long parses them', () => {
     await agree(argv, { code: 1, out: '', err });
   });
 
+  // getopt corners on a real folder (DIR): permutation and POSIXLY_CORRECT, "-" and "--", bundled short
+  // options and their arguments, unique abbreviations; Debian's output is the expectation.
+  it.each([
+    [['--test', 'DIR'], 0, {}],
+    [['DIR', '--test'], 0, {}],
+    [['DIR', '--test'], 1, { POSIXLY_CORRECT: '1' }],
+    [['--test', 'DIR'], 0, { POSIXLY_CORRECT: '1' }],
+    [['--test', '-'], 1, {}],
+    [['--test', '--', 'DIR'], 0, {}],
+    [['--', '--test', 'DIR'], 1, {}],
+    [['--test', 'DIR', '--'], 0, {}],
+    [['-vu', '077', '--test', 'DIR'], 0, {}],
+    [['-u077', '--test', 'DIR'], 0, {}],
+    [['-u', '7', '-a', '-x', '--test', 'DIR'], 0, {}],
+    [['-vx', 'DIR'], 1, {}],
+    [['-va'], 1, {}],
+    [['-vh', 'DIR'], 0, {}],
+    [['--arg=', '--te', 'DIR'], 0, {}],
+    [['--li', 'DIR'], 0, {}],
+    [['--rev', '--te', 'DIR'], 0, {}],
+    [['--r', 'DIR'], 1, {}],
+    [['--um=022', '--test', 'DIR'], 0, {}],
+    [['--help=1', 'DIR'], 1, {}],
+    [['--test', 'DIR', '--regex'], 1, {}],
+    [['--exit', '--list', 'DIR'], 0, {}],
+  ] as Array<[string[], number, NodeJS.ProcessEnv]>)('%j (exit %i) %j', async (argv, code, env) => {
+    const dir = await tmpDir();
+    script(dir, 'b', 'exit 0');
+    script(dir, 'a', 'exit 0');
+    await agree(argv.map((a) => (a === 'DIR' ? dir : a)), { code }, env);
+  });
+
   it('--help and --version', async () => {
     const help = await ours(['-h']);
     expect(help.code).toBe(0);
