@@ -184,6 +184,22 @@ describe('listing and testing', () => {
     await agree(['--list', '--lsbsysinit', '--regex=^[a-c]', dir], { code: 0, out: `${dir}/a\n${dir}/b\n` });
   });
 
+  // Bracket expressions of --regex against Debian's (glibc regcomp): ranges whose ends are classes,
+  // equivalence classes or collating symbols, ] and - in odd places, names cut off at the pattern's end,
+  // and the 32-character limit of a [:name:]. Names in the folder cover letters, digits and punctuation.
+  it.each([
+    '^[[:alpha:]-z]$', '^[a-[.z.]]$', '^[[.a.]-z]$', '^[[.ab.]-z]$', '^[a-[.ab.]]$', '^[[=a=]-z]$', '^[a-[=z=]]$', '^[a-[:alpha:]]$',
+    '^[a-]$', '^[]a]$', '^[^]a]$', '^[]-a]$', '^[^]-a]$', '^[[:alpha:]$', '^[[.', '^[[:', '^[[=', '^[[.a', '^[[:alpha', '^[[.a.', '^[[:alpha:',
+    `^[[:${'a'.repeat(30)}:]]$`, `^[[:${'a'.repeat(31)}:]]$`, `^[[:${'a'.repeat(32)}:]]$`, `^[[:${'a'.repeat(33)}:]]$`,
+    '^[[.-.]]$', '^[[.].]]$', '^[[.^.]]$', '^[a-a]$', '^[z-a]$', '^[--z]$', '^[!--]$', '^[[.-.]-z]$', '^[a-z-9]$', '^[%--]$',
+    '^[[:digit:]]$', '^[[:nope:]]$', '^[[=ab=]]$', '^[[=a=]]$', '^[[.a.]]$', '^[', '^[]', '^[^]', '^[a', '^[\\]]$', '^[a-\\]$', '^[[:alpha:][:digit:]]$',
+    '^[^[:alpha:]]$', '^[.[]$', '^[[]$', '^[[a]$', '^[a[]$', '^[a-c-e]$', '^[[.a.]-[.c.]]$', '^[[.a.]-]$', '^[-[.c.]]$',
+  ])('--regex=%s', async (pattern) => {
+    const dir = await tmpDir();
+    for (const name of ['a', 'b', 'c', 'm', 'z', 'A', 'Z', '0', '9', '-', ']', '^', '_', '[', ':', '%', '!', 'ab']) script(dir, name, 'exit 0');
+    await agree(['--test', `--regex=${pattern}`, dir], {});
+  });
+
   it('--debug says which rule decided for each name (with . and .. first)', async () => {
     const dir = await tmpDir();
     script(dir, 'a', 'exit 0');
