@@ -22,6 +22,8 @@ describe('binfmt_misc entries', () => {
       mask: Buffer.from('ffffffffffffff00fffffffffffffffffeffffff', 'hex'),
     });
     expect(parseBinfmtEntry(WINE)).toStrictEqual({ offset: 0, ext: 'exe' });
+    // only a leading dot is dropped
+    expect(parseBinfmtEntry('enabled\nextension tar.gz\n')).toStrictEqual({ offset: 0, ext: 'tar.gz' });
     expect(parseBinfmtEntry('enabled\ninterpreter /bin/x\noffset 12\nmagic cafe\n')).toStrictEqual({ offset: 12, magic: bytes(0xca, 0xfe) });
   });
 
@@ -36,6 +38,9 @@ describe('binfmt_misc entries', () => {
     expect(matchesBinfmtEntries(name('/etc/hooks/setup.exe.old'), bytes(), wine)).toBe(false);
     expect(matchesBinfmtEntries(name('/etc/hooks/setupexe'), bytes(), wine)).toBe(false);
     expect(matchesBinfmtEntries(name('/etc/hooks.exe/setup'), bytes(), wine)).toBe(false);
+    // a name that is only the extension has no dot; a name that is only the dot and extension has one at 0
+    expect(matchesBinfmtEntries(name('exe'), bytes(), wine)).toBe(false);
+    expect(matchesBinfmtEntries(name('.exe'), bytes(), wine)).toBe(true);
     expect(matchesBinfmtEntries(name('/etc/hooks/é.prog'), bytes(), [{ offset: 0, ext: 'prog' }])).toBe(true);
     expect(matchesBinfmtEntries(name('/etc/hooks/a.é'), bytes(), [{ offset: 0, ext: 'é' }])).toBe(true);
     expect(matchesBinfmtEntries(name('/etc/hooks/a.e'), bytes(), [{ offset: 0, ext: 'é' }])).toBe(false);

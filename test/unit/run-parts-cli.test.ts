@@ -82,6 +82,7 @@ beforeAll(() => {
 describe('options, as getopt_long parses them', () => {
   it.each([
     [['--re', 'd'], `run-parts: option '--re' is ambiguous; possibilities: '--report' '--reverse' '--regex'\n${TRY}`],
+    [['--re=x', 'd'], `run-parts: option '--re=x' is ambiguous; possibilities: '--report' '--reverse' '--regex'\n${TRY}`],
     [['--x', 'd'], `run-parts: unrecognized option '--x'\n${TRY}`],
     [['--x=1', 'd'], `run-parts: unrecognized option '--x=1'\n${TRY}`],
     [['--test=1', 'd'], `run-parts: option '--test' doesn't allow an argument\n${TRY}`],
@@ -122,6 +123,10 @@ describe('options, as getopt_long parses them', () => {
     [['--help=1', 'DIR'], 1, {}],
     [['--test', 'DIR', '--regex'], 1, {}],
     [['--exit', '--list', 'DIR'], 0, {}],
+    [['--=x', 'DIR'], 1, {}],
+    [['-v', '--test', 'DIR'], 0, {}],
+    [['-ufoo', '--test', 'DIR'], 1, {}],
+    [['-u', 'foo', '--test', 'DIR'], 1, {}],
   ] as Array<[string[], number, NodeJS.ProcessEnv]>)('%j (exit %i) %j', async (argv, code, env) => {
     const dir = await tmpDir();
     script(dir, 'b', 'exit 0');
@@ -156,6 +161,8 @@ describe('options, as getopt_long parses them', () => {
     expect(parseUmask('2000000000000000000007')).toBeNull();
     expect(parseUmask('-1777777777777777777777')).toBe(1);
     expect(parseUmask('0x1')).toBe(0);
+    expect(parseUmask('x7')).toBeNull();
+    expect(parseUmask('\v\f\r\n7')).toBe(7);
   });
 });
 
