@@ -28,22 +28,28 @@ export function assertBackupConfig(root: RootConfig, modules: Array<{ module: Mo
     const config = root.global.repositories[name];
     if (config && builtin(config.provider, root)) for (const problem of passwordProblems(name, config, configFile, root.root)) problems.add(problem);
   }
-  for (const { module, repositories } of modules) {
-    const display = path.relative(root.root, module.file);
-    const refusing = [...new Set(repositories.map((name) => root.global.repositories[name]?.provider).filter((kind) => NO_NEGATION.includes(kind ?? '') && builtin(kind!, root)))];
-    module.exclude.forEach((pattern, index) => {
-      if (pattern.startsWith('!') && refusing.length > 0) {
-        problems.add(`${display}: /exclude/${index} "${pattern}": negated patterns are not supported by the ${refusing.join(' and ')} provider; list the paths to exclude instead`);
-      }
-    });
-    try {
-      assertDistinctDumps(module.databases);
-    } catch (error) {
-      const hint = error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '';
-      problems.add(`${display}: /databases: ${describeError(error)}${hint}`);
-    }
-  }
+  for (const { module, repositories } of modules) for (const problem of moduleProblems(root, module, repositories)) problems.add(problem);
   if (problems.size > 0) throw new LifeboatError('CONFIG_INVALID', [...problems].join('\n'), { problems: [...problems] });
+}
+
+// A module's excludes its repositories' providers cannot honour, and dump files two databases share
+// (`check` lists these too; a missing password it finds by opening the repository).
+export function moduleProblems(root: RootConfig, module: ModuleConfig, repositories: string[]): string[] {
+  const problems: string[] = [];
+  const display = path.relative(root.root, module.file);
+  const refusing = [...new Set(repositories.map((name) => root.global.repositories[name]?.provider).filter((kind) => NO_NEGATION.includes(kind ?? '') && builtin(kind!, root)))];
+  module.exclude.forEach((pattern, index) => {
+    if (pattern.startsWith('!') && refusing.length > 0) {
+      problems.push(`${display}: /exclude/${index} "${pattern}": negated patterns are not supported by the ${refusing.join(' and ')} provider; list the paths to exclude instead`);
+    }
+  });
+  try {
+    assertDistinctDumps(module.databases);
+  } catch (error) {
+    const hint = error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '';
+    problems.push(`${display}: /databases: ${describeError(error)}${hint}`);
+  }
+  return problems;
 }
 
 // Whether a provider kind is a built-in one (a root's plugins/<kind>/ replaces it, with its own rules).
