@@ -156,6 +156,18 @@ const CASES: Case[] = [
     exit: 2,
     message: () => 'fix the module(s) above before scheduling: bad',
   },
+  {
+    what: 'a state dir whose locks folder is a file',
+    arrange: (t) => {
+      moduleM(t);
+      mkdirSync(t.stateDir, { recursive: true });
+      writeFileSync(path.join(t.stateDir, 'locks'), 'not a folder\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    // the run reports the lock's error as why nothing ran
+    message: (t) => `[m] error: cannot take the lock in ${path.join(t.stateDir, 'locks')}: EEXIST: file already exists, mkdir '${path.join(t.stateDir, 'locks')}'; nothing was run`,
+  },
   // dump and load helpers
   { what: 'a redis url with an unknown scheme', args: (t) => ['dump', 'redis', '--url', 'http://x', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "http://x": unknown scheme http:\nlifeboat: hint: use redis://, rediss:// or unix://', absent: (t) => [path.join(t.dir, 'x.redis')] },
   { what: 'a redis url that is not a url', args: (t) => ['dump', 'redis', '--url', '::nope', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "::nope" is not a url\nlifeboat: hint: use redis://127.0.0.1:6379/0 or unix:///run/redis.sock?db=0', absent: (t) => [path.join(t.dir, 'x.redis')] },
