@@ -41,9 +41,16 @@ export function moduleRepository(url: string, module: string, configRoot: string
   return path.join(path.resolve(configRoot, url.replace(/^local:/, '')), module);
 }
 
-// restic cannot open a repository that is not there; anything else (auth, network) is a real error.
+// restic cannot open a repository that is not there; anything else (auth, network) is a real error. A
+// bucket that does not exist is one too (a wrong url, or a bucket deleted): it is never taken for a
+// repository not created yet, which would list as no snapshots and have restic init make a new bucket.
 function isMissingRepository(stderr: string): boolean {
-  return /unable to open config file[\s\S]*(no such file or directory|does not exist|not found)/i.test(stderr);
+  return /unable to open config file[\s\S]*(no such file or directory|does not exist|not found)/i.test(stderr) && !/bucket does not exist/i.test(stderr);
+}
+
+// The snapshot files restic could not read (it skips them, warns on stderr and still exits 0).
+function unreadableSnapshots(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => /^could not load snapshot /.test(line));
 }
 
 // Escapes glob characters so an --include path matches only itself (and what lies below it).
@@ -167,6 +174,14 @@ export function createProvider(input: ProviderInput): Provider {
     } catch (error) {
       throw new LifeboatError('PROVIDER', `${where(module)}: restic snapshots printed invalid JSON: ${result.stdout.slice(0, 80)}`, { cause: error });
     }
+    // Snapshots restic could not read: with none readable the answer is an error, never "no snapshots".
+    const unreadable = unreadableSnapshots(result.stderr);
+    if (unreadable.length > 0 && parsed.length === 0) {
+      throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: restic could not read any snapshot: ${unreadable.slice(0, 3).join('; ')}`), {
+        hint: `the repository is damaged: run \`lifeboat check ${module}\` and restore the repository from a copy`,
+      });
+    }
+    for (const line of unreadable) options.log.warn(options.log.masker.mask(`${where(module)}: ${line}`));
     cache?.replace(parsed.map(({ id, time, hostname, tags, paths }) => ({ id, time, hostname, tags, paths })));
     return parsed;
   }
@@ -204,7 +219,10 @@ export function createProvider(input: ProviderInput): Provider {
       exitCode: result.exitCode,
       reason: lastLines(result.stderr, 4),
       stderr: result.stderr,
-      hints: [[/wrong password/i, `check the password of repository "${repoName}"`]],
+      hints: [
+        [/wrong password/i, `check the password of repository "${repoName}"`],
+        [/bucket does not exist/i, `create the bucket or fix url: of repository "${repoName}" in lifeboat.yaml`],
+      ],
       otherwise: `check url and credentials of repository "${repoName}"`,
       mask: (text) => options.log.masker.mask(text),
     });

@@ -12,7 +12,7 @@ import { S3Store } from '../../src/storage/s3.js';
 import { PendingUploads } from '../../src/storage/s3-pending.js';
 import { resolveS3Settings, type Env } from '../../src/storage/s3-settings.js';
 import type { Manifest } from './manifest.js';
-import { fileListNames, MANIFEST_SUFFIX, parseManifest, type ArchiveStore } from './stores.js';
+import { assertSomeReadable, fileListNames, MANIFEST_SUFFIX, parseManifest, type ArchiveStore } from './stores.js';
 import type { ArchiveSink } from './streams.js';
 
 // Manifests fetched at once when listing.
@@ -51,11 +51,13 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
         else ids.push(id);
       }
       const manifests: Manifest[] = [];
+      const unreadable: string[] = [];
       for (let i = 0; i < ids.length; i += LIST_CONCURRENCY) {
         const batch = await Promise.all(
           ids.slice(i, i + LIST_CONCURRENCY).map((id) =>
             read(module, id).catch((error: Error) => {
               log.warn(error.message);
+              unreadable.push(error.message);
               return undefined;
             }),
           ),
@@ -69,6 +71,7 @@ export function createS3ArchiveStore(input: ProviderInput, env: Env): ArchiveSto
           manifests.push(manifest);
         }
       }
+      assertSomeReadable(manifests, unreadable, store.describe(folder(module)));
       return manifests;
     },
     async prepare(module: string, log: Logger) {

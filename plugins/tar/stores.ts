@@ -49,6 +49,15 @@ export interface ArchiveStore {
   strays(module: string): Promise<string[]>;
 }
 
+// Manifests that are all unreadable (a damaged repository) are an error, never "no snapshots"; some
+// unreadable among readable ones were warned about, and the readable ones are listed.
+export function assertSomeReadable(manifests: Manifest[], unreadable: string[], location: string): void {
+  if (manifests.length > 0 || unreadable.length === 0) return;
+  throw new LifeboatError('PROVIDER', `${escapeControl(location)}: none of its ${unreadable.length} manifest(s) can be read: ${unreadable.slice(0, 3).join('; ')}`, {
+    hint: 'the repository is damaged: restore its manifests from a copy (each archive is listed by its <id>.manifest.json)',
+  });
+}
+
 // Parses a manifest's text; `source` names the file or object in the error. The names in it come from
 // storage, which is untrusted: `id` must be the one its file is named after, `module` the module it was
 // listed for, and `archive` the plain file name <id><extension> (see plain-name.ts).
@@ -137,14 +146,17 @@ export function createLocalStore(base: string): ArchiveStore {
       try {
         names = await readdir(dirOf(module));
       } catch (error) {
-        if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return [];
-        throw new LifeboatError('PROVIDER', `${dirOf(module)}: ${(error as Error).message}`, { cause: error });
+        // Only a folder not created yet is "no snapshots"; a file where it should be is an error.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw new LifeboatError('PROVIDER', `${dirOf(module)}: ${(error as Error).message}`, { hint: `make url (${base}) a folder, or point url: at one`, cause: error });
       }
       const present = new Set(names);
       const manifests: Manifest[] = [];
+      const unreadable: string[] = [];
       for (const name of names.filter((n) => n.endsWith(MANIFEST_SUFFIX))) {
         const manifest = await read(module, name.slice(0, -MANIFEST_SUFFIX.length)).catch((error: Error) => {
           log.warn(error.message);
+          unreadable.push(error.message);
           return undefined;
         });
         if (!manifest) continue;
@@ -154,6 +166,7 @@ export function createLocalStore(base: string): ArchiveStore {
         }
         manifests.push(manifest);
       }
+      assertSomeReadable(manifests, unreadable, dirOf(module));
       return manifests;
     },
     async prepare(module) {

@@ -3,6 +3,7 @@ import type { BrokenModule } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
+import { assertBackupConfig } from '../check/backup-config.js';
 import { renderFindings } from './check.js';
 import { summaryLines } from './summary.js';
 import { shortId } from '../log/format.js';
@@ -31,12 +32,16 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   const { root, modules, broken } = await loadOrPing(options, names as string[], 'backup', log, !!(options as { dryRun?: boolean }).dryRun);
   const parallel = Math.max(1, parseCount('--parallel', options.parallel, 1));
   const waitSeconds = options.wait === undefined ? undefined : parseCount('--wait', options.wait, 0);
-  // Every provider is opened before anything runs: an unknown or unsafe plugin, or a repository its
-  // provider rejects, is a configuration error (exit 2), not a failure after the services were stopped.
+  // Every provider is opened before anything runs: an unknown or unsafe plugin, a repository its
+  // provider rejects, a missing password, an exclude or dump name the module's providers and databases
+  // cannot honour (check/backup-config.ts) is a configuration error (exit 2), not a failure after the
+  // services were stopped.
   // Likewise every module's parts: one refused part stops the command before any module runs. Either
   // refusal still sends the failure ping.
   await pingIfRefused(options, modules.map((m) => m.name), 'backup', log, !!(options as { dryRun?: boolean }).dryRun, async () => {
-    const repositories = new Set(modules.flatMap((module) => repositoriesFor(root, module, options.repo)));
+    const selected = modules.map((module) => ({ module, repositories: repositoriesFor(root, module, options.repo) }));
+    assertBackupConfig(root, selected);
+    const repositories = new Set(selected.flatMap((s) => s.repositories));
     for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
     for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
   });

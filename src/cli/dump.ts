@@ -1,7 +1,7 @@
 // `lifeboat dump postgres|mysql|redis|sqlite [options]` writes one dump to stdout (or --output FILE);
 // `lifeboat dump MODULE` writes the module's declared dumps into its state dir (or --output DIR).
 // Helpers for parts: the same engines, file names and formats as 20dump_databases.
-import { createWriteStream, mkdtempSync, createReadStream, rmSync } from 'node:fs';
+import { mkdtempSync, createReadStream, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -97,8 +97,9 @@ export async function dumpCommand([what]: unknown[], options: EngineOptions): Pr
       return 0;
     }
     if (process.stdout.isTTY && !options.output) throw new LifeboatError('USAGE', 'the dump is binary: redirect stdout to a file or give --output FILE');
-    const out = options.output ? createWriteStream(path.resolve(options.output), { mode: 0o600 }) : process.stdout;
-    await dumpTo(jobs[0], out, ctx);
+    // To a file: staged beside it and renamed when complete, so a failed dump leaves no file behind.
+    if (options.output) await stageDump(jobs[0], path.resolve(options.output), ctx);
+    else await dumpTo(jobs[0], process.stdout, ctx);
     return 0;
   }
   // A module: its declared databases, staged like 20dump_databases does.

@@ -46,7 +46,7 @@ function settingsFor(location: string | undefined, options: S3CommandOptions, lo
     timeout: options.timeout === undefined ? undefined : Number(options.timeout),
   };
   for (const [name, value] of Object.entries(numbers)) {
-    if (typeof value === 'number' && !(value >= 0)) throw new LifeboatError('USAGE', `--${name} must be a number, got ${JSON.stringify((options as Record<string, unknown>)[name])}`);
+    if (typeof value === 'number' && !(value >= 0)) throw new LifeboatError('USAGE', `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a number, got ${JSON.stringify((options as Record<string, unknown>)[name])}`);
   }
   let env: Env = { ...process.env };
   let url = location ?? '';
@@ -118,7 +118,8 @@ async function list(location: string | undefined, options: S3CommandOptions, log
 // Uploads a file or stdin to a key (streaming multipart, checked, aborted on failure).
 async function put(source: string, location: string, options: S3CommandOptions, log: Logger): Promise<number> {
   const settings = settingsFor(location, options, log);
-  if (!settings.prefix || settings.prefix.endsWith('/')) throw new LifeboatError('USAGE', `${location}: give the object's key, not a folder`);
+  // The prefix comes without its trailing slashes: the location as given tells a folder.
+  if (!settings.prefix || location.endsWith('/')) throw new LifeboatError('USAGE', `${location}: give the object's key, not a folder`);
   const { S3Store } = await import('../storage/s3.js');
   const store = new S3Store(settings);
   const body: Readable = source === '-' ? process.stdin : createReadStream(source, { highWaterMark: 256 * 1024 });

@@ -50,8 +50,9 @@ export async function dumpJobs(databases: DatabaseConfig[], ctx: EngineContext):
   return jobs;
 }
 
-// The load jobs of every entry; `dumpDir` is the databases/ folder the dumps were restored into.
-export function loadJobs(databases: DatabaseConfig[], dumpDir: string): LoadJob[] {
+// The load jobs of every entry; `dumpDir` is the databases/ folder the dumps were restored into (none:
+// the jobs from the settings alone, a `database: all` entry as its one folder).
+export function loadJobs(databases: DatabaseConfig[], dumpDir?: string): LoadJob[] {
   const jobs: LoadJob[] = [];
   for (const database of databases) {
     const { kind, config } = entryOf(database);
@@ -59,6 +60,11 @@ export function loadJobs(databases: DatabaseConfig[], dumpDir: string): LoadJob[
   }
   assertDistinct(jobs);
   return jobs;
+}
+
+// Before a run: two entries that would write the same dump file, from the settings alone (CONFIG_INVALID).
+export function assertDistinctDumps(databases: DatabaseConfig[]): void {
+  loadJobs(databases);
 }
 
 // Two entries must never write the same dump file.

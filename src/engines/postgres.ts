@@ -60,14 +60,14 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
 }
 
 // The load jobs of one `postgres:` entry, from the dumps present in `dumpDir` (databases/).
-export function postgresLoads(config: PostgresDatabase, dumpDir: string): LoadJob[] {
+export function postgresLoads(config: PostgresDatabase, dumpDir?: string): LoadJob[] {
   if (config.database !== ALL) {
     const file = dumpFile(config, config.database);
     return [databaseLoad(config, config.database, file)];
   }
   const folder = `postgres-${config.name ?? ALL}`;
-  const dir = path.join(dumpDir, folder);
-  if (!existsSync(dir)) return [{ engine: 'postgres', file: folder, label: labelOf(config, ALL), load: async () => {}, check: async () => 'no dumps' }];
+  const dir = dumpDir === undefined ? undefined : path.join(dumpDir, folder);
+  if (dir === undefined || !existsSync(dir)) return [{ engine: 'postgres', file: folder, label: labelOf(config, ALL), load: async () => {}, check: async () => 'no dumps' }];
   const files = readdirSync(dir).sort();
   const jobs: LoadJob[] = [];
   if (files.includes(`globals${EXTENSIONS.postgresGlobals}`)) {

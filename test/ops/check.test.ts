@@ -119,6 +119,22 @@ describe('check: databases and folders', () => {
   });
 });
 
+describe('check: excludes and dump names', () => {
+  it('fails a negated exclude the provider cannot honour and two databases dumped to one file, naming file and key', async () => {
+    t = makeRoot();
+    t.write('lifeboat.yaml', stringify({ repositories: { archive: { provider: 'tar', url: path.join(t.dir, 'tar'), compression: 'none' } } }));
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.module('web', { folders: [data], exclude: ['*.tmp', '!keep.tmp'], databases: [{ sqlite: { path: path.join(t.dir, 'a', 'app.db') } }, { sqlite: { path: path.join(t.dir, 'b', 'app.db') } }] });
+    const run = await lifeboat(t, ['check']);
+    expect(run.exitCode, run.stdout).toBe(1);
+    expect(rows(run.stdout)).toContain('FAIL|module web|modules/web/module.yaml: /exclude/1 "!keep.tmp": negated patterns are not supported by the tar provider; list the paths to exclude instead');
+    expect(rows(run.stdout)).toContain(
+      `FAIL|module web|modules/web/module.yaml: /databases: SQLite database ${path.join(t.dir, 'a', 'app.db')} and SQLite database ${path.join(t.dir, 'b', 'app.db')} would both be dumped to databases/sqlite-app.sqlite3; give one of them a distinct \`name:\` in module.yaml`,
+    );
+  });
+});
+
 describe('check: hook directories and parts', () => {
   it('reports names run-parts ignores, a phase folder that is not a phase, a part without #!, each once', async () => {
     t = makeRoot();

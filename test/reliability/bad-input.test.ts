@@ -3,7 +3,7 @@
 // change nothing: the whole temp dir (root, state dir, repositories, data) is compared before and after
 // (for runtime faults, only the journal may have gained the failed run).
 import { describe, it } from 'vitest';
-import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import tar from 'tar-stream';
@@ -50,6 +50,23 @@ function weirdProvider(c: Ctx, scripts: Partial<Record<'create' | 'list' | 'rest
     c.t.write(`plugins/weird/${op}`, `#!/bin/sh\n${scripts[op] ?? `exec "${c.t.root}/plugins/copy/${op}"`}\n`, 0o755);
   }
   setGlobal(c, `repositories:\n  local: { provider: weird, url: ${c.t.dir}/repo }\n`);
+}
+
+// Repository `local` of the given provider (extra settings appended) and module m with a service whose
+// state is the file `running` (stop removes it; both commands log to `service-events`): for configuration a backup must refuse before its parts.
+function lateConfig(c: Ctx, provider: string, extra = '', moduleExtra = ''): void {
+  setGlobal(c, `repositories:\n  local: { provider: ${provider}, url: ${c.t.dir}/repo${extra} }\n`);
+  const running = path.join(c.t.dir, 'running');
+  writeFileSync(running, '');
+  const events = path.join(c.t.dir, 'service-events');
+  addModule(c, `service: { stop: "rm ${running}; echo stop >> ${events}", start: "touch ${running}; echo start >> ${events}", isActive: "test -f ${running}" }\n${moduleExtra}`);
+}
+
+// The service was never stopped (nor started again) and no repository was written.
+function serviceStillRunning(c: Ctx): void {
+  if (!existsSync(path.join(c.t.dir, 'running'))) throw new Error('the service was stopped');
+  if (existsSync(path.join(c.t.dir, 'service-events'))) throw new Error(`the service was stopped and started: ${readFileSync(path.join(c.t.dir, 'service-events'), 'utf8')}`);
+  if (existsSync(path.join(c.t.dir, 'repo'))) throw new Error(`the repository ${c.t.dir}/repo was written`);
 }
 
 // Two snapshots whose copy-provider names share the prefix 2024.
@@ -103,7 +120,6 @@ const CASES: Case[] = [
   { name: 'lifeboat.yaml is a list', arrange: (c) => setGlobal(c, '- local\n'), exit: 2, message: 'lifeboat.yaml: / must be an object' },
   { name: 'tar repository with a URL instead of a folder', arrange: (c) => setGlobal(c, 'repositories:\n  local: { provider: tar, url: "https://example.com/x" }\n'), exit: 2, message: 'repository "local" (tar): `url` must be a local folder' },
   { name: 'provider that does not exist', arrange: (c) => setGlobal(c, 'repositories:\n  local: { provider: nosuchprovider, url: /x }\n'), exit: 2, message: 'repository "local": provider "nosuchprovider" not found' },
-  { name: 'restic repository without a password', arrange: (c) => setGlobal(c, `repositories:\n  local: { provider: restic, url: ${c.t.dir}/restic }\n`), exit: 1, message: 'repository "local" (restic) has no password' },
   // module.yaml
   { name: 'folders is a string', arrange: (c) => setModule(c, `folders: ${c.data}\n`), exit: 2, message: 'modules/m/module.yaml: /folders must be an array' },
   { name: 'relative folder', arrange: (c) => setModule(c, 'folders: [var/lib/app]\n'), exit: 2, message: 'modules/m/module.yaml: /folders/0 must match ^/, got "var/lib/app" (use an absolute path such as /var/lib/app)' },
@@ -126,6 +142,41 @@ const CASES: Case[] = [
   { name: 'module.yaml and module.json both', arrange: (c) => c.t.write('modules/m/module.json', '{}'), exit: 2, message: 'modules/m/module.yaml and module.json both exist' },
   { name: 'invalid JSON in module.json', arrange: (c) => { rmSync(path.join(c.t.root, 'modules/m/module.yaml')); c.t.write('modules/m/module.json', '{"folders": ['); }, exit: 2, message: 'modules/m/module.json: invalid JSON' },
   { name: 'a folder that does not exist', arrange: (c) => setModule(c, `folders: [${c.t.dir}/missing]\nrepositories: [local]\n`), exit: 1, message: (c) => `folder ${c.t.dir}/missing does not exist` },
+  // Configuration a backup used to meet only in its parts, after the service was stopped: refused before
+  // anything runs (exit 2, the service still running, no snapshot: the whole tree is compared).
+  { name: 'restic repository without a password', arrange: (c) => lateConfig(c, 'restic'), exit: 2, message: (c) => `lifeboat: lifeboat.yaml: /repositories/local: the restic repository has no password; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or RESTIC_PASSWORD under env:`, check: serviceStillRunning },
+  { name: 'restic passwordFile that does not exist', arrange: (c) => lateConfig(c, 'restic', `, passwordFile: ${c.t.dir}/missing.pass`), exit: 2, message: (c) => `lifeboat: lifeboat.yaml: /repositories/local/passwordFile: ${c.t.dir}/missing.pass does not exist; create it (\`openssl rand -base64 32 > ${c.t.dir}/missing.pass && chmod 600 ${c.t.dir}/missing.pass\`) or point passwordFile: at the file that holds the password`, check: serviceStillRunning },
+  {
+    name: 'restic passwordFile that cannot be read',
+    asNobody: true,
+    arrange: (c) => {
+      writeFileSync(path.join(c.t.dir, 'pass'), 'secret\n', { mode: 0o000 });
+      lateConfig(c, 'restic', `, passwordFile: ${c.t.dir}/pass`);
+    },
+    exit: 2,
+    message: (c) => `lifeboat: lifeboat.yaml: /repositories/local/passwordFile: ${c.t.dir}/pass cannot be read (EACCES); create it`,
+    check: serviceStillRunning,
+  },
+  { name: 'borg repository without a passphrase', arrange: (c) => lateConfig(c, 'borg'), exit: 2, message: 'lifeboat: lifeboat.yaml: /repositories/local: the borg repository has no passphrase; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or BORG_PASSPHRASE under env:', check: serviceStillRunning },
+  { name: 'borg passwordFile that is a directory', arrange: (c) => { mkdirSync(path.join(c.t.dir, 'passdir')); lateConfig(c, 'borg', `, passwordFile: ${c.t.dir}/passdir`); }, exit: 2, message: (c) => `lifeboat: lifeboat.yaml: /repositories/local/passwordFile: ${c.t.dir}/passdir is not a regular file; create it`, check: serviceStillRunning },
+  {
+    name: 'negated exclude with borg',
+    arrange: (c) => {
+      writeFileSync(path.join(c.t.dir, 'pass'), 'secret\n', { mode: 0o600 });
+      lateConfig(c, 'borg', `, passwordFile: ${c.t.dir}/pass`, 'exclude: ["*.tmp", "!keep.tmp"]\n');
+    },
+    exit: 2,
+    message: 'lifeboat: modules/m/module.yaml: /exclude/1 "!keep.tmp": negated patterns are not supported by the borg provider; list the paths to exclude instead',
+    check: serviceStillRunning,
+  },
+  { name: 'negated exclude with tar', arrange: (c) => lateConfig(c, 'tar', ', compression: none', 'exclude: ["!keep"]\n'), exit: 2, message: 'lifeboat: modules/m/module.yaml: /exclude/0 "!keep": negated patterns are not supported by the tar provider; list the paths to exclude instead', check: serviceStillRunning },
+  {
+    name: 'two databases dumped to one file',
+    arrange: (c) => lateConfig(c, 'copy', '', `databases:\n  - sqlite: { path: ${c.t.dir}/a/db.sqlite3 }\n  - sqlite: { path: ${c.t.dir}/b/db.sqlite3 }\n`),
+    exit: 2,
+    message: (c) => `lifeboat: modules/m/module.yaml: /databases: SQLite database ${c.t.dir}/a/db.sqlite3 and SQLite database ${c.t.dir}/b/db.sqlite3 would both be dumped to databases/sqlite-db.sqlite3; give one of them a distinct \`name:\` in module.yaml`,
+    check: serviceStillRunning,
+  },
   // names and options
   { name: 'module name with path traversal', args: ['backup', '../etc'], exit: 2, message: 'module name "../etc" is invalid' },
   { name: 'module name with a space', args: ['backup', 'my module'], exit: 2, message: 'module name "my module" is invalid' },

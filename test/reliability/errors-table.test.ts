@@ -14,9 +14,10 @@
 //   module-name check (module names are validated by the config schema first), and the s3 `--part-size`
 //   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
 import { describe, it } from 'vitest';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { execaSync } from 'execa';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 
 interface Case {
   // what the user did
@@ -29,6 +30,8 @@ interface Case {
   exit: number;
   // the message (after `lifeboat: `) as it must appear on stderr
   message: (t: TestRoot) => string;
+  // files the failed command must not have left
+  absent?: (t: TestRoot) => string[];
 }
 
 // A module m with one folder, on the copy provider of makeRoot().
@@ -41,6 +44,13 @@ function moduleM(t: TestRoot, extra: Record<string, unknown> = {}): void {
 const yaml = (t: TestRoot, text: string) => t.write('lifeboat.yaml', text);
 const repoYaml = (t: TestRoot, repository: Record<string, unknown>) => yaml(t, `repositories:\n  local: ${JSON.stringify(repository)}\n`);
 const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.yaml');
+// Repositories local and other (copy provider), both used by module m.
+function twoRepositories(t: TestRoot): void {
+  yaml(t, `repositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n  other: { provider: copy, url: ${path.join(t.dir, 'other')} }\n`);
+  moduleM(t);
+}
+// Credentials that pass the settings check (no request is made in these cases).
+const S3_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example-secret' };
 
 const CASES: Case[] = [
   // usage
@@ -92,6 +102,91 @@ const CASES: Case[] = [
     exit: 2,
     message: () => 'repository "local": provider "nosuch" not found',
   },
+  { what: 'restore --repo given twice', arrange: twoRepositories, args: () => ['restore', 'm', '--repo', 'local', '--repo', 'other'], exit: 2, message: () => 'restore reads from one repository: give --repo once' },
+  { what: 'a module when lifeboat.yaml defines no repository', arrange: (t) => { yaml(t, 'repositories: {}\n'); moduleM(t); }, args: () => ['backup', 'm'], exit: 2, message: () => 'module "m" has no repository: define one under repositories: in lifeboat.yaml' },
+  {
+    what: 'a restore on a host that has only other hosts\' snapshots',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('lifeboat.yaml', `host: old-host\nrepositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n`);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      t.write('lifeboat.yaml', `host: new-host\nrepositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n`);
+    },
+    args: () => ['restore', 'm'],
+    exit: 2,
+    message: () => "module m, repository local: no snapshots of this host (new-host) yet; only other hosts' snapshots\nlifeboat: hint: give the id of another host's snapshot to restore it (`lifeboat snapshots` lists them, column HOST), set `host:` in lifeboat.yaml when this host replaces that one, or run `lifeboat backup` first",
+  },
+  {
+    what: 'a load of a module whose dump is not there',
+    arrange: (t) => moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }] }),
+    args: () => ['load', 'm'],
+    exit: 1,
+    message: (t) => `no dump of SQLite database ${path.join(t.dir, 'app.sqlite3')} at ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
+  },
+  {
+    what: 'a local restic repository folder that holds something but no config',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'restic', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+      t.write('../repo/m/stray.txt', 'not restic\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: (t) => `restic repository "local" of module m at ${path.join(t.dir, 'repo', 'm')} exists but has no config file: it is damaged or not a restic repository, and Lifeboat does not initialise over it`,
+  },
+  {
+    what: 'a restore of an encrypted tar snapshot after its key was removed from lifeboat.yaml',
+    arrange: (t) => {
+      moduleM(t);
+      writeFileSync(path.join(t.dir, 'pass'), 'tar passphrase\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'tar', url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      repoYaml(t, { provider: 'tar', url: path.join(t.dir, 'repo') });
+    },
+    args: (t) => ['restore', 'm', '--target', path.join(t.dir, 'target')],
+    exit: 2,
+    message: (t) => `${path.join(t.dir, 'repo', 'm', readdirSync(path.join(t.dir, 'repo', 'm')).find((name) => name.endsWith('.tar.zst.age'))!)} is encrypted (age, passphrase) but its repository has no key\nlifeboat: hint: add the passwordFile (or passwordCommand) it was made with to the repository in lifeboat.yaml`,
+  },
+  {
+    what: 'schedule while a module cannot be loaded',
+    arrange: (t) => {
+      moduleM(t, { schedule: '0 3 * * *' });
+      t.write('modules/bad/module.yaml', 'folders: 42\n');
+    },
+    args: () => ['schedule', '--cron'],
+    exit: 2,
+    message: () => 'fix the module(s) above before scheduling: bad',
+  },
+  {
+    what: 'a state dir whose locks folder is a file',
+    arrange: (t) => {
+      moduleM(t);
+      mkdirSync(t.stateDir, { recursive: true });
+      writeFileSync(path.join(t.stateDir, 'locks'), 'not a folder\n');
+    },
+    args: () => ['backup', 'm'],
+    exit: 1,
+    // the run reports the lock's error as why nothing ran
+    message: (t) => `[m] error: cannot take the lock in ${path.join(t.stateDir, 'locks')}: EEXIST: file already exists, mkdir '${path.join(t.stateDir, 'locks')}'; nothing was run`,
+  },
+  // dump and load helpers
+  { what: 'a redis url with an unknown scheme', args: (t) => ['dump', 'redis', '--url', 'http://x', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "http://x": unknown scheme http:\nlifeboat: hint: use redis://, rediss:// or unix://', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  { what: 'a redis url that is not a url', args: (t) => ['dump', 'redis', '--url', '::nope', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "::nope" is not a url\nlifeboat: hint: use redis://127.0.0.1:6379/0 or unix:///run/redis.sock?db=0', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  {
+    what: 'a dump of an SQLite file that does not exist, to --output',
+    args: (t) => ['dump', 'sqlite', '--path', path.join(t.dir, 'missing.db'), '--output', path.join(t.dir, 'out.sqlite3')],
+    exit: 1,
+    message: (t) => `SQLite database ${path.join(t.dir, 'missing.db')} does not exist\nlifeboat: hint: fix path: in module.yaml, or create the database first`,
+    // a failed dump leaves no (empty) output file behind
+    absent: (t) => [path.join(t.dir, 'out.sqlite3'), path.join(t.dir, 'out.sqlite3.partial')],
+  },
+  // s3 (before any request: locations, credentials, endpoint, numbers)
+  { what: 's3 with a location that is not s3://', args: () => ['s3', 'ls', 'http://bucket/x'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: "http://bucket/x" is not an S3 location\nlifeboat: hint: write it as s3://BUCKET or s3://BUCKET/PREFIX' },
+  { what: 's3 without credentials', args: () => ['s3', 'ls', 's3://bucket/x'], env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, exit: 2, message: () => 'lifeboat s3: no S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set)' },
+  { what: 's3 with an endpoint that is not http(s)', args: () => ['s3', 'ls', 's3://bucket/x', '--endpoint', 'ftp://host'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: endpoint "ftp://host" is not an http(s) URL\nlifeboat: hint: write it as https://host[:port]' },
+  { what: 's3 with a part size that is not a number', args: () => ['s3', 'put', '-', 's3://bucket/key', '--part-size', 'big'], env: S3_KEYS, exit: 2, message: () => '--part-size must be a number, got "big"' },
+  { what: 's3 put to a folder', args: () => ['s3', 'put', '-', 's3://bucket/dir/'], env: S3_KEYS, exit: 2, message: () => "s3://bucket/dir/: give the object's key, not a folder" },
   // environment files
   {
     what: 'an environment file with NUL bytes',
@@ -133,10 +228,8 @@ const CASES: Case[] = [
     exit: 2,
     message: () => 'it holds secrets: chmod 600 and chown it to root or to you',
   },
-  // Repositories' settings and dump names. FINDING: these are configuration errors (CONFIG_INVALID,
-  // USAGE), but they are raised only when 50snapshot or 20dump_databases runs, so the run fails with
-  // exit 1 after its earlier parts ran (the service stopped and started again), not with exit 2 before
-  // anything runs. The table pins today's behaviour; the message is the one the user must see.
+  // Repositories' settings, excludes and dump names: configuration errors refused before anything runs
+  // (check/backup-config.ts), exit 2 (they used to surface only in 50snapshot or 20dump_databases).
   {
     what: 'a restic repository without a password',
     arrange: (t) => {
@@ -144,8 +237,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'repository "local" (restic) has no password',
+    exit: 2,
+    message: () => 'lifeboat.yaml: /repositories/local: the restic repository has no password; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or RESTIC_PASSWORD under env:',
   },
   {
     what: 'a restic passwordFile that cannot be read',
@@ -154,8 +247,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: (t) => `repository "local": cannot read passwordFile ${path.join(t.dir, 'missing.pass')}: `,
+    exit: 2,
+    message: (t) => `lifeboat.yaml: /repositories/local/passwordFile: ${path.join(t.dir, 'missing.pass')} does not exist; create it`,
   },
   {
     what: 'a borg repository without a passphrase',
@@ -164,8 +257,8 @@ const CASES: Case[] = [
       moduleM(t);
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'repository "local" (borg) has no passphrase',
+    exit: 2,
+    message: () => 'lifeboat.yaml: /repositories/local: the borg repository has no passphrase; set passwordFile: (a file holding it, mode 600) or passwordCommand:, or BORG_PASSPHRASE under env:',
   },
   {
     what: 'a negated exclude pattern with borg',
@@ -175,8 +268,8 @@ const CASES: Case[] = [
       moduleM(t, { exclude: ['!keep'] });
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'exclude pattern "!keep": negated patterns are not supported by the borg provider',
+    exit: 2,
+    message: () => 'modules/m/module.yaml: /exclude/0 "!keep": negated patterns are not supported by the borg provider; list the paths to exclude instead',
   },
   {
     what: 'a negated exclude pattern with tar',
@@ -185,15 +278,15 @@ const CASES: Case[] = [
       moduleM(t, { exclude: ['!keep'] });
     },
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'exclude pattern "!keep": negated patterns are not supported by the tar provider',
+    exit: 2,
+    message: () => 'modules/m/module.yaml: /exclude/0 "!keep": negated patterns are not supported by the tar provider; list the paths to exclude instead',
   },
   {
     what: 'two databases that would be dumped to the same file',
     arrange: (t) => moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'a', 'db.sqlite3') } }, { sqlite: { path: path.join(t.dir, 'b', 'db.sqlite3') } }] }),
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => 'would both be dumped to databases/sqlite-db.sqlite3',
+    exit: 2,
+    message: (t) => `modules/m/module.yaml: /databases: SQLite database ${path.join(t.dir, 'a', 'db.sqlite3')} and SQLite database ${path.join(t.dir, 'b', 'db.sqlite3')} would both be dumped to databases/sqlite-db.sqlite3; give one of them a distinct \`name:\` in module.yaml`,
   },
   // a part that fails: PART_FAILED (exit 1)
   {
@@ -246,6 +339,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
     expectHere(result.exitCode, result.stderr).toBe(c.exit);
+    for (const file of c.absent?.(t) ?? []) expectHere(existsSync(file), `${file} was left behind`).toBe(false);
   });
 });
 

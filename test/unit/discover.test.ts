@@ -99,6 +99,19 @@ describe('discoverPhase', () => {
     expect(twice.replaces.map((e) => e.layer)).toEqual(['builtin']);
   });
 
+  it('a dangling symlink is skipped in the root\'s hooks (a warning), refused in the module\'s own', async () => {
+    const root = await tmpDir();
+    const moduleDir = await tmpDir();
+    mkdirSync(path.join(root, 'hooks.d', 'backup'), { recursive: true });
+    mkdirSync(path.join(moduleDir, 'hooks.d', 'backup'), { recursive: true });
+    symlinkSync('/nonexistent/part', path.join(root, 'hooks.d', 'backup', '10gone'));
+    symlinkSync('/nonexistent/other', path.join(moduleDir, 'hooks.d', 'backup', '11gone'));
+    expect(summary(discoverPhase('backup', { root, moduleDir }, 'backup')).filter(([name]) => String(name).endsWith('gone'))).toEqual([
+      ['10gone', 'root', 'skipped', 'dangling symlink'],
+      ['11gone', 'module', 'refused', "dangling symlink (its target /nonexistent/other does not exist); a module's own part must run: point it at the script, or remove it (a symlink to /dev/null masks a part)"],
+    ]);
+  });
+
   it('a restore reads the module\'s actions/restore-module, overridden by its hooks.d/restore', async () => {
     const root = await tmpDir();
     const moduleDir = await tmpDir();

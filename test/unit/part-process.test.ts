@@ -172,6 +172,18 @@ describe('runProcessPart', () => {
     expect(elf).toMatchObject({ exitCode: 0, error: undefined });
   });
 
+  it('refuses files whose first bytes are close to #! or ELF; exactly "#!" is left to the kernel', async () => {
+    const enoexec = (file: string) => `cannot execute ${file}: Exec format error (ENOEXEC): it has no #! line and is not a binary; add a first line such as #!/bin/sh`;
+    for (const head of [Buffer.from('!#/bin/sh\n'), Buffer.from('#x/bin/sh\n'), Buffer.from('x!/bin/sh\n'), Buffer.from([0x7f, 0x45, 0x4c, 0x47]), Buffer.from([0x7f, 0x45, 0x4c]), Buffer.from([0x00, 0x7f, 0x45, 0x4c, 0x46])]) {
+      const { file, dir } = await partFile('');
+      writeFileSync(file, head);
+      expect(await runProcessPart({ ...base, file, cwd: dir, log: recorder().log }), head.toString('hex')).toEqual({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: enoexec(file) });
+    }
+    // exactly "#!": a script to this check; the kernel finds no interpreter in it and says EACCES
+    const bare = await partFile('#!');
+    expect((await runProcessPart({ ...base, file: bare.file, cwd: bare.dir, log: recorder().log })).error).toBe(`cannot execute ${bare.file}: permission denied (EACCES); check its mode (chmod +x) and the mount options (noexec)`);
+  });
+
   it('refuses an environment variable over the kernel limit before starting', async () => {
     const { file, dir } = await partFile('#!/bin/sh\necho ran\n');
     const { lines, log } = recorder();

@@ -82,6 +82,7 @@ beforeAll(() => {
 describe('options, as getopt_long parses them', () => {
   it.each([
     [['--re', 'd'], `run-parts: option '--re' is ambiguous; possibilities: '--report' '--reverse' '--regex'\n${TRY}`],
+    [['--re=x', 'd'], `run-parts: option '--re=x' is ambiguous; possibilities: '--report' '--reverse' '--regex'\n${TRY}`],
     [['--x', 'd'], `run-parts: unrecognized option '--x'\n${TRY}`],
     [['--x=1', 'd'], `run-parts: unrecognized option '--x=1'\n${TRY}`],
     [['--test=1', 'd'], `run-parts: option '--test' doesn't allow an argument\n${TRY}`],
@@ -95,6 +96,42 @@ describe('options, as getopt_long parses them', () => {
     [['--umask=0x', 'd', 'e'], `run-parts: missing operand\n${TRY}`],
   ])('%j', async (argv, err) => {
     await agree(argv, { code: 1, out: '', err });
+  });
+
+  // getopt corners on a real folder (DIR): permutation and POSIXLY_CORRECT, "-" and "--", bundled short
+  // options and their arguments, unique abbreviations; Debian's output is the expectation.
+  it.each([
+    [['--test', 'DIR'], 0, {}],
+    [['DIR', '--test'], 0, {}],
+    [['DIR', '--test'], 1, { POSIXLY_CORRECT: '1' }],
+    [['--test', 'DIR'], 0, { POSIXLY_CORRECT: '1' }],
+    [['--test', '-'], 1, {}],
+    [['--test', '--', 'DIR'], 0, {}],
+    [['--', '--test', 'DIR'], 1, {}],
+    [['--test', 'DIR', '--'], 0, {}],
+    [['-vu', '077', '--test', 'DIR'], 0, {}],
+    [['-u077', '--test', 'DIR'], 0, {}],
+    [['-u', '7', '-a', '-x', '--test', 'DIR'], 0, {}],
+    [['-vx', 'DIR'], 1, {}],
+    [['-va'], 1, {}],
+    [['-vh', 'DIR'], 0, {}],
+    [['--arg=', '--te', 'DIR'], 0, {}],
+    [['--li', 'DIR'], 0, {}],
+    [['--rev', '--te', 'DIR'], 0, {}],
+    [['--r', 'DIR'], 1, {}],
+    [['--um=022', '--test', 'DIR'], 0, {}],
+    [['--help=1', 'DIR'], 1, {}],
+    [['--test', 'DIR', '--regex'], 1, {}],
+    [['--exit', '--list', 'DIR'], 0, {}],
+    [['--=x', 'DIR'], 1, {}],
+    [['-v', '--test', 'DIR'], 0, {}],
+    [['-ufoo', '--test', 'DIR'], 1, {}],
+    [['-u', 'foo', '--test', 'DIR'], 1, {}],
+  ] as Array<[string[], number, NodeJS.ProcessEnv]>)('%j (exit %i) %j', async (argv, code, env) => {
+    const dir = await tmpDir();
+    script(dir, 'b', 'exit 0');
+    script(dir, 'a', 'exit 0');
+    await agree(argv.map((a) => (a === 'DIR' ? dir : a)), { code }, env);
   });
 
   it('--help and --version', async () => {
@@ -124,6 +161,8 @@ describe('options, as getopt_long parses them', () => {
     expect(parseUmask('2000000000000000000007')).toBeNull();
     expect(parseUmask('-1777777777777777777777')).toBe(1);
     expect(parseUmask('0x1')).toBe(0);
+    expect(parseUmask('x7')).toBeNull();
+    expect(parseUmask('\v\f\r\n7')).toBe(7);
   });
 });
 
@@ -150,6 +189,22 @@ describe('listing and testing', () => {
     await agree(['--list', '--regex=(', dir], { code: 1, out: '', err: 'Unable to build regexp: Unmatched ( or \\(\n' });
     await agree(['--list', '--regex=^[a-c]', '--lsbsysinit', dir], { code: 0 });
     await agree(['--list', '--lsbsysinit', '--regex=^[a-c]', dir], { code: 0, out: `${dir}/a\n${dir}/b\n` });
+  });
+
+  // Bracket expressions of --regex against Debian's (glibc regcomp): ranges whose ends are classes,
+  // equivalence classes or collating symbols, ] and - in odd places, names cut off at the pattern's end,
+  // and the 32-character limit of a [:name:]. Names in the folder cover letters, digits and punctuation.
+  it.each([
+    '^[[:alpha:]-z]$', '^[a-[.z.]]$', '^[[.a.]-z]$', '^[[.ab.]-z]$', '^[a-[.ab.]]$', '^[[=a=]-z]$', '^[a-[=z=]]$', '^[a-[:alpha:]]$',
+    '^[a-]$', '^[]a]$', '^[^]a]$', '^[]-a]$', '^[^]-a]$', '^[[:alpha:]$', '^[[.', '^[[:', '^[[=', '^[[.a', '^[[:alpha', '^[[.a.', '^[[:alpha:',
+    `^[[:${'a'.repeat(30)}:]]$`, `^[[:${'a'.repeat(31)}:]]$`, `^[[:${'a'.repeat(32)}:]]$`, `^[[:${'a'.repeat(33)}:]]$`,
+    '^[[.-.]]$', '^[[.].]]$', '^[[.^.]]$', '^[a-a]$', '^[z-a]$', '^[--z]$', '^[!--]$', '^[[.-.]-z]$', '^[a-z-9]$', '^[%--]$',
+    '^[[:digit:]]$', '^[[:nope:]]$', '^[[=ab=]]$', '^[[=a=]]$', '^[[.a.]]$', '^[', '^[]', '^[^]', '^[a', '^[\\]]$', '^[a-\\]$', '^[[:alpha:][:digit:]]$',
+    '^[^[:alpha:]]$', '^[.[]$', '^[[]$', '^[[a]$', '^[a[]$', '^[a-c-e]$', '^[[.a.]-[.c.]]$', '^[[.a.]-]$', '^[-[.c.]]$',
+  ])('--regex=%s', async (pattern) => {
+    const dir = await tmpDir();
+    for (const name of ['a', 'b', 'c', 'm', 'z', 'A', 'Z', '0', '9', '-', ']', '^', '_', '[', ':', '%', '!', 'ab']) script(dir, name, 'exit 0');
+    await agree(['--test', `--regex=${pattern}`, dir], {});
   });
 
   it('--debug says which rule decided for each name (with . and .. first)', async () => {

@@ -42,6 +42,9 @@ describe('names', () => {
     expect(isValidName('Foo')).toBe(true);
     expect(isValidName('foo', { lsbsysinit: true })).toBe(true);
     expect(isValidName('a.b')).toBe(false);
+    // the custom regex alone decides: a name the default rule refuses passes, one it takes fails
+    expect(isValidName('a.sh', { regex: /\.sh$/ })).toBe(true);
+    expect(isValidName('ya', { regex: /^x/ })).toBe(false);
   });
 
   it('selectNames drops . and .. and invalid names, keeping order', () => {
@@ -65,6 +68,9 @@ describe('names', () => {
     expect(compareBytes('\u{1f600}', '\u{1f601}')).toBe(-1);
     expect(compareBytes('\ud800', '\udfff')).toBe(-1);
     expect(compareBytes('\u{10000}', '\ud7ff')).toBe(1);
+    // the first surrogate unit and the first unit above them: a lone U+D800 still sorts above U+E001
+    expect(compareBytes('\ud800', '\ue001')).toBe(1);
+    expect(compareBytes('\ue001', '\ud800')).toBe(-1);
   });
 
   it('sortNames sorts a copy, reversed on request', () => {

@@ -22,7 +22,7 @@ export function isExecFormatError(path: Buffer): boolean {
   return !matchesBinfmtMisc(path, head);
 }
 
-interface BinfmtEntry {
+export interface BinfmtEntry {
   offset: number;
   magic?: Buffer;
   mask?: Buffer;
@@ -38,18 +38,8 @@ function readBinfmtMisc(): BinfmtEntry[] {
     if (readFileSync(`${dir}/status`, 'utf8').trim() === 'enabled') {
       for (const e of readdirSync(dir)) {
         if (e === 'status' || e === 'register') continue;
-        const lines = readFileSync(`${dir}/${e}`, 'utf8').split('\n');
-        if (lines[0] !== 'enabled') continue;
-        const get = (k: string) => lines.find((l) => l.startsWith(k + ' '))?.slice(k.length + 1);
-        const ext = get('extension');
-        const magic = get('magic');
-        const mask = get('mask');
-        entries.push({
-          offset: Number(get('offset') ?? 0),
-          ...(ext !== undefined ? { ext: ext.replace(/^\./, '') } : {}),
-          ...(magic !== undefined ? { magic: Buffer.from(magic, 'hex') } : {}),
-          ...(mask !== undefined ? { mask: Buffer.from(mask, 'hex') } : {}),
-        });
+        const entry = parseBinfmtEntry(readFileSync(`${dir}/${e}`, 'utf8'));
+        if (entry) entries.push(entry);
       }
     }
   } catch {
@@ -58,11 +48,34 @@ function readBinfmtMisc(): BinfmtEntry[] {
   return entries;
 }
 
+// One entry file of /proc/sys/fs/binfmt_misc as the kernel shows it ("enabled", "interpreter ...",
+// "offset N", "magic HEX", "mask HEX" or "extension .EXT"); undefined when the entry is disabled.
+export function parseBinfmtEntry(text: string): BinfmtEntry | undefined {
+  const lines = text.split('\n');
+  if (lines[0] !== 'enabled') return undefined;
+  const get = (k: string) => lines.find((l) => l.startsWith(k + ' '))?.slice(k.length + 1);
+  const ext = get('extension');
+  const magic = get('magic');
+  const mask = get('mask');
+  return {
+    offset: Number(get('offset') ?? 0),
+    ...(ext !== undefined ? { ext: ext.replace(/^\./, '') } : {}),
+    ...(magic !== undefined ? { magic: Buffer.from(magic, 'hex') } : {}),
+    ...(mask !== undefined ? { mask: Buffer.from(mask, 'hex') } : {}),
+  };
+}
+
 // Used for files without "#!" or ELF magic: would the kernel hand them to a binfmt_misc interpreter?
 function matchesBinfmtMisc(path: Buffer, head: Buffer): boolean {
   binfmt ??= readBinfmtMisc();
+  return matchesBinfmtEntries(path, head, binfmt);
+}
+
+// Whether one of the entries claims the file: by its name's extension, or by the magic bytes (under the
+// mask) at the entry's offset in the file's first bytes `head`.
+export function matchesBinfmtEntries(path: Buffer, head: Buffer, entries: BinfmtEntry[]): boolean {
   const p = path.toString('latin1');
-  for (const f of binfmt) {
+  for (const f of entries) {
     if (f.ext !== undefined) {
       const dot = p.lastIndexOf('.');
       if (dot >= 0 && p.slice(dot + 1) === toBytes(f.ext)) return true;

@@ -89,7 +89,7 @@ function* getopt(argv: string[], operands: string[]): Generator<ParsedOption> {
         const cands = LONGOPTS.filter((o) => o.name.startsWith(name));
         if (cands.length > 1) {
           yield {
-            error: `run-parts: option '--${name}' is ambiguous; possibilities:${cands.map((o) => ` '--${o.name}'`).join('')}\n`,
+            error: `run-parts: option '--${body}' is ambiguous; possibilities:${cands.map((o) => ` '--${o.name}'`).join('')}\n`,
           };
           continue;
         }
