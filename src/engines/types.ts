@@ -78,7 +78,7 @@ export interface EngineDeclaration<C = never> {
   // The dump jobs of one `databases:` entry (postgres `all` asks the server which databases there are).
   dumps(config: C, ctx: EngineContext): DumpJob[] | Promise<DumpJob[]>;
   // The load jobs of one entry; `dumpDir` is the databases/ folder the dumps were restored into.
-  loads(config: C, dumpDir: string): LoadJob[];
+  loads(config: C, dumpDir?: string): LoadJob[];
   // The client tools `check` looks for on PATH.
   tools(config: C): ToolNeed[];
   // `check`: connects like the dump would and says what it found; throws with the reason.
