@@ -40,19 +40,26 @@ export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPart
   const fitted = fitEnvironment(options.env, (message) => options.log.error(message));
   if (fitted.error) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: fitted.error });
   return new Promise((resolve) => {
-    // Its own process group, so a timeout or signal reaches its grandchildren too.
-    const proc = start(options.file, {
-      cwd: options.cwd,
-      env: fitted.env,
-      group: true,
-      umask: options.umask ?? 0o022,
-      input: options.stdin,
-      timeoutMs: options.timeoutSeconds * 1000,
-      onTimeout: () => options.log.warn(`timed out after ${options.timeoutSeconds}s; sending SIGTERM to its process group`),
-      signal: options.interrupt,
-      abortSignalOf: (reason) => (reason as NodeJS.Signals) ?? 'SIGTERM',
-      killAfterMs: options.killAfterSeconds * 1000,
-    });
+    // Its own process group, so a timeout or signal reaches its grandchildren too. spawn() throws at once
+    // for some refusals (E2BIG: the environment as a whole is over the kernel's limit): said as for the others.
+    let proc: ReturnType<typeof start>;
+    try {
+      proc = start(options.file, {
+        cwd: options.cwd,
+        env: fitted.env,
+        group: true,
+        umask: options.umask ?? 0o022,
+        input: options.stdin,
+        timeoutMs: options.timeoutSeconds * 1000,
+        onTimeout: () => options.log.warn(`timed out after ${options.timeoutSeconds}s; sending SIGTERM to its process group`),
+        signal: options.interrupt,
+        abortSignalOf: (reason) => (reason as NodeJS.Signals) ?? 'SIGTERM',
+        killAfterMs: options.killAfterSeconds * 1000,
+      });
+    } catch (error) {
+      resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: describeSpawnError(options.file, error as NodeJS.ErrnoException) });
+      return;
+    }
     const child = proc.child;
     let spawnError: string | undefined;
     readLines(child.stdout!, (line) => options.log.info(line));

@@ -122,6 +122,17 @@ describe('FOLDERS longer than the kernel allows', () => {
     expect(run.stderr).toContain('[web/40count] FOLDERS=unset lines=400 first=/srv/fffff');
   });
 
+  it('an environment over the kernel\'s total limit (each variable within its own) fails the part with the limit named', async () => {
+    webModule();
+    // 24 variables of 100 KB: each under MAX_ARG_STRLEN, together over ARG_MAX (2 MiB with an 8 MiB stack)
+    t.write('modules/web/environment', Array.from({ length: 24 }, (_, i) => `BIG_${i}=${'v'.repeat(100_000)}\n`).join(''));
+    const part = t.part('pre-backup', '40big', '#!/bin/sh\necho ran\n', 'web');
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(`cannot execute ${part}: its environment is larger than the kernel allows (E2BIG, ARG_MAX: see getconf ARG_MAX); pass long values in files instead`);
+    expect(run.stderr).not.toContain('[web/40big] ran');
+  });
+
   it('FOLDERS_FILE is set for every part, one folder a line', async () => {
     webModule();
     t.part('pre-backup', '40list', '#!/bin/sh\ncat "$FOLDERS_FILE"\n', 'web');
