@@ -1,6 +1,7 @@
 // `lifeboat load postgres|mysql|redis|sqlite [options] < DUMP` (or --input FILE) loads one dump;
 // `lifeboat load MODULE [--input DIR]` loads the module's dumps from its state dir, as 30restore_databases does.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, loadForCommand } from './common.js';
@@ -18,7 +19,11 @@ export async function loadCommand([what]: unknown[], options: EngineOptions): Pr
     if ('postgres' in entry && entry.postgres.database === 'all') throw new LifeboatError('USAGE', '--database all: load each dump with --database NAME (or `lifeboat load MODULE`)');
     const [job] = loadJobs([entry], os.tmpdir());
     if (!options.input && process.stdin.isTTY) throw new LifeboatError('USAGE', 'give the dump on stdin (< FILE) or with --input FILE');
-    const source: LoadSource = options.input ? { path: path.resolve(options.input) } : { stream: process.stdin };
+    // No engine writes an empty dump (even an empty database dumps a few statements): 0 bytes is a wrong
+    // redirect or a file cut to nothing, and loading it would report success having loaded nothing.
+    const input = options.input ? path.resolve(options.input) : undefined;
+    if (input && existsSync(input) && statSync(input).size === 0) throw new LifeboatError('USAGE', `the dump ${input} is empty (0 bytes); nothing was loaded`);
+    const source: LoadSource = input ? { path: input } : { stream: await nonEmpty(process.stdin) };
     await job.load(source, { env: process.env, log, signal, workDir: os.tmpdir() });
     log.info(`loaded ${job.label}`);
     return 0;
@@ -36,4 +41,37 @@ export async function loadCommand([what]: unknown[], options: EngineOptions): Pr
     log.info(`loaded ${job.label} from ${file}`);
   }
   return 0;
+}
+
+// The stream from its first byte on; an input that ends before any byte is refused (exit 2).
+async function nonEmpty(input: Readable): Promise<Readable> {
+  const first = await new Promise<Buffer | null>((resolve, reject) => {
+    const onReadable = () => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null) return;
+      cleanup();
+      resolve(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    input.on('readable', onReadable);
+    input.on('end', onEnd);
+    input.on('error', onError);
+  });
+  if (first === null) throw new LifeboatError('USAGE', 'the dump on stdin is empty (0 bytes); nothing was loaded', { hint: 'give the dump file: lifeboat load ENGINE ... < FILE (or --input FILE)' });
+  const output = new PassThrough();
+  output.write(first);
+  input.pipe(output);
+  return output;
 }

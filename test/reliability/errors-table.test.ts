@@ -181,6 +181,22 @@ const CASES: Case[] = [
     // a failed dump leaves no (empty) output file behind
     absent: (t) => [path.join(t.dir, 'out.sqlite3'), path.join(t.dir, 'out.sqlite3.partial')],
   },
+  // an empty dump (a wrong redirect, a file cut to nothing) is refused, and no database file is made
+  {
+    what: 'load of an empty dump on stdin',
+    args: (t) => ['load', 'sqlite', '--path', path.join(t.dir, 'new.db')],
+    exit: 2,
+    message: () => 'the dump on stdin is empty (0 bytes); nothing was loaded\nlifeboat: hint: give the dump file: lifeboat load ENGINE ... < FILE (or --input FILE)',
+    absent: (t) => [path.join(t.dir, 'new.db')],
+  },
+  {
+    what: 'load of an empty dump file',
+    arrange: (t) => t.write('empty.dump', ''),
+    args: (t) => ['load', 'sqlite', '--path', path.join(t.dir, 'new.db'), '--input', path.join(t.root, 'empty.dump')],
+    exit: 2,
+    message: (t) => `the dump ${path.join(t.root, 'empty.dump')} is empty (0 bytes); nothing was loaded`,
+    absent: (t) => [path.join(t.dir, 'new.db')],
+  },
   // s3 (before any request: locations, credentials, endpoint, numbers)
   { what: 's3 with a location that is not s3://', args: () => ['s3', 'ls', 'http://bucket/x'], env: S3_KEYS, exit: 2, message: () => 'lifeboat s3: "http://bucket/x" is not an S3 location\nlifeboat: hint: write it as s3://BUCKET or s3://BUCKET/PREFIX' },
   { what: 's3 without credentials', args: () => ['s3', 'ls', 's3://bucket/x'], env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, exit: 2, message: () => 'lifeboat s3: no S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set)' },
