@@ -31,9 +31,32 @@ export function commandService(commands: Record<Role, string>, ctx: ServiceConte
   };
 }
 
+// The commands of each module's service still running (a stop that ignores SIGTERM outlives the
+// built-in that ran it, which gives up after timeouts.part + killAfter): the next command of the same
+// service waits for them, so a start never runs beside a stop that then takes the service down again.
+const inFlight = new Map<string, Set<Promise<unknown>>>();
+
 // Runs `/bin/sh -c COMMAND` in its own session (so Ctrl-C at Lifeboat's terminal never reaches a daemon it
 // starts) and resolves when the shell exits, not when its output closes, so `daemon &` cannot hang the run.
-export function runShell(role: Role, command: string, ctx: ServiceContext): Promise<{ exitCode: number | null; output: string }> {
+// A command of the same service still running (being killed) is waited for first.
+export async function runShell(role: Role, command: string, ctx: ServiceContext): Promise<{ exitCode: number | null; output: string }> {
+  const key = `${ctx.module ?? ''}\0${ctx.cwd ?? ''}`;
+  const running = inFlight.get(key) ?? new Set<Promise<unknown>>();
+  inFlight.set(key, running);
+  if (running.size > 0 && !ctx.dryRun) {
+    ctx.log.warn(`waiting for the earlier command of the ${ownerOf(ctx) === 'the module' ? 'service' : `service of ${ownerOf(ctx)}`} to end (it was stopped and is being killed) before the ${role} command`);
+    await Promise.allSettled([...running]);
+  }
+  const promise = runShellNow(role, command, ctx);
+  running.add(promise);
+  void promise.then(
+    () => running.delete(promise),
+    () => running.delete(promise),
+  );
+  return promise;
+}
+
+function runShellNow(role: Role, command: string, ctx: ServiceContext): Promise<{ exitCode: number | null; output: string }> {
   const quiet = role === 'isActive';
   if (ctx.dryRun) {
     ctx.log.info(`dry run: would run the ${role} command: ${command}`);
@@ -43,7 +66,7 @@ export function runShell(role: Role, command: string, ctx: ServiceContext): Prom
   ctx.log.debug(`running the ${role} command: ${command}`);
   return new Promise((resolve, reject) => {
     // A timeout or signal ends the command's whole process group: SIGTERM, then SIGKILL.
-    const proc = start('/bin/sh', { args: ['-c', command], env: ctx.env, cwd: ctx.cwd, group: true, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, killAfterMs: KILL_AFTER_MS });
+    const proc = start('/bin/sh', { args: ['-c', command], env: ctx.env, cwd: ctx.cwd, group: true, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, killAfterMs: ctx.killAfterMs ?? KILL_AFTER_MS });
     const child = proc.child;
     const lines: string[] = [];
     let open = 2;
@@ -89,7 +112,12 @@ export function runShell(role: Role, command: string, ctx: ServiceContext): Prom
 
 // The error for a command stopped by a timeout or signal.
 function interrupted(role: Role, ctx: ServiceContext): LifeboatError {
-  return new LifeboatError('INTERRUPTED', `the ${role} command of ${ownerOf(ctx)} was stopped (${String(ctx.signal?.reason ?? 'aborted')})`);
+  const reason: unknown = ctx.signal?.reason;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  const why = timedOut ? 'it ran out of time' : reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+  return new LifeboatError('INTERRUPTED', `the ${role} command of ${ownerOf(ctx)} was stopped (${why})`, {
+    hint: timedOut ? `make \`service.${role}\` finish within timeouts.part, or raise timeouts.part in the module's module.yaml` : undefined,
+  });
 }
 
 // How messages name the module a command belongs to.

@@ -23,6 +23,9 @@ export interface ServiceContext {
   // The module the service belongs to, named in messages about stop/start/isActive commands.
   module?: string;
   // How long stop/start may take to show in isActive() before it is an error (default 10).
+  // After a stop signal (timeout, Ctrl-C), how long a command may go on before SIGKILL (the module's
+  // timeouts.killAfter; 10 s when not given).
+  killAfterMs?: number;
   settleSeconds?: number;
 }
 

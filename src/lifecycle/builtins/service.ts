@@ -11,7 +11,7 @@ export async function stopService(ctx: PartContext): Promise<void> {
   if (!service) return;
   // The service controllers load only for a module that has a service.
   const { openService } = await import('../../services/index.js');
-  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
+  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name, killAfterMs: ctx.module.timeouts.killAfter * 1000 });
   if (!ctx.options.dryRun) await adoptLeftStopped(ctx, controller);
   if (ctx.action === 'backup' && !service.stopDuringBackup) return;
   if (ctx.action === 'restore' && isTargetRestore(ctx)) return;
@@ -59,7 +59,7 @@ export async function startService(ctx: PartContext): Promise<void> {
   const service = ctx.module.service;
   if (!service || !ctx.state.stoppedService) return;
   const { openService } = await import('../../services/index.js');
-  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name });
+  const controller = openService(service, { env: ctx.env, log: ctx.log, signal: ctx.signal, dryRun: ctx.options.dryRun, cwd: ctx.module.stateDir, module: ctx.module.name, killAfterMs: ctx.module.timeouts.killAfter * 1000 });
   ctx.log.info(`starting ${controller.describe()}`);
   await controller.start();
   ctx.state.stoppedService = false;
