@@ -3,7 +3,7 @@
 import { stripVTControlCharacters } from 'node:util';
 import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { runToEnd } from './runner.js';
+import { abortReason, runToEnd } from './runner.js';
 
 // What is kept of a tool's stdout and stderr each; beyond it the tool is stopped and the run fails.
 const MAX_OUTPUT = 256 * 1024 * 1024;
@@ -64,7 +64,7 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   if (result.aborted || options.signal?.aborted) {
     // What the tool said last tells why it was still running (restic retrying a read-only repository).
     const said = lastLines(stderr, 2);
-    throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${file} ${args[0] ?? ''} was stopped (${String(options.signal?.reason ?? 'aborted')})${said ? `; it last said: ${said}` : ''}`));
+    throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${file} ${args[0] ?? ''} was stopped (${abortReason(options.signal?.reason)})${said ? `; it last said: ${said}` : ''}`));
   }
   const exitCode = result.error || result.overflow ? 1 : (result.code ?? 1);
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {

@@ -71,6 +71,7 @@ export interface Started {
 }
 
 const DEFAULT_KILL_AFTER_MS = 10_000;
+const STOPPED_OUTPUT_GRACE_MS = 1000;
 
 // Starts one process. Throws only what spawn() throws synchronously (invalid arguments); a process that
 // cannot start settles `exited` and `closed` with `error`.
@@ -223,7 +224,17 @@ export async function runToEnd(file: string, options: RunOptions = {}): Promise<
     proc.stop('SIGTERM');
   });
   const stderr = proc.child.stderr ? tail(proc.child.stderr, options.maxStderr ?? 64 * 1024) : undefined;
-  const ending = await proc.closed;
+  // Once a process that was stopped (time limit, abort, too much output) has exited, what it left holding
+  // its pipes (a child outside its group) is not waited for beyond a short grace.
+  const ending = await Promise.race([
+    proc.closed,
+    proc.exited.then(async (exited) => {
+      if (!proc.timedOut && !proc.aborted && !overflow) return proc.closed;
+      await new Promise((resolve) => setTimeout(resolve, STOPPED_OUTPUT_GRACE_MS).unref());
+      for (const stream of [proc.child.stdout, proc.child.stderr]) stream?.destroy();
+      return exited;
+    }),
+  ]);
   proc.dispose();
   return { ...ending, stdout: Buffer.concat(chunks), stderr: stderr?.text() ?? '', timedOut: proc.timedOut, aborted: proc.aborted, overflow };
 }
@@ -294,9 +305,18 @@ export function describeFailure(outcome: Outcome, timeoutMs?: number): string | 
 // What `/bin/sh -c command` prints (a passwordCommand), with stdin closed, its output up to 1 MiB and a
 // time limit: resolves its stdout, rejects with an Error saying why it failed and its first complaint.
 export async function shellOutput(command: string, env: Record<string, string | undefined>, timeoutMs: number): Promise<string> {
-  const outcome = await runToEnd('/bin/sh', { args: ['-c', command], env, input: '', timeoutMs, maxStdout: 1 << 20 });
+  // Its own process group: at the time limit everything it started is stopped too (a `sleep` left behind
+  // would hold its output open, and the run with it).
+  const outcome = await runToEnd('/bin/sh', { args: ['-c', command], env, input: '', timeoutMs, maxStdout: 1 << 20, group: true, killAfterMs: 2000 });
   const failure = describeFailure(outcome, timeoutMs);
   if (failure === undefined) return outcome.stdout.toString('utf8');
   const said = outcome.stderr.trim().split('\n')[0];
   throw new Error(`${failure}${said ? `: ${said}` : ''}`);
+}
+
+// Why an abort signal fired, in words for a message: a timeout (AbortSignal.timeout) says so instead of
+// the DOMException text; a signal name or any other reason as it is.
+export function abortReason(reason: unknown): string {
+  if (reason instanceof Error) return reason.name === 'TimeoutError' ? 'it ran out of time' : reason.message;
+  return String(reason ?? 'aborted');
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { LifeboatError } from '../errors.js';
 import { lastLines } from '../process/exec.js';
 import { readLines } from '../process/lines.js';
-import { start } from '../process/runner.js';
+import { abortReason, start } from '../process/runner.js';
 import type { ServiceBackend, ServiceContext } from './types.js';
 
 type Role = 'stop' | 'start' | 'isActive';
@@ -114,7 +114,7 @@ function runShellNow(role: Role, command: string, ctx: ServiceContext): Promise<
 function interrupted(role: Role, ctx: ServiceContext): LifeboatError {
   const reason: unknown = ctx.signal?.reason;
   const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-  const why = timedOut ? 'it ran out of time' : reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+  const why = abortReason(reason);
   return new LifeboatError('INTERRUPTED', `the ${role} command of ${ownerOf(ctx)} was stopped (${why})`, {
     hint: timedOut ? `make \`service.${role}\` finish within timeouts.part, or raise timeouts.part in the module's module.yaml` : undefined,
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Masker } from '../../src/log/mask.js';
 import { describeFailure, runToEnd, shellOutput, start, tail } from '../../src/process/runner.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { isPidRunning, killIfCommand } from '../helpers/service.js';
 
 const sh = (script: string) => ['-c', script];
 
@@ -51,6 +52,26 @@ describe('process runner', () => {
     const early = await runToEnd('/bin/sh', { args: sh('exec sleep 60'), signal: AbortSignal.abort() });
     expect(early.signal).toBe('SIGTERM');
     expect(describeFailure(early)).toBe('stopped (SIGTERM)');
+  });
+
+  it('a passwordCommand that hangs is stopped at its limit with everything it started, and nothing holds the run', async () => {
+    const dir = await tmpDir();
+    const pidFile = path.join(dir, 'child.pid');
+    // the child (not the shell) holds the output: it must be stopped too, or the read never ends
+    const error = await shellOutput(`sleep 1000 & echo $! > '${pidFile}'; wait`, {}, 500).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.message).toBe('timed out after 0.5 s');
+    expect(isPidRunning(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  });
+
+  it('does not wait for a stopped process\'s output held by a child outside its group', async () => {
+    const dir = await tmpDir();
+    const pidFile = path.join(dir, 'escaped.pid');
+    const result = await runToEnd('/bin/sh', { args: sh(`setsid sleep 1000 & echo $! > '${pidFile}'; wait`), timeoutMs: 300, killAfterMs: 300, group: true });
+    expect(result.timedOut).toBe(true);
+    killIfCommand(Number(readFileSync(pidFile, 'utf8')), ['sleep', '1000']);
   });
 
   it('stops a process whose stdout goes beyond the limit and keeps the first bytes', async () => {
