@@ -4,6 +4,11 @@
 
 const MIN_SECRET_LENGTH = 4;
 export const MASK = '***';
+// What ends the kept part of an over-long output line (src/process/lines.ts). The cut may fall inside a
+// secret: the secret's first bytes before this mark are masked too.
+export const LINE_CUT_MARK = ' [… line cut: ';
+// A secret's leading piece this long or longer right before a cut is masked.
+const MIN_CUT_PREFIX = 2;
 
 // Environment files hold secrets and plain settings side by side (`DB_USER=postgres`, `ENABLED=true`).
 // A value is a secret when its key looks like one, or when the value itself looks like a token.
@@ -44,6 +49,26 @@ export class Masker {
   // Replaces every known secret in a text. Where secrets overlap, the longest starting at the leftmost
   // position wins and the scan goes on after it (as a longest-first alternation would).
   mask(text: string): string {
+    const masked = this.maskWhole(text);
+    const cut = masked.indexOf(LINE_CUT_MARK);
+    return cut < 0 ? masked : this.maskCutSecret(masked.slice(0, cut)) + masked.slice(cut);
+  }
+
+  // The text with the longest leading piece of any secret at its very end replaced.
+  private maskCutSecret(kept: string): string {
+    let longest = 0;
+    for (const secret of this.secrets) {
+      for (let length = Math.min(secret.length - 1, kept.length); length >= MIN_CUT_PREFIX && length > longest; length--) {
+        if (kept.endsWith(secret.slice(0, length))) {
+          longest = length;
+          break;
+        }
+      }
+    }
+    return longest ? kept.slice(0, kept.length - longest) + MASK : kept;
+  }
+
+  private maskWhole(text: string): string {
     if (this.secrets.size === 0 || text.length < MIN_SECRET_LENGTH) return text;
     // The longest secret starting at each position where one does.
     const starts = new Map<number, number>();

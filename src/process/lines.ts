@@ -2,6 +2,7 @@
 // (its first MAX_LINE_BYTES and a note), and the rest of it is dropped until the next newline, so one
 // 700 MB line costs at most MAX_LINE_BYTES of memory instead of crashing Lifeboat.
 import type { Readable } from 'node:stream';
+import { LINE_CUT_MARK } from '../log/mask.js';
 
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -13,7 +14,7 @@ export function readLines(stream: Readable, onLine: (line: string) => void, maxB
   let dropped = -1;
   const emit = () => {
     const text = Buffer.concat(pending).toString('utf8');
-    onLine(dropped < 0 ? text : `${text} [… line cut: ${dropped} more bytes dropped; a line is kept up to ${maxBytes} bytes]`);
+    onLine(dropped < 0 ? text : `${text}${LINE_CUT_MARK}${dropped} more bytes dropped; a line is kept up to ${maxBytes} bytes]`);
     pending = [];
     pendingBytes = 0;
     dropped = -1;

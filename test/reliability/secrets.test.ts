@@ -259,6 +259,30 @@ describe('every secret source is masked from the first line of the first part', 
   });
 });
 
+describe('a secret that an over-long line is cut inside', () => {
+  it('is masked up to the cut: no leading piece of it is shown', { timeout: 120_000 }, async () => {
+    const cut = makeRoot();
+    try {
+      cut.write('modules/m/environment', 'API_TOKEN=SuperSecretValue123\n');
+      const data = path.join(cut.dir, 'data');
+      mkdirSync(data);
+      cut.module('m', { folders: [data] });
+      // 16, 6 and 2 bytes of the token fit before the 64 KiB cut
+      cut.part('pre-backup', '10long', '#!/bin/sh\nfor off in 65520 65530 65534; do printf "%${off}s" "" | tr " " a; echo "$API_TOKEN-tail"; done\n', 'm');
+      const result = await lifeboat(cut, ['backup', 'm']);
+      expect(result.exitCode, result.stderr.slice(-2000)).toBe(0);
+      const lines = result.stderr.split('\n').filter((line) => line.startsWith('[m/10long] aaaa'));
+      expect(lines).toHaveLength(3);
+      for (const line of lines) {
+        expect(line).toMatch(/a\*\*\* \[… line cut: \d+ more bytes dropped; a line is kept up to 65536 bytes\]$/);
+        expect(line).not.toMatch(/Su|Sup|SuperS/);
+      }
+    } finally {
+      cut.cleanup();
+    }
+  });
+});
+
 describe('the masker', () => {
   it('masks secrets of any length and count; where they overlap, the longest at the leftmost start wins', () => {
     const masker = new Masker();
