@@ -12,8 +12,8 @@
 # Once, outside the rounds: the staged script with pg_dump's default zlib (ZLIB=0 skips it) and Lifeboat into
 # a `compression: zstd` borg repository.
 # BEFORE=/path/to/other/bin/lifeboat adds that build's two backups to every round (before/after in one run);
-# BEFORE_ENV="LIFEBOAT_DUMP_DIRECT=1" runs them with that environment (BEFORE=bin/lifeboat: the direct dump
-# hand-off against the default copy, one build).
+# BEFORE_ENV="LIFEBOAT_DUMP_DIRECT=0" runs them with that environment (BEFORE=bin/lifeboat: the copy through
+# Lifeboat against the default direct hand-off, one build).
 # Needs root (or a PostgreSQL superuser on 127.0.0.1 via trust), restic, borg, borgmatic, python3.
 # Run from the repo root after `npm run build`:  bash bench/pg-stream.sh   (SIZE_MIB=256 for a quick run)
 set -euo pipefail

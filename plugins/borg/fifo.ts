@@ -3,7 +3,7 @@
 // pipe as a regular file (restore needs nothing special). A dump starts only when borg opens its pipe.
 // The write end stays open until the dump process has exited: on success it is closed (borg sees the end
 // of the file); on failure borg is killed first, so no archive is written. Pipes are removed afterwards.
-// The dump is copied into the pipe; with LIFEBOAT_DUMP_DIRECT=1 a dump tool gets the write end as its stdout.
+// A dump tool gets the write end as its stdout (LIFEBOAT_DUMP_DIRECT=0: the dump is copied into the pipe).
 // --read-special would also read other special files in the folders (a FIFO there would hang borg), so
 // they are found first and excluded, as borgmatic does.
 import { spawnSync } from 'node:child_process';
@@ -56,7 +56,7 @@ export function serveFifos(sources: StreamSource[], log: Logger): FifoServer {
     const socket = new net.Socket({ fd, readable: false, writable: true });
     sockets.push(socket);
     log.debug(`borg opened ${source.path}; starting the dump of ${source.label}`);
-    // With LIFEBOAT_DUMP_DIRECT=1 a dump tool writes into the pipe itself (its stdout is this descriptor,
+    // Unless LIFEBOAT_DUMP_DIRECT=0, a dump tool writes into the pipe itself (its stdout is this descriptor,
     // made blocking for it); this process's copy keeps the pipe open until the tool has exited.
     const run = source.open(directDumps() ? fd : undefined);
     runs.push(run);

@@ -293,15 +293,19 @@ export function createProvider(input: ProviderInput): Provider {
   // After forget: dump snapshots whose run has no module snapshot left go too (older than the newest one,
   // so the dumps of a backup running right now are never touched).
   async function forgetOrphanDumps(module: string, options: CommonOptions): Promise<void> {
-    const dumps = await dumpSnapshots(module, options);
+    const all = (await rawSnapshots(module, options)) ?? [];
+    const dumps = all.filter((raw) => (raw.tags ?? []).includes(DUMP_TAG));
     if (dumps.length === 0) return;
-    const kept = (await listOrNull(module, options)) ?? [];
+    const kept = all
+      .filter((raw) => (raw.tags ?? []).includes(`module:${module}`))
+      .map((raw) => toSnapshot(raw, module))
+      .sort((a, b) => a.time.localeCompare(b.time));
     const runs = new Set(kept.flatMap((snapshot) => snapshot.tags.filter((tag) => tag.startsWith('run:'))));
     const newest = kept.at(-1)?.time ?? '';
     const orphans = dumps.filter((dump) => !(dump.tags ?? []).some((tag) => runs.has(tag)) && new Date(dump.time).toISOString() < newest);
     if (orphans.length === 0) return;
     await restic(module, ['forget', ...orphans.map((dump) => dump.id)], options);
-    options.log.info(`removed ${orphans.length} dump snapshot(s) whose module snapshot was forgotten`);
+    options.log.info(`removed ${orphans.length} dump snapshot(s) whose module snapshot was forgotten or never made (a killed run)`);
   }
 
   // Backs up; a backup that skipped anything is removed again and reported as a failure.
@@ -375,7 +379,12 @@ export function createProvider(input: ProviderInput): Provider {
   // Deletes the given snapshots (Lifeboat's retention chose them) with restic forget, then the dump
   // snapshots whose module snapshot is gone. Their data stays until prune (on its own cadence).
   async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
-    if (snapshots.length === 0) return;
+    if (snapshots.length === 0) {
+      // Nothing to forget by retention: still sweep the dump snapshots of runs killed before their module
+      // snapshot (kill -9 during a streamed dump), which nothing else removes.
+      if (!options.dryRun) await forgetOrphanDumps(module, options);
+      return;
+    }
     const result = await restic(module, ['forget', ...snapshots.map((s) => s.id)], options, { okExitCodes: [1], dryRun: options.dryRun });
     if (result.exitCode === 1) throw failure(module, 'forget', result, options);
     if (!options.dryRun) await forgetOrphanDumps(module, options);

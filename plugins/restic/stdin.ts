@@ -5,7 +5,7 @@
 // them carries the same run:<run id> tag; restore finds the dumps through it and restores them like files.
 // restic gets the dump on stdin, which stays open until the dump process has exited: on success it is
 // closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing. The dump
-// is copied into it; with LIFEBOAT_DUMP_DIRECT=1 a dump tool (pg_dump, mariadb-dump) gets restic's stdin
+// is copied into it; unless LIFEBOAT_DUMP_DIRECT=0, a dump tool (pg_dump, mariadb-dump) gets restic's stdin
 // as its stdout instead, so the bytes never pass through Node (Redis's dump, made by Lifeboat, is copied).
 import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
@@ -55,7 +55,7 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   };
   const onAbort = () => kill();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  // With LIFEBOAT_DUMP_DIRECT=1 a dump tool writes straight into restic's stdin (no hop through Lifeboat);
+  // Unless LIFEBOAT_DUMP_DIRECT=0, a dump tool writes straight into restic's stdin (no hop through Lifeboat);
   // this process keeps its own end open until the tool has exited, so restic sees the end of the stream
   // only after a complete dump.
   const run = source.open(directDumps() ? child.stdin : undefined);

@@ -40,9 +40,11 @@ export function feed(run: Pick<DumpRun, 'stream' | 'done' | 'abort' | 'direct'>,
   });
 }
 
-// Whether a dump tool gets its consumer's descriptor as its stdout (LIFEBOAT_DUMP_DIRECT=1) instead of being
-// copied through Lifeboat. Off by default: on a busy 2-core machine the direct hand-off used ~0.6 s less CPU
-// per 256 MiB but took longer wall time in most paired rounds (BENCHMARKS.md, streamed PostgreSQL).
+// Whether a dump tool gets its consumer's descriptor as its stdout (the default) instead of being copied
+// through Lifeboat (LIFEBOAT_DUMP_DIRECT=0). Direct is the default for safety, not speed: when Lifeboat
+// alone is killed (kill -9) the dump tool goes on writing to the end, so restic or borg never commits a
+// dump cut short by Lifeboat's death (copied, Lifeboat's death looked like the end of the dump). It also
+// uses less CPU and memory; wall time was about the same on a busy 2-core machine (BENCHMARKS.md).
 export function directDumps(): boolean {
-  return process.env.LIFEBOAT_DUMP_DIRECT === '1';
+  return process.env.LIFEBOAT_DUMP_DIRECT !== '0';
 }

@@ -65,6 +65,8 @@ export async function applyModuleRetention(root: RootConfig, module: ModuleConfi
     env: options.env,
     protect: [...named, ...(options.protect ?? [])].filter(Boolean),
     host: root.host,
+    // a module with databases may have dump snapshots of a killed run to sweep
+    sweep: module.databases.length > 0,
   });
   log.info(`${module.name} in ${repository}: ${options.dryRun ? 'would remove' : 'removed'} ${describeCount(result.removed)}, kept ${describeCount(result.kept)}`);
   if (!provider.prune) return { repository, ...result };
