@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines } from '../../src/process/exec.js';
+import { abortReason } from '../../src/process/runner.js';
 import { directDumps, feed } from '../../src/engines/pump.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';
@@ -46,9 +47,9 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-65536);
   });
-  const exited = new Promise<{ code: number | null; error?: NodeJS.ErrnoException }>((resolve) => {
+  const exited = new Promise<{ code: number | null; signal?: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
     child.on('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
-    child.on('close', (code) => resolve({ code }));
+    child.on('close', (code, signal) => resolve({ code, signal }));
   });
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -74,15 +75,15 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
       const status = await exited;
       if (status.error?.code === 'ENOENT') throw new LifeboatError('PROVIDER', 'restic is not installed (not found on PATH)', { hint: 'install it (Debian: apt-get install restic)' });
       if (resticFirst && !options.signal?.aborted) {
-        throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} failed (exit ${status.code}): ${lastLines(stderr, 4)}`));
+        throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} ${status.code === null && status.signal ? `was killed by ${status.signal}` : `failed (exit ${status.code})`}: ${lastLines(stderr, 4)}`));
       }
       throw error;
     }
     child.stdin.end();
     const status = await exited;
-    if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${options.where}: restic backup of ${source.label} was stopped (${String(options.signal.reason)})`);
+    if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${options.where}: restic backup of ${source.label} was stopped (${abortReason(options.signal.reason)})`);
     if (status.code !== 0) {
-      throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} failed (exit ${status.code}): ${lastLines(stderr, 4)}`));
+      throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} ${status.code === null && status.signal ? `was killed by ${status.signal}` : `failed (exit ${status.code})`}: ${lastLines(stderr, 4)}`));
     }
     const summary = stdout
       .split('\n')
