@@ -41,3 +41,23 @@ describe('dump snapshots of a killed run', () => {
     }
   });
 });
+
+describe('a restore whose snapshot holds no dump of a database', () => {
+  it('fails with --target too, naming the database, instead of saying ok', { timeout: 120_000 }, async () => {
+    t = makeRoot();
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'f'), 'x\n');
+    const db = path.join(t.dir, 'app.sqlite3');
+    execFileSync('sqlite3', [db, 'CREATE TABLE t(a); INSERT INTO t VALUES (1);']);
+    t.module('m', { folders: [data] });
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    // the database joins module.yaml after that snapshot
+    t.module('m', { folders: [data], databases: [{ sqlite: { path: db } }] });
+    const target = path.join(t.dir, 'target');
+    const run = await lifeboat(t, ['restore', 'm', 'latest', '--target', target]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(`the snapshot holds no dump of SQLite database ${db} (databases/sqlite-app.sqlite3)`);
+    expect(run.stderr).not.toContain('restore m: ok');
+  });
+});

@@ -156,21 +156,22 @@ export async function restoreDatabases(ctx: PartContext): Promise<void> {
   if (ctx.module.databases.length === 0) return;
   const target = isTargetRestore(ctx) ? ctx.options.target : undefined;
   const dir = dumpDirOf(ctx.module.stateDir, target);
-  if (target && !ctx.options.databases) {
-    ctx.log.info(`the dumps are under ${dir}; the live databases were left alone (restore with --databases to load them)`);
-    return;
-  }
   const jobs = (await engines()).loadJobs(ctx.module.databases, dir);
   if (ctx.options.dryRun) {
-    for (const job of jobs) ctx.log.info(`dry run: would load ${job.label} from ${path.join(dir, job.file)}`);
+    for (const job of jobs) ctx.log.info(`dry run: would ${target && !ctx.options.databases ? 'leave' : 'load'} ${job.label} from ${path.join(dir, job.file)}`);
     return;
   }
+  // A restore that brings back no dump of a database must not say ok, with --target too.
   const missing = jobs.filter((job) => !existsSync(path.join(dir, job.file)));
   if (missing.length) {
     const present = existsSync(dir) ? readdirSync(dir).join(', ') || 'nothing' : 'no databases/ folder';
     throw new LifeboatError('DATABASE', `the snapshot holds no dump of ${missing.map((job) => `${job.label} (${DUMP_DIR}/${job.file})`).join(', ')}; it has ${present}`, {
-      hint: 'was the database added to module.yaml after this snapshot? restore an older or newer snapshot, or mask 30restore_databases',
+      hint: 'was the database added to module.yaml after this snapshot, or its dump snapshot removed from the repository by hand? restore an older or newer snapshot, or mask 30restore_databases',
     });
+  }
+  if (target && !ctx.options.databases) {
+    ctx.log.info(`the dumps are under ${dir}; the live databases were left alone (restore with --databases to load them)`);
+    return;
   }
   const engine = engineContext(ctx);
   for (const job of jobs) {
