@@ -14,7 +14,10 @@ interface SnapshotsOptions extends GlobalOptions {
 // Lists snapshots as a table (with a KIND column: backup or safety) or as the JSON array the README shows.
 export async function snapshotsCommand([name]: unknown[], options: SnapshotsOptions): Promise<number> {
   const log = createLogger(options);
-  const { root, modules } = loadForCommand(options, name ? [name as string] : [], log);
+  const { root, modules, broken } = loadForCommand(options, name ? [name as string] : [], log);
+  // A module whose module.yaml cannot be loaded has snapshots nobody can list now: the listing is
+  // incomplete, so it ends with exit 1 (what it shows of the other modules still stands).
+  const code = broken.length > 0 ? 1 : 0;
   const rows: Array<{ id: string; time: string; module: string; repository: string; host: string | null; kind: SnapshotKind; tags: string[] }> = [];
   for (const module of modules) {
     for (const repository of repositoriesFor(root, module, options.repo)) {
@@ -28,13 +31,13 @@ export async function snapshotsCommand([name]: unknown[], options: SnapshotsOpti
   rows.sort((a, b) => a.time.localeCompare(b.time));
   if (options.json) {
     printJson(rows.map(({ id, time, module, repository, host, kind }) => ({ id, time, module, repository, host, kind })));
-    return 0;
+    return code;
   }
   if (rows.length === 0) {
-    process.stdout.write('no snapshots\n');
-    return 0;
+    process.stdout.write(broken.length > 0 ? `no snapshots of the modules that could be loaded (${broken.map((b) => b.name).join(', ')} cannot)\n` : 'no snapshots\n');
+    return code;
   }
   const header = ['ID', 'TIME (UTC)', 'KIND', 'MODULE', 'REPOSITORY', 'HOST', 'TAGS'];
   process.stdout.write(renderTable(header, rows.map((r) => [shortId(r.id, 16), (r.time ? r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'unknown'), r.kind, r.module, r.repository, r.host ?? '', r.tags.join(',')])));
-  return 0;
+  return code;
 }
