@@ -448,6 +448,20 @@ export function createProvider(input: ProviderInput): Provider {
       }
       return out;
     },
+    // The local folder's archives and file lists whose size differs from their manifest (by stat; S3
+    // objects are not looked at: `lifeboat verify` reads them).
+    async sizeProblems(module: string, options: CommonOptions) {
+      if (!local) return [];
+      const out: string[] = [];
+      for (const manifest of await local.list(module, options.log)) {
+        const objects = [{ name: manifest.archive, size: manifest.archiveSize }, ...(manifest.list ? [{ name: manifest.list.name, size: manifest.list.size }] : [])];
+        for (const object of objects) {
+          const stored = await local.size(module, object.name);
+          if (stored !== object.size) out.push(`${local.describe(module, object.name)}: ${stored === undefined ? 'missing' : `${stored} bytes`}, its manifest records ${object.size}`);
+        }
+      }
+      return out;
+    },
     // Verifies every archive of the module against its manifest (always reads all data).
     async check(module: string, options: CommonOptions & { readData?: boolean }) {
       const snapshots = await list(module, options);

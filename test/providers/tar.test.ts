@@ -265,6 +265,26 @@ describe('tar restore through the CLI refuses an edited file list or a cut archi
     }
   }, 120_000);
 
+  it('makes `lifeboat check` name a cut archive or file list with its size against the manifest', async () => {
+    const { t, dir, id } = await backedUp();
+    try {
+      expect((await lifeboat(t, ['check'])).exitCode).toBe(0);
+      const archive = path.join(dir, (await readdir(dir)).find((name) => name.startsWith(id) && name.endsWith('.tar.zst'))!);
+      const listFile = path.join(dir, `${id}.files.ndjson.gz`);
+      const archiveBytes = readFileSync(archive);
+      const listBytes = readFileSync(listFile);
+      writeFileSync(archive, archiveBytes.subarray(0, 10));
+      writeFileSync(listFile, listBytes.subarray(0, 5));
+      const check = await lifeboat(t, ['check']);
+      expect(check.exitCode).not.toBe(0);
+      expect(check.stdout).toContain(`${archive}: 10 bytes, its manifest records ${archiveBytes.length}`);
+      expect(check.stdout).toContain(`${listFile}: 5 bytes, its manifest records ${listBytes.length}`);
+      expect(check.stdout).toContain('`lifeboat verify m`');
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+
   it('names a cut .tar.zst and its size against the manifest', async () => {
     const { t, dir, id, target } = await backedUp();
     try {
