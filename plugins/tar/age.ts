@@ -175,7 +175,7 @@ export class AgeKeys {
       return new LifeboatError('PROVIDER', `${archive}: cannot be decrypted with ${this.describe(mode)}: wrong key; ${fix}`, { hint: fix, cause: error });
     }
     return new LifeboatError('PROVIDER', `${archive}: ${part ? `${part} is ` : ''}damaged or tampered with: age decryption failed (${message}); nothing from it was used`, {
-      hint: 'restore another snapshot; `lifeboat check` verifies every archive',
+      hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
       cause: error,
     });
   }

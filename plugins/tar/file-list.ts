@@ -238,7 +238,7 @@ export class FileListReader {
   private damaged(error: unknown): Error {
     if (error instanceof LifeboatError || (error as Error)?.name === 'AbortError') return error as Error;
     return new LifeboatError('PROVIDER', `${this.where}: the file list is damaged: ${(error as Error)?.message ?? String(error)}`, {
-      hint: 'restore another snapshot; `lifeboat check` verifies every archive',
+      hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
       cause: error,
     });
   }

@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
@@ -62,6 +62,13 @@ function asLifeboatError(error: unknown, where: string, signal?: AbortSignal): L
   const err = error as NodeJS.ErrnoException;
   if (signal?.aborted || err?.name === 'AbortError') return new LifeboatError('INTERRUPTED', `${where}: stopped`, { cause: error });
   return new LifeboatError('PROVIDER', `${where}: ${err?.message ?? String(error)}`, { cause: error });
+}
+
+// Reads a stored object to its end: its size and sha256.
+async function hashAll(source: Readable, signal?: AbortSignal): Promise<HashTap> {
+  const tap = new HashTap();
+  await pipeline(source, tap, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal });
+  return tap;
 }
 
 // The factory the registry calls for `provider: tar`.
@@ -198,11 +205,23 @@ export function createProvider(input: ProviderInput): Provider {
   async function readArchive(module: string, { manifest, store }: Located, consume: (entries: AsyncIterable<TarEntry>) => Promise<void>, log: CommonOptions['log'], signal?: AbortSignal, extra: ReadExtras = {}): Promise<HashTap> {
     const tap = new HashTap(extra.onBytes);
     const source = store.open(module, manifest, { log, signal });
+    let sourceEnded = false;
+    source.once('end', () => {
+      sourceEnded = true;
+    });
     const reading = async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks));
     try {
       if (manifest.encryption) await pipeline(source, tap, decryptStage(keys, manifest.encryption.mode, archiveName(module, manifest, store), extra.env), createDecompressor(manifest.compression), reading, { signal });
       else await pipeline(source, tap, createDecompressor(manifest.compression), reading, { signal });
     } catch (error) {
+      // A cut archive shows as the decompressor's "premature end" once all its bytes were read: say
+      // that the archive is short, and by how much.
+      if (sourceEnded && !signal?.aborted && tap.bytes !== manifest.archiveSize) {
+        throw new LifeboatError('PROVIDER', `${archiveName(module, manifest, store)}: cut short or damaged: ${tap.bytes} bytes read, the manifest records ${manifest.archiveSize} (${(error as Error)?.message ?? String(error)})`, {
+          hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
+          cause: error,
+        });
+      }
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
@@ -273,9 +292,9 @@ export function createProvider(input: ProviderInput): Provider {
 
   // What is wrong with a local archive: missing, or its size or sha256 differs from the manifest.
   async function localProblem(module: string, { manifest, store }: Located, options: RestoreOptions): Promise<string | undefined> {
-    const tap = new HashTap();
+    let tap: HashTap;
     try {
-      await pipeline(store.open(module, manifest, { log: options.log, signal: options.signal }), tap, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: options.signal });
+      tap = await hashAll(store.open(module, manifest, { log: options.log, signal: options.signal }), options.signal);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(error as Error).message})`;
@@ -284,10 +303,31 @@ export function createProvider(input: ProviderInput): Provider {
     return undefined;
   }
 
+  // Refuses a lifeboat-tar/2 file list whose stored bytes are not what the manifest records (size and
+  // sha256): a list edited in place would otherwise set what the restore writes (modes, owners). Lists
+  // are small: one extra read before the restore.
+  async function assertListAsRecorded(module: string, { manifest, store }: Located, options: RestoreOptions): Promise<void> {
+    if (!manifest.list) return;
+    const { name, size, sha256 } = manifest.list;
+    let tap: HashTap;
+    try {
+      tap = await hashAll(store.openFile(module, name, size, { log: options.log, signal: options.signal }), options.signal);
+    } catch (error) {
+      throw asLifeboatError(error, `${where(module)}, file list ${name}`, options.signal);
+    }
+    const digest = tap.digest();
+    const differs = [tap.bytes !== size ? `${tap.bytes} bytes, the manifest says ${size}` : undefined, digest !== sha256 ? `sha256 ${digest.slice(0, 12)}…, the manifest says ${sha256.slice(0, 12)}…` : undefined].filter(Boolean);
+    if (differs.length === 0) return;
+    throw new LifeboatError('PROVIDER', `${store.describe(module, name)}: the file list is not the one its manifest records (${differs.join(', ')}): damaged or edited; nothing was restored`, {
+      hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
+    });
+  }
+
   // Extracts a snapshot into target, checking every file against the manifest's file list.
   async function restore(options: RestoreOptions): Promise<void> {
     const located = await restoreSource(options);
     const { manifest } = located;
+    await assertListAsRecorded(options.module, located, options);
     const files = await openEntries(options.module, located, options);
     try {
       if (options.dryRun) {
@@ -405,6 +445,20 @@ export function createProvider(input: ProviderInput): Provider {
       for (const store of await openStores(options.env)) {
         const stray = await store.strays(module).catch(() => [] as string[]);
         out.push(...stray.map((name) => (store === local ? store.describe(module, name) : `${name} in ${store.location}`)));
+      }
+      return out;
+    },
+    // The local folder's archives and file lists whose size differs from their manifest (by stat; S3
+    // objects are not looked at: `lifeboat verify` reads them).
+    async sizeProblems(module: string, options: CommonOptions) {
+      if (!local) return [];
+      const out: string[] = [];
+      for (const manifest of await local.list(module, options.log)) {
+        const objects = [{ name: manifest.archive, size: manifest.archiveSize }, ...(manifest.list ? [{ name: manifest.list.name, size: manifest.list.size }] : [])];
+        for (const object of objects) {
+          const stored = await local.size(module, object.name);
+          if (stored !== object.size) out.push(`${local.describe(module, object.name)}: ${stored === undefined ? 'missing' : `${stored} bytes`}, its manifest records ${object.size}`);
+        }
       }
       return out;
     },

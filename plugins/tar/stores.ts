@@ -3,7 +3,7 @@
 // work the same on either and on both at once: a manifest is written only after its archive is complete,
 // and only snapshots with a manifest and an archive are listed.
 import { constants, createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -121,7 +121,13 @@ async function readManifestFile(file: string): Promise<string> {
 }
 
 // The local folder store: <base>/<module>/<id>.tar.zst and <id>.manifest.json.
-export function createLocalStore(base: string): ArchiveStore {
+// The local folder also answers an object's size without reading it (check compares it with the manifest).
+export interface LocalStore extends ArchiveStore {
+  // The stored size of one of a module's files; undefined when it is not there.
+  size(module: string, name: string): Promise<number | undefined>;
+}
+
+export function createLocalStore(base: string): LocalStore {
   const dirOf = (module: string) => path.join(base, module);
   const read = async (module: string, id: string): Promise<Manifest | undefined> => {
     // An id that is not a plain name names no snapshot here (and no file elsewhere).
@@ -192,6 +198,10 @@ export function createLocalStore(base: string): ArchiveStore {
     },
     open: (module, manifest) => createReadStream(path.join(dirOf(module), assertPlainName(manifest.archive, 'archive', dirOf(module)))),
     openFile: (module, name) => createReadStream(path.join(dirOf(module), assertPlainName(name, 'list', dirOf(module)))),
+    async size(module, name) {
+      const stats = await stat(path.join(dirOf(module), assertPlainName(name, 'object', dirOf(module)))).catch(() => undefined);
+      return stats?.size;
+    },
     async strays(module) {
       return localStrays(await readdir(dirOf(module)).catch(() => [] as string[]));
     },

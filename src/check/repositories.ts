@@ -40,6 +40,11 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         if (leftovers.length > 0) {
           findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
         }
+        const wrongSizes = (await provider.sizeProblems?.(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).catch(() => [] as string[])) ?? [];
+        if (wrongSizes.length > 0) {
+          findings.push(fail(subject, `stored objects differ in size from what their manifest records (cut short or damaged): ${wrongSizes.join('; ')}; restore another snapshot, and run \`lifeboat verify ${module.name}\``));
+          continue;
+        }
         if (snapshots.length > 0 && provider.preflightRestore) {
           // An encrypted repository (tar): the newest snapshot's sealed part must open with the key.
           const newest = snapshots[snapshots.length - 1];

@@ -88,6 +88,7 @@ export class ManifestCursor {
   private sawEnd = false;
   private count = 0;
   private head: KeyedEntry | undefined;
+  private last: BytePath | undefined;
   private sorted: KeyedEntry[] | undefined;
   private readonly chunks: AsyncIterator<string>;
   private readonly streams: Array<{ destroy(): void }>;
@@ -134,21 +135,41 @@ export class ManifestCursor {
       }
       const line = this.lines[this.index++];
       if (line === '') continue;
-      const value = JSON.parse(line) as ManifestEntry | EndLine;
+      const value = this.parse(line);
       if ('end' in value) {
         if (value.entries !== this.count) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`, { hint: DAMAGED_MANIFEST });
         this.sawEnd = true;
         continue;
       }
       this.count++;
-      return { entry: value, key: fromPathKey(value.path), line };
+      const key = fromPathKey(value.path);
+      // The walks merge in path order: a line out of order would read as missing or extra paths.
+      if (this.last && comparePaths(this.last, key) >= 0) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its lines are out of path order (${value.path} after ${this.last.toString('utf8')})`, { hint: DAMAGED_MANIFEST });
+      this.last = key;
+      return { entry: value, key, line };
     }
+  }
+
+  // One line as JSON; a line that is not is damage, named with the file.
+  private parse(line: string): ManifestEntry | EndLine {
+    try {
+      const value = JSON.parse(line) as ManifestEntry | EndLine | null;
+      if (value && typeof value === 'object' && ('end' in value || typeof value.path === 'string')) return value;
+    } catch {
+      // reported below
+    }
+    throw new LifeboatError('STATE', `manifest ${this.file} is damaged: line ${this.count + 1} is not an entry`, { hint: DAMAGED_MANIFEST });
   }
 
   // Decompresses the next chunk into lines.
   async fill(): Promise<void> {
     if (this.ended) return;
-    const next = await this.chunks.next();
+    let next: IteratorResult<string>;
+    try {
+      next = await this.chunks.next();
+    } catch (error) {
+      throw namedZlibError(this.file, error);
+    }
     this.lines = this.lines.slice(this.index);
     this.index = 0;
     if (next.done) {
@@ -195,6 +216,15 @@ export class ManifestCursor {
     }
   }
 
+  // Reads the rest (checking its order, end line and gzip checksum) without keeping it.
+  async readToEnd(): Promise<void> {
+    for (;;) {
+      const item = this.take();
+      if (item === undefined) return;
+      if (item === MORE) await this.fill();
+    }
+  }
+
   // Stops reading (the file stays).
   close(): void {
     for (const stream of this.streams) stream.destroy();
@@ -205,7 +235,12 @@ export class ManifestCursor {
     while (this.lines.length === 0 && !this.ended) await this.fill();
     const first = this.lines[this.index++];
     if (first === undefined) throw new LifeboatError('STATE', `manifest ${this.file} is empty`, { hint: DAMAGED_MANIFEST });
-    const value = JSON.parse(first) as Partial<ManifestHeader> | ManifestV1;
+    let value: Partial<ManifestHeader> | ManifestV1;
+    try {
+      value = JSON.parse(first) as Partial<ManifestHeader> | ManifestV1;
+    } catch {
+      throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its first line is not JSON`, { hint: DAMAGED_MANIFEST });
+    }
     if (value.version === 1 && Array.isArray((value as ManifestV1).entries)) {
       const old = value as ManifestV1;
       this.header = headerOfV1(old);
@@ -218,6 +253,16 @@ export class ManifestCursor {
     if (header.format !== 'lifeboat-manifest' || header.version !== 2) throw new LifeboatError('STATE', `manifest ${this.file} has an unknown format (version ${String(header.version)})`, { hint: DAMAGED_MANIFEST });
     this.header = header as ManifestHeader;
   }
+}
+
+// zlib's own words ("unexpected end of file", "incorrect data check") name no file: a zlib error
+// becomes one that names the manifest and says it is damaged; any other error stays as it is.
+function namedZlibError(file: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !code.startsWith('Z_')) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  const cut = code === 'Z_BUF_ERROR' ? 'cut short' : 'damaged';
+  return new LifeboatError('STATE', `manifest ${file} is ${cut} (${reason})`, { hint: DAMAGED_MANIFEST });
 }
 
 // Every entry of a manifest in path order.
@@ -233,6 +278,15 @@ export async function* manifestEntries(file: string): AsyncGenerator<ManifestEnt
 // The header of a manifest, read synchronously: format 2 decompresses only its first gzip member
 // (read in growing pieces until the header line is complete); format 1 is read whole and counted.
 export function readManifestHeader(file: string): ManifestHeader {
+  try {
+    return readHeaderOf(file);
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new LifeboatError('STATE', `manifest ${file} is damaged: its header is not JSON`, { hint: DAMAGED_MANIFEST });
+    throw namedZlibError(file, error);
+  }
+}
+
+function readHeaderOf(file: string): ManifestHeader {
   const fd = openSync(file, 'r');
   try {
     let size = 1 << 16;

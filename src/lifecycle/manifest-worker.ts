@@ -28,6 +28,19 @@ interface Frame {
 async function walk(request: WorkerRequest, post: (message: WorkerMessage) => void): Promise<void> {
   const excluded = compileExcludes(request.exclude);
   const previous = await openPrevious(request.previous);
+  // What the previous manifest says of one path; its damage stops this walk (see run()).
+  const lookUp = async (recorded: BytePath) => {
+    try {
+      let old = previous!.seek(recorded);
+      while (old === MORE) {
+        await previous!.fill();
+        old = previous!.seek(recorded);
+      }
+      return old;
+    } catch (error) {
+      throw new PreviousUnreadable(error);
+    }
+  };
   const writer = new ManifestWriter(request.output);
   const rootBytes = Buffer.from(request.root, 'utf8');
   // Progress counts the bytes of files covered: hashed, or whose hash was kept.
@@ -65,11 +78,7 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     } else if (entry.type === 'file') {
       totals.files++;
       totals.bytes += entry.size ?? 0;
-      let old = previous?.seek(recorded);
-      while (old === MORE) {
-        await previous!.fill();
-        old = previous!.seek(recorded);
-      }
+      const old = previous ? await lookUp(recorded) : undefined;
       const was = old?.entry;
       if (was?.sha256 && was.size === entry.size && was.mtimeMs === entry.mtimeMs && was.ctimeMs === entry.ctimeMs && was.ino === entry.ino) {
         entry.sha256 = was.sha256;
@@ -95,6 +104,14 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
         else await visit(joinBytes(frame.dir, frame.names[frame.next++]));
       }
     }
+    // Read the previous manifest to its end: its end line and gzip checksum vouch for the hashes kept.
+    if (previous) {
+      try {
+        await previous.readToEnd();
+      } catch (error) {
+        throw new PreviousUnreadable(error);
+      }
+    }
     await writer.close();
   } catch (error) {
     writer.abort();
@@ -105,13 +122,32 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   post({ type: 'result', entries: writer.entries, files: totals.files, bytes: totals.bytes, hashedBytes: totals.hashedBytes });
 }
 
-// The previous manifest, or nothing when there is none or it cannot be read (then every file is hashed).
+// The previous manifest could not be read (at its start, or part way through the walk).
+class PreviousUnreadable extends Error {
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason));
+  }
+}
+
+// Walks with the previous manifest; when it cannot be read, warns once (naming it) and walks again
+// without it, hashing every file: hashes read before its damage showed might be damaged too.
+async function run(request: WorkerRequest, post: (message: WorkerMessage) => void): Promise<void> {
+  try {
+    await walk(request, post);
+  } catch (error) {
+    if (!(error instanceof PreviousUnreadable)) throw error;
+    post({ type: 'warning', message: `the previous manifest cannot be read, so no hashes are reused and every file is hashed again: ${error.message}` });
+    await walk({ ...request, previous: undefined }, post);
+  }
+}
+
+// The previous manifest, or nothing when there is none (then every file is hashed).
 async function openPrevious(file: string | undefined): Promise<ManifestCursor | undefined> {
   if (!file) return undefined;
   try {
     return await ManifestCursor.open(file);
-  } catch {
-    return undefined;
+  } catch (error) {
+    throw new PreviousUnreadable(error);
   }
 }
 
@@ -156,4 +192,4 @@ function hashFile(file: Buffer, onBytes: (count: number) => void): string | null
 }
 
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);
-walk(workerData as WorkerRequest, post).catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
+run(workerData as WorkerRequest, post).catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? error.message : String(error) }));

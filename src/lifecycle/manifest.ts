@@ -4,7 +4,7 @@
 // state dir, one gzipped file per snapshot: <state>/modules/<m>/manifests/<repository>/<snapshot>.json.gz.
 // Written and read as streams in path order (manifest-stream.ts), so memory does not grow with the tree.
 import { Worker } from 'node:worker_threads';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig } from '../config/types.js';
 import { describeError } from '../errors.js';
@@ -43,7 +43,7 @@ export interface WalkResult {
   hashedBytes: number;
 }
 
-export type WorkerMessage = { type: 'progress'; done: number } | ({ type: 'result' } & WalkResult) | { type: 'error'; message: string };
+export type WorkerMessage = { type: 'progress'; done: number } | { type: 'warning'; message: string } | ({ type: 'result' } & WalkResult) | { type: 'error'; message: string };
 
 export interface ManifestJob {
   // Resolves when request.output is written (rejects if the worker failed or was cancelled).
@@ -78,7 +78,7 @@ function walkOutput(module: Pick<ModuleConfig, 'stateDir'>, purpose: string): st
 
 // Walks and hashes `paths` under `root` in a worker thread into request.output; onProgress gets the
 // bytes of the files covered so far (hashed, or kept from the previous manifest).
-export function describeFiles(request: WorkerRequest, onProgress?: (done: number) => void): ManifestJob {
+export function describeFiles(request: WorkerRequest, onProgress?: (done: number) => void, onWarning?: (message: string) => void): ManifestJob {
   // Its plain errors are reasons: recordManifest logs them as a warning, checkRestore's caller
   // (20check_manifest) fails the part with them.
   const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData: request });
@@ -86,6 +86,7 @@ export function describeFiles(request: WorkerRequest, onProgress?: (done: number
   const result = new Promise<WalkResult>((resolve, reject) => {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') onProgress?.(message.done);
+      else if (message.type === 'warning') onWarning?.(message.message);
       else if (message.type === 'error') {
         settled = true;
         reject(new Error(message.message));
@@ -106,6 +107,18 @@ export function describeFiles(request: WorkerRequest, onProgress?: (done: number
   });
   result.catch(() => {});
   return { result, cancel: () => void worker.terminate().then(() => rmSync(request.output, { force: true })) };
+}
+
+// Left by a verify that found content differing from the manifest: a hash kept from the previous
+// manifest might be the wrong one, so the next backup hashes every file (and removes this file).
+function rehashMark(module: Pick<ModuleConfig, 'stateDir'>): string {
+  return path.join(manifestDir(module), '.rehash-all');
+}
+
+// Verify found content differing from the manifest: the next backup reuses no hash.
+export function requestRehash(module: Pick<ModuleConfig, 'stateDir'>, reason: string): void {
+  mkdirSync(manifestDir(module), { recursive: true, mode: 0o700 });
+  writeFileSync(rehashMark(module), `${reason}\n`, { mode: 0o600 });
 }
 
 // The newest manifest of the module (any repository): the hash cache of the next backup.
@@ -150,12 +163,15 @@ export function recordManifest(ctx: PartContext, paths: string[], exclude: strin
   const bar = startProgress(`${ctx.module.name}: manifest`);
   let output: string;
   let job: ManifestJob;
+  let rehash = false;
   try {
     output = walkOutput(ctx.module, 'backup');
-    const previous = previousManifest(ctx.module);
+    rehash = existsSync(rehashMark(ctx.module));
+    if (rehash) ctx.log.info('the last verify found files differing from the manifest: hashing every file (no hashes reused from the previous manifest)');
+    const previous = rehash ? undefined : previousManifest(ctx.module);
     // The bar's total: what the previous backup held (unknown on a first backup: bytes and rate only).
     const total = previous ? headerOrUndefined(previous)?.bytes : undefined;
-    job = describeFiles({ root: '', paths, exclude, previous, output }, (done) => bar.update(done, total));
+    job = describeFiles({ root: '', paths, exclude, previous, output }, (done) => bar.update(done, total), (message) => ctx.log.warn(message));
   } catch (error) {
     bar.done();
     ctx.log.warn(`could not start the backup manifest (verify will not compare files for this snapshot): ${describeError(error)}`);
@@ -169,6 +185,7 @@ export function recordManifest(ctx: PartContext, paths: string[], exclude: strin
           const header: ManifestHeader = { format: 'lifeboat-manifest', version: 2, module: ctx.module.name, created, host: ctx.root.host, snapshot: { repository: snapshot.repository, id: snapshot.id }, paths, files: walked.files, bytes: walked.bytes };
           await saveManifest(ctx.module, header, output);
         }
+        if (rehash && snapshots.length > 0) rmSync(rehashMark(ctx.module), { force: true });
         ctx.log.debug(`manifest: ${walked.entries} entries, ${walked.hashedBytes} bytes hashed (the rest unchanged since the last backup)`);
       } catch (error) {
         ctx.log.warn(`could not write the backup manifest (verify will not compare files for this snapshot): ${describeError(error)}`);

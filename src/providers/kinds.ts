@@ -33,6 +33,7 @@ export function withSnapshotKinds(provider: Provider): Provider {
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
     preflightRestore: provider.preflightRestore ? (module, snapshot, options) => provider.preflightRestore!(module, snapshot, options) : undefined,
     leftovers: provider.leftovers ? (module, options) => provider.leftovers!(module, options) : undefined,
+    sizeProblems: provider.sizeProblems ? (module, options) => provider.sizeProblems!(module, options) : undefined,
     holdsSnapshots: provider.holdsSnapshots ? (module, options) => provider.holdsSnapshots!(module, options) : undefined,
   };
 }

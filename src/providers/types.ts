@@ -135,6 +135,9 @@ export interface Provider {
   // What an interrupted run left that is not a snapshot (the tar provider: a local archive without its
   // manifest, an unfinished multipart upload), each named where it is, for `check`.
   leftovers?(module: string, options: CommonOptions): Promise<string[]>;
+  // Stored objects whose size is not what their snapshot's manifest records (the tar provider: each
+  // local archive and file list, by stat), each named with both sizes, for `check`. Cheap: no data read.
+  sizeProblems?(module: string, options: CommonOptions): Promise<string[]>;
   // True when the repository certainly holds snapshots of the module, seen without running the tool (a
   // local restic repository: its config and a snapshot file); false when that is not known, and the
   // caller lists. Saves the backup's check for a vanished repository a full listing (restic: a key

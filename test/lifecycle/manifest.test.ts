@@ -4,7 +4,7 @@
 // manifest, verify's merge-walk comparison, and manifests in the format before streaming (one JSON
 // object) still read by verify and as the previous manifest.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -162,7 +162,9 @@ describe('the backup manifest', () => {
     const broken = await lifeboat(t, ['verify', 'm']);
     expect(broken.exitCode).toBe(1);
     expect(broken.stderr).toContain(`${data}/a-b: content differs`);
-    // the next backup takes its hashes from the old manifest and writes the new format
+    // the next backup takes its hashes from the old manifest and writes the new format (the mark of
+    // the failed verify, which would make it hash every file, is removed: the repository was damaged here)
+    rmSync(path.join(t.stateDir, 'modules', 'm', 'manifests', '.rehash-all'));
     const next = await lifeboat(t, ['-v', 'backup', 'm']);
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
@@ -196,4 +198,111 @@ describe('the backup manifest', () => {
     expect(again.seen.length).toBe(expected.length);
     for (let i = 0; i < expected.length; i++) if (JSON.stringify(again.seen[i]) !== JSON.stringify(expected[i])) expect(again.seen[i]).toEqual(expected[i]);
   }, 1_800_000);
+});
+
+// The newest manifest of repository `local` (the hash cache of the next backup, what verify reads).
+function newestManifest(): string {
+  return manifestFiles().sort((x, y) => lstatSync(y).mtimeMs - lstatSync(x).mtimeMs)[0];
+}
+
+// Rewrites a manifest as a header member and a body member, entries changed by `edit`.
+async function rewriteManifest(file: string, edit: (entries: ManifestEntry[]) => ManifestEntry[]): Promise<void> {
+  const header = readManifestHeader(file);
+  const entries: ManifestEntry[] = [];
+  for await (const entry of manifestEntries(file)) entries.push(entry);
+  const lines = edit(entries);
+  const body = `${lines.map((entry) => JSON.stringify(entry)).join('\n')}\n${JSON.stringify({ end: true, entries: lines.length })}\n`;
+  writeFileSync(file, Buffer.concat([gzipSync(`${JSON.stringify(header)}\n`), gzipSync(body)]));
+}
+
+describe('a damaged or wrong manifest', () => {
+  for (const damage of ['a flipped byte in its checksum', 'a flipped byte in its body', 'a cut']) {
+    it(`costs the next backup only the reuse of hashes when the previous one has ${damage}: warned once, naming it; the new manifest is complete`, async () => {
+      makeTrickyNames(data);
+      expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+      const file = newestManifest();
+      const bytes = readFileSync(file);
+      if (damage === 'a cut') writeFileSync(file, bytes.subarray(0, bytes.length - 20));
+      else {
+        const at = damage === 'a flipped byte in its checksum' ? bytes.length - 6 : bytes.length - 40;
+        bytes[at] ^= 0x55;
+        writeFileSync(file, bytes);
+      }
+      const next = await lifeboat(t, ['-v', 'backup', 'm']);
+      expect(next.exitCode, next.stderr).toBe(0);
+      expect(next.stderr).not.toContain('could not write the backup manifest');
+      const warnings = next.stderr.split('\n').filter((line) => line.includes('previous manifest cannot be read'));
+      expect(warnings, next.stderr).toHaveLength(1);
+      expect(warnings[0]).toContain(file);
+      expect(next.stderr).not.toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+      const fresh = newestManifest();
+      expect(fresh).not.toBe(file);
+      expect((await entriesBelowData(fresh)).seen).toEqual(walkTree(b(data)));
+      const verify = await lifeboat(t, ['verify', 'm']);
+      expect(verify.exitCode, verify.stderr).toBe(0);
+      expect(verify.stderr).toMatch(/\d+ file\(s\), .* match the manifest/);
+      // the damaged one is no longer the newest: the backup after reuses hashes again, silently
+      const third = await lifeboat(t, ['-v', 'backup', 'm']);
+      expect(third.stderr).not.toContain('previous manifest cannot be read');
+      expect(third.stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+    });
+  }
+
+  it('makes verify name the manifest and say it is cut short, or that its lines are out of order', async () => {
+    makeTrickyNames(data);
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const file = newestManifest();
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, whole.length - 20));
+    const cut = await lifeboat(t, ['verify', 'm']);
+    expect(cut.exitCode).not.toBe(0);
+    expect(cut.stderr).toContain(`manifest ${file} is cut short`);
+    writeFileSync(file, whole);
+    await rewriteManifest(file, (entries) => {
+      const at = entries.findIndex((entry) => entry.path === path.join(data, 'a-b'));
+      return [...entries.slice(0, at - 1), entries[at], entries[at - 1], ...entries.slice(at + 1)];
+    });
+    const swapped = await lifeboat(t, ['verify', 'm']);
+    expect(swapped.exitCode).not.toBe(0);
+    expect(swapped.stderr).toContain(`manifest ${file} is damaged: its lines are out of path order`);
+    expect(swapped.stderr).not.toContain('missing from the restore');
+  });
+
+  it('fails verify when the manifest was made for another snapshot, naming both', async () => {
+    writeFileSync(path.join(data, 'f'), 'one\n');
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const older = newestManifest();
+    writeFileSync(path.join(data, 'f'), 'two, longer\n');
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const newest = newestManifest();
+    expect(newest).not.toBe(older);
+    writeFileSync(newest, readFileSync(older));
+    const verify = await lifeboat(t, ['verify', 'm']);
+    expect(verify.exitCode).toBe(1);
+    const olderId = path.basename(older, '.json.gz');
+    const newestId = path.basename(newest, '.json.gz');
+    expect(verify.stderr).toContain(`manifest ${newest} was made for snapshot ${olderId} of module m, not for snapshot ${newestId} of module m being verified`);
+    expect(verify.stderr).not.toContain('match the manifest');
+  });
+
+  it('makes the next backup hash every file again after verify found a wrong hash (a wrong hash would otherwise carry forward)', async () => {
+    writeFileSync(path.join(data, 'f'), 'right content\n');
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const file = newestManifest();
+    await rewriteManifest(file, (entries) => entries.map((entry) => (entry.path === path.join(data, 'f') ? { ...entry, sha256: '0'.repeat(64) } : entry)));
+    // an unchanged file keeps the (wrong) hash of the previous manifest: the damage carries forward
+    expect((await lifeboat(t, ['-v', 'backup', 'm'])).stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+    const failed = await lifeboat(t, ['verify', 'm']);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain(`${path.join(data, 'f')}: content differs`);
+    expect(failed.stderr).toContain('the next `lifeboat backup` hashes every file again');
+    const rehashed = await lifeboat(t, ['-v', 'backup', 'm']);
+    expect(rehashed.exitCode, rehashed.stderr).toBe(0);
+    expect(rehashed.stderr).toContain('hashing every file');
+    expect(rehashed.stderr).not.toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+    const passed = await lifeboat(t, ['verify', 'm']);
+    expect(passed.exitCode, passed.stderr).toBe(0);
+    // and the backup after that reuses hashes again
+    expect((await lifeboat(t, ['-v', 'backup', 'm'])).stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
+  });
 });

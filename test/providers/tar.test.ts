@@ -15,6 +15,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { diffTrees, filterTree, makeTree, readTree } from '../helpers/tree.js';
 import { readFileList } from '../helpers/tar-list.js';
 import { testProvider } from './suite.js';
+import { lifeboat, makeRoot } from '../helpers/root.js';
 
 // lifeboat-tar/1 repositories (plaintext, and age with the passphrase in pass) of V1_SOURCE.
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/tar-v1');
@@ -119,9 +120,9 @@ describe('tar provider specifics', () => {
     writeFileSync(listFile, gzipSync(edited.join('\n')));
     const error = await t.provider.check!('wiki', common()).catch((e: unknown) => e as LifeboatError);
     expect(error.problems).toEqual(expect.arrayContaining([expect.stringMatching(/small\.txt differs from the manifest \(sha256\)/), `${snapshot.id}.files.ndjson.gz: size or sha256 differs from the manifest`]));
-    // a restore refuses the file, and leaves nothing behind
+    // a restore refuses the list (its bytes are not what the manifest records), and leaves nothing behind
     const restored = await t.provider.restore({ module: 'wiki', snapshot, target: t.target, ...common() }).catch((e: unknown) => e as Error);
-    expect(restored.message).toMatch(/small\.txt does not match its manifest/);
+    expect(restored.message).toMatch(/files\.ndjson\.gz: the file list is not the one its manifest records \(\d+ bytes, the manifest says \d+/);
     expect(existsSync(path.join(t.target, t.src))).toBe(false);
     writeFileSync(listFile, good);
     await t.provider.check!('wiki', common());
@@ -224,4 +225,78 @@ describe('tar provider specifics', () => {
   it('refuses a url that is not a local folder', () => {
     expect(() => createProvider(providerInput({ provider: 'tar', url: 's3://bucket/prefix' }, { root: '/', stateDir: '/' }))).toThrow(/must be a local folder/);
   });
+});
+
+describe('tar restore through the CLI refuses an edited file list or a cut archive', () => {
+  // A root with one tar repository (zstd) and module m over one folder, backed up once.
+  async function backedUp() {
+    const t = makeRoot();
+    const repo = path.join(t.dir, 'tar');
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { vault: { provider: 'tar', url: repo, compression: 'zstd' } } }));
+    const data = path.join(t.dir, 'data');
+    await mkdir(data);
+    writeFileSync(path.join(data, 'run.sh'), '#!/bin/sh\necho hello\n', { mode: 0o755 });
+    writeFileSync(path.join(data, 'big.bin'), Buffer.alloc(300_000, 7));
+    t.module('m', { folders: [data] });
+    const backup = await lifeboat(t, ['backup', 'm']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const names = await readdir(path.join(repo, 'm'));
+    const id = names.find((name) => name.endsWith('.manifest.json'))!.replace('.manifest.json', '');
+    return { t, data, dir: path.join(repo, 'm'), id, target: path.join(t.dir, 'target') };
+  }
+
+  it('refuses a file list whose bytes are not what the manifest records (a mode edited to setuid), naming it, and restores nothing', async () => {
+    const { t, data, dir, id, target } = await backedUp();
+    try {
+      const listFile = path.join(dir, `${id}.files.ndjson.gz`);
+      const lines = gunzipSync(readFileSync(listFile)).toString('utf8').split('\n');
+      const at = lines.findIndex((line) => line.includes('run.sh'));
+      expect(at).toBeGreaterThan(0);
+      const entry = JSON.parse(lines[at]) as { mode: number };
+      lines[at] = JSON.stringify({ ...entry, mode: entry.mode | 0o4000 });
+      writeFileSync(listFile, gzipSync(lines.join('\n')));
+      const restore = await lifeboat(t, ['restore', 'm', '--target', target]);
+      expect(restore.exitCode).not.toBe(0);
+      expect(restore.stderr).toContain(`${listFile}: the file list is not the one its manifest records`);
+      expect(restore.stderr).toContain('`lifeboat verify`');
+      expect(existsSync(path.join(target, data, 'run.sh'))).toBe(false);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+
+  it('makes `lifeboat check` name a cut archive or file list with its size against the manifest', async () => {
+    const { t, dir, id } = await backedUp();
+    try {
+      expect((await lifeboat(t, ['check'])).exitCode).toBe(0);
+      const archive = path.join(dir, (await readdir(dir)).find((name) => name.startsWith(id) && name.endsWith('.tar.zst'))!);
+      const listFile = path.join(dir, `${id}.files.ndjson.gz`);
+      const archiveBytes = readFileSync(archive);
+      const listBytes = readFileSync(listFile);
+      writeFileSync(archive, archiveBytes.subarray(0, 10));
+      writeFileSync(listFile, listBytes.subarray(0, 5));
+      const check = await lifeboat(t, ['check']);
+      expect(check.exitCode).not.toBe(0);
+      expect(check.stdout).toContain(`${archive}: 10 bytes, its manifest records ${archiveBytes.length}`);
+      expect(check.stdout).toContain(`${listFile}: 5 bytes, its manifest records ${listBytes.length}`);
+      expect(check.stdout).toContain('`lifeboat verify m`');
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+
+  it('names a cut .tar.zst and its size against the manifest', async () => {
+    const { t, dir, id, target } = await backedUp();
+    try {
+      const archive = (await readdir(dir)).find((name) => name.startsWith(id) && name.endsWith('.tar.zst'))!;
+      const file = path.join(dir, archive);
+      const whole = readFileSync(file);
+      writeFileSync(file, whole.subarray(0, whole.length - 100));
+      const restore = await lifeboat(t, ['restore', 'm', '--target', target]);
+      expect(restore.exitCode).not.toBe(0);
+      expect(restore.stderr).toContain(`${file}: cut short or damaged: ${whole.length - 100} bytes read, the manifest records ${whole.length}`);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
 });

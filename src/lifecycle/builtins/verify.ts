@@ -11,7 +11,7 @@ import { selectedRepositories } from '../repositories.js';
 import { snapshotSet } from '../module-paths.js';
 import { isOwnHost } from '../../providers/snapshot-ref.js';
 import { kindOf } from '../../providers/kinds.js';
-import { checkRestore, loadManifest } from '../manifest.js';
+import { checkRestore, loadManifest, requestRehash } from '../manifest.js';
 import { startProgress } from '../../log/progress.js';
 import { formatBytes } from '../../log/format.js';
 import type { Drill, PartContext } from '../context.js';
@@ -85,10 +85,19 @@ async function drillRepository(ctx: PartContext, repository: string, dir: string
 // Compares every scratch restore with the manifest of its snapshot: type, mode, size, sha256, link target.
 export async function checkManifest(ctx: PartContext): Promise<void> {
   const failures: string[] = [];
+  let differs = false;
   for (const drill of drillsOf(ctx)) {
     const manifest = loadManifest(ctx.module, drill.repository, drill.snapshot.id);
     if (!manifest) {
       ctx.log.warn(`${drill.repository}: no manifest for snapshot ${drill.snapshot.id.slice(0, 12)} on this host (it was made elsewhere, or before manifests existed); files restored but not compared`);
+      continue;
+    }
+    // A manifest copied over another snapshot's name would compare the wrong backup.
+    const made = manifest.header;
+    if (made.snapshot?.id !== drill.snapshot.id || made.module !== ctx.module.name) {
+      const problem = `manifest ${manifest.file} was made for snapshot ${String(made.snapshot?.id)} of module ${String(made.module)}, not for snapshot ${drill.snapshot.id} of module ${ctx.module.name} being verified`;
+      ctx.log.error(`${drill.repository}: ${problem}`);
+      failures.push(`${drill.repository}: ${problem}`);
       continue;
     }
     const bar = startProgress(`${ctx.module.name}: compare ${drill.repository}`);
@@ -110,8 +119,13 @@ export async function checkManifest(ctx: PartContext): Promise<void> {
     for (const problem of result.problems.slice(0, SHOWN_PROBLEMS)) ctx.log.error(`${drill.repository}: ${problem}`);
     const more = result.problemCount > SHOWN_PROBLEMS ? ` (and ${result.problemCount - SHOWN_PROBLEMS} more)` : '';
     failures.push(`${drill.repository}: ${result.problemCount} difference(s) from the manifest, e.g. ${result.problems[0]}${more}`);
+    differs = true;
   }
-  if (failures.length > 0) throw new LifeboatError('PART_FAILED', failures.join('; '), { hint: 'the restored files differ from what was backed up: run `lifeboat backup` again, and `lifeboat check` the repository' });
+  if (differs) requestRehash(ctx.module, 'verify found restored files differing from the manifest');
+  if (failures.length > 0) {
+    const hint = differs ? 'the restored files differ from what was backed up: the next `lifeboat backup` hashes every file again (no hashes reused from the previous manifest), then verify again; if it still fails, `lifeboat check` the repository' : 'the manifest does not belong to the snapshot verified: run `lifeboat backup` again so the newest snapshot has its own manifest';
+    throw new LifeboatError('PART_FAILED', failures.join('; '), { hint });
+  }
 }
 
 // Checks each database dump in the scratch restore: SQLite with PRAGMA integrity_check; PostgreSQL,
