@@ -158,7 +158,7 @@ export function createProvider(input: ProviderInput): Provider {
   // cache when it knows every snapshot there (no restic run); a full listing by restic refreshes it.
   async function rawSnapshots(module: string, options: CommonOptions, ids: string[] = []): Promise<RawSnapshot[] | null> {
     const cache = ids.length ? undefined : cacheOf(module);
-    const cached = cache?.read();
+    const cached = options.fresh ? undefined : cache?.read();
     if (cached) {
       options.log.debug(`${where(module)}: ${cached.length} snapshot(s), from the snapshot cache`);
       return cached;

@@ -30,7 +30,7 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
       try {
         const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
         const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
-        const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env });
+        const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env, fresh: true });
         const others = [...new Set(snapshots.filter((s) => s.host !== undefined && s.host !== root.host).map((s) => s.host))];
         if (others.length > 0) {
           const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;

@@ -98,6 +98,8 @@ export interface CommonOptions {
   log: Logger;
   dryRun?: boolean;
   env?: Record<string, string>;
+  // Ask the repository itself, not a cache of it (`check`: the password and the repository must really open).
+  fresh?: boolean;
 }
 
 // What retention decided for one module in one repository (retention.ts), oldest first in each list.
