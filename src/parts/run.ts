@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { readLines } from '../process/lines.js';
 import { start } from '../process/runner.js';
 import { fitEnvironment } from './env-limit.js';
+import { isDamagedElf } from './run-parts/exec-format.js';
 
 // How long output still in the pipes is read after the part exited, before a background process that
 // holds them open is left behind.
@@ -114,12 +115,12 @@ function handOver(stream: NodeJS.ReadableStream & { destroy(): void; destroyed: 
 
 // Refuses files that are neither `#!` scripts nor ELF binaries, instead of letting a shell guess (ENOEXEC).
 function checkExecutableFormat(file: string): string | undefined {
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(64);
   let read: number;
   try {
     const fd = openSync(file, 'r');
     try {
-      read = readSync(fd, head, 0, 4, 0);
+      read = readSync(fd, head, 0, 64, 0);
     } finally {
       closeSync(fd);
     }
@@ -127,7 +128,10 @@ function checkExecutableFormat(file: string): string | undefined {
     return describeSpawnError(file, error as NodeJS.ErrnoException);
   }
   const isScript = read >= 2 && head[0] === 0x23 && head[1] === 0x21;
-  const isElf = read === 4 && head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  const isElf = read >= 4 && head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  if (isElf && isDamagedElf(head.subarray(0, read))) {
+    return `cannot execute ${file}: Exec format error (ENOEXEC): it starts like an ELF binary but its header is cut short or damaged (${read} bytes read); reinstall or copy it again`;
+  }
   if (isScript || isElf) return undefined;
   return `cannot execute ${file}: Exec format error (ENOEXEC): it has no #! line and is not a binary; add a first line such as #!/bin/sh`;
 }

@@ -133,6 +133,17 @@ describe('FOLDERS longer than the kernel allows', () => {
     expect(run.stderr).not.toContain('[web/40big] ran');
   });
 
+  it('a part that starts like an ELF binary but is cut short is refused (not run by /bin/sh)', async () => {
+    webModule();
+    const part = t.part('pre-backup', '40cut', '', 'web');
+    // the first 40 bytes of a real binary: a copy that stopped early
+    writeFileSync(part, readFileSync('/bin/true').subarray(0, 40), { mode: 0o755 });
+    const run = await lifeboat(t, ['backup', 'web']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(`cannot execute ${part}: Exec format error (ENOEXEC): it starts like an ELF binary but its header is cut short or damaged (40 bytes read); reinstall or copy it again`);
+    expect(run.stderr).not.toContain('not found');
+  });
+
   it('FOLDERS_FILE is set for every part, one folder a line', async () => {
     webModule();
     t.part('pre-backup', '40list', '#!/bin/sh\ncat "$FOLDERS_FILE"\n', 'web');

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isExecFormatError, matchesBinfmtEntries, parseBinfmtEntry } from '../../src/parts/run-parts/exec-format.js';
+import { isDamagedElf, isExecFormatError, matchesBinfmtEntries, parseBinfmtEntry } from '../../src/parts/run-parts/exec-format.js';
+import { readFileSync } from 'node:fs';
 import { tmpDir } from '../helpers/tmp.js';
 
 const QEMU_ARM = 'enabled\ninterpreter /usr/libexec/qemu-binfmt/arm-binfmt-P\nflags: POCF\noffset 0\nmagic 7f454c4601010100000000000000000002002800\nmask ffffffffffffff00fffffffffffffffffeffffff\n';
@@ -82,7 +83,9 @@ describe('isExecFormatError on files whose first bytes are close to "#!" or ELF'
     const dir = await tmpDir();
     const cases: Array<[string, Buffer, boolean]> = [
       ['shebang-only', Buffer.from('#!'), false],
-      ['elf-magic-only', bytes(0x7f, 0x45, 0x4c, 0x46), false],
+      // the magic alone is an ELF header cut short: the kernel refuses it (ENOEXEC), as Debian's run-parts reports
+      ['elf-magic-only', bytes(0x7f, 0x45, 0x4c, 0x46), true],
+      ['elf-whole-header', readFileSync('/bin/true').subarray(0, 64), false],
       ['bang-hash', Buffer.from('!#/bin/sh\n'), true],
       ['hash-x', Buffer.from('#x/bin/sh\n'), true],
       ['x-bang', Buffer.from('x!/bin/sh\n'), true],
@@ -92,5 +95,30 @@ describe('isExecFormatError on files whose first bytes are close to "#!" or ELF'
     ];
     for (const [file, content] of cases) writeFileSync(path.join(dir, file), content);
     expect(cases.map(([file]) => [file, isExecFormatError(Buffer.from(path.join(dir, file)))])).toEqual(cases.map(([file, , expected]) => [file, expected]));
+  });
+});
+
+describe('an ELF header the kernel refuses at once', () => {
+  const real = readFileSync('/bin/true');
+  it('is a whole binary\'s header: fine', () => {
+    expect(isDamagedElf(real.subarray(0, 256))).toBe(false);
+    expect(isDamagedElf(real.subarray(0, 64))).toBe(false);
+  });
+  it('is damaged when cut before the end of its header, or with an unknown class, byte order or version', () => {
+    expect(isDamagedElf(real.subarray(0, 63))).toBe(true);
+    expect(isDamagedElf(real.subarray(0, 6))).toBe(true);
+    for (const [offset, value] of [[4, 3], [4, 0], [5, 0], [5, 3], [6, 2]]) {
+      const head = Buffer.from(real.subarray(0, 64));
+      head[offset] = value;
+      expect(isDamagedElf(head), `byte ${offset} = ${value}`).toBe(true);
+    }
+    // a 32-bit header is complete at 52 bytes
+    const elf32 = Buffer.from(real.subarray(0, 52));
+    elf32[4] = 1;
+    expect(isDamagedElf(elf32)).toBe(false);
+    expect(isDamagedElf(elf32.subarray(0, 51))).toBe(true);
+  });
+  it('is not an ELF question for other files', () => {
+    expect(isDamagedElf(Buffer.from('#!/bin/sh\n'))).toBe(false);
   });
 });

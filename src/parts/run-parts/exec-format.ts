@@ -18,8 +18,19 @@ export function isExecFormatError(path: Buffer): boolean {
     return false; // unreadable (execute-only): let the kernel decide
   }
   if (head.length >= 2 && head[0] === 0x23 && head[1] === 0x21) return false; // "#!"
-  if (head.length >= 4 && head.readUInt32BE(0) === 0x7f454c46) return false; // ELF
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x7f454c46) return isDamagedElf(head); // ELF
   return !matchesBinfmtMisc(path, head);
+}
+
+// An ELF file the kernel refuses at once (ENOEXEC) whatever the machine: its header cut short (a partial
+// copy, a full disk), or a class, byte order or version that no ELF has. `head`: the file's first bytes
+// (at least 64 when the file has them). glibc's execvp would run /bin/sh on such a file ("ELF: not found").
+export function isDamagedElf(head: Buffer): boolean {
+  if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) return false;
+  if (head.length < 7) return true;
+  const elfClass = head[4];
+  if ((elfClass !== 1 && elfClass !== 2) || (head[5] !== 1 && head[5] !== 2) || head[6] !== 1) return true;
+  return head.length < (elfClass === 2 ? 64 : 52);
 }
 
 export interface BinfmtEntry {
