@@ -29,6 +29,12 @@ export function loadRoot(options: PathOptions): RootConfig {
       hint: 'run `lifeboat init --root DIR` to create one, or pass --root / set LIFEBOAT_ROOT',
     });
   }
+  const notDir = notADirectory(stateDir);
+  if (notDir) {
+    throw new LifeboatError('USAGE', `state dir ${stateDir} cannot be used: ${notDir}`, {
+      hint: 'pass --state-dir (or set LIFEBOAT_STATE_DIR to) a folder, or one that does not exist yet (it is created)',
+    });
+  }
   const rootEnv = collect(problems, () => readEnvFile(path.join(root, 'environment'), 'environment')) ?? {};
   const found = findConfigFile(root, 'lifeboat', problems);
   let global: GlobalConfig = { repositories: {}, defaults: {}, notify: [] };
@@ -333,4 +339,18 @@ function throwProblems(problems: string[]): never {
 // " (known modules: a, b)" for an unknown-module message.
 function suggestModules(names: string[]): string {
   return names.length ? `; known modules: ${names.join(', ')}` : '; no modules are defined yet';
+}
+
+// Why a state dir path cannot be a folder: a file stands there or at one of its parents; undefined when it
+// is a folder or does not exist yet.
+function notADirectory(dir: string): string | undefined {
+  for (let at = dir; ; at = path.dirname(at)) {
+    try {
+      if (statSync(at).isDirectory()) return undefined;
+      return at === dir ? 'it is a file, not a folder' : `${at} is a file, not a folder`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') return undefined;
+    }
+    if (path.dirname(at) === at) return undefined;
+  }
 }

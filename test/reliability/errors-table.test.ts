@@ -343,6 +343,28 @@ const CASES: Case[] = [
     message: () => 'bin/module-dump-state exited with status 4',
     hint: (t) => `its output is above; fix ${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}, or remove it when the module has no state to dump`,
   },
+  // a state dir that cannot be a folder (a typo naming a file): refused before anything reads it
+  {
+    what: 'a state dir that is a file',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('a-file', 'x\n');
+    },
+    args: (t) => ['--state-dir', path.join(t.root, 'a-file'), 'status'],
+    exit: 2,
+    message: (t) => `state dir ${path.join(t.root, 'a-file')} cannot be used: it is a file, not a folder`,
+    hint: () => 'pass --state-dir (or set LIFEBOAT_STATE_DIR to) a folder, or one that does not exist yet (it is created)',
+  },
+  {
+    what: 'a state dir below a file',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('a-file', 'x\n');
+    },
+    args: (t) => ['--state-dir', path.join(t.root, 'a-file', 'state'), 'backup', 'm'],
+    exit: 2,
+    message: (t) => `state dir ${path.join(t.root, 'a-file', 'state')} cannot be used: ${path.join(t.root, 'a-file')} is a file, not a folder`,
+  },
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
