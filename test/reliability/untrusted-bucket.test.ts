@@ -91,9 +91,12 @@ describe('names read from a bucket stay plain file names', () => {
     put('pre/m/m-20250404T000000000Z.manifest.json', manifest('m-20250404T000000000Z', { archive: 'elsewhere.tar' }));
     put('pre/m/sub/m-20250505T000000000Z.manifest.json', manifest('m-20250505T000000000Z'));
     for (const id of ['other', 'm-20250303T000000000Z.tar\u0000.sh', 'elsewhere.tar', 'm-20250505T000000000Z.tar']) put(`pre/m/${id}`, '');
+    // one good snapshot beside them (with none readable the listing is an error, never "no snapshots")
+    put('pre/m/m-20250606T000000000Z.manifest.json', manifest('m-20250606T000000000Z'));
+    put('pre/m/m-20250606T000000000Z.tar', '');
     const listed = await run(t, ['snapshots', 'm', '--json']);
     expect(listed.exitCode, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([]);
+    expect(JSON.parse(listed.stdout).map((s: { id: string }) => s.id)).toEqual(['m-20250606T000000000Z']);
     expect(listed.stderr).toContain('m-20250101T000000000Z.manifest.json at');
     expect(listed.stderr).toContain('refused: `id` is "other", expected "m-20250101T000000000Z"');
     expect(listed.stderr).toContain('refused: `module` ".." is ".."');
@@ -146,8 +149,9 @@ describe('what S3 returns is bounded while reading', () => {
       return true;
     };
     const listed = await run(t, ['snapshots', 'm', '--json']);
-    expect(listed.exitCode, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([]);
+    // both refused: the listing is an error (never "no snapshots"), and each refusal is named
+    expect(listed.exitCode, listed.stderr).toBe(1);
+    expect(listed.stderr).toContain('none of its 2 manifest(s) can be read');
     expect(listed.stderr).toContain(`m-20250101T000000000Z.manifest.json at ${fake.endpoint}: refused: the server announced ${200 * MiB} bytes; Lifeboat accepts at most ${64 * MiB} bytes here`);
     expect(listed.stderr).toContain(`m-20250202T000000000Z.manifest.json at ${fake.endpoint}: refused: the server sent more than ${64 * MiB} bytes; Lifeboat accepts at most ${64 * MiB} bytes here`);
     expect(listed.rssKb).toBeGreaterThan(0);
