@@ -82,6 +82,11 @@ export function hintOf(error: unknown): string | undefined {
   return error instanceof LifeboatError ? error.hint : undefined;
 }
 
+// The code of a known error, if it is one.
+export function codeOf(error: unknown): ErrorCode | undefined {
+  return error instanceof LifeboatError ? error.code : undefined;
+}
+
 // The distinct hints of several failures (one per repository, per dump), joined; undefined when none has one.
 export function joinHints(errors: unknown[]): string | undefined {
   const hints = [...new Set(errors.map(hintOf).filter((hint): hint is string => !!hint))];

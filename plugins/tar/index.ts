@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { LifeboatError } from '../../src/errors.js';
+import { LifeboatError, joinHints } from '../../src/errors.js';
 import { progressEnabled } from '../../src/log/progress.js';
 import type { CommonOptions, CreateOptions, Provider, ProviderInput, ProviderSnapshot, RestoreOptions } from '../../src/providers/types.js';
 import { notCreatedYet } from '../../src/providers/shared.js';
@@ -367,13 +367,15 @@ export function createProvider(input: ProviderInput): Provider {
 
   // Re-reads one archive: every file's sha256, the file list and the archive's own sha256. The archive
   // and a lifeboat-tar/2 file list are read side by side in path order (memory does not grow with them).
-  async function verify(module: string, located: Located, log: CommonOptions['log'], env?: Record<string, string>): Promise<string[]> {
+  // The errors behind the problems go to `errors`, so that the check keeps their hints (the fix).
+  async function verify(module: string, located: Located, log: CommonOptions['log'], env: Record<string, string> | undefined, errors: unknown[]): Promise<string[]> {
     const problems: string[] = [];
     const { manifest } = located;
     let files: FileEntries;
     try {
       files = await openEntries(module, located, { env, log });
     } catch (error) {
+      errors.push(error);
       return [(error as Error).message];
     }
     const missing = (entry: ManifestEntry, key: string) => {
@@ -392,11 +394,13 @@ export function createProvider(input: ProviderInput): Provider {
           else if (expected.sha256 !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
         }
       }, log, undefined, { env }).catch((error: Error) => {
+        errors.push(error);
         problems.push(error.message);
         return undefined;
       });
       if (!tap) return problems;
       const end = await files.rest(missing).catch((error: Error) => {
+        errors.push(error);
         problems.push(error.message);
         return undefined;
       });
@@ -467,12 +471,13 @@ export function createProvider(input: ProviderInput): Provider {
       const snapshots = await list(module, options);
       if (snapshots.length === 0) throw notCreatedYet(where(module), module, 'has no archives yet');
       const problems: string[] = [];
-      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log, options.env)));
+      const errors: unknown[] = [];
+      for (const snapshot of snapshots) problems.push(...(await verify(module, await readManifest(module, snapshot.id, options.env), options.log, options.env, errors)));
       for (const store of await openStores(options.env)) {
         const stray = await store.strays(module).catch(() => []);
         if (stray.length) options.log.warn(`${whereAll(module, [store])}: unfinished files (not snapshots): ${stray.join(', ')}`);
       }
-      if (problems.length) throw new LifeboatError('PROVIDER', `${where(module)}: check failed: ${problems.join('; ')}`, { problems });
+      if (problems.length) throw new LifeboatError('PROVIDER', `${where(module)}: check failed: ${problems.join('; ')}`, { problems, hint: joinHints(errors) });
     },
   };
 }

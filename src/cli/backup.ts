@@ -95,6 +95,7 @@ export function printResults(action: string, results: ModuleResult[], json: bool
         error: r.error,
         ...(r.failedPart ? { failedPart: r.failedPart } : {}),
         ...(r.hint ? { hint: r.hint } : {}),
+        ...(r.code ? { code: r.code } : {}),
       })),
     });
     return;

@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { PROJECT_DIR } from '../config/paths.js';
-import { reportError, type GlobalOptions } from './common.js';
+import { printJson, reportError, type GlobalOptions } from './common.js';
 import { LifeboatError } from '../errors.js';
 
 type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>, program: Command) => Promise<number>;
@@ -180,6 +180,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 // Entry point: parses argv, runs the command, maps errors to exit codes (2 usage, 1 failure, 3 locked).
 export async function main(argv: string[]): Promise<void> {
   keepRunningWithoutReader();
+  const stdoutUsed = watchStdout();
   let exitCode = 0;
   const program = buildProgram((code) => {
     exitCode = code;
@@ -189,11 +190,46 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+      if (exitCode !== 0 && wantsJson(argv) && !stdoutUsed()) printJson({ ok: false, error: error.message.replace(/^error: /, ''), code: 'USAGE', exitCode });
     } else {
       exitCode = reportError(error);
+      // A command that failed before it printed its document (a configuration error, a held lock, a bug):
+      // --json still gets one JSON document on stdout (README "Commands").
+      if (wantsJson(argv) && !stdoutUsed()) printJson(failureDocument(error, exitCode));
     }
   }
   process.exitCode = exitCode;
+}
+
+// --json among the options (an argument after `--` is not an option).
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+// The JSON document of a command that failed before it printed its own: the error as reportError shows
+// it (each problem, the hint) with its code and the exit status.
+function failureDocument(error: unknown, exitCode: number): Record<string, unknown> {
+  if (!(error instanceof LifeboatError)) return { ok: false, error: `internal error (please report it): ${error instanceof Error ? error.message : String(error)}`, exitCode };
+  return {
+    ok: false,
+    error: error.message,
+    ...(error.problems.length > 1 ? { problems: error.problems } : {}),
+    ...(error.hint ? { hint: error.hint } : {}),
+    code: error.code,
+    exitCode,
+  };
+}
+
+// Tells whether anything was written on stdout (a document or a line) since it was called.
+function watchStdout(): () => boolean {
+  let used = false;
+  const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
+  process.stdout.write = ((...args: unknown[]) => {
+    used = true;
+    return write(...args);
+  }) as typeof process.stdout.write;
+  return () => used;
 }
 
 // A reader that went away (`lifeboat backup | head -1`, a closed terminal) must not kill a run that has a

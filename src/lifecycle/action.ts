@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stateLayout } from '../config/paths.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
-import { LifeboatError, describeError, hintOf } from '../errors.js';
+import { LifeboatError, codeOf, describeError, hintOf, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLock } from '../state/lock.js';
 import { journalEnd, journalStart } from '../state/journal.js';
@@ -38,6 +38,8 @@ export interface ModuleResult {
   failedPart: string | null;
   // The fix of the failure (a LifeboatError's hint), when it named one.
   hint?: string;
+  // The error code of the failure (src/errors.ts; PART_FAILED for a part file's exit status).
+  code?: ErrorCode;
   // How long the module's action took (the end-of-run summary shows it).
   durationMs?: number;
 }
@@ -77,7 +79,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
     } catch (error) {
       if (error instanceof LifeboatError && error.code === 'LOCKED') {
         log.error(error.message);
-        return { ...result, locked: true, lockedBy: /locked by (.+?)(?: after waiting [\d.]+s)?; wait for it/.exec(error.message)?.[1], error: error.message };
+        return { ...result, locked: true, lockedBy: /locked by (.+?)(?: after waiting [\d.]+s)?; wait for it/.exec(error.message)?.[1], error: error.message, code: error.code };
       }
       if (error instanceof LifeboatError) throw error;
       // A full or read-only state dir: a plain failure of this module, nothing was run.
@@ -122,10 +124,10 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       if (removed.length) log.warn(`removed what an interrupted restore left behind: ${removed.join(', ')}`);
     }
     const outcome = unfinished
-      ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}` }
+      ? { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: `refused: ${describeUnfinishedRestore(unfinished)}`, code: 'RESTORE' as ErrorCode }
       : await runAction(run, plan).catch((error: unknown) => {
           if (error instanceof LifeboatError && error.exitCode === 2) throw error;
-          return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error), hint: hintOf(error) };
+          return { ok: false, skipped: false, interrupted: null, failedPart: 'lifeboat', error: describeError(error), hint: hintOf(error), code: codeOf(error) };
         });
     if (action === 'restore' && !options.dryRun) settleRestoreMarker(root.stateDir, module.name, runId, outcome.failedPart);
     Object.assign(result, {
@@ -138,6 +140,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
       ...(outcome.hint ? { hint: log.masker.mask(outcome.hint) } : {}),
+      ...(!outcome.ok && outcome.code ? { code: outcome.code } : {}),
       durationMs: Date.now() - started,
     });
     const journalError = options.dryRun
@@ -157,6 +160,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
             failedPart: outcome.failedPart,
             error: result.error ?? undefined,
             hint: result.hint,
+            code: result.code,
           }),
         );
     if (journalError) {

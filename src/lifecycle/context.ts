@@ -1,5 +1,6 @@
 // What one module's action carries from part to part: config, request, environment, shared state.
 import type { ModuleConfig, RootConfig } from '../config/types.js';
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Action, PhaseName } from '../parts/phases.js';
 import type { ProviderSnapshot, SnapshotKind, StreamSource } from '../providers/types.js';
@@ -72,6 +73,8 @@ export interface RunState {
   error?: string;
   // The fix the first failure named (LifeboatError.hint), for the journal and `--json`.
   hint?: string;
+  // The error code of that failure (src/errors.ts), for the journal and `--json`.
+  code?: ErrorCode;
   skipped: boolean;
   // What built-ins hand each other within the run (each field: who writes it, who reads it).
   // 20dump_databases -> 50snapshot: the dumps streamed straight into the snapshot.

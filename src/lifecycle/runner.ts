@@ -10,7 +10,7 @@ import { runProcessPart } from '../parts/run.js';
 import { readHandoff } from './env-handoff.js';
 import { markModuleRestored, modulePathInRepository, snapshotEnvironment, trackStateEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
-import { LifeboatError, describeError, hintOf } from '../errors.js';
+import { LifeboatError, codeOf, describeError, hintOf, type ErrorCode } from '../errors.js';
 
 export interface ActionOutcome {
   ok: boolean;
@@ -20,6 +20,8 @@ export interface ActionOutcome {
   error?: string;
   // The fix the failing part's LifeboatError named (kept for the journal and `--json`); absent when none.
   hint?: string;
+  // The error code of that failure (README "Commands": --json): PART_FAILED for a part file's exit status.
+  code?: ErrorCode;
   exitCode?: number;
 }
 
@@ -69,7 +71,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
   let current = 'interrupted';
   const onInterrupt = () => {
     outcome.interrupted = run.signal.reason as NodeJS.Signals;
-    fail(outcome, run, current, `interrupted by ${outcome.interrupted}`);
+    fail(outcome, run, current, `interrupted by ${outcome.interrupted}`, undefined, 'INTERRUPTED');
     run.log.warn(`received ${outcome.interrupted}: stopping the running part; the always-phases still run`);
   };
   if (run.signal.aborted) onInterrupt();
@@ -96,6 +98,7 @@ export async function runAction(run: RunContext, plan = planAction(run)): Promis
   run.state.failedPart = outcome.failedPart;
   run.state.error = outcome.error;
   run.state.hint = outcome.hint;
+  run.state.code = outcome.code;
   return outcome;
 }
 
@@ -151,7 +154,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   } catch (error) {
     const message = `cannot read the environment before this part: ${describeError(error)}`;
     log.error(message);
-    if (outcome.ok) fail(outcome, run, label, message);
+    if (outcome.ok) fail(outcome, run, label, message, hintOf(error), codeOf(error) ?? 'PART_FAILED');
     // A cleanup or a service start still runs, with the environment as last read.
     if (step.runs === 'ok') return;
     fresh = run.env;
@@ -185,11 +188,11 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   if (result.hint) log.error(`hint: ${result.hint}`);
   if (outcome.ok) {
     outcome.exitCode = result.exitCode;
-    fail(outcome, run, label, result.message, result.hint);
+    fail(outcome, run, label, result.message, result.hint, result.code);
   }
 }
 
-type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number; hint?: string };
+type PartResult = { kind: 'ok' } | { kind: 'skip' } | { kind: 'fail'; message: string; exitCode: number; code: ErrorCode; hint?: string };
 
 // Runs a part file through runProcessPart and maps its exit status.
 async function runFilePart(run: RunContext, entry: PartEntry, request: PartRequest, env: Record<string, string>, log: RunContext['log'], interrupt?: AbortSignal): Promise<PartResult> {
@@ -204,12 +207,12 @@ async function runFilePart(run: RunContext, entry: PartEntry, request: PartReque
     umask: run.module.umask,
     interrupt,
   });
-  if (result.error) return { kind: 'fail', message: result.error, exitCode: 126 };
-  if (result.timedOut) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part) and was killed`, exitCode: 124 };
+  if (result.error) return { kind: 'fail', message: result.error, exitCode: 126, code: 'PART_FAILED' };
+  if (result.timedOut) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part) and was killed`, exitCode: 124, code: 'INTERRUPTED' };
   if (result.exitCode === 0) return { kind: 'ok' };
   if (result.exitCode === EXIT_SKIP) return { kind: 'skip' };
-  if (result.signal) return { kind: 'fail', message: `killed by ${result.signal}`, exitCode: 128 };
-  return { kind: 'fail', message: `exited with status ${result.exitCode}`, exitCode: result.exitCode ?? 1 };
+  if (result.signal) return { kind: 'fail', message: `killed by ${result.signal}`, exitCode: 128, code: 'PART_FAILED' };
+  return { kind: 'fail', message: `exited with status ${result.exitCode}`, exitCode: result.exitCode ?? 1, code: 'PART_FAILED' };
 }
 
 // Runs a built-in in-process with the same timeout and signal rules as a file part.
@@ -232,11 +235,11 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
   try {
     const fn = await entry.builtin!.load();
     const value = await Promise.race([fn(ctx), abandoned]);
-    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part)`, exitCode: 124 };
+    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part)`, exitCode: 124, code: 'INTERRUPTED' };
     return value === 'skip' ? { kind: 'skip' } : { kind: 'ok' };
   } catch (error) {
-    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124, hint: hintOf(error) };
-    return { kind: 'fail', message: describeError(error), exitCode: 1, hint: hintOf(error) };
+    if (timeout.aborted) return { kind: 'fail', message: `timed out after ${run.module.timeouts.part}s (timeouts.part): ${describeError(error)}`, exitCode: 124, code: 'INTERRUPTED', hint: hintOf(error) };
+    return { kind: 'fail', message: describeError(error), exitCode: 1, code: codeOf(error) ?? 'PART_FAILED', hint: hintOf(error) };
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
@@ -244,13 +247,15 @@ async function runBuiltin(run: RunContext, entry: PartEntry, request: PartReques
 }
 
 // Marks the action failed at a part, keeping the first failure as the reason.
-function fail(outcome: ActionOutcome, run: RunContext, part: string, message: string, hint?: string): void {
+function fail(outcome: ActionOutcome, run: RunContext, part: string, message: string, hint?: string, code: ErrorCode = 'PART_FAILED'): void {
   if (!outcome.ok) return;
   outcome.ok = false;
   outcome.failedPart = part;
   outcome.error = message;
   if (hint) outcome.hint = hint;
+  outcome.code = code;
   run.state.failedPart = part;
   run.state.error = message;
   run.state.hint = hint;
+  run.state.code = code;
 }

@@ -46,6 +46,8 @@ export interface JournalEndRecord {
   error?: string;
   // The fix the failure named (a LifeboatError's hint); left out when it named none.
   hint?: string;
+  // The failure's error code (src/errors.ts); left out on success.
+  code?: string;
 }
 
 export type JournalRecord = JournalStartRecord | JournalEndRecord;
@@ -66,6 +68,7 @@ export interface JournalRun {
   failedPart?: string;
   error?: string;
   hint?: string;
+  code?: string;
 }
 
 export interface ModuleResults {
@@ -114,6 +117,7 @@ export function journalEnd(
     failedPart?: string | null;
     error?: string | null;
     hint?: string | null;
+    code?: string | null;
     time?: Date;
   },
   mask: (text: string) => string = (text) => text,
@@ -136,6 +140,7 @@ export function journalEnd(
   if (run.failedPart) record.failedPart = escapeControl(run.failedPart);
   if (run.error) record.error = escapeControl(mask(run.error));
   if (run.error && run.hint) record.hint = escapeControl(mask(run.hint));
+  if (run.error && run.code) record.code = escapeControl(run.code);
   appendRecord(stateDir, record);
   return record;
 }
@@ -173,7 +178,8 @@ export function journalRuns(stateDir: string): JournalRun[] {
     const failedPart = record.failedPart === undefined ? undefined : escapeControl(String(record.failedPart));
     const error = record.error === undefined ? undefined : escapeControl(String(record.error));
     const hint = record.hint === undefined ? undefined : escapeControl(String(record.hint));
-    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart, error, hint });
+    const code = record.code === undefined ? undefined : escapeControl(String(record.code));
+    Object.assign(run, { ended: record.time, result: record.result, snapshots: record.snapshots, bytes: record.bytes, durationMs: record.durationMs, failedPart, error, hint, code });
     runs.set(record.runId, run);
   }
   const list = [...runs.values()];

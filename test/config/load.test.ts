@@ -139,6 +139,22 @@ describe('the CLI on bad input', () => {
     );
   });
 
+  it('--json: a configuration error before the run still prints one JSON document on stdout (exit 2)', async () => {
+    t = makeRoot();
+    t.module('web', { folders: ['/srv'], retension: { keepLast: 3 } });
+    const result = await lifeboat(t, ['backup', 'web', '--json']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe('lifeboat: modules/web/module.yaml: /retension is not a known key; did you mean "retention"?');
+    expect(JSON.parse(result.stdout)).toEqual({ ok: false, error: 'modules/web/module.yaml: /retension is not a known key; did you mean "retention"?', code: 'CONFIG_INVALID', exitCode: 2 });
+    // Several problems: each one is listed; an unknown option is a USAGE error.
+    t.module('web', { folders: ['/srv'], service: { systemd: 42 }, enabled: 'no' });
+    const several = JSON.parse((await lifeboat(t, ['verify', 'web', '--json'])).stdout) as Record<string, unknown>;
+    expect(several).toMatchObject({ ok: false, code: 'CONFIG_INVALID', exitCode: 2, problems: ['modules/web/module.yaml: /service/systemd must be a string, got 42', 'modules/web/module.yaml: /enabled must be a boolean, got "no"'] });
+    const usage = await lifeboat(t, ['restore', 'web', '--frobnicate', '--json']);
+    expect(usage.exitCode).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({ ok: false, error: "unknown option '--frobnicate'", code: 'USAGE', exitCode: 2 });
+  });
+
   it('exits 2 on an unknown command or option', async () => {
     t = makeRoot();
     expect((await lifeboat(t, ['bakup'])).exitCode).toBe(2);

@@ -12,6 +12,7 @@ interface EndRecord {
   failedPart?: string;
   error?: string;
   hint?: string;
+  code?: string;
 }
 
 function endRecords(t: TestRoot): EndRecord[] {
@@ -49,8 +50,9 @@ describe('a failing part keeps its hint', () => {
     expect(module.failedPart).toBe('backup/50snapshot');
     expect(module.error).toMatch(/^snapshot failed in 1 repository\(ies\): local: restic repository "local" of module m: restic \w+ failed \(exit 1\): Fatal: wrong password/);
     expect(module.hint).toBe('check the password of repository "local"');
+    expect(module.code).toBe('PART_FAILED');
     const end = endRecords(t).at(-1)!;
-    expect(end).toMatchObject({ result: 'failure', failedPart: 'backup/50snapshot', hint: 'check the password of repository "local"' });
+    expect(end).toMatchObject({ result: 'failure', failedPart: 'backup/50snapshot', hint: 'check the password of repository "local"', code: 'PART_FAILED' });
     expect(failed.stderr).toContain('[m] error: hint: check the password of repository "local"');
   });
 
@@ -70,6 +72,20 @@ describe('a failing part keeps its hint', () => {
     const ok = await lifeboat(t, ['backup', 'm', '--json']);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect((JSON.parse(ok.stdout) as { modules: Array<Record<string, unknown>> }).modules[0]).not.toHaveProperty('hint');
+    expect((JSON.parse(ok.stdout) as { modules: Array<Record<string, unknown>> }).modules[0]).not.toHaveProperty('code');
     expect(endRecords(t).at(-1)).not.toHaveProperty('hint');
+    expect(endRecords(t).at(-1)).not.toHaveProperty('code');
+  });
+
+  it('a module\'s own part exits non-zero: --json and the journal carry code PART_FAILED and no hint', async ({ onTestFinished }) => {
+    const { t } = resticRoot();
+    onTestFinished(() => t.cleanup());
+    t.part('pre-backup', '40fail', '#!/bin/sh\nexit 7\n', 'm');
+    const failed = await lifeboat(t, ['backup', 'm', '--json']);
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    const module = (JSON.parse(failed.stdout) as { modules: Array<Record<string, unknown>> }).modules[0]!;
+    expect(module).toMatchObject({ failedPart: 'pre-backup/40fail', error: 'exited with status 7', code: 'PART_FAILED' });
+    expect(module).not.toHaveProperty('hint');
+    expect(endRecords(t).at(-1)).toMatchObject({ result: 'failure', failedPart: 'pre-backup/40fail', code: 'PART_FAILED' });
   });
 });

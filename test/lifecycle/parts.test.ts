@@ -200,7 +200,7 @@ describe('outcomes', () => {
     const result = await lifeboat(t, ['backup', 'web', '--json']);
     expect(result.exitCode).toBe(1);
     expect(readTrace()).toEqual(['post', 'pre-backup/40fail|3|exited with status 3']);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: false, modules: [{ module: 'web', ok: false, snapshots: [], removed: [], pruned: [], error: 'exited with status 3', failedPart: 'pre-backup/40fail' }] });
+    expect(JSON.parse(result.stdout)).toEqual({ ok: false, modules: [{ module: 'web', ok: false, snapshots: [], removed: [], pruned: [], error: 'exited with status 3', failedPart: 'pre-backup/40fail', code: 'PART_FAILED' }] });
     expect(existsSync(path.join(t.dir, 'repo', 'web')) ? readdirSync(path.join(t.dir, 'repo', 'web')) : []).toEqual([]);
   });
 

@@ -164,6 +164,16 @@ describe('tar with age encryption (local repository)', () => {
     const wrong = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside2')]);
     expect(wrong.exitCode).toBe(1);
     expect(wrong.stderr).toContain(`${archive}: cannot be decrypted with the identity in identityFile ${other.identityFile}: wrong key`);
+    const fix = 'set identityFile to the key file whose public key was a recipient when the archive was made';
+    expect(wrong.stderr).toContain(`hint: ${fix}`);
+    // verify's drill (the provider's check) keeps that fix too: in --json, the log and the journal.
+    const drill = await lifeboat(t, ['verify', 'blog', '--json']);
+    expect(drill.exitCode).toBe(1);
+    const module = (JSON.parse(drill.stdout) as { modules: Array<Record<string, unknown>> }).modules[0]!;
+    expect(module).toMatchObject({ failedPart: 'verify/10restore_scratch', hint: fix, code: 'PART_FAILED' });
+    expect(drill.stderr).toContain(`error: hint: ${fix}`);
+    const end = readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => record.type === 'end').at(-1);
+    expect(end).toMatchObject({ action: 'verify', result: 'failure', hint: fix });
   });
 
   it('an archive made by hand with tar | zstd | age -r restores through Lifeboat', async () => {

@@ -113,7 +113,7 @@ describe('runAction', () => {
       filePart(s, 'on-failure', '20h'),
     ];
     const outcome = await runAction(s.run, plan('backup', parts));
-    expect(outcome).toEqual({ ok: false, skipped: false, interrupted: null, failedPart: 'pre-backup/10a', error: 'exited with status 3', exitCode: 3 });
+    expect(outcome).toEqual({ ok: false, skipped: false, interrupted: null, failedPart: 'pre-backup/10a', error: 'exited with status 3', code: 'PART_FAILED', exitCode: 3 });
     expect(order(s)).toEqual(['pre-backup/10a', 'finally/10d', 'finally/20e', 'on-failure/10g', 'on-failure/20h']);
     expect(events(s)[3]).toBe('on-failure/10g {"module":"web","action":"backup","phase":"on-failure","snapshot":"snap1","repository":"only","target":"/","dryRun":false} E=exited with status 3 F=pre-backup/10a C=3 P=on-failure H=over B=base');
     expect(events(s)[1]).toContain(' E= F= C= P=finally');
