@@ -149,7 +149,8 @@ export function createProvider(input: ProviderInput): Provider {
 
   // The snapshot cache of a module's local repository (snapshot-cache.ts); undefined for remote ones.
   function cacheOf(module: string): SnapshotCache | undefined {
-    if (!local) return undefined;
+    // A repository without its config file is damaged (or gone): restic must say so, not the cache.
+    if (!local || !existsLocally(module)) return undefined;
     return snapshotCache(moduleRepository(url, module, input.root.root), path.join(input.root.stateDir, 'cache', 'restic-snapshots'));
   }
 

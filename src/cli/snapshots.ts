@@ -22,7 +22,8 @@ export async function snapshotsCommand([name]: unknown[], options: SnapshotsOpti
   for (const module of modules) {
     for (const repository of repositoriesFor(root, module, options.repo)) {
       const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
-      for (const s of await provider.list(module.name, { log })) {
+      // Asked fresh (never a cache): a listing is how an operator sees the repository opens with its password.
+      for (const s of await provider.list(module.name, { log, fresh: true })) {
         if (options.host && s.host !== options.host) continue;
         rows.push({ id: s.id, time: s.time, module: module.name, repository, host: s.host ?? null, kind: kindOf(s), tags: s.tags.filter((t) => !t.startsWith('module:')) });
       }
