@@ -343,6 +343,91 @@ const CASES: Case[] = [
     message: () => 'bin/module-dump-state exited with status 4',
     hint: (t) => `its output is above; fix ${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}, or remove it when the module has no state to dump`,
   },
+  // added for issue 15: messages no test met before
+  { what: 'a redis url whose database is not a number', args: (t) => ['dump', 'redis', '--url', 'redis://127.0.0.1:6379/abc', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "redis://127.0.0.1:6379/abc": database abc is not a number', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  { what: 'redis-dump of a key that does not exist', args: () => ['redis-dump', `lifeboat-errtable-missing-${process.pid}`], env: { REDIS_ADDRESS: '127.0.0.1:6379' }, exit: 1, message: () => `key "lifeboat-errtable-missing-${process.pid}" does not exist` },
+  {
+    what: 'a restore of a snapshot id that does not exist',
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+    },
+    args: () => ['restore', 'm', 'zzzzzzzz'],
+    exit: 2,
+    message: () => 'snapshot "zzzzzzzz" not found; `lifeboat snapshots` lists them',
+  },
+  {
+    what: 'a module bin script others can write',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/bin/module-dump-state', '#!/bin/sh\nexit 0\n', 0o757);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: (t) => `${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}: refused: writable by others (mode 0757); fix with chmod go-w or chown root`,
+  },
+  {
+    what: 'an environment file that is a FIFO',
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('mkfifo', ['-m', '600', path.join(t.root, 'modules', 'm', 'environment')]);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'is not a regular file; an environment file holds KEY=VALUE lines',
+  },
+  {
+    what: 'exclude patterns that match the database dumps',
+    arrange: (t) => {
+      execaSync('sqlite3', [path.join(t.dir, 'app.sqlite3'), 'CREATE TABLE t (x); INSERT INTO t VALUES (1);']);
+      moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }], exclude: ['*.sqlite3'] });
+    },
+    args: () => ['backup', 'm'],
+    // found when the dump is written (pre-backup/20dump_databases), so the run fails like a part: exit 1
+    exit: 1,
+    message: (t) => `the module's exclude patterns (*.sqlite3, .lifeboat-restore-*) match the database dump(s) ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
+    hint: (t) => `narrow exclude: in ${moduleFile(t)} or etc/state-exclude.conf so that databases/ in the state dir stays in the snapshot`,
+  },
+  {
+    what: 'a tar repository whose url is not a local folder',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'tar', url: 's3://bucket/x' });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (tar): `url` must be a local folder, got "s3://bucket/x"',
+  },
+  {
+    what: 'a restic repository without url',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'restic', passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (restic) has no `url`',
+  },
+  {
+    what: 'a borg repository without url',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'borg', passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (borg) has no `url`',
+  },
+  { what: 's3 put of a file that does not exist', args: () => ['s3', 'put', '/nonexistent/lifeboat-file', 's3://bucket/key', '--endpoint', 'http://127.0.0.1:9'], env: S3_KEYS, exit: 2, message: () => 'cannot read /nonexistent/lifeboat-file: no such file' },
+  {
+    what: 'a database passwordEnv that is not set',
+    arrange: (t) => moduleM(t, { databases: [{ postgres: { database: 'lifeboat_errtable_none', host: '127.0.0.1', passwordEnv: 'LIFEBOAT_ERRTABLE_UNSET' } }] }),
+    args: (t) => ['dump', 'm', '--output', path.join(t.dir, 'out')],
+    exit: 1,
+    message: () => 'passwordEnv LIFEBOAT_ERRTABLE_UNSET is not set',
+  },
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
