@@ -428,6 +428,14 @@ const CASES: Case[] = [
     exit: 1,
     message: () => 'passwordEnv LIFEBOAT_ERRTABLE_UNSET is not set',
   },
+  {
+    what: 'load of a file that is not an SQLite dump',
+    arrange: (t) => t.write('garbage.dump', 'not an sqlite dump\n'),
+    args: (t) => ['load', 'sqlite', '--path', path.join(t.dir, 'new.db'), '--input', path.join(t.root, 'garbage.dump')],
+    exit: 1,
+    message: (t) => `the dump of SQLite database ${path.join(t.dir, 'new.db')}: sqlite3 failed (exit 26): Error: in prepare, file is not a database (26)`,
+    absent: (t) => [path.join(t.dir, 'new.db')],
+  },
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
