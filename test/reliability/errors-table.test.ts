@@ -25,6 +25,8 @@ interface Case {
   args: (t: TestRoot) => string[];
   arrange?: (t: TestRoot) => void;
   env?: Record<string, string>;
+  // what the command reads on stdin (empty when not given)
+  input?: string;
   // the fix, as stderr shows it after the message (`hint: ...`); a failing part's hint is logged by the runner
   hint?: (t: TestRoot) => string;
   exit: number;
@@ -436,6 +438,43 @@ const CASES: Case[] = [
     message: (t) => `the dump of SQLite database ${path.join(t.dir, 'new.db')}: sqlite3 failed (exit 26): Error: in prepare, file is not a database (26)`,
     absent: (t) => [path.join(t.dir, 'new.db')],
   },
+  // dumps that are not what the engine writes: refused before anything is loaded (no database is created)
+  {
+    what: 'load of a PostgreSQL dump file that is not a pg_dump archive',
+    arrange: (t) => t.write('garbage.dump', 'not a dump\n'),
+    args: (t) => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`, '--input', path.join(t.root, 'garbage.dump')],
+    exit: 1,
+    message: (t) => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump ${path.join(t.root, 'garbage.dump')} cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+  },
+  {
+    what: 'load of a PostgreSQL dump on stdin that is not a pg_dump archive',
+    args: () => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`],
+    input: 'not a dump\n',
+    exit: 1,
+    message: () => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump on stdin cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+  },
+  {
+    what: 'load of a Redis dump that is not a Lifeboat Redis dump',
+    args: () => ['load', 'redis', '--url', 'redis://127.0.0.1:6379/13'],
+    input: 'not a dump\n',
+    exit: 1,
+    message: () => 'Redis 127.0.0.1:6379 db 13 (whole database): the dump is not usable: it does not start with "LIFEBOAT-REDIS/1"',
+  },
+  // a script provider (plugins/NAME/list) that prints something else than its JSON array
+  ...[
+    { output: 'nope', message: (list: string) => `${list} printed something that is not JSON: "nope\\n"; it must print a JSON array of objects with "name"` },
+    { output: '{}', message: (list: string) => `${list} must print a JSON array, got object` },
+    { output: '[{}]', message: (list: string) => `${list}: entry 0 has no "name" string: {}` },
+  ].map(({ output, message }): Case => ({
+    what: `a script provider whose list prints ${output}`,
+    arrange: (t) => {
+      moduleM(t);
+      t.write('plugins/copy/list', `#!/bin/sh\necho '${output}'\n`, 0o755);
+    },
+    args: () => ['snapshots', 'm'],
+    exit: 1,
+    message: (t) => message(path.join(t.root, 'plugins', 'copy', 'list')),
+  })),
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
@@ -443,7 +482,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     const t = makeRoot();
     onTestFinished(() => t.cleanup());
     c.arrange?.(t);
-    const result = await lifeboat(t, c.args(t), { env: c.env });
+    const result = await lifeboat(t, c.args(t), { env: c.env, input: c.input });
     expectHere(result.stderr).toContain(c.message(t));
     if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
