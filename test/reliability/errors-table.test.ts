@@ -24,7 +24,7 @@ interface Case {
   what: string;
   args: (t: TestRoot) => string[];
   arrange?: (t: TestRoot) => void;
-  env?: Record<string, string>;
+  env?: Record<string, string> | ((t: TestRoot) => Record<string, string>);
   // what the command reads on stdin (empty when not given)
   input?: string;
   // the fix, as stderr shows it after the message (`hint: ...`); a failing part's hint is logged by the runner
@@ -475,6 +475,25 @@ const CASES: Case[] = [
     exit: 1,
     message: (t) => message(path.join(t.root, 'plugins', 'copy', 'list')),
   })),
+  // a provider's tool missing from PATH (PATH holds only node)
+  ...[
+    { tool: 'restic', debian: 'restic' },
+    { tool: 'borg', debian: 'borgbackup' },
+  ].map(({ tool, debian }): Case => ({
+    what: `a ${tool} repository when ${tool} is not installed`,
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: tool, url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+      mkdirSync(path.join(t.dir, 'bin'));
+      symlinkSync(process.execPath, path.join(t.dir, 'bin', 'node'));
+    },
+    env: (t) => ({ PATH: path.join(t.dir, 'bin') }),
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => `snapshot failed in 1 repository(ies): local: ${tool} is not installed (not found on PATH)`,
+    hint: () => `install it (Debian: apt-get install ${debian})`,
+  })),
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
@@ -482,7 +501,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     const t = makeRoot();
     onTestFinished(() => t.cleanup());
     c.arrange?.(t);
-    const result = await lifeboat(t, c.args(t), { env: c.env, input: c.input });
+    const result = await lifeboat(t, c.args(t), { env: typeof c.env === 'function' ? c.env(t) : c.env, input: c.input });
     expectHere(result.stderr).toContain(c.message(t));
     if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
