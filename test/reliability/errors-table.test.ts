@@ -2,6 +2,8 @@
 // one command and asserts the exit status (2 for usage and configuration codes, 1 for runtime codes such
 // as PART_FAILED; the code decides it, see src/errors.ts) and the message on stderr, byte for byte.
 //
+// TESTING.md lists every LifeboatError site: which test meets it, or why no CLI input reaches it.
+//
 // Not in this table:
 // - runtime failures of the real tools and servers (restic, borg, tar, S3, PostgreSQL, MariaDB, Redis):
 //   they need the tool to fail and are asserted where that is set up: test/reliability/environment-faults,
