@@ -17,6 +17,7 @@
 //   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
 import { describe, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -52,6 +53,12 @@ const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.ya
 function twoRepositories(t: TestRoot): void {
   yaml(t, `repositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n  other: { provider: copy, url: ${path.join(t.dir, 'other')} }\n`);
   moduleM(t);
+}
+// The one manifest module m's one backup left in the state dir.
+function manifestOf(t: TestRoot): string {
+  const dir = path.join(t.stateDir, 'modules', 'm', 'manifests', 'local');
+  const [name] = readdirSync(dir);
+  return path.join(dir, name);
 }
 // Credentials that pass the settings check (no request is made in these cases).
 const S3_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example-secret' };
@@ -495,6 +502,23 @@ const CASES: Case[] = [
     exit: 1,
     message: () => `snapshot failed in 1 repository(ies): local: ${tool} is not installed (not found on PATH)`,
     hint: () => `install it (Debian: apt-get install ${debian})`,
+  })),
+  // the manifest of the newest backup damaged in the state dir: verify refuses to compare against it
+  ...[
+    { content: 'garbage\n', problem: 'is damaged: its header is not JSON' },
+    { content: 'garbage', problem: 'has no complete header line' },
+    { content: '{"version":99}\n', problem: 'has an unknown format (version 99)' },
+  ].map(({ content, problem }): Case => ({
+    what: `verify with a manifest that ${problem}`,
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      writeFileSync(manifestOf(t), gzipSync(content));
+    },
+    args: () => ['verify', 'm'],
+    exit: 1,
+    message: (t) => `verify failed at verify/20check_manifest: manifest ${manifestOf(t)} ${problem}`,
+    hint: () => 'run `lifeboat backup` again: verify compares the restore with the manifest of the newest backup',
   })),
 ];
 
