@@ -5,6 +5,9 @@ import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { abortReason, runToEnd } from './runner.js';
 
+// The Debian package of a tool whose name differs from it.
+const DEBIAN_PACKAGE: Record<string, string> = { borg: 'borgbackup' };
+
 // What is kept of a tool's stdout and stderr each; beyond it the tool is stopped and the run fails.
 const MAX_OUTPUT = 256 * 1024 * 1024;
 
@@ -59,7 +62,7 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   const stdout = result.stdout.toString('utf8');
   const stderr = result.stderr;
   if (result.error?.code === 'ENOENT') {
-    throw new LifeboatError('PROVIDER', `${file} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${file})` });
+    throw new LifeboatError('PROVIDER', `${file} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${DEBIAN_PACKAGE[file] ?? file})` });
   }
   if (result.aborted || options.signal?.aborted) {
     // What the tool said last tells why it was still running (restic retrying a read-only repository).

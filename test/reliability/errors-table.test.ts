@@ -2,6 +2,8 @@
 // one command and asserts the exit status (2 for usage and configuration codes, 1 for runtime codes such
 // as PART_FAILED; the code decides it, see src/errors.ts) and the message on stderr, byte for byte.
 //
+// TESTING.md lists every LifeboatError site: which test meets it, or why no CLI input reaches it.
+//
 // Not in this table:
 // - runtime failures of the real tools and servers (restic, borg, tar, S3, PostgreSQL, MariaDB, Redis):
 //   they need the tool to fail and are asserted where that is set up: test/reliability/environment-faults,
@@ -15,6 +17,7 @@
 //   minimum (the schema refuses a smaller partSize in lifeboat.yaml before the S3 layer sees it).
 import { describe, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -24,7 +27,9 @@ interface Case {
   what: string;
   args: (t: TestRoot) => string[];
   arrange?: (t: TestRoot) => void;
-  env?: Record<string, string>;
+  env?: Record<string, string> | ((t: TestRoot) => Record<string, string>);
+  // what the command reads on stdin (empty when not given)
+  input?: string;
   // the fix, as stderr shows it after the message (`hint: ...`); a failing part's hint is logged by the runner
   hint?: (t: TestRoot) => string;
   exit: number;
@@ -48,6 +53,12 @@ const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.ya
 function twoRepositories(t: TestRoot): void {
   yaml(t, `repositories:\n  local: { provider: copy, url: ${path.join(t.dir, 'repo')} }\n  other: { provider: copy, url: ${path.join(t.dir, 'other')} }\n`);
   moduleM(t);
+}
+// The one manifest module m's one backup left in the state dir.
+function manifestOf(t: TestRoot): string {
+  const dir = path.join(t.stateDir, 'modules', 'm', 'manifests', 'local');
+  const [name] = readdirSync(dir);
+  return path.join(dir, name);
 }
 // Credentials that pass the settings check (no request is made in these cases).
 const S3_KEYS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example-secret' };
@@ -365,6 +376,172 @@ const CASES: Case[] = [
     exit: 2,
     message: (t) => `state dir ${path.join(t.root, 'a-file', 'state')} cannot be used: ${path.join(t.root, 'a-file')} is a file, not a folder`,
   },
+  // added for issue 15: messages no test met before
+  { what: 'a redis url whose database is not a number', args: (t) => ['dump', 'redis', '--url', 'redis://127.0.0.1:6379/abc', '--output', path.join(t.dir, 'x.redis')], exit: 2, message: () => 'redis url "redis://127.0.0.1:6379/abc": database abc is not a number', absent: (t) => [path.join(t.dir, 'x.redis')] },
+  { what: 'redis-dump of a key that does not exist', args: () => ['redis-dump', `lifeboat-errtable-missing-${process.pid}`], env: { REDIS_ADDRESS: '127.0.0.1:6379' }, exit: 1, message: () => `key "lifeboat-errtable-missing-${process.pid}" does not exist` },
+  {
+    what: 'a restore of a snapshot id that does not exist',
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+    },
+    args: () => ['restore', 'm', 'zzzzzzzz'],
+    exit: 2,
+    message: () => 'snapshot "zzzzzzzz" not found; `lifeboat snapshots` lists them',
+  },
+  {
+    what: 'a module bin script others can write',
+    arrange: (t) => {
+      moduleM(t);
+      t.write('modules/m/bin/module-dump-state', '#!/bin/sh\nexit 0\n', 0o757);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: (t) => `${path.join(t.root, 'modules', 'm', 'bin', 'module-dump-state')}: refused: writable by others (mode 0757); fix with chmod go-w or chown root`,
+  },
+  {
+    what: 'an environment file that is a FIFO',
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('mkfifo', ['-m', '600', path.join(t.root, 'modules', 'm', 'environment')]);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'is not a regular file; an environment file holds KEY=VALUE lines',
+  },
+  {
+    what: 'exclude patterns that match the database dumps',
+    arrange: (t) => {
+      execaSync('sqlite3', [path.join(t.dir, 'app.sqlite3'), 'CREATE TABLE t (x); INSERT INTO t VALUES (1);']);
+      moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }], exclude: ['*.sqlite3'] });
+    },
+    args: () => ['backup', 'm'],
+    // found when the dump is written (pre-backup/20dump_databases), so the run fails like a part: exit 1
+    exit: 1,
+    message: (t) => `the module's exclude patterns (*.sqlite3, .lifeboat-restore-*) match the database dump(s) ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
+    hint: (t) => `narrow exclude: in ${moduleFile(t)} or etc/state-exclude.conf so that databases/ in the state dir stays in the snapshot`,
+  },
+  {
+    what: 'a tar repository whose url is not a local folder',
+    arrange: (t) => {
+      repoYaml(t, { provider: 'tar', url: 's3://bucket/x' });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (tar): `url` must be a local folder, got "s3://bucket/x"',
+  },
+  {
+    what: 'a restic repository without url',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'restic', passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (restic) has no `url`',
+  },
+  {
+    what: 'a borg repository without url',
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: 'borg', passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+    },
+    args: () => ['backup', 'm'],
+    exit: 2,
+    message: () => 'repository "local" (borg) has no `url`',
+  },
+  { what: 's3 put of a file that does not exist', args: () => ['s3', 'put', '/nonexistent/lifeboat-file', 's3://bucket/key', '--endpoint', 'http://127.0.0.1:9'], env: S3_KEYS, exit: 2, message: () => 'cannot read /nonexistent/lifeboat-file: no such file' },
+  {
+    what: 'a database passwordEnv that is not set',
+    arrange: (t) => moduleM(t, { databases: [{ postgres: { database: 'lifeboat_errtable_none', host: '127.0.0.1', passwordEnv: 'LIFEBOAT_ERRTABLE_UNSET' } }] }),
+    args: (t) => ['dump', 'm', '--output', path.join(t.dir, 'out')],
+    exit: 1,
+    message: () => 'passwordEnv LIFEBOAT_ERRTABLE_UNSET is not set',
+  },
+  {
+    what: 'load of a file that is not an SQLite dump',
+    arrange: (t) => t.write('garbage.dump', 'not an sqlite dump\n'),
+    args: (t) => ['load', 'sqlite', '--path', path.join(t.dir, 'new.db'), '--input', path.join(t.root, 'garbage.dump')],
+    exit: 1,
+    message: (t) => `the dump of SQLite database ${path.join(t.dir, 'new.db')}: sqlite3 failed (exit 26): Error: in prepare, file is not a database (26)`,
+    absent: (t) => [path.join(t.dir, 'new.db')],
+  },
+  // dumps that are not what the engine writes: refused before anything is loaded (no database is created)
+  {
+    what: 'load of a PostgreSQL dump file that is not a pg_dump archive',
+    arrange: (t) => t.write('garbage.dump', 'not a dump\n'),
+    args: (t) => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`, '--input', path.join(t.root, 'garbage.dump')],
+    exit: 1,
+    message: (t) => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump ${path.join(t.root, 'garbage.dump')} cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+  },
+  {
+    what: 'load of a PostgreSQL dump on stdin that is not a pg_dump archive',
+    args: () => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`],
+    input: 'not a dump\n',
+    exit: 1,
+    message: () => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump on stdin cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+  },
+  {
+    what: 'load of a Redis dump that is not a Lifeboat Redis dump',
+    args: () => ['load', 'redis', '--url', 'redis://127.0.0.1:6379/13'],
+    input: 'not a dump\n',
+    exit: 1,
+    message: () => 'Redis 127.0.0.1:6379 db 13 (whole database): the dump is not usable: it does not start with "LIFEBOAT-REDIS/1"',
+  },
+  // a script provider (plugins/NAME/list) that prints something else than its JSON array
+  ...[
+    { output: 'nope', message: (list: string) => `${list} printed something that is not JSON: "nope\\n"; it must print a JSON array of objects with "name"` },
+    { output: '{}', message: (list: string) => `${list} must print a JSON array, got object` },
+    { output: '[{}]', message: (list: string) => `${list}: entry 0 has no "name" string: {}` },
+  ].map(({ output, message }): Case => ({
+    what: `a script provider whose list prints ${output}`,
+    arrange: (t) => {
+      moduleM(t);
+      t.write('plugins/copy/list', `#!/bin/sh\necho '${output}'\n`, 0o755);
+    },
+    args: () => ['snapshots', 'm'],
+    exit: 1,
+    message: (t) => message(path.join(t.root, 'plugins', 'copy', 'list')),
+  })),
+  // a provider's tool missing from PATH (PATH holds only node)
+  ...[
+    { tool: 'restic', debian: 'restic' },
+    { tool: 'borg', debian: 'borgbackup' },
+  ].map(({ tool, debian }): Case => ({
+    what: `a ${tool} repository when ${tool} is not installed`,
+    arrange: (t) => {
+      writeFileSync(path.join(t.dir, 'pass'), 'p\n', { mode: 0o600 });
+      repoYaml(t, { provider: tool, url: path.join(t.dir, 'repo'), passwordFile: path.join(t.dir, 'pass') });
+      moduleM(t);
+      mkdirSync(path.join(t.dir, 'bin'));
+      symlinkSync(process.execPath, path.join(t.dir, 'bin', 'node'));
+    },
+    env: (t) => ({ PATH: path.join(t.dir, 'bin') }),
+    args: () => ['backup', 'm'],
+    exit: 1,
+    message: () => `snapshot failed in 1 repository(ies): local: ${tool} is not installed (not found on PATH)`,
+    hint: () => `install it (Debian: apt-get install ${debian})`,
+  })),
+  // the manifest of the newest backup damaged in the state dir: verify refuses to compare against it
+  ...[
+    { content: 'garbage\n', problem: 'is damaged: its header is not JSON' },
+    { content: 'garbage', problem: 'has no complete header line' },
+    { content: '{"version":99}\n', problem: 'has an unknown format (version 99)' },
+  ].map(({ content, problem }): Case => ({
+    what: `verify with a manifest that ${problem}`,
+    arrange: (t) => {
+      moduleM(t);
+      execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q']);
+      writeFileSync(manifestOf(t), gzipSync(content));
+    },
+    args: () => ['verify', 'm'],
+    exit: 1,
+    message: (t) => `verify failed at verify/20check_manifest: manifest ${manifestOf(t)} ${problem}`,
+    hint: () => 'run `lifeboat backup` again: verify compares the restore with the manifest of the newest backup',
+  })),
 ];
 
 describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
@@ -372,7 +549,7 @@ describe.concurrent('every LifeboatError a user can meet from the CLI', () => {
     const t = makeRoot();
     onTestFinished(() => t.cleanup());
     c.arrange?.(t);
-    const result = await lifeboat(t, c.args(t), { env: c.env });
+    const result = await lifeboat(t, c.args(t), { env: typeof c.env === 'function' ? c.env(t) : c.env, input: c.input });
     expectHere(result.stderr).toContain(c.message(t));
     if (c.hint) expectHere(result.stderr).toContain(`hint: ${c.hint(t)}`);
     expectHere(result.stderr).not.toContain('internal error');
