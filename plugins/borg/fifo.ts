@@ -6,7 +6,6 @@
 // A dump tool gets the write end as its stdout (LIFEBOAT_DUMP_DIRECT=0: the dump is copied into the pipe).
 // --read-special would also read other special files in the folders (a FIFO there would hang borg), so
 // they are found first and excluded, as borgmatic does.
-import { spawnSync } from 'node:child_process';
 import { constants, mkdirSync, open as openCallback, rmSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { LifeboatError } from '../../src/errors.js';
 import { directDumps, feed } from '../../src/engines/pump.js';
+import { runSync } from '../../src/process/runner.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';
 
@@ -38,8 +38,8 @@ export function serveFifos(sources: StreamSource[], log: Logger): FifoServer {
   for (const source of sources) {
     mkdirSync(path.dirname(source.path), { recursive: true, mode: 0o700 });
     rmSync(source.path, { force: true });
-    const made = spawnSync('mkfifo', ['-m', '600', source.path], { encoding: 'utf8' });
-    if (made.status !== 0) throw new LifeboatError('PROVIDER', `cannot create the pipe ${source.path} for ${source.label}: ${made.stderr || made.error?.message}`);
+    const made = runSync('mkfifo', { args: ['-m', '600', source.path] });
+    if (made.code !== 0) throw new LifeboatError('PROVIDER', `cannot create the pipe ${source.path} for ${source.label}: ${made.stderr || made.error?.message}`);
   }
   // Serves one pipe: opens its write end once borg reads, then feeds the dump through it.
   const serve = async (source: StreamSource): Promise<void> => {

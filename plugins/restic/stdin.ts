@@ -7,10 +7,9 @@
 // closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing. The dump
 // is copied into it; unless LIFEBOAT_DUMP_DIRECT=0, a dump tool (pg_dump, mariadb-dump) gets restic's stdin
 // as its stdout instead, so the bytes never pass through Node (Redis's dump, made by Lifeboat, is copied).
-import { spawn } from 'node:child_process';
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines } from '../../src/process/exec.js';
-import { abortReason } from '../../src/process/runner.js';
+import { abortReason, start } from '../../src/process/runner.js';
 import { directDumps, feed } from '../../src/engines/pump.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';
@@ -38,28 +37,28 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   const { source, log } = options;
   const args = [...options.args, '--stdin', '--stdin-filename', source.path];
   log.debug(`running restic ${args.join(' ')} (stdin: ${source.label})`);
-  const child = spawn('restic', args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // No time limit and no abort signal of its own: it is stopped with SIGTERM alone, as below.
+  const proc = start('restic', { args, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = proc.child;
+  const stdin = child.stdin!;
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout!.on('data', (chunk: Buffer) => {
     stdout = (stdout + chunk.toString('utf8')).slice(-65536);
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-65536);
   });
-  const exited = new Promise<{ code: number | null; signal?: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
-    child.on('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
+  const exited = proc.closed;
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) proc.signal('SIGTERM');
   };
   const onAbort = () => kill();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   // Unless LIFEBOAT_DUMP_DIRECT=0, a dump tool writes straight into restic's stdin (no hop through Lifeboat);
   // this process keeps its own end open until the tool has exited, so restic sees the end of the stream
   // only after a complete dump.
-  const run = source.open(directDumps() ? child.stdin : undefined);
+  const run = source.open(directDumps() ? stdin : undefined);
   let resticExited = false;
   // restic dying early (bad password, full disk) stops the dump instead of letting it block.
   void exited.then(() => {
@@ -68,7 +67,7 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   });
   try {
     try {
-      await feed(run, child.stdin);
+      await feed(run, stdin);
     } catch (error) {
       const resticFirst = resticExited;
       kill();
@@ -79,7 +78,7 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
       }
       throw error;
     }
-    child.stdin.end();
+    stdin.end();
     const status = await exited;
     if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${options.where}: restic backup of ${source.label} was stopped (${abortReason(options.signal.reason)})`);
     if (status.code !== 0) {

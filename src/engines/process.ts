@@ -1,9 +1,10 @@
 // Runs a database client (pg_dump, mariadb, sqlite3, ...) as a stream stage: stdout is the dump, stdin
 // takes a dump back, stderr is kept (masked) for the error message. Secrets travel in the environment or
 // on extra file descriptors, never in argv.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { LifeboatError } from '../errors.js';
+import { start } from '../process/runner.js';
 import { toolEnvironment } from '../process/tool-env.js';
 import type { DumpOutput, DumpRun, EngineContext } from './types.js';
 
@@ -56,49 +57,41 @@ export function startTool(spec: ToolSpec, ctx: EngineContext, output?: DumpOutpu
   // Lifeboat's own environment plus what the engine sets (PGPASSWORD, ...): never the environment files.
   const env = toolEnvironment({ PATH: ctx.env.PATH, ...spec.env });
   ctx.log.debug(`running ${[spec.file, ...spec.args].join(' ')} (${spec.label})${output === undefined ? '' : ', its stdout straight into the consumer'}`);
-  const child = spawn(spec.file, spec.args, { env, cwd: spec.cwd, stdio: ['pipe', output ?? 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)] });
-  extra.forEach((content, index) => {
-    const stream = child.stdio[3 + index] as Writable | null;
-    stream?.on('error', () => {});
-    stream?.end(content);
-  });
+  // Not its own process group: a dump tool starts nothing it would leave behind, and abort() reaches it.
+  const proc = start(spec.file, { args: spec.args, env, cwd: spec.cwd, stdio: ['pipe', output ?? 'pipe', 'pipe'], extraFds: extra, killAfterMs: KILL_AFTER_MS });
+  const child = proc.child;
+  // Asked for at once: the close must not pass before anyone listens.
+  const closed = proc.closed;
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_LIMIT);
   });
   child.stdin!.on('error', () => {}); // EPIPE when the tool dies early; its exit status says why
   let aborted: string | undefined;
-  let killTimer: NodeJS.Timeout | undefined;
   const abort = (reason = 'aborted') => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     aborted ??= reason;
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
-    killTimer.unref();
+    proc.stop('SIGTERM');
   };
   const onAbort = () => abort(String(ctx.signal?.reason ?? 'aborted'));
   if (ctx.signal?.aborted) queueMicrotask(onAbort);
   else ctx.signal?.addEventListener('abort', onAbort, { once: true });
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (error: NodeJS.ErrnoException) => {
+  const done = closed.then(({ code, signal, error }) => {
+    ctx.signal?.removeEventListener('abort', onAbort);
+    if (error && child.pid === undefined) {
       if (error.code === 'ENOENT') {
-        reject(
-          new LifeboatError('DATABASE', `${spec.label}: ${spec.file} is not installed (not found on PATH)`, {
-            hint: `install it (Debian: apt-get install ${PACKAGES[spec.file] ?? spec.file})`,
-            cause: error,
-          }),
-        );
-      } else reject(new LifeboatError('DATABASE', ctx.log.masker.mask(`${spec.label}: ${spec.file} could not start: ${error.message}`), { cause: error }));
-    });
-    child.on('close', (code, signal) => {
-      if (killTimer) clearTimeout(killTimer);
-      ctx.signal?.removeEventListener('abort', onAbort);
-      if (code === 0 && !aborted) return resolve();
-      const how = aborted ? `was stopped (${aborted})` : signal ? `was killed by ${signal}` : `failed (exit ${code})`;
-      const detail = spec.explain?.(stderr) ?? stderrSummary(stderr);
-      const code2 = aborted ? 'INTERRUPTED' : 'DATABASE';
-      reject(new LifeboatError(code2, ctx.log.masker.mask(`${spec.label}: ${spec.file} ${how}${detail ? `: ${detail}` : ''}`)));
-    });
+        throw new LifeboatError('DATABASE', `${spec.label}: ${spec.file} is not installed (not found on PATH)`, {
+          hint: `install it (Debian: apt-get install ${PACKAGES[spec.file] ?? spec.file})`,
+          cause: error,
+        });
+      }
+      throw new LifeboatError('DATABASE', ctx.log.masker.mask(`${spec.label}: ${spec.file} could not start: ${error.message}`), { cause: error });
+    }
+    if (code === 0 && !aborted) return;
+    const how = aborted ? `was stopped (${aborted})` : signal ? `was killed by ${signal}` : `failed (exit ${code})`;
+    const detail = spec.explain?.(stderr) ?? stderrSummary(stderr);
+    const code2 = aborted ? 'INTERRUPTED' : 'DATABASE';
+    throw new LifeboatError(code2, ctx.log.masker.mask(`${spec.label}: ${spec.file} ${how}${detail ? `: ${detail}` : ''}`));
   });
   done.catch(() => {});
   return { stdout: child.stdout ?? new PassThrough().end().resume(), stdin: child.stdin!, done, child, abort, stderr: () => stderr };

@@ -12,7 +12,7 @@ import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, toBytes
 import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
 import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
 import { describeError, LifeboatError } from '../../errors.js';
-import { execa } from 'execa';
+import { runToEnd } from '../../process/runner.js';
 import { loadManifest, manifestEntries } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
 import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
@@ -285,9 +285,8 @@ async function digHoles(ctx: PartContext, snapshot: { repository: string; id: st
     const staged = joinBytes(scratch, file);
     // touch -r keeps its times to the nanosecond (fallocate would move the mtime).
     const script = 'ref="$1.lifeboat-times" && touch -r "$1" "$ref" && fallocate --dig-holes "$1"; status=$?; touch -r "$ref" "$1"; rm -f "$ref"; exit $status';
-    await execa('sh', ['-c', script, 'sh', staged.toString('utf8')], { reject: false, stdin: 'ignore' }).then((result) => {
-      if (result.exitCode !== 0) ctx.log.debug(`could not dig the holes of ${showPath(file)} again: ${String(result.stderr).trim()}`);
-    });
+    const result = await runToEnd('sh', { args: ['-c', script, 'sh', staged.toString('utf8')], stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.code !== 0) ctx.log.debug(`could not dig the holes of ${showPath(file)} again: ${result.error?.message ?? result.stderr.trim()}`);
   }
 }
 
