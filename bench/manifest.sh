@@ -9,17 +9,9 @@ ROUNDS=${ROUNDS:-5}
 command -v restic >/dev/null || { echo "bench: restic is needed" >&2; exit 1; }
 work=$(mktemp -d /tmp/lifeboat-bench-manifest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+source "$ROOT/bench/restic-module.sh"
+make_restic_module "$work" lb-repo
 data="$work/data"
-mkdir -p "$data"
-for d in $(seq 1 20); do
-  mkdir -p "$data/dir$d"
-  for f in $(seq 1 100); do head -c $((RANDOM % 4096 + 100)) /dev/urandom > "$data/dir$d/file$f"; done
-done
-head -c $((100 * 1024 * 1024)) /dev/urandom > "$data/big.bin"
-echo "pass-for-bench" > "$work/pass"
-mkdir -p "$work/root/modules/bench"
-printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
-printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
 export RESTIC_PASSWORD_FILE="$work/pass" RESTIC_CACHE_DIR="$work/cache"
 lifeboat() { node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state" "$@" >/dev/null; }
 now() { date +%s%N; }

@@ -13,26 +13,10 @@ ROUNDS=${ROUNDS:-9}
 RESTIC=$(command -v restic) || { echo "bench: restic is needed" >&2; exit 1; }
 work=$(mktemp -d /tmp/lifeboat-bench-restic.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+source "$ROOT/bench/restic-module.sh"
+make_restic_module "$work" lb-repo
+make_restic_shim "$work" "$RESTIC"
 data="$work/data"
-mkdir -p "$data"
-for d in $(seq 1 20); do
-  mkdir -p "$data/dir$d"
-  for f in $(seq 1 100); do head -c $((RANDOM % 4096 + 100)) /dev/urandom > "$data/dir$d/file$f"; done
-done
-head -c $((100 * 1024 * 1024)) /dev/urandom > "$data/big.bin"
-echo "pass-for-bench" > "$work/pass"
-mkdir -p "$work/root/modules/bench" "$work/shim"
-printf 'repositories:\n  local: { provider: restic, url: %s/lb-repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
-printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
-# The shim: one line per call, "start <µs> <subcommand>" and "end <µs> <exit code>" (no fork: bash's clock).
-cat > "$work/shim/restic" <<EOF
-#!/usr/bin/env bash
-echo "start \${EPOCHREALTIME/./} \$*" >> "$work/calls"
-"$RESTIC" "\$@"; rc=\$?
-echo "end \${EPOCHREALTIME/./} \$rc" >> "$work/calls"
-exit \$rc
-EOF
-chmod +x "$work/shim/restic"
 export PATH="$work/shim:$PATH" RESTIC_PASSWORD_FILE="$work/pass" RESTIC_CACHE_DIR="$work/cache"
 files=$(find "$data" -type f | wc -l); size=$(du -sm "$data" | cut -f1)
 echo "data: $files files, ${size} MB; $ROUNDS rounds, fresh repositories each time; load: $(cut -d' ' -f1-3 /proc/loadavg)"

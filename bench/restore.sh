@@ -20,26 +20,10 @@ BEFORE=${BEFORE:-}
 RESTIC=$(command -v restic) || { echo "bench: restic is needed" >&2; exit 1; }
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/lifeboat-bench-restore.XXXXXX")
 [ -n "${KEEP:-}" ] && echo "work: $work" || trap 'rm -rf "$work"' EXIT
+source "$ROOT/bench/restic-module.sh"
+make_restic_module "$work" repo
+make_restic_shim "$work" "$RESTIC"
 data="$work/data"
-mkdir -p "$data"
-for d in $(seq 1 20); do
-  mkdir -p "$data/dir$d"
-  for f in $(seq 1 100); do head -c $((RANDOM % 4096 + 100)) /dev/urandom > "$data/dir$d/file$f"; done
-done
-head -c $((100 * 1024 * 1024)) /dev/urandom > "$data/big.bin"
-echo "pass-for-bench" > "$work/pass"
-mkdir -p "$work/root/modules/bench" "$work/shim"
-printf 'repositories:\n  local: { provider: restic, url: %s/repo, passwordFile: %s/pass }\n' "$work" "$work" > "$work/root/lifeboat.yaml"
-printf 'folders: [%s]\n' "$data" > "$work/root/modules/bench/module.yaml"
-# The shim: one line per call, "start <µs> <arguments>" and "end <µs> <exit code>".
-cat > "$work/shim/restic" <<EOF
-#!/usr/bin/env bash
-echo "start \${EPOCHREALTIME/./} \$*" >> "$work/calls"
-"$RESTIC" "\$@"; rc=\$?
-echo "end \${EPOCHREALTIME/./} \$rc" >> "$work/calls"
-exit \$rc
-EOF
-chmod +x "$work/shim/restic"
 export PATH="$work/shim:$PATH" RESTIC_PASSWORD_FILE="$work/pass" RESTIC_CACHE_DIR="$work/raw-cache"
 LIFEBOAT=(node "$ROOT/bin/lifeboat" -q --root "$work/root" --state-dir "$work/state")
 "${LIFEBOAT[@]}" backup bench >/dev/null
