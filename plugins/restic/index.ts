@@ -380,12 +380,7 @@ export function createProvider(input: ProviderInput): Provider {
   // Deletes the given snapshots (Lifeboat's retention chose them) with restic forget, then the dump
   // snapshots whose module snapshot is gone. Their data stays until prune (on its own cadence).
   async function forget(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void> {
-    if (snapshots.length === 0) {
-      // Nothing to forget by retention: still sweep the dump snapshots of runs killed before their module
-      // snapshot (kill -9 during a streamed dump), which nothing else removes.
-      if (!options.dryRun) await forgetOrphanDumps(module, options);
-      return;
-    }
+    if (snapshots.length === 0) return;
     const result = await restic(module, ['forget', ...snapshots.map((s) => s.id)], options, { okExitCodes: [1], dryRun: options.dryRun });
     if (result.exitCode === 1) throw failure(module, 'forget', result, options);
     if (!options.dryRun) await forgetOrphanDumps(module, options);
@@ -405,6 +400,9 @@ export function createProvider(input: ProviderInput): Provider {
     prune,
     // Before a backup (the check for a vanished repository): a local repository with its config and a
     // snapshot file holds snapshots of the module (it is the module's own); anything else: ask restic.
+    // When retention had nothing to forget: the dump snapshots of runs killed before their module snapshot
+    // (kill -9 during a streamed dump), which nothing else removes.
+    sweep: (module, options) => forgetOrphanDumps(module, options),
     async holdsSnapshots(module) {
       if (!existsLocally(module)) return false;
       try {

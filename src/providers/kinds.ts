@@ -35,5 +35,6 @@ export function withSnapshotKinds(provider: Provider): Provider {
     leftovers: provider.leftovers ? (module, options) => provider.leftovers!(module, options) : undefined,
     sizeProblems: provider.sizeProblems ? (module, options) => provider.sizeProblems!(module, options) : undefined,
     holdsSnapshots: provider.holdsSnapshots ? (module, options) => provider.holdsSnapshots!(module, options) : undefined,
+    sweep: provider.sweep ? (module, options) => provider.sweep!(module, options) : undefined,
   };
 }

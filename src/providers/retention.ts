@@ -77,12 +77,14 @@ export function planRetention(snapshots: ProviderSnapshot[], retention: Retentio
 // delete what goes (nothing on a dry run). The caller checks that the provider can forget.
 // Only this host's snapshots count (`host`, as restic forget groups by host): another host writing the same
 // module into the same repository keeps its own; a snapshot that records no host counts as this host's.
-// `sweep`: call the provider's forget even when nothing is to go, so it can remove what only it knows is
+// `sweep`: when nothing is to go, the provider's sweep (if it has one) still removes what only it knows is
 // left over (restic: the dump snapshots of a run killed before its module snapshot).
 export async function forgetByRetention(provider: Provider, module: string, retention: Retention, options: CommonOptions & { now?: Date; protect?: string[]; host?: string; sweep?: boolean }): Promise<ForgetResult> {
   const mine = (await provider.list(module, options)).filter((snapshot) => !options.host || snapshot.host === undefined || snapshot.host === options.host);
   const result = planRetention(mine, retention, options);
-  if ((result.removed.length > 0 || options.sweep) && !options.dryRun) await provider.forget!(module, result.removed, options);
+  if (options.dryRun) return result;
+  if (result.removed.length > 0) await provider.forget!(module, result.removed, options);
+  else if (options.sweep) await provider.sweep?.(module, options);
   return result;
 }
 

@@ -145,6 +145,9 @@ export interface Provider {
   // caller lists. Saves the backup's check for a vanished repository a full listing (restic: a key
   // derivation) when the answer is plain.
   holdsSnapshots?(module: string, options: CommonOptions): Promise<boolean>;
+  // Removes what only the provider knows is left over when retention had nothing to forget (restic: the
+  // dump snapshots of a run killed before its module snapshot); its forget does the same after removing.
+  sweep?(module: string, options: CommonOptions): Promise<void>;
 }
 
 // What a provider factory gets: the repository's name and settings, and where Lifeboat runs.
