@@ -9,7 +9,7 @@
 // as its stdout instead, so the bytes never pass through Node (Redis's dump, made by Lifeboat, is copied).
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines } from '../../src/process/exec.js';
-import { abortReason, start } from '../../src/process/runner.js';
+import { abortReason, start, tail } from '../../src/process/runner.js';
 import { directDumps, feed } from '../../src/engines/pump.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { StreamSource } from '../../src/providers/types.js';
@@ -41,15 +41,13 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
   const proc = start('restic', { args, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
   const child = proc.child;
   const stdin = child.stdin!;
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout = (stdout + chunk.toString('utf8')).slice(-65536);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-65536);
-  });
+  // The last 64 KiB of each: restic's summary line ends stdout, its complaint ends stderr.
+  const stdoutTail = tail(child.stdout!, 65536);
+  const stderrTail = tail(child.stderr!, 65536);
   const exited = proc.closed;
+  // restic ended without its snapshot: the error says how (a signal, or its exit code) and what it said last.
+  const resticFailed = (status: { code: number | null; signal: NodeJS.Signals | null }) =>
+    new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} ${status.code === null && status.signal ? `was killed by ${status.signal}` : `failed (exit ${status.code})`}: ${lastLines(stderrTail.text(), 4)}`));
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) proc.signal('SIGTERM');
   };
@@ -74,7 +72,7 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
       const status = await exited;
       if (status.error?.code === 'ENOENT') throw new LifeboatError('PROVIDER', 'restic is not installed (not found on PATH)', { hint: 'install it (Debian: apt-get install restic)' });
       if (resticFirst && !options.signal?.aborted) {
-        throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} ${status.code === null && status.signal ? `was killed by ${status.signal}` : `failed (exit ${status.code})`}: ${lastLines(stderr, 4)}`));
+        throw resticFailed(status);
       }
       throw error;
     }
@@ -82,14 +80,15 @@ export async function backupFromStdin(options: StdinBackup): Promise<{ id: strin
     const status = await exited;
     if (options.signal?.aborted) throw new LifeboatError('INTERRUPTED', `${options.where}: restic backup of ${source.label} was stopped (${abortReason(options.signal.reason)})`);
     if (status.code !== 0) {
-      throw new LifeboatError('PROVIDER', log.masker.mask(`${options.where}: restic backup --stdin of ${source.label} ${status.code === null && status.signal ? `was killed by ${status.signal}` : `failed (exit ${status.code})`}: ${lastLines(stderr, 4)}`));
+      throw resticFailed(status);
     }
-    const summary = stdout
+    const summary = stdoutTail
+      .text()
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { message_type?: string; snapshot_id?: string; data_added?: number })
       .find((message) => message.message_type === 'summary');
-    if (!summary?.snapshot_id) throw new LifeboatError('PROVIDER', `${options.where}: restic backup --stdin of ${source.label} reported no snapshot: ${lastLines(stderr, 4)}`);
+    if (!summary?.snapshot_id) throw new LifeboatError('PROVIDER', `${options.where}: restic backup --stdin of ${source.label} reported no snapshot: ${lastLines(stderrTail.text(), 4)}`);
     return { id: summary.snapshot_id, bytes: summary.data_added };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
