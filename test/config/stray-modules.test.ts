@@ -1,7 +1,7 @@
 // A stray entry in modules/ never stops every module; a broken module.yaml fails only its own module when
 // all modules run (exit 2 when it is named); a run that cannot start still sends its failure ping.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -12,12 +12,7 @@ let sink: HttpSink | undefined;
 
 beforeEach(() => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
-    t.module(name, { folders: [data] });
-  }
+  for (const name of ['blog', 'wiki']) t.dataModule(name);
 });
 afterEach(async () => {
   await sink?.close();

@@ -19,6 +19,9 @@ export interface TestRoot {
   module(name: string, config: Record<string, unknown>): string;
   // Adds an executable part: modules/<m>/hooks.d/<phase>/<name> (module given) or hooks.d/<phase>/<name>.
   part(phase: string, name: string, script: string, module?: string): string;
+  // A module backing up one folder of its own, <dir>/data/<name>, that holds one file (`file.txt` with
+  // "<name>\n" unless given): writes module.yaml as { folders: [that folder], ...extra }; returns the folder.
+  dataModule(name: string, extra?: Record<string, unknown>, file?: { name: string; content: string } | null): string;
   cleanup(): void;
 }
 
@@ -49,6 +52,13 @@ export function makeRoot(global?: Record<string, unknown>): TestRoot {
     write,
     module: (name, moduleConfig) => write(`modules/${name}/module.yaml`, stringify(moduleConfig)),
     part: (phase, name, script, module) => write(module ? `modules/${module}/hooks.d/${phase}/${name}` : `hooks.d/${phase}/${name}`, script, 0o755),
+    dataModule: (name, extra = {}, file = { name: 'file.txt', content: `${name}\n` }) => {
+      const data = path.join(dir, 'data', name);
+      mkdirSync(data, { recursive: true });
+      if (file) writeFileSync(path.join(data, file.name), file.content);
+      write(`modules/${name}/module.yaml`, stringify({ folders: [data], ...extra }));
+      return data;
+    },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

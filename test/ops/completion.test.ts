@@ -19,12 +19,7 @@ let prefixLength: number;
 
 beforeAll(async () => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(data, 'a.txt'), name);
-    t.module(name, { folders: [data] });
-  }
+  for (const name of ['blog', 'wiki']) t.dataModule(name, {}, { name: 'a.txt', content: name });
   const run = await lifeboat(t, ['completion', 'bash']);
   expect(run.exitCode, run.stderr).toBe(0);
   script = path.join(t.dir, 'lifeboat.bash');

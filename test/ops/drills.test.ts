@@ -2,7 +2,7 @@
 // backup job in `schedule --cron/--systemd`, an overdue or failed drill in status, Prometheus, the HTML
 // report and `check` (journal records written through the journal's own API).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -14,13 +14,8 @@ const WEEKLY = '30 4 * * 0';
 
 beforeEach(() => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
-  }
-  t.module('blog', { folders: [path.join(t.dir, 'data', 'blog')], schedule: '0 3 * * *', verify: { schedule: WEEKLY } });
-  t.module('wiki', { folders: [path.join(t.dir, 'data', 'wiki')], schedule: '0 3 * * *' });
+  t.dataModule('blog', { schedule: '0 3 * * *', verify: { schedule: WEEKLY } });
+  t.dataModule('wiki', { schedule: '0 3 * * *' });
 });
 afterEach(() => t.cleanup());
 

@@ -1,7 +1,7 @@
 // ntfy, e-mail through sendmail, and a command, each against a real receiver on this machine: an HTTP
 // server on 127.0.0.1 for ntfy, a sendmail SHIM script that records what it was given, a shell command.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -16,12 +16,7 @@ const configure = (notify: Array<Record<string, unknown>>) => t.write('lifeboat.
 
 beforeEach(() => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
-    t.module(name, { folders: [data] });
-  }
+  for (const name of ['blog', 'wiki']) t.dataModule(name);
   t.write('modules/wiki/environment', `WIKI_TOKEN=${SECRET}\n`);
 });
 afterEach(async () => {

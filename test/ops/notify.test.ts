@@ -1,7 +1,7 @@
 // Notifications through the real CLI to a loopback HTTP server: healthchecks.io pings in order with one
 // run id, the log tail on failure with secrets masked, the JSON variant, and pings that fail or hang.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -53,12 +53,7 @@ describe('notifications', () => {
 
   beforeEach(() => {
     t = makeRoot();
-    for (const name of ['blog', 'wiki']) {
-      const data = path.join(t.dir, 'data', name);
-      mkdirSync(data, { recursive: true });
-      writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
-      t.module(name, { folders: [data] });
-    }
+    for (const name of ['blog', 'wiki']) t.dataModule(name);
     t.write('modules/blog/environment', `BLOG_TOKEN=${SECRET}\n`);
   });
   afterEach(async () => {

@@ -9,11 +9,7 @@ import { cronInstallMessage, systemdInstallMessage } from '../../src/cli/schedul
 let t: TestRoot;
 beforeEach(() => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    t.module(name, { folders: [data], schedule: '15 2 * * *' });
-  }
+  for (const name of ['blog', 'wiki']) t.dataModule(name, { schedule: '15 2 * * *' }, null);
 });
 afterEach(() => t.cleanup());
 

@@ -1,7 +1,7 @@
 // `status` (table, JSON, Prometheus textfile) after a success and after a failure, and `check` on stale
 // and disabled modules (old journal records written through the journal's own API).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { journalEnd, journalStart } from '../../src/state/journal.js';
@@ -9,12 +9,7 @@ import { journalEnd, journalStart } from '../../src/state/journal.js';
 let t: TestRoot;
 beforeEach(() => {
   t = makeRoot();
-  for (const name of ['blog', 'wiki']) {
-    const data = path.join(t.dir, 'data', name);
-    mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(data, 'file.txt'), `${name}\n`);
-    t.module(name, { folders: [data], schedule: '0 * * * *' });
-  }
+  for (const name of ['blog', 'wiki']) t.dataModule(name, { schedule: '0 * * * *' });
 });
 afterEach(() => t.cleanup());
 
