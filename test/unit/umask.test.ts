@@ -7,21 +7,9 @@ import path from 'node:path';
 import { runProcessPart } from '../../src/parts/run.js';
 import type { Logger } from '../../src/log/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { captured } from '../helpers/captured-fds.js';
 
-const captured = vi.hoisted(() => ({ 1: [] as Buffer[], 2: [] as Buffer[] }));
-vi.mock('node:fs', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs')>();
-  const writeSync = (fd: number, data: unknown, ...rest: unknown[]): number => {
-    if ((fd === 1 || fd === 2) && Buffer.isBuffer(data)) {
-      const off = (rest[0] as number | undefined) ?? 0;
-      const len = (rest[1] as number | undefined) ?? data.length - off;
-      captured[fd].push(Buffer.from(data.subarray(off, off + len)));
-      return len;
-    }
-    return (actual.writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
-  };
-  return { ...actual, default: { ...actual, writeSync }, writeSync };
-});
+vi.mock('node:fs', async (importOriginal) => (await import('../helpers/captured-fds.js')).fsCapturingStdio(await importOriginal<typeof import('node:fs')>()));
 const { runPartsCommand } = await import('../../src/cli/run-parts.js');
 
 async function umaskScript(): Promise<{ file: string; dir: string }> {
