@@ -85,9 +85,10 @@ export interface RunState {
   moduleRestored?: boolean;
   // restore requests before 10restore_module: the environment read from the snapshot, once.
   snapshotEnvironment?: Record<string, string>;
-  // In-place restore: the state dir's `environment` as the run found it (null: there was none), and what
-  // a step before 10restore_module wrote there (put back after the restore; NethServer's 06copyenv).
-  stateEnvBefore?: Buffer | null;
+  // In-place restore: the state dir's `environment` as the run found it (its bytes and a stamp of inode,
+  // size, mtime and ctime; null: there was none), and what a step before 10restore_module wrote there (put
+  // back after the restore; NethServer's 06copyenv).
+  stateEnvBefore?: { bytes: Buffer; stamp: string } | null;
   stateEnvWritten?: Buffer;
   // 50snapshot -> finally/95finish_uploads: uploads left running after the local archive was complete.
   pendingUploads?: PendingUpload[];

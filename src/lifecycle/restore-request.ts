@@ -60,17 +60,23 @@ export function trackStateEnvironment(run: RunContext, entry: PartEntry): void {
   if (entry.builtin?.name !== '10restore_module' || entry.phase !== 'restore') return;
   const before = run.state.stateEnvBefore;
   const now = readStateEnv(run);
-  run.state.stateEnvWritten = now && !(before && before.equals(now)) ? now : undefined;
+  // Any write counts, also one that left the same bytes (a step that rewrote the file decided what it holds):
+  // a write changes the file's ctime and mtime, a replacement its inode.
+  const written = now && !(before && before.stamp === now.stamp && before.bytes.equals(now.bytes));
+  run.state.stateEnvWritten = written ? now.bytes : undefined;
 }
 
 function stateEnvFile(run: RunContext): string {
   return path.join(run.module.stateDir, 'environment');
 }
 
-// The state dir's environment as bytes; undefined when it is missing or not a regular file.
-function readStateEnv(run: RunContext): Buffer | undefined {
+// The state dir's environment as bytes, with a stamp that any write changes; undefined when it is missing
+// or not a regular file.
+function readStateEnv(run: RunContext): { bytes: Buffer; stamp: string } | undefined {
   try {
-    return lstatSync(stateEnvFile(run)).isFile() ? readFileSync(stateEnvFile(run)) : undefined;
+    const stat = lstatSync(stateEnvFile(run), { bigint: true });
+    if (!stat.isFile()) return undefined;
+    return { bytes: readFileSync(stateEnvFile(run)), stamp: `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}` };
   } catch {
     return undefined;
   }

@@ -110,6 +110,18 @@ describe('a NethServer 8 module', () => {
     expect(restore.stderr).not.toContain('Lifeboat Wiki');
   });
 
+  it('keeps what 06copyenv wrote also when its rewrite left the same bytes (any write decides, as in NS8)', async () => {
+    const { stateEnv } = setupWiki();
+    expect((await lifeboat(t, ['backup', module])).exitCode).toBe(0);
+    // a key added since the backup; 06copyenv rewrites the file with the same bytes (its keys are unchanged)
+    const live = 'TCP_PORT=20001\nIMAGE_TAG=1.4.2\nMODULE_UUID=uuid-at-backup\nNEW_KEY_AFTER_UPDATE=1\n';
+    writeFileSync(stateEnv, live, { mode: 0o600 });
+    const restore = await lifeboat(t, ['restore', module, '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(readFileSync(stateEnv, 'utf8')).toBe(live);
+    expect(restore.stderr).toContain(`${stateEnv}: kept as a restore step wrote it before 10restore_module`);
+  });
+
   it('a backup fails naming a volumes/ line whose volume does not exist, and a missing include path', async () => {
     setupWiki();
     podman('volume', 'rm', '-f', `${module}-data`);
