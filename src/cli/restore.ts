@@ -58,7 +58,7 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
       state.restoreSource = { repository, snapshot };
     },
   });
-  if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart));
+  if (!result.ok && !result.locked && !target && !options.dryRun) log.error(explainFailedRestore(root.stateDir, module.name, result.failedPart, result.stepsBeforeSwap));
   printResults('restore', [result], !!options.json, !!options.quiet, () => ({ restored: { repository, id: snapshot.id, time: snapshot.time, kind } }));
   return exitStatusOf([result]);
 }

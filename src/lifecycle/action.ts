@@ -36,6 +36,8 @@ export interface ModuleResult {
   pruned?: string[];
   error: string | null;
   failedPart: string | null;
+  // A restore: the module's own parts that ran before Lifeboat replaced anything (they may change files).
+  stepsBeforeSwap?: string[];
   // The fix of the failure (a LifeboatError's hint), when it named one.
   hint?: string;
   // The error code of the failure (src/errors.ts; PART_FAILED for a part file's exit status).
@@ -139,6 +141,7 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       pruned: state.pruned,
       error: outcome.error ? log.masker.mask(outcome.error) : null,
       failedPart: outcome.failedPart ?? null,
+      ...(state.stepsBeforeSwap?.length ? { stepsBeforeSwap: state.stepsBeforeSwap } : {}),
       ...(outcome.hint ? { hint: log.masker.mask(outcome.hint) } : {}),
       ...(!outcome.ok && outcome.code ? { code: outcome.code } : {}),
       durationMs: Date.now() - started,

@@ -90,6 +90,8 @@ export interface RunState {
   // back after the restore; NethServer's 06copyenv).
   stateEnvBefore?: { bytes: Buffer; stamp: string } | null;
   stateEnvWritten?: Buffer;
+  // A restore: the module's own parts (not built-ins) that ran before 10restore_module, phase/name.
+  stepsBeforeSwap?: string[];
   // 50snapshot -> finally/95finish_uploads: uploads left running after the local archive was complete.
   pendingUploads?: PendingUpload[];
   // Warnings already logged in this run (logged once each).

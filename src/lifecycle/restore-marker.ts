@@ -182,11 +182,16 @@ export function describeUnfinishedRestore(marker: RestoreMarker): string {
 }
 
 // What a failed in-place restore left behind, in one sentence for the person who ran it.
-export function explainFailedRestore(stateDir: string, module: string, failedPart: string | null): string {
+// `steps`: the module's own parts that ran before the failure; Lifeboat cannot vouch for what they wrote.
+export function explainFailedRestore(stateDir: string, module: string, failedPart: string | null, steps: string[] = []): string {
   const marker = readRestoreMarker(stateDir, module);
   if (marker?.phase === 'replacing') return `the in-place restore did not finish: ${describeUnfinishedRestore(marker)}`;
   if (failedPart && !/^(pre-restore|restore)\//.test(failedPart) && failedPart !== 'lifeboat') {
     return `the files of module ${module} were restored completely; what failed came after the restore phase (${failedPart})`;
   }
-  return `the restore of module ${module} failed before it replaced anything: the live files were not changed`;
+  if (steps.length === 0) return `the restore of module ${module} failed before it replaced anything: the live files were not changed`;
+  return (
+    `the restore of module ${module} failed before it replaced anything: the live files were not changed by Lifeboat, ` +
+    `but the module's own steps that ran first may have changed what they write (${steps.join(', ')})`
+  );
 }

@@ -174,6 +174,7 @@ async function runOnePart(run: RunContext, step: PhaseStep, entry: PartEntry, ou
   log.debug(`starting (${entry.layer})`);
   // Only fail-fast phases are interrupted; a signal that already arrived must not stop the always-phases.
   const interrupt = step.runs === 'ok' ? run.signal : undefined;
+  if (run.action === 'restore' && !entry.builtin && !run.state.moduleRestored) (run.state.stepsBeforeSwap ??= []).push(`${entry.phase}/${entry.name}`);
   const result = entry.builtin ? await runBuiltin(run, entry, request, env, log, interrupt) : await runFilePart(run, entry, request, env, log, interrupt);
   log.debug(`finished in ${Date.now() - started} ms`);
   if (result.kind === 'ok' && entry.builtin?.name === '10restore_module' && entry.phase === 'restore') markModuleRestored(run);

@@ -122,6 +122,21 @@ describe('a NethServer 8 module', () => {
     expect(restore.stderr).toContain(`${stateEnv}: kept as a restore step wrote it before 10restore_module`);
   });
 
+  it('a step failing after 06copyenv: the message says Lifeboat replaced nothing and names the steps that ran', async () => {
+    const { stateEnv } = setupWiki();
+    expect((await lifeboat(t, ['backup', module])).exitCode).toBe(0);
+    writeFileSync(stateEnv, 'TCP_PORT=99999\n', { mode: 0o600 });
+    t.write(`modules/${module}/actions/restore-module/07fail`, '#!/bin/sh\nexit 1\n', 0o755);
+    const restore = await lifeboat(t, ['restore', module, '--no-safety-snapshot']);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain(
+      `error: the restore of module ${module} failed before it replaced anything: the live files were not changed by Lifeboat, ` +
+        "but the module's own steps that ran first may have changed what they write (restore/06copyenv, restore/07fail)",
+    );
+    // 06copyenv did write the environment (what the message warns about)
+    expect(readFileSync(stateEnv, 'utf8')).toBe('TCP_PORT=20001\nIMAGE_TAG=1.4.2\n');
+  });
+
   it('a backup fails naming a volumes/ line whose volume does not exist, and a missing include path', async () => {
     setupWiki();
     podman('volume', 'rm', '-f', `${module}-data`);
