@@ -51,6 +51,9 @@ function real(tool: string): string {
 // stderr with its last newline (execa strips it): every message line ends in \n.
 const said = (result: { stderr: string }) => `${result.stderr}\n`;
 
+// A string as a regular expression matching itself.
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 // What a failed part prints: `[m] error: <action> failed at <phase/part>: <message>`.
 const failedAt = (action: string, part: string, message: string) => `[m] error: ${action} failed at ${part}: ${message}\n`;
 const snapshotFailed = (message: string) => failedAt('backup', 'backup/50snapshot', `snapshot failed in 1 repository(ies): local: ${message}`);
@@ -283,3 +286,213 @@ function manifestOf(t: { repo: string }): { archiveSize: number; list: { size: n
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+// ---------------------------------------------------------------------------------------------------
+// tar: a repository folder damaged on disk, met by `lifeboat snapshots` (stores.ts). A manifest that
+// cannot be read is warned about; when none can, the listing fails (never "no snapshots").
+
+// `lifeboat snapshots m` after `damage`: fails naming the manifest's problem, and changes nothing.
+async function listDamaged(t: ReturnType<typeof rootWith>, problem: string): Promise<void> {
+  const before = treesOf({ repo: t.repo, data: t.data });
+  const result = await lifeboat(t, ['snapshots', 'm']);
+  const dir = path.join(t.repo, 'm');
+  expect(said(result)).toContain(`warn: ${problem}\n`);
+  expect(said(result)).toContain(
+    `lifeboat: ${dir}: none of its 1 manifest(s) can be read: ${problem}\nlifeboat: hint: the repository is damaged: restore its manifests from a copy (each archive is listed by its <id>.manifest.json)\n`,
+  );
+  expect(result.stdout).toBe('');
+  expect(result.exitCode, result.stderr).toBe(1);
+  expect(treesOf({ repo: t.repo, data: t.data })).toEqual(before);
+}
+
+// Rewrites the module's only manifest with `edit` applied to its JSON.
+function editManifest(t: { repo: string }, edit: (manifest: Record<string, unknown> & { list: Record<string, unknown> }) => void): string {
+  const file = only(t, '.manifest.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8'));
+  edit(manifest);
+  writeFileSync(file, JSON.stringify(manifest));
+  return file;
+}
+
+describe.concurrent('tar: a damaged repository folder', () => {
+  it('a manifest whose encryption record Lifeboat does not write', async () => {
+    const t = tarBackedUp();
+    const file = editManifest(t, (m) => (m.encryption = { format: 'zip', mode: 'passphrase' }));
+    await listDamaged(t, `${file} is unreadable: its encryption record is not one Lifeboat writes`);
+  });
+
+  it('a manifest whose file list record Lifeboat does not write', async () => {
+    const t = tarBackedUp();
+    const file = editManifest(t, (m) => (m.list.size = -1));
+    await listDamaged(t, `${file} is unreadable: its file list record is not one Lifeboat writes`);
+  });
+
+  it('a manifest that is a directory', async () => {
+    const t = tarBackedUp();
+    const file = only(t, '.manifest.json');
+    rmSync(file);
+    mkdirSync(file);
+    await listDamaged(t, `${file}: refused: not a regular file`);
+  });
+
+  it('a manifest larger than a manifest may be', async () => {
+    const t = tarBackedUp();
+    const file = only(t, '.manifest.json');
+    truncateSync(file, 64 * 1024 * 1024 + 1);
+    await listDamaged(t, `${file}: refused: ${64 * 1024 * 1024 + 1} bytes, more than a manifest may have (${64 * 1024 * 1024})`);
+  });
+
+  it('a manifest that is a symlink to itself (any other open error)', async () => {
+    const t = tarBackedUp();
+    const file = only(t, '.manifest.json');
+    rmSync(file);
+    symlinkSync(path.basename(file), file);
+    await listDamaged(t, `${file}: ELOOP: too many symbolic links encountered, open '${file}'`);
+  });
+
+  it("the module's folder is a file", async () => {
+    const t = rootWith({ provider: 'tar' });
+    mkdirSync(t.repo);
+    writeFileSync(path.join(t.repo, 'm'), 'not a folder\n');
+    const result = await lifeboat(t, ['snapshots', 'm']);
+    const dir = path.join(t.repo, 'm');
+    expect(said(result)).toContain(`lifeboat: ${dir}: ENOTDIR: not a directory, scandir '${dir}'\nlifeboat: hint: make url (${t.repo}) a folder, or point url: at one\n`);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(readFileSync(dir, 'utf8')).toBe('not a folder\n');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// tar: backups that fail while the archive is made (pack.ts, streams.ts, xattrs.ts, index.ts): nothing
+// is kept in the repository, not even a .partial file.
+
+// `lifeboat backup m` must fail with `message` (and `hint`), exit 1, and leave the repository empty.
+async function backupFails(t: ReturnType<typeof rootWith>, message: string | RegExp, options: { hint?: string; env?: Record<string, string> } = {}): Promise<void> {
+  const before = treesOf({ data: t.data });
+  const result = await lifeboat(t, ['backup', 'm'], { env: options.env });
+  if (typeof message === 'string') expect(said(result)).toContain(snapshotFailed(message));
+  else expect(said(result)).toMatch(message);
+  if (options.hint) expect(said(result)).toContain(`[m] error: hint: ${options.hint}\n`);
+  expect(result.stderr).not.toContain('internal error');
+  expect(result.exitCode, result.stderr).toBe(1);
+  expect(readdirSync(path.join(t.repo, 'm')), 'files left in the repository').toEqual([]);
+  expect(treesOf({ data: t.data })).toEqual(before);
+}
+
+// The first regular file pack reads below a folder (names in byte order).
+function firstFile(dir: string): string {
+  const names = readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return path.join(dir, names.find((name) => execaSync('test', ['-f', path.join(dir, name)], { reject: false }).exitCode === 0)!);
+}
+
+const SHRINKS = '/sys/kernel/mm/transparent_hugepage/khugepaged';
+
+describe.concurrent('tar: a backup that fails while it archives', () => {
+  it('a file that is shorter than its size (a sysfs attribute: 4096 bytes by stat, a few when read)', async () => {
+    const t = rootWith({ provider: 'tar' }, { folders: [SHRINKS] });
+    const file = firstFile(SHRINKS);
+    const read = readFileSync(file).length;
+    await backupFails(t, `${file} shrank from 4096 to ${read} bytes while it was archived`, { hint: 'stop the service during the backup (service.stopDuringBackup: true) or exclude the file' });
+  });
+
+  it('a file that cannot be read (a write-only sysfs attribute)', async () => {
+    const t = rootWith({ provider: 'tar' }, { folders: ['/sys/bus/cpu'] });
+    await backupFails(t, /\[m\] error: backup failed at backup\/50snapshot: snapshot failed in 1 repository\(ies\): local: tar repository "local" of module m: backup failed, nothing was kept: EACCES: permission denied, open '\/sys\/bus\/cpu\/[^']+'\n/, {
+      hint: 'a path vanished or could not be read; fix it or exclude it (exclude: in module.yaml)',
+    });
+  });
+
+  it('zstd not installed', async () => {
+    const t = rootWith({ provider: 'tar' });
+    const bin = path.join(t.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    await backupFails(t, 'zstd is not installed (not found on PATH)', { env: { PATH: bin }, hint: 'install it (Debian: apt-get install zstd) or set compression: gzip on the repository' });
+  });
+
+  it('zstd failing while it compresses (the real zstd writing to a full disk)', async () => {
+    const t = rootWith({ provider: 'tar' });
+    const PATH = shims(t, { zstd: `exec ${real('zstd')} "$@" >/dev/full` });
+    await backupFails(t, 'zstd compression failed (exit 1): zstd: /*stdout*\\: No space left on device', { env: { PATH } });
+  });
+
+  it('getfattr printing more than 256 MiB', async () => {
+    const t = rootWith({ provider: 'tar' });
+    const PATH = shims(t, { getfattr: `exec head -c ${(256 << 20) + 1} /dev/zero` });
+    await backupFails(t, 'getfattr printed more than 256 MiB of extended attributes', { env: { PATH }, hint: 'exclude the folders that hold them, or use restic or borg' });
+  });
+
+  it('SIGTERM while zstd compresses: stopped, the incomplete archive removed', async () => {
+    const t = rootWith({ provider: 'tar' });
+    const started = path.join(t.dir, 'zstd-read-everything');
+    // zstd reads the whole tar stream, then never answers (a stuck compressor)
+    const PATH = shims(t, { zstd: `cat >/dev/null; : > ${started}; exec tail -f /dev/null` });
+    const run = lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    await waitForFile(started);
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(said(result)).toContain('[m/50snapshot] error: tar repository "local" of module m: backup stopped; the incomplete archive was removed\n');
+    expect(said(result)).toContain('[m] error: backup failed at backup/50snapshot: interrupted by SIGTERM\n');
+    expect(result.exitCode, result.stderr).toBe(1); // README: a signal counts as a failure, exit 1
+    expect(readdirSync(path.join(t.repo, 'm'))).toEqual([]);
+  });
+});
+
+describe.concurrent('tar: a restore that fails in a tool', () => {
+  it('an archive zstd cannot decompress (its first byte damaged)', async () => {
+    const t = rootWith({ provider: 'tar' });
+    backupOk(t);
+    const file = only(t, '.tar.zst');
+    const archive = readFileSync(file);
+    archive[0] ^= 0xff;
+    writeFileSync(file, archive);
+    const before = treesOf({ data: t.data, repo: t.repo });
+    const target = path.join(t.dir, 'target');
+    const result = await lifeboat(t, ['restore', 'm', '--target', target]);
+    expect(said(result)).toContain(restoreFailed('zstd decompression failed (exit 1): zstd: /*stdin*\\: unsupported format'));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(existsSync(target)).toBe(false);
+    expect(treesOf({ data: t.data, repo: t.repo })).toEqual(before);
+  });
+
+  it('setfattr refusing an attribute (the real setfattr, given a namespace the kernel does not know)', async () => {
+    const t = rootWith({ provider: 'tar' });
+    execaSync('setfattr', ['-n', 'user.lifeboat', '-v', 'kept', path.join(t.data, 'f.txt')]);
+    backupOk(t);
+    const PATH = shims(t, { setfattr: `sed 's/^user\\./bogus./' | exec ${real('setfattr')} "$@"` });
+    const before = treesOf({ data: t.data, repo: t.repo });
+    const target = path.join(t.dir, 'target');
+    const result = await lifeboat(t, ['restore', 'm', '--target', target], { env: { PATH } });
+    // setfattr names the file in the restore's staging folder under the target
+    const archive = path.basename(only(t, '.tar.zst'));
+    const staging = String.raw`\.lifeboat-restore-[0-9TZ]+-[0-9a-f]+-target-\d+`;
+    expect(said(result)).toMatch(
+      new RegExp(
+        `${escapeRe(restoreFailed(`tar repository "local" of module m, archive ${archive}: extended attributes or ACLs could not be restored: setfattr: ${target}/`).slice(0, -1))}${staging}${escapeRe(`${t.data}/f.txt: Operation not supported\n`)}`,
+      ),
+    );
+    expect(said(result)).toContain('[m] error: hint: restore as root onto a file system with xattr and ACL support (ext4, xfs, btrfs)\n');
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(existsSync(target)).toBe(false);
+    expect(treesOf({ data: t.data, repo: t.repo })).toEqual(before);
+  });
+
+  it('SIGTERM while zstd decompresses: stopped', async () => {
+    const t = rootWith({ provider: 'tar' });
+    backupOk(t);
+    const started = path.join(t.dir, 'zstd-read-everything');
+    const zstd = real('zstd');
+    const PATH = shims(t, { zstd: `case " $* " in *" -d "*) cat >/dev/null; : > ${started}; exec tail -f /dev/null;; esac\nexec ${zstd} "$@"` });
+    const before = treesOf({ data: t.data, repo: t.repo });
+    const target = path.join(t.dir, 'target');
+    const run = lifeboat(t, ['restore', 'm', '--target', target], { env: { PATH } });
+    await waitForFile(started);
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(said(result)).toContain(`[m/10restore_module] error: tar repository "local" of module m, archive ${path.basename(only(t, '.tar.zst'))}: stopped\n`);
+    expect(said(result)).toContain('[m] error: restore failed at restore/10restore_module: interrupted by SIGTERM\n');
+    expect(result.exitCode, result.stderr).toBe(1); // README: a signal counts as a failure, exit 1
+    expect(existsSync(target)).toBe(false);
+    expect(treesOf({ data: t.data, repo: t.repo })).toEqual(before);
+  });
+});
