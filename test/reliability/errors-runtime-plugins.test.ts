@@ -496,3 +496,236 @@ describe.concurrent('tar: a restore that fails in a tool', () => {
     expect(treesOf({ data: t.data, repo: t.repo })).toEqual(before);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// restic and borg: the real tools, failing on a real fault or through a shim that runs them and then
+// fails or cuts their output. What the repository holds afterwards is asked of the real tool.
+
+const UNREADABLE = '/sys/bus/cpu'; // holds write-only sysfs attributes (uevent, drivers_probe): EACCES even for root
+
+// A root with repository `local` of restic or borg (passphrase in pass) and module m.
+function toolRoot(provider: 'restic' | 'borg', moduleExtra: Record<string, unknown> = {}): ReturnType<typeof rootWith> & { pass: string } {
+  const t = rootWith({ provider, passwordFile: '__PASS__' }, moduleExtra);
+  const pass = path.join(t.dir, 'pass');
+  writeFileSync(pass, 'errors-runtime-plugins\n', { mode: 0o600 });
+  t.write('lifeboat.yaml', readFileSync(path.join(t.root, 'lifeboat.yaml'), 'utf8').replace('__PASS__', pass));
+  return Object.assign(t, { pass });
+}
+
+// The module's snapshots as restic lists them (every tag); restic failing fails the test.
+function resticSnapshots(t: { repo: string; pass: string }): Array<{ short_id: string; tags?: string[] }> {
+  return JSON.parse(execaSync('restic', ['-r', path.join(t.repo, 'm'), '--password-file', t.pass, 'snapshots', '--json']).stdout);
+}
+
+// The module's archives as borg lists them; borg failing fails the test.
+function borgArchives(t: { dir: string; repo: string; pass: string }): string[] {
+  const env = { BORG_PASSCOMMAND: `cat ${t.pass}`, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes', BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes' };
+  const listed = JSON.parse(execaSync('borg', ['list', '--json', path.join(t.repo, 'm')], { env }).stdout) as { archives: Array<{ name: string }> };
+  return listed.archives.map((archive) => archive.name);
+}
+
+// A Redis database of its own keys (a streamed dump: restic --stdin, borg through a pipe), removed after the test.
+function redisDatabase(bytes = 6): { database: Record<string, unknown>; label: string } {
+  const prefix = `lifeboat-errplugins-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  execaSync('redis-cli', ['-x', 'set', `${prefix}:k`], { input: 'x'.repeat(bytes) });
+  onTestFinished(() => void execaSync('redis-cli', ['del', `${prefix}:k`]));
+  return { database: { redis: { url: 'redis://127.0.0.1:6379/0', keys: [`${prefix}:*`] } }, label: `Redis 127.0.0.1:6379 db 0 (keys ${prefix}:*)` };
+}
+
+const where = 'restic repository "local" of module m';
+const RESTIC = () => real('restic');
+// A restic shim: `stdin` runs for backup --stdin, `main` for the module's backup, anything else is the real restic.
+function resticShim(t: TestRoot, cases: { stdin?: string; main?: string; snapshots?: string }): string {
+  return shims(t, {
+    restic: [
+      'case "$1 $*" in',
+      ...(cases.stdin ? [`  "backup "*--stdin*) ${cases.stdin};;`] : []),
+      ...(cases.main ? [`  "backup "*) case "$*" in *--stdin*) ;; *) ${cases.main};; esac;;`] : []),
+      ...(cases.snapshots ? [`  "snapshots "*) ${cases.snapshots};;`] : []),
+      'esac',
+      `exec ${RESTIC()} "$@"`,
+    ].join('\n'),
+  });
+}
+
+describe.concurrent('restic: a backup that fails', () => {
+  it('restic cannot read some files (exit 3): the incomplete snapshot is removed', async () => {
+    const t = toolRoot('restic', { folders: [UNREADABLE] });
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(said(result)).toMatch(
+      new RegExp(`${escapeRe(snapshotFailed(`${where}: restic could not read `).slice(0, -1))}(${UNREADABLE}/[^,;\\n]+)(, ${UNREADABLE}/[^,;\\n]+)*( and \\d+ more)?; the incomplete snapshot [0-9a-f]{8} was removed\\n`),
+    );
+    expect(said(result)).toContain('[m] error: hint: fix the permissions or exclude those paths (exclude: in module.yaml), then back up again\n');
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic backup exits 0 but its summary is cut from its output', async () => {
+    const t = toolRoot('restic');
+    // the real restic backs up (--dry-run: it stores nothing), its summary line is lost
+    const out = path.join(t.dir, 'restic.out');
+    const PATH = resticShim(t, { main: `shift; ${RESTIC()} backup --dry-run "$@" > ${out}; rc=$?; grep -v '"message_type":"summary"' ${out}; exit $rc` });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    expect(said(result)).toContain(snapshotFailed(`${where}: restic backup exited 0 without reporting a snapshot: `));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic reports a snapshot it did not save (backup --dry-run)', async () => {
+    const t = toolRoot('restic');
+    const PATH = resticShim(t, { main: `shift; exec ${RESTIC()} backup --dry-run "$@"` });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    expect(said(result)).toMatch(new RegExp(`${escapeRe(snapshotFailed(`${where}: restic reported snapshot `).slice(0, -1))}[0-9a-f]{8} but does not list it\\n`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic snapshots printing JSON cut short', async () => {
+    const t = toolRoot('restic');
+    backupOk(t);
+    const before = resticSnapshots(t);
+    const full = execaSync('restic', ['-r', path.join(t.repo, 'm'), '--password-file', t.pass, 'snapshots', '--json']).stdout;
+    // the snapshot cache would answer without restic
+    rmSync(path.join(t.stateDir, 'cache'), { recursive: true, force: true });
+    const PATH = resticShim(t, { snapshots: `${RESTIC()} "$@" | head -c 40; exit 0` });
+    const result = await lifeboat(t, ['snapshots', 'm'], { env: { PATH } });
+    expect(said(result)).toContain(`lifeboat: ${where}: restic snapshots printed invalid JSON: ${full.slice(0, 40)}\n`);
+    expect(result.stdout).toBe('');
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual(before);
+  });
+});
+
+describe.concurrent('restic: a streamed dump (backup --stdin) that fails', () => {
+  // restic refuses the repository (a wrong password) before it reads stdin
+  const wrongPassword = (t: TestRoot) => {
+    writeFileSync(path.join(t.dir, 'wrong'), 'wrong\n', { mode: 0o600 });
+    return resticShim(t, { stdin: `shift; exec ${RESTIC()} backup --password-file ${path.join(t.dir, 'wrong')} "$@"` });
+  };
+
+  it('restic failing after the whole (small) dump was handed over', async () => {
+    const { database, label } = redisDatabase();
+    const t = toolRoot('restic', { databases: [database] });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: wrongPassword(t) } });
+    expect(said(result)).toContain(snapshotFailed(`${where}: restic backup --stdin of ${label} failed (exit 1): Fatal: wrong password or no key found`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic failing while the dump (2 MiB, more than a pipe holds) is still being fed', async () => {
+    const { database, label } = redisDatabase(2 << 20);
+    const t = toolRoot('restic', { databases: [database] });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: wrongPassword(t) } });
+    expect(said(result)).toContain(snapshotFailed(`${where}: restic backup --stdin of ${label} failed (exit 1): Fatal: wrong password or no key found`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic reading the dump but reporting no snapshot (its summary cut)', async () => {
+    const { database, label } = redisDatabase();
+    const t = toolRoot('restic', { databases: [database] });
+    const out = path.join(t.dir, 'restic.out');
+    const PATH = resticShim(t, { stdin: `shift; ${RESTIC()} backup --dry-run "$@" > ${out}; rc=$?; grep -v '"message_type":"summary"' ${out}; exit $rc` });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    expect(said(result)).toContain(snapshotFailed(`${where}: restic backup --stdin of ${label} reported no snapshot: `));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+
+  it('restic not installed when the first restic run of a backup is the streamed dump', async () => {
+    const { database } = redisDatabase();
+    const t = toolRoot('restic', { databases: [database] });
+    backupOk(t);
+    const before = resticSnapshots(t);
+    const bin = path.join(t.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const result = await lifeboat(t, ['backup', 'm', '--verbose'], { env: { PATH: bin } });
+    // the repository exists, so the dump's backup --stdin is the first restic Lifeboat starts
+    expect(result.stderr.split('\n').filter((line) => /^\[m\/50snapshot\] debug: running restic /.test(line))).toEqual([expect.stringMatching(/ --stdin --stdin-filename /)]);
+    expect(said(result)).toContain(snapshotFailed('restic is not installed (not found on PATH)'));
+    expect(said(result)).toContain('[m] error: hint: install it (Debian: apt-get install restic)\n');
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual(before);
+  });
+
+  it('SIGTERM while restic backs up the dump', async () => {
+    const { database, label } = redisDatabase();
+    const t = toolRoot('restic', { databases: [database] });
+    const started = path.join(t.dir, 'restic-read-the-dump');
+    // restic reads the whole dump, then does not finish (a stuck repository)
+    const PATH = resticShim(t, { stdin: `cat >/dev/null; : > ${started}; exec tail -f /dev/null` });
+    const run = lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    await waitForFile(started);
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(said(result)).toContain(`[m/50snapshot] error: ${where}: restic backup of ${label} was stopped (SIGTERM)\n`);
+    expect(said(result)).toContain('[m] error: backup failed at backup/50snapshot: interrupted by SIGTERM\n');
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(resticSnapshots(t)).toEqual([]);
+  });
+});
+
+describe.concurrent('borg: a backup or restore that fails', () => {
+  const borgWhere = 'borg repository "local" of module m';
+  const unreadable = (t: TestRoot) =>
+    new RegExp(
+      `${escapeRe(snapshotFailed(`${borgWhere}: borg could not read everything (`).slice(0, -1))}${UNREADABLE}/[^|)]+: open: \\[Errno 13\\] Permission denied: '[^']+'( \\| ${UNREADABLE}/[^|)]+: open: \\[Errno 13\\] Permission denied: '[^']+')*\\); the incomplete archive m-\\d{8}T\\d{6}\\.\\d{3}Z was deleted\\n${escapeRe('[m] error: hint: fix the permissions or exclude those paths (exclude: in module.yaml), then back up again\n')}`,
+    );
+
+  it('borg cannot read some files (exit 1): the incomplete archive is deleted', async () => {
+    const t = toolRoot('borg', { folders: [UNREADABLE] });
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(said(result)).toMatch(unreadable(t));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(borgArchives(t)).toEqual([]);
+  });
+
+  it('borg cannot read some files while it also reads a streamed dump', async () => {
+    const { database } = redisDatabase();
+    const t = toolRoot('borg', { folders: [UNREADABLE], databases: [database] });
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(said(result)).toMatch(unreadable(t));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(borgArchives(t)).toEqual([]);
+    const dumps = path.join(t.stateDir, 'modules', 'm', 'state', 'databases');
+    expect(existsSync(dumps) ? readdirSync(dumps) : [], 'a pipe was left').toEqual([]);
+  });
+
+  it('borg never opening the pipe of a streamed dump (its path excluded)', async () => {
+    const { database, label } = redisDatabase();
+    const t = toolRoot('borg', { databases: [database] });
+    const PATH = shims(t, { borg: `if [ "$1" = create ]; then shift; exec ${real('borg')} create --exclude 'sh:**/databases/*' "$@"; fi\nexec ${real('borg')} "$@"` });
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    expect(said(result)).toContain(snapshotFailed(`${borgWhere}: borg did not read the dump of ${label}; is the state dir excluded?`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(borgArchives(t)).toEqual([]);
+  });
+
+  it('mkfifo failing to make the pipe of a streamed dump', async () => {
+    const { database, label } = redisDatabase();
+    const t = toolRoot('borg', { databases: [database] });
+    const PATH = shims(t, { mkfifo: 'echo "mkfifo: cannot create fifo \'$3\': Operation not supported" >&2\nexit 1' });
+    const pipe = path.join(t.stateDir, 'modules', 'm', 'state', 'databases', `redis-db0.redis`);
+    const result = await lifeboat(t, ['backup', 'm'], { env: { PATH } });
+    expect(said(result)).toContain(snapshotFailed(`cannot create the pipe ${pipe} for ${label}: mkfifo: cannot create fifo '${pipe}': Operation not supported`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(existsSync(path.join(t.repo, 'm')) ? borgArchives(t) : []).toEqual([]);
+  });
+
+  it('borg extract ending with a warning (exit 1): the restore is incomplete', async () => {
+    const t = toolRoot('borg');
+    backupOk(t);
+    const before = treesOf({ data: t.data });
+    const archives = borgArchives(t);
+    // the real borg extract, given an include pattern that matches nothing: it warns and exits 1
+    const PATH = shims(t, { borg: `if [ "$1" = extract ]; then exec ${real('borg')} "$@" pp:never/matched; fi\nexec ${real('borg')} "$@"` });
+    const target = path.join(t.dir, 'target');
+    const result = await lifeboat(t, ['restore', 'm', '--target', target], { env: { PATH } });
+    expect(said(result)).toContain(restoreFailed(`${borgWhere}: borg extract of ${archives[0]} was incomplete: Include pattern 'never/matched' never matched.`));
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(existsSync(target)).toBe(false);
+    expect(treesOf({ data: t.data })).toEqual(before);
+    expect(borgArchives(t)).toEqual(archives);
+  });
+});
