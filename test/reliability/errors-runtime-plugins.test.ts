@@ -116,13 +116,15 @@ function fileHeaders(t: ReturnType<typeof rootWith>, archive: Buffer): { pax: He
 
 // Restores into a new target after `damage` edited the archive; the restore must fail with `message`,
 // create no target and leave the live tree and the repository's files as they were after the damage.
-async function restoreDamaged(t: ReturnType<typeof rootWith>, damage: (archive: Buffer) => Buffer, message: (archive: string) => string): Promise<void> {
+// The hint (`restore another snapshot; ...`) is asserted unless `hint` is false.
+async function restoreDamaged(t: ReturnType<typeof rootWith>, damage: (archive: Buffer) => Buffer, message: (archive: string) => string, hint = true): Promise<void> {
   const file = only(t, '.tar');
   writeFileSync(file, damage(readFileSync(file)));
   const before = treesOf({ data: t.data, repo: t.repo });
   const target = path.join(t.dir, 'target');
   const result = await lifeboat(t, ['restore', 'm', '--target', target]);
   expect(said(result)).toContain(restoreFailed(message(file)));
+  if (hint) expect(said(result)).toContain('[m] error: hint: restore another snapshot; `lifeboat verify` checks every archive and file list of the module\n');
   expect(result.stderr).not.toContain('internal error');
   expect(result.exitCode, result.stderr).toBe(1);
   expect(existsSync(target), 'the restore target was left behind').toBe(false);
@@ -138,7 +140,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
         archive[fileHeaders(t, archive).file.offset + 5] ^= 1;
         return archive;
       },
-      () => 'the archive has a damaged header (checksum mismatch)',
+      (file) => `${file}: the archive has a damaged header (checksum mismatch)`,
     );
   });
 
@@ -152,7 +154,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
         fixChecksum(archive, file.offset);
         return archive;
       },
-      () => 'the archive has an entry of unknown type "Z"',
+      (file) => `${file}: the archive has an entry of unknown type "Z"`,
     );
   });
 
@@ -166,7 +168,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
         fixChecksum(archive, pax.offset);
         return archive;
       },
-      () => `the archive has an extended header of ${9 << 20} bytes (more than ${8 << 20})`,
+      (file) => `${file}: the archive has an extended header of ${9 << 20} bytes (more than ${8 << 20})`,
     );
   });
 
@@ -181,7 +183,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
         archive.write('99', pax.offset + 512, 'latin1');
         return archive;
       },
-      () => 'the archive has a damaged pax header',
+      (file) => `${file}: the archive has a damaged pax header`,
     );
   });
 
@@ -197,7 +199,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
         record[equals] = '_'.charCodeAt(0);
         return archive;
       },
-      () => 'the archive has a damaged pax header',
+      (file) => `${file}: the archive has a damaged pax header`,
     );
   });
 
@@ -211,6 +213,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
       },
       (file) =>
         `tar repository "local" of module m, archive ${path.basename(file)}: ${t.data}/f.txt does not match its manifest (sha256 ${sha256('iello\n').slice(0, 12)}, expected ${sha256('hello\n').slice(0, 12)}): the archive is damaged`,
+      false,
     );
   });
 
@@ -266,7 +269,7 @@ describe.concurrent('tar: a damaged archive read back by restore', () => {
     const before = treesOf({ data: t.data });
     const beside = readdirSync(t.dir).sort();
     const result = await lifeboat(t, ['restore', 'm']);
-    expect(said(result)).toContain(restoreFailed('the archive has a damaged header (checksum mismatch)'));
+    expect(said(result)).toContain(restoreFailed(`${file}: the archive has a damaged header (checksum mismatch)`));
     expect(result.exitCode, result.stderr).toBe(1);
     expect(treesOf({ data: t.data })).toEqual(before);
     // no staging folder left beside the live one
@@ -449,7 +452,8 @@ describe.concurrent('tar: a restore that fails in a tool', () => {
     const before = treesOf({ data: t.data, repo: t.repo });
     const target = path.join(t.dir, 'target');
     const result = await lifeboat(t, ['restore', 'm', '--target', target]);
-    expect(said(result)).toContain(restoreFailed('zstd decompression failed (exit 1): zstd: /*stdin*\\: unsupported format'));
+    expect(said(result)).toContain(restoreFailed(`${file}: zstd decompression failed (exit 1): zstd: /*stdin*\\: unsupported format`));
+    expect(said(result)).toContain('[m] error: hint: restore another snapshot; `lifeboat verify` checks every archive and file list of the module\n');
     expect(result.exitCode, result.stderr).toBe(1);
     expect(existsSync(target)).toBe(false);
     expect(treesOf({ data: t.data, repo: t.repo })).toEqual(before);
