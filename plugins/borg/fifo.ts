@@ -39,7 +39,7 @@ export function serveFifos(sources: StreamSource[], log: Logger): FifoServer {
     mkdirSync(path.dirname(source.path), { recursive: true, mode: 0o700 });
     rmSync(source.path, { force: true });
     const made = runSync('mkfifo', { args: ['-m', '600', source.path] });
-    if (made.code !== 0) throw new LifeboatError('PROVIDER', `cannot create the pipe ${source.path} for ${source.label}: ${made.stderr || made.error?.message}`);
+    if (made.code !== 0) throw new LifeboatError('PROVIDER', `cannot create the pipe ${source.path} for ${source.label}: ${made.stderr.trim() || made.error?.message}`);
   }
   // Serves one pipe: opens its write end once borg reads, then feeds the dump through it.
   const serve = async (source: StreamSource): Promise<void> => {

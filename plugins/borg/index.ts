@@ -242,7 +242,9 @@ export function createProvider(input: ProviderInput): Provider {
       }
       if (result.exitCode === 1) {
         await borg(['delete', `${repoOf(module)}::${name}`], options).catch(() => undefined);
-        throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg could not read everything (${lastLines(result.stderr, 5)}); the incomplete archive ${name} was deleted`));
+        throw new LifeboatError('PROVIDER', options.log.masker.mask(`${where(module)}: borg could not read everything (${lastLines(result.stderr, 5)}); the incomplete archive ${name} was deleted`), {
+          hint: UNREADABLE_FILES_HINT,
+        });
       }
       const stats = (JSON.parse(result.stdout) as { archive?: { stats?: { deduplicated_size?: number } } }).archive?.stats;
       return { snapshot, bytes: stats?.deduplicated_size };

@@ -222,6 +222,14 @@ export function createProvider(input: ProviderInput): Provider {
           cause: error,
         });
       }
+      // The tar reader's and zstd's complaints ("the archive has a damaged header") name no archive (nor its
+      // snapshot id): say which.
+      if (error instanceof LifeboatError && error.code === 'PROVIDER' && !error.message.includes(manifest.id)) {
+        throw new LifeboatError('PROVIDER', `${archiveName(module, manifest, store)}: ${error.message}`, {
+          hint: error.hint ?? 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
+          cause: error,
+        });
+      }
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
