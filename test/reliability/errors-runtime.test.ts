@@ -1,0 +1,404 @@
+// The LifeboatError messages a user meets when a tool, a server, the disk or the state dir fails at run
+// time (issue 15), through the real CLI (bin/lifeboat): each case makes the fault for real (a tool that
+// fails through a shim on a PATH in the test's own temp dir, a tiny TCP server answering RESP wrongly,
+// damaged files in the state dir or the repository, a full or read-only file system in a private mount
+// namespace, a real podman) and asserts the message on stderr, the exit status and what must not be left.
+//
+// The configuration and usage messages are in errors-table.test.ts; TESTING.md lists every site.
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import net from 'node:net';
+import path from 'node:path';
+import { execa, execaSync } from 'execa';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { MY, PG, dropMariadb, dropPostgres, freePort, mariadb, pathWithout, psql, uniqueName } from '../helpers/databases.js';
+
+// A root with module m (one folder with one file) on the copy provider; removed when the test ends.
+function rootWithModule(context: TestContext, extra: Record<string, unknown> = {}): TestRoot {
+  const t = makeRoot();
+  context.onTestFinished(() => t.cleanup());
+  const data = path.join(t.dir, 'data');
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, 'f.txt'), 'x\n');
+  t.module('m', { folders: [data], ...extra });
+  return t;
+}
+const moduleFile = (t: TestRoot) => path.join(t.root, 'modules', 'm', 'module.yaml');
+const backup = (t: TestRoot, env: Record<string, string> = {}) => execaSync('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm', '-q'], { env });
+// An executable shim in the test's own folder; returns the folder (for PATH).
+function shim(t: TestRoot, name: string, body: string): string {
+  const dir = path.join(t.dir, 'shims');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return dir;
+}
+const withShims = (dir: string) => ({ PATH: `${dir}:${process.env.PATH}` });
+// The newest snapshot folder of module m in the copy repository.
+function snapshotDir(t: TestRoot): string {
+  const dir = path.join(t.dir, 'repo', 'm');
+  const names = readdirSync(dir).filter((name) => !name.endsWith('.partial')).sort();
+  return path.join(dir, names.at(-1)!);
+}
+// The one manifest of module m in the state dir.
+function manifestOf(t: TestRoot): string {
+  const dir = path.join(t.stateDir, 'modules', 'm', 'manifests', 'local');
+  const [name] = readdirSync(dir);
+  return path.join(dir, name);
+}
+const DAMAGED_MANIFEST_HINT = 'run `lifeboat backup` again: verify compares the restore with the manifest of the newest backup';
+
+interface Expected {
+  exit: number;
+  message: string;
+  hint?: string;
+}
+// The failure as the user sees it: the message (after `lifeboat: ` or a part's log prefix) and its hint.
+function expectFailure(result: { stderr: string; exitCode?: number }, expected: Expected): void {
+  expect(result.stderr).toContain(expected.message);
+  if (expected.hint) expect(result.stderr).toContain(`hint: ${expected.hint}`);
+  expect(result.stderr).not.toContain('internal error');
+  expect(result.exitCode, result.stderr).toBe(expected.exit);
+}
+// Files and folders a failed command must not have left.
+function expectAbsent(...files: string[]): void {
+  for (const file of files) expect(existsSync(file), `${file} was left behind`).toBe(false);
+}
+
+// A RESP server on 127.0.0.1 that answers each command with `answer(command)` (undefined: close the connection).
+async function respServer(context: TestContext, answer: (command: string[]) => string | undefined): Promise<{ port: number; commands: string[][] }> {
+  const commands: string[][] = [];
+  const server = net.createServer((socket) => {
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1');
+      for (;;) {
+        const parsed = parseCommand(buffer);
+        if (!parsed) return;
+        buffer = buffer.slice(parsed.length);
+        commands.push(parsed.command);
+        const reply = answer(parsed.command);
+        if (reply === undefined) {
+          socket.destroy();
+          return;
+        }
+        socket.write(reply, 'latin1');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  context.onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as net.AddressInfo).port, commands };
+}
+// One RESP array of bulk strings from the start of `text`, or undefined when it is not complete yet.
+function parseCommand(text: string): { command: string[]; length: number } | undefined {
+  const lines = text.split('\r\n');
+  if (lines.length < 2 || !lines[0].startsWith('*')) return undefined;
+  const count = Number(lines[0].slice(1));
+  const command: string[] = [];
+  let length = lines[0].length + 2;
+  for (let i = 0; i < count; i++) {
+    const header = lines[1 + i * 2];
+    const value = lines[2 + i * 2];
+    if (header === undefined || value === undefined || 2 + i * 2 >= lines.length - 1) return undefined;
+    command.push(value);
+    length += header.length + 2 + value.length + 2;
+  }
+  return { command, length };
+}
+
+describe.concurrent('runtime failures a user can meet from the CLI', () => {
+  // src/providers/registry.ts: a project plugin others can write is refused before it runs
+  it('a project plugin folder and script others can write', async (context) => {
+    const t = rootWithModule(context);
+    const plugin = path.join(t.root, 'plugins', 'copy');
+    chmodSync(plugin, 0o777);
+    chmodSync(path.join(plugin, 'create'), 0o757);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, {
+      exit: 2,
+      message: `lifeboat: ${plugin}: refused: writable by group (mode 0777); fix with chmod go-w or chown root\nlifeboat: ${path.join(plugin, 'create')}: refused: writable by others (mode 0757); fix with chmod go-w or chown root`,
+    });
+    expectAbsent(path.join(t.dir, 'repo'));
+  });
+
+  // src/process/exec.ts: a script provider's operation that fails
+  it('a script provider whose create fails', async (context) => {
+    const t = rootWithModule(context);
+    t.write('plugins/copy/create', '#!/bin/sh\necho "disk on fire" >&2\nexit 3\n', 0o755);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, { exit: 1, message: `snapshot failed in 1 repository(ies): local: ${path.join(t.root, 'plugins', 'copy', 'create')}  failed (exit 3): disk on fire` });
+    expectAbsent(path.join(t.dir, 'repo'));
+  });
+});
+
+// An SQLite database whose freelist pointer is cleared: two pages are "never used". sqlite3 still opens it
+// and exits 0; only PRAGMA integrity_check / quick_check report the damage.
+function damagedSqlite(file: string): void {
+  execaSync('sqlite3', [file, "CREATE TABLE t(x TEXT); CREATE TABLE u(y TEXT); WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k+1 FROM n WHERE k<500) INSERT INTO u SELECT printf('row-%05d', k) FROM n; INSERT INTO t VALUES ('keep'); DELETE FROM u;"]);
+  const bytes = readFileSync(file);
+  bytes.fill(0, 32, 40);
+  writeFileSync(file, bytes);
+}
+const SQLITE_DAMAGE = ['*** in database main ***', 'Page 4 is never used', 'Page 5 is never used'];
+
+describe.concurrent('databases that fail at run time', () => {
+  it('a backup of an SQLite database whose copy fails PRAGMA quick_check', async (context) => {
+    const t = rootWithModule(context);
+    const db = path.join(t.dir, 'app.sqlite3');
+    damagedSqlite(db);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ sqlite: { path: db } }] });
+    const before = readFileSync(db);
+    const result = await lifeboat(t, ['backup', 'm']);
+    // each line of the message is logged with the part's prefix
+    const message = `SQLite database ${db}: the copy fails PRAGMA quick_check: ${SQLITE_DAMAGE.join('\n')}`;
+    expectFailure(result, { exit: 1, message: message.split('\n').map((line) => `[m/20dump_databases] error: ${line}`).join('\n') });
+    expect(result.stderr).toContain(`[m] error: backup failed at pre-backup/20dump_databases: ${message.split('\n')[0]}`);
+    const dumps = path.join(t.stateDir, 'modules', 'm', 'state', 'databases');
+    expect(existsSync(dumps) ? readdirSync(dumps) : []).toEqual([]);
+    expectAbsent(path.join(t.dir, 'repo', 'm'));
+    expect(readFileSync(db).equals(before)).toBe(true);
+  });
+
+  it('a load of an SQLite file that fails PRAGMA quick_check', async (context) => {
+    const t = rootWithModule(context);
+    const dump = path.join(t.dir, 'damaged.sqlite3');
+    damagedSqlite(dump);
+    const live = path.join(t.dir, 'live.sqlite3');
+    execaSync('sqlite3', [live, 'CREATE TABLE kept(x); INSERT INTO kept VALUES (42);']);
+    const before = readFileSync(live);
+    const result = await lifeboat(t, ['load', 'sqlite', '--path', live, '--input', dump]);
+    expectFailure(result, { exit: 1, message: `lifeboat: SQLite database ${live}: the dump fails PRAGMA quick_check: ${SQLITE_DAMAGE.join('\n')}` });
+    expect(readFileSync(live).equals(before)).toBe(true);
+    expect(readdirSync(t.dir).filter((name) => name.includes('lifeboat-restore'))).toEqual([]);
+  });
+
+  it('a dump whose sqlite3 cannot be started', async (context) => {
+    const t = rootWithModule(context);
+    const db = path.join(t.dir, 'app.sqlite3');
+    execaSync('sqlite3', [db, 'CREATE TABLE t(x);']);
+    // sqlite3 on PATH, but not executable: the kernel refuses to start it (EACCES)
+    const bin = path.join(t.dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'sqlite3'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const out = path.join(t.dir, 'out.sqlite3');
+    const result = await lifeboat(t, ['dump', 'sqlite', '--path', db, '--output', out], { env: { PATH: bin } });
+    expectFailure(result, { exit: 1, message: `SQLite database ${db}: sqlite3 could not start: spawn sqlite3 EACCES` });
+    expectAbsent(out);
+    expect(readdirSync(t.dir).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+
+  it('a Redis server that refuses the connection', async (context) => {
+    const t = rootWithModule(context);
+    const port = await freePort();
+    const out = path.join(t.dir, 'x.redis');
+    const result = await lifeboat(t, ['dump', 'redis', '--url', `redis://127.0.0.1:${port}/0`, '--output', out]);
+    expectFailure(result, { exit: 1, message: `Redis 127.0.0.1:${port} db 0 (whole database): connect ECONNREFUSED 127.0.0.1:${port}` });
+    expectAbsent(out, `${out}.partial`);
+  });
+
+  it('a Redis server that closes the connection during SCAN', async (context) => {
+    const t = rootWithModule(context);
+    const server = await respServer(context, (command) => (command[0] === 'SCAN' ? undefined : '+OK\r\n'));
+    const out = path.join(t.dir, 'x.redis');
+    const result = await lifeboat(t, ['dump', 'redis', '--url', `redis://127.0.0.1:${server.port}/0`, '--output', out]);
+    expectFailure(result, { exit: 1, message: `Redis 127.0.0.1:${server.port} db 0 (whole database): the connection closed` });
+    expect(server.commands.map((c) => c[0])).toEqual(['SCAN']);
+    expectAbsent(out);
+    expect(readdirSync(t.dir).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+
+  it('a Redis server that answers SCAN with an error', async (context) => {
+    const t = rootWithModule(context);
+    const server = await respServer(context, () => '-NOPERM this user has no permissions to run the scan command\r\n');
+    const out = path.join(t.dir, 'x.redis');
+    const result = await lifeboat(t, ['dump', 'redis', '--url', `redis://127.0.0.1:${server.port}/0`, '--output', out]);
+    expectFailure(result, { exit: 1, message: `Redis 127.0.0.1:${server.port} db 0 (whole database): SCAN failed: NOPERM this user has no permissions to run the scan command` });
+    expectAbsent(out);
+  });
+
+  it('a Redis server that answers SCAN with something that is not a cursor and keys', async (context) => {
+    const t = rootWithModule(context);
+    const server = await respServer(context, () => ':7\r\n');
+    const out = path.join(t.dir, 'x.redis');
+    const result = await lifeboat(t, ['dump', 'redis', '--url', `redis://127.0.0.1:${server.port}/0`, '--output', out]);
+    expectFailure(result, { exit: 1, message: `lifeboat: Redis 127.0.0.1:${server.port} db 0 (whole database): dump failed: SCAN answered 7, not a cursor and a list of keys: is this a Redis server?` });
+    expectAbsent(out);
+  });
+
+  it('a Redis server that answers RESTORE and then SCAN with something that is not a cursor and keys', async (context) => {
+    const t = rootWithModule(context);
+    const server = await respServer(context, (command) => (command[0] === 'SCAN' ? ':7\r\n' : '+OK\r\n'));
+    // a real dump of one key to load
+    const key = `lifeboat-errcore-${process.pid}-${Date.now()}`;
+    execaSync('redis-cli', ['SET', key, 'v']);
+    const dump = path.join(t.dir, 'k.redis');
+    execaSync('node', [BIN, 'dump', 'redis', '--url', 'redis://127.0.0.1:6379/0', '--keys', key, '--output', dump]);
+    execaSync('redis-cli', ['DEL', key]);
+    const result = await lifeboat(t, ['load', 'redis', '--url', `redis://127.0.0.1:${server.port}/0`, '--input', dump]);
+    expectFailure(result, { exit: 1, message: `lifeboat: Redis 127.0.0.1:${server.port} db 0 (whole database): restore failed: SCAN answered 7, not a cursor and a list of keys: is this a Redis server?` });
+    expect(server.commands.map((c) => c[0])).toEqual(['RESTORE', 'SCAN']);
+  });
+});
+
+describe.concurrent('services, the state dir and the disk', () => {
+  // src/services/index.ts: stop returned, but isActive still says running after the settle time (10 s)
+  it('a service that is still running after its stop command', async (context) => {
+    const t = rootWithModule(context, { service: { stop: 'true', start: 'true', isActive: 'true' } });
+    const result = await lifeboat(t, ['service', 'stop', 'm']);
+    expectFailure(result, {
+      exit: 1,
+      message: 'lifeboat: service of module "m" is still running 10s after it was stopped',
+      hint: 'check `service.stop`, `service.start` and `service.isActive` in the module\'s module.yaml',
+    });
+  });
+
+  // src/services/container.ts: a real podman, a container that does not exist
+  it('a container service whose container does not exist', async (context) => {
+    const name = `lifeboat-errcore-none-${process.pid}`;
+    const t = rootWithModule(context, { service: { container: name, engine: 'podman' } });
+    const result = await lifeboat(t, ['service', 'is-active', 'm']);
+    expectFailure(result, {
+      exit: 1,
+      message: `lifeboat: container ${name} (podman) does not exist: Error: inspecting object: no such container ${name}`,
+      hint: "check `service.container` in the module's module.yaml (`podman ps -a` lists the containers)",
+    });
+  });
+
+  // src/services/container.ts: the engine's stop fails (a podman shim: the container runs, stop is refused)
+  it('a container service whose stop fails', async (context) => {
+    const t = rootWithModule(context, { service: { container: 'app', engine: 'podman' } });
+    const dir = shim(t, 'podman', 'case "$1" in container) echo true ;; stop) echo "Error: cannot stop app: permission denied" >&2; exit 125 ;; esac');
+    const result = await lifeboat(t, ['service', 'stop', 'm'], { env: withShims(dir) });
+    expectFailure(result, {
+      exit: 1,
+      message: 'lifeboat: container app (podman): `podman stop app` failed: podman stop failed (exit 125): Error: cannot stop app: permission denied',
+      hint: "check `service.container` in the module's module.yaml and `podman ps -a`",
+    });
+  });
+
+  // src/state/lock.ts: the locks folder on a read-only file system (bind-mounted read-only in a private mount namespace)
+  it('a lock file that cannot be created (read-only locks folder)', async (context) => {
+    const t = rootWithModule(context);
+    const locks = path.join(t.stateDir, 'locks');
+    mkdirSync(locks, { recursive: true });
+    const result = await execa('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"', 'sh', locks, 'node', BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm'], { reject: false });
+    expectFailure(result, {
+      exit: 1,
+      message: `cannot create the lock file of module "m" (${path.join(locks, 'm.lock')}): EROFS: read-only file system, open '${path.join(locks, 'm.lock')}'`,
+      hint: 'check that the state dir is writable by this user, or pass --state-dir',
+    });
+    expect(readdirSync(locks)).toEqual([]);
+    expectAbsent(path.join(t.dir, 'repo'));
+  });
+
+  // src/state/lock.ts: the locks folder on a full file system (a 4 KiB tmpfs, filled, in a private mount namespace)
+  it('a lock file that cannot be written (full locks folder)', async (context) => {
+    const t = rootWithModule(context);
+    const locks = path.join(t.stateDir, 'locks');
+    mkdirSync(locks, { recursive: true });
+    const script = 'mount -t tmpfs -o size=4k tmpfs "$1" && (head -c 8192 /dev/zero > "$1/fill" || true) && shift && node "$@"; status=$?; ls -A "$1" >&2; exit $status';
+    const result = await execa('unshare', ['-m', 'sh', '-c', script.replace('ls -A "$1"', `ls -A ${locks}`), 'sh', locks, BIN, '--root', t.root, '--state-dir', t.stateDir, 'backup', 'm'], { reject: false });
+    expectFailure(result, {
+      exit: 1,
+      message: `cannot write the lock file of module "m" (${path.join(locks, 'm.lock')}): ENOSPC: no space left on device, write`,
+      hint: 'free space in the state dir, or pass --state-dir',
+    });
+    // the half-made lock file was removed (ls of the tmpfs, printed last, shows only the filler)
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('fill');
+    expectAbsent(path.join(t.dir, 'repo'));
+  });
+
+  // src/lifecycle/builtins/restore.ts: a restore --target on a file system without room (a small tmpfs)
+  it('a restore into a target without room', async (context) => {
+    const t = rootWithModule(context);
+    writeFileSync(path.join(t.dir, 'data', 'big.bin'), Buffer.alloc(256 * 1024, 7));
+    backup(t);
+    const target = path.join(t.dir, 'target');
+    mkdirSync(target);
+    const script = 'mount -t tmpfs -o size=64k tmpfs "$1" && shift && node "$@"; status=$?; find "$0" -mindepth 1 >&2; exit $status';
+    const result = await execa('unshare', ['-m', 'sh', '-c', script, target, target, BIN, '--root', t.root, '--state-dir', t.stateDir, 'restore', 'm', '--target', target], { reject: false });
+    expectFailure(result, {
+      exit: 1,
+      message: `not enough room to restore under ${target}: `,
+      hint: 'free space there, or give --target a folder on a file system with room',
+    });
+    expect(result.stderr).toContain('; nothing live was changed');
+    expect(readFileSync(path.join(t.dir, 'data', 'f.txt'), 'utf8')).toBe('x\n');
+    // nothing left in the target's file system (find printed nothing after lifeboat's last line)
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^(lifeboat|\[m)/);
+  });
+
+  // src/lifecycle/builtins/module-state.ts: a module script that cannot be started at all
+  it('a module script whose interpreter does not exist', async (context) => {
+    const t = rootWithModule(context);
+    const script = t.write('modules/m/bin/module-dump-state', '#!/nonexistent/interpreter\n', 0o755);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, {
+      exit: 1,
+      message: `[m] error: backup failed at pre-backup/30module_dump_state: cannot execute ${script}: it or its interpreter (the #! line) does not exist (ENOENT)`,
+      hint: `its output is above; fix ${script}, or remove it when the module has no state to dump`,
+    });
+    expectAbsent(path.join(t.dir, 'repo', 'm'));
+  });
+
+  // src/lifecycle/builtins/verify.ts: a database added to module.yaml after the last backup
+  it('a restore drill of a database whose dump is not in the snapshot', async (context) => {
+    const t = rootWithModule(context);
+    backup(t);
+    const db = path.join(t.dir, 'app.sqlite3');
+    execaSync('sqlite3', [db, 'CREATE TABLE t(x);']);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ sqlite: { path: db } }] });
+    const result = await lifeboat(t, ['verify', 'm']);
+    const id = readdirSync(path.join(t.dir, 'repo', 'm'))[0].slice(0, 12);
+    expectFailure(result, {
+      exit: 1,
+      message: `database check failed: local: SQLite database ${db}: its dump sqlite-app.sqlite3 is not in snapshot ${id} (check that the state dir (its databases/ folder) is not excluded, then back up again)`,
+    });
+    expect(existsSync(path.join(t.stateDir, 'scratch', 'verify', 'm'))).toBe(false);
+  });
+
+  // src/lifecycle/layout-check.ts: include lines refused before the lock (others can write the file)
+  it('a state-include.conf others can write', async (context) => {
+    const t = rootWithModule(context);
+    const file = t.write('modules/m/etc/state-include.conf', 'x\n', 0o646);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, { exit: 2, message: `lifeboat: ${file}: refused: writable by others (mode 0646); it names paths root backs up and restores: chmod go-w ${file} and chown it to root` });
+    expectAbsent(path.join(t.dir, 'repo'), path.join(t.stateDir, 'locks', 'm.lock'));
+  });
+
+  // src/lifecycle/layout-check.ts: a repository inside a folder the module backs up
+  it('a repository inside a backed-up folder', async (context) => {
+    const t = rootWithModule(context);
+    const data = path.join(t.dir, 'data');
+    t.write('lifeboat.yaml', `repositories:\n  local: { provider: copy, url: ${path.join(data, 'repo')} }\n`);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, {
+      exit: 2,
+      message: `lifeboat: ${moduleFile(t)}: repository "local" (${path.join(data, 'repo')}) lies inside the backed-up path ${data}: an in-place restore would roll the repository back; keep repositories outside the module's folders`,
+    });
+    expectAbsent(path.join(data, 'repo'), path.join(t.stateDir, 'locks', 'm.lock'));
+  });
+
+  // src/cli/schedule.ts: a schedule systemd timers cannot express
+  it('schedule --systemd of a schedule with a nth weekday', async (context) => {
+    const t = rootWithModule(context, { schedule: '0 3 * * 1#2' });
+    const dest = path.join(t.dir, 'units');
+    const result = await lifeboat(t, ['schedule', '--systemd', '--dest', dest]);
+    expectFailure(result, { exit: 2, message: 'lifeboat: module m: ' });
+    expect(result.stderr).toContain('# (nth weekday of the month)');
+    expectAbsent(dest);
+  });
+
+  // src/lifecycle/volumes.ts: a volume line naming a podman volume that does not exist
+  it('a state-include.conf line naming a container volume that does not exist', async (context) => {
+    const t = rootWithModule(context);
+    const name = `errcore${process.pid}`;
+    const file = t.write('modules/m/etc/state-include.conf', `volumes/${name}\n`);
+    const result = await lifeboat(t, ['backup', 'm']);
+    expectFailure(result, { exit: 1, message: `${file}:1: volumes/${name}: no container volume ${name} or m-${name} (podman); create it (podman volume create m-${name}) or remove the line` });
+    expectAbsent(path.join(t.dir, 'repo', 'm'));
+  });
+});
