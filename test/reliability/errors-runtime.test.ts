@@ -402,3 +402,180 @@ describe.concurrent('services, the state dir and the disk', () => {
     expectAbsent(path.join(t.dir, 'repo', 'm'));
   });
 });
+
+// The manifest of module m's one backup as its lines (header, entries, end line), and a way to write it back.
+function manifestLines(t: TestRoot): string[] {
+  return gunzipSync(readFileSync(manifestOf(t))).toString('utf8').split('\n');
+}
+const writeManifest = (t: TestRoot, lines: string[]) => writeFileSync(manifestOf(t), gzipSync(lines.join('\n')));
+
+describe.concurrent('manifests damaged in the state dir', () => {
+  // verify reads the header first (readManifestHeader), then streams the rest: damage after the header
+  it('verify with a manifest whose end line counts other entries', async (context) => {
+    const t = rootWithModule(context);
+    backup(t);
+    const lines = manifestLines(t);
+    const end = lines.findIndex((line) => line.startsWith('{"end"'));
+    const held = (JSON.parse(lines[end]) as { entries: number }).entries;
+    lines[end] = JSON.stringify({ ...JSON.parse(lines[end]), entries: held + 5 });
+    writeManifest(t, lines);
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `verify failed at verify/20check_manifest: manifest ${manifestOf(t)} is damaged: its end line says ${held + 5} entries, it holds ${held}`, hint: DAMAGED_MANIFEST_HINT });
+  });
+
+  it('verify with a manifest holding a line that is not an entry', async (context) => {
+    const t = rootWithModule(context);
+    backup(t);
+    const lines = manifestLines(t);
+    lines.splice(1, 0, '{"not":"an entry"}');
+    writeManifest(t, lines);
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `verify failed at verify/20check_manifest: manifest ${manifestOf(t)} is damaged: line 1 is not an entry`, hint: DAMAGED_MANIFEST_HINT });
+  });
+
+  it('verify with a manifest cut short after its header', async (context) => {
+    const t = rootWithModule(context);
+    backup(t);
+    const whole = gzipSync(manifestLines(t).join('\n'));
+    writeFileSync(manifestOf(t), whole.subarray(0, whole.length - 12));
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `verify failed at verify/20check_manifest: manifest ${manifestOf(t)} is cut short (unexpected end of file)`, hint: DAMAGED_MANIFEST_HINT });
+  });
+
+  // A backup reuses the hashes of the previous manifest: one it cannot read is named in a warning and
+  // every file is hashed again (the backup succeeds).
+  for (const { what, content, problem } of [
+    { what: 'empty', content: '', problem: 'is empty' },
+    { what: 'not JSON', content: 'garbage\n', problem: 'is damaged: its first line is not JSON' },
+    { what: 'of an unknown format', content: '{"version":99}\n', problem: 'has an unknown format (version 99)' },
+  ]) {
+    it(`a backup after the previous manifest became ${what}`, async (context) => {
+      const t = rootWithModule(context);
+      backup(t);
+      const previous = manifestOf(t);
+      writeFileSync(previous, gzipSync(content));
+      const result = await lifeboat(t, ['backup', 'm']);
+      expect(result.stderr).toContain(`warn: the previous manifest cannot be read, so no hashes are reused and every file is hashed again: manifest ${previous} ${problem}`);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(readdirSync(path.join(t.dir, 'repo', 'm'))).toHaveLength(2);
+    });
+  }
+});
+
+describe.concurrent('dumps and drills of real database servers', () => {
+  // src/cli/dump.ts: --database all without --output (the server holds several databases)
+  it('dump postgres --database all to stdout', async (context) => {
+    const t = rootWithModule(context);
+    const result = await lifeboat(t, ['dump', 'postgres', '--host', PG.host, '--database', 'all']);
+    expect(result.stderr).toMatch(/^lifeboat: --database all makes \d+ dumps; give --output DIR$/m);
+    expect(result.stdout).toBe('');
+    expect(result.exitCode, result.stderr).toBe(2);
+  });
+
+  // src/engines/postgres-drill.ts (checkArchiveName): a file that starts like an archive but is not one
+  it('load of a PostgreSQL archive whose header is damaged', async (context) => {
+    const t = rootWithModule(context);
+    const name = uniqueName();
+    const dump = path.join(t.dir, 'damaged.dump');
+    writeFileSync(dump, Buffer.concat([Buffer.from('PGDMP'), Buffer.from([1, 14, 0, 9, 8, 1]), Buffer.alloc(64, 0xff)]));
+    const result = await lifeboat(t, ['load', 'postgres', '--host', PG.host, '--database', name, '--input', dump]);
+    expectFailure(result, { exit: 1, message: `lifeboat: PostgreSQL database "${name}" on 127.0.0.1: the dump ${dump} cannot be used: its header is damaged` });
+    expect(psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${name}';`).trim()).toBe('0');
+  });
+
+  // src/engines/check.ts: a restore drill of an empty database: its archive lists no entries
+  it('a restore drill of an empty PostgreSQL database', async (context) => {
+    const name = uniqueName();
+    psql('postgres', `CREATE DATABASE "${name}";`);
+    context.onTestFinished(() => dropPostgres(name));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ postgres: { host: PG.host, database: name } }] });
+    backup(t);
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `database check failed: local: PostgreSQL database "${name}" on 127.0.0.1: the dump ` });
+    expect(result.stderr).toMatch(new RegExp(`the dump \\S+/databases/postgres-${name}\\.pgdump lists no archive entries`));
+  });
+
+  // src/engines/postgres-drill.ts: an archive that needs a superuser (an untrusted extension) in the drill
+  it('a restore drill of a PostgreSQL dump that creates an untrusted extension', async (context) => {
+    const name = uniqueName();
+    psql('postgres', `CREATE DATABASE "${name}";`);
+    context.onTestFinished(() => dropPostgres(name));
+    psql(name, 'CREATE EXTENSION file_fdw; CREATE TABLE t (x int); INSERT INTO t VALUES (1);');
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ postgres: { host: PG.host, database: name } }] });
+    backup(t);
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: 'permission denied to create extension "file_fdw"' });
+    expect(result.stderr).toContain('(the dump needs rights beyond its scratch database; the server refused them)');
+    expect(result.stderr).toContain('it may have been altered in the repository');
+  });
+
+  // src/engines/postgres-drill.ts: the server refuses the drill's temporary role (pg_restore shim with the server's words)
+  it('a restore drill whose temporary role may not log in', async (context) => {
+    const name = uniqueName();
+    psql('postgres', `CREATE DATABASE "${name}"; `);
+    context.onTestFinished(() => dropPostgres(name));
+    psql(name, 'CREATE TABLE t (x int);');
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ postgres: { host: PG.host, database: name } }] });
+    backup(t);
+    const dir = shim(t, 'pg_restore', 'case " $* " in *" --list "*|*" --file=/dev/null "*) exec /usr/bin/pg_restore "$@" ;; esac\nuser=; previous=\nfor arg; do [ "$previous" = --username ] && user=$arg; case "$arg" in --username=*) user=${arg#--username=} ;; esac; previous=$arg; done\necho "pg_restore: error: connection to server at \\"127.0.0.1\\", port 5432 failed: FATAL:  password authentication failed for user \\"${user:-$PGUSER}\\"" >&2\nexit 1');
+    const result = await lifeboat(t, ['verify', 'm'], { env: withShims(dir) });
+    expectFailure(result, { exit: 1, message: 'FATAL:  password authentication failed for user "lifeboat_verify_' });
+    expect(result.stderr).toContain('the drill logs in as a temporary role with a password: allow it in pg_hba.conf (host all /^lifeboat_verify_ 127.0.0.1/32 scram-sha-256)');
+    // the temporary role and its scratch database are dropped again
+    const scratch = /lifeboat_verify_\d+_[0-9a-f]+/.exec(result.stderr)![0];
+    expect(psql('postgres', `SELECT (SELECT count(*) FROM pg_roles WHERE rolname = '${scratch}') + (SELECT count(*) FROM pg_database WHERE datname = '${scratch}');`).trim()).toBe('0');
+  });
+
+  // src/engines/check.ts: a MariaDB dump cut short in the repository
+  it('a restore drill of a MariaDB dump cut short in the repository', async (context) => {
+    const name = uniqueName();
+    mariadb(`CREATE DATABASE \`${name}\`; CREATE TABLE \`${name}\`.t (x int); INSERT INTO \`${name}\`.t VALUES (1);`);
+    context.onTestFinished(() => dropMariadb(name));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ mysql: { host: MY.host, user: MY.user, database: name } }] });
+    backup(t);
+    const stored = path.join(snapshotDir(t), t.stateDir, 'modules', 'm', 'state', 'databases', `mysql-${name}.sql`);
+    const text = readFileSync(stored);
+    writeFileSync(stored, text.subarray(0, text.length - 200));
+    rmSync(path.join(t.stateDir, 'modules', 'm', 'manifests'), { recursive: true });
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `does not end with mariadb-dump's completion mark: it is truncated (or was written with --skip-comments)` });
+    expect(result.stderr).toContain(`database check failed: local: MariaDB database "${name}"`);
+  });
+
+  // src/engines/mysql-drill.ts: a dump without USE (mariadb-dump of one database without --databases)
+  it('a restore drill of a MariaDB dump that selects no database', async (context) => {
+    // an empty database: its dump written without --databases (no USE) still loads, selecting nothing
+    const name = uniqueName();
+    mariadb(`CREATE DATABASE \`${name}\`;`);
+    context.onTestFinished(() => dropMariadb(name));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ mysql: { host: MY.host, user: MY.user, database: name } }] });
+    backup(t);
+    const stored = path.join(snapshotDir(t), t.stateDir, 'modules', 'm', 'state', 'databases', `mysql-${name}.sql`);
+    writeFileSync(stored, execaSync('mariadb-dump', ['-h', MY.host, '-u', MY.user, name]).stdout + '\n');
+    rmSync(path.join(t.stateDir, 'modules', 'm', 'manifests'), { recursive: true });
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: `selects no database (no USE statement), so it cannot be loaded into a scratch database` });
+    // the temporary account and its scratch database are dropped again
+    const scratch = /lifeboat_verify_\d+_[0-9a-f]+/.exec(result.stderr)![0];
+    expect(mariadb(`SELECT (SELECT COUNT(*) FROM mysql.user WHERE user = '${scratch}') + (SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '${scratch}%');`).trim()).toBe('0');
+  });
+
+  // src/engines/mysql-drill.ts: only the MySQL client on PATH (no mariadb, so no --sandbox)
+  it('a restore drill of a MariaDB dump with only the mysql client', async (context) => {
+    const name = uniqueName();
+    mariadb(`CREATE DATABASE \`${name}\`; CREATE TABLE \`${name}\`.t (x int);`);
+    context.onTestFinished(() => dropMariadb(name));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ mysql: { host: MY.host, user: MY.user, database: name } }] });
+    backup(t);
+    const bin = pathWithout(['mariadb']);
+    context.onTestFinished(() => rmSync(bin, { recursive: true, force: true }));
+    const result = await lifeboat(t, ['verify', 'm'], { env: { PATH: bin } });
+    expectFailure(result, { exit: 1, message: `the restore drill needs the mariadb client (its --sandbox mode), found only mysql (install it (Debian: apt-get install mariadb-client), or ` });
+  });
+});
