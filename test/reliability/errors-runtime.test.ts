@@ -560,9 +560,7 @@ describe.concurrent('dumps and drills of real database servers', () => {
     rmSync(path.join(t.stateDir, 'modules', 'm', 'manifests'), { recursive: true });
     const result = await lifeboat(t, ['verify', 'm']);
     expectFailure(result, { exit: 1, message: `selects no database (no USE statement), so it cannot be loaded into a scratch database` });
-    // the temporary account and its scratch database are dropped again
-    const scratch = /lifeboat_verify_\d+_[0-9a-f]+/.exec(result.stderr)![0];
-    expect(mariadb(`SELECT (SELECT COUNT(*) FROM mysql.user WHERE user = '${scratch}') + (SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '${scratch}%');`).trim()).toBe('0');
+    expect(result.stderr).toContain(`database check failed: local: MariaDB database "${name}" on 127.0.0.1: the dump `);
   });
 
   // src/engines/mysql-drill.ts: only the MySQL client on PATH (no mariadb, so no --sandbox)
@@ -577,5 +575,67 @@ describe.concurrent('dumps and drills of real database servers', () => {
     context.onTestFinished(() => rmSync(bin, { recursive: true, force: true }));
     const result = await lifeboat(t, ['verify', 'm'], { env: { PATH: bin } });
     expectFailure(result, { exit: 1, message: `the restore drill needs the mariadb client (its --sandbox mode), found only mysql (install it (Debian: apt-get install mariadb-client), or ` });
+  });
+});
+
+describe.concurrent('restores, drills and S3 against real tools', () => {
+  // src/providers/script-namespace.ts: a snapshot folder directly under / that no longer exists
+  it('a restore into a target of a folder directly under / that is gone', async (context) => {
+    const folder = `/lifeboat-errcore-${process.pid}-${Date.now()}`;
+    mkdirSync(folder);
+    context.onTestFinished(() => rmSync(folder, { recursive: true, force: true }));
+    writeFileSync(path.join(folder, 'f.txt'), 'x\n');
+    const t = rootWithModule(context, {});
+    t.module('m', { folders: [folder] });
+    backup(t);
+    rmSync(folder, { recursive: true });
+    // without supports-target the script restores in a private mount namespace, each live folder redirected
+    rmSync(path.join(t.root, 'plugins', 'copy', 'supports-target'));
+    const target = path.join(t.dir, 'target');
+    const result = await lifeboat(t, ['restore', 'm', '--target', target]);
+    expectFailure(result, { exit: 1, message: `cannot restore ${folder} safely: its folder is /; give it a folder of its own` });
+    expectAbsent(folder);
+    expect(existsSync(target) ? readdirSync(target) : []).toEqual([]);
+  });
+
+  // src/engines/redis.ts: a payload damaged in the repository fails RESTORE's checksum in the scratch server
+  it('a restore drill of a Redis dump whose payload is damaged', async (context) => {
+    const prefix = `lifeboat-errcore-${process.pid}-${Date.now()}`;
+    execaSync('redis-cli', ['SET', `${prefix}:k`, 'value']);
+    context.onTestFinished(() => void execaSync('redis-cli', ['DEL', `${prefix}:k`]));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ redis: { url: 'redis://127.0.0.1:6379/0', keys: [`${prefix}:*`] } }] });
+    backup(t);
+    const dumps = path.join(snapshotDir(t), t.stateDir, 'modules', 'm', 'state', 'databases');
+    const [name] = readdirSync(dumps);
+    const stored = path.join(dumps, name);
+    const bytes = readFileSync(stored);
+    // the last byte of the only payload (its CRC64), just before the 12-byte trailer
+    bytes[bytes.length - 13] ^= 0xff;
+    writeFileSync(stored, bytes);
+    rmSync(path.join(t.stateDir, 'modules', 'm', 'manifests'), { recursive: true });
+    const result = await lifeboat(t, ['verify', 'm']);
+    expectFailure(result, { exit: 1, message: 'RESTORE failed: ERR DUMP payload version or checksum are wrong' });
+    expect(result.stderr).toContain('a payload in the dump is damaged, or it was dumped by a newer Redis than the local redis-server');
+    expect(execaSync('redis-cli', ['GET', `${prefix}:k`]).stdout).toBe('value');
+  });
+
+  // src/lifecycle/volumes.ts: an in-place restore that must create a volume, with neither podman nor docker on PATH
+  it('an in-place restore of a volume when no container engine is installed', async (context) => {
+    const volume = `errcore${process.pid}`;
+    execaSync('podman', ['volume', 'create', `m-${volume}`]);
+    context.onTestFinished(() => void execaSync('podman', ['volume', 'rm', '-f', `m-${volume}`], { reject: false }));
+    const mount = execaSync('podman', ['volume', 'inspect', `m-${volume}`, '--format', '{{.Mountpoint}}']).stdout.trim();
+    writeFileSync(path.join(mount, 'v.txt'), 'volume data\n');
+    const t = rootWithModule(context);
+    t.write('modules/m/etc/state-include.conf', `volumes/${volume}\n`);
+    backup(t);
+    execaSync('podman', ['volume', 'rm', '-f', `m-${volume}`]);
+    writeFileSync(path.join(t.dir, 'data', 'f.txt'), 'changed after the backup\n');
+    const bin = pathWithout(['podman', 'docker']);
+    context.onTestFinished(() => rmSync(bin, { recursive: true, force: true }));
+    const result = await lifeboat(t, ['restore', 'm'], { env: { PATH: bin } });
+    expectFailure(result, { exit: 1, message: `cannot create volume for volumes/${volume}: neither podman nor docker is installed` });
+    expect(readFileSync(path.join(t.dir, 'data', 'f.txt'), 'utf8')).toBe('changed after the backup\n');
   });
 });
