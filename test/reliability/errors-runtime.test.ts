@@ -5,13 +5,14 @@
 // namespace, a real podman) and asserts the message on stderr, the exit status and what must not be left.
 //
 // The configuration and usage messages are in errors-table.test.ts; TESTING.md lists every site.
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import net from 'node:net';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { startS3, type S3Server } from '../helpers/s3.js';
 import { MY, PG, dropMariadb, dropPostgres, freePort, mariadb, pathWithout, psql, uniqueName } from '../helpers/databases.js';
 
 // A root with module m (one folder with one file) on the copy provider; removed when the test ends.
@@ -637,5 +638,84 @@ describe.concurrent('restores, drills and S3 against real tools', () => {
     const result = await lifeboat(t, ['restore', 'm'], { env: { PATH: bin } });
     expectFailure(result, { exit: 1, message: `cannot create volume for volumes/${volume}: neither podman nor docker is installed` });
     expect(readFileSync(path.join(t.dir, 'data', 'f.txt'), 'utf8')).toBe('changed after the backup\n');
+  });
+});
+
+// Waits until `file` exists (a shim's mark that the tool has started), for at most `seconds`.
+async function waitForFile(file: string, seconds = 30): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} never appeared`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.concurrent('runs stopped by a signal, and large inputs', () => {
+  // src/engines/resp.ts: SIGTERM while the server has not answered SCAN yet (sent when the server sees SCAN)
+  it('a Redis dump stopped by SIGTERM while waiting for the server', async (context) => {
+    const t = rootWithModule(context);
+    let child: ReturnType<typeof lifeboat> | undefined;
+    const server = await respServer(context, (command) => {
+      if (command[0] !== 'SCAN') return '+OK\r\n';
+      child!.kill('SIGTERM');
+      return '';
+    });
+    const out = path.join(t.dir, 'x.redis');
+    child = lifeboat(t, ['dump', 'redis', '--url', `redis://127.0.0.1:${server.port}/0`, '--output', out]);
+    const result = await child;
+    expectFailure(result, { exit: 1, message: `lifeboat: Redis 127.0.0.1:${server.port} db 0 (whole database): stopped (SIGTERM)` });
+    expectAbsent(out);
+    expect(readdirSync(t.dir).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+
+  // src/engines/redis-server.ts: SIGTERM while the drill waits for its throwaway redis-server (a shim that never opens its socket)
+  it('a Redis restore drill stopped while its throwaway redis-server starts', async (context) => {
+    const prefix = `lifeboat-errcore-${process.pid}-${Date.now()}`;
+    execaSync('redis-cli', ['SET', `${prefix}:k`, 'value']);
+    context.onTestFinished(() => void execaSync('redis-cli', ['DEL', `${prefix}:k`]));
+    const t = rootWithModule(context);
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ redis: { url: 'redis://127.0.0.1:6379/0', keys: [`${prefix}:*`] } }] });
+    backup(t);
+    const mark = path.join(t.dir, 'redis-server-started');
+    const dir = shim(t, 'redis-server', `case "$1" in --version|-v) exec /usr/bin/redis-server "$1" ;; esac\ntouch ${mark}\nexec sleep 60`);
+    const child = lifeboat(t, ['verify', 'm'], { env: withShims(dir) });
+    await waitForFile(mark);
+    child.kill('SIGTERM');
+    const result = await child;
+    expectFailure(result, { exit: 1, message: 'the throwaway redis-server did not start: stopped (SIGTERM)' });
+    // the scratch restore and the throwaway server's folder are removed
+    expectAbsent(path.join(t.stateDir, 'scratch', 'verify', 'm'));
+  });
+
+  // src/engines/postgres-globals.ts: a roles file larger than any pg_dumpall --globals-only output
+  it('load of a PostgreSQL roles file larger than 64 MiB', async (context) => {
+    const t = rootWithModule(context, {});
+    t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ postgres: { host: PG.host, database: 'all' } }] });
+    const file = path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'postgres-all', 'globals.sql');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, Buffer.alloc((64 << 20) + 1, 0x2d));
+    const result = await lifeboat(t, ['load', 'm']);
+    expectFailure(result, { exit: 1, message: `PostgreSQL roles on 127.0.0.1: the roles file ${file} cannot be loaded: it is larger than 64 MiB, which no pg_dumpall --globals-only file is; nothing was loaded` });
+  });
+});
+
+describe('S3 answering a request with an error', () => {
+  let server: S3Server;
+  beforeAll(async () => {
+    server = await startS3();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // src/storage/s3-client.ts: the SDK's failure rewritten as what failed where and the fix
+  it('s3 ls of a bucket that does not exist', async (context) => {
+    const t = rootWithModule(context);
+    const result = await lifeboat(t, ['s3', 'ls', 's3://nosuch-errcore/x', '--endpoint', server.endpoint], { env: server.env });
+    expectFailure(result, {
+      exit: 1,
+      message: `lifeboat: listing s3://nosuch-errcore/x at ${server.endpoint}: bucket "nosuch-errcore" does not exist`,
+      hint: 'create it (e.g. aws s3 mb s3://nosuch-errcore) or fix the bucket name',
+    });
   });
 });
