@@ -719,3 +719,27 @@ describe('S3 answering a request with an error', () => {
     });
   });
 });
+
+describe.concurrent('a restore as a user who is not root', () => {
+  // src/providers/script.ts: without root there is no private mount namespace for a script that may write anywhere
+  it('a script provider restore into a target, as nobody, without supports-target', async (context) => {
+    const t = rootWithModule(context);
+    backup(t);
+    rmSync(path.join(t.root, 'plugins', 'copy', 'supports-target'));
+    // nobody owns the state dir and the folder the target is made in
+    const nobody = Number(execaSync('id', ['-u', 'nobody']).stdout);
+    const home = path.join(t.dir, 'nobody');
+    mkdirSync(home);
+    for (const dir of [home, ...execaSync('find', [t.stateDir]).stdout.split('\n')]) chownSync(dir, nobody, nobody);
+    // and may read the configuration (root's, not writable by others)
+    for (const file of [path.join(t.root, 'lifeboat.yaml'), moduleFile(t)]) chmodSync(file, 0o644);
+    const target = path.join(home, 'target');
+    const result = await execa('setpriv', ['--reuid', String(nobody), '--regid', String(nobody), '--clear-groups', 'node', BIN, '--root', t.root, '--state-dir', t.stateDir, 'restore', 'm', '--target', target], { reject: false, env: { HOME: home } });
+    const script = path.join(t.root, 'plugins', 'copy', 'restore');
+    expectFailure(result, {
+      exit: 1,
+      message: `[m] error: restore failed at restore/10restore_module: ${script}: a restore into a target folder (--target, or verify's scratch restore) needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${path.join(t.root, 'plugins', 'copy', 'supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`,
+    });
+    expect(existsSync(target) ? readdirSync(target) : []).toEqual([]);
+  });
+});
