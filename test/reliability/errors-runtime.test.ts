@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
 import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
-import { startS3, type S3Server } from '../helpers/s3.js';
+import { S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 import { MY, PG, dropMariadb, dropPostgres, freePort, mariadb, pathWithout, psql, uniqueName } from '../helpers/databases.js';
 
 // A root with module m (one folder with one file) on the copy provider; removed when the test ends.
@@ -699,13 +699,40 @@ describe.concurrent('runs stopped by a signal, and large inputs', () => {
   });
 });
 
-describe('S3 answering a request with an error', () => {
+describe('S3 answering a request with an error, or not at all', () => {
   let server: S3Server;
+  let proxy: FaultProxy;
   beforeAll(async () => {
     server = await startS3();
+    proxy = await startFaultProxy(server);
   });
   afterAll(async () => {
+    await proxy?.close();
     await server?.stop();
+  });
+
+  // src/storage/s3-upload.ts (its abort): SIGTERM while the tar provider's upload waits for S3 (the proxy holds the PUT)
+  it('a backup to S3 stopped by SIGTERM during the upload', async (context) => {
+    const t = rootWithModule(context);
+    const prefix = `errcore-${process.pid}-${Date.now()}`;
+    t.write('environment', `AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY}\n`);
+    const repository = { provider: 'tar', upload: `s3://${S3_BUCKET}/${prefix}`, encryption: 'none', endpoint: proxy.endpoint, cacert: server.caFile, compression: 'none', timeout: 60, env: { AWS_ACCESS_KEY_ID: '${AWS_ACCESS_KEY_ID}', AWS_SECRET_ACCESS_KEY: '${AWS_SECRET_ACCESS_KEY}' } };
+    t.write('lifeboat.yaml', `repositories:\n  local: ${JSON.stringify(repository)}\n`);
+    proxy.holdPuts = new RegExp(prefix);
+    context.onTestFinished(() => proxy.release('deny'));
+    const child = lifeboat(t, ['backup', 'm']);
+    const deadline = Date.now() + 30_000;
+    while (proxy.held === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(proxy.held).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    const result = await child;
+    // the upload's own INTERRUPTED error ("upload to ...: stopped") is what stops it; the tar provider reports it as its backup stopped
+    expectFailure(result, { exit: 1, message: '[m/50snapshot] error: tar repository "local" of module m: backup stopped; the incomplete archive was removed' });
+    expect(result.stderr).toContain('[m] error: backup failed at backup/50snapshot: interrupted by SIGTERM');
+    proxy.release('deny');
+    // nothing under the prefix in s3rver's own folders: no object, no multipart upload
+    const stored = readdirSync(server.dataDir, { recursive: true }).map(String).filter((name) => name.includes(prefix));
+    expect(stored).toEqual([]);
   });
 
   // src/storage/s3-client.ts: the SDK's failure rewritten as what failed where and the fix
