@@ -129,7 +129,7 @@ describe.concurrent('runtime failures a user can meet from the CLI', () => {
     const t = rootWithModule(context);
     t.write('plugins/copy/create', '#!/bin/sh\necho "disk on fire" >&2\nexit 3\n', 0o755);
     const result = await lifeboat(t, ['backup', 'm']);
-    expectFailure(result, { exit: 1, message: `snapshot failed in 1 repository(ies): local: ${path.join(t.root, 'plugins', 'copy', 'create')}  failed (exit 3): disk on fire` });
+    expectFailure(result, { exit: 1, message: `snapshot failed in 1 repository(ies): local: ${path.join(t.root, 'plugins', 'copy', 'create')} failed (exit 3): disk on fire` });
     expectAbsent(path.join(t.dir, 'repo'));
   });
 });
@@ -326,7 +326,9 @@ describe.concurrent('services, the state dir and the disk', () => {
       message: `not enough room to restore under ${target}: `,
       hint: 'free space there, or give --target a folder on a file system with room',
     });
-    expect(result.stderr).toContain('; nothing live was changed');
+    const restoreScript = path.join(t.root, 'plugins', 'copy', 'restore');
+    expect(result.stderr).toContain(`[m/10restore_module] error: not enough room to restore under ${target}: ${restoreScript} failed (exit 1): cp: error writing '${target}/.lifeboat-restore-`);
+    expect(result.stderr).toContain(`${path.join(t.dir, 'data', 'big.bin')}': No space left on device; nothing live was changed\n`);
     expect(readFileSync(path.join(t.dir, 'data', 'f.txt'), 'utf8')).toBe('x\n');
     // nothing left in the target's file system (find printed nothing after lifeboat's last line)
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^(lifeboat|\[m)/);
@@ -388,8 +390,7 @@ describe.concurrent('services, the state dir and the disk', () => {
     const t = rootWithModule(context, { schedule: '0 3 * * 1#2' });
     const dest = path.join(t.dir, 'units');
     const result = await lifeboat(t, ['schedule', '--systemd', '--dest', dest]);
-    expectFailure(result, { exit: 2, message: 'lifeboat: module m: ' });
-    expect(result.stderr).toContain('# (nth weekday of the month)');
+    expectFailure(result, { exit: 2, message: 'lifeboat: module m: cron expression "0 3 * * 1#2" uses # (nth weekday of the month), which systemd\'s OnCalendar= cannot express; use `lifeboat schedule --cron` or a simpler expression' });
     expectAbsent(dest);
   });
 
