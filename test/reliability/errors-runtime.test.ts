@@ -6,7 +6,7 @@
 //
 // The configuration and usage messages are in errors-table.test.ts; TESTING.md lists every site.
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import net from 'node:net';
 import path from 'node:path';
