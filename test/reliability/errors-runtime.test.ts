@@ -124,6 +124,23 @@ describe.concurrent('runtime failures a user can meet from the CLI', () => {
     expectAbsent(path.join(t.dir, 'repo'));
   });
 
+  // src/providers/shared.ts (toolFailure): restic refuses the repository's password (changed after the first backup)
+  it('a restic repository whose password file no longer holds its password', async (context) => {
+    const t = rootWithModule(context);
+    const pass = path.join(t.dir, 'pass');
+    writeFileSync(pass, 'the first password\n', { mode: 0o600 });
+    t.write('lifeboat.yaml', `repositories:\n  local: ${JSON.stringify({ provider: 'restic', url: path.join(t.dir, 'repo'), passwordFile: pass })}\n`);
+    backup(t);
+    writeFileSync(pass, 'another password\n');
+    const result = await lifeboat(t, ['snapshots', 'm']);
+    expectFailure(result, {
+      exit: 1,
+      message: 'lifeboat: restic repository "local" of module m: restic snapshots failed (exit 1): Fatal: wrong password or no key found',
+      hint: 'check the password of repository "local"',
+    });
+    expect(result.stderr).not.toContain('another password');
+  });
+
   // src/process/exec.ts: a script provider's operation that fails
   it('a script provider whose create fails', async (context) => {
     const t = rootWithModule(context);
