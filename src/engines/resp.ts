@@ -198,9 +198,13 @@ export class RedisClient {
   async scan(pattern: string | undefined, each: (keys: Buffer[]) => Promise<void>): Promise<void> {
     let cursor = '0';
     do {
-      const reply = (await this.call('SCAN', cursor, ...(pattern ? ['MATCH', pattern] : []), 'COUNT', 1000)) as [Buffer, Buffer[]];
+      const reply = await this.call('SCAN', cursor, ...(pattern ? ['MATCH', pattern] : []), 'COUNT', 1000);
+      // A server (or something else listening there) that answers otherwise is no Redis to trust.
+      if (!Array.isArray(reply) || !Buffer.isBuffer(reply[0]) || !Array.isArray(reply[1]) || !reply[1].every((key) => Buffer.isBuffer(key))) {
+        throw new Error(`SCAN answered ${JSON.stringify(reply).slice(0, 80)}, not a cursor and a list of keys: is this a Redis server?`);
+      }
       cursor = reply[0].toString();
-      if (reply[1].length) await each(reply[1]);
+      if (reply[1].length) await each(reply[1] as Buffer[]);
     } while (cursor !== '0');
   }
 

@@ -64,15 +64,17 @@ export async function runTool(file: string, args: string[], options: ToolOptions
   if (result.error?.code === 'ENOENT') {
     throw new LifeboatError('PROVIDER', `${file} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${DEBIAN_PACKAGE[file] ?? file})` });
   }
+  // The tool and its subcommand (a script provider's operation has none): `restic backup`, `/x/create`.
+  const what = args.length > 0 ? `${file} ${args[0]}` : file;
   if (result.aborted || options.signal?.aborted) {
     // What the tool said last tells why it was still running (restic retrying a read-only repository).
     const said = lastLines(stderr, 2);
-    throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${file} ${args[0] ?? ''} was stopped (${abortReason(options.signal?.reason)})${said ? `; it last said: ${said}` : ''}`));
+    throw new LifeboatError('INTERRUPTED', options.log.masker.mask(`${what} was stopped (${abortReason(options.signal?.reason)})${said ? `; it last said: ${said}` : ''}`));
   }
   const exitCode = result.error || result.overflow ? 1 : (result.code ?? 1);
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     const detail = result.error ? result.error.message : lastLines(stderr || stdout, 8);
-    throw new LifeboatError('PROVIDER', options.log.masker.mask(`${file} ${args[0] ?? ''} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`));
+    throw new LifeboatError('PROVIDER', options.log.masker.mask(`${what} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`));
   }
   return { stdout, stderr, exitCode };
 }

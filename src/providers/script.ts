@@ -209,7 +209,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         return;
       }
       if (!canUseNamespace()) {
-        throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into ${options.target} needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
+        // Not options.target: for `restore --target` it is a staging folder inside the target, removed again.
+        throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into a target folder (--target, or verify's scratch restore) needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
       }
       const plan = planRedirects(folders, options.target);
       // Writable in the namespace: the target, a private TMPDIR, the repository when it is a local folder
