@@ -8,7 +8,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { PostgresDatabase } from '../config/types.js';
 import { LifeboatError } from '../errors.js';
-import { countPgEntries } from './check.js';
+import { countPgEntries, EMPTY_ARCHIVE } from './check.js';
 import { archiveDbname, fileHead } from './pg-archive.js';
 import { emptyStream, labelOf, tool, whereOf } from './postgres-client.js';
 import { loadIntoTool, runToolText } from './process.js';
@@ -103,7 +103,8 @@ REVOKE ALL ON DATABASE "${scratch}" FROM PUBLIC;
       const counts = await runToolText(asRole('psql', ['-X', '-A', '-t', '-F', ' ', '-v', 'ON_ERROR_STOP=1', '--dbname', scratch]), ctx, CONTENT_SQL);
       const [tables, rows, objects] = counts.trim().split(' ').map(Number);
       const large = objects ? `, ${objects} large object(s)` : '';
-      return `${entries} archive entries loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}`;
+      const loaded = entries === 0 ? EMPTY_ARCHIVE : `${entries} archive entries`;
+      return `${loaded} loaded into scratch database ${scratch}: ${tables} table(s), ${rows} row(s)${large}`;
     },
     async () => {
       // WITH (FORCE) ends a session still connected to it (PostgreSQL 13 and later); older servers without.
