@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createLogger, printJson, renderTable, type GlobalOptions } from './common.js';
 import { loadRoot } from '../config/load.js';
 import { LifeboatError } from '../errors.js';
+import { interruptSignal } from '../lifecycle/signals.js';
 import type { Logger } from '../log/logger.js';
 import { joinKey, parseS3Url, resolveS3Settings, type Env, type S3Options, type S3Settings } from '../storage/s3-settings.js';
 
@@ -130,7 +131,8 @@ async function put(source: string, location: string, options: S3CommandOptions, 
   });
   try {
     await opened;
-    const result = await store.upload({ key: settings.prefix, body, log });
+    // Ctrl-C or SIGTERM aborts the multipart upload: nothing is left in the bucket.
+    const result = await store.upload({ key: settings.prefix, body, log, signal: interruptSignal() });
     if (options.json) printJson({ key: result.key, bucket: settings.bucket, size: result.size, parts: result.parts, etag: result.etag, verified: result.verified });
     else log.info(`uploaded ${store.describe(result.key)}: ${result.size} bytes in ${result.parts} part(s), checked by ${result.verified === 'etag' ? 'ETag' : 'size and per-part MD5'}`);
     return 0;
@@ -148,14 +150,16 @@ async function get(location: string, target: string, options: S3CommandOptions, 
   try {
     const head = await store.head(settings.prefix);
     if (!head) throw new LifeboatError('USAGE', `${store.describe(settings.prefix)} does not exist`, { hint: 'list what is there with `lifeboat s3 ls`' });
-    const source = store.download({ key: settings.prefix, size: head.size, log });
+    // Ctrl-C or SIGTERM stops the download; the partial file is removed.
+    const signal = interruptSignal();
+    const source = store.download({ key: settings.prefix, size: head.size, log, signal });
     if (target === '-') {
       await pipeline(source, process.stdout);
       return 0;
     }
     const partial = path.join(path.dirname(target), `.${path.basename(target)}.partial`);
     try {
-      await pipeline(source, createWriteStream(partial, { mode: 0o600 }));
+      await pipeline(source, createWriteStream(partial, { mode: 0o600 }), { signal });
       await rename(partial, target);
     } catch (error) {
       await rm(partial, { force: true });
