@@ -1,12 +1,16 @@
 // Configuration a backup would only trip over once its parts ran (after the service was stopped): a
 // restic or borg repository without a password, a passwordFile that cannot be read, an exclude pattern
-// the provider cannot honour, two databases that would write one dump file. `backup` checks these before
+// the provider cannot honour, an exclude pattern that matches a database dump, two databases that would
+// write one dump file. `backup` checks these before
 // anything runs and refuses with exit 2, each problem naming the file, the key and the fix.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RepositoryConfig, RootConfig } from '../config/types.js';
-import { assertDistinctDumps } from '../engines/index.js';
+import { assertDistinctDumps, DUMP_DIR, loadJobs } from '../engines/index.js';
 import { describeError, LifeboatError } from '../errors.js';
+import { EXTENSIONS } from '../engines/names.js';
+import { compileExcludes } from '../files/exclude.js';
+import { snapshotSet } from '../lifecycle/module-paths.js';
 import { pluginDirs } from '../providers/registry.js';
 import { toolEnvironment } from '../process/tool-env.js';
 
@@ -48,6 +52,34 @@ export function moduleProblems(root: RootConfig, module: ModuleConfig, repositor
   } catch (error) {
     const hint = error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '';
     problems.push(`${display}: /databases: ${describeError(error)}${hint}`);
+    return problems;
+  }
+  problems.push(...excludedDumpProblems(root, module, display));
+  return problems;
+}
+
+// Exclude patterns (module.yaml's `exclude:` and etc/state-exclude.conf) that match a database dump: the
+// dump would silently be missing from the snapshot. The dump files come from the settings alone (a
+// `database: all` entry as its folder, its globals.sql and the postgres database's archive).
+function excludedDumpProblems(root: RootConfig, module: ModuleConfig, display: string): string[] {
+  if (module.databases.length === 0) return [];
+  const dir = path.join(module.stateDir, DUMP_DIR);
+  const dumps = loadJobs(module.databases).flatMap((job) => {
+    const file = path.join(dir, job.file);
+    return job.engine === 'postgres' && !job.file.endsWith(EXTENSIONS.postgres) ? [file, path.join(file, 'globals.sql'), path.join(file, 'postgres.pgdump')] : [file];
+  });
+  const fix = `remove or narrow the pattern so that ${DUMP_DIR}/ in the state dir stays in the snapshot (Lifeboat removes the dumps after the snapshot itself)`;
+  const problems: string[] = [];
+  const matched = (pattern: string) => (pattern.startsWith('!') || pattern.trim() === '' ? undefined : dumps.find(compileExcludes([pattern])));
+  module.exclude.forEach((pattern, index) => {
+    const dump = matched(pattern);
+    if (dump) problems.push(`${display}: /exclude/${index} "${pattern}" matches the database dump ${dump}; ${fix}`);
+  });
+  const stateExclude = path.join(module.dir, 'etc', 'state-exclude.conf');
+  const fromFile = snapshotSet(module).exclude.slice(module.exclude.length, -1);
+  for (const pattern of fromFile) {
+    const dump = matched(pattern);
+    if (dump) problems.push(`${path.relative(root.root, stateExclude)}: "${pattern}" matches the database dump ${dump}; ${fix}`);
   }
   return problems;
 }

@@ -416,10 +416,10 @@ const CASES: Case[] = [
       moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }], exclude: ['*.sqlite3'] });
     },
     args: () => ['backup', 'm'],
-    // found when the dump is written (pre-backup/20dump_databases), so the run fails like a part: exit 1
-    exit: 1,
-    message: (t) => `the module's exclude patterns (*.sqlite3, .lifeboat-restore-*) match the database dump(s) ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
-    hint: (t) => `narrow exclude: in ${moduleFile(t)} or etc/state-exclude.conf so that databases/ in the state dir stays in the snapshot`,
+    // found by the preflight from the settings alone, before anything runs (src/check/backup-config.ts)
+    exit: 2,
+    message: (t) =>
+      `modules/m/module.yaml: /exclude/0 "*.sqlite3" matches the database dump ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}; remove or narrow the pattern so that databases/ in the state dir stays in the snapshot (Lifeboat removes the dumps after the snapshot itself)`,
   },
   {
     what: 'a tar repository whose url is not a local folder',
