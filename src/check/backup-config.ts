@@ -1,5 +1,6 @@
 // Configuration a backup would only trip over once its parts ran (after the service was stopped): a
-// restic or borg repository without a password, a passwordFile that cannot be read, an exclude pattern
+// built-in provider's tool that is not installed (restic, borg, zstd), a restic or borg repository without
+// a password, a passwordFile that cannot be read, an exclude pattern
 // the provider cannot honour, an exclude pattern that matches a database dump, two databases that would
 // write one dump file. `backup` checks these before
 // anything runs and refuses with exit 2, each problem naming the file, the key and the fix.
@@ -11,7 +12,8 @@ import { describeError, LifeboatError } from '../errors.js';
 import { EXTENSIONS } from '../engines/names.js';
 import { compileExcludes } from '../files/exclude.js';
 import { snapshotSet } from '../lifecycle/module-paths.js';
-import { pluginDirs } from '../providers/registry.js';
+import { builtinProvider, pluginDirs } from '../providers/registry.js';
+import { which } from '../process/which.js';
 import { toolEnvironment } from '../process/tool-env.js';
 
 // The variables each built-in provider also takes its password from (README "Repositories").
@@ -30,7 +32,8 @@ export function assertBackupConfig(root: RootConfig, modules: Array<{ module: Mo
   const used = new Set(modules.flatMap((m) => m.repositories));
   for (const name of used) {
     const config = root.global.repositories[name];
-    if (config && builtin(config.provider, root)) for (const problem of passwordProblems(name, config, configFile, root.root)) problems.add(problem);
+    if (!config || !builtin(config.provider, root)) continue;
+    for (const problem of [...toolProblems(name, config, configFile), ...passwordProblems(name, config, configFile, root.root)]) problems.add(problem);
   }
   for (const { module, repositories } of modules) for (const problem of moduleProblems(root, module, repositories)) problems.add(problem);
   if (problems.size > 0) throw new LifeboatError('CONFIG_INVALID', [...problems].join('\n'), { problems: [...problems] });
@@ -87,6 +90,14 @@ function excludedDumpProblems(root: RootConfig, module: ModuleConfig, display: s
 // Whether a provider kind is a built-in one (a root's plugins/<kind>/ replaces it, with its own rules).
 function builtin(kind: string, root: RootConfig): boolean {
   return pluginDirs(kind, root).find((candidate) => existsSync(candidate.dir))?.trusted === true;
+}
+
+// The tools a built-in provider runs (its declaration's), each on PATH: restic, borg, zstd for tar.
+function toolProblems(name: string, config: RepositoryConfig, configFile: string): string[] {
+  const tools = builtinProvider(config.provider)?.tools(config) ?? [];
+  return tools
+    .filter(({ tool }) => !which(tool))
+    .map(({ tool, package: pkg }) => `${configFile}: /repositories/${name}: ${tool} is not installed (not found on PATH), and the ${config.provider} repository needs it; install it (Debian: apt-get install ${pkg ?? tool})`);
 }
 
 // restic and borg need a password: a passwordFile that can be read, a passwordCommand, or the variable.

@@ -523,9 +523,9 @@ const CASES: Case[] = [
     },
     env: (t) => ({ PATH: path.join(t.dir, 'bin') }),
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => `snapshot failed in 1 repository(ies): local: ${tool} is not installed (not found on PATH)`,
-    hint: () => `install it (Debian: apt-get install ${debian})`,
+    // found by the preflight before anything runs (src/check/backup-config.ts)
+    exit: 2,
+    message: () => `lifeboat.yaml: /repositories/local: ${tool} is not installed (not found on PATH), and the ${tool} repository needs it; install it (Debian: apt-get install ${debian})`,
   })),
   // the manifest of the newest backup damaged in the state dir: verify refuses to compare against it
   ...[
