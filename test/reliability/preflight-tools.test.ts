@@ -57,3 +57,50 @@ describe('a repository tool that is not installed', () => {
     });
   }
 });
+
+describe('zstd missing with two tar repositories', () => {
+  // tar repositories: fast (gzip) and small (zstd, the default) used by module m, spare (zstd) used by none.
+  function arrangeTar(): TestRoot {
+    const root = makeRoot();
+    t = root;
+    const url = (name: string) => path.join(root.dir, name);
+    root.write('lifeboat.yaml', `repositories:\n  small: { provider: tar, url: ${url('small')} }\n  fast: { provider: tar, url: ${url('fast')}, compression: gzip }\n  spare: { provider: tar, url: ${url('spare')}, compression: zstd }\n`);
+    const data = path.join(root.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'f.txt'), 'x\n');
+    root.module('m', { folders: [data], repositories: ['fast', 'small'] });
+    return root;
+  }
+
+  it('check names the repository that needs it (small), not another one', async () => {
+    const t = arrangeTar();
+    pathDir = pathWithout(['zstd']);
+    const run = await lifeboat(t, ['check'], { env: { PATH: pathDir } });
+    expect(run.exitCode, run.stdout).toBe(1);
+    const table = run.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'));
+    expect(table).toContain('FAIL|zstd|not found on PATH, needed by repository small; install it (Debian: apt-get install zstd)');
+    expect(table.filter((row) => row.startsWith('FAIL|zstd|'))).toHaveLength(1);
+  });
+
+  it('check names every repository that needs it', async () => {
+    const t = arrangeTar();
+    const data = path.join(t.dir, 'data');
+    t.module('n', { folders: [data], repositories: ['spare'] });
+    pathDir = pathWithout(['zstd']);
+    const run = await lifeboat(t, ['check'], { env: { PATH: pathDir } });
+    expect(run.exitCode, run.stdout).toBe(1);
+    const table = run.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'));
+    expect(table).toContain('FAIL|zstd|not found on PATH, needed by repository small, repository spare; install it (Debian: apt-get install zstd)');
+  });
+
+  it('backup refuses before anything runs, naming small', async () => {
+    const t = arrangeTar();
+    pathDir = pathWithout(['zstd']);
+    const run = await lifeboat(t, ['backup', 'm'], { env: { PATH: pathDir } });
+    expect(run.exitCode, run.stderr).toBe(2);
+    expect(run.stderr.split('\n')).toContain('lifeboat: lifeboat.yaml: /repositories/small: zstd is not installed (not found on PATH), and the tar repository needs it; install it (Debian: apt-get install zstd)');
+    expect(run.stderr).not.toContain('/repositories/spare');
+    expect(existsSync(path.join(t.dir, 'small'))).toBe(false);
+    expect(existsSync(path.join(t.dir, 'fast'))).toBe(false);
+  });
+});
