@@ -14,7 +14,7 @@ import { compileExcludes } from '../files/exclude.js';
 import { snapshotSet } from '../lifecycle/module-paths.js';
 import { builtinProvider, pluginDirs } from '../providers/registry.js';
 import { which } from '../process/which.js';
-import { toolEnvironment } from '../process/tool-env.js';
+import { toolEnvironment, toolPath } from '../process/tool-env.js';
 
 // The variables each built-in provider also takes its password from (README "Repositories").
 const PASSWORD_ENV: Record<string, { what: string; env: string[] }> = {
@@ -96,7 +96,7 @@ function builtin(kind: string, root: RootConfig): boolean {
 function toolProblems(name: string, config: RepositoryConfig, configFile: string): string[] {
   const tools = builtinProvider(config.provider)?.tools(config) ?? [];
   return tools
-    .filter(({ tool }) => !which(tool))
+    .filter(({ tool }) => !which(tool, toolPath()))
     .map(({ tool, package: pkg }) => `${configFile}: /repositories/${name}: ${tool} is not installed (not found on PATH), and the ${config.provider} repository needs it; install it (Debian: apt-get install ${pkg ?? tool})`);
 }
 
