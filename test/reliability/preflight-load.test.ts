@@ -2,7 +2,7 @@
 // dump of that engine before it asks the server anything: exit 2, a message naming the file and what was
 // expected, the live database exactly as it was. Real dumps still load (test/engines/cli.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execaSync } from 'execa';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -100,5 +100,33 @@ describe('load refuses a file that is not a dump of the engine, before touching 
     expect(run.exitCode, run.stderr).toBe(2);
     expect(run.stderr).toContain(`lifeboat: SQLite database ${sqlitePath}: the dump ${path.join(dir, 'sqlite-app.sqlite3')} is not an SQLite database file (one starts with "SQLite format 3"): it starts with "hello world\\nthis"; nothing was loaded`);
     expect(readFileSync(sqlitePath).equals(before)).toBe(true);
+  });
+
+  it('a restore whose snapshot holds a dump that is not one fails its load step naming it, the database unchanged', async () => {
+    const r = makeRoot();
+    try {
+      const data = path.join(r.dir, 'data');
+      mkdirSync(data);
+      writeFileSync(path.join(data, 'f.txt'), 'x\n');
+      const db = path.join(r.dir, 'live.sqlite3');
+      execaSync('sqlite3', [db, 'CREATE TABLE t (x); INSERT INTO t VALUES (1);']);
+      r.module('m', { folders: [data], databases: [{ sqlite: { path: db } }] });
+      const backup = await lifeboat(r, ['backup', 'm']);
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      // the copy provider keeps the snapshot as plain files: put a text file where the dump is
+      const stateDump = path.join(r.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-live.sqlite3');
+      const [snapshot] = readdirSync(path.join(r.dir, 'repo', 'm'));
+      writeFileSync(path.join(r.dir, 'repo', 'm', snapshot, stateDump), TEXT);
+      execaSync('sqlite3', [db, 'INSERT INTO t VALUES (2);']);
+      const before = readFileSync(db);
+      const restore = await lifeboat(r, ['restore', 'm', '--no-safety-snapshot']);
+      expect(restore.exitCode, restore.stderr).toBe(1);
+      expect(restore.stderr).toContain(
+        `restore failed at restore/30restore_databases: SQLite database ${db}: the dump ${stateDump} is not an SQLite database file (one starts with "SQLite format 3"): it starts with "hello world\\nthis"; nothing was loaded`,
+      );
+      expect(readFileSync(db).equals(before)).toBe(true);
+    } finally {
+      r.cleanup();
+    }
   });
 });
