@@ -4,14 +4,13 @@
 // the provider cannot honour, an exclude pattern that matches a database dump, two databases that would
 // write one dump file. `backup` checks these before
 // anything runs and refuses with exit 2, each problem naming the file, the key and the fix.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleConfig, RepositoryConfig, RootConfig } from '../config/types.js';
 import { assertDistinctDumps, DUMP_DIR, loadJobs } from '../engines/index.js';
 import { describeError, LifeboatError } from '../errors.js';
 import { EXTENSIONS } from '../engines/names.js';
 import { compileExcludes } from '../files/exclude.js';
-import { snapshotSet } from '../lifecycle/module-paths.js';
 import { builtinProvider, pluginDirs } from '../providers/registry.js';
 import { which } from '../process/which.js';
 import { toolEnvironment, toolPath } from '../process/tool-env.js';
@@ -79,12 +78,21 @@ function excludedDumpProblems(root: RootConfig, module: ModuleConfig, display: s
     if (dump) problems.push(`${display}: /exclude/${index} "${pattern}" matches the database dump ${dump}; ${fix}`);
   });
   const stateExclude = path.join(module.dir, 'etc', 'state-exclude.conf');
-  const fromFile = snapshotSet(module).exclude.slice(module.exclude.length, -1);
-  for (const pattern of fromFile) {
+  for (const { pattern, line } of listFileLines(stateExclude)) {
     const dump = matched(pattern);
-    if (dump) problems.push(`${path.relative(root.root, stateExclude)}: "${pattern}" matches the database dump ${dump}; ${fix}`);
+    if (dump) problems.push(`${path.relative(root.root, stateExclude)}:${line}: "${pattern}" matches the database dump ${dump}; ${fix}`);
   }
   return problems;
+}
+
+// The patterns of a list file as the snapshot reads them (src/lifecycle/module-paths.ts: trimmed, without
+// comments and blank lines), with their line numbers; a missing file has none.
+function listFileLines(file: string): Array<{ pattern: string; line: number }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((text, index) => ({ pattern: text.trim(), line: index + 1 }))
+    .filter(({ pattern }) => pattern !== '' && !pattern.startsWith('#'));
 }
 
 // Whether a provider kind is a built-in one (a root's plugins/<kind>/ replaces it, with its own rules).

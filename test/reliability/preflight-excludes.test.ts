@@ -58,7 +58,7 @@ describe('an exclude pattern that matches a database dump', () => {
     t.write('modules/m/etc/state-exclude.conf', '# ours\ndatabases\n');
     const run = await lifeboat(t, ['backup', 'm']);
     expect(run.exitCode, run.stderr).toBe(2);
-    expect(run.stderr.split('\n')).toContain(`lifeboat: modules/m/etc/state-exclude.conf: "databases" matches the database dump ${dump}; ${FIX}`);
+    expect(run.stderr.split('\n')).toContain(`lifeboat: modules/m/etc/state-exclude.conf:2: "databases" matches the database dump ${dump}; ${FIX}`);
     expect(service!.isRunning()).toBe(true);
     expect(existsSync(path.join(t.dir, 'tar'))).toBe(false);
   });
