@@ -11,29 +11,37 @@ import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { which, type ToolNeed } from '../process/which.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
-// Which tools the configuration needs, and whether they are on PATH.
+// Which tools the configuration needs, and whether they are on PATH. Each tool names every user that needs
+// it (the repositories the modules back up into, the modules whose databases or service run it).
 export function checkBinaries(root: RootConfig, modules: ModuleConfig[]): Finding[] {
-  const needed = new Map<string, string>();
+  const needed = new Map<string, string[]>();
   const packages = new Map<string, string>();
+  const add = (tool: string, user: string) => {
+    const users = needed.get(tool) ?? [];
+    if (!users.includes(user)) users.push(user);
+    needed.set(tool, users);
+  };
   const need = (tools: ToolNeed[], user: string) => {
     for (const { tool, package: pkg } of tools) {
-      needed.set(tool, user);
+      add(tool, user);
       if (pkg) packages.set(tool, pkg);
     }
   };
   // What each built-in provider and each engine declares it runs (plugins/<kind>/declaration.ts, src/engines/).
-  for (const [name, repo] of Object.entries(root.global.repositories)) need(builtinProvider(repo.provider)?.tools(repo) ?? [], `repository ${name}`);
+  const used = new Set(modules.flatMap((module) => module.repositories));
+  for (const [name, repo] of Object.entries(root.global.repositories)) if (used.has(name)) need(builtinProvider(repo.provider)?.tools(repo) ?? [], `repository ${name}`);
   for (const module of modules) {
     for (const db of module.databases) {
       const { kind, config } = entryOf(db);
       need(engineOf(kind).tools(config), `module ${module.name}`);
     }
-    if (module.service?.systemd) needed.set('systemctl', `module ${module.name}`);
-    if (module.service?.container) needed.set(module.service.engine ?? (which('podman') ? 'podman' : 'docker'), `module ${module.name}`);
+    if (module.service?.systemd) add('systemctl', `module ${module.name}`);
+    if (module.service?.container) add(module.service.engine ?? (which('podman') ? 'podman' : 'docker'), `module ${module.name}`);
   }
-  return [...needed].map(([tool, user]) => {
+  return [...needed].map(([tool, users]) => {
     const found = which(tool);
-    return found ? ok(tool, `found at ${found} (needed by ${user})`) : fail(tool, `not found on PATH, needed by ${user}; install it (Debian: apt-get install ${packages.get(tool) ?? tool})`);
+    const by = users.join(', ');
+    return found ? ok(tool, `found at ${found} (needed by ${by})`) : fail(tool, `not found on PATH, needed by ${by}; install it (Debian: apt-get install ${packages.get(tool) ?? tool})`);
   });
 }
 

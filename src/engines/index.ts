@@ -11,6 +11,7 @@ import { postgresEngine } from './postgres.js';
 import { redisEngine } from './redis.js';
 import { sqliteEngine } from './sqlite.js';
 import { DUMP_DIR } from './names.js';
+import { withDumpKindCheck } from './dump-kind.js';
 import type { DumpJob, EngineContext, EngineDeclaration, EngineKind, LoadJob } from './types.js';
 
 export { DUMP_DIR };
@@ -56,7 +57,8 @@ export function loadJobs(databases: DatabaseConfig[], dumpDir?: string): LoadJob
   const jobs: LoadJob[] = [];
   for (const database of databases) {
     const { kind, config } = entryOf(database);
-    jobs.push(...engineOf(kind).loads(config, dumpDir));
+    // Each load first refuses a file that plainly is not this engine's dump (dump-kind.ts).
+    jobs.push(...engineOf(kind).loads(config, dumpDir).map(withDumpKindCheck));
   }
   assertDistinct(jobs);
   return jobs;

@@ -66,7 +66,8 @@ function runShellNow(role: Role, command: string, ctx: ServiceContext): Promise<
   ctx.log.debug(`running the ${role} command: ${command}`);
   return new Promise((resolve, reject) => {
     // A timeout or signal ends the command's whole process group: SIGTERM, then SIGKILL.
-    const proc = start('/bin/sh', { args: ['-c', command], env: ctx.env, cwd: ctx.cwd, group: true, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, killAfterMs: ctx.killAfterMs ?? KILL_AFTER_MS });
+    // With the module's umask, as its parts: a file the command creates gets the mode a part's would.
+    const proc = start('/bin/sh', { args: ['-c', command], env: ctx.env, cwd: ctx.cwd, group: true, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, killAfterMs: ctx.killAfterMs ?? KILL_AFTER_MS, umask: umaskOf(ctx) });
     const child = proc.child;
     const lines: string[] = [];
     let open = 2;
@@ -118,6 +119,14 @@ function interrupted(role: Role, ctx: ServiceContext): LifeboatError {
   return new LifeboatError('INTERRUPTED', `the ${role} command of ${ownerOf(ctx)} was stopped (${why})`, {
     hint: timedOut ? `make \`service.${role}\` finish within timeouts.part, or raise timeouts.part in the module's module.yaml` : undefined,
   });
+}
+
+// The umask of the module's commands: the context's, else LIFEBOAT_UMASK of the part environment (set by
+// Lifeboat from the module's `umask:` for every part and built-in), else 022.
+export function umaskOf(ctx: Pick<ServiceContext, 'umask' | 'env'>): number {
+  if (ctx.umask !== undefined) return ctx.umask;
+  const value = ctx.env.LIFEBOAT_UMASK;
+  return value && /^0?[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : 0o022;
 }
 
 // How messages name the module a command belongs to.

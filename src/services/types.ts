@@ -27,6 +27,9 @@ export interface ServiceContext {
   // timeouts.killAfter; 10 s when not given).
   killAfterMs?: number;
   settleSeconds?: number;
+  // The umask the `stop`, `start` and `isActive` commands run with (the module's `umask:`); undefined: the
+  // part environment's LIFEBOAT_UMASK, else 022, as parts and script providers.
+  umask?: number;
 }
 
 // One kind of service (systemd, container, commands): raw operations, checked afterwards by openService.

@@ -44,12 +44,7 @@ describe('a dump that fails fails the module, starts the service again and leave
     { what: 'pg_dump killed half-way, handed borg\'s pipe directly (the default)', provider: PROVIDERS[1], env: killedHalfWay, message: (f) => new RegExp(`PostgreSQL database "${f.name}".*pg_dump was killed by SIGKILL: pg_dump: simulated crash`) },
     { what: 'pg_dump killed half-way, staged for tar', provider: PROVIDERS[2], env: killedHalfWay, message: (f) => new RegExp(`PostgreSQL database "${f.name}".*pg_dump was killed by SIGKILL: pg_dump: simulated crash`) },
     { what: 'pg_dump not installed', provider: PROVIDERS[0], env: () => ({ PATH: pathWithout(['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']) }), message: (f) => new RegExp(`PostgreSQL database "${f.name}" on 127.0.0.1:5432: pg_dump is not installed`) },
-    {
-      what: 'an exclude pattern that matches a dump',
-      provider: PROVIDERS[2],
-      arrange: (f) => f.t.module('shop', { ...f.config, exclude: ['*.sql'] }),
-      message: (f) => new RegExp(`exclude patterns \\(\\*\\.sql.*\\) match the database dump\\(s\\) .*mysql-${f.name}\\.sql`),
-    },
+    // an exclude pattern that matches a dump is refused before the run (exit 2): test/reliability/preflight-excludes.test.ts
     { what: 'a missing database', provider: PROVIDERS[2], arrange: (f) => dropMariadb(f.name), message: (f) => new RegExp(`MariaDB database "${f.name}" on 127.0.0.1:3306: mariadb-dump failed \\(exit 2\\): .*Unknown database`) },
     {
       what: 'an unreachable Redis server with a password (masked)',

@@ -83,12 +83,16 @@ async function expectCleanFailure(result: { exitCode?: number; stderr: string },
 }
 
 describe('a provider binary that is missing', () => {
-  it.for(['restic', 'borg'] as const)('%s not on PATH: backup fails naming it, check names it too', async (tool) => {
+  it.for(['restic', 'borg'] as const)('%s not on PATH: backup refuses before anything runs naming it, check names it too', async (tool) => {
     repositories(tool);
     const bin = pathWithout([tool]);
     cleanups.push(() => rmSync(bin, { recursive: true, force: true }));
     const result = await lifeboat(t, ['backup', 'm'], { env: { PATH: bin } });
-    await expectCleanFailure(result, `${tool} is not installed (not found on PATH)`, 'absent');
+    // the preflight (src/check/backup-config.ts): exit 2, the service never stopped, nothing written
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`${tool} is not installed (not found on PATH), and the ${tool} repository needs it; install it (Debian: apt-get install ${tool === 'borg' ? 'borgbackup' : 'restic'})`);
+    expect(service.isRunning()).toBe(true);
+    expect(existsSync(path.join(t.dir, 'repo'))).toBe(false);
     const check = await lifeboat(t, ['check'], { env: { PATH: bin } });
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toMatch(new RegExp(`FAIL\\s+${tool}\\s+not found on PATH`));

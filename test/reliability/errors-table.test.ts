@@ -416,10 +416,10 @@ const CASES: Case[] = [
       moduleM(t, { databases: [{ sqlite: { path: path.join(t.dir, 'app.sqlite3') } }], exclude: ['*.sqlite3'] });
     },
     args: () => ['backup', 'm'],
-    // found when the dump is written (pre-backup/20dump_databases), so the run fails like a part: exit 1
-    exit: 1,
-    message: (t) => `the module's exclude patterns (*.sqlite3, .lifeboat-restore-*) match the database dump(s) ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}`,
-    hint: (t) => `narrow exclude: in ${moduleFile(t)} or etc/state-exclude.conf so that databases/ in the state dir stays in the snapshot`,
+    // found by the preflight from the settings alone, before anything runs (src/check/backup-config.ts)
+    exit: 2,
+    message: (t) =>
+      `modules/m/module.yaml: /exclude/0 "*.sqlite3" matches the database dump ${path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'sqlite-app.sqlite3')}; remove or narrow the pattern so that databases/ in the state dir stays in the snapshot (Lifeboat removes the dumps after the snapshot itself)`,
   },
   {
     what: 'a tar repository whose url is not a local folder',
@@ -461,35 +461,37 @@ const CASES: Case[] = [
     exit: 1,
     message: () => 'passwordEnv LIFEBOAT_ERRTABLE_UNSET is not set',
   },
+  // dumps that are plainly not what the engine writes: refused by their first bytes before the server is
+  // asked anything (src/engines/dump-kind.ts; exit 2, no database is created)
   {
     what: 'load of a file that is not an SQLite dump',
     arrange: (t) => t.write('garbage.dump', 'not an sqlite dump\n'),
     args: (t) => ['load', 'sqlite', '--path', path.join(t.dir, 'new.db'), '--input', path.join(t.root, 'garbage.dump')],
-    exit: 1,
-    message: (t) => `the dump of SQLite database ${path.join(t.dir, 'new.db')}: sqlite3 failed (exit 26): Error: in prepare, file is not a database (26)`,
+    exit: 2,
+    message: (t) => `SQLite database ${path.join(t.dir, 'new.db')}: the dump ${path.join(t.root, 'garbage.dump')} is not an SQLite database file (one starts with "SQLite format 3"): it starts with "not an sqlite du"; nothing was loaded`,
+    hint: () => "give a dump of this database made by its backup (databases/sqlite-new.sqlite3 in the module's state dir) or by `lifeboat dump sqlite`",
     absent: (t) => [path.join(t.dir, 'new.db')],
   },
-  // dumps that are not what the engine writes: refused before anything is loaded (no database is created)
   {
     what: 'load of a PostgreSQL dump file that is not a pg_dump archive',
     arrange: (t) => t.write('garbage.dump', 'not a dump\n'),
     args: (t) => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`, '--input', path.join(t.root, 'garbage.dump')],
-    exit: 1,
-    message: (t) => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump ${path.join(t.root, 'garbage.dump')} cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+    exit: 2,
+    message: (t) => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump ${path.join(t.root, 'garbage.dump')} is not a pg_dump custom-format archive (one starts with "PGDMP"): it starts with "not a dump\\n"; nothing was loaded`,
   },
   {
     what: 'load of a PostgreSQL dump on stdin that is not a pg_dump archive',
     args: () => ['load', 'postgres', '--host', '127.0.0.1', '--database', `lifeboat_errtable_${process.pid}`],
     input: 'not a dump\n',
-    exit: 1,
-    message: () => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump on stdin cannot be used: it is not a pg_dump custom-format archive (no PGDMP mark)`,
+    exit: 2,
+    message: () => `PostgreSQL database "lifeboat_errtable_${process.pid}" on 127.0.0.1: the dump on stdin is not a pg_dump custom-format archive (one starts with "PGDMP"): it starts with "not a dump\\n"; nothing was loaded`,
   },
   {
     what: 'load of a Redis dump that is not a Lifeboat Redis dump',
     args: () => ['load', 'redis', '--url', 'redis://127.0.0.1:6379/13'],
     input: 'not a dump\n',
-    exit: 1,
-    message: () => 'Redis 127.0.0.1:6379 db 13 (whole database): the dump is not usable: it does not start with "LIFEBOAT-REDIS/1"',
+    exit: 2,
+    message: () => 'Redis 127.0.0.1:6379 db 13 (whole database): the dump on stdin is not a Lifeboat Redis dump (one starts with "LIFEBOAT-REDIS/1"): it starts with "not a dump\\n"; nothing was loaded',
   },
   // a script provider (plugins/NAME/list) that prints something else than its JSON array
   ...[
@@ -521,9 +523,9 @@ const CASES: Case[] = [
     },
     env: (t) => ({ PATH: path.join(t.dir, 'bin') }),
     args: () => ['backup', 'm'],
-    exit: 1,
-    message: () => `snapshot failed in 1 repository(ies): local: ${tool} is not installed (not found on PATH)`,
-    hint: () => `install it (Debian: apt-get install ${debian})`,
+    // found by the preflight before anything runs (src/check/backup-config.ts)
+    exit: 2,
+    message: () => `lifeboat.yaml: /repositories/local: ${tool} is not installed (not found on PATH), and the ${tool} repository needs it; install it (Debian: apt-get install ${debian})`,
   })),
   // the manifest of the newest backup damaged in the state dir: verify refuses to compare against it
   ...[

@@ -1,12 +1,14 @@
 // The command service against a real long-running process: stop really ends it, start really runs it again.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../src/log/logger.js';
 import { openService } from '../../src/services/index.js';
 import { createFakeService, isPidRunning, killIfCommand, type FakeService } from '../helpers/service.js';
+import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 
 const services: FakeService[] = [];
+const roots: TestRoot[] = [];
 const extraPids: number[] = [];
 
 // For promises that must reject: fails the test when they resolve.
@@ -31,6 +33,7 @@ const env = (): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin
 
 afterAll(() => {
   for (const service of services) service.cleanup();
+  for (const root of roots) root.cleanup();
   for (const pid of extraPids) killIfCommand(pid, ['sleep', '60']);
 });
 
@@ -145,4 +148,35 @@ describe('command service', () => {
     extraPids.push(Number(readFileSync(bg, 'utf8')));
     expect(lines.join('')).toContain('left a background process holding its output');
   });
+});
+
+const mode = (file: string) => (statSync(file).mode & 0o777).toString(8).padStart(4, '0');
+
+describe('service commands run with the module umask (umask: in module.yaml), as its parts do', () => {
+  for (const { umask, expected } of [
+    { umask: '027', expected: '0640' },
+    { umask: '077', expected: '0600' },
+    { umask: undefined, expected: '0644' },
+  ]) {
+    it(`umask: ${umask ?? '(none, 022)'}: files made by stop, start and isActive are ${expected}, like a part's`, async () => {
+      const t = makeRoot();
+      roots.push(t);
+      const data = path.join(t.dir, 'data');
+      mkdirSync(data);
+      writeFileSync(path.join(data, 'f.txt'), 'x\n');
+      const out = path.join(t.dir, 'out');
+      mkdirSync(out, { mode: 0o755 });
+      const service = await newService();
+      t.module('m', {
+        folders: [data],
+        ...(umask ? { umask } : {}),
+        service: { stop: `touch ${out}/stopped; ${service.stop}`, start: `touch ${out}/started; ${service.start}`, isActive: `touch ${out}/checked; ${service.isActive}`, stopDuringBackup: true },
+      });
+      t.part('pre-backup', '10touch', `#!/bin/sh\ntouch ${out}/part\n`, 'm');
+      const run = await lifeboat(t, ['backup', 'm']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(service.isRunning()).toBe(true);
+      expect({ part: mode(`${out}/part`), stopped: mode(`${out}/stopped`), started: mode(`${out}/started`), checked: mode(`${out}/checked`) }).toEqual({ part: expected, stopped: expected, started: expected, checked: expected });
+    });
+  }
 });
