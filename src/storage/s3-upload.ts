@@ -62,7 +62,12 @@ export async function uploadStream(settings: S3Settings, options: UploadOptions)
   const client = createS3Client(settings);
   const where = describeLocation(settings, options.key);
   const cancel = new AbortController();
-  const onAbort = () => cancel.abort(new LifeboatError('INTERRUPTED', `upload to ${where}: stopped`));
+  const onAbort = () => {
+    const stopped = new LifeboatError('INTERRUPTED', `upload to ${where}: stopped`);
+    cancel.abort(stopped);
+    // A body still waiting for its next bytes (a pipe kept open) must not hold the abort up.
+    if (!options.body.destroyed) options.body.destroy(stopped);
+  };
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const reader = new PartReader(options.body, settings.partSize);

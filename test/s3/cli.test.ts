@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { execa } from 'execa';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { uploadsOnDisk } from './uploads-on-disk.js';
 import { aws, objectKeys, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, startFaultProxy, startS3, type FaultProxy, type S3Server } from '../helpers/s3.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
@@ -229,6 +230,25 @@ describe('lifeboat s3 ls|put|get', () => {
     expect(missing.stderr).toMatch(/does not exist/);
     const bad = await lifeboat(t, ['s3', 'frobnicate']);
     expect(bad.exitCode).toBe(2);
+  });
+
+  it('s3 put stopped by SIGTERM mid-upload aborts its multipart upload: nothing is left in the bucket', async () => {
+    const prefix = `put-term-${randomBytes(4).toString('hex')}`;
+    const t = makeHost('h', repository('tar', prefix), dataDir());
+    // 6 MiB from a pipe that then stays open: the first 5 MiB part is stored, the upload waits for the rest
+    const running = execa('node', [BIN, '--root', t.root, '--state-dir', t.stateDir, 's3', 'put', '-', 'parts/stream.bin', '--repo', 'offsite'], { reject: false, stdin: 'pipe' });
+    running.stdin!.write(randomBytes(6 * MiB));
+    const deadline = Date.now() + 60_000;
+    while (!partStored(server, prefix)) {
+      if (Date.now() > deadline) throw new Error('no part reached the server');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    running.kill('SIGTERM');
+    const result = await running;
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^lifeboat: upload to s3://${S3_BUCKET}/${prefix}/parts/stream\\.bin at https://127\\.0\\.0\\.1:\\d+: stopped$`));
+    expect(uploadsOnDisk(server, prefix)).toEqual([]);
+    expect(await objectKeys(server, prefix)).toEqual([]);
   });
 
   it('works from the AWS_* variables alone, without a root', async () => {
