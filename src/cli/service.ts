@@ -17,7 +17,7 @@ export async function serviceCommand([operation, name]: unknown[], options: Glob
   // In the module's state dir as during a run; before its first run that folder does not exist yet, and
   // a missing cwd would fail the tool's start as if the tool were not installed: the module's folder then.
   const cwd = existsSync(module.stateDir) ? module.stateDir : module.dir;
-  const controller = openService(module.service, { env, log, cwd, module: module.name });
+  const controller = openService(module.service, { env, log, cwd, module: module.name, umask: module.umask });
   if (operation === 'is-active') {
     const active = await controller.isActive();
     process.stdout.write(`${active ? 'active' : 'inactive'}\n`);

@@ -1,5 +1,5 @@
 // The command service against a real long-running process: stop really ends it, start really runs it again.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../src/log/logger.js';
@@ -177,6 +177,10 @@ describe('service commands run with the module umask (umask: in module.yaml), as
       expect(run.exitCode, run.stderr).toBe(0);
       expect(service.isRunning()).toBe(true);
       expect({ part: mode(`${out}/part`), stopped: mode(`${out}/stopped`), started: mode(`${out}/started`), checked: mode(`${out}/checked`) }).toEqual({ part: expected, stopped: expected, started: expected, checked: expected });
+      // `lifeboat service` typed by hand uses the module's umask too
+      for (const file of ['stopped', 'started', 'checked']) rmSync(`${out}/${file}`);
+      for (const operation of ['stop', 'start', 'is-active']) expect((await lifeboat(t, ['service', operation, 'm'])).exitCode).toBe(0);
+      expect({ stopped: mode(`${out}/stopped`), started: mode(`${out}/started`), checked: mode(`${out}/checked`) }).toEqual({ stopped: expected, started: expected, checked: expected });
     });
   }
 });
