@@ -38,6 +38,17 @@ export function assertBackupConfig(root: RootConfig, modules: Array<{ module: Mo
   if (problems.size > 0) throw new LifeboatError('CONFIG_INVALID', [...problems].join('\n'), { problems: [...problems] });
 }
 
+// A built-in provider's tool these repositories need that is not installed (restic, borg, zstd): `restore`
+// asks before it lists snapshots or stops a service; throws CONFIG_INVALID.
+export function assertRepositoryTools(root: RootConfig, repositories: string[]): void {
+  const configFile = path.basename(root.file ?? 'lifeboat.yaml');
+  const problems = repositories.flatMap((name) => {
+    const config = root.global.repositories[name];
+    return config && builtin(config.provider, root) ? toolProblems(name, config, configFile) : [];
+  });
+  if (problems.length > 0) throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
+}
+
 // A module's excludes its repositories' providers cannot honour, and dump files two databases share
 // (`check` lists these too; a missing password it finds by opening the repository).
 export function moduleProblems(root: RootConfig, module: ModuleConfig, repositories: string[]): string[] {

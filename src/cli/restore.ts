@@ -8,6 +8,7 @@ import { openProvider } from '../providers/registry.js';
 import { isOwnHost, resolveSnapshot } from '../providers/snapshot-ref.js';
 import { kindOf } from '../providers/kinds.js';
 import { LifeboatError } from '../errors.js';
+import { assertRepositoryTools } from '../check/backup-config.js';
 import { printResults } from './backup.js';
 import { printPlan } from './plan.js';
 import { describeUnfinishedRestore, explainFailedRestore, readRestoreMarker } from '../lifecycle/restore-marker.js';
@@ -36,6 +37,8 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const repository = repositories[0];
   if (options.target !== undefined && options.target.trim() === '') throw new LifeboatError('USAGE', '--target is empty; give the folder to restore under (or leave --target out to restore in place)');
   const target = options.target === undefined ? undefined : path.resolve(options.target);
+  // A missing restic, borg or zstd is said before anything runs (not after the service was stopped).
+  assertRepositoryTools(root, [repository]);
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);

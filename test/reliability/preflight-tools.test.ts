@@ -2,7 +2,7 @@
 // exit 2 naming lifeboat.yaml, the repository, the tool and its Debian package; the service runs on (the
 // same process), no repository is written, no snapshot is listed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { createFakeService, type FakeService } from '../helpers/service.js';
@@ -54,6 +54,21 @@ describe('a repository tool that is not installed', () => {
       const list = await lifeboat(t, ['snapshots', 'm', '--json']);
       expect(list.exitCode, list.stderr).toBe(0);
       expect(JSON.parse(list.stdout)).toEqual([]);
+    });
+
+    it(`${tool}: an in-place restore is refused before it lists snapshots or stops the service, exit 2`, async () => {
+      const t = await arrange(repository);
+      expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+      // restic answers `latest` of a local repository from Lifeboat's own cache: the tool is asked for first
+      writeFileSync(path.join(t.dir, 'data', 'f.txt'), 'changed\n');
+      const pid = service!.pid();
+      pathDir = pathWithout([tool]);
+      const run = await lifeboat(t, ['restore', 'm'], { env: { PATH: pathDir } });
+      expect(run.exitCode, run.stderr).toBe(2);
+      expect(run.stderr.split('\n')).toContain(`lifeboat: lifeboat.yaml: /repositories/local: ${tool} is not installed (not found on PATH), and the ${tool} repository needs it; install it (Debian: apt-get install ${pkg})`);
+      expect(run.stderr).not.toContain('stopping');
+      expect(service!.pid()).toBe(pid);
+      expect(readFileSync(path.join(t.dir, 'data', 'f.txt'), 'utf8')).toBe('changed\n');
     });
   }
 });
