@@ -78,7 +78,7 @@ const PROVIDERS: ProviderCase[] = [
       for (const snapshot of snapshots) {
         const dumped = await tool(t, 'restic', ['-r', repo, 'dump', snapshot.short_id, dumpPath(t)], 'buffer');
         expect(dumped.exitCode, String(dumped.stderr)).toBe(0);
-        out.push({ where: `restic snapshot ${snapshot.short_id}`, bytes: dumped.stdout as unknown as Buffer });
+        out.push({ where: `restic snapshot ${snapshot.short_id}`, bytes: Buffer.from(dumped.stdout as unknown as Uint8Array) });
       }
       return out;
     },
@@ -100,7 +100,7 @@ const PROVIDERS: ProviderCase[] = [
         if (!String(files.stdout).split('\n').includes(inside)) continue;
         const extracted = await tool(t, 'borg', ['extract', '--stdout', `${repo}::${name}`, inside], 'buffer');
         expect(extracted.exitCode, String(extracted.stderr)).toBe(0);
-        out.push({ where: `borg archive ${name}`, bytes: extracted.stdout as unknown as Buffer });
+        out.push({ where: `borg archive ${name}`, bytes: Buffer.from(extracted.stdout as unknown as Uint8Array) });
       }
       return out;
     },
@@ -233,7 +233,7 @@ describe.each(PROVIDERS)('a streamed Redis dump into $name', (provider) => {
       expect(result.exitCode, result.stderr).toBe(1);
       const module = JSON.parse(result.stdout).modules[0];
       expect(module).toMatchObject({ ok: false, snapshots: [] });
-      expect(module.error).toBe(`Redis 127.0.0.1:6379 db 0 (keys ${prefix}:*): the dump process (lifeboat internal-dump-redis) was killed by SIGKILL`);
+      expect(module.error).toBe(`snapshot failed in 1 repository(ies): local: Redis 127.0.0.1:6379 db 0 (keys ${prefix}:*): the dump process (lifeboat internal-dump-redis) was killed by SIGKILL`);
       await waitGroupGone(child.pid!);
       expect(await provider.dumps(t)).toEqual([]);
       const list = await lifeboat(t, ['snapshots', 'r', '--json']);
