@@ -58,7 +58,7 @@ for i in range($SIZE_MIB):
     value = os.urandom(1 << 20)
     out.write(b'*3\r\n\$3\r\nSET\r\n\$%d\r\n%s\r\n\$%d\r\n%s\r\n' % (len(key), key, len(value), value))
 " | rcli --pipe >/dev/null
-echo "MariaDB table: $(my -N -e "SELECT ROUND(SUM(data_length + index_length) / 1048576) FROM information_schema.tables WHERE table_schema = '$DB'") MiB; Redis keys: $(rcli --scan --pattern "$PREFIX:*" --count 1000 | wc -l)"
+echo "MariaDB rows: $(my -N -e "SELECT CONCAT(COUNT(*), ' (', ROUND(SUM(LENGTH(data)) / 1048576), ' MiB)') FROM $DB.blobs"); Redis keys: $(rcli --scan --pattern "$PREFIX:*" | wc -l)"
 
 # The staged scripts a person would write (the same dump commands Lifeboat runs); STEPS gets each step's time.
 cat > "$WORK/staged-mariadb.sh" <<EOF
