@@ -3,7 +3,6 @@
 // consumer's descriptor) and exits 0 only after the trailer was written. Any failure is thrown: the CLI
 // prints it as `lifeboat: <message>` and exits non-zero, which the parent reports.
 import { closeSync, readFileSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
 import { LifeboatError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { streamRedis } from './redis.js';
@@ -37,22 +36,35 @@ export async function runRedisDumpChild(log: Logger, signal?: AbortSignal): Prom
     writeError ??= error;
     run.abort('writing the dump failed');
   });
-  // Not ended by the copy: a failed dump must not look ended; the exit status says how it went.
-  run.stream.pipe(out, { end: false });
-  try {
-    await Promise.all([finished(run.stream), run.done]);
-    // Every byte written, not only queued.
-    await new Promise<void>((resolve, reject) => {
-      if (writeError) return reject(writeError);
-      out.once('error', reject);
-      out.write(Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
+  // Waits for room in stdout (or its failure).
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        out.off('drain', wake);
+        out.off('error', wake);
+        resolve();
+      };
+      out.on('drain', wake);
+      out.on('error', wake);
     });
+  try {
+    // Each chunk's write callback runs once it reached the pipe; the last one's means every byte did.
+    let written: Promise<void> = Promise.resolve();
+    for await (const chunk of run.stream as AsyncIterable<Buffer>) {
+      if (writeError) throw writeError;
+      written = new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve())));
+      written.catch(() => {});
+      if (out.writableNeedDrain) await drained();
+    }
+    await run.done;
+    await written;
+    if (writeError) throw writeError;
   } catch (error) {
     run.abort('writing the dump failed');
     // The dump's own error names the database; a write error (the consumer went away) gets the label.
     const reason = await run.done.then(
       () => writeError ?? error,
-      (dumpError: unknown) => dumpError,
+      (dumpError: unknown) => writeError ?? dumpError,
     );
     if (reason instanceof LifeboatError) throw reason;
     throw new LifeboatError('DATABASE', log.masker.mask(`${request.label}: writing the dump failed: ${(reason as Error).message}`));

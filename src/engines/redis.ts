@@ -128,8 +128,18 @@ export function streamRedis(target: RedisTarget, keys: string[] | undefined, lab
   const stream = new PassThrough({ highWaterMark: 1 << 20 });
   let client: RedisClient | undefined;
   let stopped: string | undefined;
+  // Writes waiting for the stream to drain, woken by abort() too (a consumer that went away never drains it).
+  const waiting: Array<() => void> = [];
+  const stop = () => new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
   const write = async (chunk: Buffer) => {
-    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+    if (stopped) throw stop();
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        stream.once('drain', resolve);
+        waiting.push(resolve);
+      });
+    }
+    if (stopped) throw stop();
   };
   const done = (async () => {
     client = await RedisClient.connect(target, label, ctx.signal);
@@ -154,7 +164,7 @@ export function streamRedis(target: RedisTarget, keys: string[] | undefined, lab
           }
         }
       });
-      if (stopped) throw new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
+      if (stopped) throw stop();
     }
     await write(Buffer.concat([u32(TRAILER), i64(count)]));
     await client.quit();
@@ -176,8 +186,9 @@ export function streamRedis(target: RedisTarget, keys: string[] | undefined, lab
     stream,
     done,
     abort: (reason = 'aborted') => {
-      stopped = reason;
+      stopped ??= reason;
       client?.destroy();
+      for (const wake of waiting.splice(0)) wake();
     },
   };
 }
