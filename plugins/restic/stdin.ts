@@ -5,8 +5,8 @@
 // them carries the same run:<run id> tag; restore finds the dumps through it and restores them like files.
 // restic gets the dump on stdin, which stays open until the dump process has exited: on success it is
 // closed and restic saves the snapshot; on failure restic is killed first, so it saves nothing. The dump
-// is copied into it; unless LIFEBOAT_DUMP_DIRECT=0, a dump tool (pg_dump, mariadb-dump) gets restic's stdin
-// as its stdout instead, so the bytes never pass through Node (Redis's dump, made by Lifeboat, is copied).
+// is copied into it; unless LIFEBOAT_DUMP_DIRECT=0, a dump tool (pg_dump, mariadb-dump, Lifeboat's own Redis
+// dump process) gets restic's stdin as its stdout instead, so the bytes never pass through this process.
 import { LifeboatError } from '../../src/errors.js';
 import { lastLines } from '../../src/process/exec.js';
 import { abortReason, start, tail } from '../../src/process/runner.js';

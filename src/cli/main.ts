@@ -153,6 +153,8 @@ export function buildProgram(setExit: (code: number) => void = () => {}): Comman
   redisOptions(program.command('redis-restore').description('helper for parts: RESTORE a key from a raw DUMP payload on stdin (REPLACE)').argument('<key>').argument('[ttl]', 'expire the key after TTL milliseconds (NethServer: positional; 0: never)'))
     .option('--ttl <ms>', 'expire the key after MS milliseconds (default: never)')
     .action(load(() => import('./redis.js'), 'redisRestoreCommand'));
+  // The process a streamed Redis dump runs as (src/engines/redis-process.ts); not for people.
+  program.command('internal-dump-redis', { hidden: true }).action(load(() => import('./redis.js'), 'internalDumpRedisCommand'));
   program
     .command('s3')
     .description('helper for parts: ls, put or get S3 objects (credentials from AWS_* or --repo\'s env)')

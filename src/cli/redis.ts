@@ -72,3 +72,11 @@ export async function redisRestoreCommand([key, positionalTtl]: unknown[], optio
   }
   return 0;
 }
+
+// `lifeboat internal-dump-redis` (hidden): the process a streamed Redis dump runs as (src/engines/redis-process.ts
+// starts it with its request on fd 3 and the consumer's descriptor as stdout).
+export async function internalDumpRedisCommand(_args: unknown[], options: RedisOptions): Promise<number> {
+  const { runRedisDumpChild } = await import('../engines/redis-child.js');
+  await runRedisDumpChild(createLogger({ ...options, quiet: true }));
+  return 0;
+}

@@ -41,9 +41,10 @@ export function feed(run: Pick<DumpRun, 'stream' | 'done' | 'abort' | 'direct'>,
 }
 
 // Whether a dump tool gets its consumer's descriptor as its stdout (the default) instead of being copied
-// through Lifeboat (LIFEBOAT_DUMP_DIRECT=0). Direct is the default for safety, not speed: when Lifeboat
-// alone is killed (kill -9) the dump tool goes on writing to the end, so restic or borg never commits a
-// dump cut short by Lifeboat's death (copied, Lifeboat's death looked like the end of the dump). It also
+// through Lifeboat (LIFEBOAT_DUMP_DIRECT=0). Redis's dump, which Lifeboat makes itself, then runs as a
+// process of its own too (src/engines/redis-process.ts). Direct is the default for safety, not speed: when
+// Lifeboat alone is killed (kill -9) the dump process goes on writing to the end, so restic or borg never
+// commits a dump cut short by Lifeboat's death (copied, Lifeboat's death looked like its end). It also
 // uses less CPU and memory; wall time was about the same on a busy 2-core machine (BENCHMARKS.md).
 export function directDumps(): boolean {
   return process.env.LIFEBOAT_DUMP_DIRECT !== '0';

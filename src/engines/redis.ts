@@ -18,7 +18,8 @@ import type { RedisDatabase } from '../config/types.js';
 import { readPassword } from './credentials.js';
 import { encodeName, EXTENSIONS } from './names.js';
 import { describeTarget, parseRedisUrl, RedisClient, type RedisTarget } from './resp.js';
-import type { DumpJob, DumpRun, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
+import type { DumpJob, DumpOutput, DumpRun, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
+import { dumpRedisProcess } from './redis-process.js';
 import { startScratchRedis } from './redis-server.js';
 import { SCRATCH_HINT } from './scratch.js';
 
@@ -52,7 +53,7 @@ function dumpFile(config: RedisDatabase): string {
 // The dump job of one `redis:` entry.
 export function redisDumps(config: RedisDatabase): DumpJob[] {
   const target = parseRedisUrl(config.url ?? DEFAULT_URL);
-  return [{ engine: 'redis', file: dumpFile(config), label: labelOf(config, target), streamable: config.stream !== false, start: (ctx) => dumpRedis(config, ctx) }];
+  return [{ engine: 'redis', file: dumpFile(config), label: labelOf(config, target), streamable: config.stream !== false, start: (ctx, output) => dumpRedis(config, ctx, output) }];
 }
 
 // The load job of one `redis:` entry.
@@ -112,26 +113,44 @@ function i64(value: number): Buffer {
   return buf;
 }
 
-// Streams the matching keys into the dump format.
-export function dumpRedis(config: RedisDatabase, ctx: EngineContext): DumpRun {
+// Streams the matching keys into the dump format, in this process (staged dumps, LIFEBOAT_DUMP_DIRECT=0).
+// Handed a consumer's descriptor (restic's stdin, borg's pipe), the dump runs as a process of its own
+// instead, writing into it the way pg_dump does (redis-process.ts).
+export function dumpRedis(config: RedisDatabase, ctx: EngineContext, output?: DumpOutput): DumpRun {
   const target = redisTarget(config, ctx);
   const label = labelOf(config, target);
+  if (output !== undefined) return dumpRedisProcess({ target, keys: config.keys, label }, ctx, output);
+  return streamRedis(target, config.keys, label, ctx);
+}
+
+// The dump of the keys matching `keys` (every key when none) on `target`, as a stream.
+export function streamRedis(target: RedisTarget, keys: string[] | undefined, label: string, ctx: Pick<EngineContext, 'log' | 'signal'>): DumpRun {
   const stream = new PassThrough({ highWaterMark: 1 << 20 });
   let client: RedisClient | undefined;
   let stopped: string | undefined;
+  // Writes waiting for the stream to drain, woken by abort() too (a consumer that went away never drains it).
+  const waiting: Array<() => void> = [];
+  const stop = () => new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
   const write = async (chunk: Buffer) => {
-    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+    if (stopped) throw stop();
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        stream.once('drain', resolve);
+        waiting.push(resolve);
+      });
+    }
+    if (stopped) throw stop();
   };
   const done = (async () => {
     client = await RedisClient.connect(target, label, ctx.signal);
     const seen = new Set<string>();
     let count = 0;
     await write(Buffer.from(REDIS_MAGIC));
-    const patterns = config.keys?.length ? config.keys : [undefined];
+    const patterns = keys?.length ? keys : [undefined];
     for (const pattern of patterns) {
-      await client.scan(pattern, async (keys) => {
+      await client.scan(pattern, async (found) => {
         // Several patterns can match one key; with one pattern a rare SCAN duplicate is only restored twice.
-        const fresh = patterns.length > 1 ? keys.filter((key) => !seen.has(key.toString('latin1'))) : keys;
+        const fresh = patterns.length > 1 ? found.filter((key) => !seen.has(key.toString('latin1'))) : found;
         if (patterns.length > 1) fresh.forEach((key) => seen.add(key.toString('latin1')));
         // A few keys at a time: values can be large, and only these are held in memory at once.
         for (let start = 0; start < fresh.length; start += BATCH) {
@@ -145,7 +164,7 @@ export function dumpRedis(config: RedisDatabase, ctx: EngineContext): DumpRun {
           }
         }
       });
-      if (stopped) throw new LifeboatError('INTERRUPTED', `${label}: dump stopped (${stopped})`);
+      if (stopped) throw stop();
     }
     await write(Buffer.concat([u32(TRAILER), i64(count)]));
     await client.quit();
@@ -167,8 +186,9 @@ export function dumpRedis(config: RedisDatabase, ctx: EngineContext): DumpRun {
     stream,
     done,
     abort: (reason = 'aborted') => {
-      stopped = reason;
+      stopped ??= reason;
       client?.destroy();
+      for (const wake of waiting.splice(0)) wake();
     },
   };
 }

@@ -32,8 +32,8 @@ export interface DumpRun {
 }
 
 // Where a producer may write directly instead of through `stream`: a pipe or socket stream (a consumer's
-// stdin) or an open file descriptor (the write end of a FIFO). A producer that cannot (a dump Lifeboat
-// makes itself, like Redis's) ignores it and returns a run without `direct`.
+// stdin) or an open file descriptor (the write end of a FIFO). A producer that cannot (SQLite, staged)
+// ignores it and returns a run without `direct`; Redis's dump runs as a process of its own for it.
 export type DumpOutput = Writable | number;
 
 // One dump file of a module, e.g. databases/postgres-app.pgdump.
