@@ -17,6 +17,9 @@ export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
 // `options: { createWait: SECONDS }` changes it).
 const DEFAULT_CREATE_WAIT_MS = 20_000;
+// How long a late create that printed no name blocks the next create in the repository before it is given
+// up (the repository's `options: { lateCreateLimit: SECONDS }` changes it).
+const DEFAULT_LATE_LIMIT_S = 3600;
 // How long a create waits for another module's create in the same repository (its backup may be large).
 const CREATE_LOCK_WAIT_S = 24 * 3600;
 
@@ -41,6 +44,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   const unattributedWarned = new Set<string>();
   const createWait = input.config.options?.createWait;
   const CREATE_WAIT_MS = typeof createWait === 'number' && createWait >= 0 ? createWait * 1000 : DEFAULT_CREATE_WAIT_MS;
+  const lateLimit = input.config.options?.lateCreateLimit;
+  const LATE_LIMIT_MS = (typeof lateLimit === 'number' && lateLimit >= 0 ? lateLimit : DEFAULT_LATE_LIMIT_S) * 1000;
   // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
   const umaskOf = (options: CommonOptions) => {
     const value = options.env?.LIFEBOAT_UMASK;
@@ -101,19 +106,36 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
   }
 
-  // Drops the late creates whose snapshot has not appeared (see create).
-  function giveUpLate(options: CommonOptions): void {
+  // Before a create (after its listing adopted what appeared): a late create whose snapshot has not
+  // appeared blocks it until its `until` (then it is given up): a new entry could be either's, and a
+  // wrong guess records one run's archive as another's (a printed name is no proof: a script may print
+  // something else last).
+  function settleLate(module: string, options: CommonOptions): void {
     const pending = readLateCreates(late);
-    if (pending.length === 0) return;
-    writeLateCreates(late, []);
-    for (const entry of pending) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; one that appears now is not attributed to any module`);
+    const now = Date.now();
+    const expired = pending.filter((entry) => !(Date.parse(entry.until ?? '') > now));
+    if (expired.length > 0) {
+      writeLateCreates(late, pending.filter((entry) => !expired.includes(entry)));
+      for (const entry of expired) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; given up (one that appears now is not attributed to any module)`);
+    }
+    const blocking = pending.find((entry) => !expired.includes(entry));
+    if (!blocking) return;
+    const which = module === blocking.module ? `the earlier create of module ${module}` : `the create of module ${blocking.module}`;
+    throw new LifeboatError(
+      'PROVIDER',
+      `repository "${input.name}": ${which} started ${blocking.time} has not shown its snapshot yet (that backup was reported failed; its script may still be writing it); a new snapshot could not be told apart from it, so the backup of module ${module} did not run`,
+      {
+        hint: `back up again once that snapshot is listed (\`lifeboat snapshots ${blocking.module} --repo ${input.name}\` records it for module ${blocking.module}), or after ${blocking.until} when Lifeboat gives that create up (options: { lateCreateLimit: SECONDS } on the repository, default ${DEFAULT_LATE_LIMIT_S}); if that create will never finish (its process is gone), remove ${late}`,
+      },
+    );
   }
 
   // The one unrecorded entry that appeared after a create whose wait ran out is that create's snapshot:
   // it is recorded with the module, start time and paths of that create (and the late create settled).
   function adoptLate(unrecorded: string[], options: CommonOptions): Records {
     const adopted: Records = {};
-    const pending = readLateCreates(late);
+    // Those that printed a name first: their entry is known, the others take what is left.
+    const pending = readLateCreates(late).sort((a, b) => Number(typeof b.name === 'string') - Number(typeof a.name === 'string'));
     const settled = new Set<LateCreate>();
     for (const entry of pending) {
       const name = lateSnapshotOf(entry, unrecorded.filter((n) => !Object.hasOwn(adopted, n)));
@@ -130,10 +152,10 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
 
   // create's work, with the repository's create lock held.
   async function createLocked(options: CreateOptions): Promise<CreateResult> {
-    // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not is
-    // given up: from now on a new name could be this create's as well.)
+    // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not
+    // blocks this create, see settleLate.)
     const before = options.dryRun ? [] : await list(options.module, options, true);
-    if (!options.dryRun) giveUpLate(options);
+    if (!options.dryRun) settleLate(options.module, options);
     const started = new Date().toISOString();
     const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
     const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
@@ -154,7 +176,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     if (!snapshot) {
       // It may still appear: the next list adopts it for this module (adoptLate), dated by this start.
       const pending = readLateCreates(late);
-      writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known] }]);
+      const until = new Date(Date.now() + LATE_LIMIT_MS).toISOString();
+      writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known], ...(printed ? { name: printed } : {}), until }]);
       throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
     }
     // A list without times dates it by when this create started.
