@@ -7,7 +7,7 @@ import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { isOwnHost, resolveSnapshot } from '../providers/snapshot-ref.js';
 import { kindOf } from '../providers/kinds.js';
-import { checkSnapshotPlaces } from '../lifecycle/snapshot-places.js';
+import { describeRelocations, relocations } from '../lifecycle/snapshot-places.js';
 import { LifeboatError } from '../errors.js';
 import { printResults } from './backup.js';
 import { printPlan } from './plan.js';
@@ -41,7 +41,8 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const snapshots = await provider.list(module.name, { log });
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);
   const kind = kindOf(snapshot);
-  checkSnapshotPlaces(root, module, snapshot, repository, target, (message) => log.warn(message));
+  const moved = relocations(root, module, snapshot.paths);
+  if (moved.length > 0) log.info(describeRelocations(snapshot.id, module.name, moved));
   if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
   if (!isOwnHost(snapshot, root.host)) log.warn(`snapshot ${snapshot.id} was made by host ${snapshot.host}, not this host (${root.host}); restoring it as asked`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);

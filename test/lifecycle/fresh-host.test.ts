@@ -61,61 +61,56 @@ function host2(options: { root?: boolean } = {}): { root: string; stateDir: stri
 }
 const archives = () => readdirSync(repo, { recursive: true }).filter((name) => String(name).endsWith('.manifest.json')).sort();
 
-describe('an in-place restore on a host with another state dir', () => {
-  it('is refused before anything runs, naming both state dirs and the fix; nothing changed', async () => {
+describe('a restore on a host with another state dir', () => {
+  it('puts the snapshot\'s module state dir into this host\'s and hands the steps the snapshot\'s environment', async () => {
     const backup = await lifeboat(t, ['backup', 'ns', '--json']);
     expect(backup.exitCode, backup.stderr).toBe(0);
     const id = JSON.parse(backup.stdout).modules[0].snapshots[0].id as string;
     const h2 = host2();
-    const before = describeTree(t.dir);
-    const snapshotsBefore = archives();
-    const restore = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns']);
-    expect(restore.exitCode).toBe(2);
     const old = path.join(t.stateDir, 'modules', 'ns', 'state');
-    expect(restore.stderr).toContain(
-      `snapshot ${id} of archive was made with --state-dir ${t.stateDir}, not ${h2.stateDir}: it holds module ns's state dir as ${old}, but this host's is ${h2.moduleState}; restored in place, that would not come back (and restore steps would get an empty request.environment); nothing was run or changed`,
-    );
-    expect(restore.stderr).toContain(`restore with the paths it was made with (--state-dir ${t.stateDir}; an empty state dir there is fine), or restore it with --target DIR and copy DIR${old} into ${h2.moduleState}`);
-    // nothing ran (no restore step, no safety snapshot), nothing changed
-    expect(existsSync(requestOut)).toBe(false);
-    expect(archives()).toEqual(snapshotsBefore);
-    expect(readFileSync(path.join(h2.moduleState, 'environment'), 'utf8')).toBe('SECRET_TOKEN=host2value99\n');
-    expect(describeTree(t.dir)).toEqual(before);
+    const oldTree = describeTree(old);
+    writeFileSync(path.join(data, 'd.txt'), 'damaged\n');
+    const restore = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns', '--no-safety-snapshot']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`snapshot ${id} was made with --state-dir ${t.stateDir}: its state dir of module ns, ${old}, is restored as this host's ${h2.moduleState}`);
+    expect(restore.stdout).toContain('restore ns: ok');
+    expect(readFileSync(path.join(h2.moduleState, 's.txt'), 'utf8')).toBe('state of host 1\n');
+    expect(readFileSync(path.join(data, 'd.txt'), 'utf8')).toBe('data\n');
+    const request = JSON.parse(readFileSync(requestOut, 'utf8'));
+    expect(request.environment).toEqual({ WIKI_TITLE: 'first', SECRET_TOKEN: 'host1value', TCP_PORT: '20001' });
+    // what the step wrote stays (README "NethServer 8"): the snapshot's token, not an empty file
+    expect(readFileSync(path.join(h2.moduleState, 'environment'), 'utf8')).toContain('SECRET_TOKEN=host1value\n');
+    // the first host's state dir was not touched
+    expect(describeTree(old)).toEqual(oldTree);
+    expect(readdirSync(h2.moduleState).filter((n) => n.startsWith('.lifeboat'))).toEqual([]);
   });
 
-  it('with another root too, names both; restored with the old paths on a fresh state dir, the state dir comes back and the steps get the snapshot\'s environment', async () => {
+  it('with another root too: the environment file comes back into this root; --target puts both where this host keeps them', async () => {
     const backup = await lifeboat(t, ['backup', 'ns', '--json']);
     expect(backup.exitCode, backup.stderr).toBe(0);
     const id = JSON.parse(backup.stdout).modules[0].snapshots[0].id as string;
     const h2 = host2({ root: true });
-    const refused = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns', id]);
-    expect(refused.exitCode).toBe(2);
-    expect(refused.stderr).toContain(
-      `snapshot ${id} of archive was made with --state-dir ${t.stateDir} and --root ${t.root}, not ${h2.stateDir} and ${h2.root}: it holds module ns's state dir as ${path.join(t.stateDir, 'modules/ns/state')}, but this host's is ${h2.moduleState}; and module ns's environment file as ${path.join(t.root, 'modules/ns/environment')}, but this host's is ${path.join(h2.root, 'modules/ns/environment')}; restored in place`,
-    );
-    expect(refused.stderr).toContain(`(--state-dir ${t.stateDir} --root ${t.root}; an empty state dir there is fine)`);
-    expect(existsSync(requestOut)).toBe(false);
-
-    // --target still restores, saying where the state dir lands
+    const envHere = path.join(h2.root, 'modules/ns/environment');
+    writeFileSync(envHere, 'WIKI_TITLE=second\n');
     const target = path.join(t.dir, 'out');
     const targeted = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns', id, '--target', target]);
     expect(targeted.exitCode, targeted.stderr).toBe(0);
-    expect(targeted.stderr).toContain(`under ${target} it comes back as ${path.join(target, t.stateDir, 'modules/ns/state')} and ${path.join(target, t.root, 'modules/ns/environment')}`);
-    expect(readFileSync(path.join(target, t.stateDir, 'modules/ns/state/s.txt'), 'utf8')).toBe('state of host 1\n');
+    expect(targeted.stderr).toContain(
+      `snapshot ${id} was made with --state-dir ${t.stateDir} and --root ${t.root}: its state dir of module ns, ${path.join(t.stateDir, 'modules/ns/state')}, is restored as this host's ${h2.moduleState}; its environment file of module ns, ${path.join(t.root, 'modules/ns/environment')}, is restored as this host's ${envHere}`,
+    );
+    expect(readFileSync(path.join(target, h2.moduleState, 's.txt'), 'utf8')).toBe('state of host 1\n');
+    expect(readFileSync(path.join(target, envHere), 'utf8')).toBe('WIKI_TITLE=first\n');
+    expect(existsSync(path.join(target, t.stateDir))).toBe(false);
+    expect(existsSync(path.join(target, t.root))).toBe(false);
 
-    // the fix: the first host is gone (its state dir empty); restore with its paths
-    rmSync(t.stateDir, { recursive: true, force: true });
-    writeFileSync(path.join(data, 'd.txt'), 'damaged\n');
-    rmSync(requestOut, { force: true });
-    const restore = await lifeboat(t, ['restore', 'ns', id]);
+    const restore = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns', id]);
     expect(restore.exitCode, restore.stderr).toBe(0);
-    expect(readFileSync(path.join(t.stateDir, 'modules/ns/state/s.txt'), 'utf8')).toBe('state of host 1\n');
-    expect(readFileSync(path.join(data, 'd.txt'), 'utf8')).toBe('data\n');
-    const request = JSON.parse(readFileSync(requestOut, 'utf8'));
-    expect(request.environment).toEqual({ WIKI_TITLE: 'first', SECRET_TOKEN: 'host1value', TCP_PORT: '20001' });
-    // (what the step wrote is what stays, as in NethServer: README "NethServer 8")
-    expect(readFileSync(path.join(t.stateDir, 'modules/ns/state/environment'), 'utf8')).toContain('SECRET_TOKEN=host1value\n');
+    expect(readFileSync(envHere, 'utf8')).toBe('WIKI_TITLE=first\n');
+    expect(readFileSync(path.join(h2.moduleState, 's.txt'), 'utf8')).toBe('state of host 1\n');
+    expect(JSON.parse(readFileSync(requestOut, 'utf8')).environment).toEqual({ WIKI_TITLE: 'first', SECRET_TOKEN: 'host1value', TCP_PORT: '20001' });
   });
 });
 
 void PROJECT;
+void rmSync;
+void archives;
