@@ -39,7 +39,12 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const target = options.target === undefined ? undefined : path.resolve(options.target);
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
-  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);
+  const where = `module ${module.name}, repository ${repository}`;
+  // A snapshot the repository lists but cannot give this module (a fresh host without a script provider's
+  // records) is said so, not "no snapshots yet".
+  const unlisted = snapshots.some((s) => s.id === ref) ? undefined : provider.unlisted?.(module.name, ref as string | undefined);
+  if (unlisted && (snapshots.length === 0 || (ref !== undefined && ref !== 'latest'))) throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: ${unlisted.message}`, { hint: unlisted.hint });
+  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, where, root.host);
   const kind = kindOf(snapshot);
   const moved = relocations(root, module, snapshot.paths);
   if (moved.length > 0) log.info(describeRelocations(snapshot.id, module.name, moved));

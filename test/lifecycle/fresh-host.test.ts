@@ -111,6 +111,89 @@ describe('a restore on a host with another state dir', () => {
   });
 });
 
+const CLAN_CREATE = `#!/bin/bash
+set -eu
+mkdir -p "$LIFEBOAT_REPOSITORY_URL"
+name="$(date -u +%Y-%m-%dT%H:%M:%S.%N)-$RANDOM"
+IFS=: read -ra F <<< "$FOLDERS"
+tar -C / -cf "$LIFEBOAT_REPOSITORY_URL/$name.tar" "\${F[@]/#\\//}"
+`;
+const CLAN_LIST = `#!/bin/sh
+set -eu
+printf '['; sep=''
+for file in "$LIFEBOAT_REPOSITORY_URL"/*.tar; do
+  [ -e "$file" ] || continue
+  printf '%s{"name":"%s"}' "$sep" "$(basename "$file" .tar)"; sep=','
+done
+printf ']\n'
+`;
+const CLAN_RESTORE = `#!/bin/bash
+set -eu
+IFS=: read -ra F <<< "$FOLDERS"
+tar -C / -xf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar" "\${F[@]/#\\//}"
+`;
+
+// tar keeps whole-second mtimes: compare them in seconds.
+const inSeconds = (dir: string) => describeTree(dir).map((line) => line.replace(/ (\d+)$/, (_m, ms: string) => ` ${Math.floor(Number(ms) / 1000)}`));
+
+describe('a Clan-style provider on a fresh host (no records of what create made)', () => {
+  it('an exact id or latest says what is missing (not "no snapshots yet"); with the records copied, it restores', async () => {
+    const clanRepo = path.join(t.dir, 'clan');
+    const config = (options: Record<string, unknown>) => t.write('lifeboat.yaml', stringify({ repositories: { clan: { provider: 'clanbk', url: clanRepo, options } } }));
+    config({});
+    t.write('plugins/clanbk/create', CLAN_CREATE, 0o755);
+    t.write('plugins/clanbk/list', CLAN_LIST, 0o755);
+    t.write('plugins/clanbk/restore', CLAN_RESTORE, 0o755);
+    rmSync(path.join(t.root, 'modules/ns'), { recursive: true });
+    rmSync(path.join(t.stateDir, 'modules/ns'), { recursive: true });
+    t.module('clana', { folders: [data] });
+    const oldState = path.join(t.stateDir, 'modules/clana/state');
+    mkdirSync(oldState, { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(oldState, 's.txt'), 'clan state\n');
+    const backup = await lifeboat(t, ['backup', 'clana', '--json']);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const id = JSON.parse(backup.stdout).modules[0].snapshots[0].id as string;
+    const dataTree = inSeconds(data);
+
+    const h2 = { root: t.root, stateDir: path.join(t.dir, 'state2') };
+    const records = path.join(h2.stateDir, 'providers/clan/snapshots.json');
+    const list = path.join(t.root, 'plugins/clanbk/list');
+    const exact = await lifeboat(h2, ['restore', 'clana', id]);
+    expect(exact.exitCode).toBe(2);
+    expect(exact.stderr).toContain(
+      `module clana, repository clan: snapshot "${id}" is listed by ${list} but names no module, and this host has no record of what create made (${records} has none of them): Lifeboat cannot tell which module's it is nor which paths it holds (FOLDERS for ${path.join(t.root, 'plugins/clanbk/restore')}); nothing was changed`,
+    );
+    expect(exact.stderr).toContain(`copy providers/clan/snapshots.json from the state dir of the host that made it to ${records} and run the restore again; or, if ${list} prints only the snapshots of LIFEBOAT_MODULE, set options: { listPerModule: true } on repository "clan"`);
+    expect(exact.stderr).not.toContain('no snapshots yet');
+    const latest = await lifeboat(h2, ['restore', 'clana']);
+    expect(latest.exitCode).toBe(2);
+    expect(latest.stderr).toContain(`module clana, repository clan: 1 snapshot(s) that ${list} shows (${id}) name no module, and this host has no record of what create made`);
+    expect(latest.stderr).not.toContain('no snapshots yet');
+
+    // listPerModule: FOLDERS is every path of the module here; an environment file made after the backup
+    // is not in the archive, and the message says why and what to do
+    config({ listPerModule: true });
+    t.write('modules/clana/environment', 'LATER=1\n');
+    writeFileSync(path.join(data, 'd.txt'), 'damaged\n');
+    const damaged = describeTree(data);
+    const guessed = await lifeboat(h2, ['restore', 'clana', id, '--no-safety-snapshot']);
+    expect(guessed.exitCode).toBe(1);
+    expect(guessed.stderr).toContain(`this host has no record of which paths snapshot ${id} holds (${records} has none), so FOLDERS was every path of module clana as configured here (`);
+    expect(guessed.stderr).toContain(`copy providers/clan/snapshots.json from the state dir of the host that made the snapshot to ${records} (FOLDERS is then exactly what it holds), and run the restore again`);
+    expect(describeTree(data)).toEqual(damaged);
+
+    // with the records of the host that made it: restored, its state dir into this host's
+    config({});
+    mkdirSync(path.dirname(records), { recursive: true, mode: 0o700 });
+    cpSync(path.join(t.stateDir, 'providers/clan/snapshots.json'), records);
+    const restored = await lifeboat(h2, ['restore', 'clana', id, '--no-safety-snapshot']);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(inSeconds(data)).toEqual(dataTree);
+    expect(readFileSync(path.join(h2.stateDir, 'modules/clana/state/s.txt'), 'utf8')).toBe('clan state\n');
+    // the environment file the snapshot does not hold stays as it is
+    expect(readFileSync(path.join(t.root, 'modules/clana/environment'), 'utf8')).toBe('LATER=1\n');
+  });
+});
+
 void PROJECT;
-void rmSync;
 void archives;
