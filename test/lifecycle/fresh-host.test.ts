@@ -70,8 +70,15 @@ describe('a restore on a host with another state dir', () => {
     const old = path.join(t.stateDir, 'modules', 'ns', 'state');
     const oldTree = describeTree(old);
     writeFileSync(path.join(data, 'd.txt'), 'damaged\n');
+    // a folder configured here that the snapshot does not hold is said, and left as it is
+    const extra = path.join(t.dir, 'live', 'extra');
+    mkdirSync(extra);
+    writeFileSync(path.join(extra, 'e.txt'), 'extra\n');
+    t.module('ns', { folders: [data, extra] });
     const restore = await lifeboat({ root: h2.root, stateDir: h2.stateDir }, ['restore', 'ns', '--no-safety-snapshot']);
     expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`warn: ${extra} is not in snapshot ${id}; left as it is`);
+    expect(readFileSync(path.join(extra, 'e.txt'), 'utf8')).toBe('extra\n');
     expect(restore.stderr).toContain(`snapshot ${id} was made with --state-dir ${t.stateDir}: its state dir of module ns, ${old}, is restored as this host's ${h2.moduleState}`);
     expect(restore.stdout).toContain('restore ns: ok');
     expect(readFileSync(path.join(h2.moduleState, 's.txt'), 'utf8')).toBe('state of host 1\n');

@@ -212,7 +212,9 @@ async function stageRestores(ctx: PartContext, provider: Provider, common: Resto
     // borg's extract fails on an include that matches nothing.
     const inSnapshot = held?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
     if (!inSnapshot) {
-      ctx.log.debug(`${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
+      // A configured folder the snapshot lacks (made with other `folders:`, or on a host that keeps it elsewhere) is said.
+      const configured = ctx.module.folders.some((folder) => toBytes(folder).equals(root.live));
+      (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
       continue;
     }
     if (!ctx.options.dryRun) mkdirSync(holder, { recursive: true, mode: 0o700 });
