@@ -17,7 +17,7 @@ export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
 // `options: { createWait: SECONDS }` changes it).
 const DEFAULT_CREATE_WAIT_MS = 20_000;
-// How long a late create that printed no name blocks the next create in the repository before it is given
+// How long a late create (its snapshot not listed yet) blocks the next create in the repository before it is given
 // up (the repository's `options: { lateCreateLimit: SECONDS }` changes it).
 const DEFAULT_LATE_LIMIT_S = 3600;
 // How long a create waits for another module's create in the same repository (its backup may be large).
