@@ -28,6 +28,7 @@ export function withSnapshotKinds(provider: Provider): Provider {
     },
     list: async (module, options) => (await provider.list(module, options)).map(withKind),
     restore: (options) => provider.restore(options),
+    unlisted: provider.unlisted ? (module, ref) => provider.unlisted!(module, ref) : undefined,
     forget: provider.forget ? (module, snapshots, options) => provider.forget!(module, snapshots, options) : undefined,
     prune: provider.prune ? (module, options) => provider.prune!(module, options) : undefined,
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,

@@ -123,6 +123,10 @@ export interface Provider {
   // Snapshots of one module, oldest first; a module never backed up has none (not an error).
   list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
   restore(options: RestoreOptions): Promise<void>;
+  // After list(): why snapshot `ref` (or, without one, any snapshot) the repository holds was not listed
+  // for the module, when the provider knows (a script provider: entries that name no module and that this
+  // host has no record of); undefined otherwise.
+  unlisted?(module: string, ref: string | undefined): { message: string; hint: string } | undefined;
   // Deletes exactly these snapshots of one module (Lifeboat chose them: retention.ts counts backups and
   // safety snapshots apart); freeing their space is prune's job where the tool needs a step for that.
   forget?(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void>;
