@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants, createGunzip, createGzip, gunzipSync, gzipSync, type Gzip } from 'node:zlib';
 import path from 'node:path';
 import { fromPathKey } from '../files/byte-path.js';
+import { LineReader, MORE } from '../files/line-reader.js';
 import { comparePaths } from '../files/path-order.js';
 import type { BytePath } from '../files/byte-path.js';
 import { LifeboatError } from '../errors.js';
@@ -75,22 +76,19 @@ interface ManifestV1 {
 }
 
 // Returned by take() when the buffered lines ran out and fill() must be awaited.
-export const MORE = Symbol('more');
+export { MORE };
 
 // Reads a manifest entry by entry in path order. take() answers from what is buffered (synchronously,
 // so a walk awaits only once per decompressed chunk); peek()/next() await for you.
 export class ManifestCursor {
   header: ManifestHeader | undefined;
-  private lines: string[] = [];
+  private readonly lines: LineReader;
   private index = 0;
-  private rest = '';
-  private ended = false;
   private sawEnd = false;
   private count = 0;
   private head: KeyedEntry | undefined;
   private last: BytePath | undefined;
   private sorted: KeyedEntry[] | undefined;
-  private readonly chunks: AsyncIterator<string>;
   private readonly streams: Array<{ destroy(): void }>;
 
   private constructor(
@@ -104,7 +102,8 @@ export class ManifestCursor {
     input.pipe(gunzip);
     gunzip.setEncoding('utf8');
     this.streams = [input, gunzip];
-    this.chunks = gunzip[Symbol.asyncIterator]();
+    // No bound on a line: a format-1 manifest is one line.
+    this.lines = new LineReader(gunzip[Symbol.asyncIterator]());
   }
 
   // Opens a manifest and reads its header (or, for format 1, all of it).
@@ -128,13 +127,12 @@ export class ManifestCursor {
     }
     if (this.sorted) return this.index < this.sorted.length ? this.sorted[this.index++] : undefined;
     for (;;) {
-      if (this.index >= this.lines.length) {
-        if (!this.ended) return MORE;
+      const line = this.lines.take();
+      if (line === MORE) return MORE;
+      if (line === undefined) {
         if (this.withHeader && !this.sawEnd) throw new LifeboatError('STATE', `manifest ${this.file} is cut short (no end line after ${this.count} entries)`, { hint: DAMAGED_MANIFEST });
         return undefined;
       }
-      const line = this.lines[this.index++];
-      if (line === '') continue;
       const value = this.parse(line);
       if ('end' in value) {
         if (value.entries !== this.count) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`, { hint: DAMAGED_MANIFEST });
@@ -161,31 +159,13 @@ export class ManifestCursor {
     throw new LifeboatError('STATE', `manifest ${this.file} is damaged: line ${this.count + 1} is not an entry`, { hint: DAMAGED_MANIFEST });
   }
 
-  // Decompresses the next chunk into lines.
+  // Decompresses the next chunk.
   async fill(): Promise<void> {
-    if (this.ended) return;
-    let next: IteratorResult<string>;
     try {
-      next = await this.chunks.next();
+      await this.lines.fill();
     } catch (error) {
       throw namedZlibError(this.file, error);
     }
-    this.lines = this.lines.slice(this.index);
-    this.index = 0;
-    if (next.done) {
-      this.ended = true;
-      if (this.rest) this.lines.push(this.rest);
-      this.rest = '';
-      return;
-    }
-    // A chunk without a line end (a format-1 manifest is one long line) is only appended: no copying.
-    if (!next.value.includes('\n')) {
-      this.rest += next.value;
-      return;
-    }
-    const parts = (this.rest + next.value).split('\n');
-    this.rest = parts.pop() ?? '';
-    for (const part of parts) this.lines.push(part);
   }
 
   // The next entry without taking it.
@@ -232,8 +212,11 @@ export class ManifestCursor {
 
   // The first line: a format-2 header, or a whole format-1 manifest (read into memory and sorted).
   private async readHeader(): Promise<void> {
-    while (this.lines.length === 0 && !this.ended) await this.fill();
-    const first = this.lines[this.index++];
+    let first = this.lines.take();
+    while (first === MORE) {
+      await this.fill();
+      first = this.lines.take();
+    }
     if (first === undefined) throw new LifeboatError('STATE', `manifest ${this.file} is empty`, { hint: DAMAGED_MANIFEST });
     let value: Partial<ManifestHeader> | ManifestV1;
     try {
