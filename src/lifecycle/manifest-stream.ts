@@ -78,6 +78,16 @@ interface ManifestV1 {
 // Returned by take() when the buffered lines ran out and fill() must be awaited.
 export { MORE };
 
+// The end of a file's line: its sha256 and the closing of the object (takeSame()).
+const HASH_TAIL = /[0-9a-f]{64}"}$/y;
+
+// True when `line` is `prefix`, a sha256 in hex and `"}`.
+function isHashed(line: string, prefix: string): boolean {
+  if (line.length !== prefix.length + 66 || !line.startsWith(prefix)) return false;
+  HASH_TAIL.lastIndex = prefix.length;
+  return HASH_TAIL.test(line);
+}
+
 // Reads a manifest entry by entry in path order. take() answers from what is buffered (synchronously,
 // so a walk awaits only once per decompressed chunk); peek()/next() await for you.
 export class ManifestCursor {
@@ -89,6 +99,8 @@ export class ManifestCursor {
   private head: KeyedEntry | undefined;
   private last: BytePath | undefined;
   private sorted: KeyedEntry[] | undefined;
+  // A line read by takeSame() that was not the one it looked for (take() parses it).
+  private pending: string | undefined;
   private readonly streams: Array<{ destroy(): void }>;
 
   private constructor(
@@ -127,7 +139,8 @@ export class ManifestCursor {
     }
     if (this.sorted) return this.index < this.sorted.length ? this.sorted[this.index++] : undefined;
     for (;;) {
-      const line = this.lines.take();
+      const line = this.pending ?? this.lines.take();
+      this.pending = undefined;
       if (line === MORE) return MORE;
       if (line === undefined) {
         if (this.withHeader && !this.sawEnd) throw new LifeboatError('STATE', `manifest ${this.file} is cut short (no end line after ${this.count} entries)`, { hint: DAMAGED_MANIFEST });
@@ -148,6 +161,31 @@ export class ManifestCursor {
     }
   }
 
+  // The merge walk's fast path for an entry that did not change. With `hashed` (a file): when the next
+  // line is `text` (the entry's JSON up to its hash: `...,"sha256":"`), 64 hex digits and `"}`; else
+  // when it is `text` itself. Takes that line and returns it unparsed (written again as it is);
+  // undefined when it is not (nothing taken: take() and seek() parse it as usual), MORE when fill()
+  // must run first. `key`: the path of the entry, as bytes.
+  takeSame(key: BytePath, text: string, hashed: boolean): string | undefined | typeof MORE {
+    if (this.sorted) return undefined;
+    // The entry seek() left as the next one: passed over when it is before `key` (as seek() would).
+    if (this.head) {
+      if (comparePaths(this.head.key, key) >= 0) return undefined;
+      this.head = undefined;
+    }
+    const line = this.pending ?? this.lines.take();
+    if (line === MORE || line === undefined) return line;
+    if (hashed ? !isHashed(line, text) : line !== text) {
+      this.pending = line;
+      return undefined;
+    }
+    this.pending = undefined;
+    this.count++;
+    if (this.last && comparePaths(this.last, key) >= 0) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its lines are out of path order (${key.toString('utf8')} after ${this.last.toString('utf8')})`, { hint: DAMAGED_MANIFEST });
+    this.last = key;
+    return line;
+  }
+
   // One line as JSON; a line that is not is damage, named with the file.
   private parse(line: string): ManifestEntry | EndLine {
     try {
@@ -157,6 +195,11 @@ export class ManifestCursor {
       // reported below
     }
     throw new LifeboatError('STATE', `manifest ${this.file} is damaged: line ${this.count + 1} is not an entry`, { hint: DAMAGED_MANIFEST });
+  }
+
+  // How many entries were read so far.
+  get entries(): number {
+    return this.count;
   }
 
   // Decompresses the next chunk.
@@ -334,6 +377,20 @@ export class ManifestWriter {
     this.entries++;
     this.batch += `${line ?? JSON.stringify(entry)}\n`;
     if (this.batch.length < 1 << 16) return true;
+    return this.flush();
+  }
+
+  // Adds one entry as its line (JSON written before: an unchanged entry of the previous manifest).
+  addLine(key: BytePath, line: string): boolean {
+    if (this.last && comparePaths(this.last, key) >= 0) throw new Error(`manifest entries out of path order: ${key.toString('utf8')} after ${this.last.toString('utf8')}`);
+    this.last = key;
+    this.entries++;
+    this.batch += `${line}\n`;
+    if (this.batch.length < 1 << 16) return true;
+    return this.flush();
+  }
+
+  private flush(): boolean {
     const batch = this.batch;
     this.batch = '';
     return this.gzip.write(batch);

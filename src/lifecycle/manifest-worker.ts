@@ -5,7 +5,9 @@
 // their hash without being read again. Memory holds one directory listing per level, never the tree.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, lstatSync, openSync, readSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import { joinBytes, listNames, pathKey, withinBytes, type BytePath } from '../files/byte-path.js';
 import { comparePaths } from '../files/path-order.js';
 import { compileExcludes } from '../files/exclude.js';
@@ -26,7 +28,7 @@ interface Frame {
 // writes the entries to request.output. Names are bytes: entries carry a lossless key (pathKey) so
 // names that are not UTF-8 are compared, never skipped.
 async function walk(request: WorkerRequest, post: (message: WorkerMessage) => void): Promise<void> {
-  const excluded = compileExcludes(request.exclude);
+  const excluded = request.exclude.some((pattern) => pattern.trim() !== '') ? compileExcludes(request.exclude) : undefined;
   const previous = await openPrevious(request.previous);
   // What the previous manifest says of one path; its damage stops this walk (see run()).
   const lookUp = async (recorded: BytePath) => {
@@ -41,13 +43,29 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
       throw new PreviousUnreadable(error);
     }
   };
-  const writer = new ManifestWriter(request.output);
+  // The previous manifest's line of an unchanged entry (ManifestCursor.takeSame), or undefined.
+  const sameLine = async (recorded: BytePath, text: string, hashed: boolean) => {
+    try {
+      let line = previous!.takeSame(recorded, text, hashed);
+      while (line === MORE) {
+        await previous!.fill();
+        line = previous!.takeSame(recorded, text, hashed);
+      }
+      return line;
+    } catch (error) {
+      throw new PreviousUnreadable(error);
+    }
+  };
+  const output = new Output(request.output, previous);
   const rootBytes = Buffer.from(request.root, 'utf8');
   // Progress counts the bytes of files covered: hashed, or whose hash was kept.
   const totals = { files: 0, bytes: 0, hashedBytes: 0, keptBytes: 0 };
   let lastPost = 0;
+  let kept = 0;
   const progress = (count: number) => {
     totals.hashedBytes += count;
+    // A file whose hash was kept asks the clock every 256 files only.
+    if (count === 0 && (++kept & 255) !== 0) return;
     const now = Date.now();
     if (now - lastPost >= PROGRESS_EVERY_MS) {
       lastPost = now;
@@ -57,7 +75,7 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   const stack: Frame[] = [];
   // One path: its entry, written; a directory's names go on the stack.
   const visit = async (recorded: BytePath) => {
-    if (excluded(recorded.toString('utf8'))) return;
+    if (excluded?.(recorded.toString('utf8'))) return;
     const file = request.root ? joinBytes(rootBytes, recorded) : recorded;
     let stats: Stats;
     try {
@@ -65,7 +83,21 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     } catch {
       return; // vanished while walking (a live service); the snapshot decides what it holds
     }
-    const entry = entryOf(pathKey(recorded), stats);
+    const key = pathKey(recorded);
+    // A file whose line in the previous manifest is the one it would get (same path, mode, size,
+    // mtime, ctime, inode, holes): that line is written again, neither parsed nor made.
+    if (previous && stats.isFile()) {
+      const line = await sameLine(recorded, fileLinePrefix(key, stats), true);
+      if (line !== undefined) {
+        totals.files++;
+        totals.bytes += stats.size;
+        totals.keptBytes += stats.size;
+        progress(0);
+        await output.add(recorded, undefined, line, true);
+        return;
+      }
+    }
+    const entry = entryOf(key, stats);
     let line: string | undefined;
     if (entry.type === 'dir') {
       try {
@@ -88,8 +120,17 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
         if (sameEntry(was, entry)) line = old!.line;
       } else entry.sha256 = hashFile(file, progress);
     }
-    if (!writer.add(entry, recorded, line)) await writer.drain();
+    if (entry.type !== 'file' && output.passing) {
+      // A directory, symlink or other the same as before keeps the previous body passing through.
+      line = JSON.stringify(entry);
+      if ((await sameLine(recorded, line, false)) !== undefined) {
+        await output.add(recorded, entry, line, true);
+        return;
+      }
+    }
+    await output.add(recorded, entry, line, false);
   };
+  let entries: number;
   try {
     post({ type: 'progress', done: 0 });
     let lastTop: BytePath | undefined;
@@ -112,14 +153,99 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
         throw new PreviousUnreadable(error);
       }
     }
-    await writer.close();
+    entries = await output.close();
   } catch (error) {
-    writer.abort();
+    output.abort();
     throw error;
   } finally {
     previous?.close();
   }
-  post({ type: 'result', entries: writer.entries, files: totals.files, bytes: totals.bytes, hashedBytes: totals.hashedBytes });
+  post({ type: 'result', entries, files: totals.files, bytes: totals.bytes, hashedBytes: totals.hashedBytes });
+}
+
+// Where the walk's entries go. While each one is the previous manifest's next line, in order and
+// none passed over, nothing is compressed: the lines are only counted. When the walk ends so, the body
+// of the previous manifest (the bytes after its header member) is copied as it is: an unchanged
+// backup makes no gzip at all. The first entry that differs starts the writer, which first gets the
+// lines passed through, read again from the previous manifest.
+class Output {
+  private writer: ManifestWriter | undefined;
+  // Lines of the previous manifest passed through, not written yet.
+  private passed = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly previous: ManifestCursor | undefined,
+  ) {
+    if (!previous) this.writer = new ManifestWriter(file);
+  }
+
+  // True while every entry so far was the previous manifest's next line.
+  get passing(): boolean {
+    return this.writer === undefined;
+  }
+
+  // One entry (`line`: its JSON when known; `same`: the previous manifest's line, just taken from it).
+  async add(key: BytePath, entry: ManifestEntry | undefined, line: string | undefined, same: boolean): Promise<void> {
+    if (!this.writer) {
+      if (same && this.previous!.entries === this.passed + 1) {
+        this.passed++;
+        return;
+      }
+      await this.start();
+    }
+    const writer = this.writer!;
+    if (!(entry ? writer.add(entry, key, line) : writer.addLine(key, line!))) await writer.drain();
+  }
+
+  // Ends the body (the previous manifest must have been read to its end); the number of entries.
+  async close(): Promise<number> {
+    if (!this.writer && this.previous!.entries === this.passed && (await this.copyPrevious())) return this.passed;
+    if (!this.writer) await this.start();
+    await this.writer!.close();
+    return this.writer!.entries;
+  }
+
+  abort(): void {
+    if (this.writer) this.writer.abort();
+    else rmSync(this.file, { force: true });
+  }
+
+  // Starts the writer with the lines passed through so far.
+  private async start(): Promise<void> {
+    const writer = new ManifestWriter(this.file);
+    this.writer = writer;
+    if (this.passed === 0) return;
+    let again: ManifestCursor | undefined;
+    try {
+      again = await ManifestCursor.open(this.previous!.file);
+      for (let i = 0; i < this.passed; i++) {
+        const item = await again.next();
+        if (!item) throw new Error(`it ended after ${i} entries, ${this.passed} were read before`);
+        if (!writer.add(item.entry, item.key, item.line)) await writer.drain();
+      }
+    } catch (error) {
+      throw new PreviousUnreadable(error);
+    } finally {
+      again?.close();
+    }
+  }
+
+  // Copies the previous manifest's body when its header member is the one gzipSync makes of its
+  // header (every manifest written by storeManifest); false when it is not.
+  private async copyPrevious(): Promise<boolean> {
+    const source = this.previous!.file;
+    const head = gzipSync(`${JSON.stringify(this.previous!.header)}\n`);
+    const fd = openSync(source, 'r');
+    try {
+      const start = Buffer.alloc(head.length);
+      if (readSync(fd, start, 0, head.length, 0) !== head.length || !start.equals(head)) return false;
+      await pipeline(createReadStream('', { fd, start: head.length, autoClose: false }), createWriteStream(this.file, { mode: 0o600 }));
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 // The previous manifest could not be read (at its start, or part way through the walk).
@@ -165,6 +291,13 @@ function entryOf(recorded: string, stats: Stats): ManifestEntry {
   // Holes: a restore that writes them as zeros digs them again (restic 0.14 and borg write dense files).
   if (type === 'file' && stats.size >= 65536 && stats.blocks * 512 < stats.size) entry.sparse = true;
   return entry;
+}
+
+// The line entryOf() and a hash make for a regular file, up to the hash: JSON.stringify of the same
+// fields in the same order, without making the object (the manifest tests hold the two byte-equal).
+function fileLinePrefix(recorded: string, stats: Stats): string {
+  const sparse = stats.size >= 65536 && stats.blocks * 512 < stats.size ? ',"sparse":true' : '';
+  return `{"path":${JSON.stringify(recorded)},"type":"file","mode":${stats.mode & 0o7777},"size":${stats.size},"mtimeMs":${Math.floor(stats.mtimeMs)},"ctimeMs":${Math.floor(stats.ctimeMs)},"ino":${stats.ino}${sparse},"sha256":"`;
 }
 
 // sha256 of one file, reading in 4 MiB blocks; null when it cannot be read.
