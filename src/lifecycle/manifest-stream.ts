@@ -78,14 +78,70 @@ interface ManifestV1 {
 // Returned by take() when the buffered lines ran out and fill() must be awaited.
 export { MORE };
 
-// The end of a file's line: its sha256 and the closing of the object (takeSame()).
+// What a regular file's line must say for its hash to be kept and the line written again as it is
+// (ManifestCursor.takeSame): the fields the walk makes of lstat, in the order it writes them.
+export interface FileFields {
+  path: string;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  sparse: boolean;
+}
+
+// A path that JSON writes other than as itself in quotes.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+// A sha256 in hex and the end of the line.
 const HASH_TAIL = /[0-9a-f]{64}"}$/y;
 
-// True when `line` is `prefix`, a sha256 in hex and `"}`.
-function isHashed(line: string, prefix: string): boolean {
-  if (line.length !== prefix.length + 66 || !line.startsWith(prefix)) return false;
-  HASH_TAIL.lastIndex = prefix.length;
+// True when `line` is exactly JSON.stringify({ path, type: 'file', mode, size, mtimeMs, ctimeMs, ino,
+// [sparse: true], sha256 }) of `want` and some sha256 in hex: compared in place, no object and no
+// string made (a walk does this for every file of an unchanged backup).
+export function sameFileLine(line: string, want: FileFields): boolean {
+  let at: number;
+  if (!line.startsWith('{"path":"')) return false;
+  if (NEEDS_ESCAPE.test(want.path)) {
+    const json = JSON.stringify(want.path);
+    if (!line.startsWith(json, 8)) return false;
+    at = 8 + json.length;
+  } else {
+    if (!line.startsWith(want.path, 9) || line.charCodeAt(9 + want.path.length) !== 0x22) return false;
+    at = 10 + want.path.length;
+  }
+  at = numberAt(line, literalAt(line, at, ',"type":"file","mode":'), want.mode);
+  at = numberAt(line, literalAt(line, at, ',"size":'), want.size);
+  at = numberAt(line, literalAt(line, at, ',"mtimeMs":'), want.mtimeMs);
+  at = numberAt(line, literalAt(line, at, ',"ctimeMs":'), want.ctimeMs);
+  at = numberAt(line, literalAt(line, at, ',"ino":'), want.ino);
+  if (want.sparse) at = literalAt(line, at, ',"sparse":true');
+  at = literalAt(line, at, ',"sha256":"');
+  if (at < 0 || line.length !== at + 66) return false;
+  HASH_TAIL.lastIndex = at;
   return HASH_TAIL.test(line);
+}
+
+// The position after `text` when the line holds it at `at`, else -1.
+function literalAt(line: string, at: number, text: string): number {
+  return at >= 0 && line.startsWith(text, at) ? at + text.length : -1;
+}
+
+// The position after the number at `at` when it is `value` as JSON writes it, else -1.
+function numberAt(line: string, at: number, value: number): number {
+  if (at < 0) return -1;
+  let parsed = 0;
+  let end = at;
+  for (; end < line.length; end++) {
+    const digit = line.charCodeAt(end) - 0x30;
+    if (digit < 0 || digit > 9) break;
+    parsed = parsed * 10 + digit;
+  }
+  const digits = end - at;
+  // Up to 15 digits without a leading zero the value is exact; anything else is compared as text.
+  if (digits > 0 && digits <= 15 && (digits === 1 || line.charCodeAt(at) !== 0x30)) return parsed === value ? end : -1;
+  const text = String(value);
+  const after = line.charCodeAt(at + text.length);
+  return line.startsWith(text, at) && !(after >= 0x30 && after <= 0x39) ? at + text.length : -1;
 }
 
 // Reads a manifest entry by entry in path order. take() answers from what is buffered (synchronously,
@@ -161,12 +217,12 @@ export class ManifestCursor {
     }
   }
 
-  // The merge walk's fast path for an entry that did not change. With `hashed` (a file): when the next
-  // line is `text` (the entry's JSON up to its hash: `...,"sha256":"`), 64 hex digits and `"}`; else
-  // when it is `text` itself. Takes that line and returns it unparsed (written again as it is);
-  // undefined when it is not (nothing taken: take() and seek() parse it as usual), MORE when fill()
-  // must run first. `key`: the path of the entry, as bytes.
-  takeSame(key: BytePath, text: string, hashed: boolean): string | undefined | typeof MORE {
+  // The merge walk's fast path for an entry that did not change: when the next line is `want` (a
+  // directory's, symlink's or other's JSON) or says what `want` says of a file and a sha256
+  // (sameFileLine), takes that line and returns it unparsed (written again as it is); undefined when it
+  // is not (nothing taken: take() and seek() parse it as usual), MORE when fill() must run first.
+  // `key`: the path of the entry, as bytes.
+  takeSame(key: BytePath, want: string | FileFields): string | undefined | typeof MORE {
     if (this.sorted) return undefined;
     // The entry seek() left as the next one: passed over when it is before `key` (as seek() would).
     if (this.head) {
@@ -175,7 +231,7 @@ export class ManifestCursor {
     }
     const line = this.pending ?? this.lines.take();
     if (line === MORE || line === undefined) return line;
-    if (hashed ? !isHashed(line, text) : line !== text) {
+    if (typeof want === 'string' ? line !== want : !sameFileLine(line, want)) {
       this.pending = line;
       return undefined;
     }

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { joinBytes, listNames, pathKey, withinBytes, type BytePath } from '../files/byte-path.js';
 import { comparePaths } from '../files/path-order.js';
 import { compileExcludes } from '../files/exclude.js';
-import { ManifestCursor, ManifestWriter, MORE, type ManifestEntry } from './manifest-stream.js';
+import { ManifestCursor, ManifestWriter, MORE, type FileFields, type ManifestEntry } from './manifest-stream.js';
 import type { WorkerRequest, WorkerMessage } from './manifest.js';
 
 const PROGRESS_EVERY_MS = 100;
@@ -44,12 +44,12 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     }
   };
   // The previous manifest's line of an unchanged entry (ManifestCursor.takeSame), or undefined.
-  const sameLine = async (recorded: BytePath, text: string, hashed: boolean) => {
+  const sameLine = async (recorded: BytePath, want: string | FileFields) => {
     try {
-      let line = previous!.takeSame(recorded, text, hashed);
+      let line = previous!.takeSame(recorded, want);
       while (line === MORE) {
         await previous!.fill();
-        line = previous!.takeSame(recorded, text, hashed);
+        line = previous!.takeSame(recorded, want);
       }
       return line;
     } catch (error) {
@@ -87,7 +87,7 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     // A file whose line in the previous manifest is the one it would get (same path, mode, size,
     // mtime, ctime, inode, holes): that line is written again, neither parsed nor made.
     if (previous && stats.isFile()) {
-      const line = await sameLine(recorded, fileLinePrefix(key, stats), true);
+      const line = await sameLine(recorded, fileFields(key, stats));
       if (line !== undefined) {
         totals.files++;
         totals.bytes += stats.size;
@@ -123,7 +123,7 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     if (entry.type !== 'file' && output.passing) {
       // A directory, symlink or other the same as before keeps the previous body passing through.
       line = JSON.stringify(entry);
-      if ((await sameLine(recorded, line, false)) !== undefined) {
+      if ((await sameLine(recorded, line)) !== undefined) {
         await output.add(recorded, entry, line, true);
         return;
       }
@@ -288,16 +288,19 @@ function entryOf(recorded: string, stats: Stats): ManifestEntry {
   const type = stats.isFile() ? 'file' : stats.isDirectory() ? 'dir' : stats.isSymbolicLink() ? 'symlink' : 'other';
   const entry: ManifestEntry = { path: recorded, type, mode: stats.mode & 0o7777 };
   if (type === 'file') Object.assign(entry, { size: stats.size, mtimeMs: Math.floor(stats.mtimeMs), ctimeMs: Math.floor(stats.ctimeMs), ino: stats.ino });
-  // Holes: a restore that writes them as zeros digs them again (restic 0.14 and borg write dense files).
-  if (type === 'file' && stats.size >= 65536 && stats.blocks * 512 < stats.size) entry.sparse = true;
+  if (type === 'file' && isSparse(stats)) entry.sparse = true;
   return entry;
 }
 
-// The line entryOf() and a hash make for a regular file, up to the hash: JSON.stringify of the same
-// fields in the same order, without making the object (the manifest tests hold the two byte-equal).
-function fileLinePrefix(recorded: string, stats: Stats): string {
-  const sparse = stats.size >= 65536 && stats.blocks * 512 < stats.size ? ',"sparse":true' : '';
-  return `{"path":${JSON.stringify(recorded)},"type":"file","mode":${stats.mode & 0o7777},"size":${stats.size},"mtimeMs":${Math.floor(stats.mtimeMs)},"ctimeMs":${Math.floor(stats.ctimeMs)},"ino":${stats.ino}${sparse},"sha256":"`;
+// What entryOf() records of a regular file, for ManifestCursor.takeSame (the manifest tests hold the
+// two the same).
+function fileFields(recorded: string, stats: Stats): FileFields {
+  return { path: recorded, mode: stats.mode & 0o7777, size: stats.size, mtimeMs: Math.floor(stats.mtimeMs), ctimeMs: Math.floor(stats.ctimeMs), ino: stats.ino, sparse: isSparse(stats) };
+}
+
+// Holes: a restore that writes them as zeros digs them again (restic 0.14 and borg write dense files).
+function isSparse(stats: Stats): boolean {
+  return stats.size >= 65536 && stats.blocks * 512 < stats.size;
 }
 
 // sha256 of one file, reading in 4 MiB blocks; null when it cannot be read.
