@@ -75,7 +75,9 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   const stack: Frame[] = [];
   // One path: its entry, written; a directory's names go on the stack.
   const visit = async (recorded: BytePath) => {
-    if (excluded?.(recorded.toString('utf8'))) return;
+    const key = pathKey(recorded);
+    // Excludes see the path as text (the UTF-8 key, or the bytes decoded when they are not UTF-8).
+    if (excluded?.(key.startsWith('b64:') ? recorded.toString('utf8') : key)) return;
     const file = request.root ? joinBytes(rootBytes, recorded) : recorded;
     let stats: Stats;
     try {
@@ -83,7 +85,6 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     } catch {
       return; // vanished while walking (a live service); the snapshot decides what it holds
     }
-    const key = pathKey(recorded);
     // A file whose line in the previous manifest is the one it would get (same path, mode, size,
     // mtime, ctime, inode, holes): that line is written again, neither parsed nor made.
     if (previous && stats.isFile()) {
