@@ -2,7 +2,9 @@
 // hashes files with synchronous reads, off the main thread so it overlaps the provider's snapshot.
 // Entries go straight to a gzipped NDJSON file (manifest-stream.ts), and the previous manifest is read
 // alongside in the same order (a merge walk): files whose size, mtime, ctime and inode match it keep
-// their hash without being read again. Memory holds one directory listing per level, never the tree.
+// their hash without being read again. An entry whose previous line is the very line it would get is
+// matched in place (ManifestCursor.takeSame) and written again unparsed; while all of them are, nothing
+// is compressed (Output). Memory holds one directory listing per level, never the tree.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, lstatSync, openSync, readSync, readlinkSync, rmSync, type Stats } from 'node:fs';
