@@ -46,9 +46,19 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     }
   };
   // The previous manifest's line of an unchanged entry (ManifestCursor.takeSame), or undefined.
-  const sameLine = async (recorded: BytePath, want: string | FileFields) => {
+  // (Synchronous while the line is buffered: a walk awaits once per decompressed chunk, not per file.)
+  const sameLine = (recorded: BytePath, want: string | FileFields): string | undefined | Promise<string | undefined> => {
+    let line: string | undefined | typeof MORE;
     try {
-      let line = previous!.takeSame(recorded, want);
+      line = previous!.takeSame(recorded, want);
+    } catch (error) {
+      throw new PreviousUnreadable(error);
+    }
+    return line === MORE ? sameLineLater(recorded, want) : line;
+  };
+  const sameLineLater = async (recorded: BytePath, want: string | FileFields) => {
+    try {
+      let line: string | undefined | typeof MORE = MORE;
       while (line === MORE) {
         await previous!.fill();
         line = previous!.takeSame(recorded, want);
@@ -63,11 +73,11 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   // Progress counts the bytes of files covered: hashed, or whose hash was kept.
   const totals = { files: 0, bytes: 0, hashedBytes: 0, keptBytes: 0 };
   let lastPost = 0;
-  let kept = 0;
+  let keptFiles = 0;
   const progress = (count: number) => {
     totals.hashedBytes += count;
     // A file whose hash was kept asks the clock every 256 files only.
-    if (count === 0 && (++kept & 255) !== 0) return;
+    if (count === 0 && (++keptFiles & 255) !== 0) return;
     const now = Date.now();
     if (now - lastPost >= PROGRESS_EVERY_MS) {
       lastPost = now;
@@ -76,7 +86,8 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
   };
   const stack: Frame[] = [];
   // One path: its entry, written; a directory's names go on the stack.
-  const visit = async (recorded: BytePath) => {
+  // Synchronous for a file that did not change (a promise only when the walk must wait).
+  const visit = (recorded: BytePath): Promise<void> | undefined => {
     const key = pathKey(recorded);
     // Excludes see the path as text (the UTF-8 key, or the bytes decoded when they are not UTF-8).
     if (excluded?.(key.startsWith('b64:') ? recorded.toString('utf8') : key)) return;
@@ -90,16 +101,22 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
     // A file whose line in the previous manifest is the one it would get (same path, mode, size,
     // mtime, ctime, inode, holes): that line is written again, neither parsed nor made.
     if (previous && stats.isFile()) {
-      const line = await sameLine(recorded, fileFields(key, stats));
-      if (line !== undefined) {
-        totals.files++;
-        totals.bytes += stats.size;
-        totals.keptBytes += stats.size;
-        progress(0);
-        await output.add(recorded, undefined, line, true);
-        return;
-      }
+      const line = sameLine(recorded, fileFields(key, stats));
+      if (typeof line === 'string') return kept(recorded, stats, line);
+      if (line !== undefined) return line.then((later) => (later === undefined ? visitChanged(recorded, file, key, stats) : kept(recorded, stats, later)));
     }
+    return visitChanged(recorded, file, key, stats);
+  };
+  // A file whose previous line is written again.
+  const kept = (recorded: BytePath, stats: Stats, line: string) => {
+    totals.files++;
+    totals.bytes += stats.size;
+    totals.keptBytes += stats.size;
+    progress(0);
+    return output.add(recorded, undefined, line, true);
+  };
+  // Any other path: its entry made, a file hashed unless the previous manifest has its hash.
+  const visitChanged = async (recorded: BytePath, file: BytePath, key: string, stats: Stats) => {
     const entry = entryOf(key, stats);
     let line: string | undefined;
     if (entry.type === 'dir') {
@@ -145,7 +162,10 @@ async function walk(request: WorkerRequest, post: (message: WorkerMessage) => vo
       while (stack.length > 0) {
         const frame = stack[stack.length - 1];
         if (frame.next >= frame.names.length) stack.pop();
-        else await visit(joinBytes(frame.dir, frame.names[frame.next++]));
+        else {
+          const wait = visit(joinBytes(frame.dir, frame.names[frame.next++]));
+          if (wait) await wait;
+        }
       }
     }
     // Read the previous manifest to its end: its end line and gzip checksum vouch for the hashes kept.
@@ -189,16 +209,17 @@ class Output {
   }
 
   // One entry (`line`: its JSON when known; `same`: the previous manifest's line, just taken from it).
-  async add(key: BytePath, entry: ManifestEntry | undefined, line: string | undefined, same: boolean): Promise<void> {
+  // A promise only when the caller must wait (the compressor is full, or the writer starts).
+  add(key: BytePath, entry: ManifestEntry | undefined, line: string | undefined, same: boolean): Promise<void> | undefined {
     if (!this.writer) {
       if (same && this.previous!.entries === this.passed + 1) {
         this.passed++;
-        return;
+        return undefined;
       }
-      await this.start();
+      return this.start().then(() => this.add(key, entry, line, false));
     }
-    const writer = this.writer!;
-    if (!(entry ? writer.add(entry, key, line) : writer.addLine(key, line!))) await writer.drain();
+    const writer = this.writer;
+    return (entry ? writer.add(entry, key, line) : writer.addLine(key, line!)) ? undefined : writer.drain();
   }
 
   // Ends the body (the previous manifest must have been read to its end); the number of entries.
