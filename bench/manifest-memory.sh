@@ -4,7 +4,8 @@
 # first backup of it (so restic finds a parent and Lifeboat a previous manifest). Prints, per round and
 # as medians: Lifeboat's own peak RSS (its node process, manifest worker included: getrusage maxRSS at
 # exit, i.e. VmHWM), the peak RSS of the restic it ran, raw restic's peak RSS (/usr/bin/time -v), and
-# the wall ratio. Rounds alternate which side goes first.
+# the wall ratio, and Lifeboat's own CPU time (user+sys of its node process, worker included, restic
+# not: on a loaded machine a steadier figure than wall). Rounds alternate which side goes first.
 # Not for CI: making the tree takes minutes. Run from the repo root after `npm run build`:
 #   bash bench/manifest-memory.sh        (FILES=1000000 ROUNDS=3 by default; FILES=200000 for a shorter run)
 # TREE=/some/dir keeps the generated tree there (reused when it already has FILES files).
