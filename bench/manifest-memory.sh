@@ -17,8 +17,9 @@ FILES=${FILES:-1000000}
 ROUNDS=${ROUNDS:-3}
 RESTIC=$(command -v restic) || { echo "bench: restic is needed" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time (Debian package time) is needed" >&2; exit 1; }
-work=$(mktemp -d /tmp/lifeboat-bench-memory.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# WORK=/some/dir keeps the repositories, state dirs and first backups there: a later run with the same WORK
+# (and TREE) skips the first backups. ROUNDS=0 makes only them.
+if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else work=$(mktemp -d /tmp/lifeboat-bench-memory.XXXXXX); trap 'rm -rf "$work"' EXIT; fi
 data=${TREE:-$work/data}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -67,12 +68,19 @@ lifeboat_backup() {
 }
 
 echo "tree: $(find "$data" -type f | wc -l) files, $(du -sm "$data" | cut -f1) MB; $(nproc) cores; load $(load)"
-t0=$(now); "$RESTIC" -q -r "$work/raw-repo" init >/dev/null; raw_backup; t1=$(now)
-echo "first backup, raw restic: $(( (t1 - t0) / 1000000 )) s, peak $(( $(cat "$work/raw-rss") / 1024 )) MB"
-t0=$(now); lifeboat_backup; t1=$(now)
-echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, CPU $ours_cpu ms, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
-[ -z "${BEFORE:-}" ] || { lifeboat_backup 1 before; echo "first backup, before: lifeboat peak $(( ours_rss / 1024 )) MB"; }
-find "$work" -name "*.json.gz" -exec ls -la {} +
+if [ -f "$work/raw-repo/config" ] && [ -f "$work/first-backups-done" ]; then
+  echo "first backups: reused from $work"
+else
+  rm -rf "$work/raw-repo" "$work/lb-repo" "$work/state"
+  t0=$(now); "$RESTIC" -q -r "$work/raw-repo" init >/dev/null; raw_backup; t1=$(now)
+  echo "first backup, raw restic: $(( (t1 - t0) / 1000000 )) s, peak $(( $(cat "$work/raw-rss") / 1024 )) MB"
+  t0=$(now); lifeboat_backup; t1=$(now)
+  echo "first backup, lifeboat: $(( (t1 - t0) / 1000000 )) s, lifeboat peak $(( ours_rss / 1024 )) MB, CPU $ours_cpu ms, its restic peak $(( inner_rss / 1024 )) MB (load $(load))"
+  [ -z "${BEFORE:-}" ] || { lifeboat_backup 1 before; echo "first backup, before: lifeboat peak $(( ours_rss / 1024 )) MB"; }
+  find "$work" -name "*.json.gz" -exec ls -la {} +
+  touch "$work/first-backups-done"
+fi
+[ "$ROUNDS" -gt 0 ] || exit 0
 
 raw=(); ours=(); raw_rss=(); lb_rss=(); lb_cpu=(); before_cpu=(); lb_restic_rss=(); without=(); before=(); before_rss=(); overhead=(); before_overhead=()
 run_before() { [ -n "${BEFORE:-}" ] || return 0; local t0; t0=$(now); lifeboat_backup 1 before; before+=($(( ($(now) - t0) / 1000 ))); before_rss+=("$ours_rss"); before_cpu+=("$ours_cpu"); before_overhead+=($(( before[-1] - inner_ms ))); }
