@@ -209,22 +209,45 @@ export function createProvider(input: ProviderInput): Provider {
     source.once('end', () => {
       sourceEnded = true;
     });
-    const reading = async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks));
+    // Read to the end (past the end-of-archive blocks), so that the tap hashes every byte stored.
+    const reading = async (chunks: AsyncIterable<Buffer>) => {
+      const iterator = chunks[Symbol.asyncIterator]();
+      await consume(readTar({ [Symbol.asyncIterator]: () => iterator }));
+      while (!(await iterator.next()).done);
+    };
     try {
       if (manifest.encryption) await pipeline(source, tap, decryptStage(keys, manifest.encryption.mode, archiveName(module, manifest, store), extra.env), createDecompressor(manifest.compression), reading, { signal });
       else await pipeline(source, tap, createDecompressor(manifest.compression), reading, { signal });
     } catch (error) {
-      // A cut archive shows as the decompressor's "premature end" once all its bytes were read: say
-      // that the archive is short, and by how much.
-      if (sourceEnded && !signal?.aborted && tap.bytes !== manifest.archiveSize) {
-        throw new LifeboatError('PROVIDER', `${archiveName(module, manifest, store)}: cut short or damaged: ${tap.bytes} bytes read, the manifest records ${manifest.archiveSize} (${(error as Error)?.message ?? String(error)})`, {
-          hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
-          cause: error,
-        });
-      }
+      // Every byte was read (a cut archive shows as the decompressor's "premature end"): when they are not
+      // the ones the manifest records, say that, with the size read against the size recorded.
+      if (namesDamage(error)) throw error;
+      const read = sourceEnded && !signal?.aborted ? archiveMismatch(module, { manifest, store }, tap.bytes, tap.digest(), extra.restoring) : undefined;
+      if (read) throw Object.assign(read, { cause: error });
+      if (signal?.aborted || namesDamage(error)) throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
+      // A refused entry, a wrong key or a broken tar stream: when the archive is not the one its
+      // manifest records, say that (damaged or swapped) rather than what it led to.
+      const mismatch = await storedMismatch(module, { manifest, store }, log, signal, extra.restoring).catch(() => undefined);
+      if (mismatch) throw Object.assign(mismatch, { cause: error });
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
+  }
+
+  // The error for an archive whose bytes are not the ones its manifest records (size and SHA-256).
+  function archiveMismatch(module: string, { manifest, store }: Located, bytes: number, sha256: string, restoring?: boolean): LifeboatError | undefined {
+    if (bytes === manifest.archiveSize && sha256 === manifest.archiveSha256) return undefined;
+    return new LifeboatError(
+      'PROVIDER',
+      `${archiveName(module, manifest, store)}: not the archive its manifest records (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; the manifest records ${manifest.archiveSize} bytes, sha256 ${manifest.archiveSha256.slice(0, 12)}…): damaged, cut short or swapped${restoring ? '; nothing was restored' : ''}`,
+      { hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module' },
+    );
+  }
+
+  // Reads a stored archive once more (after a failure) and compares it with its manifest.
+  async function storedMismatch(module: string, located: Located, log: CommonOptions['log'], signal?: AbortSignal, restoring?: boolean): Promise<LifeboatError | undefined> {
+    const tap = await hashAll(located.store.open(module, located.manifest, { log, signal }), signal);
+    return archiveMismatch(module, located, tap.bytes, tap.digest(), restoring);
   }
 
   // Where an archive is, for messages: s3://bucket/prefix/module/<archive> or /folder/module/<archive>.
@@ -267,12 +290,20 @@ export function createProvider(input: ProviderInput): Provider {
       }
       return streamedEntries(reader);
     }
-    if (!manifest.encryption || manifest.sealed === undefined) return heldEntries(manifest.files ?? []);
+    if (!manifest.encryption || manifest.sealed === undefined) return held(manifest.files);
     const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archive, options.env);
     const sealed = part.snapshot ?? ({} as Partial<SealedSnapshot>);
     const differs = SEALED_FIELDS.filter((field) => JSON.stringify(sealed[field]) !== JSON.stringify(manifest[field]));
     if (differs.length) throw swapped(differs, 'sealed part');
-    return heldEntries(part.files);
+    return held(part.files);
+  }
+
+  // A lifeboat-tar/1 list; none (a manifest made by hand, README "Encrypted archives") when it is
+  // missing or empty: then the archive's size and SHA-256 are all that is checked.
+  function held(files: ManifestEntry[] | undefined): FileEntries {
+    const entries = heldEntries(files ?? []);
+    if (!files?.length) unlisted.add(entries);
+    return entries;
   }
 
   // Where a restore reads from: the local copy when there is one and it matches its manifest (size and
@@ -337,16 +368,20 @@ export function createProvider(input: ProviderInput): Provider {
       await mkdir(options.target, { recursive: true });
       const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
       const redirects = options.include ? await planLinkRedirects(options.module, located, includedBy(options.include), options) : undefined;
-      await readArchive(
+      const tap = await readArchive(
         options.module,
         located,
         async (entries) => {
-          await extractEntries(entries, { target: options.target, include: options.include, files, redirects, log: options.log, where: whereArchive, signal: options.signal });
+          await extractEntries(entries, { target: options.target, include: options.include, files: unlisted.has(files) ? undefined : files, redirects, log: options.log, where: whereArchive, signal: options.signal });
         },
         options.log,
         options.signal,
-        { env: options.env, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
+        { env: options.env, restoring: true, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
       );
+      // Every byte was read: the archive must be the one the manifest records (the caller removes what
+      // was extracted, before any swap).
+      const mismatch = archiveMismatch(options.module, located, tap.bytes, tap.digest(), true);
+      if (mismatch) throw mismatch;
     } finally {
       files.close();
     }
@@ -487,6 +522,16 @@ interface ReadExtras {
   env?: Record<string, string>;
   // Called with the archive bytes read so far (for progress).
   onBytes?: (done: number) => void;
+  // A restore (messages say nothing was restored).
+  restoring?: boolean;
+}
+
+// File entries of a snapshot without a file list (a hand-made lifeboat-tar/1 manifest).
+const unlisted = new WeakSet<FileEntries>();
+
+// Errors that already say the archive is damaged, naming it (age authentication): kept as they are.
+function namesDamage(error: unknown): boolean {
+  return error instanceof LifeboatError && / damaged or tampered with: /.test(error.message);
 }
 
 // A backup's progress: file bytes archived so far, and the total once walkTotal has counted it.
