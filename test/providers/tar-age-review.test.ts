@@ -137,3 +137,51 @@ describe('restore checks the archive against its manifest (review finding 1)', (
   });
 });
 
+// A new age key pair from age-keygen: the identity file, its key line and its public key.
+function keygen(dir: string): { identityFile: string; key: string; recipient: string } {
+  const identityFile = path.join(dir, 'age.key');
+  execFileSync(requireTool('age-keygen'), ['-o', identityFile], { stdio: 'pipe' });
+  const text = readFileSync(identityFile, 'utf8');
+  return { identityFile, key: /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(text)![0], recipient: /public key: (age1[0-9a-z]+)/.exec(text)![1] };
+}
+
+describe('secrets stay out of restore output (review findings 2 and 4)', () => {
+  it('a damaged identityFile: exit 2 naming identityFile and the line, the key never printed (stderr, --json), nothing restored', async () => {
+    const { t, repo, config } = setup(() => ({}));
+    const { identityFile, key, recipient } = keygen(t.dir);
+    config({ recipients: [recipient], identityFile });
+    expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
+    const text = readFileSync(identityFile, 'utf8');
+    const line = text.split('\n').findIndex((l) => l.startsWith('AGE-SECRET-KEY-1')) + 1;
+    const changed = key.slice(0, 30) + (key[30] === 'Q' ? 'P' : 'Q') + key.slice(31);
+    const target = path.join(t.dir, 'aside');
+    for (const [what, damaged] of [['one character changed', changed], ['cut short', key.slice(0, 40)]] as const) {
+      writeFileSync(identityFile, text.replace(key, damaged), { mode: 0o600 });
+      const expected = `${path.join(t.root, 'lifeboat.yaml')}: /repositories/vault: identityFile ${identityFile}: the age identity on line ${line} is damaged (its checksum or length is wrong)`;
+      for (const json of [false, true]) {
+        const restored = await lifeboat(t, ['restore', 'blog', '--target', target, ...(json ? ['--json'] : [])]);
+        expect(restored.exitCode, `${what}: ${restored.stderr}`).toBe(2);
+        expect(restored.stderr).toContain(expected);
+        expect(restored.stderr).toContain('copy the key file age-keygen wrote there again, whole and unchanged, or fix identityFile');
+        for (const output of [restored.stderr, restored.stdout]) expect(output).not.toContain(damaged.slice(16, 40));
+        if (json) expect(JSON.parse(restored.stdout)).toMatchObject({ ok: false, error: expected, exitCode: 2 });
+        expect(existsSync(target)).toBe(false);
+      }
+    }
+    expect(snapshots(repo)).toHaveLength(1);
+  });
+
+  it('a wrong passphrase from passwordCommand: the command is not printed (stderr, --json)', async () => {
+    const { t, repo, config } = setup((root) => ({ passwordFile: passFile(root) }));
+    expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
+    config({ passwordCommand: 'echo WrongSecretPW' });
+    const [only] = snapshots(repo);
+    const expected = `${only.archive}: cannot be decrypted with the passphrase from passwordCommand: wrong key; set passwordFile (or passwordCommand) to the passphrase the archive was made with`;
+    for (const json of [false, true]) {
+      const restored = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside'), ...(json ? ['--json'] : [])]);
+      expect(restored.exitCode, restored.stderr).toBe(1);
+      expect(json ? (JSON.parse(restored.stdout) as { error: string }).error : restored.stderr).toContain(expected);
+      for (const output of [restored.stderr, restored.stdout]) expect(output).not.toContain('WrongSecretPW');
+    }
+  });
+});
