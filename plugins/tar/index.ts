@@ -281,7 +281,11 @@ export function createProvider(input: ProviderInput): Provider {
       const { name, size } = manifest.list;
       // A wrong or missing key is reported naming the archive, as for the archive itself.
       const decrypt = manifest.encryption ? decryptStage(keys, manifest.encryption.mode, archive, options.env, `its file list ${name}`) : undefined;
-      const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal);
+      const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal).catch(async (error: unknown) => {
+        // A damaged header looks like a wrong key: a list that is not the one recorded is damage.
+        if (isWrongKey(error)) await assertListAsRecorded(module, located, options);
+        throw error;
+      });
       const bound = reader.head.snapshot ?? {};
       const differs = BOUND_FIELDS.filter((field) => JSON.stringify(bound[field]) !== JSON.stringify(manifest[field]));
       if (differs.length) {
@@ -337,7 +341,7 @@ export function createProvider(input: ProviderInput): Provider {
   // Refuses a lifeboat-tar/2 file list whose stored bytes are not what the manifest records (size and
   // sha256): a list edited in place would otherwise set what the restore writes (modes, owners). Lists
   // are small: one extra read before the restore.
-  async function assertListAsRecorded(module: string, { manifest, store }: Located, options: RestoreOptions): Promise<void> {
+  async function assertListAsRecorded(module: string, { manifest, store }: Located, options: { log: CommonOptions['log']; signal?: AbortSignal }): Promise<void> {
     if (!manifest.list) return;
     const { name, size, sha256 } = manifest.list;
     let tap: HashTap;
@@ -528,6 +532,11 @@ interface ReadExtras {
 
 // File entries of a snapshot without a file list (a hand-made lifeboat-tar/1 manifest).
 const unlisted = new WeakSet<FileEntries>();
+
+// The error for a key that opens no recipient stanza (age.ts failure): also what a damaged header gives.
+function isWrongKey(error: unknown): boolean {
+  return error instanceof LifeboatError && /: wrong key; /.test(error.message);
+}
 
 // Errors that already say the archive is damaged, naming it (age authentication): kept as they are.
 function namesDamage(error: unknown): boolean {

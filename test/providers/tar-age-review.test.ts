@@ -185,3 +185,48 @@ describe('secrets stay out of restore output (review findings 2 and 4)', () => {
     }
   });
 });
+
+describe('a damaged archive header is damage, not a wrong key (review finding 3)', () => {
+  for (const offset of [36, 60, 75]) {
+    it(`a changed base64 character at offset ${offset} of the age header: restore and verify name the archive as damaged`, async () => {
+      const { t, data, repo } = setup((root) => ({ passwordFile: passFile(root) }));
+      expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
+      const [only] = snapshots(repo);
+      const bytes = readFileSync(only.archive);
+      expect(bytes.subarray(0, 40).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
+      bytes[offset] = bytes[offset] === 0x41 ? 0x42 : 0x41;
+      writeFileSync(only.archive, bytes);
+      const target = path.join(t.dir, 'aside');
+      const restored = await lifeboat(t, ['restore', 'blog', '--target', target]);
+      expect(restored.exitCode, restored.stderr).toBe(1);
+      expect(restored.stderr).toContain(notRecorded(only.archive, only.manifest));
+      expect(restored.stderr).not.toContain('wrong key');
+      expect(existsSync(target)).toBe(false);
+      const drill = await lifeboat(t, ['verify', 'blog']);
+      expect(drill.exitCode).toBe(1);
+      expect(drill.stderr).toContain(notRecorded(only.archive, only.manifest).replace('; nothing was restored', ''));
+      expect(drill.stderr).not.toContain('wrong key');
+      expect(readFileSync(path.join(data, 'f'), 'utf8')).toBe('same\n');
+    });
+  }
+
+  it("a damaged file list header is damage too (check, restore), not a wrong key", async () => {
+    const { t, repo } = setup((root) => ({ passwordFile: passFile(root) }));
+    expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
+    const [only] = snapshots(repo);
+    const list = path.join(repo, 'blog', String((only.manifest.list as { name: string }).name));
+    const bytes = readFileSync(list);
+    bytes[60] = bytes[60] === 0x41 ? 0x42 : 0x41;
+    writeFileSync(list, bytes);
+    const digest = sha256(list);
+    const expected = `${list}: the file list is not the one its manifest records (sha256 ${digest.slice(0, 12)}…, the manifest says ${String((only.manifest.list as { sha256: string }).sha256).slice(0, 12)}…): damaged or edited`;
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    expect(check.stdout + check.stderr).toContain(expected);
+    expect(check.stdout + check.stderr).not.toContain('wrong key');
+    const restored = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
+    expect(restored.exitCode).toBe(1);
+    expect(restored.stderr).toContain(expected);
+    expect(restored.stderr).not.toContain('wrong key');
+  });
+});
