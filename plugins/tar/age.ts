@@ -133,6 +133,13 @@ export class AgeKeys {
     return keys;
   }
 
+  // Throws (CONFIG_INVALID) when a backup could not have its key: the passphrase (then kept), or the
+  // identity when there are no recipients.
+  async available(env?: Record<string, string>): Promise<void> {
+    if (this.mode === 'passphrase') await this.passphrase(env);
+    else if (!this.config.recipients?.length) await this.identities('a backup');
+  }
+
   // An Encrypter for one archive or file list.
   async encrypter(env?: Record<string, string>): Promise<Encrypter> {
     const encrypter = new Encrypter();

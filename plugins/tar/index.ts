@@ -482,6 +482,11 @@ export function createProvider(input: ProviderInput): Provider {
       if (manifest.encryption && !keys) throw noKeys(archiveName(module, manifest, store), manifest.encryption.mode);
       (await openEntries(module, located, options)).close();
     },
+    // The key a backup needs, had before anything runs: the passphrase (read or run once, kept for the
+    // backup), or with only identityFile its key.
+    async preflightBackup(options: CommonOptions) {
+      await keys?.available(options.env);
+    },
     // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
     async leftovers(module: string, options: CommonOptions) {
       const out: string[] = [];

@@ -230,3 +230,23 @@ describe('a damaged archive header is damage, not a wrong key (review finding 3)
     expect(restored.stderr).not.toContain('wrong key');
   });
 });
+
+describe('a passphrase that cannot be had stops the backup before anything runs (review finding 9)', () => {
+  const cases: Array<[string, (t: TestRoot) => Record<string, unknown>, (t: TestRoot) => string]> = [
+    ['an empty passwordFile', (t) => ({ passwordFile: passFile(t, '\n') }), (t) => `the passphrase in passwordFile ${path.join(t.dir, 'tar.pass')} is empty`],
+    ['a missing passwordFile', (t) => ({ passwordFile: path.join(t.dir, 'nowhere.pass') }), (t) => `passwordFile ${path.join(t.dir, 'nowhere.pass')} cannot be read (ENOENT)`],
+    ['a failing passwordCommand', () => ({ passwordCommand: 'exit 3' }), () => 'passwordCommand failed: '],
+  ];
+  for (const [what, settings, message] of cases) {
+    it(`${what}: exit 2 naming lifeboat.yaml and the key; no part ran, nothing written`, async () => {
+      const { t, repo } = setup(settings);
+      const marker = path.join(t.dir, 'pre-backup-ran');
+      t.part('pre-backup', '10mark', `#!/bin/sh\ntouch ${marker}\n`, 'blog');
+      const backup = await lifeboat(t, ['backup', 'blog']);
+      expect(backup.exitCode, backup.stderr).toBe(2);
+      expect(backup.stderr).toContain(`${path.join(t.root, 'lifeboat.yaml')}: /repositories/vault: ${message(t)}`);
+      expect(existsSync(marker)).toBe(false);
+      expect(existsSync(repo)).toBe(false);
+    });
+  }
+});
