@@ -250,3 +250,37 @@ describe('a passphrase that cannot be had stops the backup before anything runs 
     });
   }
 });
+
+describe("the README's archive made by hand (review finding 5)", () => {
+  it('the recipe as the README writes it makes a snapshot that restores and verifies', async () => {
+    requireTool('age');
+    const { t, data, repo, config } = setup(() => ({}));
+    writeFileSync(path.join(data, 'hello.txt'), 'hello\n');
+    const { identityFile, recipient } = keygen(t.dir);
+    config({ recipients: [recipient], identityFile });
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const block = /```sh\n(ID=c0ffee00-[^\n]*)\n([\s\S]*?)```/.exec(readme);
+    expect(block, 'the recipe block in README "Encrypted archives"').not.toBeNull();
+    const id = 'c0ffee00-blog-20260101T000000.000Z';
+    mkdirSync(path.join(repo, 'blog'), { recursive: true });
+    const first = `ID=${id} MOD=blog DIR=${path.join(repo, 'blog')} DATA=${data} R=${recipient}`;
+    execFileSync('sh', ['-ec', `${first}\n${block![2]}`], { stdio: 'pipe' });
+    const before = describeTree(data);
+    rmSync(data, { recursive: true });
+    const restored = await lifeboat(t, ['restore', 'blog', id]);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(describeTree(data)).toEqual(before);
+    const drill = await lifeboat(t, ['verify', 'blog']);
+    expect(drill.exitCode, drill.stderr).toBe(0);
+  });
+
+  it('a manifest with a wrong field says which one', async () => {
+    const { t, repo } = setup(() => ({}));
+    expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
+    const [only] = snapshots(repo);
+    const file = path.join(repo, 'blog', `${String(only.manifest.id)}.manifest.json`);
+    writeFileSync(file, JSON.stringify({ ...only.manifest, list: undefined }));
+    const listed = await lifeboat(t, ['snapshots', 'blog']);
+    expect(listed.stderr).toContain(`${file} is unreadable: not a lifeboat-tar/1 or lifeboat-tar/2 manifest: "list" (the file list record) is missing`);
+  });
+});
