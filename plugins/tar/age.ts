@@ -188,7 +188,8 @@ export class AgeKeys {
     const message = (error as Error)?.message ?? String(error);
     if (message === "no identity matched any of the file's recipients") {
       const fix = mode === 'passphrase' ? 'set passwordFile (or passwordCommand) to the passphrase the archive was made with' : 'set identityFile to the key file whose public key was a recipient when the archive was made';
-      return new LifeboatError('PROVIDER', `${archive}: cannot be decrypted with ${this.describe(mode)}: wrong key; ${fix}`, { hint: fix, cause: error });
+      // The fix is the hint (said once, after the message).
+      return new LifeboatError('PROVIDER', `${archive}: cannot be decrypted with ${this.describe(mode)}: wrong key`, { hint: fix, cause: error });
     }
     return new LifeboatError('PROVIDER', `${archive}: ${part ? `${part} is ` : ''}damaged or tampered with: age decryption failed (${message}); nothing from it was used`, {
       hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',

@@ -543,7 +543,7 @@ const unlisted = new WeakSet<FileEntries>();
 
 // The error for a key that opens no recipient stanza (age.ts failure): also what a damaged header gives.
 function isWrongKey(error: unknown): boolean {
-  return error instanceof LifeboatError && /: wrong key; /.test(error.message);
+  return error instanceof LifeboatError && /: wrong key$/.test(error.message);
 }
 
 // Errors that already say the archive is damaged, naming it (age authentication): kept as they are.

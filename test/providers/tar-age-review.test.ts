@@ -176,7 +176,7 @@ describe('secrets stay out of restore output (review findings 2 and 4)', () => {
     expect((await lifeboat(t, ['-q', 'backup', 'blog'])).exitCode).toBe(0);
     config({ passwordCommand: 'echo WrongSecretPW' });
     const [only] = snapshots(repo);
-    const expected = `${only.archive}: cannot be decrypted with the passphrase from passwordCommand: wrong key; set passwordFile (or passwordCommand) to the passphrase the archive was made with`;
+    const expected = `${only.archive}: cannot be decrypted with the passphrase from passwordCommand: wrong key`;
     for (const json of [false, true]) {
       const restored = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside'), ...(json ? ['--json'] : [])]);
       expect(restored.exitCode, restored.stderr).toBe(1);
@@ -282,5 +282,21 @@ describe("the README's archive made by hand (review finding 5)", () => {
     writeFileSync(file, JSON.stringify({ ...only.manifest, list: undefined }));
     const listed = await lifeboat(t, ['snapshots', 'blog']);
     expect(listed.stderr).toContain(`${file} is unreadable: not a lifeboat-tar/1 or lifeboat-tar/2 manifest: "list" (the file list record) is missing`);
+  });
+});
+
+describe('minor messages (review finding 9)', () => {
+  it("check of an unreachable `encryption: none` S3 repository does not send the operator to a password it has none of", async () => {
+    const t = makeRoot({ repositories: {} });
+    cleanups.push(() => t.cleanup());
+    const data = path.join(t.dir, 'data');
+    mkdirSync(data);
+    t.write('lifeboat.yaml', JSON.stringify({ repositories: { offsite: { provider: 'tar', upload: 's3://bucket/tar', encryption: 'none', endpoint: 'http://127.0.0.1:9', retries: 0, env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret-key-1234' } } } }));
+    t.module('blog', { folders: [data] });
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    const line = check.stdout.split('\n').find((text) => text.includes('cannot be opened: '));
+    expect(line, check.stdout).toMatch(/; check its url and that it is reachable$/);
+    expect(line).not.toContain('password');
   });
 });
