@@ -33,6 +33,7 @@ export function withSnapshotKinds(provider: Provider): Provider {
     prune: provider.prune ? (module, options) => provider.prune!(module, options) : undefined,
     check: provider.check ? (module, options) => provider.check!(module, options) : undefined,
     preflightRestore: provider.preflightRestore ? (module, snapshot, options) => provider.preflightRestore!(module, snapshot, options) : undefined,
+    preflightBackup: provider.preflightBackup ? (options) => provider.preflightBackup!(options) : undefined,
     leftovers: provider.leftovers ? (module, options) => provider.leftovers!(module, options) : undefined,
     sizeProblems: provider.sizeProblems ? (module, options) => provider.sizeProblems!(module, options) : undefined,
     holdsSnapshots: provider.holdsSnapshots ? (module, options) => provider.holdsSnapshots!(module, options) : undefined,

@@ -138,6 +138,9 @@ export interface Provider {
   // Before a restore starts: throws (exit 2) when the snapshot cannot be read with the settings as they
   // are (the tar provider: an encrypted archive and no key to open it), so nothing is touched.
   preflightRestore?(module: string, snapshot: ProviderSnapshot, options: CommonOptions): Promise<void>;
+  // Before a backup runs anything (parts, dumps, a service stop): throws (exit 2) when the repository's
+  // key cannot be had (the tar provider: an empty or unreadable passwordFile, a failing passwordCommand).
+  preflightBackup?(options: CommonOptions): Promise<void>;
   // What an interrupted run left that is not a snapshot (the tar provider: a local archive without its
   // manifest, an unfinished multipart upload), each named where it is, for `check`.
   leftovers?(module: string, options: CommonOptions): Promise<string[]>;
