@@ -28,7 +28,8 @@ function dumpFile(config: MysqlDatabase): string {
 
 // The dump job of one `mysql:` entry.
 export function mysqlDumps(config: MysqlDatabase): DumpJob[] {
-  const target = config.database === ALL ? ['--all-databases'] : ['--databases', config.database];
+  // `--` ends the options: a database named `--host=...` is a name, not an option that points the dump elsewhere.
+  const target = config.database === ALL ? ['--all-databases'] : ['--databases', '--', config.database];
   return [
     {
       engine: 'mysql',

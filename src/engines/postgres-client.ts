@@ -60,6 +60,13 @@ export function tool(file: string, args: string[], config: PostgresDatabase, dat
   return { file, args: [...connectionArgs(connect), ...args], label, env: clientEnv(password, ctx, account !== undefined), explain: explainPostgres };
 }
 
+// A database name for --dbname as a libpq connection string: pg_dump, pg_restore and psql read a --dbname
+// that holds "=" (or starts with postgres://) as one, so a database named `dbname=other host=elsewhere`
+// would be another database, or another server that gets the password. Quoted, it is only a name.
+export function dbnameArg(database: string): string {
+  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 // An empty stdin for tools that read a file given in argv.
 export function emptyStream(): Readable {
   return Readable.from([]);

@@ -14,7 +14,7 @@ import { decodeName, encodeName, EXTENSIONS } from './names.js';
 import { dumpFromTool, loadIntoTool, runToolText } from './process.js';
 import { checkPgArchive, checkTrailer } from './check.js';
 import { archiveDbname, peekStream } from './pg-archive.js';
-import { ALL, emptyStream, labelOf, tool } from './postgres-client.js';
+import { ALL, dbnameArg, emptyStream, labelOf, tool } from './postgres-client.js';
 import { archiveOfOther, checkArchiveName, drillPostgres } from './postgres-drill.js';
 import { checkGlobals, loadGlobals } from './postgres-globals.js';
 import type { DumpJob, EngineContext, EngineDeclaration, LoadJob, LoadSource } from './types.js';
@@ -45,7 +45,7 @@ export async function postgresDumps(config: PostgresDatabase, ctx: EngineContext
     file: dumpFile(config, database),
     label: labelOf(config, database),
     streamable: stream,
-    start: (run, output) => dumpFromTool(tool('pg_dump', ['--format=custom', '--compress=0', ...(config.options ?? []), '--dbname', database], config, database, run), run, output),
+    start: (run, output) => dumpFromTool(tool('pg_dump', ['--format=custom', '--compress=0', ...(config.options ?? []), '--dbname', dbnameArg(database)], config, database, run), run, output),
   });
   if (config.database !== ALL) return [one(config.database)];
   const databases = await listDatabases(config, ctx);
@@ -125,7 +125,7 @@ export async function loadPostgres(config: PostgresDatabase, database: string, s
   const input = 'path' in source ? [source.path] : [];
   const extra = config.loadOptions ?? [];
   if (exists) {
-    const args = ['--clean', '--if-exists', '--single-transaction', '--exit-on-error', ...extra, '--dbname', database, ...input];
+    const args = ['--clean', '--if-exists', '--single-transaction', '--exit-on-error', ...extra, '--dbname', dbnameArg(database), ...input];
     await loadIntoTool(tool('pg_restore', args, config, database, ctx), stdin, ctx);
     return;
   }
@@ -133,7 +133,7 @@ export async function loadPostgres(config: PostgresDatabase, database: string, s
   // CREATE DATABASE by the configured name (psql quotes it); the archive's own DATABASE entry is never run.
   const create = `CREATE DATABASE :"name" TEMPLATE template0;\n`;
   await runToolText(tool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `name=${database}`, '--dbname', 'postgres'], config, database, ctx), ctx, create);
-  const args = ['--single-transaction', '--exit-on-error', ...extra, '--dbname', database, ...input];
+  const args = ['--single-transaction', '--exit-on-error', ...extra, '--dbname', dbnameArg(database), ...input];
   try {
     await loadIntoTool(tool('pg_restore', args, config, database, ctx), stdin, ctx);
   } catch (error) {
