@@ -19,8 +19,14 @@ export class LineReader {
   // longer, throws (a planted file must not fill memory). Unbounded when not given.
   constructor(
     private readonly chunks: AsyncIterator<string>,
-    private readonly maxLine = Infinity,
+    private maxLine = Infinity,
   ) {}
+
+  // Bounds the lines from here on (a reader that knows the format only after its first line).
+  bound(maxLine: number): void {
+    this.maxLine = maxLine;
+    if (this.rest.length > maxLine) throw this.tooLong();
+  }
 
   // The next non-empty line (without its '\n') when the chunk at hand holds its end; MORE when fill()
   // must run first; undefined at the end of the data (the last line needs no '\n').

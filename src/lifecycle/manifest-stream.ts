@@ -6,7 +6,7 @@
 // written after the walk, in front of the walk's members (gzip readers read concatenated members as
 // one stream). Format 1 (before): one gzipped JSON object with every entry in an `entries` array; it
 // is still read (whole, then sorted), told apart by its first line.
-import { createReadStream, createWriteStream, closeSync, fsyncSync, openSync, readSync, writeSync, renameSync, rmSync, readFileSync } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync, renameSync, rmSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { constants, createGunzip, createGzip, gunzipSync, gzipSync, type Gzip } from 'node:zlib';
@@ -165,7 +165,7 @@ export class ManifestCursor {
     private readonly withHeader: boolean,
   ) {
     const gunzip = createGunzip({ chunkSize: 1 << 16 });
-    const input = createReadStream(file, { highWaterMark: 1 << 16 });
+    const input = createReadStream('', { fd: openRegular(file), highWaterMark: 1 << 16 });
     input.on('error', (error) => gunzip.destroy(error));
     input.pipe(gunzip);
     gunzip.setEncoding('utf8');
@@ -195,7 +195,7 @@ export class ManifestCursor {
     }
     if (this.sorted) return this.index < this.sorted.length ? this.sorted[this.index++] : undefined;
     for (;;) {
-      const line = this.pending ?? this.lines.take();
+      const line = this.pending ?? this.takeLine();
       this.pending = undefined;
       if (line === MORE) return MORE;
       if (line === undefined) {
@@ -229,7 +229,7 @@ export class ManifestCursor {
       if (comparePaths(this.head.key, key) >= 0) return undefined;
       this.head = undefined;
     }
-    const line = this.pending ?? this.lines.take();
+    const line = this.pending ?? this.takeLine();
     if (line === MORE || line === undefined) return line;
     if (typeof want === 'string' ? line !== want : !sameFileLine(line, want)) {
       this.pending = line;
@@ -310,11 +310,20 @@ export class ManifestCursor {
   }
 
   // The first line: a format-2 header, or a whole format-1 manifest (read into memory and sorted).
+  // The next line; a line over the bound is damage that names the manifest.
+  private takeLine(): string | typeof MORE | undefined {
+    try {
+      return this.lines.take();
+    } catch (error) {
+      throw new LifeboatError('STATE', `manifest ${this.file} is damaged: ${(error as Error).message}`, { hint: DAMAGED_MANIFEST });
+    }
+  }
+
   private async readHeader(): Promise<void> {
-    let first = this.lines.take();
+    let first = this.takeLine();
     while (first === MORE) {
       await this.fill();
-      first = this.lines.take();
+      first = this.takeLine();
     }
     if (first === undefined) throw new LifeboatError('STATE', `manifest ${this.file} is empty`, { hint: DAMAGED_MANIFEST });
     let value: Partial<ManifestHeader> | ManifestV1;
@@ -334,8 +343,19 @@ export class ManifestCursor {
     const header = value as Partial<ManifestHeader>;
     if (header.format !== 'lifeboat-manifest' || header.version !== 2) throw new LifeboatError('STATE', `manifest ${this.file} has an unknown format (version ${String(header.version)})`, { hint: DAMAGED_MANIFEST });
     this.header = header as ManifestHeader;
+    // Format 2 has one entry a line: a line far longer than any path and link target is damage, and
+    // must not fill memory.
+    try {
+      this.lines.bound(MAX_MANIFEST_LINE);
+    } catch (error) {
+      throw new LifeboatError('STATE', `manifest ${this.file} is damaged: ${(error as Error).message}`, { hint: DAMAGED_MANIFEST });
+    }
   }
 }
+
+// The longest line of a format-2 manifest: an entry with a 4 KiB path and a 4 KiB link target, both as
+// base64, is under 16 KiB.
+const MAX_MANIFEST_LINE = 1 << 20;
 
 // zlib's own words ("unexpected end of file", "incorrect data check") name no file: a zlib error
 // becomes one that names the manifest and says it is damaged; any other error stays as it is.
@@ -368,8 +388,19 @@ export function readManifestHeader(file: string): ManifestHeader {
   }
 }
 
+// Opens a manifest for reading, refusing what is not a regular file: a FIFO planted at its name would
+// block the open (and the run, past its timeouts and signals) for ever; a symlink could lead anywhere.
+export function openRegular(file: string): number {
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new LifeboatError('STATE', `manifest ${file} is not a regular file`, { hint: DAMAGED_MANIFEST });
+  }
+  return fd;
+}
+
 function readHeaderOf(file: string): ManifestHeader {
-  const fd = openSync(file, 'r');
+  const fd = openRegular(file);
   try {
     let size = 1 << 16;
     for (;;) {

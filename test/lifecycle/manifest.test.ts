@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { manifestEntries, readManifestHeader, type ManifestEntry } from '../../src/lifecycle/manifest-stream.js';
@@ -247,6 +248,33 @@ describe('a damaged or wrong manifest', () => {
       expect(third.stderr).toMatch(/manifest: \d+ entries, 0 bytes hashed/);
     });
   }
+
+  it('a FIFO planted at the newest manifest: backup warns and goes on, verify names it, neither hangs', async () => {
+    makeTrickyNames(data);
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const file = newestManifest();
+    rmSync(file);
+    execFileSync('mkfifo', ['-m', '600', file]);
+    const verify = await lifeboat(t, ['verify', 'm']);
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stderr).toContain(`manifest ${file} is not a regular file`);
+    const next = await lifeboat(t, ['backup', 'm']);
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr.split('\n').filter((line) => line.includes('previous manifest cannot be read') && line.includes(`manifest ${file} is not a regular file`))).toHaveLength(1);
+  });
+
+  it('a previous manifest with a 64 MiB line: the backup names it as damaged without reading the line into memory whole', async () => {
+    makeTrickyNames(data);
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const file = newestManifest();
+    const header = gunzipSync(readFileSync(file)).toString('utf8').split('\n')[0];
+    writeFileSync(file, gzipSync(Buffer.concat([Buffer.from(`${header}\n`), Buffer.alloc(64 << 20, 'a'), Buffer.from('\n')])));
+    const next = await lifeboat(t, ['backup', 'm']);
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`manifest ${file} is damaged: a line longer than ${1 << 20} bytes`);
+    const verify = await lifeboat(t, ['verify', 'm']);
+    expect(verify.exitCode, verify.stderr).toBe(0);
+  });
 
   it('makes verify name the manifest and say it is cut short, or that its lines are out of order', async () => {
     makeTrickyNames(data);
