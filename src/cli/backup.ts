@@ -3,6 +3,7 @@ import type { BrokenModule } from '../config/load.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
+import { assertKeyOpens } from '../check/repositories.js';
 import { assertBackupConfig } from '../check/backup-config.js';
 import { renderFindings } from './check.js';
 import { summaryLines } from './summary.js';
@@ -44,6 +45,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     const repositories = new Set(selected.flatMap((s) => s.repositories));
     for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
     for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
+    await assertKeyOpens(root, selected, log);
   });
   if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
