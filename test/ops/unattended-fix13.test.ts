@@ -5,6 +5,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { requireTool } from './tools.js';
 
 let t: TestRoot;
 afterEach(() => t?.cleanup());
@@ -33,5 +34,25 @@ describe('finding 1: a keyed tar repository and a changed passphrase', () => {
     // Every scheduled run is refused the same way: nothing new, nothing removed.
     for (let i = 0; i < 2; i++) expect((await lifeboat(t, ['-q', 'backup'])).exitCode).toBe(2);
     expect(readdirSync(path.join(repo, 'm')).sort()).toEqual(archives);
+  });
+});
+
+describe('finding 3: retention in the repositories a partly failed backup wrote to', () => {
+  it('forgets in the healthy repository while another one is down (exit 1 each run)', async (ctx) => {
+    requireTool('restic', ctx);
+    t = makeRoot({ repositories: {} });
+    const pass = path.join(t.dir, 'pass');
+    writeFileSync(pass, 'correct-horse-battery\n', { mode: 0o600 });
+    const repo = path.join(t.dir, 'restic');
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'restic', url: repo, passwordFile: pass }, off: { provider: 'restic', url: 'rest:http://127.0.0.1:1/x', passwordFile: pass } } }));
+    t.dataModule('m', { repositories: ['local', 'off'], retention: { keepLast: 1 } });
+    for (let i = 0; i < 3; i++) {
+      const run = await lifeboat(t, ['-q', 'backup', 'm']);
+      expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/^backup m: FAILED local:[0-9a-f]{8}.*\(backup\/50snapshot: snapshot failed in 1 repository\(ies\): off: /);
+      if (i > 0) expect(run.stdout).toMatch(/; retention removed local:[0-9a-f]{8,} \(backup\/50snapshot: /);
+    }
+    const listed = await lifeboat(t, ['snapshots', 'm', '--repo', 'local', '--json']);
+    expect((JSON.parse(listed.stdout) as unknown[]).length, listed.stdout).toBe(1);
   });
 });
