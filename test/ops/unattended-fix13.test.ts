@@ -1,7 +1,7 @@
 // Issue 13's fresh-eyes findings on the unattended scheduled job: each case as the operator meets it
 // (the real CLI, real restic/tar, receivers on 127.0.0.1), with the exact lines and exit codes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -31,8 +31,13 @@ describe('finding 1: a keyed tar repository and a changed passphrase', () => {
     expect(run.stderr).toBe(`lifeboat: ${message}`);
     expect(run.stdout).toBe('');
     expect(run.exitCode).toBe(2);
-    // Every scheduled run is refused the same way: nothing new, nothing removed.
-    for (let i = 0; i < 2; i++) expect((await lifeboat(t, ['-q', 'backup'])).exitCode).toBe(2);
+    // Every scheduled run (all modules) fails the module the same way: nothing new, nothing removed.
+    for (let i = 0; i < 2; i++) {
+      run = await lifeboat(t, ['-q', 'backup']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain(`module m cannot run: ${message}`);
+      expect(run.stdout).toBe(`backup m: FAILED (configuration: ${message})`);
+    }
     expect(readdirSync(path.join(repo, 'm')).sort()).toEqual(archives);
   });
 });
@@ -54,5 +59,29 @@ describe('finding 3: retention in the repositories a partly failed backup wrote 
     }
     const listed = await lifeboat(t, ['snapshots', 'm', '--repo', 'local', '--json']);
     expect((JSON.parse(listed.stdout) as unknown[]).length, listed.stdout).toBe(1);
+  });
+});
+
+describe("finding 2: one module's refused part fails that module only", () => {
+  it('backs up the others (exit 1), records the failure in the journal and status; named explicitly it is exit 2', async () => {
+    t = makeRoot();
+    t.dataModule('example');
+    t.dataModule('good');
+    const part = t.part('pre-backup', '10x', '#!/bin/sh\nexit 0\n', 'good');
+    chmodSync(part, 0o644);
+    let run = await lifeboat(t, ['backup']);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+    expect(run.stderr).toContain(`module good cannot run: ${part}: refused: not executable`);
+    expect(run.stdout).toMatch(/^backup example: ok local:\S+\nbackup good: FAILED \(configuration: /);
+    expect(run.stdout).toContain(`backup good: FAILED (configuration: ${part}, shown above)\n`);
+    const status = JSON.parse((await lifeboat(t, ['status', '--json'])).stdout) as { modules: { module: string; state: string; lastError?: string | null }[] };
+    const states = Object.fromEntries(status.modules.map((m) => [m.module, m.state]));
+    expect(states).toEqual({ example: 'ok', good: 'failed' });
+    const journal = readFileSync(path.join(t.stateDir, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string; module: string; result?: string; error?: string; failedPart?: string });
+    expect(journal.filter((r) => r.module === 'good' && r.type === 'end').map((r) => [r.result, r.failedPart, r.error])).toEqual([['failure', 'configuration', `${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`]]);
+
+    run = await lifeboat(t, ['backup', 'good']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toBe(`lifeboat: ${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
   });
 });
