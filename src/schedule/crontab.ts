@@ -31,9 +31,11 @@ export function jobArgs(action: 'backup' | 'verify' | undefined, module: string)
 // The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format. Each job runs with
 // -q: cron mails whatever a job prints, and a quiet run prints nothing unless something failed (errors on
 // stderr, the failed module's line), so the mail comes on failure only.
+// cron turns an unescaped % of the command into a newline (the rest is the job's stdin): each % of a
+// path is written \% (crontab(5)), which cron gives the shell as a plain %.
 export function crontabLines(modules: ScheduledModule[], command: string[], user?: string): string[] {
   const run = [...command.map(quoteArg), '-q'].join(' ');
-  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`);
+  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${`${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`.replace(/%/g, '\\%')}`);
 }
 
 // The line naming the root an installed file (cron.d file, crontab block, service template) was written

@@ -1,7 +1,8 @@
 // Issue 13's fresh-eyes findings on the unattended scheduled job: each case as the operator meets it
 // (the real CLI, real restic/tar, receivers on 127.0.0.1), with the exact lines and exit codes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
@@ -83,5 +84,40 @@ describe("finding 2: one module's refused part fails that module only", () => {
     run = await lifeboat(t, ['backup', 'good']);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toBe(`lifeboat: ${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
+  });
+});
+
+// What cron does with a job line's command field (crontab(5)): an unescaped % ends the command (the rest
+// becomes its stdin, each further % a newline), and \% is a plain %.
+function cronCommand(field: string): string {
+  let out = '';
+  for (let i = 0; i < field.length; i++) {
+    if (field[i] === '\\' && field[i + 1] === '%') {
+      out += '%';
+      i++;
+    } else if (field[i] === '%') return out;
+    else out += field[i];
+  }
+  return out;
+}
+
+describe('finding 5: schedule --cron and a % in a path', () => {
+  it('escapes % as \\% so the job cron runs is the whole command', async () => {
+    t = makeRoot();
+    t.dataModule('m', { schedule: '0 3 * * *' });
+    const pct = path.join(t.dir, 'x 50% y');
+    mkdirSync(pct);
+    const at = { root: path.join(pct, 'root'), stateDir: path.join(pct, 'state') };
+    renameSync(t.root, at.root);
+    const dest = path.join(t.dir, 'cron');
+    const install = await lifeboat(at, ['schedule', '--cron', '--install', '--dest', dest]);
+    expect(install.exitCode, install.stderr).toBe(0);
+    const job = readFileSync(dest, 'utf8').split('\n').find((line) => line.startsWith('0 3 * * * root '))!;
+    expect(job).toContain(`--root '${pct.replace('%', '\\%')}/root'`);
+    const command = job.split(' ').slice(6).join(' ');
+    const run = await execa('/bin/sh', ['-c', cronCommand(command)], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    expect(run.stderr + run.stdout).toBe('');
+    expect(run.exitCode).toBe(0);
+    expect((await lifeboat(at, ['snapshots', 'm', '--json'])).stdout).toMatch(/"module": "m"/);
   });
 });
