@@ -1,7 +1,7 @@
 // Issue 13's fresh-eyes findings on the unattended scheduled job: each case as the operator meets it
 // (the real CLI, real restic/tar, receivers on 127.0.0.1), with the exact lines and exit codes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -119,5 +119,22 @@ describe('finding 5: schedule --cron and a % in a path', () => {
     expect(run.stderr + run.stdout).toBe('');
     expect(run.exitCode).toBe(0);
     expect((await lifeboat(at, ['snapshots', 'm', '--json'])).stdout).toMatch(/"module": "m"/);
+  });
+});
+
+describe('finding 12: a run skipped for a lock under -q', () => {
+  it('prints nothing and exits 3 (cron mails nothing on an overlap)', async () => {
+    t = makeRoot();
+    t.dataModule('good');
+    const running = path.join(t.dir, 'running');
+    const release = path.join(t.dir, 'release');
+    t.part('pre-backup', '10hold', `#!/bin/sh\ntouch '${running}'\nwhile [ ! -e '${release}' ]; do sleep 0.05; done\n`, 'good');
+    const holder = lifeboat(t, ['-q', 'backup', 'good']);
+    while (!existsSync(running)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await lifeboat(t, ['-q', 'backup', 'good']);
+    writeFileSync(release, '');
+    expect((await holder).exitCode).toBe(0);
+    expect(second.stdout + second.stderr).toBe('');
+    expect(second.exitCode).toBe(3);
   });
 });
