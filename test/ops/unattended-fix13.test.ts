@@ -1,10 +1,11 @@
 // Issue 13's fresh-eyes findings on the unattended scheduled job: each case as the operator meets it
 // (the real CLI, real restic/tar, receivers on 127.0.0.1), with the exact lines and exit codes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { requireTool } from './tools.js';
 
@@ -136,5 +137,29 @@ describe('finding 12: a run skipped for a lock under -q', () => {
     expect((await holder).exitCode).toBe(0);
     expect(second.stdout + second.stderr).toBe('');
     expect(second.exitCode).toBe(3);
+  });
+});
+
+describe('finding 9: a missing lifeboat.yaml', () => {
+  let sink: HttpSink | undefined;
+  afterEach(async () => {
+    await sink?.close();
+    sink = undefined;
+  });
+
+  it('names the missing file (exit 2) and sends the failure ping from notify-last-good.json', async () => {
+    sink = await startHttpSink();
+    t = makeRoot();
+    const config = parse(readFileSync(path.join(t.root, 'lifeboat.yaml'), 'utf8')) as Record<string, unknown>;
+    t.write('lifeboat.yaml', stringify({ ...config, notify: [{ webhook: `${sink.url}/ping/abc` }] }));
+    t.dataModule('example');
+    expect((await lifeboat(t, ['-q', 'backup'])).exitCode).toBe(0);
+    sink.received.length = 0;
+    rmSync(path.join(t.root, 'lifeboat.yaml'));
+    const run = await lifeboat(t, ['-q', 'backup']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`lifeboat: module "example" has no repository: ${path.join(t.root, 'lifeboat.yaml')} does not exist (it defines the repositories); put it back (or run \`lifeboat init\` for a new one)`);
+    expect(sink.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(sink.received[1].body).toContain(`lifeboat.yaml does not exist`);
   });
 });
