@@ -163,3 +163,25 @@ describe('finding 9: a missing lifeboat.yaml', () => {
     expect(sink.received[1].body).toContain(`lifeboat.yaml does not exist`);
   });
 });
+
+describe('finding 8: an ntfy URL with credentials', () => {
+  let sink: HttpSink | undefined;
+  afterEach(async () => {
+    await sink?.close();
+    sink = undefined;
+  });
+
+  it('sends them as an Authorization: Basic header and never logs the password', async () => {
+    sink = await startHttpSink();
+    t = makeRoot();
+    const config = parse(readFileSync(path.join(t.root, 'lifeboat.yaml'), 'utf8')) as Record<string, unknown>;
+    const port = new URL(sink.url).port;
+    t.write('lifeboat.yaml', stringify({ ...config, notify: [{ ntfy: `http://user:s3cretpw@127.0.0.1:${port}/t` }, { ntfy: 'http://user:s3cretpw@127.0.0.1:2/t' }] }));
+    t.dataModule('m');
+    const run = await lifeboat(t, ['backup', 'm']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(sink.received.map((r) => [r.method, r.url, r.headers.authorization])).toEqual([['POST', '/t', `Basic ${Buffer.from('user:s3cretpw').toString('base64')}`]]);
+    expect(run.stderr).toMatch(/warn: notification \(success\) by ntfy http:\/\/127\.0\.0\.1:2\/… failed: ECONNREFUSED; the run itself is not affected/);
+    expect(run.stdout + run.stderr).not.toContain('s3cretpw');
+  });
+});
