@@ -7,7 +7,9 @@ import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { runSync } from '../process/runner.js';
-import { cronDFile, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
+import { parse } from 'yaml';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { cronDFile, cronOnlySyntax, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
 import { SERVICE_TEMPLATE, serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
 import { writeFileAtomic } from '../files/write-atomic.js';
 
@@ -42,12 +44,41 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
     installSystemd(units, options.dest, root.root);
     return 0;
   }
+  assertCronSyntax(root, modules);
   if (!options.install) {
     process.stdout.write(crontabLines(scheduled, command).join('\n') + (scheduled.length ? '\n' : ''));
     return 0;
   }
   installCron(scheduled, command, options.dest, root.root);
   return 0;
+}
+
+// Refuses (exit 2) a schedule cron would never run, naming the file that sets it, the key and the fix.
+function assertCronSyntax(root: RootConfig, modules: ModuleConfig[]): void {
+  const problems: string[] = [];
+  for (const module of modules) {
+    const own = ownKeys(module.file);
+    for (const [key, expression] of [['schedule', module.schedule], ['verify/schedule', module.verify.schedule]] as const) {
+      const syntax = expression ? cronOnlySyntax(expression) : undefined;
+      if (!syntax) continue;
+      const where = own.has(key) ? `${module.file}: /${key}` : `${root.file ?? 'lifeboat.yaml'}: /defaults/${key}`;
+      problems.push(`${where} ${JSON.stringify(expression)} uses ${syntax}; Debian's cron does not support it and would never run the job: write it with numbers, ranges (1-5), lists (1,15) and steps (*/2) only, or use \`lifeboat schedule --systemd\``);
+    }
+  }
+  if (problems.length) throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
+}
+
+// Which of schedule and verify/schedule a module's own file sets (the others come from defaults).
+function ownKeys(file: string): Set<string> {
+  const keys = new Set<string>();
+  try {
+    const doc = parse(readFileSync(file, 'utf8')) as { schedule?: unknown; verify?: { schedule?: unknown } } | null;
+    if (doc?.schedule !== undefined) keys.add('schedule');
+    if (doc?.verify?.schedule !== undefined) keys.add('verify/schedule');
+  } catch {
+    // It loaded a moment ago; unreadable now, the defaults are named.
+  }
+  return keys;
 }
 
 // How cron and systemd start this very Lifeboat: absolute node, absolute launcher, explicit root and state dir.

@@ -38,6 +38,20 @@ export function crontabLines(modules: ScheduledModule[], command: string[], user
   return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${`${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`.replace(/%/g, '\\%')}`);
 }
 
+// Syntax croner accepts but Debian's cron (Vixie cron) does not: L, W and # (and ?). Such a line is
+// accepted by crontab and never runs. The syntax named, or undefined for a plain expression.
+export function cronOnlySyntax(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return undefined;
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if (/L/i.test(dayOfMonth)) return 'L (last day)';
+  if (/W/i.test(dayOfMonth)) return 'W (nearest weekday)';
+  if (dayOfWeek.includes('#')) return '# (nth weekday of the month)';
+  if (/L/i.test(dayOfWeek)) return 'L (last weekday of the month)';
+  if (fields.some((field) => field.includes('?'))) return '? (no specific value)';
+  return undefined;
+}
+
 // The line naming the root an installed file (cron.d file, crontab block, service template) was written
 // for, so an install from another root refuses to replace it.
 export function rootMark(root: string): string {

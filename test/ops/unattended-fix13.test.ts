@@ -185,3 +185,23 @@ describe('finding 8: an ntfy URL with credentials', () => {
     expect(run.stdout + run.stderr).not.toContain('s3cretpw');
   });
 });
+
+describe('finding 6: schedule --cron and L, W, # (not in Debian cron)', () => {
+  it('refuses them (exit 2) naming module.yaml, the key and the fix; nothing is written', async () => {
+    t = makeRoot();
+    const last = t.dataModule('last', { schedule: '5 4 L * *' }) && path.join(t.root, 'modules/last/module.yaml');
+    t.dataModule('second', { schedule: '0 3 * * *', verify: { schedule: '0 3 * * MON#2' } });
+    const near = t.dataModule('near', { schedule: '0 3 15W * *' }) && path.join(t.root, 'modules/near/module.yaml');
+    const second = path.join(t.root, 'modules/second/module.yaml');
+    const dest = path.join(t.dir, 'cron');
+    const run = await lifeboat(t, ['schedule', '--cron', '--install', '--dest', dest]);
+    expect(run.exitCode).toBe(2);
+    const fix = "Debian's cron does not support it and would never run the job: write it with numbers, ranges (1-5), lists (1,15) and steps (*/2) only, or use `lifeboat schedule --systemd`";
+    expect(run.stderr.split('\n')).toEqual([
+      `lifeboat: ${last}: /schedule "5 4 L * *" uses L (last day); ${fix}`,
+      `lifeboat: ${near}: /schedule "0 3 15W * *" uses W (nearest weekday); ${fix}`,
+      `lifeboat: ${second}: /verify/schedule "0 3 * * MON#2" uses # (nth weekday of the month); ${fix}`,
+    ]);
+    expect(existsSync(dest)).toBe(false);
+  });
+});
