@@ -37,6 +37,10 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;
           findings.push(warn(subject, `holds ${count} snapshot(s) of module ${module.name} from other host(s) (${others.join(', ')}); this host (${root.host}) leaves them alone (retention, restore without an id and drills take its own): give each host its own repository or module name, or set host: in lifeboat.yaml when this host replaces that one`));
         }
+        const ahead = datedInFuture(snapshots);
+        if (ahead.length > 0) {
+          findings.push(warn(subject, `holds ${ahead.length} snapshot(s) dated in the future: ${ahead.map((s) => `${s.id} (${s.time})`).join(', ')}; the clock was wrong when they were made (or is wrong now): \`restore\` without an id takes the newest by date, which is one of them, and retention counts them as the newest; restore by id (\`lifeboat snapshots ${module.name}\`) and \`lifeboat forget\` them once the clock is right`));
+        }
         const leftovers = (await provider.leftovers?.(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).catch(() => [] as string[])) ?? [];
         if (leftovers.length > 0) {
           findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
@@ -73,6 +77,15 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
     }
   }
   return findings;
+}
+
+// How far ahead of this host's clock a snapshot's time may be before it counts as dated in the future
+// (clocks of two hosts sharing a repository differ by a little).
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+// The snapshots dated after this host's clock (beyond the tolerance).
+export function datedInFuture<T extends { time: string }>(snapshots: T[], now = Date.now()): T[] {
+  return snapshots.filter((s) => Date.parse(s.time) > now + FUTURE_TOLERANCE_MS);
 }
 
 // An encrypted repository (tar): the reason the newest snapshot's sealed part does not open with the

@@ -9,6 +9,7 @@ import { isOwnHost, resolveSnapshot } from '../providers/snapshot-ref.js';
 import { kindOf } from '../providers/kinds.js';
 import { LifeboatError } from '../errors.js';
 import { printResults } from './backup.js';
+import { datedInFuture } from '../check/repositories.js';
 import { printPlan } from './plan.js';
 import { describeUnfinishedRestore, explainFailedRestore, readRestoreMarker } from '../lifecycle/restore-marker.js';
 
@@ -41,6 +42,9 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);
   const kind = kindOf(snapshot);
   if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
+  if ((ref === undefined || ref === 'latest') && datedInFuture([snapshot]).length > 0) {
+    log.warn(`snapshot ${snapshot.id}, the latest by date, is dated ${snapshot.time}, after this host's clock (${new Date().toISOString()}): the clock was wrong when it was made, or is wrong now, and it may not be the last backup made; restoring it as asked (see \`lifeboat snapshots ${module.name}\` and give an id to restore another)`);
+  }
   if (!isOwnHost(snapshot, root.host)) log.warn(`snapshot ${snapshot.id} was made by host ${snapshot.host}, not this host (${root.host}); restoring it as asked`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
-import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { BIN, lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
 import { requireTool } from './tools.js';
 
 let t: TestRoot;
@@ -203,5 +203,32 @@ describe('finding 6: schedule --cron and L, W, # (not in Debian cron)', () => {
       `lifeboat: ${second}: /verify/schedule "0 3 * * MON#2" uses # (nth weekday of the month); ${fix}`,
     ]);
     expect(existsSync(dest)).toBe(false);
+  });
+});
+
+describe('finding 4: a snapshot dated in the future (a wrong clock)', () => {
+  it('check warns naming it, and restore without an id warns that the latest by date is after now', async (ctx) => {
+    requireTool('faketime', ctx);
+    t = makeRoot({ repositories: {} });
+    const repo = path.join(t.dir, 'tar');
+    t.write('lifeboat.yaml', stringify({ repositories: { t: { provider: 'tar', url: repo, compression: 'none' } } }));
+    const data = t.dataModule('m', { verify: { schedule: '0 4 * * 0' } });
+    for (const action of ['backup', 'verify']) {
+      const line = [process.execPath, BIN, '--root', t.root, '--state-dir', t.stateDir, '-q', action, 'm'].map((a) => `'${a}'`).join(' ');
+      const future = await execa('faketime', ['2030-01-01 03:00:00', '/bin/sh', '-c', line], { reject: false, env: { TZ: 'UTC' } });
+      expect(future.exitCode, future.stderr).toBe(0);
+    }
+    writeFileSync(path.join(data, 'file.txt'), 'now\n');
+    expect((await lifeboat(t, ['-q', 'backup', 'm'])).exitCode).toBe(0);
+    const listed = JSON.parse((await lifeboat(t, ['snapshots', 'm', '--json'])).stdout) as { id: string; time: string }[];
+    const ahead = listed.find((s) => s.time.startsWith('2030-01-01'))!;
+    expect(ahead).toBeDefined();
+    const check = await lifeboat(t, ['check']);
+    expect(check.stdout).toMatch(new RegExp(`WARN +repository t \\(module m\\) +holds 1 snapshot\\(s\\) dated in the future: ${ahead.id} \\(${ahead.time.replace(/[.]/g, '\\.')}\\); `));
+    expect(check.stdout).toMatch(/WARN +module m \(restore drill\) +the last drill is dated 2030-01-01 03:00Z, after this host's clock: /);
+    const target = path.join(t.dir, 'target');
+    const restore = await lifeboat(t, ['restore', 'm', '--target', target]);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`warn: snapshot ${ahead.id}, the latest by date, is dated ${ahead.time}, after this host's clock`);
   });
 });
