@@ -181,7 +181,7 @@ describe('finding 8: an ntfy URL with credentials', () => {
     const run = await lifeboat(t, ['backup', 'm']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(sink.received.map((r) => [r.method, r.url, r.headers.authorization])).toEqual([['POST', '/t', `Basic ${Buffer.from('user:s3cretpw').toString('base64')}`]]);
-    expect(run.stderr).toMatch(/warn: notification \(success\) by ntfy http:\/\/127\.0\.0\.1:2\/… failed: ECONNREFUSED; the run itself is not affected/);
+    expect(run.stderr).toMatch(/error: notification \(success\) by ntfy http:\/\/127\.0\.0\.1:2\/… failed: ECONNREFUSED; the run itself is not affected/);
     expect(run.stdout + run.stderr).not.toContain('s3cretpw');
   });
 });
@@ -230,5 +230,27 @@ describe('finding 4: a snapshot dated in the future (a wrong clock)', () => {
     const restore = await lifeboat(t, ['restore', 'm', '--target', target]);
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(restore.stderr).toContain(`warn: snapshot ${ahead.id}, the latest by date, is dated ${ahead.time}, after this host's clock`);
+  });
+});
+
+describe('finding 7: notification targets in the preflight, and a failed notification under -q', () => {
+  it('check fails a missing sendmail or notify command and warns on an unreachable URL; -q still prints a failed notification', async () => {
+    t = makeRoot();
+    const config = parse(readFileSync(path.join(t.root, 'lifeboat.yaml'), 'utf8')) as Record<string, unknown>;
+    const file = t.write('lifeboat.yaml', stringify({ ...config, notify: [{ sendmail: { to: 'ops@example.org', command: '/nonexistent/sendmail' } }, { command: '/nonexistent/notify-chat --urgent' }, { ntfy: 'http://127.0.0.1:2/t' }, { ntfy: 'http://exa mple/t' }] }));
+    t.dataModule('m', { schedule: '0 3 * * *', retention: { keepLast: 3 } });
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    const rows = check.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'));
+    expect(rows).toContain(`FAIL|${file}: /notify/0/sendmail|/nonexistent/sendmail does not exist: no mail can be sent; install a sendmail (e.g. Debian's postfix, msmtp-mta) or set sendmail.command`);
+    expect(rows).toContain(`FAIL|${file}: /notify/1/command|/nonexistent/notify-chat does not exist: the notify command cannot run; fix the path or install it`);
+    expect(rows).toContain(`WARN|${file}: /notify/2/ntfy|http://127.0.0.1:2 cannot be reached (ECONNREFUSED): notifications to it will fail; check the URL and the network`);
+    expect(rows).toContain(`FAIL|${file}: /notify/3/ntfy|is not a URL a notification can be sent to; write it as http(s)://host[:port]/path`);
+    const run = await lifeboat(t, ['-q', 'backup', 'm']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('error: notification (success) by e-mail to ops@example.org failed: ');
+    expect(run.stderr).toContain('error: notification (success) by notify command failed: ');
+    expect(run.stderr).toContain('error: notification (success) by ntfy http://127.0.0.1:2/… failed: ECONNREFUSED; the run itself is not affected');
   });
 });
