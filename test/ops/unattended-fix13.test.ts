@@ -254,3 +254,22 @@ describe('finding 7: notification targets in the preflight, and a failed notific
     expect(run.stderr).toContain('error: notification (success) by ntfy http://127.0.0.1:2/… failed: ECONNREFUSED; the run itself is not affected');
   });
 });
+
+describe('finding 13: FOLDERS longer than the kernel allows', () => {
+  it('is a warning at run time (nothing under -q, exit 0) and a check finding naming the module', async () => {
+    t = makeRoot();
+    const folders = Array.from({ length: 400 }, (_, i) => path.join(t.dir, 'data', 'f'.repeat(200), `${'g'.repeat(200)}${i}`));
+    for (const folder of folders) mkdirSync(folder, { recursive: true });
+    t.module('web', { folders, schedule: '0 3 * * *', retention: { keepLast: 3 } });
+    // Exit 75 skips the rest (the copy test provider, a script, would get the same FOLDERS).
+    t.part('pre-backup', '40count', '#!/bin/sh\n[ -z "$FOLDERS" ] && [ "$(wc -l < "$FOLDERS_FILE")" = 400 ] && exit 75\nexit 1\n', 'web');
+    const run = await lifeboat(t, ['-q', 'backup', 'web']);
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const size = Buffer.byteLength(`FOLDERS=${folders.join(':')}`) + 1;
+    const check = await lifeboat(t, ['check']);
+    expect(check.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'))).toContain(
+      `WARN|module web|FOLDERS would be ${size} bytes, longer than the kernel's limit of 131072 bytes for one environment variable (MAX_ARG_STRLEN): parts get no FOLDERS; a part of this module that uses it must read FOLDERS_FILE (one path per line) instead`,
+    );
+  });
+});
