@@ -82,7 +82,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     { root, action: 'backup', log, dryRun: !!options.dryRun },
   );
   printResults('backup', results, !!options.json, !!options.quiet, (r) => ({ removed: (r.removed ?? []).map(({ repository, id, time, kind }) => ({ repository, id, time, kind })), pruned: r.pruned ?? [] }));
-  if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules)) process.stdout.write(`${line}\n`);
+  if (!options.json && !options.quiet && !options.dryRun) for (const line of summaryLines(results, modules, options.repo)) process.stdout.write(`${line}\n`);
   return exitStatusOf(results);
 }
 

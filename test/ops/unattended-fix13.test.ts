@@ -273,3 +273,20 @@ describe('finding 13: FOLDERS longer than the kernel allows', () => {
     );
   });
 });
+
+describe('finding 14: cosmetic items', () => {
+  it('after a partial failure the summary has a line for the repository that failed too', async (ctx) => {
+    requireTool('restic', ctx);
+    t = makeRoot({ repositories: {} });
+    const pass = path.join(t.dir, 'pass');
+    writeFileSync(pass, 'correct-horse-battery\n', { mode: 0o600 });
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'restic', url: path.join(t.dir, 'restic'), passwordFile: pass }, off: { provider: 'restic', url: 'rest:http://127.0.0.1:2/x', passwordFile: pass } } }));
+    t.dataModule('m', { repositories: ['local', 'off'] });
+    const run = await lifeboat(t, ['backup', 'm']);
+    expect(run.exitCode).toBe(1);
+    const summary = run.stdout.split('\n').filter((line) => line.startsWith('summary '));
+    expect(summary).toHaveLength(2);
+    expect(summary[0]).toMatch(/^summary m local: 1 files, 2 B total, .+ stored, \d+\.\ds$/);
+    expect(summary[1]).toMatch(/^summary m off: no snapshot \(failed\), \d+\.\ds$/);
+  });
+});
