@@ -46,6 +46,8 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
   }
   assertCronSyntax(root, modules);
   if (!options.install) {
+    // On stderr, so the lines on stdout can go straight into `crontab -`.
+    log.info("these lines are for a user's crontab (`crontab -e`, no user field); a file in /etc/cron.d needs the user after the time fields: `lifeboat schedule --cron --install` as root writes /etc/cron.d/lifeboat with it");
     process.stdout.write(crontabLines(scheduled, command).join('\n') + (scheduled.length ? '\n' : ''));
     return 0;
   }
@@ -112,18 +114,21 @@ function installSystemd(units: UnitFile[], dest: string | undefined, root: strin
   mkdirSync(dir, { recursive: true });
   const wanted = new Set(units.map((unit) => unit.name));
   const stale = readdirSync(dir).filter((name) => /^lifeboat-(backup|verify)@.+\.timer$/.test(name) && !wanted.has(name));
-  for (const name of stale) rmSync(path.join(dir, name));
+  // The drills' service template goes with the last drill timer.
+  const template = readdirSync(dir).filter((name) => name === 'lifeboat-verify@.service' && !wanted.has(name));
+  for (const name of [...stale, ...template]) rmSync(path.join(dir, name));
   for (const unit of units) writeFileAtomic(path.join(dir, unit.name), unit.text, 0o644);
-  process.stdout.write(systemdInstallMessage({ dir, unitDir, units: units.map((unit) => unit.name), stale, system }));
+  process.stdout.write(systemdInstallMessage({ dir, unitDir, units: units.map((unit) => unit.name), stale, removed: template, system }));
 }
 
 // The message after writing units to `dir`. Only a folder systemd reads (`unitDir`) gets
 // `systemctl daemon-reload`; elsewhere (--dest) the units are not loaded, so it says where they belong.
-export function systemdInstallMessage(install: { dir: string; unitDir: string; units: string[]; stale: string[]; system: boolean }): string {
+export function systemdInstallMessage(install: { dir: string; unitDir: string; units: string[]; stale: string[]; removed?: string[]; system: boolean }): string {
   const ctl = install.system ? 'systemctl' : 'systemctl --user';
   const timers = install.units.filter((name) => name.endsWith('.timer'));
   const loaded = path.resolve(install.dir) === path.resolve(install.unitDir);
-  const lines = [`Wrote ${install.units.length} unit(s) to ${install.dir}: ${install.units.join(', ')}${install.stale.length ? `; removed ${install.stale.join(', ')}` : ''}.`];
+  const removed = [...install.stale, ...(install.removed ?? [])];
+  const lines = [`Wrote ${install.units.length} unit(s) to ${install.dir}: ${install.units.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}.`];
   const commands = [...(loaded ? [`${ctl} daemon-reload`] : []), ...(install.stale.length ? [`${ctl} disable --now ${install.stale.join(' ')}`] : []), ...(timers.length ? [`${ctl} enable --now ${timers.join(' ')}`] : [])];
   if (!loaded) lines.push(`systemd does not read ${install.dir} (its folder is ${install.unitDir}), so nothing is enabled yet; once the units are there:`);
   else lines.push('To enable them, run:');

@@ -37,6 +37,8 @@ describe('schedule', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
     expect(run.stdout.split('\n')).toEqual(Object.entries(SCHEDULES).map(([name, schedule]) => `${schedule} ${prefix} -q backup ${name}`));
+    // Which crontab they are for, on stderr (stdout can go straight into `crontab -`).
+    expect(run.stderr).toBe("these lines are for a user's crontab (`crontab -e`, no user field); a file in /etc/cron.d needs the user after the time fields: `lifeboat schedule --cron --install` as root writes /etc/cron.d/lifeboat with it");
   });
 
   it('prints a low-priority oneshot service and a persistent, randomized timer per module', async () => {
