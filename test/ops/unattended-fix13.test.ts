@@ -290,3 +290,17 @@ describe('finding 14: cosmetic items', () => {
     expect(summary[1]).toMatch(/^summary m off: no snapshot \(failed\), \d+\.\ds$/);
   });
 });
+
+describe('finding 14: #! lines check explains', () => {
+  it('names the argument a CR ends up in, and a UTF-8 BOM before #!', async () => {
+    t = makeRoot();
+    t.dataModule('web', { schedule: '0 3 * * *', retention: { keepLast: 3 } });
+    const cr = t.part('pre-backup', '10cr', '#!/bin/sh -e\r\nexit 0\r\n', 'web');
+    const bom = t.part('pre-backup', '20bom', '\ufeff#!/bin/sh\nexit 0\n', 'web');
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode).toBe(1);
+    const rows = check.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'));
+    expect(rows).toContain(`FAIL|${cr}|its #! line ends in CR (Windows line ends), so the kernel runs /bin/sh with the argument "-e\\r" and the part fails; convert the file: sed -i 's/\\r$//' FILE (or dos2unix)`);
+    expect(rows).toContain(`FAIL|${bom}|starts with a UTF-8 byte order mark (BOM) before its #! line, so the kernel does not see the #! and cannot execute it ("Exec format error"); remove the BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`);
+  });
+});
