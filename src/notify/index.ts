@@ -25,6 +25,8 @@ export interface NotifyModuleResult {
   error: string | null;
   failedPart?: string | null;
   snapshots: Array<{ repository: string; id: string }>;
+  // What the backup's retention removed.
+  removed?: Array<{ repository: string; id: string }>;
 }
 
 export interface Notifier {
@@ -96,7 +98,8 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
   if (event !== 'start') {
     for (const m of payload.modules) {
       const snapshots = (m.snapshots as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
-      lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
+      const removed = (m.removed as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
+      lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${removed ? `; retention removed ${removed}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
     }
   }
   if (payload.log?.length) lines.push('', '--- last lines of the log ---', ...payload.log);
@@ -106,7 +109,7 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
 // One module's result as the pings report it.
 function summarise(result: NotifyModuleResult): Record<string, unknown> & { module: string } {
   const outcome = result.ok ? (result.skipped ? 'skipped' : 'ok') : result.locked ? 'skipped (locked)' : 'failed';
-  return { module: result.module, ok: result.ok || !!result.locked, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), error: result.error, failedPart: result.failedPart ?? null };
+  return { module: result.module, ok: result.ok || !!result.locked, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), ...(result.removed?.length ? { removed: result.removed.map(({ repository, id }) => ({ repository, id })) } : {}), error: result.error, failedPart: result.failedPart ?? null };
 }
 
 // Sends one ping; a failure is logged as an error (printed under -q too: it may be the only word that the

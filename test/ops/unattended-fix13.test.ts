@@ -304,3 +304,18 @@ describe('finding 14: #! lines check explains', () => {
     expect(rows).toContain(`FAIL|${bom}|starts with a UTF-8 byte order mark (BOM) before its #! line, so the kernel does not see the #! and cannot execute it ("Exec format error"); remove the BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`);
   });
 });
+
+describe('finding 14: the notification text shows what retention removed', () => {
+  it('a command target gets "; retention removed REPO:ID" like the result line', async () => {
+    t = makeRoot({ repositories: {} });
+    const got = path.join(t.dir, 'got');
+    t.write('lifeboat.yaml', stringify({ repositories: { local: { provider: 'tar', url: path.join(t.dir, 'tar'), compression: 'none' } }, notify: [{ command: `cat > '${got}'` }] }));
+    t.dataModule('m', { retention: { keepLast: 1 } });
+    expect((await lifeboat(t, ['-q', 'backup', 'm'])).exitCode).toBe(0);
+    const run = await lifeboat(t, ['backup', 'm']);
+    expect(run.exitCode).toBe(0);
+    const line = /^backup m: ok .+$/m.exec(run.stdout)![0];
+    expect(line).toMatch(/; retention removed local:\S+$/);
+    expect(readFileSync(got, 'utf8').split('\n')[1]).toBe(`m: ok ${line.slice('backup m: ok '.length)}`);
+  });
+});
