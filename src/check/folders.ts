@@ -11,6 +11,7 @@ import { readRestoreMarker, scratchHolders } from '../lifecycle/restore-marker.j
 import { isScratchName } from '../lifecycle/restore-swap.js';
 import { joinBytes, listNames, showPath } from '../files/byte-path.js';
 import { LifeboatError } from '../errors.js';
+import { foldersTooLong, MAX_ARG_STRLEN } from '../parts/env-limit.js';
 
 // One finding per missing folder (naming the file and key), or one ok line per module.
 export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding[] {
@@ -29,6 +30,8 @@ export function checkFolders(root: RootConfig, modules: ModuleConfig[]): Finding
       missing++;
       findings.push(fail(`${display}: /folders/${index}`, `${folder} ${kind}; create it, or remove it from folders:`));
     });
+    const long = foldersTooLong(module.folders);
+    if (long) findings.push(warn(`module ${module.name}`, `FOLDERS would be ${long} bytes, longer than the kernel's limit of ${MAX_ARG_STRLEN} bytes for one environment variable (MAX_ARG_STRLEN): parts get no FOLDERS; a part of this module that uses it must read FOLDERS_FILE (one path per line) instead`));
     if (missing === 0 && module.folders.length) findings.push(ok(`module ${module.name}`, `${module.folders.length} folder(s) exist`));
     // etc/state-include.conf: what a backup would fail on (a missing path or volume, a `volumes/` typo).
     for (const problem of includeProblems(module)) findings.push(fail(`module ${module.name}`, problem));

@@ -71,6 +71,10 @@ function checkInterpreters(root: RootConfig, modules: ModuleConfig[]): Finding[]
         const head = firstBytes(part.path, 256);
         if (head === undefined) continue;
         if (head.subarray(0, 4).toString('latin1') === '\x7fELF') continue;
+        if (head.subarray(0, 5).toString('latin1') === '\xef\xbb\xbf#!') {
+          findings.push(fail(part.path, `starts with a UTF-8 byte order mark (BOM) before its #! line, so the kernel does not see the #! and cannot execute it ("Exec format error"); remove the BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`));
+          continue;
+        }
         if (head.subarray(0, 2).toString('latin1') !== '#!') {
           findings.push(fail(part.path, 'has no #! line and is not a binary, so it cannot be executed ("Exec format error"); add a first line such as #!/bin/sh'));
           continue;
@@ -93,6 +97,11 @@ export function shebangProblem(head: string, searchPath: string): string | undef
   const newline = head.indexOf('\n');
   const line = head.slice(2, newline < 0 ? undefined : newline);
   if (line.includes('\r')) {
+    // The kernel splits the line once: the interpreter, then everything after it as one argument.
+    const [, program, rest] = /^[ \t]*(\S+?)(?:[ \t]+([^]*?))?$/.exec(line.replace(/\r$/, '')) ?? [];
+    if (program && !program.includes('\r') && rest !== undefined) {
+      return `its #! line ends in CR (Windows line ends), so the kernel runs ${program} with the argument "${rest.trimEnd()}\\r" and the part fails; convert the file: sed -i 's/\\r$//' FILE (or dos2unix)`;
+    }
     return `its #! line ends in CR (Windows line ends), so the kernel looks for the interpreter "${line.trim().split(/\s+/)[0]}\\r" and the part fails with "No such file or directory"; convert the file: sed -i 's/\\r$//' FILE (or dos2unix)`;
   }
   const [interpreter, ...args] = line.trim().split(/[ \t]+/);

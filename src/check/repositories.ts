@@ -3,7 +3,8 @@
 // (restic snapshots, borg list, tar's listing of its folder and bucket).
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { ModuleConfig, RootConfig } from '../config/types.js';
+import type { ModuleConfig, RepositoryConfig, RootConfig } from '../config/types.js';
+import type { Provider, ProviderSnapshot } from '../providers/types.js';
 import { describeError, LifeboatError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { repositoriesFor, vanishedRepository } from '../lifecycle/repositories.js';
@@ -36,6 +37,10 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           const count = snapshots.filter((s) => s.host !== undefined && s.host !== root.host).length;
           findings.push(warn(subject, `holds ${count} snapshot(s) of module ${module.name} from other host(s) (${others.join(', ')}); this host (${root.host}) leaves them alone (retention, restore without an id and drills take its own): give each host its own repository or module name, or set host: in lifeboat.yaml when this host replaces that one`));
         }
+        const ahead = datedInFuture(snapshots);
+        if (ahead.length > 0) {
+          findings.push(warn(subject, `holds ${ahead.length} snapshot(s) dated in the future: ${ahead.map((s) => `${s.id} (${s.time})`).join(', ')}; the clock was wrong when they were made (or is wrong now): \`restore\` without an id takes the newest by date, which is one of them, and retention counts them as the newest; restore by id (\`lifeboat snapshots ${module.name}\`) and \`lifeboat forget\` them once the clock is right`));
+        }
         const leftovers = (await provider.leftovers?.(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).catch(() => [] as string[])) ?? [];
         if (leftovers.length > 0) {
           findings.push(warn(subject, `unfinished files of an earlier run (not snapshots; a run killed during its upload leaves them): ${leftovers.join(', ')}; remove them (\`rm\` the local files; an unfinished upload is aborted by the next backup)`));
@@ -45,20 +50,11 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           findings.push(fail(subject, `stored objects differ in size from what their manifest records (cut short or damaged): ${wrongSizes.join('; ')}; restore another snapshot, and run \`lifeboat verify ${module.name}\``));
           continue;
         }
-        if (snapshots.length > 0 && provider.preflightRestore) {
-          // An encrypted repository (tar): the newest snapshot's sealed part must open with the key.
-          const newest = snapshots[snapshots.length - 1];
-          const opened = await provider.preflightRestore(module.name, newest, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).then(
-            () => undefined,
-            // The fix a provider gives as the hint (a wrong key: which setting to correct) is kept.
-            (error: unknown) => log.masker.mask(describeError(error).split('\n')[0] + (error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '')),
-          );
-          if (opened !== undefined) {
-            // A backup host may hold the recipients only, by design: no identity is a warning there.
-            const noIdentity = config.recipients !== undefined && config.identityFile === undefined;
-            findings.push((noIdentity ? warn : fail)(subject, `snapshot ${newest.id} does not open: ${opened}`));
-            continue;
-          }
+        const opened = await newestDoesNotOpen(provider, module.name, snapshots, log, env);
+        if (opened !== undefined) {
+          // A backup host may hold the recipients only, by design: no identity is a warning there.
+          findings.push((holdsNoKey(config) ? warn : fail)(subject, `snapshot ${snapshots[snapshots.length - 1].id} does not open: ${opened}`));
+          continue;
         }
         if (snapshots.length > 0) {
           findings.push(ok(subject, `opens: ${snapshots.length} snapshot(s), the newest from ${snapshots[snapshots.length - 1].time}`));
@@ -84,6 +80,55 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
     }
   }
   return findings;
+}
+
+// How far ahead of this host's clock a snapshot's time may be before it counts as dated in the future
+// (clocks of two hosts sharing a repository differ by a little).
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+// The snapshots dated after this host's clock (beyond the tolerance).
+export function datedInFuture<T extends { time: string }>(snapshots: T[], now = Date.now()): T[] {
+  return snapshots.filter((s) => Date.parse(s.time) > now + FUTURE_TOLERANCE_MS);
+}
+
+// An encrypted repository (tar): the reason the newest snapshot's sealed part does not open with the
+// configured key, or undefined when it opens (or the repository is not encrypted, or holds nothing).
+async function newestDoesNotOpen(provider: Provider, module: string, snapshots: ProviderSnapshot[], log: Logger, env: Record<string, string>): Promise<string | undefined> {
+  if (snapshots.length === 0 || !provider.preflightRestore) return undefined;
+  return provider.preflightRestore(module, snapshots[snapshots.length - 1], { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).then(
+    () => undefined,
+    // The fix a provider gives as the hint (a wrong key: which setting to correct) is kept.
+    (error: unknown) => log.masker.mask(describeError(error).split('\n')[0] + (error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '')),
+  );
+}
+
+// A repository this host only encrypts to (recipients without identityFile): it cannot open its archives.
+function holdsNoKey(config: RepositoryConfig): boolean {
+  return config.recipients !== undefined && config.identityFile === undefined;
+}
+
+// Before a backup writes into a keyed tar repository, the module's newest snapshot there must open with
+// the configured key: a changed passphrase or identity would otherwise make archives only the old key
+// opens, and retention would then delete the ones made with it. Refuses the backup (exit 2) naming the
+// repository and the fix. Restic and borg refuse a wrong password by themselves.
+export async function assertKeyOpens(root: RootConfig, selected: { module: ModuleConfig; repositories: string[] }[], log: Logger): Promise<void> {
+  const problems: string[] = [];
+  for (const { module, repositories } of selected) {
+    for (const name of repositories) {
+      const config = root.global.repositories[name];
+      const keyed = config.provider === 'tar' && (config.passwordFile !== undefined || config.passwordCommand !== undefined || config.identityFile !== undefined);
+      if (!keyed || holdsNoKey(config)) continue;
+      const provider = await openProvider(name, root, (...values) => log.masker.add(...values));
+      const env = { ...process.env, ...root.rootEnv, ...module.env } as Record<string, string>;
+      const snapshots = await provider.list(module.name, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env, fresh: true }).catch(() => [] as ProviderSnapshot[]);
+      const reason = await newestDoesNotOpen(provider, module.name, snapshots, log, env);
+      if (reason === undefined) continue;
+      problems.push(
+        `repository ${name}: the newest snapshot of module ${module.name} does not open with the configured key: ${reason}; a backup with another key would let retention delete the archives only the earlier key opens (or move the old archives aside to start the repository anew)`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new LifeboatError('CONFIG_INVALID', problems.join('; '), { problems });
 }
 
 // The nearest existing folder above `dir` when it is not writable (so the repository cannot be created).

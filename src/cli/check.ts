@@ -9,6 +9,7 @@ import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { fail, ok, warn, type Finding } from '../check/findings.js';
 import { preflight } from '../check/preflight.js';
 import { checkDrills } from '../check/drills.js';
+import { checkNotify } from '../check/notify.js';
 
 // Runs every check and prints each finding once, in a table (or JSON); exit 1 when anything failed.
 export async function checkCommand(_args: unknown[], options: GlobalOptions): Promise<number> {
@@ -21,6 +22,7 @@ export async function checkCommand(_args: unknown[], options: GlobalOptions): Pr
   for (const warning of root.warnings ?? []) findings.push(strayFinding(warning));
   for (const module of broken) for (const problem of module.problems) findings.push(fail(`module ${module.name}`, `cannot run: ${problem}`));
   findings.push(...(await preflight(root, modules, log)));
+  findings.push(...(await checkNotify(root)));
   for (const module of all) if (!module.enabled) findings.push(warn(`module ${module.name}`, 'DISABLED (enabled: false): it is never backed up'));
   findings.push(...checkStaleness(root, modules));
   findings.push(...checkDrills(moduleStatuses(root.stateDir, modules)));

@@ -11,6 +11,7 @@ import { describeRelocations, relocations } from '../lifecycle/snapshot-places.j
 import { LifeboatError } from '../errors.js';
 import { assertRepositoryTools } from '../check/backup-config.js';
 import { printResults } from './backup.js';
+import { datedInFuture } from '../check/repositories.js';
 import { printPlan } from './plan.js';
 import { describeUnfinishedRestore, explainFailedRestore, readRestoreMarker } from '../lifecycle/restore-marker.js';
 
@@ -52,6 +53,9 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   const moved = relocations(root, module, snapshot.paths);
   if (moved.length > 0) log.info(describeRelocations(snapshot.id, module.name, moved));
   if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
+  if ((ref === undefined || ref === 'latest') && datedInFuture([snapshot]).length > 0) {
+    log.warn(`snapshot ${snapshot.id}, the latest by date, is dated ${snapshot.time}, after this host's clock (${new Date().toISOString()}): the clock was wrong when it was made, or is wrong now, and it may not be the last backup made; restoring it as asked (see \`lifeboat snapshots ${module.name}\` and give an id to restore another)`);
+  }
   if (!isOwnHost(snapshot, root.host)) log.warn(`snapshot ${snapshot.id} was made by host ${snapshot.host}, not this host (${root.host}); restoring it as asked`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);
   const unfinished = readRestoreMarker(root.stateDir, module.name);

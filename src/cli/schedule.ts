@@ -7,7 +7,9 @@ import { createLogger, loadForCommand, type GlobalOptions } from './common.js';
 import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { runSync } from '../process/runner.js';
-import { cronDFile, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
+import { parse } from 'yaml';
+import type { ModuleConfig, RootConfig } from '../config/types.js';
+import { cronDFile, cronOnlySyntax, crontabLines, mergeCrontab, writtenForRoot, type ScheduledModule } from '../schedule/crontab.js';
 import { SERVICE_TEMPLATE, serviceUnit, timerUnit, type UnitFile } from '../schedule/systemd.js';
 import { writeFileAtomic } from '../files/write-atomic.js';
 
@@ -46,12 +48,43 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
     installSystemd(units, options.dest, root.root);
     return 0;
   }
+  assertCronSyntax(root, modules);
   if (!options.install) {
+    // On stderr, so the lines on stdout can go straight into `crontab -`.
+    log.info("these lines are for a user's crontab (`crontab -e`, no user field); a file in /etc/cron.d needs the user after the time fields: `lifeboat schedule --cron --install` as root writes /etc/cron.d/lifeboat with it");
     process.stdout.write(crontabLines(scheduled, command).join('\n') + (scheduled.length ? '\n' : ''));
     return 0;
   }
   installCron(scheduled, command, options.dest, root.root);
   return 0;
+}
+
+// Refuses (exit 2) a schedule cron would never run, naming the file that sets it, the key and the fix.
+function assertCronSyntax(root: RootConfig, modules: ModuleConfig[]): void {
+  const problems: string[] = [];
+  for (const module of modules) {
+    const own = ownKeys(module.file);
+    for (const [key, expression] of [['schedule', module.schedule], ['verify/schedule', module.verify.schedule]] as const) {
+      const syntax = expression ? cronOnlySyntax(expression) : undefined;
+      if (!syntax) continue;
+      const where = own.has(key) ? `${module.file}: /${key}` : `${root.file ?? 'lifeboat.yaml'}: /defaults/${key}`;
+      problems.push(`${where} ${JSON.stringify(expression)} uses ${syntax}; Debian's cron does not support it and would never run the job: write it with numbers, ranges (1-5), lists (1,15) and steps (*/2) only, or use \`lifeboat schedule --systemd\``);
+    }
+  }
+  if (problems.length) throw new LifeboatError('CONFIG_INVALID', problems.join('\n'), { problems });
+}
+
+// Which of schedule and verify/schedule a module's own file sets (the others come from defaults).
+function ownKeys(file: string): Set<string> {
+  const keys = new Set<string>();
+  try {
+    const doc = parse(readFileSync(file, 'utf8')) as { schedule?: unknown; verify?: { schedule?: unknown } } | null;
+    if (doc?.schedule !== undefined) keys.add('schedule');
+    if (doc?.verify?.schedule !== undefined) keys.add('verify/schedule');
+  } catch {
+    // It loaded a moment ago; unreadable now, the defaults are named.
+  }
+  return keys;
 }
 
 // How cron and systemd start this very Lifeboat: absolute node, absolute launcher, explicit root and state dir.
@@ -85,18 +118,21 @@ function installSystemd(units: UnitFile[], dest: string | undefined, root: strin
   mkdirSync(dir, { recursive: true });
   const wanted = new Set(units.map((unit) => unit.name));
   const stale = readdirSync(dir).filter((name) => /^lifeboat-(backup|verify)@.+\.timer$/.test(name) && !wanted.has(name));
-  for (const name of stale) rmSync(path.join(dir, name));
+  // The drills' service template goes with the last drill timer.
+  const template = readdirSync(dir).filter((name) => name === 'lifeboat-verify@.service' && !wanted.has(name));
+  for (const name of [...stale, ...template]) rmSync(path.join(dir, name));
   for (const unit of units) writeFileAtomic(path.join(dir, unit.name), unit.text, 0o644);
-  process.stdout.write(systemdInstallMessage({ dir, unitDir, units: units.map((unit) => unit.name), stale, system }));
+  process.stdout.write(systemdInstallMessage({ dir, unitDir, units: units.map((unit) => unit.name), stale, removed: template, system }));
 }
 
 // The message after writing units to `dir`. Only a folder systemd reads (`unitDir`) gets
 // `systemctl daemon-reload`; elsewhere (--dest) the units are not loaded, so it says where they belong.
-export function systemdInstallMessage(install: { dir: string; unitDir: string; units: string[]; stale: string[]; system: boolean }): string {
+export function systemdInstallMessage(install: { dir: string; unitDir: string; units: string[]; stale: string[]; removed?: string[]; system: boolean }): string {
   const ctl = install.system ? 'systemctl' : 'systemctl --user';
   const timers = install.units.filter((name) => name.endsWith('.timer'));
   const loaded = path.resolve(install.dir) === path.resolve(install.unitDir);
-  const lines = [`Wrote ${install.units.length} unit(s) to ${install.dir}: ${install.units.join(', ')}${install.stale.length ? `; removed ${install.stale.join(', ')}` : ''}.`];
+  const removed = [...install.stale, ...(install.removed ?? [])];
+  const lines = [`Wrote ${install.units.length} unit(s) to ${install.dir}: ${install.units.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}.`];
   const commands = [...(loaded ? [`${ctl} daemon-reload`] : []), ...(install.stale.length ? [`${ctl} disable --now ${install.stale.join(' ')}`] : []), ...(timers.length ? [`${ctl} enable --now ${timers.join(' ')}`] : [])];
   if (!loaded) lines.push(`systemd does not read ${install.dir} (its folder is ${install.unitDir}), so nothing is enabled yet; once the units are there:`);
   else lines.push('To enable them, run:');

@@ -7,7 +7,8 @@ import { loadManifest } from '../lifecycle/manifest.js';
 import { formatBytes } from '../log/format.js';
 
 // The summary lines of a backup run.
-export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): string[] {
+// `only`: the repositories given with --repo (default: each module's own).
+export function summaryLines(results: ModuleResult[], modules: ModuleConfig[], only?: string[]): string[] {
   const lines: string[] = [];
   for (const result of results) {
     const module = modules.find((m) => m.name === result.module);
@@ -29,6 +30,11 @@ export function summaryLines(results: ModuleResult[], modules: ModuleConfig[]): 
       const removedText = `${removed ? `, ${removed} snapshot(s) removed` : ''}${pruned}`;
       const contents = manifest ? `${manifest.files} files, ${formatBytes(manifest.bytes)} total` : 'files and total unknown (no manifest)';
       lines.push(`summary ${result.module} ${snapshot.repository}: ${contents}, ${snapshot.bytes === undefined ? 'stored bytes unknown' : `${formatBytes(snapshot.bytes)} stored`}${removedText}${took}`);
+    }
+    // A run that wrote to some repositories and failed in others: a line for each of those too.
+    if (!result.ok && module) {
+      const wanted = only && only.length > 0 ? only : module.repositories;
+      for (const repository of wanted.filter((name) => !result.snapshots.some((s) => s.repository === name))) lines.push(`summary ${result.module} ${repository}: no snapshot (failed)${took}`);
     }
   }
   return lines;

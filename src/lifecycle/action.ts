@@ -80,7 +80,8 @@ export async function runModuleAction(input: ModuleActionInput): Promise<ModuleR
       lock = await acquireLock(layout.locks, module.name, { waitSeconds: input.waitSeconds, log });
     } catch (error) {
       if (error instanceof LifeboatError && error.code === 'LOCKED') {
-        log.error(error.message);
+        // A skip, not a failure: a warning, so a quiet (-q, cron) run prints nothing on an overlap.
+        log.warn(error.message);
         return { ...result, locked: true, lockedBy: /locked by (.+?)(?: after waiting [\d.]+s)?; wait for it/.exec(error.message)?.[1], error: error.message, code: error.code };
       }
       if (error instanceof LifeboatError) throw error;

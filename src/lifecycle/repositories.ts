@@ -1,4 +1,5 @@
 // Which repositories an action uses: the module's (default every repository), narrowed by --repo.
+import path from 'node:path';
 import { LifeboatError } from '../errors.js';
 import type { ModuleConfig, RootConfig } from '../config/types.js';
 import { earlierBackups } from '../state/journal.js';
@@ -6,6 +7,10 @@ import { earlierBackups } from '../state/journal.js';
 // The repositories of a module for this run; --repo naming one the module does not use is a usage error.
 export function repositoriesFor(root: RootConfig, module: ModuleConfig, wanted?: string[]): string[] {
   if (module.repositories.length === 0) {
+    // No lifeboat.yaml at all (deleted, a config management run that did not write it): say so.
+    if (root.file === undefined) {
+      throw new LifeboatError('CONFIG_MISSING', `module "${module.name}" has no repository: ${path.join(root.root, 'lifeboat.yaml')} does not exist (it defines the repositories); put it back (or run \`lifeboat init\` for a new one)`);
+    }
     throw new LifeboatError('CONFIG_INVALID', `module "${module.name}" has no repository: define one under repositories: in lifeboat.yaml`);
   }
   if (!wanted || wanted.length === 0) return module.repositories;

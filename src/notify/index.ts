@@ -25,6 +25,8 @@ export interface NotifyModuleResult {
   error: string | null;
   failedPart?: string | null;
   snapshots: Array<{ repository: string; id: string }>;
+  // What the backup's retention removed.
+  removed?: Array<{ repository: string; id: string }>;
 }
 
 export interface Notifier {
@@ -96,7 +98,8 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
   if (event !== 'start') {
     for (const m of payload.modules) {
       const snapshots = (m.snapshots as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
-      lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
+      const removed = (m.removed as Array<{ repository: string; id: string }> | undefined)?.map((s) => `${s.repository}:${shortId(s.id)}`).join(' ');
+      lines.push(`${m.module}: ${m.result}${snapshots ? ` ${snapshots}` : ''}${removed ? `; retention removed ${removed}` : ''}${m.error ? ` (${m.failedPart ? `${m.failedPart}: ` : ''}${m.error})` : ''}`);
     }
   }
   if (payload.log?.length) lines.push('', '--- last lines of the log ---', ...payload.log);
@@ -106,19 +109,21 @@ function render(entry: NotifyConfig, event: NotifyEvent, payload: Payload, log: 
 // One module's result as the pings report it.
 function summarise(result: NotifyModuleResult): Record<string, unknown> & { module: string } {
   const outcome = result.ok ? (result.skipped ? 'skipped' : 'ok') : result.locked ? 'skipped (locked)' : 'failed';
-  return { module: result.module, ok: result.ok || !!result.locked, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), error: result.error, failedPart: result.failedPart ?? null };
+  return { module: result.module, ok: result.ok || !!result.locked, result: outcome, snapshots: result.snapshots.map(({ repository, id }) => ({ repository, id })), ...(result.removed?.length ? { removed: result.removed.map(({ repository, id }) => ({ repository, id })) } : {}), error: result.error, failedPart: result.failedPart ?? null };
 }
 
-// Sends one ping; a failure is logged as a warning naming only the host of the URL.
+// Sends one ping; a failure is logged as an error (printed under -q too: it may be the only word that the
+// run failed) naming only the host of the URL; it does not fail the run.
 async function ping(entry: NotifyConfig, event: NotifyEvent, rid: string, message: { body: string; contentType: string }, log: Logger): Promise<void> {
   const url = pingUrl(entry, event, rid);
   const timeoutMs = (entry.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const result = await postPing(url, message.body, message.contentType, timeoutMs);
   if (result.ok) log.debug(`notified ${redactUrl(entry.webhook!)} (${event})`);
-  else log.warn(`notification (${event}) to ${redactUrl(entry.webhook!)} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
+  else log.error(`notification (${event}) to ${redactUrl(entry.webhook!)} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
 }
 
-// Sends the end-of-run message to an ntfy topic, through sendmail or to a command; failures are warnings.
+// Sends the end-of-run message to an ntfy topic, through sendmail or to a command; failures are logged as
+// errors (printed under -q), never failing the run.
 async function deliver(entry: NotifyConfig, event: NotifyEvent, body: string, context: { action: string; host: string }, log: Logger): Promise<void> {
   const timeoutMs = (entry.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const message = { subject: body.split('\n')[0], body, failed: event === 'failure' };
@@ -128,7 +133,7 @@ async function deliver(entry: NotifyConfig, event: NotifyEvent, body: string, co
       ? [`e-mail to ${entry.sendmail.to}`, await sendMail(entry.sendmail, message, timeoutMs)]
       : [`notify command`, await runCommand(entry.command!, message, { ...context, event }, timeoutMs)];
   if (result.ok) log.debug(`notified ${what} (${event})`);
-  else log.warn(`notification (${event}) by ${what} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
+  else log.error(`notification (${event}) by ${what} failed: ${log.masker.mask(result.error ?? 'unknown error')}; the run itself is not affected`);
 }
 
 // healthchecks.io: URL/start, URL, URL/fail, each with ?rid=; json: the URL itself.

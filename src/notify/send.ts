@@ -7,12 +7,15 @@ export interface PingResult {
 }
 
 // POSTs `body` to `url`; gives up after `timeoutMs` (connection and response together).
+// Credentials in the URL (http://user:password@host/topic, as ntfy's access control takes them) go into an
+// Authorization: Basic header: fetch refuses a URL that carries them, and its error would show them.
 export async function postPing(url: string, body: string, contentType: string, timeoutMs: number, extraHeaders: Record<string, string> = {}): Promise<PingResult> {
   try {
-    const response = await fetch(url, {
+    const { target, authorization } = splitCredentials(url);
+    const response = await fetch(target, {
       method: 'POST',
       body,
-      headers: { 'content-type': contentType, 'user-agent': 'lifeboat', ...extraHeaders },
+      headers: { 'content-type': contentType, 'user-agent': 'lifeboat', ...(authorization ? { authorization } : {}), ...extraHeaders },
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'follow',
     });
@@ -21,6 +24,17 @@ export async function postPing(url: string, body: string, contentType: string, t
   } catch (error) {
     return { ok: false, error: describeFetchError(error, timeoutMs) };
   }
+}
+
+// The URL without its user:password, and those as a Basic Authorization header value.
+function splitCredentials(url: string): { target: string; authorization?: string } {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { target: url };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
 // fetch() says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is in its cause.

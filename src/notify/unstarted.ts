@@ -37,7 +37,13 @@ export async function notifyUnstarted(options: PathOptions, action: string, name
 // gives the entries the last run that loaded it remembered (see last-good.ts).
 function readNotifyEntries(rootDir: string, stateDir: string, log: Logger): NotifyConfig[] {
   const file = ['lifeboat.yaml', 'lifeboat.yml', 'lifeboat.json'].map((name) => path.join(rootDir, name)).find((candidate) => existsSync(candidate));
-  if (!file) return [];
+  if (!file) {
+    // A lifeboat.yaml that is gone: the entries the last run that loaded it remembered.
+    const remembered = lastGoodNotifyEntries(stateDir);
+    if (!remembered) return [];
+    log.warn(`${path.join(rootDir, 'lifeboat.yaml')} does not exist; the failure ping goes to the notify entries of the last run that loaded it (${remembered.written.toISOString()})`);
+    return remembered.entries.filter(validEntry);
+  }
   try {
     let doc: { notify?: unknown };
     try {

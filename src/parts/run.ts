@@ -38,7 +38,7 @@ export interface ProcessPartResult {
 export function runProcessPart(options: ProcessPartOptions): Promise<ProcessPartResult> {
   const notExecutable = checkExecutableFormat(options.file);
   if (notExecutable) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: notExecutable });
-  const fitted = fitEnvironment(options.env, (message) => options.log.error(message));
+  const fitted = fitEnvironment(options.env, (message) => options.log.warn(message));
   if (fitted.error) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, interrupted: null, error: fitted.error });
   return new Promise((resolve) => {
     // Its own process group, so a timeout or signal reaches its grandchildren too. spawn() throws at once

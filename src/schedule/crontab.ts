@@ -31,9 +31,25 @@ export function jobArgs(action: 'backup' | 'verify' | undefined, module: string)
 // The lines of a user's crontab (no user column); with `user`, the /etc/cron.d format. Each job runs with
 // -q: cron mails whatever a job prints, and a quiet run prints nothing unless something failed (errors on
 // stderr, the failed module's line), so the mail comes on failure only.
+// cron turns an unescaped % of the command into a newline (the rest is the job's stdin): each % of a
+// path is written \% (crontab(5)), which cron gives the shell as a plain %.
 export function crontabLines(modules: ScheduledModule[], command: string[], user?: string): string[] {
   const run = [...command.map(quoteArg), '-q'].join(' ');
-  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`);
+  return modules.map(({ module, schedule, action }) => `${schedule} ${user ? `${user} ` : ''}${`${run} ${jobArgs(action, module).map(quoteArg).join(' ')}`.replace(/%/g, '\\%')}`);
+}
+
+// Syntax croner accepts but Debian's cron (Vixie cron) does not: L, W and # (and ?). Such a line is
+// accepted by crontab and never runs. The syntax named, or undefined for a plain expression.
+export function cronOnlySyntax(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return undefined;
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if (/L/i.test(dayOfMonth)) return 'L (last day)';
+  if (/W/i.test(dayOfMonth)) return 'W (nearest weekday)';
+  if (dayOfWeek.includes('#')) return '# (nth weekday of the month)';
+  if (/L/i.test(dayOfWeek)) return 'L (last weekday of the month)';
+  if (fields.some((field) => field.includes('?'))) return '? (no specific value)';
+  return undefined;
 }
 
 // The line naming the root an installed file (cron.d file, crontab block, service template) was written

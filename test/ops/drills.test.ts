@@ -2,7 +2,7 @@
 // backup job in `schedule --cron/--systemd`, an overdue or failed drill in status, Prometheus, the HTML
 // report and `check` (journal records written through the journal's own API).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -96,7 +96,10 @@ describe('schedule emits a verify job per module beside the backup job', () => {
     expect((await lifeboat(t, ['schedule', '--systemd', '--install', '--dest', dest])).stdout).toContain('enable --now lifeboat-backup@blog.timer lifeboat-verify@blog.timer lifeboat-backup@wiki.timer');
     t.module('blog', { folders: [path.join(t.dir, 'data', 'blog')], schedule: '0 3 * * *' });
     const run = await lifeboat(t, ['schedule', '--systemd', '--install', '--dest', dest]);
-    expect(run.stdout).toContain('disable --now lifeboat-verify@blog.timer');
+    expect(run.stdout).toContain('disable --now lifeboat-verify@blog.timer\n');
+    // The last drill timer gone, its service template goes too.
+    expect(run.stdout).toContain(': lifeboat-backup@.service, lifeboat-backup@blog.timer, lifeboat-backup@wiki.timer; removed lifeboat-verify@blog.timer, lifeboat-verify@.service.\n');
+    expect(readdirSync(dest).sort()).toEqual(['lifeboat-backup@.service', 'lifeboat-backup@blog.timer', 'lifeboat-backup@wiki.timer']);
   });
 });
 

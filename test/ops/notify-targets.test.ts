@@ -68,7 +68,7 @@ describe('sendmail', () => {
     configure([{ sendmail: { to: 'ops@example.org', command: path.join(t.dir, 'no-such-sendmail') } }]);
     const run = await lifeboat(t, ['backup', 'blog']);
     expect(run.exitCode).toBe(0);
-    expect(run.stderr).toContain(`warn: notification (success) by e-mail to ops@example.org failed: cannot run ${path.join(t.dir, 'no-such-sendmail')}: ENOENT; the run itself is not affected`);
+    expect(run.stderr).toContain(`error: notification (success) by e-mail to ops@example.org failed: cannot run ${path.join(t.dir, 'no-such-sendmail')}: ENOENT; the run itself is not affected`);
   });
 });
 
@@ -86,7 +86,7 @@ describe('command', () => {
     configure([{ command: 'echo nope >&2; exit 9' }]);
     const run = await lifeboat(t, ['backup', 'blog']);
     expect(run.exitCode).toBe(0);
-    expect(run.stderr).toContain('warn: notification (success) by notify command failed: /bin/sh exited with 9: nope; the run itself is not affected');
+    expect(run.stderr).toContain('error: notification (success) by notify command failed: /bin/sh exited with 9: nope; the run itself is not affected');
   });
 });
 

@@ -130,11 +130,11 @@ describe('notifications', () => {
     expect(server.received[0].body).toContain('the drill found damage');
   });
 
-  it('a run refused for its parts (exit 2) still sends its failure ping', async () => {
+  it('a run refused for its parts (exit 2 when named) still sends its failure ping', async () => {
     server = await startServer();
     configure([{ webhook: `${server.url}/ping/abc` }]);
     const part = t.write('modules/blog/hooks.d/pre-backup/40dump', '#!/bin/sh\nexit 0\n', 0o644);
-    const run = await lifeboat(t, ['backup']);
+    const run = await lifeboat(t, ['backup', 'blog']);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain(`lifeboat: ${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
     expect(server.received.map((r) => r.url.split('?')[0])).toEqual(['/ping/abc/start', '/ping/abc/fail']);
@@ -142,7 +142,7 @@ describe('notifications', () => {
     expect(server.received[1].body).toContain(`${part}: refused: not executable; a module's own part must be: chmod +x ${part} (or empty it to mask a part)`);
     // A dry run reports the same refusal without pinging.
     server.received.length = 0;
-    expect((await lifeboat(t, ['backup', '--dry-run'])).exitCode).toBe(2);
+    expect((await lifeboat(t, ['backup', 'blog', '--dry-run'])).exitCode).toBe(2);
     expect(server.received).toEqual([]);
   });
 

@@ -37,6 +37,8 @@ describe('schedule', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const prefix = `${process.execPath} ${path.join(PROJECT, 'bin', 'lifeboat')} --root ${t.root} --state-dir ${t.stateDir}`;
     expect(run.stdout.split('\n')).toEqual(Object.entries(SCHEDULES).map(([name, schedule]) => `${schedule} ${prefix} -q backup ${name}`));
+    // Which crontab they are for, on stderr (stdout can go straight into `crontab -`).
+    expect(run.stderr).toBe("these lines are for a user's crontab (`crontab -e`, no user field); a file in /etc/cron.d needs the user after the time fields: `lifeboat schedule --cron --install` as root writes /etc/cron.d/lifeboat with it");
   });
 
   it('prints a low-priority oneshot service and a persistent, randomized timer per module', async () => {
@@ -75,7 +77,9 @@ describe('schedule', () => {
     const systemd = await lifeboat(t, ['schedule', '--systemd']);
     expect(systemd.exitCode).toBe(2);
     expect(systemd.stderr).toContain('module odd: cron expression "0 5 * * mon#2" uses # (nth weekday of the month)');
-    expect((await lifeboat(t, ['schedule', '--cron'])).stdout).toContain('0 5 * * mon#2 ');
+    const cron = await lifeboat(t, ['schedule', '--cron']);
+    expect(cron.exitCode).toBe(2);
+    expect(cron.stderr).toContain(`${path.join(t.root, 'modules/odd/module.yaml')}: /schedule "0 5 * * mon#2" uses # (nth weekday of the month); Debian's cron does not support it`);
     t.module('odd', { folders: [path.join(t.dir, 'data', 'blog')], schedule: '0 25 * * *' });
     const bad = await lifeboat(t, ['schedule']);
     expect(bad.exitCode).toBe(2);

@@ -10,6 +10,7 @@ import { assertIncludesExist } from '../volumes.js';
 import { selectedRepositories, vanishedRepository } from '../repositories.js';
 import type { PartContext, PendingUpload } from '../context.js';
 import { recordManifest } from '../manifest.js';
+import { retention } from './retention.js';
 import { startProgress } from '../../log/progress.js';
 import type { Logger } from '../../log/logger.js';
 
@@ -78,7 +79,21 @@ export async function snapshot(ctx: PartContext): Promise<void> {
     }
   }
   await manifest?.finish(ctx.state.snapshots);
-  if (failures.length > 0) throw partFailed(`snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`, errors);
+  if (failures.length > 0) {
+    let message = `snapshot failed in ${failures.length} repository(ies): ${failures.join('; ')}`;
+    // post-backup does not run after this failure, but the repositories this backup did write to still get
+    // their retention (60retention's work, here): one repository down must not let the others grow without bound.
+    if (ctx.state.snapshots.length > 0) {
+      try {
+        await retention(ctx);
+      } catch (error) {
+        if (ctx.signal.aborted) throw error;
+        message += `; ${describeError(error)}`;
+        errors.push(error);
+      }
+    }
+    throw partFailed(message, errors);
+  }
 }
 
 // A logger whose lines go to `initial` until switchTo() names another (every method forwards).
