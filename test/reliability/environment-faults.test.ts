@@ -132,6 +132,31 @@ describe('an unusable repository', () => {
     expect(service.isRunning()).toBe(true);
   });
 
+  // borg says "is not a valid repository": a damaged repository, never a missing one (a list of none).
+  it('a damaged borg repository (its config file gone) fails snapshots, check and backup; it is never read as empty', async () => {
+    repositories('borg');
+    expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
+    const repo = path.join(t.dir, 'repo', 'm');
+    rmSync(path.join(repo, 'config'));
+    const damaged = `borg repository "local" of module m: borg list failed: ${repo} is not a valid repository`;
+    const snapshots = await lifeboat(t, ['snapshots', 'm']);
+    expect(snapshots.exitCode, snapshots.stdout).toBe(1);
+    expect(snapshots.stderr).toContain(damaged);
+    expect(snapshots.stdout).not.toContain('no snapshots');
+    const check = await lifeboat(t, ['check']);
+    expect(check.exitCode, check.stdout).toBe(1);
+    const table = check.stdout.split('\n').map((line) => line.split(/ {2,}/).join('|'));
+    expect(table.filter((line) => line.startsWith('FAIL|repository local (module m)|'))).toEqual([expect.stringContaining(`cannot be opened: ${damaged}`)]);
+    expect(check.stdout).not.toContain('no snapshots yet');
+    const result = await lifeboat(t, ['backup', 'm']);
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stderr).toContain(damaged);
+    expect(result.stderr).not.toContain('internal error');
+    expect(existsSync(path.join(repo, 'config'))).toBe(false);
+    expect(service.isRunning()).toBe(true);
+    expect(journalRecords(t.stateDir).filter((r) => r.type === 'end').at(-1)).toMatchObject({ result: 'failure' });
+  });
+
   it('a read-only repository', async () => {
     expect((await lifeboat(t, ['backup', 'm'])).exitCode).toBe(0);
     const repo = path.join(t.dir, 'repo');

@@ -200,6 +200,7 @@ describe('every secret source is masked from the first line of the first part', 
     passwordCommand: 'S3cr3t-early-pwcmd-d03a',
     repoEnv: 'S3cr3t-early-repoenv-e14b',
     dbPasswordFile: 'S3cr3t-early-dbpw-f25c',
+    dbUrl: 'S3cret-URL-pw-a71d',
   };
   let e: TestRoot;
   const db = uniqueName();
@@ -208,7 +209,7 @@ describe('every secret source is masked from the first line of the first part', 
     dropPostgres(db);
   });
 
-  it('a pre-backup part printing password files, passwordCommand output, repository env and a database password file', { timeout: 300_000 }, async () => {
+  it('a pre-backup part printing password files, passwordCommand output, repository env, a database password file and a database url', { timeout: 300_000 }, async () => {
     e = makeRoot();
     createPostgres(db);
     const file = (name: string, content: string) => {
@@ -227,14 +228,17 @@ describe('every secret source is masked from the first line of the first part', 
     const data = path.join(e.dir, 'data');
     mkdirSync(data);
     writeFileSync(path.join(data, 'f'), 'f\n');
-    e.module('m', { folders: [data], databases: [{ postgres: { database: db, host: '127.0.0.1', user: 'postgres', passwordFile: dbPass } }] });
-    e.part('pre-backup', '01print', `#!/bin/sh\necho "file: $(cat ${resticPass})"\necho "command: $(echo ${EARLY.passwordCommand})" >&2\necho "env: ${EARLY.repoEnv}"\necho "db: $(cat ${dbPass})"\n`, 'm');
+    // the redis default user has no password (nopass): any password given with the user name is accepted
+    const redisUrl = `redis://default:${EARLY.dbUrl}@127.0.0.1:6379/0`;
+    e.module('m', { folders: [data], databases: [{ postgres: { database: db, host: '127.0.0.1', user: 'postgres', passwordFile: dbPass } }, { redis: { url: redisUrl, keys: [`${db}:*`] } }] });
+    e.part('pre-backup', '01print', `#!/bin/sh\necho "file: $(cat ${resticPass})"\necho "command: $(echo ${EARLY.passwordCommand})" >&2\necho "env: ${EARLY.repoEnv}"\necho "db: $(cat ${dbPass})"\necho "url: ${redisUrl}"\n`, 'm');
     const result = await lifeboat(e, ['--verbose', 'backup', 'm', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toContain('[m/01print] file: ***');
     expect(result.stderr).toContain('command: ***');
     expect(result.stderr).toContain('env: ***');
     expect(result.stderr).toContain('db: ***');
+    expect(result.stderr).toContain('url: redis://default:***@127.0.0.1:6379/0');
     const texts: Array<[string, string]> = [['stdout', result.stdout], ['stderr', result.stderr], ['journal', readFileSync(path.join(e.stateDir, 'journal.jsonl'), 'utf8')]];
     const leaks = texts.flatMap(([where, text]) => Object.entries(EARLY).filter(([, secret]) => text.includes(secret)).map(([name]) => `${name} in ${where}`));
     expect(leaks).toEqual([]);

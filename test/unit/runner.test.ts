@@ -159,6 +159,26 @@ describe('runAction', () => {
     expect(s.lines).toContain('error 50late: timed out after 1s (timeouts.part)');
   }, 60_000);
 
+  it('a built-in in a phase that stops at the first failure gets timeouts.part too (the run can still be interrupted)', async () => {
+    const s = await setup('backup', {}, { part: 1, killAfter: 0 });
+    let safetyNet: NodeJS.Timeout | undefined;
+    const parts = [
+      // waits for its abort; the 20 s net only keeps a missing timeout from hanging the test (it then passes as ok)
+      builtin(s, 'pre-backup', '10hang', (ctx) => new Promise((resolve, reject) => {
+        safetyNet = setTimeout(() => resolve(undefined), 20_000);
+        ctx.signal.addEventListener('abort', () => reject(new Error('aborted')));
+      })),
+      filePart(s, 'backup', '10b'),
+      filePart(s, 'finally', '10c'),
+    ];
+    const outcome = await runAction(s.run, plan('backup', parts));
+    clearTimeout(safetyNet);
+    expect(s.controller.signal.aborted).toBe(false);
+    expect(outcome).toMatchObject({ ok: false, failedPart: 'pre-backup/10hang', exitCode: 124 });
+    expect(outcome.error).toBe('timed out after 1s (timeouts.part): aborted');
+    expect(order(s)).toEqual(['pre-backup/10hang', 'finally/10c']);
+  }, 60_000);
+
   it('a part file that times out, and one that cannot run', async () => {
     const s = await setup('backup', {}, { part: 1, killAfter: 1 });
     const noShebang = path.join(s.dir, 'plain');
