@@ -79,6 +79,43 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
   });
 
+  it('the safety snapshot runs the preBackup pg_dump: the printed undo command brings back the rows and files of right before the restore', async () => {
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    // changed after the backup: the state right before the restore
+    psql('UPDATE notes SET body = $$two, edited$$ WHERE id = 2; INSERT INTO notes VALUES (4, $$four$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'b.txt'), 'written after the backup\n');
+    const rowsBefore = psql('SELECT id, body FROM notes ORDER BY id', db);
+    const treeBefore = describeTree(data).filter((line) => !line.startsWith('dump'));
+
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
+    const undo = restore.stderr.match(/to undo this restore: lifeboat (restore \S+ \S+ --repo \S+)/);
+    expect(undo, restore.stderr).not.toBeNull();
+    expect(restore.stderr).toContain('what pre-backup/20dump_databases, pre-backup/30module_dump_state, pre-backup/50clan dumped just now');
+
+    const back = await lifeboat(t, undo![1].split(' '));
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe(rowsBefore);
+    expect(describeTree(data).filter((line) => !line.startsWith('dump'))).toEqual(treeBefore);
+  });
+
+  it('a failing preBackup dump stops the restore before anything changed (the database and files as they were)', async () => {
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    psql('INSERT INTO notes VALUES (4, $$four$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'b.txt'), 'written after the backup\n');
+    t.write('environment', `CLAN_DB=lb_clan_no_such_db\nCLAN_DUMP_DIR=${data}/dump\n`);
+    // (the failing pg_dump itself leaves an empty dump/db.dump, as it would in a backup)
+    const files = () => describeTree(data).filter((line) => !line.startsWith('dump'));
+    const live = files();
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain('the safety snapshot could not dump the current state as a backup does (pre-backup/50clan failed: exited with status 1); the restore stopped before it changed anything');
+    expect(restore.stderr).toContain('--no-safety-snapshot');
+    expect(files()).toEqual(live);
+    expect(psql('SELECT count(*) FROM notes', db)).toBe('3');
+  });
+
   it('two modules backing up at once each record their own snapshot (the create-and-adopt window is one at a time per repository)', async () => {
     // app's archive appears only after other's (or 10s): without the lock app would adopt other's snapshot
     const url = path.join(t.dir, 'backups');
