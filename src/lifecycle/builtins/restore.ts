@@ -73,9 +73,13 @@ export async function safetySnapshot(ctx: PartContext): Promise<void> {
   }
 }
 
+// Tells a part that it runs for a restore's safety snapshot (README "How it works": the caveat).
+const SAFETY_ENV = { LIFEBOAT_SAFETY_SNAPSHOT: '1' };
+
 // Runs the parts of one phase of a backup of this module (built-ins, the root's and the module's files,
 // replaced and masked ones as a backup has them) that `keep` names, through the runner, as a backup of
-// the restore's repository: the request and LIFEBOAT_PHASE are a backup's.
+// the restore's repository: the request and LIFEBOAT_PHASE are a backup's;
+// LIFEBOAT_SAFETY_SNAPSHOT=1 says what they run for.
 async function runBackupSteps(ctx: PartContext, repository: string, phase: 'pre-backup' | 'finally', keep: (name: string) => boolean) {
   const { planAction, runAction } = await import('../runner.js');
   const run = {
@@ -84,8 +88,8 @@ async function runBackupSteps(ctx: PartContext, repository: string, phase: 'pre-
     action: 'backup' as const,
     runId: ctx.runId,
     options: { ...ctx.options, repositories: [repository], snapshot: undefined, target: undefined },
-    env: ctx.env,
-    readEnv: ctx.readEnv,
+    env: { ...ctx.env, ...SAFETY_ENV },
+    readEnv: () => ({ ...(ctx.readEnv ? ctx.readEnv() : ctx.env), ...SAFETY_ENV }),
     envFile: ctx.envFile,
     log: ctx.log,
     signal: ctx.signal,
