@@ -120,6 +120,17 @@ describe('a Clan-style module', () => {
     expect(psql('SELECT count(*) FROM notes', db)).toBe('3');
   });
 
+  it('the state dir\'s environment a pre-backup part writes for the safety snapshot is not taken for a restore step\'s: the snapshot\'s copy comes back', async () => {
+    const stateEnv = path.join(t.stateDir, 'modules', 'app', 'state', 'environment');
+    t.part('pre-backup', '10set_env', '#!/bin/sh\necho "DUMPED_BY=$LIFEBOAT_ACTION-${LIFEBOAT_SAFETY_SNAPSHOT:-0}" > environment\n', 'app');
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    expect(readFileSync(stateEnv, 'utf8')).toBe('DUMPED_BY=backup-0\n');
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(readFileSync(stateEnv, 'utf8')).toBe('DUMPED_BY=backup-0\n');
+    expect(restore.stderr).not.toContain('kept as a restore step wrote it');
+  });
+
   it('verify shows the whole snapshot id; with -v a script\'s stderr is logged when it succeeds; a failing restore script is named with its exit', async () => {
     const create = path.join(t.root, 'plugins', 'clan', 'create');
     writeFileSync(create, readFileSync(create, 'utf8').replace('set -eu\n', 'set -eu\necho "clan-create: note on stderr" >&2\n'), { mode: 0o755 });

@@ -11,13 +11,14 @@ import { readRestoreMarker, removeRestoreScratch, targetScratchName, unfinishedR
 import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, toBytes, withinBytes, type BytePath } from '../../files/byte-path.js';
 import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
 import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
-import { describeError, LifeboatError } from '../../errors.js';
+import { codeOf, describeError, LifeboatError } from '../../errors.js';
 import { runToEnd } from '../../process/runner.js';
 import { loadManifest, manifestEntries } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
 import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 
 import { SAFETY_TAG } from '../../providers/kinds.js';
+import { readStateEnv } from '../restore-request.js';
 
 // Before an in-place restore, snapshots the current state into the repository being restored from, as
 // a backup would: first the backup's own dump steps (its pre-backup phase without 40stop_service: the
@@ -28,6 +29,7 @@ export async function safetySnapshot(ctx: PartContext): Promise<void> {
   if (isTargetRestore(ctx) || !ctx.options.safetySnapshot) return;
   const source = requireSource(ctx);
   const provider = await openProvider(source.repository, ctx.root, (...v) => ctx.log.masker.add(...v));
+  const envBefore = readStateEnv(ctx);
   const dumps = await runBackupSteps(ctx, source.repository, 'pre-backup', (name) => name !== '40stop_service');
   try {
     if (!dumps.outcome.ok || dumps.outcome.skipped) {
@@ -41,19 +43,27 @@ export async function safetySnapshot(ctx: PartContext): Promise<void> {
     }
     const { paths, exclude } = snapshotSet(ctx.module);
     const present = outermostPaths(paths.filter((p) => existsSync(p)));
-    const result = await provider.create({
-      module: ctx.module.name,
-      paths: present,
-      exclude,
-      host: ctx.root.host,
-      tags: [`module:${ctx.module.name}`, SAFETY_TAG],
-      signal: ctx.signal,
-      log: ctx.log,
-      dryRun: ctx.options.dryRun,
-      env: ctx.env,
-      streams: dumps.state.dumpStreams,
-      runId: ctx.runId,
-    });
+    const result = await provider
+      .create({
+        module: ctx.module.name,
+        paths: present,
+        exclude,
+        host: ctx.root.host,
+        tags: [`module:${ctx.module.name}`, SAFETY_TAG],
+        signal: ctx.signal,
+        log: ctx.log,
+        dryRun: ctx.options.dryRun,
+        env: ctx.env,
+        streams: dumps.state.dumpStreams,
+        runId: ctx.runId,
+      })
+      .catch((error: unknown) => {
+        if (ctx.signal.aborted) throw error;
+        throw new LifeboatError(codeOf(error) ?? 'PROVIDER', `the safety snapshot into ${source.repository} failed: ${describeError(error)}; the restore stopped before it changed anything`, {
+          hint: `fix the repository, or restore without saving the current state first: lifeboat restore ${ctx.module.name} ${source.snapshot.id} --repo ${source.repository} --no-safety-snapshot`,
+          cause: error,
+        });
+      });
     if (ctx.options.dryRun) return;
     ctx.state.safetySnapshots.push({ repository: source.repository, id: result.snapshot.id, time: result.snapshot.time });
     const unfinished = readRestoreMarker(ctx.root.stateDir, ctx.module.name);
@@ -70,7 +80,17 @@ export async function safetySnapshot(ctx: PartContext): Promise<void> {
     // As after a backup: the dumps are in the snapshot now (or it failed); what cleans them up runs either way.
     const cleanup = await runBackupSteps(ctx, source.repository, 'finally', (name) => name === '70module_cleanup_state' || name === '80remove_dumps');
     if (!cleanup.outcome.ok) ctx.log.warn(`after the safety snapshot, ${cleanup.outcome.failedPart} failed: ${cleanup.outcome.error}; the restore goes on`);
+    // A backup step that wrote the state dir's environment (an agent's set_env in a pre-backup part) is no
+    // restore step: the snapshot's copy still comes back unless a restore step writes it (README, NethServer 8).
+    const envAfter = readStateEnv(ctx);
+    if (ctx.state.stateEnvBefore !== undefined && sameStateEnv(ctx.state.stateEnvBefore, envBefore) && !sameStateEnv(envBefore, envAfter)) ctx.state.stateEnvBefore = envAfter ?? null;
   }
+}
+
+// Whether two readings of the state dir's environment are the same file, unwritten in between.
+function sameStateEnv(a: { bytes: Buffer; stamp: string } | null | undefined, b: { bytes: Buffer; stamp: string } | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.stamp === b.stamp && a.bytes.equals(b.bytes);
 }
 
 // Tells a part that it runs for a restore's safety snapshot (README "How it works": the caveat).
