@@ -19,6 +19,7 @@ import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 
 import { SAFETY_TAG } from '../../providers/kinds.js';
 import { readStateEnv } from '../restore-request.js';
+import { nestedRunner } from '../nested-run.js';
 
 // Before an in-place restore, snapshots the current state into the repository being restored from, as
 // a backup would: first the backup's own dump steps (its pre-backup phase without 40stop_service: the
@@ -101,7 +102,7 @@ const SAFETY_ENV = { LIFEBOAT_SAFETY_SNAPSHOT: '1' };
 // the restore's repository: the request and LIFEBOAT_PHASE are a backup's;
 // LIFEBOAT_SAFETY_SNAPSHOT=1 says what they run for.
 async function runBackupSteps(ctx: PartContext, repository: string, phase: 'pre-backup' | 'finally', keep: (name: string) => boolean) {
-  const { planAction, runAction } = await import('../runner.js');
+  const { planAction, runAction } = nestedRunner();
   const run = {
     root: ctx.root,
     module: ctx.module,
