@@ -69,7 +69,8 @@ export class AgeKeys {
     const { config } = this;
     if (mode === 'passphrase') {
       if (config.passwordFile !== undefined) return `the passphrase in passwordFile ${this.resolve(config.passwordFile)}`;
-      if (config.passwordCommand !== undefined) return `the passphrase from passwordCommand (${config.passwordCommand})`;
+      // The command is not quoted: it may hold the passphrase itself (`echo ...`).
+      if (config.passwordCommand !== undefined) return 'the passphrase from passwordCommand';
       return 'no passphrase (the repository has none)';
     }
     return config.identityFile !== undefined ? `the identity in identityFile ${this.resolve(config.identityFile)}` : 'no identity (the repository has no identityFile)';
@@ -116,12 +117,27 @@ export class AgeKeys {
     const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       throw this.configError(`identityFile ${file} cannot be read (${error.code ?? error.message})`, 'copy the key file age-keygen wrote there, or fix identityFile');
     });
-    const keys = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+    const lines = text.split(/\r?\n/).map((line, index) => ({ key: line.trim(), line: index + 1 })).filter(({ key }) => key !== '' && !key.startsWith('#'));
+    const keys = lines.map(({ key }) => key);
+    // Secrets before anything can print them (the library's errors quote a key it cannot parse).
+    this.input.addSecret(...keys);
     if (keys.length === 0 || keys.some((key) => !/^AGE-SECRET-KEY-1[0-9A-Z]+$/.test(key))) {
       throw this.configError(`identityFile ${file} holds no age identity (AGE-SECRET-KEY-1... lines)`, 'point identityFile at the file age-keygen wrote');
     }
-    this.input.addSecret(...keys);
+    // A key with a changed or missing character: named here (never quoted), not blamed on an archive.
+    for (const { key, line } of lines) {
+      await identityToRecipient(key).catch((error: unknown) => {
+        throw this.configError(`identityFile ${file}: the age identity on line ${line} is damaged (its checksum or length is wrong)`, 'copy the key file age-keygen wrote there again, whole and unchanged, or fix identityFile', error);
+      });
+    }
     return keys;
+  }
+
+  // Throws (CONFIG_INVALID) when a backup could not have its key: the passphrase (then kept), or the
+  // identity when there are no recipients.
+  async available(env?: Record<string, string>): Promise<void> {
+    if (this.mode === 'passphrase') await this.passphrase(env);
+    else if (!this.config.recipients?.length) await this.identities('a backup');
   }
 
   // An Encrypter for one archive or file list.
@@ -172,7 +188,8 @@ export class AgeKeys {
     const message = (error as Error)?.message ?? String(error);
     if (message === "no identity matched any of the file's recipients") {
       const fix = mode === 'passphrase' ? 'set passwordFile (or passwordCommand) to the passphrase the archive was made with' : 'set identityFile to the key file whose public key was a recipient when the archive was made';
-      return new LifeboatError('PROVIDER', `${archive}: cannot be decrypted with ${this.describe(mode)}: wrong key; ${fix}`, { hint: fix, cause: error });
+      // The fix is the hint (said once, after the message).
+      return new LifeboatError('PROVIDER', `${archive}: cannot be decrypted with ${this.describe(mode)}: wrong key`, { hint: fix, cause: error });
     }
     return new LifeboatError('PROVIDER', `${archive}: ${part ? `${part} is ` : ''}damaged or tampered with: age decryption failed (${message}); nothing from it was used`, {
       hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',

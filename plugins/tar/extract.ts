@@ -28,7 +28,8 @@ export interface ExtractOptions {
   target: string;
   // Absolute snapshot paths to restore (with everything below them); all when omitted.
   include?: string[];
-  // The archive's file list: modes, and sha256s every file is verified against (file-list.ts).
+  // The archive's file list: modes, and sha256s every file is verified against (file-list.ts); every
+  // entry restored must be in it and every listed entry (under `include`) in the archive.
   files?: FileEntries;
   // For hard-link groups whose first member is outside `include`: the first included member takes its
   // place (planRedirects, over the whole list beforehand).
@@ -92,6 +93,11 @@ export async function extractEntries(entries: AsyncIterable<TarEntry>, options: 
   let raw = '';
   const refuse = (why: string) => new LifeboatError('PROVIDER', `${options.where}: refusing entry "${displayName(raw)}": ${why}`, { hint: 'the archive was not made by Lifeboat or was tampered with; nothing was written outside the target' });
 
+  // A listed entry the archive does not hold (passed over in the list, or left at its end).
+  function listedOnly(_entry: ManifestEntry, key: string): void {
+    if (included(key)) throw new LifeboatError('PROVIDER', `${options.where}: ${displayName(key)} is in the snapshot's file list but not in the archive`, { hint: 'the archive was not made by Lifeboat or was tampered with; nothing was written outside the target' });
+  }
+
   // Remembers a path this run created, so a failure can take it away again.
   function noteCreated(dest: string): void {
     made.add(dest);
@@ -143,8 +149,12 @@ export async function extractEntries(entries: AsyncIterable<TarEntry>, options: 
       const destAbsolute = included(absolute) ? absolute : redirect;
       const linkSource = header.type === 'link' ? linkedFile(header.linkname) : undefined;
       const dest = destAbsolute ? path.join(target, destAbsolute) : '';
-      if (!destAbsolute || (linkSource && written.get(linkSource) === dest)) continue;
-      const meta = await options.files?.take(absolute);
+      if (!destAbsolute) continue;
+      // With a file list, every entry restored must be in it, and every listed entry restored must be
+      // in the archive (an archive swapped in from another snapshot fails, README "Tamper evidence").
+      const meta = await options.files?.take(absolute, listedOnly);
+      if (options.files && !meta) throw refuse("it is not in the snapshot's file list");
+      if (linkSource && written.get(linkSource) === dest) continue;
       const mode = meta?.mode ?? header.mode & 0o7777;
       count++;
       if (header.type === 'directory') {
@@ -200,6 +210,7 @@ export async function extractEntries(entries: AsyncIterable<TarEntry>, options: 
       if (header.xattrs) xattrs.push({ path: dest, xattrs: header.xattrs });
     }
     raw = '';
+    await options.files?.rest(listedOnly);
     for (const { dest, header, mode } of dirs.sort((a, b) => b.dest.length - a.dest.length)) {
       const handle = await open(toBuffer(dest), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
       await applyMeta(handle, header, mode, asRoot).finally(() => handle.close());

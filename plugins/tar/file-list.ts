@@ -13,6 +13,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { LifeboatError } from '../../src/errors.js';
+import { LineReader } from '../../src/files/line-reader.js';
 import { comparePaths } from '../../src/files/path-order.js';
 import type { FileListRecord, Manifest } from './manifest.js';
 import { readManifestName, toBuffer } from './names.js';
@@ -117,12 +118,8 @@ export class FileListReader {
   count = 0;
   private readonly tap = new HashTap();
   private readonly text = new PassThrough();
-  private readonly chunks: AsyncIterator<string>;
+  private readonly lines: LineReader;
   private readonly flowing: Promise<void>;
-  private lines: string[] = [];
-  private index = 0;
-  private rest = '';
-  private ended = false;
   private current: { entry: ManifestEntry; key: string } | undefined;
 
   private constructor(
@@ -135,7 +132,7 @@ export class FileListReader {
     this.flowing = decrypt ? pipeline(source, this.tap, decrypt, gunzip, this.text, { signal }) : pipeline(source, this.tap, gunzip, this.text, { signal });
     this.flowing.catch(() => {});
     this.text.setEncoding('utf8');
-    this.chunks = this.text[Symbol.asyncIterator]();
+    this.lines = new LineReader(this.text[Symbol.asyncIterator](), MAX_LINE);
   }
 
   // Opens a list and reads its head line.
@@ -212,26 +209,8 @@ export class FileListReader {
 
   // The next non-empty line as JSON; undefined at the end of the data.
   private async line(): Promise<unknown> {
-    for (;;) {
-      while (this.index < this.lines.length) {
-        const line = this.lines[this.index++];
-        if (line !== '') return JSON.parse(line);
-      }
-      if (this.ended) return undefined;
-      const next = await this.chunks.next();
-      this.lines = [];
-      this.index = 0;
-      if (next.done) {
-        this.ended = true;
-        if (this.rest) this.lines.push(this.rest);
-        this.rest = '';
-        continue;
-      }
-      const parts = (this.rest + (next.value as string)).split('\n');
-      this.rest = parts.pop() ?? '';
-      if (this.rest.length > MAX_LINE) throw new Error(`a line longer than ${MAX_LINE} bytes`);
-      this.lines = parts;
-    }
+    const line = await this.lines.next();
+    return line === undefined ? undefined : JSON.parse(line);
   }
 
   // An error naming the list; age failures (wrong key, tampering) pass through as they are.

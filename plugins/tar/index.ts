@@ -35,7 +35,8 @@ import { declaration } from './declaration.js';
 // `snapshot` binds it to its manifest: a sealed part copied into another snapshot's manifest (with
 // another archive swapped in) does not match and is refused.
 interface SealedPart {
-  files: ManifestEntry[];
+  // Absent or empty in a manifest made by hand: no per-file checks then (README "Encrypted archives").
+  files?: ManifestEntry[];
   exclude: string[];
   snapshot: SealedSnapshot;
 }
@@ -209,19 +210,26 @@ export function createProvider(input: ProviderInput): Provider {
     source.once('end', () => {
       sourceEnded = true;
     });
-    const reading = async (chunks: AsyncIterable<Buffer>) => consume(readTar(chunks));
+    // Read to the end (past the end-of-archive blocks), so that the tap hashes every byte stored.
+    const reading = async (chunks: AsyncIterable<Buffer>) => {
+      const iterator = chunks[Symbol.asyncIterator]();
+      await consume(readTar({ [Symbol.asyncIterator]: () => iterator }));
+      while (!(await iterator.next()).done);
+    };
     try {
       if (manifest.encryption) await pipeline(source, tap, decryptStage(keys, manifest.encryption.mode, archiveName(module, manifest, store), extra.env), createDecompressor(manifest.compression), reading, { signal });
       else await pipeline(source, tap, createDecompressor(manifest.compression), reading, { signal });
     } catch (error) {
-      // A cut archive shows as the decompressor's "premature end" once all its bytes were read: say
-      // that the archive is short, and by how much.
-      if (sourceEnded && !signal?.aborted && tap.bytes !== manifest.archiveSize) {
-        throw new LifeboatError('PROVIDER', `${archiveName(module, manifest, store)}: cut short or damaged: ${tap.bytes} bytes read, the manifest records ${manifest.archiveSize} (${(error as Error)?.message ?? String(error)})`, {
-          hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module',
-          cause: error,
-        });
-      }
+      // Every byte was read (a cut archive shows as the decompressor's "premature end"): when they are not
+      // the ones the manifest records, say that, with the size read against the size recorded.
+      if (namesDamage(error)) throw error;
+      const read = sourceEnded && !signal?.aborted ? archiveMismatch(module, { manifest, store }, tap.bytes, tap.digest(), extra.restoring) : undefined;
+      if (read) throw Object.assign(read, { cause: error });
+      if (signal?.aborted || namesDamage(error)) throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
+      // A refused entry, a wrong key or a broken tar stream: when the archive is not the one its
+      // manifest records, say that (damaged or swapped) rather than what it led to.
+      const mismatch = await storedMismatch(module, { manifest, store }, log, signal, extra.restoring).catch(() => undefined);
+      if (mismatch) throw Object.assign(mismatch, { cause: error });
       // The tar reader's and zstd's complaints ("the archive has a damaged header") name no archive (nor its
       // snapshot id): say which.
       if (error instanceof LifeboatError && error.code === 'PROVIDER' && !error.message.includes(manifest.id)) {
@@ -233,6 +241,22 @@ export function createProvider(input: ProviderInput): Provider {
       throw asLifeboatError(error, `${where(module)}, archive ${manifest.archive}`, signal);
     }
     return tap;
+  }
+
+  // The error for an archive whose bytes are not the ones its manifest records (size and SHA-256).
+  function archiveMismatch(module: string, { manifest, store }: Located, bytes: number, sha256: string, restoring?: boolean): LifeboatError | undefined {
+    if (bytes === manifest.archiveSize && sha256 === manifest.archiveSha256) return undefined;
+    return new LifeboatError(
+      'PROVIDER',
+      `${archiveName(module, manifest, store)}: not the archive its manifest records (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; the manifest records ${manifest.archiveSize} bytes, sha256 ${manifest.archiveSha256.slice(0, 12)}…): damaged, cut short or swapped${restoring ? '; nothing was restored' : ''}`,
+      { hint: 'restore another snapshot; `lifeboat verify` checks every archive and file list of the module' },
+    );
+  }
+
+  // Reads a stored archive once more (after a failure) and compares it with its manifest.
+  async function storedMismatch(module: string, located: Located, log: CommonOptions['log'], signal?: AbortSignal, restoring?: boolean): Promise<LifeboatError | undefined> {
+    const tap = await hashAll(located.store.open(module, located.manifest, { log, signal }), signal);
+    return archiveMismatch(module, located, tap.bytes, tap.digest(), restoring);
   }
 
   // Where an archive is, for messages: s3://bucket/prefix/module/<archive> or /folder/module/<archive>.
@@ -266,7 +290,11 @@ export function createProvider(input: ProviderInput): Provider {
       const { name, size } = manifest.list;
       // A wrong or missing key is reported naming the archive, as for the archive itself.
       const decrypt = manifest.encryption ? decryptStage(keys, manifest.encryption.mode, archive, options.env, `its file list ${name}`) : undefined;
-      const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal);
+      const reader = await FileListReader.open(store.openFile(module, name, size, { log: options.log, signal: options.signal }), decrypt, store.describe(module, name), options.signal).catch(async (error: unknown) => {
+        // A damaged header looks like a wrong key: a list that is not the one recorded is damage.
+        if (isWrongKey(error)) await assertListAsRecorded(module, located, options);
+        throw error;
+      });
       const bound = reader.head.snapshot ?? {};
       const differs = BOUND_FIELDS.filter((field) => JSON.stringify(bound[field]) !== JSON.stringify(manifest[field]));
       if (differs.length) {
@@ -275,12 +303,20 @@ export function createProvider(input: ProviderInput): Provider {
       }
       return streamedEntries(reader);
     }
-    if (!manifest.encryption || manifest.sealed === undefined) return heldEntries(manifest.files ?? []);
+    if (!manifest.encryption || manifest.sealed === undefined) return held(manifest.files);
     const part = await openJson<SealedPart>(keys, manifest.encryption.mode, manifest.sealed, archive, options.env);
     const sealed = part.snapshot ?? ({} as Partial<SealedSnapshot>);
     const differs = SEALED_FIELDS.filter((field) => JSON.stringify(sealed[field]) !== JSON.stringify(manifest[field]));
     if (differs.length) throw swapped(differs, 'sealed part');
-    return heldEntries(part.files);
+    return held(part.files);
+  }
+
+  // A lifeboat-tar/1 list; none (a manifest made by hand, README "Encrypted archives") when it is
+  // missing or empty: then the archive's size and SHA-256 are all that is checked.
+  function held(files: ManifestEntry[] | undefined): FileEntries {
+    const entries = heldEntries(files ?? []);
+    if (!files?.length) unlisted.add(entries);
+    return entries;
   }
 
   // Where a restore reads from: the local copy when there is one and it matches its manifest (size and
@@ -314,7 +350,7 @@ export function createProvider(input: ProviderInput): Provider {
   // Refuses a lifeboat-tar/2 file list whose stored bytes are not what the manifest records (size and
   // sha256): a list edited in place would otherwise set what the restore writes (modes, owners). Lists
   // are small: one extra read before the restore.
-  async function assertListAsRecorded(module: string, { manifest, store }: Located, options: RestoreOptions): Promise<void> {
+  async function assertListAsRecorded(module: string, { manifest, store }: Located, options: { log: CommonOptions['log']; signal?: AbortSignal }): Promise<void> {
     if (!manifest.list) return;
     const { name, size, sha256 } = manifest.list;
     let tap: HashTap;
@@ -345,16 +381,20 @@ export function createProvider(input: ProviderInput): Provider {
       await mkdir(options.target, { recursive: true });
       const whereArchive = `${where(options.module)}, archive ${manifest.archive}`;
       const redirects = options.include ? await planLinkRedirects(options.module, located, includedBy(options.include), options) : undefined;
-      await readArchive(
+      const tap = await readArchive(
         options.module,
         located,
         async (entries) => {
-          await extractEntries(entries, { target: options.target, include: options.include, files, redirects, log: options.log, where: whereArchive, signal: options.signal });
+          await extractEntries(entries, { target: options.target, include: options.include, files: unlisted.has(files) ? undefined : files, redirects, log: options.log, where: whereArchive, signal: options.signal });
         },
         options.log,
         options.signal,
-        { env: options.env, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
+        { env: options.env, restoring: true, onBytes: options.onProgress && ((done) => options.onProgress!({ bytesDone: done, bytesTotal: manifest.archiveSize })) },
       );
+      // Every byte was read: the archive must be the one the manifest records (the caller removes what
+      // was extracted, before any swap).
+      const mismatch = archiveMismatch(options.module, located, tap.bytes, tap.digest(), true);
+      if (mismatch) throw mismatch;
     } finally {
       files.close();
     }
@@ -398,6 +438,8 @@ export function createProvider(input: ProviderInput): Provider {
           for await (const chunk of body) hash.update(chunk);
           const sha = hash.digest('hex');
           const expected = await files.take(file, missing);
+          // A hand-made manifest without a file list: the archive's size and SHA-256 are checked below.
+          if (unlisted.has(files)) continue;
           if (expected?.type !== 'file') problems.push(`${manifest.archive}: ${displayName(file)} is not in the manifest`);
           else if (expected.sha256 !== sha) problems.push(`${manifest.archive}: ${displayName(file)} differs from the manifest (sha256)`);
         }
@@ -451,6 +493,11 @@ export function createProvider(input: ProviderInput): Provider {
       if (manifest.encryption && !keys) throw noKeys(archiveName(module, manifest, store), manifest.encryption.mode);
       (await openEntries(module, located, options)).close();
     },
+    // The key a backup needs, had before anything runs: the passphrase (read or run once, kept for the
+    // backup), or with only identityFile its key.
+    async preflightBackup(options: CommonOptions) {
+      await keys?.available(options.env);
+    },
     // Unfinished files in every store, each named where it is (a local path, an S3 key and upload id).
     async leftovers(module: string, options: CommonOptions) {
       const out: string[] = [];
@@ -495,6 +542,21 @@ interface ReadExtras {
   env?: Record<string, string>;
   // Called with the archive bytes read so far (for progress).
   onBytes?: (done: number) => void;
+  // A restore (messages say nothing was restored).
+  restoring?: boolean;
+}
+
+// File entries of a snapshot without a file list (a hand-made lifeboat-tar/1 manifest).
+const unlisted = new WeakSet<FileEntries>();
+
+// The error for a key that opens no recipient stanza (age.ts failure): also what a damaged header gives.
+function isWrongKey(error: unknown): boolean {
+  return error instanceof LifeboatError && /: wrong key$/.test(error.message);
+}
+
+// Errors that already say the archive is damaged, naming it (age authentication): kept as they are.
+function namesDamage(error: unknown): boolean {
+  return error instanceof LifeboatError && / damaged or tampered with: /.test(error.message);
 }
 
 // A backup's progress: file bytes archived so far, and the total once walkTotal has counted it.

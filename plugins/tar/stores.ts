@@ -65,9 +65,15 @@ export function parseManifest(text: string, source: string, expected: { module: 
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
-    const v1 = manifest?.format === 'lifeboat-tar/1' && Array.isArray(manifest.files);
-    const v2 = manifest?.format === 'lifeboat-tar/2' && typeof manifest.list === 'object' && manifest.list !== null;
-    if (!manifest || !(v1 || v2) || !manifest.archive) throw new Error('not a lifeboat-tar/1 or lifeboat-tar/2 manifest');
+    // Which field is wrong, so that a manifest written by hand (README "Encrypted archives") can be fixed.
+    const problem =
+      typeof manifest !== 'object' || manifest === null ? 'not a JSON object'
+      : manifest.format !== 'lifeboat-tar/1' && manifest.format !== 'lifeboat-tar/2' ? `"format" is ${JSON.stringify(manifest.format ?? null)}, not "lifeboat-tar/1" or "lifeboat-tar/2"`
+      : manifest.format === 'lifeboat-tar/1' && manifest.files !== undefined && !Array.isArray(manifest.files) ? '"files" is not a list (leave it out when there is none)'
+      : manifest.format === 'lifeboat-tar/2' && (typeof manifest.list !== 'object' || manifest.list === null) ? '"list" (the file list record) is missing'
+      : !manifest.archive ? '"archive" is missing'
+      : undefined;
+    if (problem) throw new Error(`not a lifeboat-tar/1 or lifeboat-tar/2 manifest: ${problem}`);
   } catch (error) {
     throw new LifeboatError('PROVIDER', `${escapeControl(source)} is unreadable: ${(error as Error).message}`, { cause: error });
   }

@@ -50,7 +50,8 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
           const newest = snapshots[snapshots.length - 1];
           const opened = await provider.preflightRestore(module.name, newest, { log: quiet(log), signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), env }).then(
             () => undefined,
-            (error: unknown) => log.masker.mask(describeError(error).split('\n')[0]),
+            // The fix a provider gives as the hint (a wrong key: which setting to correct) is kept.
+            (error: unknown) => log.masker.mask(describeError(error).split('\n')[0] + (error instanceof LifeboatError && error.hint ? `; ${error.hint}` : '')),
           );
           if (opened !== undefined) {
             // A backup host may hold the recipients only, by design: no identity is a warning there.
@@ -74,7 +75,10 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         else findings.push(ok(subject, 'opens: no snapshots yet (the first backup creates it)'));
       } catch (error) {
         // A key of lifeboat.yaml the provider refused names its own fix; anything else is about reaching the repository.
-        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ') ? '' : '; check its url, password (passwordFile / passwordCommand) and that it is reachable';
+        // A repository without a password (a tar repository without a passphrase) is not told to check one.
+        const repository = root.global.repositories[name];
+        const password = repository?.provider !== 'tar' || repository.passwordFile !== undefined || repository.passwordCommand !== undefined;
+        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ') ? '' : `; check its url${password ? ', password (passwordFile / passwordCommand)' : ''} and that it is reachable`;
         findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }

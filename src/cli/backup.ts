@@ -43,7 +43,7 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
     const selected = modules.map((module) => ({ module, repositories: repositoriesFor(root, module, options.repo) }));
     assertBackupConfig(root, selected);
     const repositories = new Set(selected.flatMap((s) => s.repositories));
-    for (const repository of repositories) await openProvider(repository, root, (...values) => log.masker.add(...values));
+    for (const repository of repositories) await (await openProvider(repository, root, (...values) => log.masker.add(...values))).preflightBackup?.({ log });
     for (const module of modules) assertSafeParts(planAction({ root, module, action: 'backup' }));
   });
   if (modules.length === 0 && broken.length === 0) log.warn('no enabled modules: nothing to back up');

@@ -1,5 +1,6 @@
 // What every command shares: global options, the logger, printing results and errors.
 import { escapeControl } from '../log/control.js';
+import { maskKnownSecrets } from '../log/mask.js';
 
 export { escapeControl };
 import { Logger } from '../log/logger.js';
@@ -66,7 +67,8 @@ export function printJson(value: unknown): void {
 
 // Prints a known error without a stack: each problem on its own line, then the hint; returns its exit code.
 export function reportError(error: unknown, log?: Logger): number {
-  const mask = (text: string) => escapeControl(log ? log.masker.mask(text) : text);
+  // Without the command's logger (an error that reached main): every secret this process was given.
+  const mask = (text: string) => escapeControl(log ? log.masker.mask(text) : maskKnownSecrets(text));
   if (error instanceof LifeboatError) {
     for (const problem of error.problems) process.stderr.write(`lifeboat: ${mask(problem)}\n`);
     if (error.hint) process.stderr.write(`lifeboat: hint: ${mask(error.hint)}\n`);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PROJECT_DIR } from '../config/paths.js';
 import { printJson, reportError, type GlobalOptions } from './common.js';
 import { LifeboatError } from '../errors.js';
+import { maskKnownSecrets } from '../log/mask.js';
 
 type Handler = (args: unknown[], options: GlobalOptions & Record<string, unknown>, program: Command) => Promise<number>;
 
@@ -212,12 +213,13 @@ function wantsJson(argv: string[]): boolean {
 // The JSON document of a command that failed before it printed its own: the error as reportError shows
 // it (each problem, the hint) with its code and the exit status.
 function failureDocument(error: unknown, exitCode: number): Record<string, unknown> {
-  if (!(error instanceof LifeboatError)) return { ok: false, error: `internal error (please report it): ${error instanceof Error ? error.message : String(error)}`, exitCode };
+  const mask = maskKnownSecrets;
+  if (!(error instanceof LifeboatError)) return { ok: false, error: mask(`internal error (please report it): ${error instanceof Error ? error.message : String(error)}`), exitCode };
   return {
     ok: false,
-    error: error.message,
-    ...(error.problems.length > 1 ? { problems: error.problems } : {}),
-    ...(error.hint ? { hint: error.hint } : {}),
+    error: mask(error.message),
+    ...(error.problems.length > 1 ? { problems: error.problems.map(mask) } : {}),
+    ...(error.hint ? { hint: mask(error.hint) } : {}),
     code: error.code,
     exitCode,
   };

@@ -7,6 +7,7 @@ import { repositoriesFor } from '../lifecycle/repositories.js';
 import { openProvider } from '../providers/registry.js';
 import { isOwnHost, resolveSnapshot } from '../providers/snapshot-ref.js';
 import { kindOf } from '../providers/kinds.js';
+import { describeRelocations, relocations } from '../lifecycle/snapshot-places.js';
 import { LifeboatError } from '../errors.js';
 import { assertRepositoryTools } from '../check/backup-config.js';
 import { printResults } from './backup.js';
@@ -41,8 +42,15 @@ export async function restoreCommand([name, ref]: unknown[], options: RestoreOpt
   assertRepositoryTools(root, [repository]);
   const provider = await openProvider(repository, root, (...v) => log.masker.add(...v));
   const snapshots = await provider.list(module.name, { log });
-  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, `module ${module.name}, repository ${repository}`, root.host);
+  const where = `module ${module.name}, repository ${repository}`;
+  // A snapshot the repository lists but cannot give this module (a fresh host without a script provider's
+  // records) is said so, not "no snapshots yet".
+  const unlisted = snapshots.some((s) => s.id === ref) ? undefined : provider.unlisted?.(module.name, ref as string | undefined);
+  if (unlisted && (snapshots.length === 0 || (ref !== undefined && ref !== 'latest'))) throw new LifeboatError('UNKNOWN_SNAPSHOT', `${where}: ${unlisted.message}`, { hint: unlisted.hint });
+  const snapshot = resolveSnapshot(snapshots, ref as string | undefined, where, root.host);
   const kind = kindOf(snapshot);
+  const moved = relocations(root, module, snapshot.paths);
+  if (moved.length > 0) log.info(describeRelocations(snapshot.id, module.name, moved));
   if (!options.dryRun) await provider.preflightRestore?.(module.name, snapshot, { log });
   if (!isOwnHost(snapshot, root.host)) log.warn(`snapshot ${snapshot.id} was made by host ${snapshot.host}, not this host (${root.host}); restoring it as asked`);
   log.info(`restoring ${module.name} from snapshot ${snapshot.id} (${kind}, ${snapshot.time}${ref === undefined || ref === 'latest' ? ', the latest backup' : ''}) of ${repository}${target ? ` under ${target}` : ' in place'}`);

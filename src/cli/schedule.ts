@@ -21,6 +21,11 @@ interface ScheduleOptions extends GlobalOptions {
 // Prints or installs the schedule of every enabled module that has one.
 export async function scheduleCommand(_args: unknown[], options: ScheduleOptions): Promise<number> {
   if (options.cron && options.systemd) throw new LifeboatError('USAGE', 'give --cron or --systemd, not both');
+  const kind = options.cron ? 'cron' : options.systemd ? 'systemd' : existsSync('/run/systemd/system') ? 'systemd' : 'cron';
+  // Printing writes nowhere: a --dest there would be ignored, so it is refused (README "Commands").
+  if (options.dest !== undefined && !options.install) {
+    throw new LifeboatError('USAGE', `--dest ${path.resolve(options.dest)} only says where --install writes; add --install (or leave --dest out to print the ${kind === 'cron' ? 'crontab lines' : 'units'})`);
+  }
   const log = createLogger(options);
   const { root, modules, broken } = loadForCommand(options, [], log);
   if (broken.length) throw new LifeboatError('CONFIG_INVALID', `fix the module(s) above before scheduling: ${broken.map((m) => m.name).join(', ')}`);
@@ -32,7 +37,6 @@ export async function scheduleCommand(_args: unknown[], options: ScheduleOptions
     if (module.verify.schedule) scheduled.push({ module: module.name, schedule: module.verify.schedule, action: 'verify' });
   }
   const command = lifeboatCommand(root.root, root.stateDir);
-  const kind = options.cron ? 'cron' : options.systemd ? 'systemd' : existsSync('/run/systemd/system') ? 'systemd' : 'cron';
   if (kind === 'systemd') {
     const units = systemdUnits(scheduled, command, root.root);
     if (!options.install) {

@@ -3,7 +3,8 @@
 import { isScalar, LineCounter, visit, type Document, type YAMLError } from 'yaml';
 
 // What describeYamlError needs of an error: the parser's, or one found in a parsed document below.
-type SyntaxProblem = Pick<YAMLError, 'message' | 'linePos'> & { code?: string };
+// `glued`: the text holding a colon without its space (gluedColon), for the likely cause.
+type SyntaxProblem = Pick<YAMLError, 'message' | 'linePos'> & { code?: string; glued?: string };
 
 // `display:line:col: invalid YAML: message`, then the line and the caret, then the likely cause.
 export function describeYamlError(text: string, error: SyntaxProblem, display: string): string {
@@ -15,6 +16,11 @@ export function describeYamlError(text: string, error: SyntaxProblem, display: s
     while (line > 1 && !lines[line - 1]?.trim()) line--;
     col = (lines[line - 1] ?? '').length + 1;
   }
+  // An unclosed quote is reported where the parser gave up (a line or more below): show the quote that
+  // opened it, the last one on the nearest line above with an odd number of them.
+  const quote = /^Missing closing (["'])quote/.exec(error.message)?.[1];
+  const opened = quote === undefined ? undefined : openingQuote(lines, line, quote);
+  if (opened) [line, col] = opened;
   // "Nested mappings are not allowed in compact mappings" points at the value before a line indented too
   // far (`url: /x` above `     compression: none`): the deeper line is the one to fix.
   const next = lines[line] ?? '';
@@ -34,6 +40,16 @@ export function describeYamlError(text: string, error: SyntaxProblem, display: s
   ].join('\n');
 }
 
+// The line and column (1-based) of the quote left open at or above `line`, if one is found.
+function openingQuote(lines: string[], line: number, quote: string): [number, number] | undefined {
+  for (let at = line; at >= 1; at--) {
+    const text = (lines[at - 1] ?? '').replace(quote === '"' ? /\\./g : /''/g, '  ');
+    const positions = [...text].flatMap((char, index) => (char === quote ? [index] : []));
+    if (positions.length % 2 === 1) return [at, positions.at(-1)! + 1];
+  }
+  return undefined;
+}
+
 function indentOf(text: string): number {
   return /^ */.exec(text)![0].length;
 }
@@ -47,6 +63,9 @@ function likelyCause(error: SyntaxProblem, lines: string[], line: number): strin
   }
   const glued = nearby.map((text) => /^(\s*(?:-\s+)?)([A-Za-z0-9_.-]+):([^\s/:][^#]*?)\s*(?:#.*)?$/.exec(text)).find(Boolean);
   if (glued) return `a missing space after a colon (write \`${glued[2]}: ${glued[3]}\`)`;
+  // Inside a flow mapping (`retention: { keepLast:7 }`) the line does not show it; the key does.
+  const [key, ...value] = error.glued?.split(':') ?? [];
+  if (key && value.length) return `a missing space after a colon (write \`${key}: ${value.join(':')}\`)`;
   if (error.code === 'DUPLICATE_KEY') return 'the same key twice in one mapping (keep one of them)';
   if (error.code === 'MISSING_CHAR' || /end with a [\]}]/.test(error.message)) return 'a [, { or quote that is opened but not closed (close it)';
   if (error.code === 'BLOCK_AS_IMPLICIT_KEY' && /^\s*(?:-\s+)?[^\s:#]+:\s+[^'"\s][^#]*:\s/.test(here)) return 'a value holding ": " without quotes (write key: "a: b")';
@@ -71,7 +90,7 @@ export function gluedColon(text: string, doc: Document): SyntaxProblem | undefin
       const value = isScalar(pair.value) && pair.value.type === 'PLAIN' && glued(pair.value.value) && isScalar(pair.key) && pair.key.range && pair.value.range && lines.linePos(pair.value.range[0]).line > lines.linePos(pair.key.range[0]).line ? pair.value : undefined;
       const node = key ?? value;
       if (!node?.range) return undefined;
-      found = { message: key ? `the key "${String(key.value)}" holds a colon` : `"${String(node.value)}" is read as text, not as a key and its value`, linePos: [lines.linePos(node.range[0])] };
+      found = { message: key ? `the key "${String(key.value)}" holds a colon` : `"${String(node.value)}" is read as text, not as a key and its value`, linePos: [lines.linePos(node.range[0])], glued: String(node.value) };
       return visit.BREAK;
     },
   });

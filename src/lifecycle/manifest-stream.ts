@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants, createGunzip, createGzip, gunzipSync, gzipSync, type Gzip } from 'node:zlib';
 import path from 'node:path';
 import { fromPathKey } from '../files/byte-path.js';
+import { LineReader, MORE } from '../files/line-reader.js';
 import { comparePaths } from '../files/path-order.js';
 import type { BytePath } from '../files/byte-path.js';
 import { LifeboatError } from '../errors.js';
@@ -75,22 +76,87 @@ interface ManifestV1 {
 }
 
 // Returned by take() when the buffered lines ran out and fill() must be awaited.
-export const MORE = Symbol('more');
+export { MORE };
+
+// What a regular file's line must say for its hash to be kept and the line written again as it is
+// (ManifestCursor.takeSame): the fields the walk makes of lstat, in the order it writes them.
+export interface FileFields {
+  path: string;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  sparse: boolean;
+}
+
+// A path that JSON writes other than as itself in quotes.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+// A sha256 in hex and the end of the line.
+const HASH_TAIL = /[0-9a-f]{64}"}$/y;
+
+// True when `line` is exactly JSON.stringify({ path, type: 'file', mode, size, mtimeMs, ctimeMs, ino,
+// [sparse: true], sha256 }) of `want` and some sha256 in hex: compared in place, no object and no
+// string made (a walk does this for every file of an unchanged backup).
+export function sameFileLine(line: string, want: FileFields): boolean {
+  let at: number;
+  if (!line.startsWith('{"path":"')) return false;
+  if (NEEDS_ESCAPE.test(want.path)) {
+    const json = JSON.stringify(want.path);
+    if (!line.startsWith(json, 8)) return false;
+    at = 8 + json.length;
+  } else {
+    if (!line.startsWith(want.path, 9) || line.charCodeAt(9 + want.path.length) !== 0x22) return false;
+    at = 10 + want.path.length;
+  }
+  at = numberAt(line, literalAt(line, at, ',"type":"file","mode":'), want.mode);
+  at = numberAt(line, literalAt(line, at, ',"size":'), want.size);
+  at = numberAt(line, literalAt(line, at, ',"mtimeMs":'), want.mtimeMs);
+  at = numberAt(line, literalAt(line, at, ',"ctimeMs":'), want.ctimeMs);
+  at = numberAt(line, literalAt(line, at, ',"ino":'), want.ino);
+  if (want.sparse) at = literalAt(line, at, ',"sparse":true');
+  at = literalAt(line, at, ',"sha256":"');
+  if (at < 0 || line.length !== at + 66) return false;
+  HASH_TAIL.lastIndex = at;
+  return HASH_TAIL.test(line);
+}
+
+// The position after `text` when the line holds it at `at`, else -1.
+function literalAt(line: string, at: number, text: string): number {
+  return at >= 0 && line.startsWith(text, at) ? at + text.length : -1;
+}
+
+// The position after the number at `at` when it is `value` as JSON writes it, else -1.
+function numberAt(line: string, at: number, value: number): number {
+  if (at < 0) return -1;
+  let parsed = 0;
+  let end = at;
+  for (; end < line.length; end++) {
+    const digit = line.charCodeAt(end) - 0x30;
+    if (digit < 0 || digit > 9) break;
+    parsed = parsed * 10 + digit;
+  }
+  const digits = end - at;
+  // Up to 15 digits without a leading zero the value is exact; anything else is compared as text.
+  if (digits > 0 && digits <= 15 && (digits === 1 || line.charCodeAt(at) !== 0x30)) return parsed === value ? end : -1;
+  const text = String(value);
+  const after = line.charCodeAt(at + text.length);
+  return line.startsWith(text, at) && !(after >= 0x30 && after <= 0x39) ? at + text.length : -1;
+}
 
 // Reads a manifest entry by entry in path order. take() answers from what is buffered (synchronously,
 // so a walk awaits only once per decompressed chunk); peek()/next() await for you.
 export class ManifestCursor {
   header: ManifestHeader | undefined;
-  private lines: string[] = [];
+  private readonly lines: LineReader;
   private index = 0;
-  private rest = '';
-  private ended = false;
   private sawEnd = false;
   private count = 0;
   private head: KeyedEntry | undefined;
   private last: BytePath | undefined;
   private sorted: KeyedEntry[] | undefined;
-  private readonly chunks: AsyncIterator<string>;
+  // A line read by takeSame() that was not the one it looked for (take() parses it).
+  private pending: string | undefined;
   private readonly streams: Array<{ destroy(): void }>;
 
   private constructor(
@@ -104,7 +170,8 @@ export class ManifestCursor {
     input.pipe(gunzip);
     gunzip.setEncoding('utf8');
     this.streams = [input, gunzip];
-    this.chunks = gunzip[Symbol.asyncIterator]();
+    // No bound on a line: a format-1 manifest is one line.
+    this.lines = new LineReader(gunzip[Symbol.asyncIterator]());
   }
 
   // Opens a manifest and reads its header (or, for format 1, all of it).
@@ -128,13 +195,13 @@ export class ManifestCursor {
     }
     if (this.sorted) return this.index < this.sorted.length ? this.sorted[this.index++] : undefined;
     for (;;) {
-      if (this.index >= this.lines.length) {
-        if (!this.ended) return MORE;
+      const line = this.pending ?? this.lines.take();
+      this.pending = undefined;
+      if (line === MORE) return MORE;
+      if (line === undefined) {
         if (this.withHeader && !this.sawEnd) throw new LifeboatError('STATE', `manifest ${this.file} is cut short (no end line after ${this.count} entries)`, { hint: DAMAGED_MANIFEST });
         return undefined;
       }
-      const line = this.lines[this.index++];
-      if (line === '') continue;
       const value = this.parse(line);
       if ('end' in value) {
         if (value.entries !== this.count) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its end line says ${value.entries} entries, it holds ${this.count}`, { hint: DAMAGED_MANIFEST });
@@ -150,6 +217,31 @@ export class ManifestCursor {
     }
   }
 
+  // The merge walk's fast path for an entry that did not change: when the next line is `want` (a
+  // directory's, symlink's or other's JSON) or says what `want` says of a file and a sha256
+  // (sameFileLine), takes that line and returns it unparsed (written again as it is); undefined when it
+  // is not (nothing taken: take() and seek() parse it as usual), MORE when fill() must run first.
+  // `key`: the path of the entry, as bytes.
+  takeSame(key: BytePath, want: string | FileFields): string | undefined | typeof MORE {
+    if (this.sorted) return undefined;
+    // The entry seek() left as the next one: passed over when it is before `key` (as seek() would).
+    if (this.head) {
+      if (comparePaths(this.head.key, key) >= 0) return undefined;
+      this.head = undefined;
+    }
+    const line = this.pending ?? this.lines.take();
+    if (line === MORE || line === undefined) return line;
+    if (typeof want === 'string' ? line !== want : !sameFileLine(line, want)) {
+      this.pending = line;
+      return undefined;
+    }
+    this.pending = undefined;
+    this.count++;
+    if (this.last && comparePaths(this.last, key) >= 0) throw new LifeboatError('STATE', `manifest ${this.file} is damaged: its lines are out of path order (${key.toString('utf8')} after ${this.last.toString('utf8')})`, { hint: DAMAGED_MANIFEST });
+    this.last = key;
+    return line;
+  }
+
   // One line as JSON; a line that is not is damage, named with the file.
   private parse(line: string): ManifestEntry | EndLine {
     try {
@@ -161,31 +253,18 @@ export class ManifestCursor {
     throw new LifeboatError('STATE', `manifest ${this.file} is damaged: line ${this.count + 1} is not an entry`, { hint: DAMAGED_MANIFEST });
   }
 
-  // Decompresses the next chunk into lines.
+  // How many entries were read so far.
+  get entries(): number {
+    return this.count;
+  }
+
+  // Decompresses the next chunk.
   async fill(): Promise<void> {
-    if (this.ended) return;
-    let next: IteratorResult<string>;
     try {
-      next = await this.chunks.next();
+      await this.lines.fill();
     } catch (error) {
       throw namedZlibError(this.file, error);
     }
-    this.lines = this.lines.slice(this.index);
-    this.index = 0;
-    if (next.done) {
-      this.ended = true;
-      if (this.rest) this.lines.push(this.rest);
-      this.rest = '';
-      return;
-    }
-    // A chunk without a line end (a format-1 manifest is one long line) is only appended: no copying.
-    if (!next.value.includes('\n')) {
-      this.rest += next.value;
-      return;
-    }
-    const parts = (this.rest + next.value).split('\n');
-    this.rest = parts.pop() ?? '';
-    for (const part of parts) this.lines.push(part);
   }
 
   // The next entry without taking it.
@@ -232,8 +311,11 @@ export class ManifestCursor {
 
   // The first line: a format-2 header, or a whole format-1 manifest (read into memory and sorted).
   private async readHeader(): Promise<void> {
-    while (this.lines.length === 0 && !this.ended) await this.fill();
-    const first = this.lines[this.index++];
+    let first = this.lines.take();
+    while (first === MORE) {
+      await this.fill();
+      first = this.lines.take();
+    }
     if (first === undefined) throw new LifeboatError('STATE', `manifest ${this.file} is empty`, { hint: DAMAGED_MANIFEST });
     let value: Partial<ManifestHeader> | ManifestV1;
     try {
@@ -351,6 +433,20 @@ export class ManifestWriter {
     this.entries++;
     this.batch += `${line ?? JSON.stringify(entry)}\n`;
     if (this.batch.length < 1 << 16) return true;
+    return this.flush();
+  }
+
+  // Adds one entry as its line (JSON written before: an unchanged entry of the previous manifest).
+  addLine(key: BytePath, line: string): boolean {
+    if (this.last && comparePaths(this.last, key) >= 0) throw new Error(`manifest entries out of path order: ${key.toString('utf8')} after ${this.last.toString('utf8')}`);
+    this.last = key;
+    this.entries++;
+    this.batch += `${line}\n`;
+    if (this.batch.length < 1 << 16) return true;
+    return this.flush();
+  }
+
+  private flush(): boolean {
     const batch = this.batch;
     this.batch = '';
     return this.gzip.write(batch);

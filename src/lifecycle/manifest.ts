@@ -81,7 +81,9 @@ function walkOutput(module: Pick<ModuleConfig, 'stateDir'>, purpose: string): st
 export function describeFiles(request: WorkerRequest, onProgress?: (done: number) => void, onWarning?: (message: string) => void): ManifestJob {
   // Its plain errors are reasons: recordManifest logs them as a warning, checkRestore's caller
   // (20check_manifest) fails the part with them.
-  const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData: request });
+  // A young generation of 12 MB: the walk's garbage is short-lived, and V8 would otherwise grow it to
+  // what costs ~13 MB more peak RSS for no CPU saved (200,000 unchanged files: 90 MB instead of 104).
+  const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 12 } });
   let settled = false;
   const result = new Promise<WalkResult>((resolve, reject) => {
     worker.on('message', (message: WorkerMessage) => {

@@ -8,6 +8,7 @@ import { builtinProvider, openProvider } from '../providers/registry.js';
 import type { RunContext, RunState } from './context.js';
 import type { Logger } from '../log/logger.js';
 import { openStateDirForParts } from './state-access.js';
+import { relocations, toSnapshot } from './snapshot-places.js';
 import type { PartEntry } from '../parts/discover.js';
 
 // An environment file read back from a snapshot is untrusted: at most this many bytes are read.
@@ -112,7 +113,10 @@ async function readFromSnapshot(run: RunContext, files: string[]): Promise<Recor
   const scratch = path.join(run.root.stateDir, 'scratch', 'request-env', `${run.module.name}-${run.runId}`);
   const env: Record<string, string> = {};
   try {
-    for (const file of files) {
+    // (A state dir or environment file of another --state-dir or --root is read where the snapshot holds it.)
+    const moved = relocations(run.root, run.module, source.snapshot.paths);
+    for (const here of files) {
+      const file = toSnapshot(here, moved);
       if (source.snapshot.paths && !source.snapshot.paths.some((p) => file === p || file.startsWith(`${p.replace(/\/$/, '')}/`))) continue;
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch, { recursive: true, mode: 0o700 });

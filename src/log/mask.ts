@@ -35,6 +35,7 @@ export class Masker {
   add(...values: Array<string | undefined>): void {
     for (const raw of values) {
       if (raw === undefined) continue;
+      if (this !== processMasker) processMasker.add(raw);
       for (const value of [raw, raw.trim()]) {
         if (value.length >= MIN_SECRET_LENGTH) this.secrets.add(value);
       }
@@ -91,4 +92,13 @@ export class Masker {
   get size(): number {
     return this.secrets.size;
   }
+}
+
+// Every secret any Masker of this process was given: an error that reaches the CLI's top level, outside
+// the logger of the command that raised it, is masked with them (maskKnownSecrets).
+const processMasker = new Masker();
+
+// A text with every secret this process knows replaced.
+export function maskKnownSecrets(text: string): string {
+  return processMasker.mask(text);
 }

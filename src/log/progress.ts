@@ -22,6 +22,8 @@ interface Bar {
   done: number;
   total?: number;
   started: number;
+  // When done reached the total: the rate is the one it finished at, not one that keeps falling.
+  finished?: number;
   files?: FileCount;
 }
 
@@ -66,6 +68,7 @@ export function startProgress(label: string, total?: number): ProgressHandle {
       if (files) bar.files = files;
       const learnedTotal = newTotal !== undefined && newTotal !== bar.total;
       if (newTotal !== undefined) bar.total = newTotal;
+      bar.finished = bar.total !== undefined && done >= bar.total ? (bar.finished ?? Date.now()) : undefined;
       redraw(learnedTotal);
     },
     done() {
@@ -100,28 +103,47 @@ function clearBars(): void {
 function drawBars(): void {
   if (!terminal || bars.size === 0) return;
   const width = Math.max(40, (terminal.columns || 80) - 1);
-  const lines = [...bars].map((bar) => renderBar(bar, Date.now()).slice(0, width));
+  const lines = [...bars].map((bar) => renderBar(bar, Date.now(), width));
   terminal.write(lines.join('\n'));
   drawnLines = lines.length;
 }
 
-// One bar: `blog: snapshot local [#######.......]  48%  48.0 MiB / 100 MiB  21.3 MiB/s  ETA 0:03`.
-export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started' | 'files'>, now: number): string {
-  return renderBytes(bar, now) + (bar.files ? `  ${bar.files.done}${bar.files.total === undefined ? '' : `/${bar.files.total}`} files` : '');
-}
-
-// The bar without its file count.
-function renderBytes(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started'>, now: number): string {
-  const seconds = Math.max(0.001, (now - bar.started) / 1000);
-  const rate = Math.round(bar.done / seconds);
+// One bar: `blog: snapshot local [#######.......]  48%  48.0 MiB / 100 MiB  21.3 MiB/s  ETA 0:03`,
+// fitted to `width` columns when given: the bar shrinks (to 5 cells), then the label is cut (to one
+// character and …), then the bar, the byte counts and the file count are left out in that order;
+// percentage, rate and ETA stay.
+export function renderBar(bar: Pick<Bar, 'label' | 'done' | 'total' | 'started' | 'finished' | 'files'>, now: number, width?: number): string {
+  const seconds = Math.max(0.001, ((bar.finished ?? now) - bar.started) / 1000);
+  const rate = `${formatBytes(Math.round(bar.done / seconds))}/s`;
+  const files = bar.files ? `  ${bar.files.done}${bar.files.total === undefined ? '' : `/${bar.files.total}`} files` : '';
+  const fit = (line: (label: string) => string): string | undefined => {
+    if (width === undefined || line(bar.label).length <= width) return line(bar.label);
+    const room = bar.label.length - (line(bar.label).length - width);
+    return room >= 2 ? line(`${bar.label.slice(0, room - 1)}…`) : undefined;
+  };
   if (!bar.total) {
-    return bar.done > 0 ? `${bar.label}  ${formatBytes(bar.done)}  ${formatBytes(rate)}/s` : `${bar.label}  ${clock(seconds)}`;
+    const tail = bar.done > 0 ? `  ${formatBytes(bar.done)}  ${rate}${files}` : `  ${clock(seconds)}`;
+    return fit((label) => label + tail) ?? (bar.label + tail).slice(0, width);
   }
   const fraction = Math.min(1, bar.done / bar.total);
-  const cells = 20;
-  const filled = Math.round(fraction * cells);
-  const eta = rate > 0 && fraction < 1 ? clock((bar.total - bar.done) / rate) : fraction >= 1 ? '0:00' : '?';
-  return `${bar.label} [${'#'.repeat(filled)}${'.'.repeat(cells - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%  ${formatBytes(bar.done)} / ${formatBytes(bar.total)}  ${formatBytes(rate)}/s  ETA ${eta}`;
+  const eta = bar.done > 0 && fraction < 1 ? clock(((bar.total - bar.done) * seconds) / bar.done) : fraction >= 1 ? '0:00' : '?';
+  const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
+  const bytes = `  ${formatBytes(bar.done)} / ${formatBytes(bar.total)}`;
+  const cellsFor = (cells: number) => {
+    const filled = Math.round(fraction * cells);
+    return ` [${'#'.repeat(filled)}${'.'.repeat(cells - filled)}]`;
+  };
+  const line = (label: string, cells: string, counts: string, count: string) => `${label}${cells} ${percent}${counts}  ${rate}  ETA ${eta}${count}`;
+  const full = line(bar.label, cellsFor(20), bytes, files);
+  if (width === undefined || full.length <= width) return full;
+  const cells = Math.max(5, 20 - (full.length - width));
+  return (
+    fit((label) => line(label, cellsFor(cells), bytes, files)) ??
+    fit((label) => line(label, '', bytes, files)) ??
+    fit((label) => line(label, '', '', files)) ??
+    fit((label) => line(label, '', '', '')) ??
+    line('', '', '', '').trimStart().slice(0, width)
+  );
 }
 
 // 75 -> "1:15", 3725 -> "1:02:05".

@@ -46,9 +46,12 @@ export function removeRecord(file: string, name: string): void {
 }
 
 // A `create` that exited 0 but whose snapshot `list` did not show within the wait: the backup failed, but
-// the snapshot may still appear. `before` holds the names listed before that create ran.
+// the snapshot may still appear. `before` holds the names listed before that create ran, `name` the name
+// the create printed (when it printed one), `until` when Lifeboat stops waiting for it (then it is given up).
 export interface LateCreate extends SnapshotRecord {
   before: string[];
+  name?: string;
+  until?: string;
 }
 
 // The late creates of one repository, beside its records.
@@ -70,8 +73,10 @@ export function writeLateCreates(file: string, late: LateCreate[]): void {
 }
 
 // The snapshot a late create made: the one entry, of those Lifeboat did not record and that name no
-// module, that was not listed before it ran. Undefined when there is none, or several (which is which?).
+// module, that was not listed before it ran (the one it printed, when that is listed). Undefined when
+// there is none, or several (which is which?).
 export function lateSnapshotOf(late: LateCreate, unrecorded: string[]): string | undefined {
+  if (typeof late.name === 'string' && unrecorded.includes(late.name)) return late.name;
   const appeared = unrecorded.filter((name) => !late.before.includes(name));
   return appeared.length === 1 ? appeared[0] : undefined;
 }

@@ -17,6 +17,9 @@ export const SCRIPT_OPERATIONS = ['create', 'list', 'restore'];
 // How long a create may take to show its snapshot in `list` after it returned (the repository's
 // `options: { createWait: SECONDS }` changes it).
 const DEFAULT_CREATE_WAIT_MS = 20_000;
+// How long a late create (its snapshot not listed yet) blocks the next create in the repository before it is given
+// up (the repository's `options: { lateCreateLimit: SECONDS }` changes it).
+const DEFAULT_LATE_LIMIT_S = 3600;
 // How long a create waits for another module's create in the same repository (its backup may be large).
 const CREATE_LOCK_WAIT_S = 24 * 3600;
 
@@ -39,8 +42,12 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   // entry without "module" is the asked module's even when Lifeboat did not record it.
   const listPerModule = input.config.options?.listPerModule === true;
   const unattributedWarned = new Set<string>();
+  // The names the last list() left out because they name no module and were not recorded (see unlisted).
+  let lastUnattributed: string[] = [];
   const createWait = input.config.options?.createWait;
   const CREATE_WAIT_MS = typeof createWait === 'number' && createWait >= 0 ? createWait * 1000 : DEFAULT_CREATE_WAIT_MS;
+  const lateLimit = input.config.options?.lateCreateLimit;
+  const LATE_LIMIT_MS = (typeof lateLimit === 'number' && lateLimit >= 0 ? lateLimit : DEFAULT_LATE_LIMIT_S) * 1000;
   // Provider scripts run like parts: with the module's umask (LIFEBOAT_UMASK from the part environment), 022 by default.
   const umaskOf = (options: CommonOptions) => {
     const value = options.env?.LIFEBOAT_UMASK;
@@ -91,6 +98,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       if (raw.kind === 'safety' && !tags.includes(SAFETY_TAG)) tags.push(SAFETY_TAG);
       snapshots.push({ id: raw.name, time, module, repository: input.name, host: typeof raw.host === 'string' ? raw.host : record?.host, tags, ...(record ? { paths: record.paths } : {}) });
     });
+    if (!claim) lastUnattributed = unattributed;
     const fresh = unattributed.filter((name) => !unattributedWarned.has(name));
     if (fresh.length > 0) {
       for (const name of fresh) unattributedWarned.add(name);
@@ -101,19 +109,36 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     return snapshots.sort((a, b) => a.time.localeCompare(b.time));
   }
 
-  // Drops the late creates whose snapshot has not appeared (see create).
-  function giveUpLate(options: CommonOptions): void {
+  // Before a create (after its listing adopted what appeared): a late create whose snapshot has not
+  // appeared blocks it until its `until` (then it is given up): a new entry could be either's, and a
+  // wrong guess records one run's archive as another's (a printed name is no proof: a script may print
+  // something else last).
+  function settleLate(module: string, options: CommonOptions): void {
     const pending = readLateCreates(late);
-    if (pending.length === 0) return;
-    writeLateCreates(late, []);
-    for (const entry of pending) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; one that appears now is not attributed to any module`);
+    const now = Date.now();
+    const expired = pending.filter((entry) => !(Date.parse(entry.until ?? '') > now));
+    if (expired.length > 0) {
+      writeLateCreates(late, pending.filter((entry) => !expired.includes(entry)));
+      for (const entry of expired) options.log.warn(`repository "${input.name}": the create of module ${entry.module} started ${entry.time} never showed a snapshot; given up (one that appears now is not attributed to any module)`);
+    }
+    const blocking = pending.find((entry) => !expired.includes(entry));
+    if (!blocking) return;
+    const which = module === blocking.module ? `the earlier create of module ${module}` : `the create of module ${blocking.module}`;
+    throw new LifeboatError(
+      'PROVIDER',
+      `repository "${input.name}": ${which} started ${blocking.time} has not shown its snapshot yet (that backup was reported failed; its script may still be writing it); a new snapshot could not be told apart from it, so the backup of module ${module} did not run`,
+      {
+        hint: `back up again once that snapshot is listed (\`lifeboat snapshots ${blocking.module} --repo ${input.name}\` records it for module ${blocking.module}), or after ${blocking.until} when Lifeboat gives that create up (options: { lateCreateLimit: SECONDS } on the repository, default ${DEFAULT_LATE_LIMIT_S}); if that create will never finish (its process is gone), remove ${late}`,
+      },
+    );
   }
 
   // The one unrecorded entry that appeared after a create whose wait ran out is that create's snapshot:
   // it is recorded with the module, start time and paths of that create (and the late create settled).
   function adoptLate(unrecorded: string[], options: CommonOptions): Records {
     const adopted: Records = {};
-    const pending = readLateCreates(late);
+    // Those that printed a name first: their entry is known, the others take what is left.
+    const pending = readLateCreates(late).sort((a, b) => Number(typeof b.name === 'string') - Number(typeof a.name === 'string'));
     const settled = new Set<LateCreate>();
     for (const entry of pending) {
       const name = lateSnapshotOf(entry, unrecorded.filter((n) => !Object.hasOwn(adopted, n)));
@@ -130,10 +155,10 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
 
   // create's work, with the repository's create lock held.
   async function createLocked(options: CreateOptions): Promise<CreateResult> {
-    // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not is
-    // given up: from now on a new name could be this create's as well.)
+    // (A snapshot of an earlier late create that is listed by now is adopted here; one that is not
+    // blocks this create, see settleLate.)
     const before = options.dryRun ? [] : await list(options.module, options, true);
-    if (!options.dryRun) giveUpLate(options);
+    if (!options.dryRun) settleLate(options.module, options);
     const started = new Date().toISOString();
     const snapshotKind = options.tags.includes(SAFETY_TAG) ? 'safety' : 'backup';
     const env = scriptEnv(options, { FOLDERS: options.paths.join(':'), LIFEBOAT_MODULE: options.module, MODULE_ID: options.module, LIFEBOAT_SNAPSHOT_KIND: snapshotKind });
@@ -154,7 +179,8 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     if (!snapshot) {
       // It may still appear: the next list adopts it for this module (adoptLate), dated by this start.
       const pending = readLateCreates(late);
-      writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known] }]);
+      const until = new Date(Date.now() + LATE_LIMIT_MS).toISOString();
+      writeLateCreates(late, [...pending, { module: options.module, time: started, paths: options.paths, tags: options.tags, host: options.host, before: [...known], ...(printed ? { name: printed } : {}), until }]);
       throw new LifeboatError('PROVIDER', `${script('create')} exited 0 but ${script('list')} shows no new snapshot for module ${options.module} (waited ${CREATE_WAIT_MS / 1000}s); the backup did not happen`);
     }
     // A list without times dates it by when this create started.
@@ -167,6 +193,17 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     kind,
     capabilities: { forget: hasForget, check: hasCheck },
     list: (module, options) => list(module, options),
+    // A fresh host: the records of what create made (module, time, paths) are in the old host's state dir.
+    unlisted(module, ref) {
+      const wanted = ref === undefined || ref === 'latest' ? undefined : ref;
+      const names = wanted === undefined ? lastUnattributed : lastUnattributed.filter((name) => name === wanted || (!lastUnattributed.includes(wanted) && name.startsWith(wanted)));
+      if (names.length === 0 || (wanted !== undefined && names.length > 1)) return undefined;
+      const which = wanted === undefined ? `${names.length} snapshot(s) that ${script('list')} shows (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}) name no module` : `snapshot "${names[0]}" is listed by ${script('list')} but names no module`;
+      return {
+        message: `${which}, and this host has no record of what create made (${records} has none of them): Lifeboat cannot tell which module's ${wanted === undefined ? 'they are' : 'it is'} nor which paths ${wanted === undefined ? 'they hold' : 'it holds'} (FOLDERS for ${script('restore')}); nothing was changed`,
+        hint: `copy providers/${input.name}/snapshots.json from the state dir of the host that made ${wanted === undefined ? 'them' : 'it'} to ${records} and run the restore again; or, if ${script('list')} prints only the snapshots of LIFEBOAT_MODULE, set options: { listPerModule: true } on repository "${input.name}" (FOLDERS is then every path of module ${module} as configured here)`,
+      };
+    },
     // Runs `create`; its last stdout line names the snapshot, else the entry `list` shows afterwards and
     // not before does; a create that returns before its snapshot is listed is waited for (bounded).
     async create(options) {
@@ -189,47 +226,17 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
     // Runs `restore` with NAME, FOLDERS (exactly the wanted paths the snapshot holds) and LIFEBOAT_TARGET;
     // into a target, in a private mount namespace unless the provider declares `supports-target`.
     async restore(options) {
-      const held = options.snapshot.paths ?? readRecords(records)[options.snapshot.id]?.paths;
-      const folders = foldersToRestore(held, options.include);
-      const env = scriptEnv(options, {
-        NAME: options.snapshot.id,
-        FOLDERS: folders.join(':'),
-        LIFEBOAT_TARGET: options.target,
-        LIFEBOAT_MODULE: options.module,
-        MODULE_ID: options.module,
-      });
-      // Nothing of what is wanted is in the snapshot: an empty FOLDERS would mean "everything" to many scripts.
-      if (folders.length === 0) {
-        options.log.debug(`snapshot ${options.snapshot.id} holds none of ${(options.include ?? []).join(', ')}; nothing to restore`);
-        return;
-      }
-      const tool = { ...options, umask: umaskOf(options), env };
-      if (options.target === '/' || existsSync(script('supports-target')) || options.dryRun) {
-        await runTool(script('restore'), [], tool);
-        return;
-      }
-      if (!canUseNamespace()) {
-        // Not options.target: for `restore --target` it is a staging folder inside the target, removed again.
-        throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into a target folder (--target, or verify's scratch restore) needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
-      }
-      const plan = planRedirects(folders, options.target);
-      // Writable in the namespace: the target, a private TMPDIR, the repository when it is a local folder
-      // (borg takes a lock in it), and what the repository's `options: { writable: [...] }` names (a
-      // tool's cache, e.g. ~/.cache/borg); everything else is read-only.
-      const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-restore-'));
-      const url = input.config.url;
-      const extra = Array.isArray(input.config.options?.writable) ? input.config.options.writable.filter((dir): dir is string => typeof dir === 'string') : [];
-      const writable = [options.target, tmp, ...(url && path.isAbsolute(url) ? [url] : []), ...extra].filter((dir) => isDirectory(dir));
       try {
-        await runTool('unshare', namespaceArgs(script('restore'), plan.redirects, writableMounts(), writable), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/', TMPDIR: tmp } });
+        await restoreScript(options);
       } catch (error) {
-        if (error instanceof Error && /Read-only file system/.test(error.message)) {
-          throw new LifeboatError('PROVIDER', `${script('restore')} tried to write outside the target (${describeError(error)}); nothing outside ${options.target} was changed. A restore into a target may write only under LIFEBOAT_TARGET and the live paths of its snapshot (${folders.join(', ')})`, { cause: error });
-        }
-        throw namespaceFailure(error, script('restore'));
-      } finally {
-        removeCreated(plan);
-        rmSync(tmp, { recursive: true, force: true });
+        const held = options.snapshot.paths ?? readRecords(records)[options.snapshot.id]?.paths;
+        if (held !== undefined || options.include === undefined || (error instanceof LifeboatError && error.code !== 'PROVIDER')) throw error;
+        // No record (a fresh host, listPerModule): FOLDERS was the module's paths as configured here.
+        throw new LifeboatError(
+          'PROVIDER',
+          `${describeError(error)}; this host has no record of which paths snapshot ${options.snapshot.id} holds (${records} has none), so FOLDERS was every path of module ${options.module} as configured here (${options.include.join(', ')}), and the snapshot may lack some (one created after it)`,
+          { hint: `copy providers/${input.name}/snapshots.json from the state dir of the host that made the snapshot to ${records} (FOLDERS is then exactly what it holds), and run the restore again`, cause: error },
+        );
       }
     },
     // Runs `forget` once per snapshot retention chose (NAME), then drops it from the record.
@@ -247,6 +254,52 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
         }
       : undefined,
   };
+
+  // Runs `restore` (see the provider's restore above).
+  async function restoreScript(options: Parameters<Provider['restore']>[0]): Promise<void> {
+    const held = options.snapshot.paths ?? readRecords(records)[options.snapshot.id]?.paths;
+    const folders = foldersToRestore(held, options.include);
+    const env = scriptEnv(options, {
+      NAME: options.snapshot.id,
+      FOLDERS: folders.join(':'),
+      LIFEBOAT_TARGET: options.target,
+      LIFEBOAT_MODULE: options.module,
+      MODULE_ID: options.module,
+    });
+    // Nothing of what is wanted is in the snapshot: an empty FOLDERS would mean "everything" to many scripts.
+    if (folders.length === 0) {
+      options.log.debug(`snapshot ${options.snapshot.id} holds none of ${(options.include ?? []).join(', ')}; nothing to restore`);
+      return;
+    }
+    const tool = { ...options, umask: umaskOf(options), env };
+    if (options.target === '/' || existsSync(script('supports-target')) || options.dryRun) {
+      await runTool(script('restore'), [], tool);
+      return;
+    }
+    if (!canUseNamespace()) {
+      // Not options.target: for `restore --target` it is a staging folder inside the target, removed again.
+      throw new LifeboatError('PROVIDER', `${script('restore')}: a restore into a target folder (--target, or verify's scratch restore) needs root (it runs in a private mount namespace so that the script cannot change the live files), or a file ${script('supports-target')} declaring that the script writes only under LIFEBOAT_TARGET`);
+    }
+    const plan = planRedirects(folders, options.target);
+    // Writable in the namespace: the target, a private TMPDIR, the repository when it is a local folder
+    // (borg takes a lock in it), and what the repository's `options: { writable: [...] }` names (a
+    // tool's cache, e.g. ~/.cache/borg); everything else is read-only.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-restore-'));
+    const url = input.config.url;
+    const extra = Array.isArray(input.config.options?.writable) ? input.config.options.writable.filter((dir): dir is string => typeof dir === 'string') : [];
+    const writable = [options.target, tmp, ...(url && path.isAbsolute(url) ? [url] : []), ...extra].filter((dir) => isDirectory(dir));
+    try {
+      await runTool('unshare', namespaceArgs(script('restore'), plan.redirects, writableMounts(), writable), { ...tool, env: { ...env, LIFEBOAT_TARGET: '/', TMPDIR: tmp } });
+    } catch (error) {
+      if (error instanceof Error && /Read-only file system/.test(error.message)) {
+        throw new LifeboatError('PROVIDER', `${script('restore')} tried to write outside the target (${describeError(error)}); nothing outside ${options.target} was changed. A restore into a target may write only under LIFEBOAT_TARGET and the live paths of its snapshot (${folders.join(', ')})`, { cause: error });
+      }
+      throw namespaceFailure(error, script('restore'));
+    } finally {
+      removeCreated(plan);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
 }
 
 // `unshare -m failed (exit N): ...` names the wrapper: the script (exec'd by it) or the mounts before it failed.

@@ -123,6 +123,10 @@ export interface Provider {
   // Snapshots of one module, oldest first; a module never backed up has none (not an error).
   list(module: string, options: CommonOptions): Promise<ProviderSnapshot[]>;
   restore(options: RestoreOptions): Promise<void>;
+  // After list(): why snapshot `ref` (or, without one, any snapshot) the repository holds was not listed
+  // for the module, when the provider knows (a script provider: entries that name no module and that this
+  // host has no record of); undefined otherwise.
+  unlisted?(module: string, ref: string | undefined): { message: string; hint: string } | undefined;
   // Deletes exactly these snapshots of one module (Lifeboat chose them: retention.ts counts backups and
   // safety snapshots apart); freeing their space is prune's job where the tool needs a step for that.
   forget?(module: string, snapshots: ProviderSnapshot[], options: CommonOptions): Promise<void>;
@@ -134,6 +138,9 @@ export interface Provider {
   // Before a restore starts: throws (exit 2) when the snapshot cannot be read with the settings as they
   // are (the tar provider: an encrypted archive and no key to open it), so nothing is touched.
   preflightRestore?(module: string, snapshot: ProviderSnapshot, options: CommonOptions): Promise<void>;
+  // Before a backup runs anything (parts, dumps, a service stop): throws (exit 2) when the repository's
+  // key cannot be had (the tar provider: an empty or unreadable passwordFile, a failing passwordCommand).
+  preflightBackup?(options: CommonOptions): Promise<void>;
   // What an interrupted run left that is not a snapshot (the tar provider: a local archive without its
   // manifest, an unfinished multipart upload), each named where it is, for `check`.
   leftovers?(module: string, options: CommonOptions): Promise<string[]>;

@@ -121,8 +121,11 @@ describe('tar with age encryption (local repository)', () => {
     passFile(t, 'not the one\n');
     const restored = await lifeboat(t, ['restore', 'blog', '--target', path.join(t.dir, 'aside')]);
     expect(restored.exitCode).toBe(1);
-    const expected = `${archiveOf(repo)}: cannot be decrypted with the passphrase in passwordFile ${file}: wrong key; set passwordFile (or passwordCommand) to the passphrase the archive was made with`;
-    expect(restored.stderr).toContain(expected);
+    const expected = `${archiveOf(repo)}: cannot be decrypted with the passphrase in passwordFile ${file}: wrong key`;
+    const fix = 'set passwordFile (or passwordCommand) to the passphrase the archive was made with';
+    expect(restored.stderr).toContain(`${expected}\nlifeboat: hint: ${fix}`);
+    // the fix is said once (as the hint), not also in the message
+    expect(restored.stderr.split(fix)).toHaveLength(2);
     expect(restored.stderr).not.toMatch(/invalid tag|no identity matched/);
     const drill = await lifeboat(t, ['verify', 'blog']);
     expect(drill.exitCode).toBe(1);

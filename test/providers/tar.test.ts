@@ -45,8 +45,10 @@ async function plantArchive(url: string, module: string, id: string, entries: Ar
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);
   await mkdir(path.join(url, module), { recursive: true });
-  await writeFile(path.join(url, module, `${id}.tar`), Buffer.concat(chunks));
-  const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar`, module, host: 'h', tags: [], time: new Date().toISOString(), paths: [], exclude: [], compression: 'none', archiveSize: 0, archiveSha256: '', files: [] };
+  const bytes = Buffer.concat(chunks);
+  await writeFile(path.join(url, module, `${id}.tar`), bytes);
+  // The archive's true size and SHA-256: anyone who can write the manifest can write those.
+  const manifest = { format: 'lifeboat-tar/1', id, archive: `${id}.tar`, module, host: 'h', tags: [], time: new Date().toISOString(), paths: [], exclude: [], compression: 'none', archiveSize: bytes.length, archiveSha256: createHash('sha256').update(bytes).digest('hex'), files: [] };
   await writeFile(path.join(url, module, `${id}.manifest.json`), JSON.stringify(manifest));
 }
 
@@ -294,7 +296,7 @@ describe('tar restore through the CLI refuses an edited file list or a cut archi
       writeFileSync(file, whole.subarray(0, whole.length - 100));
       const restore = await lifeboat(t, ['restore', 'm', '--target', target]);
       expect(restore.exitCode).not.toBe(0);
-      expect(restore.stderr).toContain(`${file}: cut short or damaged: ${whole.length - 100} bytes read, the manifest records ${whole.length}`);
+      expect(restore.stderr).toContain(`${file}: not the archive its manifest records (${whole.length - 100} bytes, sha256 ${createHash('sha256').update(whole.subarray(0, whole.length - 100)).digest('hex').slice(0, 12)}…; the manifest records ${whole.length} bytes, sha256 ${createHash('sha256').update(whole).digest('hex').slice(0, 12)}…): damaged, cut short or swapped; nothing was restored`);
     } finally {
       t.cleanup();
     }

@@ -3,6 +3,7 @@
 // change nothing: the whole temp dir (root, state dir, repositories, data) is compared before and after
 // (for runtime faults, only the journal may have gained the failed run).
 import { describe, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
@@ -74,8 +75,10 @@ function twoSnapshots(c: Ctx): void {
   for (const name of ['20240101T000000000000001', '20240101T000000000000002']) mkdirSync(path.join(c.t.dir, 'repo', 'm', name, c.data), { recursive: true });
 }
 
-// Backs module arch up for real, then swaps its archive for one holding `entries` (the manifest stays,
-// so Lifeboat lists the snapshot as usual).
+// Backs module arch up for real, then swaps its archive for one holding `entries`, with a manifest made
+// to match it as an attacker who can write the repository would (the earlier format without a file
+// list, the crafted archive's size and SHA-256), so Lifeboat lists the snapshot as usual and restore
+// reaches the extraction's own refusals.
 async function craftArchive(c: Ctx, entries: Array<{ header: tar.Headers; body?: string }>): Promise<void> {
   const backup = await execa('node', [BIN, '--root', c.t.root, '--state-dir', c.t.stateDir, 'backup', 'arch'], { reject: false });
   if (backup.exitCode !== 0) throw new Error(`backup arch failed: ${backup.stderr}`);
@@ -87,7 +90,11 @@ async function craftArchive(c: Ctx, entries: Array<{ header: tar.Headers; body?:
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);
-  writeFileSync(path.join(dir, archive), Buffer.concat(chunks));
+  const bytes = Buffer.concat(chunks);
+  writeFileSync(path.join(dir, archive), bytes);
+  const manifestFile = path.join(dir, `${c.vars.snapshot}.manifest.json`);
+  const { list: _list, ...manifest } = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(manifestFile, JSON.stringify({ ...manifest, format: 'lifeboat-tar/1', archiveSize: bytes.length, archiveSha256: createHash('sha256').update(bytes).digest('hex') }));
 }
 
 // The archive path of a live absolute path (tar entries have no leading slash).

@@ -20,6 +20,7 @@ import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 import { SAFETY_TAG } from '../../providers/kinds.js';
 import { readStateEnv } from '../restore-request.js';
 import { nestedRunner } from '../nested-run.js';
+import { relocateRestored, relocations, toHere, toSnapshot, type Relocation } from '../snapshot-places.js';
 
 // Before an in-place restore, snapshots the current state into the repository being restored from, as
 // a backup would: first the backup's own dump steps (its pre-backup phase without 40stop_service: the
@@ -135,6 +136,9 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
     return;
   }
   const { paths } = snapshotSet(ctx.module);
+  // A state dir or environment file the snapshot holds under another --state-dir or --root comes back
+  // into this host's (README "Restoring on a fresh host").
+  const moved = relocations(ctx.root, ctx.module, source.snapshot.paths);
   // First every swap root into its scratch folder (the live files untouched), then the swap, so an
   // interruption before the swap changes nothing; from the swap on, a marker says so.
   const roots = swapRootsOf(paths);
@@ -160,7 +164,7 @@ export async function restoreModule(ctx: PartContext): Promise<void> {
       if (removed.length) ctx.log.info(`removed what an interrupted restore left behind: ${removed.join(', ')}`);
       marker('staging');
     }
-    await stageRestores(ctx, provider, common, roots, staged);
+    await stageRestores(ctx, provider, common, roots, staged, moved);
     if (ctx.options.dryRun) return;
     if (!staged.some((item) => item.staged)) {
       throw new LifeboatError('RESTORE', `snapshot ${source.snapshot.id} of ${source.repository} brought back none of ${paths.join(', ')}; nothing was changed`);
@@ -189,6 +193,7 @@ type RestoreCommon = Omit<Parameters<Provider['restore']>[0], 'target' | 'includ
 async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: RestoreCommon, target: string): Promise<void> {
   // What the snapshot holds (a path declared after it, or an environment file it lacked, is not asked
   // for: borg fails on an include that matches nothing).
+  const moved = relocations(ctx.root, ctx.module, common.snapshot.paths);
   const include = common.snapshot.paths ?? snapshotSet(ctx.module).paths;
   if (ctx.options.dryRun) {
     await provider.restore({ ...common, target, include });
@@ -204,6 +209,8 @@ async function restoreUnderTarget(ctx: PartContext, provider: Provider, common: 
     await withRestoreProgress(`${ctx.module.name}: restore ${repository}`, scratch, () => manifestTotals(ctx.module, repository, id), () => provider.restore({ ...common, target: scratch, include })).catch((error: unknown) => {
       throw explainNoRoom(error, target);
     });
+    // The state dir and environment file of another --state-dir or --root land where this host's are.
+    relocateRestored(scratch, moved);
     const scratchBytes = toBytes(scratch);
     for (const name of listNames(scratchBytes)) mergeMove(joinBytes(scratchBytes, name), joinBytes(toBytes(target), name));
   } catch (error) {
@@ -263,8 +270,10 @@ interface Staging {
 // each is renamed from there into place by the swap. A path that does not exist yet is never created
 // here. `staged` gets every root (those restored, and those the snapshot does not hold) as it goes, so
 // the caller removes their scratch folders whatever happens.
-async function stageRestores(ctx: PartContext, provider: Provider, common: RestoreCommon, roots: Array<{ live: BytePath; mount: boolean }>, staged: Staged[]): Promise<void> {
+async function stageRestores(ctx: PartContext, provider: Provider, common: RestoreCommon, roots: Array<{ live: BytePath; mount: boolean }>, staged: Staged[], moved: Relocation[]): Promise<void> {
   const groups = new Map<string, Staging[]>();
+  // The snapshot's paths as this host's (a relocated state dir or environment file).
+  const held = common.snapshot.paths?.map((p) => toHere(p, moved));
   const points = ctx.options.dryRun ? [] : mountPoints();
   for (const [index, root] of roots.entries()) {
     const liveStats = lstatOrUndefined(root.live);
@@ -274,9 +283,11 @@ async function stageRestores(ctx: PartContext, provider: Provider, common: Resto
     staged.push(item);
     // A path the snapshot does not hold (e.g. an environment file created after it) is not asked for:
     // borg's extract fails on an include that matches nothing.
-    const inSnapshot = common.snapshot.paths?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
+    const inSnapshot = held?.some((p) => withinBytes(root.live, toBytes(p))) ?? true;
     if (!inSnapshot) {
-      ctx.log.debug(`${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
+      // A configured folder the snapshot lacks (made with other `folders:`, or on a host that keeps it elsewhere) is said.
+      const configured = ctx.module.folders.some((folder) => toBytes(folder).equals(root.live));
+      (configured ? ctx.log.warn : ctx.log.debug).call(ctx.log, `${showPath(root.live)} is not in snapshot ${common.snapshot.id}; left as it is`);
       continue;
     }
     if (!ctx.options.dryRun) mkdirSync(holder, { recursive: true, mode: 0o700 });
@@ -287,7 +298,7 @@ async function stageRestores(ctx: PartContext, provider: Provider, common: Resto
   }
   for (const group of groups.values()) {
     const scratch = group[0].scratch;
-    const include = group.map((one) => one.root.live.toString('utf8'));
+    const include = group.map((one) => toSnapshot(one.root.live.toString('utf8'), moved));
     if (ctx.options.dryRun) {
       await provider.restore({ ...common, target: scratch.toString('utf8'), include });
       continue;
@@ -300,11 +311,12 @@ async function stageRestores(ctx: PartContext, provider: Provider, common: Resto
       const label = `${ctx.module.name}: restore ${repository} ${group.map((one) => showPath(one.root.live)).join(', ')}`;
       const totals = () => manifestTotals(ctx.module, repository, id, group.length === 1 ? group[0].root.live : undefined);
       await withRestoreProgress(label, scratch, totals, () => provider.restore({ ...common, target: scratch.toString('utf8'), include }));
+      relocateRestored(scratch.toString('utf8'), moved);
     } catch (error) {
       rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
       throw explainNoRoom(error, undefined);
     }
-    for (const one of group) await takeStaged(ctx, common, one, scratch);
+    for (const one of group) await takeStaged(ctx, common, one, scratch, held);
   }
 }
 
@@ -318,11 +330,11 @@ function fileSystemOf(folder: BytePath, points: BytePath[]): string {
 }
 
 // Checks what the restore of one root brought back and notes where the swap takes it from.
-async function takeStaged(ctx: PartContext, common: RestoreCommon, one: Staging, scratch: BytePath): Promise<void> {
+async function takeStaged(ctx: PartContext, common: RestoreCommon, one: Staging, scratch: BytePath, held: string[] | undefined): Promise<void> {
   const { root, item, index, liveStats } = one;
   // Every path the snapshot records under this root must have come back (a provider script that exits 0
   // but skipped one would otherwise leave a stale live copy beside restored files, e.g. an old dump).
-  const missing = (common.snapshot.paths ?? []).filter((p) => withinBytes(toBytes(p), root.live) && !lstatOrUndefined(joinBytes(scratch, toBytes(p))));
+  const missing = (held ?? []).filter((p) => withinBytes(toBytes(p), root.live) && !lstatOrUndefined(joinBytes(scratch, toBytes(p))));
   if (missing.length > 0) {
     throw new LifeboatError('RESTORE', `the restore of snapshot ${common.snapshot.id} did not bring back ${missing.join(', ')}, which the snapshot holds; nothing was changed`, {
       hint: `check the provider's restore (it exited 0); the live files are as they were`,
