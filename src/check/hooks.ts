@@ -22,6 +22,13 @@ export function checkHooks(root: RootConfig, modules: ModuleConfig[]): Finding[]
   return findings;
 }
 
+// The phase folders of every hooks.d/ that are not phases (hooks.d/finaly/): nothing in them ever runs.
+// `backup` warns about them once per run (check and --dry-run report every hook mistake).
+export function strayPhaseFolders(root: RootConfig, modules: ModuleConfig[]): Finding[] {
+  const trees = [path.join(root.root, 'hooks.d'), ...modules.map((module) => path.join(module.dir, 'hooks.d'))];
+  return trees.flatMap((dir) => checkHookTree(dir)).filter((finding) => finding.message.startsWith('is not a phase'));
+}
+
 // A part left under its old name in a post-* folder whose built-in moved to finally/ (post-backup/
 // 90start_service): backup takes it to finally/ and warns; check says the same before it runs.
 function checkMovedParts(root: RootConfig, modules: ModuleConfig[]): Finding[] {

@@ -5,6 +5,7 @@ import type { ModuleConfig, RootConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { preflight } from '../check/preflight.js';
 import { assertKeyOpens } from '../check/repositories.js';
+import { strayPhaseFolders } from '../check/hooks.js';
 import { assertBackupConfig } from '../check/backup-config.js';
 import { renderFindings } from './check.js';
 import { summaryLines } from './summary.js';
@@ -74,6 +75,8 @@ export async function backupCommand([names]: unknown[], options: BackupOptions):
   if (options.dryRun && !options.json) for (const module of modules) printPlan(root, module, ['backup']);
   // A dry run tries what `check` tries: repositories open, databases answer, folders and parts are right.
   if (options.dryRun && (await dryRunPreflight(root, modules, log, options))) return 1;
+  // A misspelled phase folder (hooks.d/finaly/) would otherwise be ignored without a word.
+  if (!options.dryRun) for (const stray of strayPhaseFolders(root, modules)) log.warn(`${stray.subject} ${stray.message}`);
   const signal = interruptSignal();
   const results = await runModules(
     modules.map((module) => ({ root, module, action: 'backup' as const, options: { repositories: options.repo, dryRun: !!options.dryRun, safetySnapshot: false, retention: options.retention !== false, newRepository: !!options.newRepository }, log, signal, waitSeconds })),

@@ -73,7 +73,7 @@ function stateEnvFile(run: RunContext): string {
 
 // The state dir's environment as bytes, with a stamp that any write changes; undefined when it is missing
 // or not a regular file.
-function readStateEnv(run: RunContext): { bytes: Buffer; stamp: string } | undefined {
+export function readStateEnv(run: RunContext): { bytes: Buffer; stamp: string } | undefined {
   try {
     const stat = lstatSync(stateEnvFile(run), { bigint: true });
     if (!stat.isFile()) return undefined;

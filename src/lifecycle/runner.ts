@@ -11,6 +11,7 @@ import { readHandoff } from './env-handoff.js';
 import { markModuleRestored, modulePathInRepository, snapshotEnvironment, trackStateEnvironment } from './restore-request.js';
 import type { PartContext, PartRequest, RunContext } from './context.js';
 import { LifeboatError, codeOf, describeError, hintOf, type ErrorCode } from '../errors.js';
+import { registerRunner } from './nested-run.js';
 
 export interface ActionOutcome {
   ok: boolean;
@@ -260,3 +261,7 @@ function fail(outcome: ActionOutcome, run: RunContext, part: string, message: st
   run.state.hint = hint;
   run.state.code = code;
 }
+
+// Built-ins that run other parts (05safety_snapshot) reach the runner through nested-run.ts.
+// (A plan it gets back is one planAction made, filtered.)
+registerRunner({ planAction, runAction: (run, plan) => runAction(run, plan as PhasePlan[]) });

@@ -76,6 +76,8 @@ export async function runTool(file: string, args: string[], options: ToolOptions
     const detail = result.error ? result.error.message : lastLines(stderr || stdout, 8);
     throw new LifeboatError('PROVIDER', options.log.masker.mask(`${what} failed (exit ${exitCode})${detail ? `: ${detail}` : ''}`));
   }
+  // What a tool said on stderr although it succeeded (a provider script's notes), for -v.
+  for (const line of stripVTControlCharacters(stderr).split('\n').map((one) => one.trim()).filter(Boolean).slice(-200)) options.log.debug(options.log.masker.mask(`${what}: ${line}`));
   return { stdout, stderr, exitCode };
 }
 

@@ -294,7 +294,7 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
       if (error instanceof Error && /Read-only file system/.test(error.message)) {
         throw new LifeboatError('PROVIDER', `${script('restore')} tried to write outside the target (${describeError(error)}); nothing outside ${options.target} was changed. A restore into a target may write only under LIFEBOAT_TARGET and the live paths of its snapshot (${folders.join(', ')})`, { cause: error });
       }
-      throw error;
+      throw namespaceFailure(error, script('restore'));
     } finally {
       removeCreated(plan);
       rmSync(tmp, { recursive: true, force: true });
@@ -302,3 +302,11 @@ export function createScriptProvider(kind: string, dir: string, input: ProviderI
   }
 }
 
+// `unshare -m failed (exit N): ...` names the wrapper: the script (exec'd by it) or the mounts before it failed.
+function namespaceFailure(error: unknown, file: string): unknown {
+  const found = error instanceof LifeboatError ? /^unshare -m failed \(exit (\d+)\)(?:: ([\s\S]*))?$/.exec(error.message) : null;
+  if (!found) return error;
+  const [, code, detail] = found;
+  const what = /^(mount|unshare|lifeboat-restore):/.test(detail ?? '') ? `setting up the private mount namespace for ${file} failed (exit ${code})` : `${file} exited with status ${code} (run in a private mount namespace)`;
+  return new LifeboatError('PROVIDER', `${what}${detail ? `: ${detail}` : ''}`, { cause: error });
+}

@@ -3,7 +3,7 @@
 // and a pg_dump / runuser pg_restore pair that needs the dump readable by the postgres user.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -77,6 +77,81 @@ describe('a Clan-style module', () => {
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(describeTree(data)).toEqual(treeBefore);
     expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
+  });
+
+  it('the safety snapshot runs the preBackup pg_dump: the printed undo command brings back the rows and files of right before the restore', async () => {
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    // changed after the backup: the state right before the restore
+    psql('UPDATE notes SET body = $$two, edited$$ WHERE id = 2; INSERT INTO notes VALUES (4, $$four$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'b.txt'), 'written after the backup\n');
+    const rowsBefore = psql('SELECT id, body FROM notes ORDER BY id', db);
+    const treeBefore = describeTree(data).filter((line) => !line.startsWith('dump'));
+
+    // a part can tell a safety snapshot's pre-backup from a backup's
+    const seen = path.join(t.dir, 'seen');
+    t.part('pre-backup', '40seen', `#!/bin/sh\necho "$LIFEBOAT_PHASE \${LIFEBOAT_SAFETY_SNAPSHOT:-no}" >> ${seen}\n`, 'app');
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(readFileSync(seen, 'utf8')).toBe('pre-backup 1\n');
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe('1|one\n2|two');
+    const undo = restore.stderr.match(/to undo this restore: lifeboat (restore \S+ \S+ --repo \S+)/);
+    expect(undo, restore.stderr).not.toBeNull();
+    expect(restore.stderr).toContain('what pre-backup/20dump_databases, pre-backup/30module_dump_state, pre-backup/40seen, pre-backup/50clan dumped just now');
+
+    const back = await lifeboat(t, undo![1].split(' '));
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(psql('SELECT id, body FROM notes ORDER BY id', db)).toBe(rowsBefore);
+    expect(describeTree(data).filter((line) => !line.startsWith('dump'))).toEqual(treeBefore);
+  });
+
+  it('a failing preBackup dump stops the restore before anything changed (the database and files as they were)', async () => {
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    psql('INSERT INTO notes VALUES (4, $$four$$);', db);
+    writeFileSync(path.join(data, 'uploads', 'b.txt'), 'written after the backup\n');
+    t.write('environment', `CLAN_DB=lb_clan_no_such_db\nCLAN_DUMP_DIR=${data}/dump\n`);
+    // (the failing pg_dump itself leaves an empty dump/db.dump, as it would in a backup)
+    const files = () => describeTree(data).filter((line) => !line.startsWith('dump'));
+    const live = files();
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain('the safety snapshot could not dump the current state as a backup does (pre-backup/50clan failed: exited with status 1); the restore stopped before it changed anything');
+    expect(restore.stderr).toContain('--no-safety-snapshot');
+    expect(files()).toEqual(live);
+    expect(psql('SELECT count(*) FROM notes', db)).toBe('3');
+  });
+
+  it('the state dir\'s environment a pre-backup part writes for the safety snapshot is not taken for a restore step\'s: the snapshot\'s copy comes back', async () => {
+    const stateEnv = path.join(t.stateDir, 'modules', 'app', 'state', 'environment');
+    t.part('pre-backup', '10set_env', '#!/bin/sh\necho "DUMPED_BY=$LIFEBOAT_ACTION-${LIFEBOAT_SAFETY_SNAPSHOT:-0}" > environment\n', 'app');
+    expect((await lifeboat(t, ['backup', 'app'])).exitCode).toBe(0);
+    expect(readFileSync(stateEnv, 'utf8')).toBe('DUMPED_BY=backup-0\n');
+    const restore = await lifeboat(t, ['restore', 'app']);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(readFileSync(stateEnv, 'utf8')).toBe('DUMPED_BY=backup-0\n');
+    expect(restore.stderr).not.toContain('kept as a restore step wrote it');
+  });
+
+  it('verify shows the whole snapshot id; with -v a script\'s stderr is logged when it succeeds; a failing restore script is named with its exit', async () => {
+    const create = path.join(t.root, 'plugins', 'clan', 'create');
+    writeFileSync(create, readFileSync(create, 'utf8').replace('set -eu\n', 'set -eu\necho "clan-create: note on stderr" >&2\n'), { mode: 0o755 });
+    const quiet = await lifeboat(t, ['backup', 'app', '--json']);
+    expect(quiet.exitCode, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('clan-create: note on stderr');
+    const id = JSON.parse(quiet.stdout).modules[0].snapshots[0].id as string;
+    const loud = await lifeboat(t, ['backup', 'app', '-v']);
+    expect(loud.exitCode, loud.stderr).toBe(0);
+    expect(loud.stderr).toContain(`${create}: clan-create: note on stderr`);
+
+    const verify = await lifeboat(t, ['verify', 'app']);
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(verify.stderr).toMatch(/clan: restored snapshot \d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{9} \(/);
+
+    const restoreScript = path.join(t.root, 'plugins', 'clan', 'restore');
+    writeFileSync(restoreScript, '#!/bin/sh\necho "archive is corrupt" >&2\nexit 3\n', { mode: 0o755 });
+    const restore = await lifeboat(t, ['restore', 'app', id, '--target', path.join(t.dir, 'aside')]);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain(`${restoreScript} exited with status 3 (run in a private mount namespace): archive is corrupt`);
+    expect(restore.stderr).not.toContain('unshare -m failed');
   });
 
   it('two modules backing up at once each record their own snapshot (the create-and-adopt window is one at a time per repository)', async () => {

@@ -137,6 +137,53 @@ describe('a NethServer 8 module', () => {
     expect(readFileSync(stateEnv, 'utf8')).toBe('TCP_PORT=20001\nIMAGE_TAG=1.4.2\n');
   });
 
+  it('the safety snapshot holds a fresh module-dump-state: the printed undo command brings back the rows and pages of right before the restore', async () => {
+    const { db, volume } = setupWiki();
+    expect((await lifeboat(t, ['backup', module])).exitCode).toBe(0);
+    // changed after the backup: the state right before the restore
+    execFileSync('sqlite3', [db, "UPDATE pages SET title = 'after backup' WHERE id = 2; INSERT INTO pages VALUES (4, 'new since the backup');"]);
+    writeFileSync(path.join(volume, 'pages', 'new.txt'), 'written after the backup\n');
+    const rowsBefore = rows(db);
+    const pagesBefore = describeTree(volume);
+
+    const restore = await lifeboat(t, ['restore', module]);
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(rows(db)).toBe('1|start\n2|about\n');
+    const undo = restore.stderr.match(/to undo this restore: lifeboat (restore \S+ \S+ --repo \S+)/);
+    expect(undo, restore.stderr).not.toBeNull();
+    // module-dump-state ran for it while the service ran
+    expect(restore.stderr).toContain('what pre-backup/20dump_databases, pre-backup/30module_dump_state dumped just now');
+
+    const back = await lifeboat(t, undo![1].split(' '));
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(rows(db)).toBe(rowsBefore);
+    expect(describeTree(volume)).toEqual(pagesBefore);
+    expect(service.isRunning()).toBe(true);
+  });
+
+  it('a safety snapshot whose module-dump-state fails stops the restore before anything changed, naming --no-safety-snapshot', async () => {
+    const { db, volume } = setupWiki();
+    expect((await lifeboat(t, ['backup', module])).exitCode).toBe(0);
+    execFileSync('sqlite3', [db, "INSERT INTO pages VALUES (4, 'new since the backup');"]);
+    writeFileSync(path.join(volume, 'pages', 'new.txt'), 'written after the backup\n');
+    const rowsBefore = rows(db);
+    const pagesBefore = describeTree(volume);
+    // the dump needs the running service: it is down
+    t.write('environment', `WIKI_DB=${db}\nWIKI_PIDFILE=${path.join(t.dir, 'no-such.pid')}\nOUT_DIR=${t.dir}\n`);
+    const restore = await lifeboat(t, ['restore', module]);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain('the wiki is not running: cannot dump its database');
+    expect(restore.stderr).toContain(
+      'the safety snapshot could not dump the current state as a backup does (pre-backup/30module_dump_state failed: bin/module-dump-state exited with status 1); ' +
+        'the restore stopped before it changed anything: the service still runs and the live files are as they were',
+    );
+    expect(restore.stderr).toMatch(new RegExp(`hint: .*lifeboat restore ${module} [0-9a-f]{64} --repo local --no-safety-snapshot`));
+    expect(rows(db)).toBe(rowsBefore);
+    expect(describeTree(volume)).toEqual(pagesBefore);
+    expect(existsSync(path.join(t.dir, 'request-06copyenv.json'))).toBe(false);
+    expect(service.isRunning()).toBe(true);
+  });
+
   it('a backup fails naming a volumes/ line whose volume does not exist, and a missing include path', async () => {
     setupWiki();
     podman('volume', 'rm', '-f', `${module}-data`);

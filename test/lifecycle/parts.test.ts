@@ -153,12 +153,32 @@ describe('what a part sees', () => {
     expect(statSync(path.join(stateDir, 'dump.sql')).mode & 0o777).toBe(0o640);
   });
 
+  it('backup warns once about a misspelled phase folder (hooks.d/finaly/), whose parts never run', async () => {
+    t = makeRoot();
+    webModule();
+    t.part('finaly', '50cleanup', trace('finaly'), 'web');
+    const folder = path.join(t.root, 'modules', 'web', 'hooks.d', 'finaly');
+    const result = await lifeboat(t, ['backup', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const warning = `${folder}/ is not a phase, so nothing in it ever runs; did you mean finally? (mv ${folder} ${path.join(t.root, 'modules', 'web', 'hooks.d', 'finally')})`;
+    expect(result.stderr).toContain(warning);
+    expect(result.stderr.split(warning).length).toBe(2);
+    expect(readTrace()).toEqual([]);
+  });
+
   it('a bad umask: is a configuration error naming the file and key', async () => {
     t = makeRoot();
     t.module('web', { folders: [t.dir], umask: '99' });
     const result = await lifeboat(t, ['backup', 'web']);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('modules/web/module.yaml: /umask must match ^0?[0-7]{3}$, got "99" (an octal umask in quotes such as "022" or "027")');
+    expect(result.stderr).toContain('modules/web/module.yaml: /umask must match ^0?[01][0-7]{2}$, got "99" (an octal umask in quotes such as "022" or "027"; its first digit 0 or 1, as one that takes the owner\'s read or write away leaves parts unable to read or write their own files)');
+    // one that takes the owner's read or write away: parts could not read their own files
+    for (const umask of ['0777', '600', '0200']) {
+      t.module('web', { folders: [t.dir], umask });
+      const refused = await lifeboat(t, ['backup', 'web']);
+      expect(refused.exitCode, umask).toBe(2);
+      expect(refused.stderr).toContain(`modules/web/module.yaml: /umask must match ^0?[01][0-7]{2}$, got "${umask}" (an octal umask in quotes such as "022" or "027"; its first digit 0 or 1`);
+    }
   });
 
   it('prefixes every output line with module and part, and masks secrets', async () => {

@@ -165,7 +165,8 @@ describe('schema messages', () => {
     expect(validateDocument('module', { zzzzzzzz: 1 }, 'm.yaml')[0]).toBe('m.yaml: /zzzzzzzz is not a known key; allowed keys: folders, exclude, service, databases, repositories, schedule, verify, retention, timeouts, enabled, umask');
     expect(validateDocument('module', { retention: { keepLst: 1 } }, 'm.yaml')).toEqual(['m.yaml: /retention/keepLst is not a known key; did you mean "keepLast"?']);
     expect(validateDocument('module', { service: { engine: 'lxc', container: 'c' } }, 'm.yaml')).toEqual(['m.yaml: /service/engine must be one of "docker", "podman", got "lxc"']);
-    expect(validateDocument('module', { umask: '99' }, 'm.yaml')).toEqual(['m.yaml: /umask must match ^0?[0-7]{3}$, got "99" (an octal umask in quotes such as "022" or "027")']);
+    for (const umask of ['022', '0027', '177', '0177']) expect(validateDocument('module', { umask }, 'm.yaml'), umask).toEqual([]);
+    expect(validateDocument('module', { umask: '99' }, 'm.yaml')).toEqual(['m.yaml: /umask must match ^0?[01][0-7]{2}$, got "99" (an octal umask in quotes such as "022" or "027"; its first digit 0 or 1, as one that takes the owner\'s read or write away leaves parts unable to read or write their own files)']);
     expect(validateDocument('module', { folders: {} }, 'm.yaml')).toEqual(['m.yaml: /folders must be an array, got an object']);
     expect(validateDocument('module', { enabled: [] }, 'm.yaml')).toEqual(['m.yaml: /enabled must be a boolean, got an empty list']);
     expect(validateDocument('module', { enabled: [1] }, 'm.yaml')).toEqual(['m.yaml: /enabled must be a boolean, got a list']);

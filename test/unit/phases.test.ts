@@ -37,8 +37,7 @@ describe('the lifecycle table', () => {
       ['finally', '80remove_dumps', 'backup: removes the database dumps staged in the state dir', ['backup']],
       ['finally', '90start_service', 'starts the service if Lifeboat stopped it in this run', ['backup', 'restore']],
       ['finally', '95finish_uploads', 'backup: waits for uploads that go on after the local archive was complete (the service runs again)', ['backup']],
-      ['pre-restore', '04dump_databases', 'in-place restore: dumps the current databases for the safety snapshot', undefined],
-      ['pre-restore', '05safety_snapshot', 'in-place restore: snapshots the current state first', undefined],
+      ['pre-restore', '05safety_snapshot', "in-place restore: dumps what a backup would (its pre-backup steps but 40stop_service; the service still runs), then snapshots the current state", undefined],
       ['pre-restore', '08create_volumes', 'in-place restore: creates the missing container volumes of volumes/NAME lines', undefined],
       ['pre-restore', '10stop_service', 'stops the service if active (in-place restore)', undefined],
       ['restore', '10restore_module', 'restores files: folders become exactly the snapshot', undefined],
@@ -52,7 +51,7 @@ describe('the lifecycle table', () => {
   it('loads each built-in\'s function from its module', async () => {
     const expected = [
       databases.dumpDatabases, moduleState.moduleDumpState, service.stopService, snapshot.snapshot, retention.retention,
-      moduleState.moduleCleanupState, databases.removeDumpsPart, service.startService, snapshot.finishUploads, databases.dumpForSafetySnapshot,
+      moduleState.moduleCleanupState, databases.removeDumpsPart, service.startService, snapshot.finishUploads,
       restore.safetySnapshot, moduleState.createVolumes, service.stopService, restore.restoreModule, databases.restoreDatabases,
       verify.restoreScratch, verify.checkManifest, verify.checkDatabases,
     ];

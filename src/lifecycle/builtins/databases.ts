@@ -111,35 +111,6 @@ export async function dumpDatabases(ctx: PartContext): Promise<void> {
   if (streams.length) ctx.state.dumpStreams = streams;
 }
 
-// 04dump_databases (pre-restore): before an in-place restore, stages the current databases so that
-// 05safety_snapshot holds them too. Best effort: a database that cannot be dumped (it was dropped: the
-// reason for the restore) is reported and left out, and the restore goes on.
-export async function dumpForSafetySnapshot(ctx: PartContext): Promise<void> {
-  if (isTargetRestore(ctx) || !ctx.options.safetySnapshot || ctx.module.databases.length === 0) return;
-  if (!ctx.options.dryRun) removeDumps(ctx.module.stateDir);
-  const { dumpJobs, stageDump } = await engines();
-  const engine = engineContext(ctx);
-  let jobs;
-  try {
-    jobs = await dumpJobs(ctx.module.databases, engine);
-  } catch (error) {
-    ctx.log.warn(`the safety snapshot will hold no database dumps: ${(error as Error).message}`);
-    return;
-  }
-  for (const job of jobs) {
-    if (ctx.options.dryRun) {
-      ctx.log.info(`dry run: would dump ${job.label} for the safety snapshot`);
-      continue;
-    }
-    try {
-      await stageDump(job, path.join(dumpDirOf(ctx.module.stateDir), job.file), engine);
-    } catch (error) {
-      if (ctx.signal.aborted) throw error;
-      ctx.log.warn(`the safety snapshot will not hold ${job.label}: ${(error as Error).message}`);
-    }
-  }
-}
-
 // 80remove_dumps: staged dumps never outlive the run (they are in the snapshot now, or the run failed).
 export async function removeDumpsPart(ctx: PartContext): Promise<void> {
   if (ctx.options.dryRun) return;

@@ -11,45 +11,118 @@ import { readRestoreMarker, removeRestoreScratch, targetScratchName, unfinishedR
 import { dirnameBytes, joinBytes, listNames, lstatOrUndefined, showPath, toBytes, withinBytes, type BytePath } from '../../files/byte-path.js';
 import { isMountPoint, mountPoints, mountsBelow } from '../../files/mounts.js';
 import { applyMetadata, planSwap, swapAll, SwapFailed, type SwapRoot } from '../restore-swap.js';
-import { describeError, LifeboatError } from '../../errors.js';
+import { codeOf, describeError, LifeboatError } from '../../errors.js';
 import { runToEnd } from '../../process/runner.js';
 import { loadManifest, manifestEntries } from '../manifest.js';
 import { fromPathKey } from '../../files/byte-path.js';
 import { manifestTotals, withRestoreProgress } from '../restore-progress.js';
 
 import { SAFETY_TAG } from '../../providers/kinds.js';
+import { readStateEnv } from '../restore-request.js';
+import { nestedRunner } from '../nested-run.js';
 import { relocateRestored, relocations, toHere, toSnapshot, type Relocation } from '../snapshot-places.js';
 
-// Before an in-place restore, snapshots the current state into the repository being restored from.
+// Before an in-place restore, snapshots the current state into the repository being restored from, as
+// a backup would: first the backup's own dump steps (its pre-backup phase without 40stop_service: the
+// database dumps, bin/module-dump-state, the root's and the module's pre-backup parts) while the service
+// still runs, then the snapshot, then the backup's clean-up of those dumps (70module_cleanup_state,
+// 80remove_dumps). A dump that fails fails the restore here, before anything was stopped or replaced.
 export async function safetySnapshot(ctx: PartContext): Promise<void> {
   if (isTargetRestore(ctx) || !ctx.options.safetySnapshot) return;
   const source = requireSource(ctx);
   const provider = await openProvider(source.repository, ctx.root, (...v) => ctx.log.masker.add(...v));
-  const { paths, exclude } = snapshotSet(ctx.module);
-  const present = paths.filter((p) => existsSync(p));
-  const result = await provider.create({
-    module: ctx.module.name,
-    paths: present,
-    exclude,
-    host: ctx.root.host,
-    tags: [`module:${ctx.module.name}`, SAFETY_TAG],
-    signal: ctx.signal,
-    log: ctx.log,
-    dryRun: ctx.options.dryRun,
-    env: ctx.env,
-  });
-  if (ctx.options.dryRun) return;
-  ctx.state.safetySnapshots.push({ repository: source.repository, id: result.snapshot.id, time: result.snapshot.time });
-  const unfinished = readRestoreMarker(ctx.root.stateDir, ctx.module.name);
-  if (unfinished?.phase === 'replacing') {
-    // The live files are the mix an unfinished restore left: the state before *that* restore stays the one to roll back to.
-    ctx.log.info(`safety snapshot ${result.snapshot.id} holds the mix the unfinished restore of ${unfinished.snapshot} left; ${unfinishedRestoreHelp(unfinished)}`);
-    return;
+  const envBefore = readStateEnv(ctx);
+  const dumps = await runBackupSteps(ctx, source.repository, 'pre-backup', (name) => name !== '40stop_service');
+  try {
+    if (!dumps.outcome.ok || dumps.outcome.skipped) {
+      if (ctx.signal.aborted) throw new LifeboatError('INTERRUPTED', `the safety snapshot was interrupted (${dumps.outcome.error ?? 'aborted'}); nothing was changed`);
+      const why = dumps.outcome.skipped
+        ? `${dumps.outcome.failedPart ?? 'a pre-backup part'} asked to skip the backup (exit 75)`
+        : `${dumps.outcome.failedPart} failed: ${dumps.outcome.error}`;
+      throw new LifeboatError('PART_FAILED', `the safety snapshot could not dump the current state as a backup does (${why}); the restore stopped before it changed anything: the service still runs and the live files are as they were`, {
+        hint: `fix the dump (its output is above), or restore without saving the current state first: lifeboat restore ${ctx.module.name} ${source.snapshot.id} --repo ${source.repository} --no-safety-snapshot`,
+      });
+    }
+    const { paths, exclude } = snapshotSet(ctx.module);
+    const present = outermostPaths(paths.filter((p) => existsSync(p)));
+    const result = await provider
+      .create({
+        module: ctx.module.name,
+        paths: present,
+        exclude,
+        host: ctx.root.host,
+        tags: [`module:${ctx.module.name}`, SAFETY_TAG],
+        signal: ctx.signal,
+        log: ctx.log,
+        dryRun: ctx.options.dryRun,
+        env: ctx.env,
+        streams: dumps.state.dumpStreams,
+        runId: ctx.runId,
+      })
+      .catch((error: unknown) => {
+        if (ctx.signal.aborted) throw error;
+        throw new LifeboatError(codeOf(error) ?? 'PROVIDER', `the safety snapshot into ${source.repository} failed: ${describeError(error)}; the restore stopped before it changed anything`, {
+          hint: `fix the repository, or restore without saving the current state first: lifeboat restore ${ctx.module.name} ${source.snapshot.id} --repo ${source.repository} --no-safety-snapshot`,
+          cause: error,
+        });
+      });
+    if (ctx.options.dryRun) return;
+    ctx.state.safetySnapshots.push({ repository: source.repository, id: result.snapshot.id, time: result.snapshot.time });
+    const unfinished = readRestoreMarker(ctx.root.stateDir, ctx.module.name);
+    if (unfinished?.phase === 'replacing') {
+      // The live files are the mix an unfinished restore left: the state before *that* restore stays the one to roll back to.
+      ctx.log.info(`safety snapshot ${result.snapshot.id} holds the mix the unfinished restore of ${unfinished.snapshot} left; ${unfinishedRestoreHelp(unfinished)}`);
+      return;
+    }
+    ctx.log.info(
+      `safety snapshot ${result.snapshot.id} of the current state (the files, and what ${dumps.ran.length ? dumps.ran.join(', ') : 'no pre-backup step'} dumped just now) is in ${source.repository}; ` +
+        `to undo this restore: lifeboat restore ${ctx.module.name} ${result.snapshot.id} --repo ${source.repository}`,
+    );
+  } finally {
+    // As after a backup: the dumps are in the snapshot now (or it failed); what cleans them up runs either way.
+    const cleanup = await runBackupSteps(ctx, source.repository, 'finally', (name) => name === '70module_cleanup_state' || name === '80remove_dumps');
+    if (!cleanup.outcome.ok) ctx.log.warn(`after the safety snapshot, ${cleanup.outcome.failedPart} failed: ${cleanup.outcome.error}; the restore goes on`);
+    // A backup step that wrote the state dir's environment (an agent's set_env in a pre-backup part) is no
+    // restore step: the snapshot's copy still comes back unless a restore step writes it (README, NethServer 8).
+    const envAfter = readStateEnv(ctx);
+    if (ctx.state.stateEnvBefore !== undefined && sameStateEnv(ctx.state.stateEnvBefore, envBefore) && !sameStateEnv(envBefore, envAfter)) ctx.state.stateEnvBefore = envAfter ?? null;
   }
-  ctx.log.info(
-    `safety snapshot ${result.snapshot.id} of the current state is in ${source.repository}; ` +
-      `to undo this restore: lifeboat restore ${ctx.module.name} ${result.snapshot.id} --repo ${source.repository}`,
-  );
+}
+
+// Whether two readings of the state dir's environment are the same file, unwritten in between.
+function sameStateEnv(a: { bytes: Buffer; stamp: string } | null | undefined, b: { bytes: Buffer; stamp: string } | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.stamp === b.stamp && a.bytes.equals(b.bytes);
+}
+
+// Tells a part that it runs for a restore's safety snapshot (README "How it works": the caveat).
+const SAFETY_ENV = { LIFEBOAT_SAFETY_SNAPSHOT: '1' };
+
+// Runs the parts of one phase of a backup of this module (built-ins, the root's and the module's files,
+// replaced and masked ones as a backup has them) that `keep` names, through the runner, as a backup of
+// the restore's repository: the request and LIFEBOAT_PHASE are a backup's;
+// LIFEBOAT_SAFETY_SNAPSHOT=1 says what they run for.
+async function runBackupSteps(ctx: PartContext, repository: string, phase: 'pre-backup' | 'finally', keep: (name: string) => boolean) {
+  const { planAction, runAction } = nestedRunner();
+  const run = {
+    root: ctx.root,
+    module: ctx.module,
+    action: 'backup' as const,
+    runId: ctx.runId,
+    options: { ...ctx.options, repositories: [repository], snapshot: undefined, target: undefined },
+    env: { ...ctx.env, ...SAFETY_ENV },
+    readEnv: () => ({ ...(ctx.readEnv ? ctx.readEnv() : ctx.env), ...SAFETY_ENV }),
+    envFile: ctx.envFile,
+    log: ctx.log,
+    signal: ctx.signal,
+    state: { stoppedService: false, snapshots: [], safetySnapshots: [], removed: [], pruned: [], bytes: 0, skipped: false } as PartContext['state'],
+  };
+  const plan = planAction(run)
+    .filter(({ step }) => step.phase === phase)
+    .map(({ step, parts }) => ({ step, parts: parts.filter((part) => keep(part.name)) }));
+  const outcome = await runAction(run, plan);
+  const ran = plan.flatMap(({ parts }) => parts.filter((part) => part.status === 'run').map((part) => `${part.phase}/${part.name}`));
+  return { outcome, state: run.state, ran };
 }
 
 // Restores the module: into --target as is, or in place so each path becomes exactly the snapshot.

@@ -2,6 +2,7 @@
 // its latest snapshot into a scratch dir, 20check_manifest compares that restore with the manifest written
 // at backup time, 30check_databases checks each database dump in it. The module's own verify parts run
 // after them with LIFEBOAT_TARGET set to the (first) scratch restore; the verify command removes it.
+import { shortId } from '../../log/format.js';
 import { appendFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runToEnd } from '../../process/runner.js';
@@ -78,7 +79,7 @@ async function drillRepository(ctx: PartContext, repository: string, dir: string
     bar.done();
   }
   ctx.state.snapshots.push({ repository, id: snapshot.id, time: snapshot.time });
-  ctx.log.info(`${repository}: restored snapshot ${snapshot.id.slice(0, 12)} (${snapshot.time}) into ${dir} in ${Date.now() - started} ms`);
+  ctx.log.info(`${repository}: restored snapshot ${shortId(snapshot.id)} (${snapshot.time}) into ${dir} in ${Date.now() - started} ms`);
   return { repository, snapshot, dir };
 }
 
