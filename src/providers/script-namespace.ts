@@ -100,8 +100,10 @@ export function writableMounts(mounts = readFileSync('/proc/self/mounts', 'utf8'
 export function namespaceArgs(file: string, redirects: Redirect[], readOnly: ReadOnlyMount[] = [], writable: string[] = []): string[] {
   const script = [
     'set -e',
-    // a mount point hidden by a later mount no longer exists here: nothing to do for it
-    'n=$1; shift; while [ "$n" -gt 0 ]; do if [ -e "$2" ]; then mount -o "remount,bind,ro${1:+,$1}" "$2"; fi; shift 2; n=$((n - 1)); done',
+    // a mount point hidden by a later mount no longer exists here: nothing to do for it; one unmounted
+    // since the list was read (podman's overlays come and go) is no mount any more: its folder is the
+    // parent mount's, read-only already. A remount that fails on a mount still there fails the restore.
+    'n=$1; shift; while [ "$n" -gt 0 ]; do if [ -e "$2" ] && ! mount -o "remount,bind,ro${1:+,$1}" "$2"; then if mountpoint -q "$2"; then exit 1; fi; fi; shift 2; n=$((n - 1)); done',
     'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$1"; mount -o remount,bind,rw "$1"; shift; n=$((n - 1)); done',
     'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$2"; shift 2; n=$((n - 1)); done',
     'exec "$@"',
