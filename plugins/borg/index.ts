@@ -128,22 +128,27 @@ export function createProvider(input: ProviderInput): Provider {
     });
   }
 
-  // borg's lock timeout names the lock file: another borg process holds the repository.
-  function lockHint(stderr: string): string | undefined {
+  // borg's lock timeout names the lock file: another borg process holds the repository (not a url or
+  // password problem). The message says so; `lifeboat check` keeps it as it is (src/check/repositories.ts).
+  function lockTimeout(stderr: string): string | undefined {
     const lock = /Failed to create\/acquire the lock (\S+?)\.? \(timeout\)/.exec(stderr)?.[1];
     if (lock === undefined) return undefined;
-    return `another borg process holds repository "${repoName}" (lock ${lock}, waited ${LOCK_WAIT_SECONDS} s): wait for it to end, or stop it (ps -C borg -o pid,args); a lock left by a borg that no longer runs on this host is removed by borg itself, else \`borg break-lock\` once no borg uses the repository`;
+    return `another borg process holds the repository lock ${lock} (waited ${LOCK_WAIT_SECONDS} s)`;
   }
+  const LOCK_HINT = 'wait for that borg to end, or stop it (ps -C borg -o pid,args); a lock of a borg that no longer runs on this host is removed by borg itself, else run `borg break-lock` once no borg uses the repository';
 
   // A failed borg call as an error naming the repository, with the likely fix.
   function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
     return toolFailure({
       where: where(module),
       command: `borg ${command}`,
-      reason: borgReason(result.stderr),
+      reason: lockTimeout(result.stderr) ?? borgReason(result.stderr),
       stderr: result.stderr,
-      hints: [[/passphrase/i, `check the passphrase of repository "${repoName}"`]],
-      otherwise: lockHint(result.stderr) ?? `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
+      hints: [
+        [/Failed to create\/acquire the lock \S+ \(timeout\)/, LOCK_HINT],
+        [/passphrase/i, `check the passphrase of repository "${repoName}"`],
+      ],
+      otherwise: `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
       mask: (text) => options.log.masker.mask(text),
     });
   }
