@@ -8,7 +8,7 @@
 //  - the repository lock is free (or stale, which borg removes): `borg list --lock-wait 10` succeeds, and
 //    the next backup succeeds with both dumps complete (pg_restore reads them to the end).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { makeRoot, lifeboat, type TestRoot } from '../helpers/root.js';
@@ -124,6 +124,37 @@ describe('kill -9 of Lifeboat alone during a borg backup with two streamed Postg
         const read = await execa('pg_restore', ['--file', '/dev/null'], { input: Buffer.from(dump.stdout as unknown as Uint8Array), reject: false });
         expect(read.exitCode, `${file}: ${read.stderr}`).toBe(0);
       }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('a borg repository lock another borg holds', () => {
+  it('check and snapshots say so, naming the lock file, instead of blaming the url or password', { timeout: 60_000 }, async () => {
+    const t: TestRoot = makeRoot({ repositories: {} });
+    try {
+      const passwordFile = path.join(t.dir, 'pass');
+      writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+      const lock = path.join(t.dir, 'repo', 'm', 'lock.exclusive');
+      t.write('lifeboat.yaml', `repositories:\n  local: { provider: borg, url: ${path.join(t.dir, 'repo')}, passwordFile: ${passwordFile} }\n`);
+      t.module('m', { folders: [t.dir] });
+      // borg's own words at the end of its lock wait (120 s for real: a stand-in says them at once).
+      const shim = path.join(t.dir, 'shim');
+      mkdirSync(shim);
+      writeFileSync(path.join(shim, 'borg'), `#!/bin/sh\necho 'Failed to create/acquire the lock ${lock} (timeout).' >&2\nexit 2\n`);
+      chmodSync(path.join(shim, 'borg'), 0o755);
+      const env = { PATH: `${shim}:${process.env.PATH}` };
+      const said = `borg repository "local" of module m: borg list failed: another borg process holds the repository lock ${lock} (waited 120 s)`;
+      const hint = 'wait for that borg to end, or stop it (ps -C borg -o pid,args); a lock of a borg that no longer runs on this host is removed by borg itself, else run `borg break-lock` once no borg uses the repository';
+      const check = await lifeboat(t, ['check'], { env });
+      expect(check.exitCode, check.stderr).not.toBe(0);
+      const line = `${check.stdout}${check.stderr}`.split('\n').find((l) => l.startsWith('FAIL') && l.includes('repository local'));
+      expect(line).toMatch(new RegExp(`cannot be opened: ${said.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; ${hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+      expect(line).not.toContain('check its url');
+      const list = await lifeboat(t, ['snapshots', 'm'], { env });
+      expect(list.exitCode).not.toBe(0);
+      expect(list.stderr).toContain(`lifeboat: ${said}\nlifeboat: hint: ${hint}`);
     } finally {
       t.cleanup();
     }
