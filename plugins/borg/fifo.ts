@@ -3,6 +3,8 @@
 // pipe as a regular file (restore needs nothing special). A dump starts only when borg opens its pipe.
 // The write end stays open until the dump process has exited: on success it is closed (borg sees the end
 // of the file); on failure borg is killed first, so no archive is written. Pipes are removed afterwards.
+// Only Lifeboat opens the write ends, so borg runs with dieWithParent (index.ts, createStreaming): killed
+// with Lifeboat, it neither waits for ever on the next pipe holding the lock nor saves a cut dump.
 // A dump tool (Lifeboat's own Redis dump process too) gets the write end as its stdout
 // (LIFEBOAT_DUMP_DIRECT=0: the dump is copied into the pipe).
 // --read-special would also read other special files in the folders (a FIFO there would hang borg), so

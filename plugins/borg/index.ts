@@ -111,20 +111,43 @@ export function createProvider(input: ProviderInput): Provider {
   }
 
   // Runs one borg command; exit 1 (warnings) and 2 (errors) come back to the caller to judge.
-  async function borg(args: string[], options: CommonOptions, extra: { cwd?: string; dryRun?: boolean } = {}): Promise<ToolResult> {
+  // dieWithParent: borg is killed when Lifeboat dies (a streamed backup: runner.ts).
+  async function borg(args: string[], options: CommonOptions, extra: { cwd?: string; dryRun?: boolean; dieWithParent?: boolean } = {}): Promise<ToolResult> {
     const { env, extraFds } = borgEnv(options);
     const [command, ...rest] = args;
-    return runTool('borg', [command, '--lock-wait', String(LOCK_WAIT_SECONDS), ...rest], { env, extraFds, log: options.log, signal: options.signal, cwd: extra.cwd, input: '', dryRun: extra.dryRun ?? false, okExitCodes: [1, 2] });
+    return runTool('borg', [command, '--lock-wait', String(LOCK_WAIT_SECONDS), ...rest], {
+      env,
+      extraFds,
+      log: options.log,
+      signal: options.signal,
+      cwd: extra.cwd,
+      input: '',
+      dryRun: extra.dryRun ?? false,
+      okExitCodes: [1, 2],
+      dieWithParent: extra.dieWithParent,
+    });
   }
+
+  // borg's lock timeout names the lock file: another borg process holds the repository (not a url or
+  // password problem). The message says so; `lifeboat check` keeps it as it is (src/check/repositories.ts).
+  function lockTimeout(stderr: string): string | undefined {
+    const lock = /Failed to create\/acquire the lock (\S+?)\.? \(timeout\)/.exec(stderr)?.[1];
+    if (lock === undefined) return undefined;
+    return `another borg process holds the repository lock ${lock} (waited ${LOCK_WAIT_SECONDS} s)`;
+  }
+  const LOCK_HINT = 'wait for that borg to end, or stop it (ps -C borg -o pid,args); a lock of a borg that no longer runs on this host is removed by borg itself, else run `borg break-lock` once no borg uses the repository';
 
   // A failed borg call as an error naming the repository, with the likely fix.
   function failure(module: string, command: string, result: ToolResult, options: CommonOptions): LifeboatError {
     return toolFailure({
       where: where(module),
       command: `borg ${command}`,
-      reason: borgReason(result.stderr),
+      reason: lockTimeout(result.stderr) ?? borgReason(result.stderr),
       stderr: result.stderr,
-      hints: [[/passphrase/i, `check the passphrase of repository "${repoName}"`]],
+      hints: [
+        [/Failed to create\/acquire the lock \S+ \(timeout\)/, LOCK_HINT],
+        [/passphrase/i, `check the passphrase of repository "${repoName}"`],
+      ],
       otherwise: `check that url of repository "${repoName}" is a folder (or ssh:// url) borg can use`,
       mask: (text) => options.log.masker.mask(text),
     });
@@ -228,7 +251,9 @@ export function createProvider(input: ProviderInput): Provider {
       });
       let result: ToolResult;
       try {
-        result = await borg(args, { ...options, signal });
+        // borg dies with Lifeboat: without Lifeboat nobody opens the write end of the next pipe, and borg
+        // would wait for ever holding the repository lock; with one pipe it could commit a cut dump.
+        result = await borg(args, { ...options, signal }, { dieWithParent: true });
       } catch (error) {
         if (dumpError) throw dumpError;
         throw error;

@@ -74,7 +74,13 @@ export async function checkRepositories(root: RootConfig, modules: ModuleConfig[
         // A repository without a password (a tar repository without a passphrase) is not told to check one.
         const repository = root.global.repositories[name];
         const password = repository?.provider !== 'tar' || repository.passwordFile !== undefined || repository.passwordCommand !== undefined;
-        const fix = error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ') ? '' : `; check its url${password ? ', password (passwordFile / passwordCommand)' : ''} and that it is reachable`;
+        // A repository lock another process holds (borg's lock timeout) is no url or password problem.
+        const busy = error instanceof LifeboatError && / holds the repository lock /.test(error.message);
+        const fix = busy
+          ? `; ${error.hint}`
+          : error instanceof LifeboatError && error.code === 'CONFIG_INVALID' && error.message.startsWith('lifeboat.yaml: ')
+            ? ''
+            : `; check its url${password ? ', password (passwordFile / passwordCommand)' : ''} and that it is reachable`;
         findings.push(fail(subject, `cannot be opened: ${log.masker.mask(describeError(error).split('\n')[0])}${fix}`));
       }
     }

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { abortReason, runToEnd } from './runner.js';
 
 // The Debian package of a tool whose name differs from it.
-const DEBIAN_PACKAGE: Record<string, string> = { borg: 'borgbackup' };
+const DEBIAN_PACKAGE: Record<string, string> = { borg: 'borgbackup', setpriv: 'util-linux' };
 
 // What is kept of a tool's stdout and stderr each; beyond it the tool is stopped and the run fails.
 const MAX_OUTPUT = 256 * 1024 * 1024;
@@ -24,6 +24,8 @@ export interface ToolOptions {
   okExitCodes?: number[];
   // Extra file descriptors, e.g. a passphrase on fd 3.
   extraFds?: Array<string | Buffer>;
+  // The tool is killed when Lifeboat dies (runner.ts, dieWithParent).
+  dieWithParent?: boolean;
   killAfterMs?: number;
   // The umask the tool runs with: 077 by default (restic, borg: Lifeboat's own repositories and caches);
   // script providers pass the module's (022 by default, as parts).
@@ -58,11 +60,14 @@ export async function runTool(file: string, args: string[], options: ToolOptions
     maxStdout: MAX_OUTPUT,
     maxStderr: MAX_OUTPUT,
     onLine: options.onLine,
+    dieWithParent: options.dieWithParent,
   });
   const stdout = result.stdout.toString('utf8');
   const stderr = result.stderr;
   if (result.error?.code === 'ENOENT') {
-    throw new LifeboatError('PROVIDER', `${file} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${DEBIAN_PACKAGE[file] ?? file})` });
+    // The tool, or setpriv that starts a tool which dies with Lifeboat.
+    const missing = result.error.path === 'setpriv' ? 'setpriv' : file;
+    throw new LifeboatError('PROVIDER', `${missing} is not installed (not found on PATH)`, { hint: `install it (Debian: apt-get install ${DEBIAN_PACKAGE[missing] ?? missing})` });
   }
   // The tool and its subcommand (a script provider's operation has none): `restic backup`, `/x/create`.
   const what = args.length > 0 ? `${file} ${args[0]}` : file;

@@ -44,6 +44,10 @@ export interface StartOptions {
   abortSignalOf?: (reason: unknown) => NodeJS.Signals;
   // Between the first signal of stop() and SIGKILL; 10 s by default.
   killAfterMs?: number;
+  // Dies with Lifeboat: started through util-linux `setpriv --pdeathsig KILL`, so the kernel SIGKILLs it
+  // when Lifeboat dies (kill -9 included). For a tool that would wait for ever without Lifeboat (borg
+  // reading dumps from named pipes only Lifeboat opens). The pid stays the tool's (setpriv execs it).
+  dieWithParent?: boolean;
 }
 
 export interface Ending {
@@ -71,6 +75,11 @@ export interface Started {
 }
 
 const DEFAULT_KILL_AFTER_MS = 10_000;
+// dieWithParent: setpriv sets the parent-death signal and execs the tool; it exits 127 when the tool is
+// not found (util-linux's errexec: "setpriv: failed to execute <file>: ...").
+const SETPRIV = 'setpriv';
+const SETPRIV_ARGS = ['--pdeathsig', 'KILL', '--'];
+const SETPRIV_NOT_FOUND = 127;
 const STOPPED_OUTPUT_GRACE_MS = 1000;
 
 // Starts one process. Throws only what spawn() throws synchronously (invalid arguments); a process that
@@ -84,12 +93,13 @@ export function start(file: string, options: StartOptions = {}): Started {
     detached: options.group ?? false,
     stdio: (extra.length > 0 ? [...stdio, ...extra.map(() => 'pipe' as const)] : stdio) as StdioOptions,
   };
+  const [command, args] = options.dieWithParent ? [SETPRIV, [...SETPRIV_ARGS, file, ...(options.args ?? [])]] : [file, options.args ?? []];
   let child: ChildProcess;
-  if (options.umask === undefined) child = spawn(file, options.args ?? [], spawnOptions);
+  if (options.umask === undefined) child = spawn(command, args, spawnOptions);
   else {
     const previous = process.umask(options.umask);
     try {
-      child = spawn(file, options.args ?? [], spawnOptions);
+      child = spawn(command, args, spawnOptions);
     } finally {
       process.umask(previous);
     }
@@ -236,7 +246,13 @@ export async function runToEnd(file: string, options: RunOptions = {}): Promise<
     }),
   ]);
   proc.dispose();
-  return { ...ending, stdout: Buffer.concat(chunks), stderr: stderr?.text() ?? '', timedOut: proc.timedOut, aborted: proc.aborted, overflow };
+  const said = stderr?.text() ?? '';
+  if (options.dieWithParent && ending.code === SETPRIV_NOT_FOUND && said.startsWith(`${SETPRIV}: failed to execute ${file}:`)) {
+    // The tool itself was not found: the same as a direct spawn's ENOENT.
+    const error: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', path: file });
+    return { code: null, signal: null, error, stdout: Buffer.concat(chunks), stderr: said, timedOut: proc.timedOut, aborted: proc.aborted, overflow };
+  }
+  return { ...ending, stdout: Buffer.concat(chunks), stderr: said, timedOut: proc.timedOut, aborted: proc.aborted, overflow };
 }
 
 export interface SyncOptions {

@@ -81,6 +81,24 @@ describe('process runner', () => {
     expect(describeFailure(result)).toBe('printed more than it may (output cut)');
   });
 
+  it('dieWithParent starts the tool with SIGKILL as its parent-death signal (setpriv), the tool keeping its pid', async () => {
+    // prctl(PR_GET_PDEATHSIG) of the tool itself, and whether its parent is this process.
+    const probe = ['-c', `import ctypes, os; s = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(s)); print(s.value, os.getppid() == ${process.pid}, os.getpid())`];
+    const started = start('python3', { args: probe, dieWithParent: true });
+    let out = '';
+    started.child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    expect((await started.closed).code).toBe(0);
+    expect(out).toBe(`9 True ${started.child.pid}\n`);
+    const plain = await runToEnd('python3', { args: probe });
+    expect(plain.stdout.toString()).toMatch(/^0 True \d+\n$/);
+  });
+
+  it('dieWithParent with a tool that is not installed fails to start as a plain spawn does (ENOENT)', async () => {
+    const result = await runToEnd('lifeboat-no-such-tool', { dieWithParent: true });
+    expect(result.error?.code).toBe('ENOENT');
+    expect(describeFailure(result)).toBe('could not start (ENOENT)');
+  });
+
   it('says why a process could not start, and what a failing shell said first', async () => {
     const missing = await runToEnd('/nonexistent/tool');
     expect(describeFailure(missing)).toBe('could not start (ENOENT)');

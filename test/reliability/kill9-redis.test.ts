@@ -2,7 +2,8 @@
 // (lifeboat internal-dump-redis) whose stdout is restic's stdin or borg's pipe, like pg_dump:
 //  - Lifeboat alone is SIGKILLed (not its process group) half-way through the dump: whatever restic or
 //    borg then commits holds the complete dump (its records equal the live keys, trailer included), or
-//    nothing is committed at all. Lifeboat copying the bytes itself (LIFEBOAT_DUMP_DIRECT=0 in the
+//    nothing is committed at all (borg of a streamed backup dies with Lifeboat: nothing; restic: the
+//    complete dump). With restic, Lifeboat copying the bytes itself (LIFEBOAT_DUMP_DIRECT=0 in the
 //    environment of this test) fails it: its death looks like the end of the dump.
 //  - The dump process alone is SIGKILLed half-way: the backup fails naming the database, and neither
 //    restic nor borg holds a snapshot (the failure detection of a dump that dies half-way).
@@ -87,7 +88,9 @@ const PROVIDERS: ProviderCase[] = [
     name: 'borg',
     async dumps(t) {
       const repo = path.join(t.dir, 'repo', 'r');
-      const listed = await tool(t, 'borg', ['list', '--consider-checkpoints', '--json', repo]);
+      // borg of a streamed backup dies with Lifeboat and leaves its lock: stale, borg removes it after its
+      // first wait (one second is not enough for that).
+      const listed = await tool(t, 'borg', ['list', '--lock-wait', '10', '--consider-checkpoints', '--json', repo]);
       if (listed.exitCode !== 0 && /does not exist|is not a valid repository/i.test(String(listed.stderr))) return [];
       expect(listed.exitCode, String(listed.stderr)).toBe(0);
       const archives = (JSON.parse(String(listed.stdout)) as { archives: Array<{ name: string }> }).archives;
