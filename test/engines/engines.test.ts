@@ -119,7 +119,7 @@ describe('postgres', () => {
     expect(String(error)).toContain('server said: password *** is wrong');
     expect(String(error)).not.toContain('hunter2');
     expect(readFileSync(seen, 'utf8')).not.toContain('hunter2');
-    expect(readFileSync(seen, 'utf8')).toContain(`--dbname ${name}`);
+    expect(readFileSync(seen, 'utf8')).toContain(`--dbname dbname='${name}'`);
   });
 
   describe('with password authentication (a throwaway cluster)', () => {

@@ -42,6 +42,11 @@ describe('schedule', () => {
   });
 
   it('prints a low-priority oneshot service and a persistent, randomized timer per module', async () => {
+    // every 15 minutes around the clock: the largest gap between its recent runs is 15 minutes whatever
+    // the time of day (chat's runs on weekdays 8-18 have a night or a weekend between them)
+    const feed = path.join(t.dir, 'data', 'feed');
+    mkdirSync(feed, { recursive: true });
+    t.module('feed', { folders: [feed], schedule: '*/15 * * * *' });
     const run = await lifeboat(t, ['schedule', '--systemd']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('# lifeboat-backup@.service');
@@ -53,7 +58,9 @@ describe('schedule', () => {
       expect(timer).toMatch(/RandomizedDelaySec=\d+/);
       expect(timer).toContain('WantedBy=timers.target');
     }
-    expect(run.stdout).toContain('RandomizedDelaySec=90'); // a tenth of the 15-minute interval
+    const timerOf = (name: string) => run.stdout.split(`# lifeboat-backup@${name}.timer\n`)[1].split('\n# ')[0];
+    expect(timerOf('feed')).toContain('RandomizedDelaySec=90\n'); // a tenth of the 15-minute interval
+    expect(timerOf('blog')).toContain('RandomizedDelaySec=300\n'); // daily: a tenth, at most 5 minutes
   });
 
   it('translates cron into OnCalendar values that systemd-analyze accepts and that elapse when cron runs', () => {

@@ -406,7 +406,7 @@ describe.concurrent('services, the state dir and the disk', () => {
   it('schedule --systemd of a schedule with a nth weekday', async (context) => {
     const t = rootWithModule(context, { schedule: '0 3 * * 1#2' });
     const dest = path.join(t.dir, 'units');
-    const result = await lifeboat(t, ['schedule', '--systemd', '--dest', dest]);
+    const result = await lifeboat(t, ['schedule', '--systemd', '--install', '--dest', dest]);
     expectFailure(result, { exit: 2, message: 'lifeboat: module m: cron expression "0 3 * * 1#2" uses # (nth weekday of the month), which systemd\'s OnCalendar= cannot express; use `lifeboat schedule --cron` or a simpler expression' });
     expectAbsent(dest);
   });
@@ -711,7 +711,9 @@ describe.concurrent('runs stopped by a signal, and large inputs', () => {
     t.module('m', { folders: [path.join(t.dir, 'data')], databases: [{ postgres: { host: PG.host, database: 'all' } }] });
     const file = path.join(t.stateDir, 'modules', 'm', 'state', 'databases', 'postgres-all', 'globals.sql');
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, Buffer.alloc((64 << 20) + 1, 0x2d));
+    // it starts as pg_dumpall's globals do (a file that does not is refused before its size is looked at)
+    const head = Buffer.from('--\n-- PostgreSQL database cluster dump\n--\n\n');
+    writeFileSync(file, Buffer.concat([head, Buffer.alloc((64 << 20) + 1 - head.length, 0x2d)]));
     const result = await lifeboat(t, ['load', 'm']);
     expectFailure(result, { exit: 1, message: `PostgreSQL roles on 127.0.0.1: the roles file ${file} cannot be loaded: it is larger than 64 MiB, which no pg_dumpall --globals-only file is; nothing was loaded` });
   });
