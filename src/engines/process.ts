@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { LifeboatError } from '../errors.js';
-import { start } from '../process/runner.js';
+import { start, type Started } from '../process/runner.js';
 import { toolEnvironment } from '../process/tool-env.js';
 import type { DumpOutput, DumpRun, EngineContext } from './types.js';
 
@@ -67,17 +67,10 @@ export function startTool(spec: ToolSpec, ctx: EngineContext, output?: DumpOutpu
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_LIMIT);
   });
   child.stdin!.on('error', () => {}); // EPIPE when the tool dies early; its exit status says why
-  let aborted: string | undefined;
-  const abort = (reason = 'aborted') => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    aborted ??= reason;
-    proc.stop('SIGTERM');
-  };
-  const onAbort = () => abort(String(ctx.signal?.reason ?? 'aborted'));
-  if (ctx.signal?.aborted) queueMicrotask(onAbort);
-  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const stopping = stopper(proc, ctx.signal);
   const done = closed.then(({ code, signal, error }) => {
-    ctx.signal?.removeEventListener('abort', onAbort);
+    stopping.detach();
+    const aborted = stopping.reason();
     if (error && child.pid === undefined) {
       if (error.code === 'ENOENT') {
         throw new LifeboatError('DATABASE', `${spec.label}: ${spec.file} is not installed (not found on PATH)`, {
@@ -94,7 +87,22 @@ export function startTool(spec: ToolSpec, ctx: EngineContext, output?: DumpOutpu
     throw new LifeboatError(code2, ctx.log.masker.mask(`${spec.label}: ${spec.file} ${how}${detail ? `: ${detail}` : ''}`));
   });
   done.catch(() => {});
-  return { stdout: child.stdout ?? new PassThrough().end().resume(), stdin: child.stdin!, done, child, abort, stderr: () => stderr };
+  return { stdout: child.stdout ?? new PassThrough().end().resume(), stdin: child.stdin!, done, child, abort: stopping.stop, stderr: () => stderr };
+}
+
+// Stops a dump or load tool (SIGTERM, then SIGKILL after its killAfter) when asked or when `signal`
+// aborts, once; reason() says why it was stopped (undefined: it was not); detach() once it has exited.
+export function stopper(proc: Started, signal: AbortSignal | undefined): { stop(reason?: string): void; reason(): string | undefined; detach(): void } {
+  let aborted: string | undefined;
+  const stop = (reason = 'aborted') => {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+    aborted ??= reason;
+    proc.stop('SIGTERM');
+  };
+  const onAbort = () => stop(String(signal?.reason ?? 'aborted'));
+  if (signal?.aborted) queueMicrotask(onAbort);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return { stop, reason: () => aborted, detach: () => signal?.removeEventListener('abort', onAbort) };
 }
 
 // The meaningful lines of a tool's stderr, joined for a one-line message.

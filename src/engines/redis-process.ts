@@ -11,7 +11,7 @@ import { PROJECT_DIR } from '../config/paths.js';
 import { LifeboatError } from '../errors.js';
 import { start, tail } from '../process/runner.js';
 import { toolEnvironment } from '../process/tool-env.js';
-import { stderrSummary } from './process.js';
+import { stderrSummary, stopper } from './process.js';
 import type { RedisTarget } from './resp.js';
 import type { DumpOutput, DumpRun, EngineContext } from './types.js';
 
@@ -42,17 +42,10 @@ export function dumpRedisProcess(request: RedisDumpRequest, ctx: EngineContext, 
   });
   const closed = proc.closed;
   const stderr = tail(proc.child.stderr!, 64 * 1024);
-  let aborted: string | undefined;
-  const abort = (reason = 'aborted') => {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-    aborted ??= reason;
-    proc.stop('SIGTERM');
-  };
-  const onAbort = () => abort(String(ctx.signal?.reason ?? 'aborted'));
-  if (ctx.signal?.aborted) queueMicrotask(onAbort);
-  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const stopping = stopper(proc, ctx.signal);
   const done = closed.then(({ code, signal, error }) => {
-    ctx.signal?.removeEventListener('abort', onAbort);
+    stopping.detach();
+    const aborted = stopping.reason();
     if (error && proc.child.pid === undefined) throw new LifeboatError('DATABASE', `${label}: the dump process could not start: ${error.message}`, { cause: error });
     if (code === 0 && !aborted) return;
     const said = stderr.text();
@@ -69,5 +62,5 @@ export function dumpRedisProcess(request: RedisDumpRequest, ctx: EngineContext, 
     throw new LifeboatError('DATABASE', ctx.log.masker.mask(`${label}: the dump process (lifeboat ${REDIS_DUMP_COMMAND}) ${how}${detail ? `: ${detail}` : ''}`));
   });
   done.catch(() => {});
-  return { stream: new PassThrough().end().resume(), done, abort, direct: true };
+  return { stream: new PassThrough().end().resume(), done, abort: stopping.stop, direct: true };
 }
