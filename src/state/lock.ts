@@ -1,7 +1,8 @@
-// One run per module at a time: an O_EXCL lock file naming its holder, taken over when that holder is dead
+// One run per module at a time: a lock file naming its holder (made whole, then linked into place: O_EXCL's
+// semantics without an empty file), taken over when that holder is dead
 // (SIGKILL, crash, reboot), so a killed run never blocks the next one.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,30 +113,46 @@ function makeLocksDir(locksDir: string, module: string): void {
   }
 }
 
-// Creates the lock file with O_EXCL (mode 0600) and writes our JSON; false when it already exists.
+// Creates the lock file with our JSON in it, atomically; false when it already exists. The JSON is written
+// to a private temp file first, which is then hard-linked to the lock's name (link fails with EEXIST like
+// O_EXCL): the lock file never exists empty, so a run killed while taking it (kill -9) leaves either no lock
+// or a whole one whose dead pid the next run sees at once, never an empty file that reads as a run "just
+// starting".
 function tryCreate(file: string, text: string, module: string): boolean {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   let fd: number;
   try {
-    fd = openSync(file, 'wx', 0o600);
+    fd = openSync(temp, 'wx', 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new LifeboatError('STATE', `cannot create the lock file of module "${module}" (${file}): ${describeError(error)}`, {
       hint: 'check that the state dir is writable by this user, or pass --state-dir',
       cause: error,
     });
   }
   try {
-    writeSync(fd, text);
-  } catch (error) {
-    closeSync(fd);
-    unlinkSync(file);
-    throw new LifeboatError('STATE', `cannot write the lock file of module "${module}" (${file}): ${describeError(error)}`, {
-      hint: 'free space in the state dir, or pass --state-dir',
-      cause: error,
-    });
+    try {
+      writeSync(fd, text);
+    } catch (error) {
+      throw new LifeboatError('STATE', `cannot write the lock file of module "${module}" (${file}): ${describeError(error)}`, {
+        hint: 'free space in the state dir, or pass --state-dir',
+        cause: error,
+      });
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temp, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new LifeboatError('STATE', `cannot create the lock file of module "${module}" (${file}): ${describeError(error)}`, {
+        hint: 'check that the state dir is writable by this user, or pass --state-dir',
+        cause: error,
+      });
+    }
+    return true;
+  } finally {
+    rmSync(temp, { force: true });
   }
-  closeSync(fd);
-  return true;
 }
 
 // Registers a lock we created; it is released by release() or, at the latest, when the process exits.
