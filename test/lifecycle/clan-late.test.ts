@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, type TestRoot } from '../helpers/root.js';
+import { CLAN_LIST, CLAN_RESTORE } from '../helpers/clan-scripts.js';
 
 const CREATE = `#!/bin/bash
 # Clan-style asynchronous create: prints no name; the archive appears once $CLAN_GATE exists (at once without it).
@@ -19,20 +20,6 @@ IFS=: read -ra F <<< "$FOLDERS"
 ( url="$LIFEBOAT_REPOSITORY_URL"; gate="\${CLAN_GATE:-}"
   while [ -n "$gate" ] && [ ! -e "$gate" ]; do [ -d "$url" ] || exit 0; sleep 0.05; done
   tar -C / -cf "$url/.$name.tmp" "\${F[@]/#\\//}" && mv "$url/.$name.tmp" "$url/$name.tar" ) </dev/null >/dev/null 2>&1 & disown
-`;
-const LIST = `#!/bin/sh
-set -eu
-printf '['; sep=''
-for file in "$LIFEBOAT_REPOSITORY_URL"/*.tar; do
-  [ -e "$file" ] || continue
-  printf '%s{"name":"%s"}' "$sep" "$(basename "$file" .tar)"; sep=','
-done
-printf ']\\n'
-`;
-const RESTORE = `#!/bin/bash
-set -eu
-IFS=: read -ra F <<< "$FOLDERS"
-tar -C / -xf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar" "\${F[@]/#\\//}"
 `;
 
 let t: TestRoot;
@@ -84,8 +71,8 @@ beforeEach(() => {
   backups = path.join(t.dir, 'backups');
   mkdirSync(backups);
   t.write('plugins/clanbk/create', CREATE, 0o755);
-  t.write('plugins/clanbk/list', LIST, 0o755);
-  t.write('plugins/clanbk/restore', RESTORE, 0o755);
+  t.write('plugins/clanbk/list', CLAN_LIST, 0o755);
+  t.write('plugins/clanbk/restore', CLAN_RESTORE, 0o755);
   repository({ createWait: 0 });
 });
 afterEach(() => {

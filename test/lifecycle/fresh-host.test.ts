@@ -9,6 +9,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { lifeboat, makeRoot, PROJECT, type TestRoot } from '../helpers/root.js';
 import { describeTree } from '../helpers/fs-state.js';
+import { CLAN_LIST, CLAN_RESTORE } from '../helpers/clan-scripts.js';
 
 // An NS8-style restore step: keeps the request, then copies SECRET_TOKEN from request.environment into
 // the state dir's environment as agent.set_env would (the other keys stay).
@@ -124,20 +125,6 @@ mkdir -p "$LIFEBOAT_REPOSITORY_URL"
 name="$(date -u +%Y-%m-%dT%H:%M:%S.%N)-$RANDOM"
 IFS=: read -ra F <<< "$FOLDERS"
 tar -C / -cf "$LIFEBOAT_REPOSITORY_URL/$name.tar" "\${F[@]/#\\//}"
-`;
-const CLAN_LIST = `#!/bin/sh
-set -eu
-printf '['; sep=''
-for file in "$LIFEBOAT_REPOSITORY_URL"/*.tar; do
-  [ -e "$file" ] || continue
-  printf '%s{"name":"%s"}' "$sep" "$(basename "$file" .tar)"; sep=','
-done
-printf ']\n'
-`;
-const CLAN_RESTORE = `#!/bin/bash
-set -eu
-IFS=: read -ra F <<< "$FOLDERS"
-tar -C / -xf "$LIFEBOAT_REPOSITORY_URL/$NAME.tar" "\${F[@]/#\\//}"
 `;
 
 // tar keeps whole-second mtimes: compare them in seconds.
